@@ -1,0 +1,163 @@
+/**
+ * Dependencies between keys: what a node references, alias resolution, the
+ * checks for missing keys and cycles, and culling. Pure functions over a Graph.
+ *
+ *   const g = parseGraph({ x: 1, y: { $ref: 'x' }, z: { $op: 'inc', args: [{ $ref: 'y' }] } })
+ *   resolveAliases(g)              // Map { 'y' => 'x' }
+ *   cull(g, aliases, ['z'])        // Set { 'z', 'x' }
+ */
+import { GraphError } from './errors.ts';
+import type { Graph, Node } from './types.ts';
+
+/** Keys a node references with `$ref`, in first-seen order, without duplicates. */
+export function refsOf(node: Node, out: Set<string> = new Set()): Set<string> {
+  switch (node.kind) {
+    case 'ref':
+      out.add(node.key);
+      break;
+    case 'task':
+      for (const a of node.args) refsOf(a, out);
+      if (node.kwargs) for (const [, v] of node.kwargs) refsOf(v, out);
+      break;
+    case 'array':
+      for (const item of node.items) refsOf(item, out);
+      break;
+    case 'object':
+      for (const [, v] of node.entries) refsOf(v, out);
+      break;
+  }
+  return out;
+}
+
+/** Object ids a node references with `$oid`, without duplicates. */
+export function oidsOf(node: Node, out: Set<string> = new Set()): Set<string> {
+  switch (node.kind) {
+    case 'oid':
+      out.add(node.oid);
+      break;
+    case 'task':
+      for (const a of node.args) oidsOf(a, out);
+      if (node.kwargs) for (const [, v] of node.kwargs) oidsOf(v, out);
+      break;
+    case 'array':
+      for (const item of node.items) oidsOf(item, out);
+      break;
+    case 'object':
+      for (const [, v] of node.entries) oidsOf(v, out);
+      break;
+  }
+  return out;
+}
+
+/** Every `$ref` must name a key of the graph. */
+export function checkReferences(graph: Graph): void {
+  for (const [key, node] of graph) {
+    for (const ref of refsOf(node)) {
+      if (!graph.has(ref)) {
+        throw new GraphError('missing_dependency', `Key ${JSON.stringify(key)} references ${JSON.stringify(ref)}, which is not in the graph.`, { key, missing: ref });
+      }
+    }
+  }
+}
+
+/**
+ * Maps each alias (a key whose node is a bare `$ref`) to the non-alias key its
+ * chain ends at. A chain that loops is a cycle.
+ */
+export function resolveAliases(graph: Graph): Map<string, string> {
+  const resolved = new Map<string, string>();
+  for (const [key, node] of graph) {
+    if (node.kind !== 'ref' || resolved.has(key)) continue;
+    const chain = [key];
+    const onChain = new Set(chain);
+    let target = node.key;
+    for (;;) {
+      const known = resolved.get(target);
+      if (known !== undefined) {
+        target = known;
+        break;
+      }
+      const next = graph.get(target);
+      if (next === undefined || next.kind !== 'ref') break;
+      if (onChain.has(target)) {
+        const loop = chain.slice(chain.indexOf(target));
+        throw cycleError([...loop, target]);
+      }
+      chain.push(target);
+      onChain.add(target);
+      target = next.key;
+    }
+    for (const k of chain) resolved.set(k, target);
+  }
+  return resolved;
+}
+
+/** The key a reference lands on after following aliases. */
+export function follow(aliases: Map<string, string>, key: string): string {
+  return aliases.get(key) ?? key;
+}
+
+/**
+ * Dependencies of every non-alias key, with aliases followed: key -> keys it
+ * needs. Computed once and shared by the checks, culling and planning.
+ */
+export function dependencyMap(graph: Graph, aliases: Map<string, string>): Map<string, string[]> {
+  const deps = new Map<string, string[]>();
+  for (const [key, node] of graph) {
+    if (aliases.has(key)) continue;
+    const out = new Set<string>();
+    for (const ref of refsOf(node)) out.add(follow(aliases, ref));
+    deps.set(key, [...out]);
+  }
+  return deps;
+}
+
+/**
+ * Throws `cycle` with the keys on the first cycle found, in order
+ * (`a -> b -> a`). Iterative, so a 1,000,000-long chain does not overflow the stack.
+ */
+export function checkAcyclic(deps: Map<string, string[]>): void {
+  const state = new Map<string, 1 | 2>(); // 1: on the DFS stack, 2: finished
+  for (const root of deps.keys()) {
+    if (state.has(root)) continue;
+    const stack: [string, number][] = [[root, 0]];
+    state.set(root, 1);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      const children = deps.get(top[0]) ?? [];
+      if (top[1] < children.length) {
+        const child = children[top[1]++];
+        const s = state.get(child);
+        if (s === 1) {
+          const path = stack.map(([k]) => k);
+          throw cycleError([...path.slice(path.indexOf(child)), child]);
+        }
+        if (s === undefined) {
+          state.set(child, 1);
+          stack.push([child, 0]);
+        }
+      } else {
+        state.set(top[0], 2);
+        stack.pop();
+      }
+    }
+  }
+}
+
+/** The keys needed to compute `targets` (themselves included), aliases followed. */
+export function cull(deps: Map<string, string[]>, aliases: Map<string, string>, targets: Iterable<string>): Set<string> {
+  const needed = new Set<string>();
+  const todo: string[] = [];
+  for (const t of targets) todo.push(follow(aliases, t));
+  while (todo.length > 0) {
+    const key = todo.pop()!;
+    if (needed.has(key)) continue;
+    needed.add(key);
+    for (const d of deps.get(key) ?? []) if (!needed.has(d)) todo.push(d);
+  }
+  return needed;
+}
+
+function cycleError(keys: string[]): GraphError {
+  return new GraphError('cycle', `The graph has a dependency cycle: ${keys.map((k) => JSON.stringify(k)).join(' -> ')}.`, { cycle: keys });
+}

@@ -1,0 +1,71 @@
+/**
+ * A template is how a worker sees one task: the node tree with every reference
+ * replaced by an input slot. It is plain arrays so that it packs small:
+ *
+ *   [0, value]                          a literal
+ *   [1, slot]                           input `slot` of the task
+ *   [2, op, args, kwNames, kwValues]    a call (kwNames/kwValues null without kwargs)
+ *   [3, items]                          an array of templates
+ *   [4, names, values]                  an object of templates
+ */
+import type { Json, Node } from './types.ts';
+
+export const LIT = 0;
+export const INPUT = 1;
+export const CALL = 2;
+export const ARRAY = 3;
+export const OBJECT = 4;
+
+export type Template =
+  | [typeof LIT, Json]
+  | [typeof INPUT, number]
+  | [typeof CALL, string, Template[], string[] | null, Template[] | null]
+  | [typeof ARRAY, Template[]]
+  | [typeof OBJECT, string[], Template[]];
+
+/**
+ * Builds the template of `node`; `slotOf` gives the input slot of a referenced
+ * key (aliases already followed by the caller) or of an object id.
+ */
+export function toTemplate(node: Node, slotOf: (ref: { key?: string; oid?: string }) => number): Template {
+  switch (node.kind) {
+    case 'lit':
+      return [LIT, node.value];
+    case 'ref':
+      return [INPUT, slotOf({ key: node.key })];
+    case 'oid':
+      return [INPUT, slotOf({ oid: node.oid })];
+    case 'task': {
+      const args = node.args.map((a) => toTemplate(a, slotOf));
+      if (!node.kwargs) return [CALL, node.op, args, null, null];
+      return [CALL, node.op, args, node.kwargs.map(([k]) => k), node.kwargs.map(([, v]) => toTemplate(v, slotOf))];
+    }
+    case 'array':
+      return [ARRAY, node.items.map((i) => toTemplate(i, slotOf))];
+    case 'object':
+      return [OBJECT, node.entries.map(([k]) => k), node.entries.map(([, v]) => toTemplate(v, slotOf))];
+  }
+}
+
+/** Every op a node calls, nested calls included. */
+export function opsOf(node: Node, out: Set<string> = new Set()): Set<string> {
+  switch (node.kind) {
+    case 'task':
+      out.add(node.op);
+      for (const a of node.args) opsOf(a, out);
+      if (node.kwargs) for (const [, v] of node.kwargs) opsOf(v, out);
+      break;
+    case 'array':
+      for (const i of node.items) opsOf(i, out);
+      break;
+    case 'object':
+      for (const [, v] of node.entries) opsOf(v, out);
+      break;
+  }
+  return out;
+}
+
+/** The op a task is known by in errors and events: its outermost call, or `$build` for a structure. */
+export function rootOp(t: Template): string {
+  return t[0] === CALL ? t[1] : '$build';
+}

@@ -1,0 +1,30 @@
+/** Plain data types of the graph format (docs/graph-format.md). */
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/**
+ * A node after parsing. Literal subtrees collapse into one `lit` so that
+ * evaluation never walks data that holds no reference.
+ */
+export type Node =
+  | { kind: 'lit'; value: Json }
+  | { kind: 'ref'; key: string }
+  | { kind: 'oid'; oid: string }
+  | { kind: 'task'; op: string; args: Node[]; kwargs: [string, Node][] | null }
+  | { kind: 'array'; items: Node[] }
+  | { kind: 'object'; entries: [string, Node][] };
+
+/** A parsed graph: keys to nodes, in submission order. Maps, so keys like `__proto__` are ordinary. */
+export type Graph = Map<string, Node>;
+
+/** Requested keys: a key, or arrays of keys nested to any depth. */
+export type KeySpec = string | KeySpec[];
+
+export interface GraphLimits {
+  /** Deepest nesting of arrays, objects and tasks inside one node. */
+  maxDepth: number;
+  /** Longest key, in characters. */
+  maxKeyLength: number;
+}
+
+export const defaultLimits: GraphLimits = { maxDepth: 64, maxKeyLength: 4096 };

@@ -1,0 +1,23 @@
+/**
+ * Loads an operator's op modules. A module exports `ops` (or a default export)
+ * that is an OpDefinition or an array of them; see examples/ops.
+ */
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { builtinOps } from './builtin.ts';
+import { OpRegistry, type OpDefinition } from './registry.ts';
+
+export async function loadRegistry(modulePaths: string[]): Promise<OpRegistry> {
+  const registry = new OpRegistry();
+  for (const op of builtinOps) registry.register(op);
+  for (const path of modulePaths) {
+    const mod = (await import(pathToFileURL(resolve(path)).href)) as { ops?: unknown; default?: unknown };
+    const exported = mod.ops ?? mod.default;
+    const defs = Array.isArray(exported) ? exported : [exported];
+    if (exported === undefined || defs.some((d) => typeof d !== 'object' || d === null || typeof (d as OpDefinition).run !== 'function')) {
+      throw new Error(`Op module ${path} must export \`ops\` (or a default export): an op definition or an array of them, made with defineOp().`);
+    }
+    for (const def of defs as OpDefinition[]) registry.register(def);
+  }
+  return registry;
+}

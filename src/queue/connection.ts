@@ -1,0 +1,23 @@
+/** Redis connections. BullMQ needs maxRetriesPerRequest: null on connections that block. */
+import { Redis } from 'ioredis';
+import { withScripts, type ScriptedRedis } from './scripts.ts';
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+export function connect(url: string | undefined, name: string): ScriptedRedis {
+  const redis = new Redis(url ?? DEFAULT_REDIS_URL, { maxRetriesPerRequest: null, connectionName: name, enableAutoPipelining: false });
+  // Errors surface on the commands that fail; an unhandled 'error' event would only crash the process while ioredis reconnects.
+  redis.on('error', () => {});
+  return withScripts(redis);
+}
+
+/** Warns (returns a message) when Redis may evict keys, which would lose queued jobs and objects. */
+export async function checkEvictionPolicy(redis: Redis): Promise<string | null> {
+  try {
+    const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
+    if (policy !== 'noeviction') return `Redis runs with maxmemory-policy ${policy}; weft needs noeviction (evicted keys lose queued tasks and objects). Set it with: redis-cli CONFIG SET maxmemory-policy noeviction`;
+  } catch {
+    // CONFIG may be disabled on managed Redis; nothing to check then.
+  }
+  return null;
+}

@@ -1,0 +1,38 @@
+/**
+ * Names of the Redis keys that hold a graph's scheduling state. Every key of a
+ * graph carries the graph id as a hash tag, `{id}`, so a graph lives in one
+ * Redis Cluster slot and its scripts may touch all its keys.
+ * docs/architecture.md lists each key and who writes it.
+ */
+import { valuesKey } from '../store/objects.ts';
+
+export interface GraphKeys {
+  meta: string;
+  spec: string;
+  pend: string;
+  refs: string;
+  done: string;
+  vals: string;
+}
+
+export function graphKeys(prefix: string, graph: string): GraphKeys {
+  const base = `${prefix}:{${graph}}:`;
+  return { meta: base + 'meta', spec: base + 'spec', pend: base + 'pend', refs: base + 'refs', done: base + 'done', vals: valuesKey(prefix, graph) };
+}
+
+/** Pub/sub channel on which the id of every graph that ends is published. */
+export function finishedChannel(prefix: string): string {
+  return `${prefix}:finished`;
+}
+
+/** Hash of op name -> description, written by workers as they start. */
+export function opsKey(prefix: string): string {
+  return `${prefix}:ops`;
+}
+
+/** Sorted set of worker id -> last heartbeat (ms), and the hash of each worker's details. */
+export function workersKey(prefix: string): string {
+  return `${prefix}:workers`;
+}
+
+export const TASK_QUEUE = 'tasks';

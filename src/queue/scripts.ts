@@ -1,0 +1,38 @@
+/**
+ * Loads the Lua scripts of src/queue/scripts as ioredis commands. A script's
+ * file name is `verbObject-<number of keys>.lua`, as BullMQ names its own.
+ * Each atomic change of a graph's state is exactly one of these scripts.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), 'scripts');
+
+type Args = (string | number | Buffer)[];
+
+/** The scripts, as methods that ioredis adds to a connection. Buffer variants return bytes. */
+export interface ScriptCommands {
+  startTasksBuffer(...args: Args): Promise<(Buffer | number | null)[]>;
+  completeTasks(...args: Args): Promise<(string | number)[]>;
+  endGraph(...args: Args): Promise<(string | number)[]>;
+  findLostTasks(...args: Args): Promise<number[]>;
+}
+
+export type ScriptedRedis = Redis & ScriptCommands;
+
+const scripts = readdirSync(dir)
+  .filter((f) => f.endsWith('.lua'))
+  .map((file) => {
+    const m = /^(\w+)-(\d+)\.lua$/.exec(file);
+    if (!m) throw new Error(`Script ${file} must be named verbObject-<keys>.lua`);
+    return { name: m[1], numberOfKeys: Number(m[2]), lua: readFileSync(join(dir, file), 'utf8') };
+  });
+
+export function withScripts(redis: Redis): ScriptedRedis {
+  for (const s of scripts) {
+    if (!(s.name in redis)) redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+  }
+  return redis as ScriptedRedis;
+}

@@ -1,0 +1,69 @@
+--[[
+  Finishes a bundle of tasks: stores each result as an object, marks the task
+  done, counts down its dependents (collecting those that become ready) and
+  frees inputs that no remaining task needs. When the last task finishes, the
+  graph is done: its scheduling state is dropped, its outputs kept for the
+  graph's retention time, and the finish is published.
+
+  A task already marked done (a repeated delivery after a worker was lost) is
+  skipped entirely, so the first result written wins and nothing is counted twice.
+
+  Input:
+    KEYS[1] meta, KEYS[2] spec, KEYS[3] pend, KEYS[4] refs, KEYS[5] done, KEYS[6] vals
+    ARGV[1] channel to publish the graph id on when it ends
+    ARGV[2..] pairs: task index, encoded result
+
+  Output:
+    { status, ready index... }  status is 'running' or 'done', or the graph's
+                                status when it had already ended (nothing written)
+
+  Events: publishes the graph id on ARGV[1] when the graph is done.
+]]
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'running' and status ~= 'queued' then
+  return { status or 'missing' }
+end
+local out = { 'running' }
+local finished = 0
+for i = 2, #ARGV, 2 do
+  local idx = ARGV[i]
+  if redis.call('GETBIT', KEYS[5], idx) == 0 then
+    redis.call('SETBIT', KEYS[5], idx, 1)
+    redis.call('HSET', KEYS[6], idx, ARGV[i + 1])
+    local spec = cmsgpack.unpack(redis.call('HGET', KEYS[2], idx))
+    local deps, outs = spec[2], spec[3]
+    for j = 1, #outs do
+      local o = outs[j]
+      if redis.call('HINCRBY', KEYS[3], o, -1) <= 0 then
+        redis.call('HDEL', KEYS[3], o)
+        out[#out + 1] = o
+      end
+    end
+    for j = 1, #deps do
+      local d = deps[j]
+      if type(d) == 'number' and redis.call('HINCRBY', KEYS[4], d, -1) < 0 then
+        redis.call('HDEL', KEYS[4], d)
+        redis.call('HDEL', KEYS[6], d)
+      end
+    end
+    finished = finished + 1
+  end
+end
+if finished > 0 then
+  local running = redis.call('HINCRBY', KEYS[1], 'running', -finished)
+  if running < 0 then redis.call('HSET', KEYS[1], 'running', 0) end
+  local done = redis.call('HINCRBY', KEYS[1], 'done', finished)
+  if done >= tonumber(redis.call('HGET', KEYS[1], 'total')) then
+    local t = redis.call('TIME')
+    redis.call('HSET', KEYS[1], 'status', 'done', 'running', 0, 'finished', t[1] * 1000 + math.floor(t[2] / 1000))
+    redis.call('UNLINK', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+    local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl') or '0')
+    if ttl > 0 then
+      redis.call('EXPIRE', KEYS[1], ttl)
+      redis.call('EXPIRE', KEYS[6], ttl)
+    end
+    redis.call('PUBLISH', ARGV[1], string.match(KEYS[1], '{(.*)}'))
+    out[1] = 'done'
+  end
+end
+return out

@@ -1,0 +1,27 @@
+/**
+ * How values are stored: MessagePack, with typed arrays kept binary (a
+ * Float64Array comes back a Float64Array) so numeric data never goes through JSON.
+ */
+import { Packr } from 'msgpackr';
+
+const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true });
+
+export function encodeValue(value: unknown): Buffer {
+  return packr.pack(value === undefined ? null : value);
+}
+
+export function decodeValue(bytes: Buffer | Uint8Array): unknown {
+  return packr.unpack(bytes);
+}
+
+/**
+ * JSON form of a stored value for HTTP responses: bytes become
+ * {"$bytes": base64}; other typed arrays become arrays of numbers;
+ * non-finite numbers become null, as JSON.stringify does.
+ */
+export function jsonReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Uint8Array) return { $bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number>);
+  if (typeof value === 'bigint') return Number(value);
+  return value;
+}

@@ -1,0 +1,193 @@
+/**
+ * A worker process runs bundles of tasks from the BullMQ queue. For each job:
+ *
+ *   start (one script: status, specs, inputs) -> run the ops -> complete (one
+ *   script: store results, count down dependents, free inputs) -> the tasks
+ *   that became ready are run here directly (a bounded continuation) or
+ *   enqueued for any worker.
+ *
+ * The job stays active until its continuation ends, so a worker killed at any
+ * point has its job delivered again by BullMQ's stall detection; that delivery
+ * finds its tasks done and re-enqueues what they made ready (findLostTasks).
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Worker, type Job } from 'bullmq';
+import type { Config } from '../config.ts';
+import { rootOp } from '../graph/template.ts';
+import type { OpRegistry } from '../ops/registry.ts';
+import { decodeValue, encodeValue } from '../store/codec.ts';
+import { connect } from '../queue/connection.ts';
+import { TaskQueue, bundle, type BundleJob } from '../queue/dispatch.ts';
+import { TASK_QUEUE, opsKey, workersKey } from '../queue/keys.ts';
+import type { ScriptedRedis } from '../queue/scripts.ts';
+import { TaskState, type StartedTask } from '../queue/tasks.ts';
+import { evaluate } from './evaluate.ts';
+
+/** A continuation runs at most this long before handing the rest to the queue, so other graphs' jobs get their turn. */
+const CONTINUE_MS = 50;
+const HEARTBEAT_MS = 2000;
+
+export interface TaskError {
+  key: string;
+  op: string;
+  message: string;
+  stack?: string;
+  code?: string;
+}
+
+type WorkerState = 'starting' | 'running' | 'closing' | 'closed';
+
+export class TaskWorker {
+  readonly id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  private state: WorkerState = 'starting';
+  private readonly redis: ScriptedRedis;
+  private readonly tasks: TaskState;
+  private readonly queue: TaskQueue;
+  private worker: Worker<BundleJob> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly abort = new AbortController();
+  private tasksDone = 0;
+
+  constructor(
+    private readonly config: Config,
+    private readonly ops: OpRegistry,
+  ) {
+    this.redis = connect(config.redisUrl, `weft-worker-${this.id}`);
+    this.tasks = new TaskState(this.redis, config.prefix);
+    this.queue = new TaskQueue(this.redis, config.prefix, config);
+  }
+
+  async start(): Promise<void> {
+    await this.publishOps();
+    await this.beat();
+    this.heartbeat = setInterval(() => void this.beat().catch(() => {}), HEARTBEAT_MS);
+    this.heartbeat.unref();
+    this.worker = new Worker<BundleJob>(TASK_QUEUE, (job) => this.process(job), {
+      connection: connect(this.config.redisUrl, `weft-worker-${this.id}-bullmq`),
+      prefix: this.config.prefix,
+      concurrency: this.config.concurrency,
+      lockDuration: this.config.lockMs,
+      stalledInterval: this.config.stalledIntervalMs,
+      // A lost worker's job is always delivered again: losing a worker is not the task's fault.
+      maxStalledCount: 1_000_000,
+    });
+    this.worker.on('error', () => {});
+    this.setState('running');
+  }
+
+  /** Stops taking jobs and waits for running ones to finish. */
+  async close(): Promise<void> {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.setState('closing');
+    clearInterval(this.heartbeat);
+    await this.worker?.close();
+    this.abort.abort();
+    await this.redis.zrem(workersKey(this.config.prefix), this.id).catch(() => {});
+    await this.queue.close();
+    this.redis.disconnect();
+    this.setState('closed');
+  }
+
+  private setState(next: WorkerState): void {
+    this.state = next;
+  }
+
+  private async process(job: Job<BundleJob>): Promise<void> {
+    const graph = job.data.g;
+    let tasks = job.data.t;
+    const deadline = Date.now() + CONTINUE_MS;
+    for (;;) {
+      const ready = await this.runBundle(graph, tasks);
+      if (ready.length === 0) return;
+      const mine = Date.now() < deadline && this.state === 'running' ? bundle(ready, this.config)[0] : [];
+      if (mine.length < ready.length) await this.queue.enqueue(graph, ready.slice(mine.length));
+      if (mine.length === 0) return;
+      tasks = mine;
+    }
+  }
+
+  /** Runs one bundle; returns the tasks it made ready. */
+  private async runBundle(graph: string, indexes: number[]): Promise<number[]> {
+    const started = await this.tasks.start(graph, indexes);
+    if (started.status !== 'running') return [];
+    if (started.alreadyDone.length > 0) {
+      const lost = await this.tasks.findLost(graph, started.alreadyDone);
+      if (lost.length > 0) await this.queue.enqueue(graph, lost);
+    }
+    if (started.run.length === 0) return [];
+
+    const results: [number, Buffer][] = [];
+    const pending: Promise<void>[] = [];
+    let failure: TaskError | undefined;
+    const fail = (task: StartedTask, err: unknown) => {
+      failure ??= taskError(task, err);
+    };
+    for (const task of started.run) {
+      try {
+        const value = evaluate(task.template, decodeInputs(task), this.ops, { signal: this.abort.signal, graph, key: task.key });
+        if (value instanceof Promise) {
+          pending.push(value.then((v) => void results.push([task.index, encode(v)]), (err) => fail(task, err)));
+        } else {
+          results.push([task.index, encode(value)]);
+        }
+      } catch (err) {
+        fail(task, err);
+        break;
+      }
+    }
+    if (pending.length > 0) await Promise.all(pending);
+    if (failure) {
+      await this.tasks.end(graph, 'failed', failure);
+      return [];
+    }
+    this.tasksDone += results.length;
+    const { status, ready } = await this.tasks.complete(graph, results);
+    return status === 'running' ? ready : [];
+  }
+
+  private async publishOps(): Promise<void> {
+    const fields = this.ops.list().flatMap(({ name, description }) => [name, description]);
+    await this.redis.hset(opsKey(this.config.prefix), ...fields);
+  }
+
+  private async beat(): Promise<void> {
+    const key = workersKey(this.config.prefix);
+    await this.redis
+      .multi()
+      .zadd(key, Date.now(), this.id)
+      .hset(`${key}:${this.id}`, { host: hostname(), pid: process.pid, concurrency: this.config.concurrency, tasksDone: this.tasksDone })
+      .pexpire(`${key}:${this.id}`, HEARTBEAT_MS * 5)
+      .exec();
+  }
+}
+
+class MissingObjectError extends Error {
+  override readonly name = 'MissingObjectError';
+  readonly code = 'object_lost';
+}
+
+function decodeInputs(task: StartedTask): unknown[] {
+  return task.inputs.map((bytes, slot) => {
+    if (bytes === null) {
+      const dep = task.deps[slot];
+      const what = typeof dep === 'number' ? `input node ${dep} of this graph` : `object ${dep}`;
+      throw new MissingObjectError(`${what} is missing: it was released, expired or never existed.`);
+    }
+    return decodeValue(bytes);
+  });
+}
+
+function encode(value: unknown): Buffer {
+  try {
+    return encodeValue(value);
+  } catch (err) {
+    throw new Error(`The op's result cannot be stored: ${(err as Error).message}`);
+  }
+}
+
+function taskError(task: StartedTask, err: unknown): TaskError {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const code = (e as { code?: unknown }).code;
+  return { key: task.key, op: rootOp(task.template), message: e.message, stack: e.stack, ...(typeof code === 'string' ? { code } : {}) };
+}
