@@ -7,14 +7,13 @@
  * way leaves nothing behind (the partial keys are deleted).
  */
 import { randomBytes } from 'node:crypto';
-import { pack } from 'msgpackr';
 import type { Plan, OutputSpec } from '../graph/plan.ts';
 import { encodeValue } from '../store/codec.ts';
 import { objectId, ObjectStore } from '../store/objects.ts';
 import type { TaskQueue } from './dispatch.ts';
 import { finishedChannel, graphKeys } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
-import type { Spec } from './tasks.ts';
+import { encodeSpec } from './spec.ts';
 
 export type GraphStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
@@ -70,8 +69,7 @@ export class GraphStore {
             vals.push(String(i), encodeValue(node.value));
             pipe.setbit(k.done, i, 1);
           } else {
-            const s: Spec = [node.key, node.deps, node.outs, pack(node.template)];
-            spec.push(String(i), pack(s));
+            spec.push(String(i), encodeSpec(node));
             if (node.pending > 0) pend.push(String(i), node.pending);
           }
         }

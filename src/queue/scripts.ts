@@ -27,8 +27,13 @@ const scripts = readdirSync(dir)
   .map((file) => {
     const m = /^(\w+)-(\d+)\.lua$/.exec(file);
     if (!m) throw new Error(`Script ${file} must be named verbObject-<keys>.lua`);
-    return { name: m[1], numberOfKeys: Number(m[2]), lua: readFileSync(join(dir, file), 'utf8') };
+    return { name: m[1], numberOfKeys: Number(m[2]), lua: withIncludes(readFileSync(join(dir, file), 'utf8')) };
   });
+
+/** Replaces `--- @include "name"` lines with scripts/includes/name.lua, as BullMQ's loader does. */
+function withIncludes(lua: string): string {
+  return lua.replace(/^--- @include "(\w+)"$/gm, (_, name: string) => readFileSync(join(dir, 'includes', `${name}.lua`), 'utf8'));
+}
 
 export function withScripts(redis: Redis): ScriptedRedis {
   for (const s of scripts) {

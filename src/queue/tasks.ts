@@ -3,10 +3,10 @@
  * scripts that start, complete and recover tasks, and end graphs. Workers
  * call these; nothing else changes a graph's state.
  */
-import { unpack } from 'msgpackr';
 import type { Template } from '../graph/template.ts';
 import type { Slot } from '../graph/plan.ts';
 import { finishedChannel, graphKeys } from './keys.ts';
+import { decodeSpec } from './spec.ts';
 import type { ScriptedRedis } from './scripts.ts';
 
 /** What a worker needs to run one task. */
@@ -26,8 +26,6 @@ export interface StartResult {
   alreadyDone: number[];
 }
 
-/** A stored spec: [key, deps, dependents, packed template]; written by GraphStore.register. */
-export type Spec = [string, Slot[], number[], Buffer];
 
 export class TaskState {
   constructor(
@@ -52,8 +50,8 @@ export class TaskState {
         alreadyDone.push(index);
         continue;
       }
-      const [key, deps, , template] = unpack(spec) as Spec;
-      run.push({ index, key, deps, template: unpack(template) as Template, inputs: reply.slice(at, at + n) as (Buffer | null)[] });
+      const { key, deps, template } = decodeSpec(spec);
+      run.push({ index, key, deps, template, inputs: reply.slice(at, at + n) as (Buffer | null)[] });
       at += n;
     }
     return { status, run, alreadyDone };

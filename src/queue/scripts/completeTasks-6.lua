@@ -19,6 +19,7 @@
 
   Events: publishes the graph id on ARGV[1] when the graph is done.
 ]]
+--- @include "specHeader"
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'running' and status ~= 'queued' then
   return { status or 'missing' }
@@ -30,7 +31,7 @@ for i = 2, #ARGV, 2 do
   if redis.call('GETBIT', KEYS[5], idx) == 0 then
     redis.call('SETBIT', KEYS[5], idx, 1)
     redis.call('HSET', KEYS[6], idx, ARGV[i + 1])
-    local spec = cmsgpack.unpack(redis.call('HGET', KEYS[2], idx))
+    local spec = specHeader(redis.call('HGET', KEYS[2], idx))
     local deps, outs = spec[2], spec[3]
     for j = 1, #outs do
       local o = outs[j]

@@ -15,6 +15,7 @@
   Output:
     { ready index... }
 ]]
+--- @include "specHeader"
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'running' and status ~= 'queued' then return {} end
 local limit = tonumber(ARGV[1])
@@ -29,7 +30,7 @@ while #todo > 0 and visited < limit do
     if redis.call('GETBIT', KEYS[4], idx) == 1 then
       local spec = redis.call('HGET', KEYS[2], idx)
       if spec then
-        local outs = cmsgpack.unpack(spec)[3]
+        local outs = specHeader(spec)[3]
         for j = 1, #outs do todo[#todo + 1] = outs[j] end
       end
     elseif not redis.call('HGET', KEYS[3], idx) then

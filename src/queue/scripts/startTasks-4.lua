@@ -4,7 +4,7 @@
 
   Input:
     KEYS[1] meta   graph hash (status, counters)
-    KEYS[2] spec   task index -> msgpack [key, deps, outs, template]
+    KEYS[2] spec   task index -> spec (src/queue/spec.ts)
     KEYS[3] done   bitmap of finished nodes
     KEYS[4] vals   node index -> encoded value
     ARGV[1] key prefix (to find objects of other graphs named by $oid)
@@ -18,6 +18,7 @@
 
   Events: the graph moves from queued to running on its first start.
 ]]
+--- @include "specHeader"
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'running' then
   return { status or 'missing' }
@@ -33,7 +34,7 @@ for i = 2, #ARGV do
     out[#out + 1] = 0
   else
     local spec = redis.call('HGET', KEYS[2], idx)
-    local deps = cmsgpack.unpack(spec)[2]
+    local deps = specHeader(spec)[2]
     out[#out + 1] = 0
     out[#out + 1] = spec
     out[#out + 1] = #deps

@@ -1,0 +1,39 @@
+/**
+ * Builds the Fastify app: shared schemas from openapi.yaml, the services
+ * plugin, one error handler that answers with the error catalogue, and the
+ * route plugins. `main.ts` listens; tests use `inject` or supertest.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from '../config.ts';
+import { ApiError, toApiError } from './errors.ts';
+import services from './plugins/services.ts';
+import graphRoutes from './routes/graphs.ts';
+import systemRoutes from './routes/system.ts';
+import { addSharedSchemas } from './schemas.ts';
+
+export async function buildApp(config: Config, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ? { level: 'info' } : false,
+    bodyLimit: config.bodyLimit,
+    // Keys such as "__proto__" are ordinary graph keys: the graph code keeps them in Maps.
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+  });
+  addSharedSchemas(app);
+  await app.register(services, { config });
+
+  app.setErrorHandler((err, req, reply) => {
+    const apiError = toApiError(err);
+    if (apiError.status >= 500) req.log.error({ err }, 'request failed');
+    return reply.code(apiError.status).send(apiError.toBody());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new ApiError('not_found', `No route ${req.method} ${req.url}. The API is described in openapi.yaml.`);
+    return reply.code(e.status).send(e.toBody());
+  });
+
+  await app.register(graphRoutes);
+  await app.register(systemRoutes);
+  return app;
+}

@@ -1,0 +1,82 @@
+/**
+ * The error catalogue: every error the API answers with has a stable code, an
+ * HTTP status and a description here. `toApiError` is the one place internal
+ * failures are mapped to it. A test keeps this list, openapi.yaml's ErrorCode
+ * and docs/errors.md in step.
+ */
+import { GraphError } from '../graph/errors.ts';
+
+export const errorCatalogue = {
+  invalid_request: { status: 400, description: 'The request does not match the API schema (a field has the wrong type, a required field is missing, an unknown field was given).' },
+  invalid_json: { status: 400, description: 'The body is not valid JSON.' },
+  unsupported_media_type: { status: 415, description: 'The Content-Type is not one the route accepts (use application/json).' },
+  body_too_large: { status: 413, description: 'The body is larger than WEFT_BODY_LIMIT.' },
+  invalid_graph: { status: 400, description: 'A node is malformed (the key and JSON path are given), the graph is empty or not an object, or layers define a key twice.' },
+  unknown_key: { status: 400, description: 'A requested key is not in the graph (the missing keys are listed).' },
+  missing_dependency: { status: 400, description: 'A $ref names a key that is not in the graph (the referring key and the missing one are given).' },
+  cycle: { status: 400, description: 'The graph has a dependency cycle (its keys are given in order).' },
+  unknown_op: { status: 400, description: 'A task calls an op no worker has registered.' },
+  too_many_tasks: { status: 400, description: 'The graph needs more tasks than WEFT_MAX_TASKS.' },
+  not_found: { status: 404, description: 'No such route.' },
+  graph_not_found: { status: 404, description: 'No graph has this id (it never existed, or its retention time passed).' },
+  service_unavailable: { status: 503, description: 'Redis does not answer; retry later.' },
+  internal: { status: 500, description: 'A bug in weft; the message says what failed.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.status = errorCatalogue[code].status;
+  }
+
+  toBody(): { error: Record<string, unknown> } {
+    return { error: { code: this.code, message: this.message, ...this.details } };
+  }
+}
+
+interface FastifyLikeError {
+  code?: string;
+  statusCode?: number;
+  message: string;
+  validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[];
+  validationContext?: string;
+}
+
+/** Maps anything thrown while handling a request to a catalogued error. */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof GraphError) return new ApiError(err.code, err.message, err.details);
+  const e = err as FastifyLikeError;
+  if (e && e.validation) {
+    const first = e.validation[0] ?? {};
+    const where = `${e.validationContext ?? 'body'}${first.instancePath ?? ''}`;
+    const extra = first.params && 'additionalProperty' in first.params ? ` (${JSON.stringify(first.params.additionalProperty)})` : '';
+    return new ApiError('invalid_request', `${where} ${first.message ?? 'is invalid'}${extra}.`, { path: where });
+  }
+  switch (e?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('body_too_large', `The body is larger than this service accepts (WEFT_BODY_LIMIT). Split the graph or persist parts of it.`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError('unsupported_media_type', `Content-Type is not supported here: send JSON with Content-Type: application/json.`);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ApiError('invalid_json', 'The body is empty; send a JSON object.');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ApiError('invalid_json', `The body is not valid JSON: ${e.message}`);
+  }
+  if (err instanceof SyntaxError || e?.statusCode === 400) return new ApiError('invalid_json', `The body is not valid JSON: ${e.message}`);
+  if (isConnectionError(err)) return new ApiError('service_unavailable', `Redis does not answer (${e.message}); retry later.`);
+  return new ApiError('internal', `Internal error: ${e?.message ?? String(err)}`);
+}
+
+function isConnectionError(err: unknown): boolean {
+  const msg = (err as Error)?.message ?? '';
+  return /Connection is closed|ECONNREFUSED|ETIMEDOUT|max retries per request|Stream isn't writeable/i.test(msg);
+}

@@ -1,0 +1,52 @@
+/**
+ * Decorates the app with `weft`: the Redis connections and the graph store
+ * the routes use, closed when the app closes.
+ */
+import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../config.ts';
+import { builtinOps } from '../../ops/index.ts';
+import { connect } from '../../queue/connection.ts';
+import { TaskQueue } from '../../queue/dispatch.ts';
+import { FinishWatcher } from '../../queue/finished.ts';
+import { GraphStore } from '../../queue/graphs.ts';
+import type { ScriptedRedis } from '../../queue/scripts.ts';
+import { TaskState } from '../../queue/tasks.ts';
+import { OpCatalog } from '../../queue/workers.ts';
+
+export interface Services {
+  config: Config;
+  redis: ScriptedRedis;
+  graphs: GraphStore;
+  tasks: TaskState;
+  finished: FinishWatcher;
+  ops: OpCatalog;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    weft: Services;
+  }
+}
+
+async function services(app: FastifyInstance, opts: { config: Config }): Promise<void> {
+  const { config } = opts;
+  const redis = connect(config.redisUrl, 'weft-api');
+  const queue = new TaskQueue(redis, config.prefix, config);
+  const finished = new FinishWatcher(connect(config.redisUrl, 'weft-api-sub'), config.prefix);
+  app.decorate('weft', {
+    config,
+    redis,
+    graphs: new GraphStore(redis, config.prefix, queue),
+    tasks: new TaskState(redis, config.prefix),
+    finished,
+    ops: new OpCatalog(redis, config.prefix, builtinOps),
+  });
+  app.addHook('onClose', async () => {
+    finished.close();
+    await queue.close();
+    redis.disconnect();
+  });
+}
+
+export default fp(services, { name: 'weft-services' });

@@ -1,0 +1,78 @@
+/** Routes of /v1/graphs: submit, status, result, cancel. */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { parseGraph, parseKeys, parseLayers } from '../../graph/parse.ts';
+import { opsOf } from '../../graph/template.ts';
+import { planGraph } from '../../graph/plan.ts';
+import type { Graph } from '../../graph/types.ts';
+import type { GraphInfo } from '../../queue/graphs.ts';
+import { jsonReplacer } from '../../store/codec.ts';
+import { ApiError } from '../errors.ts';
+import { routeSchema } from '../schemas.ts';
+import type { components } from '../openapi-types.ts';
+
+type GraphRequest = components['schemas']['GraphRequest'];
+type GraphOutcome = components['schemas']['GraphOutcome'];
+
+const ENDED = new Set(['done', 'failed', 'cancelled']);
+
+export default async function graphRoutes(app: FastifyInstance): Promise<void> {
+  const { graphs, tasks, finished, ops, config } = app.weft;
+
+  /** Waits up to `seconds` for the graph to end, then answers with its outcome. */
+  async function outcome(reply: FastifyReply, id: string, seconds: number): Promise<FastifyReply> {
+    if (seconds > 0) await finished.wait(id, seconds * 1000, async () => ENDED.has((await graphs.status(id)) ?? 'done'));
+    const info = await graphs.info(id);
+    if (!info) throw notFound(id);
+    const body: GraphOutcome = { id, status: info.status, outputs: info.outputs as GraphOutcome['outputs'] };
+    if (info.status === 'done') body.result = await graphs.result(id);
+    if (info.error) body.error = info.error as GraphOutcome['error'];
+    return sendJson(reply, ENDED.has(info.status) ? 200 : 202, body);
+  }
+
+  app.post<{ Body: GraphRequest }>('/v1/graphs', { schema: routeSchema('submitGraph') }, async (req, reply) => {
+    const body = req.body;
+    if ((body.graph === undefined) === (body.layers === undefined)) {
+      throw new ApiError('invalid_request', 'Give the graph as exactly one of "graph" (keys to nodes) or "layers" (a high-level graph).');
+    }
+    const graph: Graph = body.graph !== undefined ? parseGraph(body.graph) : parseLayers(body.layers);
+    const keys = parseKeys(body.keys);
+    const isKnownOp = await ops.prepare(allOps(graph));
+    const plan = planGraph(graph, keys, { isKnownOp, maxTasks: config.maxTasks });
+    const { id } = await graphs.register(plan, { ttl: body.options?.result_ttl ?? config.resultTtl });
+    return outcome(reply, id, body.wait ?? 0);
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/graphs/:id', { schema: routeSchema('getGraph') }, async (req, reply) => {
+    const info = await graphs.info(req.params.id);
+    if (!info) throw notFound(req.params.id);
+    return sendJson(reply, 200, info);
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { wait?: number } }>('/v1/graphs/:id/result', { schema: routeSchema('getGraphResult') }, async (req, reply) => {
+    if (!(await graphs.status(req.params.id))) throw notFound(req.params.id);
+    return outcome(reply, req.params.id, req.query.wait ?? 0);
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/graphs/:id', { schema: routeSchema('cancelGraph') }, async (req, reply) => {
+    const { id } = req.params;
+    if (!(await graphs.status(id))) throw notFound(id);
+    await tasks.end(id, 'cancelled', { code: 'cancelled', message: 'The graph was cancelled by a client (DELETE /v1/graphs/{id}).' });
+    const info = (await graphs.info(id)) as GraphInfo;
+    return sendJson(reply, 200, info);
+  });
+}
+
+function allOps(graph: Graph): Set<string> {
+  const out = new Set<string>();
+  for (const node of graph.values()) opsOf(node, out);
+  return out;
+}
+
+function notFound(id: string): ApiError {
+  return new ApiError('graph_not_found', `No graph has id ${JSON.stringify(id)}: it never existed, or its retention time passed.`, { id });
+}
+
+/** Results may hold typed arrays and bytes, which need the value codec's JSON form. */
+function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  return reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body, jsonReplacer));
+}

@@ -1,0 +1,95 @@
+/**
+ * Route schemas come from openapi.yaml, the contract: component schemas are
+ * added to Fastify as shared schemas (`$ref: 'Name#'`), and each route asks
+ * for its operation's body, query, params and response schemas by operationId.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifySchema } from 'fastify';
+import { parse } from 'yaml';
+
+const specPath = fileURLToPath(new URL('../../openapi.yaml', import.meta.url));
+
+type Obj = Record<string, unknown>;
+
+interface OpenApi {
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, Obj>; parameters: Record<string, Parameter>; responses: Record<string, { content?: Record<string, { schema: Obj }> }> };
+}
+interface Parameter {
+  name: string;
+  in: 'path' | 'query';
+  required?: boolean;
+  schema: Obj;
+  description?: string;
+}
+interface Operation {
+  operationId: string;
+  parameters?: (Parameter | { $ref: string })[];
+  requestBody?: { content: Record<string, { schema: Obj }> };
+  responses: Record<string, { $ref?: string; content?: Record<string, { schema: Obj }> }>;
+}
+
+let cached: OpenApi | undefined;
+export function openApi(): OpenApi {
+  return (cached ??= parse(readFileSync(specPath, 'utf8')) as OpenApi);
+}
+
+/** OpenAPI-only keywords that are not JSON Schema. */
+const DROP = new Set(['example', 'discriminator', 'xml', 'externalDocs', 'deprecated']);
+
+/** Rewrites `#/components/schemas/X` to Fastify's shared-schema form `X#`, dropping non-JSON-Schema keywords. */
+function toJsonSchema(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(toJsonSchema);
+  if (typeof node !== 'object' || node === null) return node;
+  const out: Obj = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (DROP.has(k)) continue;
+    if (k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/')) out.$ref = `${v.slice('#/components/schemas/'.length)}#`;
+    else out[k] = k === 'properties' ? mapValues(v as Obj, toJsonSchema) : toJsonSchema(v);
+  }
+  return out;
+}
+
+function mapValues(o: Obj, fn: (v: unknown) => unknown): Obj {
+  const out: Obj = {};
+  for (const [k, v] of Object.entries(o)) out[k] = fn(v);
+  return out;
+}
+
+export function addSharedSchemas(app: FastifyInstance): void {
+  for (const [name, schema] of Object.entries(openApi().components.schemas)) {
+    app.addSchema({ $id: name, ...(toJsonSchema(schema) as Obj) });
+  }
+}
+
+/** The Fastify schema of one operation. Responses are included only where `withResponses` lists their status. */
+export function routeSchema(operationId: string, withResponses: string[] = []): FastifySchema {
+  const spec = openApi();
+  for (const methods of Object.values(spec.paths)) {
+    for (const op of Object.values(methods)) {
+      if (op.operationId !== operationId) continue;
+      const schema: FastifySchema = {};
+      const body = op.requestBody?.content['application/json']?.schema;
+      if (body) schema.body = toJsonSchema(body);
+      const params = (op.parameters ?? []).map((p) => ('$ref' in p ? spec.components.parameters[p.$ref.split('/').pop()!] : p));
+      for (const where of ['path', 'query'] as const) {
+        const ps = params.filter((p) => p.in === where);
+        if (ps.length === 0) continue;
+        const s = { type: 'object', properties: Object.fromEntries(ps.map((p) => [p.name, toJsonSchema(p.schema)])), required: ps.filter((p) => p.required).map((p) => p.name) };
+        if (where === 'path') schema.params = s;
+        else schema.querystring = s;
+      }
+      const response: Obj = {};
+      for (const status of withResponses) {
+        let r = op.responses[status];
+        if (r?.$ref) r = spec.components.responses[r.$ref.split('/').pop()!];
+        const s = r?.content?.['application/json']?.schema;
+        if (s) response[status] = toJsonSchema(s);
+      }
+      if (withResponses.length) schema.response = response;
+      return schema;
+    }
+  }
+  throw new Error(`openapi.yaml has no operation ${operationId}`);
+}
