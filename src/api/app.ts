@@ -20,6 +20,8 @@ export async function buildApp(config: Config, options: { logger?: boolean } = {
     onConstructorPoisoning: 'ignore',
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   });
+  // Only JSON is accepted; a text body is an unsupported media type, not a string to validate.
+  app.removeContentTypeParser('text/plain');
   addSharedSchemas(app);
   await app.register(services, { config });
 

@@ -113,16 +113,10 @@ export interface components {
         /** @description A key, or an array of keys nested to any depth. The result has the same nesting. */
         Keys: string | unknown[];
         GraphRequest: {
-            /** @description Keys mapped to nodes. Give `graph` or `layers`. */
-            graph?: {
-                [key: string]: components["schemas"]["Node"];
-            };
-            /** @description A high-level graph, layer name -> graph; the layers are merged (a key may be defined once). */
-            layers?: {
-                [key: string]: {
-                    [key: string]: components["schemas"]["Node"];
-                };
-            };
+            /** @description An object mapping keys to nodes (components.schemas.Node). Give `graph` or `layers`. Checked by weft's graph parser, which names the key and JSON path of any problem (error invalid_graph). */
+            graph?: unknown;
+            /** @description A high-level graph, an object of layer name -> graph; the layers are merged (a key may be defined once). */
+            layers?: unknown;
             /** @description Layer dependencies of a high-level graph (accepted for compatibility; key references decide the order). */
             dependencies?: Record<string, never>;
             keys: components["schemas"]["Keys"];

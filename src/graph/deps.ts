@@ -3,8 +3,8 @@
  * checks for missing keys and cycles, and culling. Pure functions over a Graph.
  *
  *   const g = parseGraph({ x: 1, y: { $ref: 'x' }, z: { $op: 'inc', args: [{ $ref: 'y' }] } })
- *   resolveAliases(g)              // Map { 'y' => 'x' }
- *   cull(g, aliases, ['z'])        // Set { 'z', 'x' }
+ *   resolveAliases(g)                    // Map { 'y' => 'x' }
+ *   cull(dependencyMap(g), ['z'])        // Set { 'z', 'y', 'x' }
  */
 import { GraphError } from './errors.ts';
 import type { Graph, Node } from './types.ts';
@@ -98,17 +98,13 @@ export function follow(aliases: Map<string, string>, key: string): string {
 }
 
 /**
- * Dependencies of every non-alias key, with aliases followed: key -> keys it
- * needs. Computed once and shared by the checks, culling and planning.
+ * Dependencies of every key as written (aliases not followed, so a cycle is
+ * reported with the keys the user wrote): key -> keys it references.
+ * Computed once and shared by the checks, culling and planning.
  */
-export function dependencyMap(graph: Graph, aliases: Map<string, string>): Map<string, string[]> {
+export function dependencyMap(graph: Graph): Map<string, string[]> {
   const deps = new Map<string, string[]>();
-  for (const [key, node] of graph) {
-    if (aliases.has(key)) continue;
-    const out = new Set<string>();
-    for (const ref of refsOf(node)) out.add(follow(aliases, ref));
-    deps.set(key, [...out]);
-  }
+  for (const [key, node] of graph) deps.set(key, [...refsOf(node)]);
   return deps;
 }
 
@@ -144,11 +140,10 @@ export function checkAcyclic(deps: Map<string, string[]>): void {
   }
 }
 
-/** The keys needed to compute `targets` (themselves included), aliases followed. */
-export function cull(deps: Map<string, string[]>, aliases: Map<string, string>, targets: Iterable<string>): Set<string> {
+/** The keys needed to compute `targets`, themselves and the aliases on the way included. */
+export function cull(deps: Map<string, string[]>, targets: Iterable<string>): Set<string> {
   const needed = new Set<string>();
-  const todo: string[] = [];
-  for (const t of targets) todo.push(follow(aliases, t));
+  const todo: string[] = [...targets];
   while (todo.length > 0) {
     const key = todo.pop()!;
     if (needed.has(key)) continue;

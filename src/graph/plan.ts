@@ -45,13 +45,14 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   checkRequestedKeys(graph, keys);
   checkReferences(graph);
   const aliases = resolveAliases(graph);
-  const deps = dependencyMap(graph, aliases);
+  const deps = dependencyMap(graph);
   checkAcyclic(deps);
   if (options.isKnownOp) checkOps(graph, options.isKnownOp);
 
   const requested = flattenKeys(keys);
-  const needed = cull(deps, aliases, requested);
-  const order = topologicalOrder(deps, needed, requested.map((k) => follow(aliases, k)));
+  const needed = cull(deps, requested);
+  // Aliases are not nodes: references to them are followed to their targets.
+  const order = topologicalOrder(deps, needed, requested).filter((key) => !aliases.has(key));
   const index = new Map<string, number>();
   order.forEach((key, i) => index.set(key, i));
 
