@@ -18,7 +18,8 @@ export async function buildApp(config: Config, options: { logger?: boolean } = {
     // Keys such as "__proto__" are ordinary graph keys: the graph code keeps them in Maps.
     onProtoPoisoning: 'ignore',
     onConstructorPoisoning: 'ignore',
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    // coerceTypes true, not Fastify's default 'array', which would turn keys ["y"] into "y".
+    ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: true } },
   });
   // Only JSON is accepted; a text body is an unsupported media type, not a string to validate.
   app.removeContentTypeParser('text/plain');
