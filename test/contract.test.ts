@@ -1,0 +1,59 @@
+/**
+ * Keeps the contract files in step: the generated types match openapi.yaml,
+ * the error catalogue matches openapi.yaml and docs/errors.md, and src/graph
+ * stays pure (imports nothing with I/O).
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import openapiTS, { astToString } from 'openapi-typescript';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { errorCatalogue } from '../src/api/errors.ts';
+
+const root = new URL('..', import.meta.url);
+const read = (p: string) => readFileSync(new URL(p, root), 'utf8');
+
+describe('openapi.yaml is the contract', () => {
+  it('src/api/openapi-types.ts is what `npm run gen:types` generates now', async () => {
+    const ast = await openapiTS(new URL('openapi.yaml', root));
+    const generated = astToString(ast);
+    const committed = read('src/api/openapi-types.ts');
+    // The CLI adds a header comment; compare the generated body.
+    expect(committed.endsWith(generated) || committed.includes(generated.trim()), 'run `npm run gen:types` and commit the result').toBe(true);
+  });
+
+  it('the error codes of openapi.yaml are the catalogue of src/api/errors.ts', () => {
+    const spec = parse(read('openapi.yaml'));
+    expect([...spec.components.schemas.ErrorCode.enum].sort()).toEqual(Object.keys(errorCatalogue).sort());
+  });
+
+  it('docs/errors.md describes every code with its HTTP status', () => {
+    const doc = read('docs/errors.md');
+    for (const [code, { status }] of Object.entries(errorCatalogue)) {
+      expect(doc, code).toMatch(new RegExp(`\\| \`${code}\` \\| ${status} \\|`));
+    }
+  });
+});
+
+describe('architecture', () => {
+  it('src/graph is pure: it imports only its own modules', () => {
+    const dir = new URL('src/graph/', root);
+    for (const file of readdirSync(dir)) {
+      const source = readFileSync(join(dir.pathname, file), 'utf8');
+      for (const [, spec] of source.matchAll(/from\s+'([^']+)'/g)) {
+        expect(spec, `${file} imports ${spec}`).toMatch(/^\.\/[\w-]+\.ts$/);
+      }
+    }
+  });
+
+  it('imports flow one way: graph, ops, store and queue never import api or workers', () => {
+    for (const layer of ['graph', 'ops', 'store', 'queue']) {
+      const dir = new URL(`src/${layer}/`, root);
+      for (const file of readdirSync(dir, { recursive: true }) as string[]) {
+        if (!file.endsWith('.ts')) continue;
+        const source = readFileSync(join(dir.pathname, file), 'utf8');
+        expect(source, `src/${layer}/${file}`).not.toMatch(/from\s+'\.\.\/(api|workers)\//);
+      }
+    }
+  });
+});
