@@ -1,0 +1,151 @@
+/**
+ * `npm run bench [-- --json] [-- wide latency raw]`: weft's throughput and
+ * latency, each next to raw BullMQ measured in the same run on the same
+ * private Redis. Every result is checked. Not a test: figures go to
+ * docs/benchmarks.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { freePort, startRedis } from '../test/helpers/redis.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const selected = args.filter((a) => !a.startsWith('--'));
+const want = (name: string) => selected.length === 0 || selected.includes(name);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
+
+const figures: Record<string, unknown> = {};
+const log = (line: string) => {
+  if (!json) process.stdout.write(line + '\n');
+};
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+function startProcess(script: string, argv: string[], env: Record<string, string>, readyText: string): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...argv], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (out.includes(readyText)) return resolve({ child, output: () => out });
+      if (child.exitCode !== null) return reject(new Error(`${script} exited: ${out}`));
+      setTimeout(check, 20);
+    };
+    check();
+  });
+}
+
+async function rawBullmq(url: string, count: number): Promise<number> {
+  const connection = new Redis(url, { maxRetriesPerRequest: null });
+  const queue = new Queue('raw', { connection, prefix: 'rawbench', defaultJobOptions: { removeOnComplete: true } });
+  for (let i = 0; i < count; i += 1000) {
+    await queue.addBulk(Array.from({ length: Math.min(1000, count - i) }, (_, j) => ({ name: 'noop', data: { i: i + j } })));
+  }
+  const { child, output } = await startProcess('bench/bullmq-worker.ts', [url, String(count)], {}, 'ready');
+  await new Promise((r) => child.once('exit', r));
+  const line = output().split('\n').find((l) => l.startsWith('{'));
+  if (!line) throw new Error(`raw BullMQ worker printed no result: ${output()}`);
+  const { ms } = JSON.parse(line) as { ms: number };
+  const counts = await queue.getJobCounts('wait', 'active', 'completed', 'failed');
+  if (counts.wait + counts.active + counts.failed !== 0) throw new Error(`raw BullMQ left jobs behind: ${JSON.stringify(counts)}`);
+  await queue.obliterate({ force: true });
+  await queue.close();
+  connection.disconnect();
+  return (count / ms) * 1000;
+}
+
+function wideGraph(n: number, fanIn: number): { graph: Record<string, unknown>; key: string; expected: number; tasks: number } {
+  const graph: Record<string, unknown> = {};
+  let level = Array.from({ length: n }, (_, i) => {
+    graph[`inc-${i}`] = { $op: 'inc', args: [i] };
+    return `inc-${i}`;
+  });
+  let tasks = n;
+  for (let depth = 0; level.length > 1; depth++) {
+    const next: string[] = [];
+    for (let i = 0; i < level.length; i += fanIn) {
+      const key = `sum-${depth}-${i / fanIn}`;
+      graph[key] = { $op: 'sum', args: [level.slice(i, i + fanIn).map((k) => ({ $ref: k }))] };
+      next.push(key);
+      tasks++;
+    }
+    level = next;
+  }
+  return { graph, key: level[0], expected: (n * (n + 1)) / 2, tasks };
+}
+
+async function post(api: string, body: string): Promise<any> {
+  const res = await fetch(`${api}/v1/graphs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  return res.json();
+}
+
+async function main(): Promise<void> {
+  const redis = await startRedis();
+  const machine = `${cpus()[0]?.model ?? 'unknown cpu'}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  figures.machine = machine;
+  figures.date = new Date().toISOString();
+  log(`weft benchmark on ${machine}; private redis-server on ${redis.url}; ${WORKERS} worker processes`);
+
+  const port = await freePort();
+  const env = { REDIS_URL: redis.url, PORT: String(port), WEFT_PREFIX: 'bench' };
+  const api = `http://127.0.0.1:${port}`;
+  const procs: ChildProcess[] = [];
+  try {
+    const raw = await rawBullmq(redis.url, 20_000);
+    figures.rawBullmqJobsPerSec = Math.round(raw);
+    log(`raw BullMQ: 20,000 no-op jobs, 1 worker process, concurrency 50: ${Math.round(raw)} jobs/s`);
+
+    procs.push((await startProcess('src/api/main.ts', [], env, 'listening')).child);
+    for (let i = 0; i < WORKERS; i++) procs.push((await startProcess('src/workers/main.ts', [], env, 'running')).child);
+
+    if (want('wide')) {
+      const { graph, key, expected, tasks } = wideGraph(20_000, 100);
+      const body = JSON.stringify({ graph, keys: key, wait: 600 });
+      await post(api, JSON.stringify({ ...wideGraph(2000, 100), keys: wideGraph(2000, 100).key, wait: 60 })); // warm-up
+      const rates: number[] = [];
+      for (let run = 0; run < 3; run++) {
+        const t0 = performance.now();
+        const res = await post(api, body);
+        const ms = performance.now() - t0;
+        if (res.status !== 'done' || res.result !== expected) throw new Error(`wide graph gave ${JSON.stringify(res).slice(0, 300)}, expected ${expected}`);
+        rates.push((tasks / ms) * 1000);
+      }
+      const rate = median(rates);
+      figures.wide = { tasks, tasksPerSec: Math.round(rate), runs: rates.map(Math.round), ratioToRawBullmq: +(rate / raw).toFixed(2) };
+      log(`wide: ${tasks} tasks (20,000 inc + sum tree, fan-in 100), POST with wait to result: median of 3 ${Math.round(rate)} tasks/s = ${(rate / raw).toFixed(2)}x raw BullMQ (result checked)`);
+    }
+
+    if (want('latency')) {
+      const body = JSON.stringify({ graph: { x: 1, y: { $op: 'inc', args: [{ $ref: 'x' }] }, z: { $op: 'add', args: [{ $ref: 'x' }, { $ref: 'y' }] }, w: { $op: 'mul', args: [{ $ref: 'z' }, 2] } }, keys: 'w', wait: 30 });
+      for (let i = 0; i < 20; i++) await post(api, body);
+      const lat: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const t0 = performance.now();
+        const res = await post(api, body);
+        lat.push(performance.now() - t0);
+        if (res.result !== 6) throw new Error(`small graph gave ${JSON.stringify(res)}`);
+      }
+      figures.latency = { p50ms: +median(lat).toFixed(2), p99ms: +percentile(lat, 99).toFixed(2), graphs: 200, tasks: 3 };
+      log(`latency: 200 sequential computes of a 3-task graph (POST with wait to result): p50 ${median(lat).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms`);
+    }
+  } finally {
+    for (const p of procs) p.kill('SIGTERM');
+    await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : null)));
+    await redis.stop();
+  }
+  if (json) process.stdout.write(JSON.stringify(figures, null, 2) + '\n');
+}
+
+await main();
