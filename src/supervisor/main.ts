@@ -1,0 +1,73 @@
+/**
+ * `npm start`: Redis (found or started), one API process and WORKERS worker
+ * processes, restarted if they die. SIGTERM or Ctrl-C stops them all.
+ * In production run `npm run api` and `npm run worker` under your own process
+ * manager instead (docs/deploy.md).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../config.ts';
+import { checkEvictionPolicy, connect, DEFAULT_REDIS_URL } from '../queue/connection.ts';
+import { answers, hasRedisServer, INSTALL_HELP, launchRedis } from './redis.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const say = (line: string) => process.stdout.write(`[weft] ${line}\n`);
+
+const config = loadConfig();
+let redisUrl = config.redisUrl;
+let redisChild: ChildProcess | undefined;
+if (!redisUrl) {
+  redisUrl = DEFAULT_REDIS_URL;
+  if (!(await answers(redisUrl))) {
+    if (!hasRedisServer()) {
+      process.stderr.write(`Nothing answers on ${redisUrl} and there is no redis-server on PATH.\n${INSTALL_HELP}\n`);
+      process.exit(1);
+    }
+    say(`nothing answers on ${redisUrl}: starting redis-server there, data in .weft/redis (append-only file on)`);
+    redisChild = await launchRedis(6379, '.weft/redis');
+  }
+} else if (!(await answers(redisUrl))) {
+  process.stderr.write(`REDIS_URL=${redisUrl} does not answer. Start Redis there or unset REDIS_URL to use a local one.\n`);
+  process.exit(1);
+}
+{
+  const probe = connect(redisUrl, 'weft-start');
+  const warning = await checkEvictionPolicy(probe);
+  if (warning) say(`warning: ${warning}`);
+  probe.disconnect();
+}
+
+const env = { ...process.env, REDIS_URL: redisUrl };
+const children = new Set<ChildProcess>();
+let stopping = false;
+
+function run(name: string, script: string, restartDelay = 500): void {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, env, stdio: 'inherit' });
+  children.add(child);
+  child.once('exit', (code, signal) => {
+    children.delete(child);
+    if (stopping) return;
+    say(`${name} exited (${signal ?? code}); restarting in ${restartDelay} ms`);
+    setTimeout(() => run(name, script, Math.min(restartDelay * 2, 30_000)), restartDelay).unref();
+  });
+}
+
+run('api', 'src/api/main.ts');
+for (let i = 0; i < config.workers; i++) run(`worker ${i + 1}`, 'src/workers/main.ts');
+say(`API on http://${config.host}:${config.port}, ${config.workers} worker processes, Redis ${redisUrl}`);
+
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  const exits = [...children].map((c) => new Promise((r) => c.once('exit', r)));
+  for (const c of children) c.kill('SIGTERM');
+  await Promise.all(exits);
+  if (redisChild) {
+    const exited = new Promise((r) => redisChild!.once('exit', r));
+    redisChild.kill('SIGTERM');
+    await exited;
+  }
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());

@@ -1,0 +1,267 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ARRAY,
+  CALL,
+  INPUT,
+  LIT,
+  OBJECT,
+  opsOf,
+  parseGraph,
+  planGraph,
+  rootOp,
+  toTemplate,
+  type KeySpec,
+  type Plan,
+  type PlanNode,
+  type PlanOptions,
+} from '../../src/graph/index.ts';
+import { graphError, oid, ref, task } from './helpers.ts';
+
+/** Parses and plans `raw` in one go. */
+const plan = (raw: Record<string, unknown>, keys: KeySpec, options?: PlanOptions): Plan => planGraph(parseGraph(raw), keys, options);
+
+/** Node indexes by key. */
+const indexOf = (p: Plan): Record<string, number> => Object.fromEntries(p.nodes.map((n, i) => [n.key, i]));
+
+/** The plan node of `key`, which must be a task. */
+function taskNode(p: Plan, key: string): Extract<PlanNode, { kind: 'task' }> {
+  const node = p.nodes.find((n) => n.key === key);
+  if (node?.kind !== 'task') throw new Error(`${key} is not a task in the plan`);
+  return node;
+}
+
+describe('planGraph, the example in its doc comment', () => {
+  it('plans a data node and a task reading it', () => {
+    const p = planGraph(parseGraph({ x: 1, y: { $op: 'inc', args: [{ $ref: 'x' }] } }), 'y');
+    expect(p).toEqual({
+      nodes: [
+        { kind: 'data', key: 'x', value: 1, outs: [1] },
+        { kind: 'task', key: 'y', deps: [0], outs: [], pending: 0, template: [CALL, 'inc', [[INPUT, 0]], null, null] },
+      ],
+      outputs: 1,
+      outputIndexes: [1],
+      ready: [1],
+      taskCount: 1,
+    });
+  });
+});
+
+describe('planGraph node numbering', () => {
+  it('numbers dependencies before dependents, whatever the order of the keys', () => {
+    const p = plan({ d: task('f', ref('c')), c: task('f', ref('b'), ref('a')), b: task('f', ref('a')), a: 1 }, 'd');
+    expect(p.nodes.map((n) => n.key)).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('gives every task input a smaller index than the task', () => {
+    const p = plan(
+      { out: task('sum', ref('m1'), ref('m2'), ref('m3')), m3: task('f', ref('m1'), ref('m2')), m2: task('f', ref('m1'), ref('s')), m1: task('f', ref('s')), s: [1, 2] },
+      ['out', 'm3'],
+    );
+    p.nodes.forEach((node, i) => {
+      if (node.kind === 'task') for (const slot of node.deps) if (typeof slot === 'number') expect(slot).toBeLessThan(i);
+    });
+    expect(p.nodes).toHaveLength(5);
+  });
+});
+
+describe('planGraph data nodes and tasks', () => {
+  it('makes top-level literals data nodes and everything else tasks', () => {
+    const p = plan(
+      { n: 1, arr: [1, [2]], esc: { $literal: { $op: 'x' } }, t: task('f', ref('n'), ref('arr'), ref('esc')), built: [ref('t'), 2], obj: { a: ref('t') } },
+      ['built', 'obj'],
+    );
+    const kinds = Object.fromEntries(p.nodes.map((n) => [n.key, n.kind]));
+    expect(kinds).toEqual({ n: 'data', arr: 'data', esc: 'data', t: 'task', built: 'task', obj: 'task' });
+    expect(p.taskCount).toBe(3);
+    expect(p.nodes.find((n) => n.key === 'esc')).toMatchObject({ kind: 'data', value: { $op: 'x' } });
+  });
+
+  it('builds array and object templates for structures holding references', () => {
+    const p = plan({ t: task('f'), built: [ref('t'), 2], obj: { a: ref('t'), b: 'x' } }, ['built', 'obj']);
+    expect(taskNode(p, 'built').template).toEqual([ARRAY, [[INPUT, 0], [LIT, 2]]]);
+    expect(taskNode(p, 'obj').template).toEqual([OBJECT, ['a', 'b'], [[INPUT, 0], [LIT, 'x']]]);
+  });
+});
+
+describe('planGraph input slots', () => {
+  it('gives a key referenced several times one slot', () => {
+    const p = plan({ x: task('f'), y: { $op: 'add', args: [ref('x'), ref('x')], kwargs: { z: ref('x') } } }, 'y');
+    const y = taskNode(p, 'y');
+    expect(y.deps).toEqual([0]);
+    expect(y.template).toEqual([CALL, 'add', [[INPUT, 0], [INPUT, 0]], ['z'], [[INPUT, 0]]]);
+    expect(y.pending).toBe(1);
+    expect(p.nodes[0].outs).toEqual([1]);
+  });
+
+  it('gives an object id its own slot, once, in first-seen order', () => {
+    const p = plan({ x: task('f'), y: task('g', oid('o1'), ref('x'), oid('o1')) }, 'y');
+    const y = taskNode(p, 'y');
+    expect(y.deps).toEqual(['o1', 0]);
+    expect(y.template).toEqual([CALL, 'g', [[INPUT, 0], [INPUT, 1], [INPUT, 0]], null, null]);
+  });
+
+  it('gives a key and its alias one slot', () => {
+    const p = plan({ x: task('f'), y: ref('x'), z: task('g', ref('x'), ref('y')) }, 'z');
+    expect(taskNode(p, 'z').deps).toEqual([0]);
+  });
+});
+
+describe('planGraph dependents and pending counts', () => {
+  const p = plan({ x: 1, a: task('f'), b: task('g', ref('x'), ref('a')), c: task('h', ref('a'), ref('b'), ref('x')) }, 'c');
+  const at = indexOf(p);
+
+  it('lists the dependents of each node in outs', () => {
+    expect(p.nodes[at.x].outs).toEqual([at.b, at.c]);
+    expect(p.nodes[at.a].outs).toEqual([at.b, at.c]);
+    expect(p.nodes[at.b].outs).toEqual([at.c]);
+    expect(p.nodes[at.c].outs).toEqual([]);
+  });
+
+  it('counts only task dependencies as pending, not data nodes', () => {
+    expect(taskNode(p, 'a').pending).toBe(0);
+    expect(taskNode(p, 'b').pending).toBe(1);
+    expect(taskNode(p, 'c').pending).toBe(2);
+  });
+
+  it('makes ready exactly the tasks with no pending input', () => {
+    expect(p.ready).toEqual([at.a]);
+  });
+});
+
+describe('planGraph ready tasks', () => {
+  it('lists tasks whose inputs are only data, object ids or nothing', () => {
+    const p = plan({ x: 1, onData: task('f', ref('x')), onOid: task('g', oid('o1')), none: task('h'), later: task('k', ref('none')) }, ['onData', 'onOid', 'none', 'later']);
+    const at = indexOf(p);
+    expect([...p.ready].sort()).toEqual([at.onData, at.onOid, at.none].sort());
+  });
+});
+
+describe('planGraph outputs', () => {
+  it('gives the index of a single requested key', () => {
+    const p = plan({ a: 1, b: task('f', ref('a')) }, 'b');
+    expect(p.outputs).toBe(1);
+    expect(p.outputIndexes).toEqual([1]);
+  });
+
+  it('mirrors the nesting of the requested keys', () => {
+    const p = plan({ a: task('f'), b: task('g'), c: 3 }, ['a', ['b', ['c']], []]);
+    const at = indexOf(p);
+    expect(p.outputs).toEqual([at.a, [at.b, [at.c]], []]);
+  });
+
+  it('deduplicates outputIndexes in first-requested order', () => {
+    const p = plan({ a: task('f'), b: task('g') }, ['b', ['a', 'b'], 'a']);
+    const at = indexOf(p);
+    expect(p.outputs).toEqual([at.b, [at.a, at.b], at.a]);
+    expect(p.outputIndexes).toEqual([at.b, at.a]);
+  });
+
+  it('maps a requested alias to the index of its target and makes no node for it', () => {
+    const p = plan({ x: task('f'), y: ref('x'), z: ref('y'), w: task('g', ref('z')) }, ['z', 'w']);
+    const at = indexOf(p);
+    expect(p.nodes.map((n) => n.key)).toEqual(['x', 'w']);
+    expect(p.outputs).toEqual([at.x, at.w]);
+    expect(taskNode(p, 'w').deps).toEqual([at.x]);
+  });
+
+  it('deduplicates an alias and its target in outputIndexes', () => {
+    const p = plan({ x: 5, y: ref('x') }, ['x', 'y']);
+    expect(p.outputs).toEqual([0, 0]);
+    expect(p.outputIndexes).toEqual([0]);
+    expect(p.nodes).toEqual([{ kind: 'data', key: 'x', value: 5, outs: [] }]);
+  });
+
+  it('plans nothing for an empty list of keys', () => {
+    const p = plan({ a: task('f') }, []);
+    expect(p).toEqual({ nodes: [], outputs: [], outputIndexes: [], ready: [], taskCount: 0 });
+  });
+});
+
+describe('planGraph culling', () => {
+  it('leaves keys the requested keys do not need out of the nodes', () => {
+    const p = plan({ a: 1, b: 2, c: task('f', ref('a')), d: task('g', ref('b')), e: task('h', ref('c')) }, 'c');
+    expect(p.nodes.map((n) => n.key)).toEqual(['a', 'c']);
+    expect(p.nodes[0].outs).toEqual([1]);
+    expect(p.taskCount).toBe(1);
+  });
+});
+
+describe('planGraph limits and errors', () => {
+  const three = { a: task('f'), b: task('f', ref('a')), c: task('f', ref('b')), d: 1, unused: task('f') };
+
+  it('rejects more tasks than maxTasks with too_many_tasks', () => {
+    const err = graphError(() => plan(three, 'c', { maxTasks: 2 }));
+    expect(err.code).toBe('too_many_tasks');
+    expect(err.details).toEqual({ tasks: 3, limit: 2 });
+  });
+
+  it('accepts exactly maxTasks tasks, counting neither data nodes nor culled tasks', () => {
+    expect(plan(three, ['c', 'd'], { maxTasks: 3 }).taskCount).toBe(3);
+  });
+
+  it('rejects an unknown op with the key and the op', () => {
+    const err = graphError(() => plan({ a: task('evil') }, 'a', { isKnownOp: (op) => op !== 'evil' }));
+    expect(err.code).toBe('unknown_op');
+    expect(err.details).toEqual({ key: 'a', op: 'evil' });
+  });
+
+  it.each([
+    ['args', { a: task('f', 1, task('g', task('evil'))) }],
+    ['kwargs', { a: { $op: 'f', kwargs: { k: { x: [task('evil')] } } } }],
+    ['a top-level array', { a: [1, task('evil')] }],
+  ])('finds an unknown op nested inside %s', (_, raw) => {
+    const err = graphError(() => plan(raw, 'a', { isKnownOp: (op) => op !== 'evil' }));
+    expect(err.code).toBe('unknown_op');
+    expect(err.details).toEqual({ key: 'a', op: 'evil' });
+  });
+
+  it('accepts a graph whose ops are all known', () => {
+    const seen: string[] = [];
+    plan({ a: task('f', task('g')) }, 'a', { isKnownOp: (op) => (seen.push(op), true) });
+    expect(seen.sort()).toEqual(['f', 'g']);
+  });
+
+  it('lists every missing requested key once with unknown_key', () => {
+    const err = graphError(() => plan({ a: 1 }, ['a', 'nope', ['zip', 'nope']]));
+    expect(err.code).toBe('unknown_key');
+    expect(err.details).toEqual({ keys: ['nope', 'zip'] });
+  });
+
+  it('rejects a missing dependency', () => {
+    expect(graphError(() => plan({ a: task('f', ref('b')) }, 'a')).details).toEqual({ key: 'a', missing: 'b' });
+  });
+
+  it('rejects a cycle', () => {
+    const err = graphError(() => plan({ a: task('f', ref('b')), b: task('g', ref('a')) }, 'a'));
+    expect(err.code).toBe('cycle');
+    expect(err.details.cycle).toEqual(['a', 'b', 'a']);
+  });
+
+  it('rejects an alias loop as a cycle', () => {
+    expect(graphError(() => plan({ a: ref('b'), b: ref('a') }, 'a')).code).toBe('cycle');
+  });
+});
+
+describe('templates', () => {
+  it('builds a template for every node kind', () => {
+    const node = parseGraph({ k: { $op: 'f', args: [1, ref('x'), oid('o'), [ref('x'), 2], { a: ref('x') }], kwargs: { n: task('g') } } }).get('k')!;
+    const slots = toTemplate(node, (r) => (r.key === 'x' ? 0 : 1));
+    expect(slots).toEqual([
+      CALL,
+      'f',
+      [[LIT, 1], [INPUT, 0], [INPUT, 1], [ARRAY, [[INPUT, 0], [LIT, 2]]], [OBJECT, ['a'], [[INPUT, 0]]]],
+      ['n'],
+      [[CALL, 'g', [], null, null]],
+    ]);
+  });
+
+  it('lists every op a node calls, nested calls included', () => {
+    const node = parseGraph({ k: [task('f', task('g')), { a: { $op: 'h', kwargs: { z: task('f') } } }] }).get('k')!;
+    expect([...opsOf(node)].sort()).toEqual(['f', 'g', 'h']);
+  });
+
+  it('names a task by its outermost call, or $build for a structure', () => {
+    expect(rootOp([CALL, 'inc', [], null, null])).toBe('inc');
+    expect(rootOp([ARRAY, []])).toBe('$build');
+  });
+});
