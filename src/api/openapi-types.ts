@@ -110,7 +110,7 @@ export interface components {
          *     `{"$literal": any}`, an array or plain object of nodes, or a JSON literal.
          */
         Node: unknown;
-        /** @description A key, or an array of keys nested to any depth. The result has the same nesting. */
+        /** @description A key, or an array of keys nested at most 32 deep. The result has the same nesting. */
         Keys: string | unknown[];
         GraphRequest: {
             /** @description An object mapping keys to nodes (components.schemas.Node). Give `graph` or `layers`. Checked by weft's graph parser, which names the key and JSON path of any problem (error invalid_graph). */

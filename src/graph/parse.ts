@@ -19,7 +19,7 @@ export function parseGraph(raw: unknown, limits: GraphLimits = defaultLimits): G
     if (key.length > limits.maxKeyLength) {
       throw new GraphError('invalid_graph', `Key ${JSON.stringify(key.slice(0, 40))}... is ${key.length} characters long; keys may have at most ${limits.maxKeyLength}.`, { key: key.slice(0, 200) });
     }
-    graph.set(key, parseNode((raw as Record<string, unknown>)[key], key, [], limits));
+    graph.set(key, parseNode((raw as Record<string, unknown>)[key], key, [], 0, limits));
   }
   if (graph.size === 0) throw new GraphError('invalid_graph', 'The graph is empty: give at least one key.');
   return graph;
@@ -45,19 +45,20 @@ function parseGraphAllowEmpty(raw: Record<string, unknown>, limits: GraphLimits)
   return Object.keys(raw).length === 0 ? new Map() : parseGraph(raw, limits);
 }
 
-/** Validates `keys` of a request: a string, or arrays of strings nested to any depth. */
+/** Validates `keys` of a request: a string, or arrays of strings nested at most 32 deep. */
 export function parseKeys(raw: unknown, depth = 0): KeySpec {
   if (typeof raw === 'string') return raw;
   if (Array.isArray(raw) && depth < 32) return raw.map((item) => parseKeys(item, depth + 1));
   throw new GraphError('invalid_graph', `"keys" must be a key or an array of keys (nested arrays allowed, at most 32 deep), got ${describe(raw)}.`);
 }
 
-function parseNode(raw: unknown, key: string, path: (string | number)[], limits: GraphLimits): Node {
-  if (path.length > limits.maxDepth) {
+/** `depth` counts the arrays, objects and tasks around `raw` (a task's `args` is one level, not two). */
+function parseNode(raw: unknown, key: string, path: (string | number)[], depth: number, limits: GraphLimits): Node {
+  if (depth > limits.maxDepth) {
     throw new GraphError('invalid_graph', `Node nesting is deeper than ${limits.maxDepth} levels at ${jsonPath(key, path)}.`, { key, path: jsonPath(key, path) });
   }
   if (Array.isArray(raw)) {
-    const items = raw.map((item, i) => parseNode(item, key, [...path, i], limits));
+    const items = raw.map((item, i) => parseNode(item, key, [...path, i], depth + 1, limits));
     return items.every((n) => n.kind === 'lit') ? lit(items.map((n) => (n as { value: Json }).value)) : { kind: 'array', items };
   }
   if (!isPlainObject(raw)) {
@@ -68,7 +69,7 @@ function parseNode(raw: unknown, key: string, path: (string | number)[], limits:
   const fields = Object.keys(obj);
   const marker = fields.find((f) => f.startsWith('$'));
   if (marker === undefined) {
-    const entries: [string, Node][] = fields.map((f) => [f, parseNode(obj[f], key, [...path, f], limits)]);
+    const entries: [string, Node][] = fields.map((f) => [f, parseNode(obj[f], key, [...path, f], depth + 1, limits)]);
     if (entries.every(([, n]) => n.kind === 'lit')) {
       return lit(Object.fromEntries(entries.map(([f, n]) => [f, (n as { value: Json }).value])));
     }
@@ -87,25 +88,25 @@ function parseNode(raw: unknown, key: string, path: (string | number)[], limits:
       if (typeof obj.$oid !== 'string' || obj.$oid.length === 0) throw bad(key, [...path, '$oid'], `must be an object id (a non-empty string), got ${describe(obj.$oid)}`);
       return { kind: 'oid', oid: obj.$oid };
     case '$op':
-      return parseTask(obj, key, path, limits);
+      return parseTask(obj, key, path, depth, limits);
     default:
       throw bad(key, path, `has the unknown marker ${JSON.stringify(marker)}; nodes use $op, $ref, $oid or $literal (wrap data whose keys start with "$" in {"$literal": ...})`);
   }
 }
 
-function parseTask(obj: Record<string, unknown>, key: string, path: (string | number)[], limits: GraphLimits): Node {
+function parseTask(obj: Record<string, unknown>, key: string, path: (string | number)[], depth: number, limits: GraphLimits): Node {
   for (const f of Object.keys(obj)) {
     if (!TASK_FIELDS.has(f)) throw bad(key, [...path, f], `is not a task field; a task has "$op", "args" and "kwargs"`);
   }
   if (typeof obj.$op !== 'string' || obj.$op.length === 0) throw bad(key, [...path, '$op'], `must be an op name (a non-empty string), got ${describe(obj.$op)}`);
-  const rawArgs = obj.args ?? [];
+  const rawArgs = obj.args === undefined ? [] : obj.args;
   if (!Array.isArray(rawArgs)) throw bad(key, [...path, 'args'], `must be an array of nodes, got ${describe(rawArgs)}`);
-  const args = rawArgs.map((a, i) => parseNode(a, key, [...path, 'args', i], limits));
+  const args = rawArgs.map((a, i) => parseNode(a, key, [...path, 'args', i], depth + 1, limits));
   let kwargs: [string, Node][] | null = null;
   if (obj.kwargs !== undefined) {
     if (!isPlainObject(obj.kwargs)) throw bad(key, [...path, 'kwargs'], `must be an object of named nodes, got ${describe(obj.kwargs)}`);
     const kw = obj.kwargs as Record<string, unknown>;
-    kwargs = Object.keys(kw).map((name) => [name, parseNode(kw[name], key, [...path, 'kwargs', name], limits)]);
+    kwargs = Object.keys(kw).map((name) => [name, parseNode(kw[name], key, [...path, 'kwargs', name], depth + 1, limits)]);
   }
   return { kind: 'task', op: obj.$op, args, kwargs };
 }

@@ -17,7 +17,7 @@ export type Node =
 /** A parsed graph: keys to nodes, in submission order. Maps, so keys like `__proto__` are ordinary. */
 export type Graph = Map<string, Node>;
 
-/** Requested keys: a key, or arrays of keys nested to any depth. */
+/** Requested keys: a key, or arrays of keys nested (at most 32 deep). */
 export type KeySpec = string | KeySpec[];
 
 export interface GraphLimits {

@@ -257,6 +257,18 @@ describe('parseGraph limits', () => {
     expect(graphError(() => parseGraph({ a: nest(65) })).code).toBe('invalid_graph');
   });
 
+  it('counts a task as one level, whether its arguments are in args or kwargs', () => {
+    const nestArgs = (n: number): unknown => (n === 0 ? 1 : { $op: 'inc', args: [nestArgs(n - 1)] });
+    const nestKw = (n: number): unknown => (n === 0 ? 1 : { $op: 'inc', kwargs: { x: nestKw(n - 1) } });
+    expect(parseGraph({ a: nestArgs(64) }).get('a')!.kind).toBe('task');
+    expect(parseGraph({ a: nestKw(64) }).get('a')!.kind).toBe('task');
+    expect(graphError(() => parseGraph({ a: nestArgs(65) })).code).toBe('invalid_graph');
+  });
+
+  it('rejects args: null like kwargs: null', () => {
+    expect(graphError(() => parseGraph({ a: { $op: 'f', args: null } })).details.path).toBe('$["a"].args');
+  });
+
   it('accepts a key exactly maxKeyLength long', () => {
     expect([...parseGraph({ abc: 1 }, small).keys()]).toEqual(['abc']);
   });
