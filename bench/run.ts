@@ -127,6 +127,28 @@ async function main(): Promise<void> {
       log(`wide: ${tasks} tasks (20,000 inc + sum tree, fan-in 100), POST with wait to result: median of 3 ${Math.round(rate)} tasks/s = ${(rate / raw).toFixed(2)}x raw BullMQ (result checked)`);
     }
 
+    if (want('ladder')) {
+      const levels = 2000;
+      const graph: Record<string, unknown> = { 'a-0': 0, 'b-0': 0 };
+      for (let i = 1; i <= levels; i++) {
+        const below = [{ $ref: `a-${i - 1}` }, { $ref: `b-${i - 1}` }];
+        graph[`a-${i}`] = { $op: 'inc', args: [{ $op: 'max', args: [below] }] };
+        graph[`b-${i}`] = { $op: 'inc', args: [{ $op: 'min', args: [below] }] };
+      }
+      const body = JSON.stringify({ graph, keys: [`a-${levels}`, `b-${levels}`], wait: 600 });
+      const rates: number[] = [];
+      for (let run = 0; run < 3; run++) {
+        const t0 = performance.now();
+        const res = await post(api, body);
+        const ms = performance.now() - t0;
+        if (res.status !== 'done' || res.result[0] !== levels || res.result[1] !== levels) throw new Error(`ladder gave ${JSON.stringify(res).slice(0, 300)}`);
+        rates.push((levels / ms) * 1000);
+      }
+      const rate = median(rates);
+      figures.ladder = { levels, levelsPerSec: Math.round(rate), runs: rates.map(Math.round), ratioToRawBullmq: +(rate / raw).toFixed(3) };
+      log(`ladder: ${levels} levels x 2 tasks, each task on both of the level below: median of 3 ${Math.round(rate)} levels/s (${(rate / raw).toFixed(3)}x raw BullMQ's job rate; result checked)`);
+    }
+
     if (want('latency')) {
       const body = JSON.stringify({ graph: { x: 1, y: { $op: 'inc', args: [{ $ref: 'x' }] }, z: { $op: 'add', args: [{ $ref: 'x' }, { $ref: 'y' }] }, w: { $op: 'mul', args: [{ $ref: 'z' }, 2] } }, keys: 'w', wait: 30 });
       for (let i = 0; i < 20; i++) await post(api, body);

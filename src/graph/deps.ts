@@ -50,9 +50,9 @@ export function oidsOf(node: Node, out: Set<string> = new Set()): Set<string> {
 }
 
 /** Every `$ref` must name a key of the graph. */
-export function checkReferences(graph: Graph): void {
-  for (const [key, node] of graph) {
-    for (const ref of refsOf(node)) {
+export function checkReferences(graph: Graph, deps: Map<string, string[]> = dependencyMap(graph)): void {
+  for (const [key, refs] of deps) {
+    for (const ref of refs) {
       if (!graph.has(ref)) {
         throw new GraphError('missing_dependency', `Key ${JSON.stringify(key)} references ${JSON.stringify(ref)}, which is not in the graph.`, { key, missing: ref });
       }
@@ -111,8 +111,10 @@ export function dependencyMap(graph: Graph): Map<string, string[]> {
 /**
  * Throws `cycle` with the keys on the first cycle found, in order
  * (`a -> b -> a`). Iterative, so a 1,000,000-long chain does not overflow the stack.
+ * Returns every key, dependencies first (the depth-first post-order).
  */
-export function checkAcyclic(deps: Map<string, string[]>): void {
+export function checkAcyclic(deps: Map<string, string[]>): string[] {
+  const order: string[] = [];
   const state = new Map<string, 1 | 2>(); // 1: on the DFS stack, 2: finished
   for (const root of deps.keys()) {
     if (state.has(root)) continue;
@@ -124,6 +126,7 @@ export function checkAcyclic(deps: Map<string, string[]>): void {
       if (top[1] < children.length) {
         const child = children[top[1]++];
         const s = state.get(child);
+        if (s === undefined && !deps.has(child)) continue; // a missing key: checkReferences reports it
         if (s === 1) {
           const path = stack.map(([k]) => k);
           throw cycleError([...path.slice(path.indexOf(child)), child]);
@@ -134,10 +137,12 @@ export function checkAcyclic(deps: Map<string, string[]>): void {
         }
       } else {
         state.set(top[0], 2);
+        order.push(top[0]);
         stack.pop();
       }
     }
   }
+  return order;
 }
 
 /** The keys needed to compute `targets`, themselves and the aliases on the way included. */

@@ -19,7 +19,7 @@ export function parseGraph(raw: unknown, limits: GraphLimits = defaultLimits): G
     if (key.length > limits.maxKeyLength) {
       throw new GraphError('invalid_graph', `Key ${JSON.stringify(key.slice(0, 40))}... is ${key.length} characters long; keys may have at most ${limits.maxKeyLength}.`, { key: key.slice(0, 200) });
     }
-    graph.set(key, parseNode((raw as Record<string, unknown>)[key], key, [], 0, limits));
+    graph.set(key, new NodeParser(key, limits).node((raw as Record<string, unknown>)[key], 0));
   }
   if (graph.size === 0) throw new GraphError('invalid_graph', 'The graph is empty: give at least one key.');
   return graph;
@@ -52,78 +52,115 @@ export function parseKeys(raw: unknown, depth = 0): KeySpec {
   throw new GraphError('invalid_graph', `"keys" must be a key or an array of keys (nested arrays allowed, at most 32 deep), got ${describe(raw)}.`);
 }
 
-/** `depth` counts the arrays, objects and tasks around `raw` (a task's `args` is one level, not two). */
-function parseNode(raw: unknown, key: string, path: (string | number)[], depth: number, limits: GraphLimits): Node {
-  if (depth > limits.maxDepth) {
-    throw new GraphError('invalid_graph', `Node nesting is deeper than ${limits.maxDepth} levels at ${jsonPath(key, path)}.`, { key, path: jsonPath(key, path) });
-  }
-  if (Array.isArray(raw)) {
-    const items = raw.map((item, i) => parseNode(item, key, [...path, i], depth + 1, limits));
-    return items.every((n) => n.kind === 'lit') ? lit(items.map((n) => (n as { value: Json }).value)) : { kind: 'array', items };
-  }
-  if (!isPlainObject(raw)) {
-    if (raw === null || typeof raw === 'string' || typeof raw === 'boolean' || (typeof raw === 'number' && Number.isFinite(raw))) return lit(raw);
-    throw bad(key, path, `is not a JSON value (${describe(raw)})`);
-  }
-  const obj = raw as Record<string, unknown>;
-  const fields = Object.keys(obj);
-  const marker = fields.find((f) => f.startsWith('$'));
-  if (marker === undefined) {
-    const entries: [string, Node][] = fields.map((f) => [f, parseNode(obj[f], key, [...path, f], depth + 1, limits)]);
-    if (entries.every(([, n]) => n.kind === 'lit')) {
-      return lit(Object.fromEntries(entries.map(([f, n]) => [f, (n as { value: Json }).value])));
+/**
+ * Parses the nodes of one key. The JSON path is one stack pushed and popped
+ * as the walk goes, copied only into an error: a graph of a million nodes
+ * must not allocate a path array per node.
+ */
+class NodeParser {
+  private readonly path: (string | number)[] = [];
+
+  constructor(
+    private readonly key: string,
+    private readonly limits: GraphLimits,
+  ) {}
+
+  /** `depth` counts the arrays, objects and tasks around `raw` (a task's `args` is one level, not two). */
+  node(raw: unknown, depth: number): Node {
+    if (depth > this.limits.maxDepth) {
+      const where = jsonPath(this.key, this.path);
+      throw new GraphError('invalid_graph', `Node nesting is deeper than ${this.limits.maxDepth} levels at ${where}.`, { key: this.key, path: where });
     }
-    return { kind: 'object', entries };
+    if (Array.isArray(raw)) {
+      const items = this.each(raw, depth + 1);
+      return items.every((n) => n.kind === 'lit') ? lit(items.map((n) => (n as { value: Json }).value)) : { kind: 'array', items };
+    }
+    if (!isPlainObject(raw)) {
+      if (raw === null || typeof raw === 'string' || typeof raw === 'boolean' || (typeof raw === 'number' && Number.isFinite(raw))) return lit(raw);
+      throw this.bad(null, `is not a JSON value (${describe(raw)})`);
+    }
+    const fields = Object.keys(raw);
+    const marker = fields.find((f) => f.startsWith('$'));
+    if (marker === undefined) {
+      const entries = this.fields(raw, fields, depth + 1);
+      if (entries.every(([, n]) => n.kind === 'lit')) {
+        return lit(Object.fromEntries(entries.map(([f, n]) => [f, (n as { value: Json }).value])));
+      }
+      return { kind: 'object', entries };
+    }
+    switch (marker) {
+      case '$literal':
+        this.onlyFields(fields, '$literal');
+        return lit(raw.$literal as Json);
+      case '$ref':
+        this.onlyFields(fields, '$ref');
+        if (typeof raw.$ref !== 'string') throw this.bad('$ref', `must be a key (a string), got ${describe(raw.$ref)}`);
+        return { kind: 'ref', key: raw.$ref };
+      case '$oid':
+        this.onlyFields(fields, '$oid');
+        if (typeof raw.$oid !== 'string' || raw.$oid.length === 0) throw this.bad('$oid', `must be an object id (a non-empty string), got ${describe(raw.$oid)}`);
+        return { kind: 'oid', oid: raw.$oid };
+      case '$op':
+        return this.task(raw, fields, depth);
+      default:
+        throw this.bad(null, `has the unknown marker ${JSON.stringify(marker)}; nodes use $op, $ref, $oid or $literal (wrap data whose keys start with "$" in {"$literal": ...})`);
+    }
   }
-  switch (marker) {
-    case '$literal':
-      onlyFields(obj, ['$literal'], key, path);
-      return lit(obj.$literal as Json);
-    case '$ref':
-      onlyFields(obj, ['$ref'], key, path);
-      if (typeof obj.$ref !== 'string') throw bad(key, [...path, '$ref'], `must be a key (a string), got ${describe(obj.$ref)}`);
-      return { kind: 'ref', key: obj.$ref };
-    case '$oid':
-      onlyFields(obj, ['$oid'], key, path);
-      if (typeof obj.$oid !== 'string' || obj.$oid.length === 0) throw bad(key, [...path, '$oid'], `must be an object id (a non-empty string), got ${describe(obj.$oid)}`);
-      return { kind: 'oid', oid: obj.$oid };
-    case '$op':
-      return parseTask(obj, key, path, depth, limits);
-    default:
-      throw bad(key, path, `has the unknown marker ${JSON.stringify(marker)}; nodes use $op, $ref, $oid or $literal (wrap data whose keys start with "$" in {"$literal": ...})`);
-  }
-}
 
-function parseTask(obj: Record<string, unknown>, key: string, path: (string | number)[], depth: number, limits: GraphLimits): Node {
-  for (const f of Object.keys(obj)) {
-    if (!TASK_FIELDS.has(f)) throw bad(key, [...path, f], `is not a task field; a task has "$op", "args" and "kwargs"`);
+  private task(raw: Record<string, unknown>, fields: string[], depth: number): Node {
+    for (const f of fields) {
+      if (!TASK_FIELDS.has(f)) throw this.bad(f, `is not a task field; a task has "$op", "args" and "kwargs"`);
+    }
+    if (typeof raw.$op !== 'string' || raw.$op.length === 0) throw this.bad('$op', `must be an op name (a non-empty string), got ${describe(raw.$op)}`);
+    let args: Node[] = [];
+    if (raw.args !== undefined) {
+      if (!Array.isArray(raw.args)) throw this.bad('args', `must be an array of nodes, got ${describe(raw.args)}`);
+      this.path.push('args');
+      args = this.each(raw.args, depth + 1);
+      this.path.pop();
+    }
+    let kwargs: [string, Node][] | null = null;
+    if (raw.kwargs !== undefined) {
+      if (!isPlainObject(raw.kwargs)) throw this.bad('kwargs', `must be an object of named nodes, got ${describe(raw.kwargs)}`);
+      this.path.push('kwargs');
+      kwargs = this.fields(raw.kwargs, Object.keys(raw.kwargs), depth + 1);
+      this.path.pop();
+    }
+    return { kind: 'task', op: raw.$op, args, kwargs };
   }
-  if (typeof obj.$op !== 'string' || obj.$op.length === 0) throw bad(key, [...path, '$op'], `must be an op name (a non-empty string), got ${describe(obj.$op)}`);
-  const rawArgs = obj.args === undefined ? [] : obj.args;
-  if (!Array.isArray(rawArgs)) throw bad(key, [...path, 'args'], `must be an array of nodes, got ${describe(rawArgs)}`);
-  const args = rawArgs.map((a, i) => parseNode(a, key, [...path, 'args', i], depth + 1, limits));
-  let kwargs: [string, Node][] | null = null;
-  if (obj.kwargs !== undefined) {
-    if (!isPlainObject(obj.kwargs)) throw bad(key, [...path, 'kwargs'], `must be an object of named nodes, got ${describe(obj.kwargs)}`);
-    const kw = obj.kwargs as Record<string, unknown>;
-    kwargs = Object.keys(kw).map((name) => [name, parseNode(kw[name], key, [...path, 'kwargs', name], depth + 1, limits)]);
-  }
-  return { kind: 'task', op: obj.$op, args, kwargs };
-}
 
-function onlyFields(obj: Record<string, unknown>, allowed: string[], key: string, path: (string | number)[]): void {
-  for (const f of Object.keys(obj)) {
-    if (!allowed.includes(f)) throw bad(key, [...path, f], `is not allowed next to ${allowed[0]}`);
+  private each(raw: unknown[], depth: number): Node[] {
+    const out = new Array<Node>(raw.length);
+    for (let i = 0; i < raw.length; i++) {
+      this.path.push(i);
+      out[i] = this.node(raw[i], depth);
+      this.path.pop();
+    }
+    return out;
+  }
+
+  private fields(raw: Record<string, unknown>, names: string[], depth: number): [string, Node][] {
+    return names.map((name) => {
+      this.path.push(name);
+      const node = this.node(raw[name], depth);
+      this.path.pop();
+      return [name, node];
+    });
+  }
+
+  private onlyFields(fields: string[], marker: string): void {
+    for (const f of fields) if (f !== marker) throw this.bad(f, `is not allowed next to ${marker}`);
+  }
+
+  /** An invalid_graph error at the current path, or at its child `field`. */
+  private bad(field: string | null, problem: string): GraphError {
+    const where = jsonPath(this.key, field === null ? this.path : [...this.path, field]);
+    return new GraphError('invalid_graph', `${where} ${problem}.`, { key: this.key, path: where });
   }
 }
 
 function lit(value: Json): Node {
   return { kind: 'lit', value };
-}
-
-function bad(key: string, path: (string | number)[], problem: string): GraphError {
-  const where = jsonPath(key, path);
-  return new GraphError('invalid_graph', `${where} ${problem}.`, { key, path: where });
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -9,7 +9,7 @@
  */
 import { GraphError } from './errors.ts';
 import { checkAcyclic, checkReferences, cull, dependencyMap, follow, oidsOf, resolveAliases } from './deps.ts';
-import { opsOf, toTemplate, type Template } from './template.ts';
+import { opsOf, toTemplate, type SlotResolver, type Template } from './template.ts';
 import type { Graph, Json, KeySpec } from './types.ts';
 
 /** An input of a task: a node of the same graph (its index) or a stored object (its id). */
@@ -43,20 +43,21 @@ export interface PlanOptions {
 
 export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}): Plan {
   checkRequestedKeys(graph, keys);
-  checkReferences(graph);
-  const aliases = resolveAliases(graph);
   const deps = dependencyMap(graph);
-  checkAcyclic(deps);
+  checkReferences(graph, deps);
+  const aliases = resolveAliases(graph);
+  const dependenciesFirst = checkAcyclic(deps);
   if (options.isKnownOp) checkOps(graph, options.isKnownOp);
 
   const requested = flattenKeys(keys);
   const needed = cull(deps, requested);
   // Aliases are not nodes: references to them are followed to their targets.
-  const order = topologicalOrder(deps, needed, requested).filter((key) => !aliases.has(key));
+  const order = dependenciesFirst.filter((key) => needed.has(key) && !aliases.has(key));
   const index = new Map<string, number>();
   order.forEach((key, i) => index.set(key, i));
 
   const nodes: PlanNode[] = [];
+  const slots = new SlotTable(index, aliases);
   let taskCount = 0;
   for (const key of order) {
     const node = graph.get(key)!;
@@ -65,20 +66,9 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
       continue;
     }
     taskCount++;
-    const slots: Slot[] = [];
-    const slotIndex = new Map<Slot, number>();
-    const slotOf = (ref: { key?: string; oid?: string }): number => {
-      const slot: Slot = ref.key !== undefined ? index.get(follow(aliases, ref.key))! : ref.oid!;
-      let s = slotIndex.get(slot);
-      if (s === undefined) {
-        s = slots.length;
-        slots.push(slot);
-        slotIndex.set(slot, s);
-      }
-      return s;
-    };
-    const template = toTemplate(node, slotOf);
-    nodes.push({ kind: 'task', key, deps: slots, outs: [], pending: 0, template });
+    slots.reset();
+    const template = toTemplate(node, slots);
+    nodes.push({ kind: 'task', key, deps: slots.list, outs: [], pending: 0, template });
   }
   if (options.maxTasks !== undefined && taskCount > options.maxTasks) {
     throw new GraphError('too_many_tasks', `The graph needs ${taskCount} tasks; this service accepts at most ${options.maxTasks} per graph. Split it into several graphs (persist the parts).`, { tasks: taskCount, limit: options.maxTasks });
@@ -98,6 +88,40 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
 
   const outputIndexes = [...new Set(requested.map((k) => index.get(follow(aliases, k))!))];
   return { nodes, outputs: mapKeys(keys, (k) => index.get(follow(aliases, k))!), outputIndexes, ready, taskCount };
+}
+
+/** The input slots of one task at a time: each distinct node or object id it references gets the next slot. */
+class SlotTable implements SlotResolver {
+  list: Slot[] = [];
+  private readonly seen = new Map<Slot, number>();
+
+  constructor(
+    private readonly index: Map<string, number>,
+    private readonly aliases: Map<string, string>,
+  ) {}
+
+  reset(): void {
+    this.list = [];
+    this.seen.clear();
+  }
+
+  slotOfKey(key: string): number {
+    return this.slotOf(this.index.get(follow(this.aliases, key))!);
+  }
+
+  slotOfOid(oid: string): number {
+    return this.slotOf(oid);
+  }
+
+  private slotOf(slot: Slot): number {
+    let s = this.seen.get(slot);
+    if (s === undefined) {
+      s = this.list.length;
+      this.list.push(slot);
+      this.seen.set(slot, s);
+    }
+    return s;
+  }
 }
 
 /** Every requested key must be in the graph; all missing ones are listed. */
@@ -134,33 +158,4 @@ export function graphOids(graph: Graph): Set<string> {
   const out = new Set<string>();
   for (const node of graph.values()) oidsOf(node, out);
   return out;
-}
-
-/**
- * Dependencies-first order of the needed keys: a depth-first post-order from
- * the requested keys, so each output's inputs are numbered close together.
- */
-function topologicalOrder(deps: Map<string, string[]>, needed: Set<string>, roots: string[]): string[] {
-  const order: string[] = [];
-  const seen = new Set<string>();
-  for (const root of roots) {
-    if (seen.has(root)) continue;
-    seen.add(root);
-    const stack: [string, number][] = [[root, 0]];
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1];
-      const children = deps.get(top[0]) ?? [];
-      if (top[1] < children.length) {
-        const child = children[top[1]++];
-        if (!seen.has(child) && needed.has(child)) {
-          seen.add(child);
-          stack.push([child, 0]);
-        }
-      } else {
-        order.push(top[0]);
-        stack.pop();
-      }
-    }
-  }
-  return order;
 }

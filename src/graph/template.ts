@@ -23,18 +23,21 @@ export type Template =
   | [typeof ARRAY, Template[]]
   | [typeof OBJECT, string[], Template[]];
 
-/**
- * Builds the template of `node`; `slotOf` gives the input slot of a referenced
- * key (aliases already followed by the caller) or of an object id.
- */
-export function toTemplate(node: Node, slotOf: (ref: { key?: string; oid?: string }) => number): Template {
+/** Gives the input slot of a referenced key or object id. */
+export interface SlotResolver {
+  slotOfKey(key: string): number;
+  slotOfOid(oid: string): number;
+}
+
+/** Builds the template of `node`, numbering its inputs with `slotOf`. */
+export function toTemplate(node: Node, slotOf: SlotResolver): Template {
   switch (node.kind) {
     case 'lit':
       return [LIT, node.value];
     case 'ref':
-      return [INPUT, slotOf({ key: node.key })];
+      return [INPUT, slotOf.slotOfKey(node.key)];
     case 'oid':
-      return [INPUT, slotOf({ oid: node.oid })];
+      return [INPUT, slotOf.slotOfOid(node.oid)];
     case 'task': {
       const args = node.args.map((a) => toTemplate(a, slotOf));
       if (!node.kwargs) return [CALL, node.op, args, null, null];

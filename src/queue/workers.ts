@@ -11,8 +11,9 @@ export async function liveWorkerCount(redis: Redis, prefix: string): Promise<num
 
 /**
  * Ops registered by workers, cached for a second: checked on every graph
- * submission, so it must not cost a round trip each time. A name missing from
- * the cache is looked up again (a worker with new ops may just have started).
+ * submission, so it must not cost a round trip each time. The API looks again
+ * before rejecting an op it does not know (a worker with new ops may just
+ * have started).
  */
 export class OpCatalog {
   private names = new Map<string, string>();
@@ -25,20 +26,21 @@ export class OpCatalog {
   ) {}
 
   async list(): Promise<{ name: string; description: string }[]> {
-    await this.refresh();
+    await this.refreshIfOlderThan(0);
     return [...this.names].map(([name, description]) => ({ name, description })).sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** A checker for planGraph: call after `prepare`. */
-  async prepare(ops: Iterable<string>): Promise<(op: string) => boolean> {
-    const stale = Date.now() - this.fetchedAt > 1000;
-    let missing = false;
-    for (const op of ops) if (!this.names.has(op)) missing = true;
-    if (stale || (missing && Date.now() - this.fetchedAt > 100)) await this.refresh();
-    return (op) => this.names.has(op);
+  /** Whether a worker has registered `op`, as of the last refresh. */
+  readonly isKnown = (op: string): boolean => this.names.has(op);
+
+  /** Refreshes the cache when it is older than `ms`; returns whether it did. */
+  async refreshIfOlderThan(ms: number): Promise<boolean> {
+    if (Date.now() - this.fetchedAt <= ms) return false;
+    await this.refresh();
+    return true;
   }
 
-  private async refresh(): Promise<void> {
+  async refresh(): Promise<void> {
     const registered = await this.redis.hgetall(opsKey(this.prefix));
     const names = new Map(this.builtins.map((o) => [o.name, o.description]));
     for (const [name, description] of Object.entries(registered)) names.set(name, description);

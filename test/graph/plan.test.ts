@@ -245,7 +245,7 @@ describe('planGraph limits and errors', () => {
 describe('templates', () => {
   it('builds a template for every node kind', () => {
     const node = parseGraph({ k: { $op: 'f', args: [1, ref('x'), oid('o'), [ref('x'), 2], { a: ref('x') }], kwargs: { n: task('g') } } }).get('k')!;
-    const slots = toTemplate(node, (r) => (r.key === 'x' ? 0 : 1));
+    const slots = toTemplate(node, { slotOfKey: (key) => (key === 'x' ? 0 : 2), slotOfOid: () => 1 });
     expect(slots).toEqual([
       CALL,
       'f',

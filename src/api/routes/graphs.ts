@@ -1,9 +1,9 @@
 /** Routes of /v1/graphs: submit, status, result, cancel. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseGraph, parseKeys, parseLayers } from '../../graph/parse.ts';
-import { opsOf } from '../../graph/template.ts';
-import { planGraph } from '../../graph/plan.ts';
-import type { Graph } from '../../graph/types.ts';
+import { GraphError } from '../../graph/errors.ts';
+import { planGraph, type Plan } from '../../graph/plan.ts';
+import type { Graph, KeySpec } from '../../graph/types.ts';
 import type { GraphInfo } from '../../queue/graphs.ts';
 import { jsonReplacer } from '../../store/codec.ts';
 import { ApiError } from '../errors.ts';
@@ -29,6 +29,17 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     return sendJson(reply, ENDED.has(info.status) ? 200 : 202, body);
   }
 
+  /** Plans with the cached op catalogue; an unknown op is looked up once more before the graph is rejected. */
+  async function planWithFreshOps(graph: Graph, keys: KeySpec): Promise<Plan> {
+    await ops.refreshIfOlderThan(1000);
+    try {
+      return planGraph(graph, keys, { isKnownOp: ops.isKnown, maxTasks: config.maxTasks });
+    } catch (err) {
+      if (!(err instanceof GraphError && err.code === 'unknown_op') || !(await ops.refreshIfOlderThan(100))) throw err;
+      return planGraph(graph, keys, { isKnownOp: ops.isKnown, maxTasks: config.maxTasks });
+    }
+  }
+
   app.post<{ Body: GraphRequest }>('/v1/graphs', { schema: routeSchema('submitGraph') }, async (req, reply) => {
     const body = req.body;
     if ((body.graph === undefined) === (body.layers === undefined)) {
@@ -36,8 +47,7 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     }
     const graph: Graph = body.graph !== undefined ? parseGraph(body.graph) : parseLayers(body.layers);
     const keys = parseKeys(body.keys);
-    const isKnownOp = await ops.prepare(allOps(graph));
-    const plan = planGraph(graph, keys, { isKnownOp, maxTasks: config.maxTasks });
+    const plan = await planWithFreshOps(graph, keys);
     const { id } = await graphs.register(plan, { ttl: body.options?.result_ttl ?? config.resultTtl });
     return outcome(reply, id, body.wait ?? 0);
   });
@@ -62,11 +72,6 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
   });
 }
 
-function allOps(graph: Graph): Set<string> {
-  const out = new Set<string>();
-  for (const node of graph.values()) opsOf(node, out);
-  return out;
-}
 
 function notFound(id: string): ApiError {
   return new ApiError('graph_not_found', `No graph has id ${JSON.stringify(id)}: it never existed, or its retention time passed.`, { id });
