@@ -6,9 +6,15 @@
 import type { Redis } from 'ioredis';
 import { finishedChannel } from './keys.ts';
 
+export interface Watch {
+  /** Resolves true when the graph's end is published, false after the timeout. */
+  ended(ms: number): Promise<boolean>;
+  stop(): void;
+}
+
 export class FinishWatcher {
   private readonly waiters = new Map<string, Set<() => void>>();
-  private ready: Promise<unknown>;
+  readonly ready: Promise<unknown>;
 
   constructor(
     private readonly subscriber: Redis,
@@ -26,27 +32,43 @@ export class FinishWatcher {
   }
 
   /**
-   * Resolves true when `isFinished` says the graph ended, false after `ms`.
-   * `isFinished` is checked after subscribing, so a finish between the check
-   * and the wait is never missed.
+   * Starts listening for the end of `graph`. Call it before the graph can end
+   * (before registering it) and no end is missed; otherwise check the status
+   * after calling it, as `wait` does. Needs `ready` to have resolved.
    */
-  async wait(graph: string, ms: number, isFinished: () => Promise<boolean>): Promise<boolean> {
-    await this.ready;
+  watch(graph: string): Watch {
     let wake!: () => void;
-    const woken = new Promise<void>((resolve) => (wake = resolve));
+    const woken = new Promise<true>((resolve) => (wake = () => resolve(true)));
     let set = this.waiters.get(graph);
     if (!set) this.waiters.set(graph, (set = new Set()));
     set.add(wake);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      if (await isFinished()) return true;
-      if (ms <= 0) return false;
-      const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-      return await Promise.race([woken.then(() => true as const), timedOut]);
-    } finally {
-      clearTimeout(timer);
+    const stop = () => {
       set.delete(wake);
       if (set.size === 0 && this.waiters.get(graph) === set) this.waiters.delete(graph);
+    };
+    return {
+      stop,
+      async ended(ms) {
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+        try {
+          return await Promise.race([woken, timedOut]);
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+    };
+  }
+
+  /** Resolves true once `isFinished` says the graph ended, false after `ms`. */
+  async wait(graph: string, ms: number, isFinished: () => Promise<boolean>): Promise<boolean> {
+    await this.ready;
+    const watch = this.watch(graph);
+    try {
+      if (await isFinished()) return true;
+      return ms > 0 && (await watch.ended(ms));
+    } finally {
+      watch.stop();
     }
   }
 

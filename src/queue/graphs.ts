@@ -2,14 +2,20 @@
  * The graph side of the scheduling state: registering a planned graph in
  * Redis, reading its status and result, cancelling it. Used by the API.
  *
- * Registration writes the graph's hashes in pipelined chunks and its meta hash
- * last: until the meta hash exists the graph is invisible, so a failure half
- * way leaves nothing behind (the partial keys are deleted).
+ * Registration. The graph's keys are written in pipelined chunks of
+ * REGISTER_CHUNK nodes, so a graph of a million tasks is many bounded
+ * commands, not one giant one. Meta, data values and consumer counts go
+ * first; then task specs from the last node to the first, each chunk's ready
+ * tasks enqueued as soon as it is written, so workers start while the rest of
+ * a big graph is still being written. The client learns the graph id only
+ * from the response, after registration; if a write fails, every key of the
+ * graph is deleted, so no graph is ever left half registered.
  */
 import { randomBytes } from 'node:crypto';
 import type { Plan, OutputSpec } from '../graph/plan.ts';
 import { encodeValue } from '../store/codec.ts';
-import { objectId, ObjectStore } from '../store/objects.ts';
+import { decodeValue } from '../store/codec.ts';
+import { objectId } from '../store/objects.ts';
 import type { TaskQueue } from './dispatch.ts';
 import { finishedChannel, graphKeys } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
@@ -32,73 +38,114 @@ export type Oid = { $oid: string };
 
 /** Nodes written per pipelined round trip while registering. */
 const REGISTER_CHUNK = 5000;
+const RUNNING = new Set(['queued', 'running']);
 
 export function newGraphId(): string {
   return randomBytes(16).toString('base64url');
 }
 
 export class GraphStore {
-  private readonly objects: ObjectStore;
-
   constructor(
     private readonly redis: ScriptedRedis,
     private readonly prefix: string,
     private readonly queue: TaskQueue,
-  ) {
-    this.objects = new ObjectStore(redis, prefix);
-  }
+  ) {}
 
-  async register(plan: Plan, options: { ttl: number }): Promise<{ id: string; outputs: unknown }> {
-    const id = newGraphId();
+  /**
+   * Writes a planned graph to Redis and enqueues its ready tasks; returns at
+   * once, tasks run in the background. Workers may start on the first tasks
+   * while later ones are still being written (see "Registration" at the top).
+   */
+  async register(plan: Plan, options: { ttl: number; id?: string }): Promise<{ id: string; outputs: unknown }> {
+    const id = options.id ?? newGraphId();
     const k = graphKeys(this.prefix, id);
+    const outputs = oidTree(id, plan.outputs);
     const pinned = new Set(plan.outputIndexes);
+    const now = Date.now();
+    const finished = plan.taskCount === 0;
+    let pipe = this.redis.pipeline();
+    let inPipe = 0;
+    let ready: number[] = [];
+    let flushes = 0;
+    const flush = async () => {
+      await execOrThrow(pipe);
+      if (ready.length > 0) await this.queue.enqueue(id, ready);
+      pipe = this.redis.pipeline();
+      inPipe = 0;
+      ready = [];
+      flushes++;
+    };
     try {
-      for (let start = 0; start < plan.nodes.length; start += REGISTER_CHUNK) {
-        const pipe = this.redis.pipeline();
-        const spec: (string | Buffer)[] = [];
-        const pend: (string | number)[] = [];
-        const refs: (string | number)[] = [];
-        const vals: (string | Buffer)[] = [];
-        const end = Math.min(plan.nodes.length, start + REGISTER_CHUNK);
-        for (let i = start; i < end; i++) {
-          const node = plan.nodes[i];
-          // refs holds "consumers left - 1" so the common single-consumer node needs no field (see completeTasks).
-          const extra = node.outs.length + (pinned.has(i) ? 1 : 0) - 1;
-          if (extra !== 0) refs.push(String(i), extra);
-          if (node.kind === 'data') {
-            vals.push(String(i), encodeValue(node.value));
-            pipe.setbit(k.done, i, 1);
-          } else {
-            spec.push(String(i), encodeSpec(node));
-            if (node.pending > 0) pend.push(String(i), node.pending);
-          }
-        }
-        if (spec.length) pipe.hset(k.spec, ...spec);
-        if (pend.length) pipe.hset(k.pend, ...pend);
-        if (refs.length) pipe.hset(k.refs, ...refs);
-        if (vals.length) pipe.hset(k.vals, ...vals);
-        await execOrThrow(pipe);
-      }
-      const outputs = oidTree(id, plan.outputs);
-      const finished = plan.taskCount === 0;
-      const meta = this.redis.pipeline();
-      meta.hset(k.meta, {
+      // Phase 1: meta, data values and consumer counts of every node, which
+      // any task may touch as soon as it runs.
+      pipe.hset(k.meta, {
         status: finished ? 'done' : 'queued',
         total: plan.taskCount,
         done: 0,
         running: 0,
-        created: Date.now(),
+        created: now,
         ttl: options.ttl,
         out: JSON.stringify(plan.outputs),
         outidx: plan.outputIndexes.join(','),
-        ...(finished ? { finished: Date.now() } : {}),
+        ...(finished ? { finished: now } : {}),
       });
-      if (finished) {
-        meta.expire(k.meta, options.ttl).expire(k.vals, options.ttl).unlink(k.refs, k.done);
-        meta.publish(finishedChannel(this.prefix), id);
+      let refs: (string | number)[] = [];
+      let vals: (string | Buffer)[] = [];
+      const flushPhase1 = () => {
+        if (refs.length) pipe.hset(k.refs, ...refs);
+        if (vals.length) pipe.hset(k.vals, ...vals);
+        refs = [];
+        vals = [];
+      };
+      for (let i = 0; i < plan.nodes.length; i++) {
+        const node = plan.nodes[i];
+        // refs holds "consumers left - 1" so the common single-consumer node needs no field (see completeTasks).
+        const extra = node.outs.length + (pinned.has(i) ? 1 : 0) - 1;
+        if (extra !== 0) {
+          refs.push(i, extra);
+          inPipe++;
+        }
+        if (node.kind === 'data') {
+          vals.push(String(i), encodeValue(node.value));
+          pipe.setbit(k.done, i, 1);
+          inPipe++;
+        }
+        if (inPipe >= REGISTER_CHUNK) {
+          flushPhase1();
+          await flush();
+        }
       }
-      await execOrThrow(meta);
-      if (!finished) await this.queue.enqueue(id, plan.ready);
+      flushPhase1();
+      if (finished) {
+        pipe.expire(k.meta, options.ttl).expire(k.vals, options.ttl).unlink(k.refs, k.done);
+        pipe.publish(finishedChannel(this.prefix), id);
+        await flush();
+        return { id, outputs };
+      }
+      // Phase 2: task specs from the last node to the first. A task's
+      // dependents have higher indexes, so they are written before it is, and
+      // each chunk's ready tasks can be enqueued as soon as the chunk is.
+      let spec: (number | Buffer)[] = [];
+      let pend: number[] = [];
+      const flushSpecs = async () => {
+        if (spec.length) pipe.hset(k.spec, ...spec);
+        if (pend.length) pipe.hset(k.pend, ...pend);
+        spec = [];
+        pend = [];
+        await flush();
+      };
+      for (let i = plan.nodes.length - 1; i >= 0; i--) {
+        const node = plan.nodes[i];
+        if (node.kind !== 'task') continue;
+        spec.push(i, encodeSpec(node));
+        if (node.pending > 0) pend.push(i, node.pending);
+        else ready.push(i);
+        if (++inPipe >= REGISTER_CHUNK || i === 0) await flushSpecs();
+      }
+      if (spec.length > 0 || inPipe > 0) await flushSpecs();
+      // A task that failed while later chunks were written ended the graph and
+      // dropped its scheduling state, which those chunks then wrote again.
+      if (flushes > 1 && !RUNNING.has((await this.redis.hget(k.meta, 'status')) ?? '')) await this.redis.unlink(k.spec, k.pend, k.refs, k.done);
       return { id, outputs };
     } catch (err) {
       await this.redis.unlink(k.meta, k.spec, k.pend, k.refs, k.done, k.vals).catch(() => {});
@@ -107,35 +154,50 @@ export class GraphStore {
   }
 
   async info(id: string): Promise<GraphInfo | null> {
-    const m = await this.redis.hgetall(graphKeys(this.prefix, id).meta);
-    if (!m.status) return null;
-    const num = (v: string | undefined) => (v === undefined ? null : Number(v));
-    return {
-      id,
-      status: m.status as GraphStatus,
-      progress: { total: Number(m.total), done: Number(m.done), running: Number(m.running), failed: m.status === 'failed' ? 1 : 0 },
-      outputs: oidTree(id, JSON.parse(m.out) as OutputSpec),
-      error: m.error ? JSON.parse(m.error) : null,
-      created: Number(m.created),
-      started: num(m.started),
-      finished: num(m.finished),
-    };
+    return readMeta(id, await this.redis.hgetall(graphKeys(this.prefix, id).meta))?.info ?? null;
   }
 
-  /** The values of a finished graph's outputs, shaped like its requested keys. */
-  async result(id: string): Promise<unknown> {
-    const out = await this.redis.hget(graphKeys(this.prefix, id).meta, 'out');
-    if (out === null) return undefined;
-    const spec = JSON.parse(out) as OutputSpec;
-    const indexes = [...new Set(flatten(spec))];
-    const values = await this.objects.readNodes(id, indexes);
-    const byIndex = new Map(indexes.map((n, i) => [n, values[i]]));
-    return reshape(spec, (n) => byIndex.get(n));
+  /**
+   * Status and, when done, the result (shaped like the requested keys), in
+   * one round trip when the caller knows the output nodes.
+   */
+  async outcome(id: string, outputNodes?: number[]): Promise<{ info: GraphInfo; result: unknown } | null> {
+    const k = graphKeys(this.prefix, id);
+    if (!outputNodes) {
+      const found = readMeta(id, await this.redis.hgetall(k.meta));
+      if (!found || found.info.status !== 'done') return found && { info: found.info, result: undefined };
+      outputNodes = [...new Set(flatten(found.out))];
+    }
+    const [[metaErr, meta], [valsErr, vals]] = (await this.redis.multi().hgetall(k.meta).hmgetBuffer(k.vals, ...outputNodes.map(String)).exec()) as [[Error | null, Record<string, string>], [Error | null, (Buffer | null)[]]];
+    if (metaErr || valsErr) throw metaErr ?? valsErr;
+    const found = readMeta(id, meta);
+    if (!found) return null;
+    if (found.info.status !== 'done') return { info: found.info, result: undefined };
+    const byNode = new Map(outputNodes.map((n, i) => [n, vals[i] === null ? undefined : decodeValue(vals[i]!)]));
+    return { info: found.info, result: reshape(found.out, (n) => byNode.get(n)) };
   }
 
   async status(id: string): Promise<GraphStatus | null> {
     return (await this.redis.hget(graphKeys(this.prefix, id).meta, 'status')) as GraphStatus | null;
   }
+}
+
+/** A graph's meta hash as its public info, plus its requested keys as node indexes. */
+function readMeta(id: string, m: Record<string, string>): { info: GraphInfo; out: OutputSpec } | null {
+  if (!m.status) return null;
+  const num = (v: string | undefined) => (v === undefined ? null : Number(v));
+  const out = JSON.parse(m.out) as OutputSpec;
+  const info: GraphInfo = {
+    id,
+    status: m.status as GraphStatus,
+    progress: { total: Number(m.total), done: Number(m.done), running: Number(m.running), failed: m.status === 'failed' ? 1 : 0 },
+    outputs: oidTree(id, out),
+    error: m.error ? JSON.parse(m.error) : null,
+    created: Number(m.created),
+    started: num(m.started),
+    finished: num(m.finished),
+  };
+  return { info, out };
 }
 
 export function oidTree(graph: string, spec: OutputSpec): unknown {

@@ -15,7 +15,7 @@ type Args = (string | number | Buffer)[];
 /** The scripts, as methods that ioredis adds to a connection. Buffer variants return bytes. */
 export interface ScriptCommands {
   startTasksBuffer(...args: Args): Promise<(Buffer | number | null)[]>;
-  completeTasks(...args: Args): Promise<(string | number)[]>;
+  completeTasksBuffer(...args: Args): Promise<(Buffer | number | null)[]>;
   endGraph(...args: Args): Promise<(string | number)[]>;
   findLostTasks(...args: Args): Promise<number[]>;
 }

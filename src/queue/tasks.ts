@@ -27,6 +27,24 @@ export interface StartResult {
 }
 
 
+/** Reads the started-task entries of a script's reply, from `at` to its end (see includes/startTask.lua). */
+function readStarted(reply: (Buffer | number | null)[], at: number): { run: StartedTask[]; alreadyDone: number[] } {
+  const run: StartedTask[] = [];
+  const alreadyDone: number[] = [];
+  while (at < reply.length) {
+    const index = reply[at] as number;
+    const code = reply[at + 1] as number;
+    const n = reply[at + 3] as number;
+    if (code === 1) alreadyDone.push(index);
+    else {
+      const { key, deps, template } = decodeSpec(reply[at + 2] as Buffer);
+      run.push({ index, key, deps, template, inputs: reply.slice(at + 4, at + 4 + n) as (Buffer | null)[] });
+    }
+    at += 4 + n;
+  }
+  return { run, alreadyDone };
+}
+
 export class TaskState {
   constructor(
     private readonly redis: ScriptedRedis,
@@ -37,33 +55,25 @@ export class TaskState {
     const k = graphKeys(this.prefix, graph);
     const reply = await this.redis.startTasksBuffer(k.meta, k.spec, k.done, k.vals, this.prefix, ...tasks);
     const status = String(reply[0]);
-    const run: StartedTask[] = [];
-    const alreadyDone: number[] = [];
-    if (status !== 'running') return { status, run, alreadyDone };
-    let at = 1;
-    for (const index of tasks) {
-      const code = reply[at] as number;
-      const spec = reply[at + 1] as Buffer;
-      const n = reply[at + 2] as number;
-      at += 3;
-      if (code === 1) {
-        alreadyDone.push(index);
-        continue;
-      }
-      const { key, deps, template } = decodeSpec(spec);
-      run.push({ index, key, deps, template, inputs: reply.slice(at, at + n) as (Buffer | null)[] });
-      at += n;
-    }
-    return { status, run, alreadyDone };
+    if (status !== 'running') return { status, run: [], alreadyDone: [] };
+    return { status, ...readStarted(reply, 1) };
   }
 
-  /** Stores results; returns the graph's status and the tasks that became ready. */
-  async complete(graph: string, results: [number, Buffer][]): Promise<{ status: string; ready: number[] }> {
+  /**
+   * Stores results. Returns the graph's status, the tasks that became ready
+   * for the queue and, when `take` > 0, up to `take` more that became ready
+   * and were started for the caller to run next.
+   */
+  async complete(graph: string, results: [number, Buffer][], take: number, spread: number): Promise<{ status: string; ready: number[]; next: StartResult }> {
     const k = graphKeys(this.prefix, graph);
     const args: (number | Buffer)[] = [];
     for (const [index, value] of results) args.push(index, value);
-    const reply = await this.redis.completeTasks(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, finishedChannel(this.prefix), ...args);
-    return { status: String(reply[0]), ready: reply.slice(1) as number[] };
+    const reply = await this.redis.completeTasksBuffer(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, finishedChannel(this.prefix), this.prefix, take, spread, ...args);
+    const status = String(reply[0]);
+    if (reply.length === 1) return { status, ready: [], next: { status, run: [], alreadyDone: [] } };
+    const n = reply[1] as number;
+    const ready = reply.slice(2, 2 + n) as number[];
+    return { status, ready, next: { status: 'running', ...readStarted(reply, 2 + n) } };
   }
 
   /** Ends a running graph as failed or cancelled. Returns false when it had already ended. */

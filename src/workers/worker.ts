@@ -18,10 +18,10 @@ import { rootOp } from '../graph/template.ts';
 import type { OpRegistry } from '../ops/registry.ts';
 import { decodeValue, encodeValue } from '../store/codec.ts';
 import { connect } from '../queue/connection.ts';
-import { TaskQueue, bundle, type BundleJob } from '../queue/dispatch.ts';
+import { TaskQueue, type BundleJob } from '../queue/dispatch.ts';
 import { TASK_QUEUE, opsKey, workersKey } from '../queue/keys.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
-import { TaskState, type StartedTask } from '../queue/tasks.ts';
+import { TaskState, type StartedTask, type StartResult } from '../queue/tasks.ts';
 import { evaluate } from './evaluate.ts';
 
 /** A continuation runs at most this long before handing the rest to the queue, so other graphs' jobs get their turn. */
@@ -95,28 +95,31 @@ export class TaskWorker {
 
   private async process(job: Job<BundleJob>): Promise<void> {
     const graph = job.data.g;
-    let tasks = job.data.t;
     const deadline = Date.now() + CONTINUE_MS;
-    for (;;) {
-      const ready = await this.runBundle(graph, tasks);
-      if (ready.length === 0) return;
-      const mine = Date.now() < deadline && this.state === 'running' ? bundle(ready, this.config)[0] : [];
-      if (mine.length < ready.length) await this.queue.enqueue(graph, ready.slice(mine.length));
-      if (mine.length === 0) return;
-      tasks = mine;
+    let started = await this.tasks.start(graph, job.data.t);
+    while (started.status === 'running') {
+      await this.recoverLost(graph, started);
+      if (started.run.length === 0) return;
+      const results = await this.run(graph, started);
+      if (!results) return;
+      // Continue with the tasks these made ready, within the time budget; the rest go to the queue.
+      const take = Date.now() < deadline && this.state === 'running' ? this.config.bundleMax : 0;
+      const completed = await this.tasks.complete(graph, results, take, this.config.bundleSpread);
+      this.tasksDone += results.length;
+      if (completed.ready.length > 0) await this.queue.enqueue(graph, completed.ready);
+      started = completed.next;
     }
   }
 
-  /** Runs one bundle; returns the tasks it made ready. */
-  private async runBundle(graph: string, indexes: number[]): Promise<number[]> {
-    const started = await this.tasks.start(graph, indexes);
-    if (started.status !== 'running') return [];
-    if (started.alreadyDone.length > 0) {
-      const lost = await this.tasks.findLost(graph, started.alreadyDone);
-      if (lost.length > 0) await this.queue.enqueue(graph, lost);
-    }
-    if (started.run.length === 0) return [];
+  /** Tasks of a bundle that a lost worker had finished: re-enqueue what they made ready (see findLostTasks-4.lua). */
+  private async recoverLost(graph: string, started: StartResult): Promise<void> {
+    if (started.alreadyDone.length === 0) return;
+    const lost = await this.tasks.findLost(graph, started.alreadyDone);
+    if (lost.length > 0) await this.queue.enqueue(graph, lost);
+  }
 
+  /** Runs started tasks; returns their encoded results, or undefined when one failed (the graph is then failed). */
+  private async run(graph: string, started: StartResult): Promise<[number, Buffer][] | undefined> {
     const results: [number, Buffer][] = [];
     const pending: Promise<void>[] = [];
     let failure: TaskError | undefined;
@@ -139,11 +142,9 @@ export class TaskWorker {
     if (pending.length > 0) await Promise.all(pending);
     if (failure) {
       await this.tasks.end(graph, 'failed', failure);
-      return [];
+      return undefined;
     }
-    this.tasksDone += results.length;
-    const { status, ready } = await this.tasks.complete(graph, results);
-    return status === 'running' ? ready : [];
+    return results;
   }
 
   private async publishOps(): Promise<void> {

@@ -34,6 +34,7 @@ async function services(app: FastifyInstance, opts: { config: Config }): Promise
   const redis = connect(config.redisUrl, 'weft-api');
   const queue = new TaskQueue(redis, config.prefix, config);
   const finished = new FinishWatcher(connect(config.redisUrl, 'weft-api-sub'), config.prefix);
+  await finished.ready;
   app.decorate('weft', {
     config,
     redis,

@@ -4,7 +4,7 @@ import { parseGraph, parseKeys, parseLayers } from '../../graph/parse.ts';
 import { GraphError } from '../../graph/errors.ts';
 import { planGraph, type Plan } from '../../graph/plan.ts';
 import type { Graph, KeySpec } from '../../graph/types.ts';
-import type { GraphInfo } from '../../queue/graphs.ts';
+import { newGraphId, type GraphInfo } from '../../queue/graphs.ts';
 import { jsonReplacer } from '../../store/codec.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
@@ -18,13 +18,13 @@ const ENDED = new Set(['done', 'failed', 'cancelled']);
 export default async function graphRoutes(app: FastifyInstance): Promise<void> {
   const { graphs, tasks, finished, ops, config } = app.weft;
 
-  /** Waits up to `seconds` for the graph to end, then answers with its outcome. */
-  async function outcome(reply: FastifyReply, id: string, seconds: number): Promise<FastifyReply> {
-    if (seconds > 0) await finished.wait(id, seconds * 1000, async () => ENDED.has((await graphs.status(id)) ?? 'done'));
-    const info = await graphs.info(id);
-    if (!info) throw notFound(id);
+  /** Answers with a graph's outcome: its result when done, its error when failed or cancelled. */
+  async function outcome(reply: FastifyReply, id: string, knownOutputs?: number[]): Promise<FastifyReply> {
+    const found = await graphs.outcome(id, knownOutputs);
+    if (!found) throw notFound(id);
+    const { info, result } = found;
     const body: GraphOutcome = { id, status: info.status, outputs: info.outputs as GraphOutcome['outputs'] };
-    if (info.status === 'done') body.result = await graphs.result(id);
+    if (info.status === 'done') body.result = result;
     if (info.error) body.error = info.error as GraphOutcome['error'];
     return sendJson(reply, ENDED.has(info.status) ? 200 : 202, body);
   }
@@ -48,8 +48,16 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     const graph: Graph = body.graph !== undefined ? parseGraph(body.graph) : parseLayers(body.layers);
     const keys = parseKeys(body.keys);
     const plan = await planWithFreshOps(graph, keys);
-    const { id } = await graphs.register(plan, { ttl: body.options?.result_ttl ?? config.resultTtl });
-    return outcome(reply, id, body.wait ?? 0);
+    const id = newGraphId();
+    // Listening before registering: the graph cannot end unnoticed in between.
+    const watch = body.wait ? finished.watch(id) : undefined;
+    try {
+      await graphs.register(plan, { id, ttl: body.options?.result_ttl ?? config.resultTtl });
+      if (watch) await watch.ended(body.wait! * 1000);
+    } finally {
+      watch?.stop();
+    }
+    return outcome(reply, id, plan.outputIndexes);
   });
 
   app.get<{ Params: { id: string } }>('/v1/graphs/:id', { schema: routeSchema('getGraph') }, async (req, reply) => {
@@ -59,8 +67,11 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
   });
 
   app.get<{ Params: { id: string }; Querystring: { wait?: number } }>('/v1/graphs/:id/result', { schema: routeSchema('getGraphResult') }, async (req, reply) => {
-    if (!(await graphs.status(req.params.id))) throw notFound(req.params.id);
-    return outcome(reply, req.params.id, req.query.wait ?? 0);
+    const { id } = req.params;
+    if (!(await graphs.status(id))) throw notFound(id);
+    const wait = req.query.wait ?? 0;
+    if (wait > 0) await finished.wait(id, wait * 1000, async () => ENDED.has((await graphs.status(id)) ?? 'done'));
+    return outcome(reply, id);
   });
 
   app.delete<{ Params: { id: string } }>('/v1/graphs/:id', { schema: routeSchema('cancelGraph') }, async (req, reply) => {

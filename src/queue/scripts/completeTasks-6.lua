@@ -8,25 +8,35 @@
   A task already marked done (a repeated delivery after a worker was lost) is
   skipped entirely, so the first result written wins and nothing is counted twice.
 
+  Of the tasks that became ready, the first bundle (sized as
+  src/queue/dispatch.ts `bundle` sizes them, at most ARGV[3]) is started at
+  once for the calling worker to continue with, saving it a round trip.
+
   Input:
     KEYS[1] meta, KEYS[2] spec, KEYS[3] pend, KEYS[4] refs, KEYS[5] done, KEYS[6] vals
     ARGV[1] channel to publish the graph id on when it ends
-    ARGV[2..] pairs: task index, encoded result
+    ARGV[2] key prefix (to find objects of other graphs named by $oid)
+    ARGV[3] most ready tasks to start for the caller (0: none)
+    ARGV[4] bundle spread (see dispatch.ts)
+    ARGV[5..] pairs: task index, encoded result
 
   Output:
-    { status, ready index... }  status is 'running' or 'done', or the graph's
-                                status when it had already ended (nothing written)
+    { status }                        the graph had already ended: nothing written
+    { status, n, ready index x n, started... }
+      status is 'running' or 'done'; the n ready tasks are for the queue;
+      `started` is as startTasks returns it, for the tasks started here
 
   Events: publishes the graph id on ARGV[1] when the graph is done.
 ]]
 --- @include "specHeader"
-local status = redis.call('HGET', KEYS[1], 'status')
-if status ~= 'running' and status ~= 'queued' then
-  return { status or 'missing' }
+--- @include "startTask"
+local current = redis.call('HGET', KEYS[1], 'status')
+if current ~= 'running' and current ~= 'queued' then
+  return { current or 'missing' }
 end
-local out = { 'running' }
+local ready = {}
 local finished = 0
-for i = 2, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   local idx = ARGV[i]
   if redis.call('GETBIT', KEYS[5], idx) == 0 then
     redis.call('SETBIT', KEYS[5], idx, 1)
@@ -37,7 +47,7 @@ for i = 2, #ARGV, 2 do
       local o = outs[j]
       if redis.call('HINCRBY', KEYS[3], o, -1) <= 0 then
         redis.call('HDEL', KEYS[3], o)
-        out[#out + 1] = o
+        ready[#ready + 1] = o
       end
     end
     for j = 1, #deps do
@@ -50,6 +60,7 @@ for i = 2, #ARGV, 2 do
     finished = finished + 1
   end
 end
+local status = 'running'
 if finished > 0 then
   local running = redis.call('HINCRBY', KEYS[1], 'running', -finished)
   if running < 0 then redis.call('HSET', KEYS[1], 'running', 0) end
@@ -64,7 +75,18 @@ if finished > 0 then
       redis.call('EXPIRE', KEYS[6], ttl)
     end
     redis.call('PUBLISH', ARGV[1], string.match(KEYS[1], '{(.*)}'))
-    out[1] = 'done'
+    status = 'done'
   end
 end
+local take = 0
+if #ready > 0 and tonumber(ARGV[3]) > 0 then
+  take = math.min(tonumber(ARGV[3]), math.max(1, math.ceil(#ready / tonumber(ARGV[4]))))
+end
+local out = { status, #ready - take }
+for i = take + 1, #ready do out[#out + 1] = ready[i] end
+local started = 0
+for i = 1, take do
+  started = started + startTask(out, ready[i], KEYS[2], KEYS[5], KEYS[6], ARGV[2])
+end
+if started > 0 then redis.call('HINCRBY', KEYS[1], 'running', started) end
 return out

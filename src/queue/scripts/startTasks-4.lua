@@ -12,47 +12,22 @@
 
   Output:
     { status }                              graph is not queued/running: run nothing
-    { status, code1, spec1, n1, in1..., code2, ... }
+    { status, task1, code1, spec1, n1, in1..., task2, ... }
       code 0: run it; n inputs follow (false where an object is missing)
       code 1: already finished (a repeated delivery): nothing follows but n = 0
 
   Events: the graph moves from queued to running on its first start.
 ]]
 --- @include "specHeader"
+--- @include "startTask"
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'running' then
   return { status or 'missing' }
 end
-local prefix = ARGV[1]
 local out = { 'running' }
 local started = 0
 for i = 2, #ARGV do
-  local idx = ARGV[i]
-  if redis.call('GETBIT', KEYS[3], idx) == 1 then
-    out[#out + 1] = 1
-    out[#out + 1] = ''
-    out[#out + 1] = 0
-  else
-    local spec = redis.call('HGET', KEYS[2], idx)
-    local deps = specHeader(spec)[2]
-    out[#out + 1] = 0
-    out[#out + 1] = spec
-    out[#out + 1] = #deps
-    for j = 1, #deps do
-      local d = deps[j]
-      if type(d) == 'number' then
-        out[#out + 1] = redis.call('HGET', KEYS[4], d)
-      else
-        local gid, node = string.match(d, '^(.+)%.(%d+)$')
-        if gid then
-          out[#out + 1] = redis.call('HGET', prefix .. ':{' .. gid .. '}:vals', node)
-        else
-          out[#out + 1] = false
-        end
-      end
-    end
-    started = started + 1
-  end
+  started = started + startTask(out, ARGV[i], KEYS[2], KEYS[3], KEYS[4], ARGV[1])
 end
 if status == 'queued' then
   local t = redis.call('TIME')
