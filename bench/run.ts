@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- wide latency raw]`: weft's throughput and
+ * `npm run bench [-- --json] [-- wide ladder latency million]`: weft's throughput and
  * latency, each next to raw BullMQ measured in the same run on the same
  * private Redis. Every result is checked. Not a test: figures go to
  * docs/benchmarks.md.
@@ -147,6 +147,36 @@ async function main(): Promise<void> {
       const rate = median(rates);
       figures.ladder = { levels, levelsPerSec: Math.round(rate), runs: rates.map(Math.round), ratioToRawBullmq: +(rate / raw).toFixed(3) };
       log(`ladder: ${levels} levels x 2 tasks, each task on both of the level below: median of 3 ${Math.round(rate)} levels/s (${(rate / raw).toFixed(3)}x raw BullMQ's job rate; result checked)`);
+    }
+
+    if (want('million')) {
+      const { graph, key, expected, tasks } = wideGraph(1_000_000, 100);
+      const body = JSON.stringify({ graph, keys: key });
+      const admin = new Redis(redis.url);
+      const queue = new Queue('tasks', { connection: admin, prefix: 'bench' });
+      const memory = async () => Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+      // Paused, the queue holds every task at once: what Redis needs per queued task.
+      await queue.pause();
+      const before = await memory();
+      const t0 = performance.now();
+      const submitted = await post(api, body);
+      const registerMs = performance.now() - t0;
+      if (!submitted.id) throw new Error(`million-task graph rejected: ${JSON.stringify(submitted).slice(0, 300)}`);
+      const queued = await memory();
+      let peak = queued;
+      const sampler = setInterval(() => void memory().then((m) => (peak = Math.max(peak, m))), 100);
+      const t1 = performance.now();
+      await queue.resume();
+      const res = (await (await fetch(`${api}/v1/graphs/${submitted.id}/result?wait=1200`)).json()) as any;
+      const runMs = performance.now() - t1;
+      clearInterval(sampler);
+      await queue.close();
+      admin.disconnect();
+      if (res.status !== 'done' || res.result !== expected) throw new Error(`million-task graph gave ${JSON.stringify(res).slice(0, 300)}, expected ${expected}`);
+      const rate = (tasks / (registerMs + runMs)) * 1000;
+      const perTask = (queued - before) / tasks;
+      figures.million = { tasks, bodyMB: +(body.length / 1e6).toFixed(1), registerMs: Math.round(registerMs), runMs: Math.round(runMs), tasksPerSec: Math.round(rate), ratioToRawBullmq: +(rate / raw).toFixed(2), redisBytesPerQueuedTask: Math.round(perTask), peakRedisMB: Math.round(peak / 1e6) };
+      log(`million: ${tasks} tasks (1,000,000 inc + sum tree), ${(body.length / 1e6).toFixed(0)} MB of JSON: registered in ${(registerMs / 1000).toFixed(1)} s, ran in ${(runMs / 1000).toFixed(1)} s: ${Math.round(rate)} tasks/s overall = ${(rate / raw).toFixed(2)}x raw BullMQ; Redis ${Math.round(perTask)} bytes per queued task, peak ${Math.round(peak / 1e6)} MB (result checked)`);
     }
 
     if (want('latency')) {

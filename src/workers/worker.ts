@@ -26,6 +26,8 @@ import { evaluate } from './evaluate.ts';
 
 /** A continuation runs at most this long before handing the rest to the queue, so other graphs' jobs get their turn. */
 const CONTINUE_MS = 50;
+/** Tasks that ran faster than this on average count as short (see `process`). */
+const SHORT_TASK_MS = 1;
 const HEARTBEAT_MS = 2000;
 
 export interface TaskError {
@@ -100,11 +102,15 @@ export class TaskWorker {
     while (started.status === 'running') {
       await this.recoverLost(graph, started);
       if (started.run.length === 0) return;
+      const t0 = performance.now();
       const results = await this.run(graph, started);
       if (!results) return;
       // Continue with the tasks these made ready, within the time budget; the rest go to the queue.
+      // Short tasks are kept together (a queue hop would cost more than running them here);
+      // long ones are spread over the workers like any burst.
+      const short = (performance.now() - t0) / results.length < SHORT_TASK_MS;
       const take = Date.now() < deadline && this.state === 'running' ? this.config.bundleMax : 0;
-      const completed = await this.tasks.complete(graph, results, take, this.config.bundleSpread);
+      const completed = await this.tasks.complete(graph, results, take, short ? 1 : this.config.bundleSpread);
       this.tasksDone += results.length;
       if (completed.ready.length > 0) await this.queue.enqueue(graph, completed.ready);
       started = completed.next;
