@@ -153,6 +153,21 @@ describe('references, culling and errors', () => {
     expect(await get({ a: task('inc', 41) }, 'a')).toBe(42);
   });
 
+  it('a failing task fused into its dependent is still named in the error', async () => {
+    const res = await weft.compute({ a: task('div', 1, 0), b: task('inc', ref('a')), c: task('inc', ref('b')) }, 'c');
+    expect(res.status).toBe('failed');
+    expect(res.error).toMatchObject({ key: 'a', op: 'div' });
+    const info = await (await fetch(`${weft.url}/v1/graphs/${res.id}`)).json();
+    expect(info.progress.total).toBe(1);
+  });
+
+  it('options.optimize.fuse: false runs every key as its own task', async () => {
+    const res = await weft.compute({ a: task('inc', 1), b: task('inc', ref('a')), c: task('inc', ref('b')) }, 'c', { options: { optimize: { fuse: false } } });
+    expect(res.result).toBe(4);
+    const info = await (await fetch(`${weft.url}/v1/graphs/${res.id}`)).json();
+    expect(info.progress.total).toBe(3);
+  });
+
   it('an op throwing on bad arguments gives its message', async () => {
     const res = await weft.compute({ x: task('div', 1, 0) }, 'x');
     expect(res.status).toBe('failed');

@@ -130,6 +130,13 @@ export interface components {
         GraphOptions: {
             /** @description Seconds the status and outputs are kept after the graph ends (default WEFT_RESULT_TTL). */
             result_ttl?: number;
+            optimize?: {
+                /**
+                 * @description Fuse linear chains into single tasks (Dask's fuse); requested keys are never fused away. false runs every key as its own task.
+                 * @default true
+                 */
+                fuse: boolean;
+            };
         };
         ObjectRef: {
             /** @description An object id (a future). */

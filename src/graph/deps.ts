@@ -25,6 +25,9 @@ export function refsOf(node: Node, out: Set<string> = new Set()): Set<string> {
     case 'object':
       for (const [, v] of node.entries) refsOf(v, out);
       break;
+    case 'fused':
+      refsOf(node.node, out);
+      break;
   }
   return out;
 }
@@ -44,6 +47,9 @@ export function oidsOf(node: Node, out: Set<string> = new Set()): Set<string> {
       break;
     case 'object':
       for (const [, v] of node.entries) oidsOf(v, out);
+      break;
+    case 'fused':
+      oidsOf(node.node, out);
       break;
   }
   return out;

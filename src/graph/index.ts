@@ -4,3 +4,4 @@ export * from './parse.ts';
 export * from './deps.ts';
 export * from './template.ts';
 export * from './plan.ts';
+export * from './fuse.ts';

@@ -9,6 +9,7 @@
  */
 import { GraphError } from './errors.ts';
 import { checkAcyclic, checkReferences, cull, dependencyMap, follow, oidsOf, resolveAliases } from './deps.ts';
+import { fuseLinear } from './fuse.ts';
 import { opsOf, toTemplate, type SlotResolver, type Template } from './template.ts';
 import type { Graph, Json, KeySpec } from './types.ts';
 
@@ -37,8 +38,10 @@ export interface Plan {
 export interface PlanOptions {
   /** Returns false for an op no worker has registered. */
   isKnownOp?: (op: string) => boolean;
-  /** Largest number of tasks accepted after culling. */
+  /** Largest number of tasks accepted after culling and fusion. */
   maxTasks?: number;
+  /** Fuse linear chains (src/graph/fuse.ts). Default true. */
+  fuse?: boolean;
 }
 
 export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}): Plan {
@@ -52,7 +55,11 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   const requested = flattenKeys(keys);
   const needed = cull(deps, requested);
   // Aliases are not nodes: references to them are followed to their targets.
-  const order = dependenciesFirst.filter((key) => needed.has(key) && !aliases.has(key));
+  let order = dependenciesFirst.filter((key) => needed.has(key) && !aliases.has(key));
+  if (options.fuse !== false) {
+    graph = fuseLinear(graph, order, aliases, new Set(requested.map((k) => follow(aliases, k))));
+    order = [...graph.keys()];
+  }
   const index = new Map<string, number>();
   order.forEach((key, i) => index.set(key, i));
 

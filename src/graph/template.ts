@@ -7,6 +7,7 @@
  *   [2, op, args, kwNames, kwValues]    a call (kwNames/kwValues null without kwargs)
  *   [3, items]                          an array of templates
  *   [4, names, values]                  an object of templates
+ *   [5, key, template]                  a task fused into this one; `key` names it in errors
  */
 import type { Json, Node } from './types.ts';
 
@@ -15,13 +16,15 @@ export const INPUT = 1;
 export const CALL = 2;
 export const ARRAY = 3;
 export const OBJECT = 4;
+export const FUSED = 5;
 
 export type Template =
   | [typeof LIT, Json]
   | [typeof INPUT, number]
   | [typeof CALL, string, Template[], string[] | null, Template[] | null]
   | [typeof ARRAY, Template[]]
-  | [typeof OBJECT, string[], Template[]];
+  | [typeof OBJECT, string[], Template[]]
+  | [typeof FUSED, string, Template];
 
 /** Gives the input slot of a referenced key or object id. */
 export interface SlotResolver {
@@ -47,6 +50,8 @@ export function toTemplate(node: Node, slotOf: SlotResolver): Template {
       return [ARRAY, node.items.map((i) => toTemplate(i, slotOf))];
     case 'object':
       return [OBJECT, node.entries.map(([k]) => k), node.entries.map(([, v]) => toTemplate(v, slotOf))];
+    case 'fused':
+      return [FUSED, node.key, toTemplate(node.node, slotOf)];
   }
 }
 
@@ -64,11 +69,15 @@ export function opsOf(node: Node, out: Set<string> = new Set()): Set<string> {
     case 'object':
       for (const [, v] of node.entries) opsOf(v, out);
       break;
+    case 'fused':
+      opsOf(node.node, out);
+      break;
   }
   return out;
 }
 
 /** The op a task is known by in errors and events: its outermost call, or `$build` for a structure. */
 export function rootOp(t: Template): string {
+  if (t[0] === FUSED) return rootOp(t[2]);
   return t[0] === CALL ? t[1] : '$build';
 }

@@ -12,7 +12,9 @@ export type Node =
   | { kind: 'oid'; oid: string }
   | { kind: 'task'; op: string; args: Node[]; kwargs: [string, Node][] | null }
   | { kind: 'array'; items: Node[] }
-  | { kind: 'object'; entries: [string, Node][] };
+  | { kind: 'object'; entries: [string, Node][] }
+  /** A task fused into its only dependent (src/graph/fuse.ts); `key` names it in errors. */
+  | { kind: 'fused'; key: string; node: Node };
 
 /** A parsed graph: keys to nodes, in submission order. Maps, so keys like `__proto__` are ordinary. */
 export type Graph = Map<string, Node>;

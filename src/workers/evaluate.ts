@@ -3,7 +3,7 @@
  * calls inside the same task (Dask semantics). Synchronous ops stay
  * synchronous; a promise is awaited only when an op returns one.
  */
-import { ARRAY, CALL, INPUT, LIT, OBJECT, type Template } from '../graph/template.ts';
+import { ARRAY, CALL, FUSED, INPUT, LIT, OBJECT, rootOp, type Template } from '../graph/template.ts';
 import type { OpContext, OpRegistry } from '../ops/registry.ts';
 
 export class UnknownOpError extends Error {
@@ -30,6 +30,15 @@ export function evaluate(t: Template, inputs: unknown[], ops: OpRegistry, ctx: O
         return out;
       });
     }
+    case FUSED: {
+      const [, key, inner] = t;
+      try {
+        const value = evaluate(inner, inputs, ops, ctx);
+        return isPromise(value) ? value.catch((err: unknown) => Promise.reject(nameFailure(err, key, inner))) : value;
+      } catch (err) {
+        throw nameFailure(err, key, inner);
+      }
+    }
     case CALL: {
       const [, name, argTemplates, kwNames, kwTemplates] = t;
       const op = ops.get(name);
@@ -45,6 +54,16 @@ export function evaluate(t: Template, inputs: unknown[], ops: OpRegistry, ctx: O
       );
     }
   }
+}
+
+/**
+ * Marks an error with the key and op of the fused task it came from, so the
+ * graph's error names the task that failed, not the one it was fused into.
+ * The innermost fused task wins.
+ */
+function nameFailure(err: unknown, key: string, inner: Template): unknown {
+  if (typeof err === 'object' && err !== null && !('taskKey' in err)) Object.assign(err, { taskKey: key, taskOp: rootOp(inner) });
+  return err;
 }
 
 function all(values: MaybePromise<unknown>[]): MaybePromise<unknown[]> {

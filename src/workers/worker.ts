@@ -195,6 +195,6 @@ function encode(value: unknown): Buffer {
 
 function taskError(task: StartedTask, err: unknown): TaskError {
   const e = err instanceof Error ? err : new Error(String(err));
-  const code = (e as { code?: unknown }).code;
-  return { key: task.key, op: rootOp(task.template), message: e.message, stack: e.stack, ...(typeof code === 'string' ? { code } : {}) };
+  const { code, taskKey, taskOp } = e as { code?: unknown; taskKey?: string; taskOp?: string };
+  return { key: taskKey ?? task.key, op: taskOp ?? rootOp(task.template), message: e.message, stack: e.stack, ...(typeof code === 'string' ? { code } : {}) };
 }

@@ -30,13 +30,14 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
   }
 
   /** Plans with the cached op catalogue; an unknown op is looked up once more before the graph is rejected. */
-  async function planWithFreshOps(graph: Graph, keys: KeySpec): Promise<Plan> {
+  async function planWithFreshOps(graph: Graph, keys: KeySpec, options: GraphRequest['options']): Promise<Plan> {
+    const planOptions = { isKnownOp: ops.isKnown, maxTasks: config.maxTasks, fuse: options?.optimize?.fuse ?? true };
     await ops.refreshIfOlderThan(1000);
     try {
-      return planGraph(graph, keys, { isKnownOp: ops.isKnown, maxTasks: config.maxTasks });
+      return planGraph(graph, keys, planOptions);
     } catch (err) {
       if (!(err instanceof GraphError && err.code === 'unknown_op') || !(await ops.refreshIfOlderThan(100))) throw err;
-      return planGraph(graph, keys, { isKnownOp: ops.isKnown, maxTasks: config.maxTasks });
+      return planGraph(graph, keys, planOptions);
     }
   }
 
@@ -47,7 +48,7 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     }
     const graph: Graph = body.graph !== undefined ? parseGraph(body.graph) : parseLayers(body.layers);
     const keys = parseKeys(body.keys);
-    const plan = await planWithFreshOps(graph, keys);
+    const plan = await planWithFreshOps(graph, keys, body.options);
     const id = newGraphId();
     // Listening before registering: the graph cannot end unnoticed in between.
     const watch = body.wait ? finished.watch(id) : undefined;
