@@ -68,8 +68,9 @@ export class GraphStore {
     let ready: number[] = [];
     let flushes = 0;
     const flush = async () => {
-      await execOrThrow(pipe);
-      if (ready.length > 0) await this.queue.enqueue(id, ready);
+      // The jobs go out on the same connection right after the pipeline, so
+      // Redis stores the specs before any worker can take the jobs.
+      await Promise.all([execOrThrow(pipe), ready.length > 0 ? this.queue.enqueue(id, ready) : undefined]);
       pipe = this.redis.pipeline();
       inPipe = 0;
       ready = [];
