@@ -15,6 +15,8 @@ afterAll(async () => {
 });
 
 const task = (op: string, ...args: unknown[]) => ({ $op: op, args });
+/** This file's weft has small limits for the limit tests; big graphs need another. */
+const startWeftWithoutLimits = () => startWeft({ workers: 1 });
 const ref = (key: string) => ({ $ref: key });
 
 async function post(body: string, contentType = 'application/json') {
@@ -145,6 +147,34 @@ describe('graph lifecycle', () => {
     expect(ttl).toBeLessThanOrEqual(120);
     // Scheduling state is gone once the graph is done.
     expect((await graphKeysInRedis()).filter((k) => k.includes(res.body.id)).sort()).toEqual([`${weft.env.WEFT_PREFIX}:{${res.body.id}}:meta`, vals].sort());
+  });
+
+  it('a graph bigger than one registration chunk runs while it registers, data nodes and all', async () => {
+    const graph: Record<string, unknown> = {};
+    const n = 12_000;
+    for (let i = 0; i < n; i++) {
+      graph[`d${i}`] = i;
+      graph[`t${i}`] = task('inc', ref(`d${i}`));
+    }
+    for (let j = 0; j < n / 100; j++) graph[`s${j}`] = task('sum', Array.from({ length: 100 }, (_, k) => ref(`t${j * 100 + k}`)));
+    graph.total = task('sum', Array.from({ length: n / 100 }, (_, j) => ref(`s${j}`)));
+    const big = await startWeftWithoutLimits();
+    try {
+      const res = await big.compute(graph, 'total');
+      expect(res.status).toBe('done');
+      expect(res.result).toBe((n * (n + 1)) / 2);
+      // A task failing while later chunks are still being written: the graph fails and leaves no scheduling state behind.
+      // (Specs are written last node first, so the last task is among the first to run.)
+      graph[`t${n - 1}`] = task('fail', 'early');
+      const failed = await big.compute(graph, 'total');
+      expect(failed.status).toBe('failed');
+      expect(failed.error).toMatchObject({ key: `t${n - 1}`, message: 'early' });
+      const left = await redis.keys(`${big.env.WEFT_PREFIX}:{${failed.id}}:*`);
+      expect(left).toContain(`${big.env.WEFT_PREFIX}:{${failed.id}}:meta`);
+      expect(left.filter((k) => /:(spec|pend|refs|done)$/.test(k))).toEqual([]);
+    } finally {
+      await big.close();
+    }
   });
 
   it('a graph of data only is done at once', async () => {
