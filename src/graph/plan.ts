@@ -18,7 +18,17 @@ export type Slot = number | string;
 
 export type PlanNode =
   | { kind: 'data'; key: string; value: Json; outs: number[] }
-  | { kind: 'task'; key: string; deps: Slot[]; outs: number[]; pending: number; template: Template };
+  | {
+      kind: 'task';
+      key: string;
+      deps: Slot[];
+      outs: number[];
+      /** Task inputs of this graph not yet computed when it starts. */
+      pending: number;
+      /** Inputs that are objects of other graphs ($oid): they may still be computing. */
+      objects: string[];
+      template: Template;
+    };
 
 /** Requested keys with each key replaced by the index of the node that computes it. */
 export type OutputSpec = Nested<number>;
@@ -30,7 +40,7 @@ export interface Plan {
   outputs: OutputSpec;
   /** Indexes of nodes that are outputs (pinned: never freed when the graph runs). */
   outputIndexes: number[];
-  /** Tasks whose inputs are all data or stored objects: enqueued at start. */
+  /** Tasks whose inputs are all data nodes: enqueued at start. (Tasks on $oid inputs wait for the link to those objects.) */
   ready: number[];
   taskCount: number;
 }
@@ -75,7 +85,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     taskCount++;
     slots.reset();
     const template = toTemplate(node, slots);
-    nodes.push({ kind: 'task', key, deps: slots.list, outs: [], pending: 0, template });
+    nodes.push({ kind: 'task', key, deps: slots.list, outs: [], pending: 0, objects: slots.list.filter((s): s is string => typeof s === 'string'), template });
   }
   if (options.maxTasks !== undefined && taskCount > options.maxTasks) {
     throw new GraphError('too_many_tasks', `The graph needs ${taskCount} tasks; this service accepts at most ${options.maxTasks} per graph. Split it into several graphs (persist the parts).`, { tasks: taskCount, limit: options.maxTasks });
@@ -90,7 +100,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
       dep.outs.push(i);
       if (dep.kind === 'task') node.pending++;
     }
-    if (node.pending === 0) ready.push(i);
+    if (node.pending === 0 && node.objects.length === 0) ready.push(i);
   });
 
   const outputIndexes = [...new Set(requested.map((k) => index.get(follow(aliases, k))!))];

@@ -20,6 +20,7 @@ import type { TaskQueue } from './dispatch.ts';
 import { finishedChannel, graphKeys } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
 import { encodeSpec } from './spec.ts';
+import { objectFailed, TaskState } from './tasks.ts';
 
 export type GraphStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
@@ -45,11 +46,14 @@ export function newGraphId(): string {
 }
 
 export class GraphStore {
+  private readonly tasks: TaskState;
   constructor(
     private readonly redis: ScriptedRedis,
     private readonly prefix: string,
     private readonly queue: TaskQueue,
-  ) {}
+  ) {
+    this.tasks = new TaskState(redis, prefix);
+  }
 
   /**
    * Writes a planned graph to Redis and enqueues its ready tasks; returns at
@@ -139,11 +143,13 @@ export class GraphStore {
         const node = plan.nodes[i];
         if (node.kind !== 'task') continue;
         spec.push(i, encodeSpec(node));
-        if (node.pending > 0) pend.push(i, node.pending);
+        const waits = node.pending + node.objects.length;
+        if (waits > 0) pend.push(i, waits);
         else ready.push(i);
         if (++inPipe >= REGISTER_CHUNK || i === 0) await flushSpecs();
       }
       if (spec.length > 0 || inPipe > 0) await flushSpecs();
+      await this.linkObjects(id, plan);
       // A task that failed while later chunks were written ended the graph and
       // dropped its scheduling state, which those chunks then wrote again.
       if (flushes > 1 && !RUNNING.has((await this.redis.hget(k.meta, 'status')) ?? '')) await this.redis.unlink(k.spec, k.pend, k.refs, k.done);
@@ -152,6 +158,34 @@ export class GraphStore {
       await this.redis.unlink(k.meta, k.spec, k.pend, k.refs, k.done, k.vals).catch(() => {});
       throw err;
     }
+  }
+
+  /** Links the graph's tasks to the objects of other graphs they use (linkObjects-2.lua); enqueues those ready now. */
+  private async linkObjects(id: string, plan: Plan): Promise<void> {
+    const users = new Map<string, number[]>();
+    plan.nodes.forEach((node, i) => {
+      if (node.kind !== 'task') return;
+      for (const oid of node.objects) {
+        let list = users.get(oid);
+        if (!list) users.set(oid, (list = []));
+        list.push(i);
+      }
+    });
+    if (users.size === 0) return;
+    const args: (string | number)[] = [];
+    for (const [oid, tasks] of users) args.push(oid, tasks.length, ...tasks);
+    const k = graphKeys(this.prefix, id);
+    const reply = (await this.redis.linkObjects(k.meta, k.pend, this.prefix, ...args)) as (string | number)[];
+    if (reply[0] === 'ok') {
+      if (reply.length > 1) await this.queue.enqueue(id, reply.slice(1) as number[]);
+      return;
+    }
+    const oid = String(reply[1]);
+    const error =
+      reply[0] === 'missing'
+        ? { code: 'object_lost', message: `Input object ${oid} does not exist: it was released, expired or never existed.`, object: oid }
+        : objectFailed(oid, JSON.parse(String(reply[2])));
+    await this.tasks.end(id, 'failed', error);
   }
 
   async info(id: string): Promise<GraphInfo | null> {

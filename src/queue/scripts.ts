@@ -18,6 +18,8 @@ export interface ScriptCommands {
   completeTasksBuffer(...args: Args): Promise<(Buffer | number | null)[]>;
   endGraph(...args: Args): Promise<(string | number)[]>;
   findLostTasks(...args: Args): Promise<number[]>;
+  linkObjects(...args: Args): Promise<(string | number)[]>;
+  releaseObject(...args: Args): Promise<number>;
 }
 
 export type ScriptedRedis = Redis & ScriptCommands;

@@ -27,6 +27,21 @@ export interface StartResult {
 }
 
 
+/** What a failed or cancelled graph records as its error (the API's TaskError). */
+export interface TaskErrorBody {
+  message: string;
+  key?: string;
+  op?: string;
+  stack?: string;
+  code?: string;
+  [more: string]: unknown;
+}
+
+/** The error of a graph whose input object could not be computed: it names the object and carries the original error. */
+export function objectFailed(oid: string, cause: TaskErrorBody, status = 'failed'): TaskErrorBody {
+  return { code: 'object_failed', message: `Input object ${oid} has no value: its graph ${status === 'cancelled' ? 'was cancelled' : 'failed'}: ${cause?.message ?? 'unknown error'}`, object: oid, cause };
+}
+
 /** Reads the started-task entries of a script's reply, from `at` to its end (see includes/startTask.lua). */
 function readStarted(reply: (Buffer | number | null)[], at: number): { run: StartedTask[]; alreadyDone: number[] } {
   const run: StartedTask[] = [];
@@ -61,26 +76,38 @@ export class TaskState {
 
   /**
    * Stores results. Returns the graph's status, the tasks that became ready
-   * for the queue and, when `take` > 0, up to `take` more that became ready
-   * and were started for the caller to run next.
+   * for the queue, tasks of other graphs that became ready (they waited for
+   * these results as $oid inputs) and, when `take` > 0, up to `take` more that
+   * became ready and were started for the caller to run next.
    */
-  async complete(graph: string, results: [number, Buffer][], take: number, spread: number): Promise<{ status: string; ready: number[]; next: StartResult }> {
+  async complete(graph: string, results: [number, Buffer][], take: number, spread: number): Promise<{ status: string; ready: number[]; elsewhere: [string, number][]; next: StartResult }> {
     const k = graphKeys(this.prefix, graph);
     const args: (number | Buffer)[] = [];
     for (const [index, value] of results) args.push(index, value);
     const reply = await this.redis.completeTasksBuffer(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, finishedChannel(this.prefix), this.prefix, take, spread, ...args);
     const status = String(reply[0]);
-    if (reply.length === 1) return { status, ready: [], next: { status, run: [], alreadyDone: [] } };
+    if (reply.length === 1) return { status, ready: [], elsewhere: [], next: { status, run: [], alreadyDone: [] } };
     const n = reply[1] as number;
     const ready = reply.slice(2, 2 + n) as number[];
-    return { status, ready, next: { status: 'running', ...readStarted(reply, 2 + n) } };
+    const m = reply[2 + n] as number;
+    const elsewhere: [string, number][] = [];
+    for (let i = 0; i < m; i++) elsewhere.push([String(reply[3 + n + 2 * i]), reply[4 + n + 2 * i] as number]);
+    return { status, ready, elsewhere, next: { status: 'running', ...readStarted(reply, 3 + n + 2 * m) } };
   }
 
-  /** Ends a running graph as failed or cancelled. Returns false when it had already ended. */
-  async end(graph: string, status: 'failed' | 'cancelled', error: unknown): Promise<boolean> {
+  /**
+   * Ends a running graph as failed or cancelled, and fails the graphs that
+   * were waiting for its outputs. Returns false when it had already ended.
+   */
+  async end(graph: string, status: 'failed' | 'cancelled', error: TaskErrorBody): Promise<boolean> {
     const k = graphKeys(this.prefix, graph);
-    const reply = await this.redis.endGraph(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, status, JSON.stringify(error), finishedChannel(this.prefix));
-    return reply[0] === 1;
+    const reply = await this.redis.endGraph(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, status, JSON.stringify(error), finishedChannel(this.prefix), this.prefix);
+    if (reply[0] !== 1) return false;
+    for (const orphan of reply.slice(1) as string[]) {
+      const [waiting, oid] = orphan.split(' ');
+      await this.end(waiting, 'failed', objectFailed(oid, error, status));
+    }
+    return true;
   }
 
   /** Tasks made ready by finished ones but possibly enqueued nowhere (see findLostTasks-4.lua). */

@@ -21,7 +21,7 @@ import { connect } from '../queue/connection.ts';
 import { TaskQueue, type BundleJob } from '../queue/dispatch.ts';
 import { TASK_QUEUE, opsKey, workersKey } from '../queue/keys.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
-import { TaskState, type StartedTask, type StartResult } from '../queue/tasks.ts';
+import { TaskState, type StartedTask, type StartResult, type TaskErrorBody } from '../queue/tasks.ts';
 import { evaluate } from './evaluate.ts';
 
 /** A continuation runs at most this long before handing the rest to the queue, so other graphs' jobs get their turn. */
@@ -30,13 +30,6 @@ const CONTINUE_MS = 50;
 const SHORT_TASK_MS = 1;
 const HEARTBEAT_MS = 2000;
 
-export interface TaskError {
-  key: string;
-  op: string;
-  message: string;
-  stack?: string;
-  code?: string;
-}
 
 type WorkerState = 'starting' | 'running' | 'closing' | 'closed';
 
@@ -113,6 +106,7 @@ export class TaskWorker {
       const completed = await this.tasks.complete(graph, results, take, short ? 1 : this.config.bundleSpread);
       this.tasksDone += results.length;
       if (completed.ready.length > 0) await this.queue.enqueue(graph, completed.ready);
+      for (const [other, task] of completed.elsewhere) await this.queue.enqueue(other, [task]);
       started = completed.next;
     }
   }
@@ -128,7 +122,7 @@ export class TaskWorker {
   private async run(graph: string, started: StartResult): Promise<[number, Buffer][] | undefined> {
     const results: [number, Buffer][] = [];
     const pending: Promise<void>[] = [];
-    let failure: TaskError | undefined;
+    let failure: TaskErrorBody | undefined;
     const fail = (task: StartedTask, err: unknown) => {
       failure ??= taskError(task, err);
     };
@@ -193,7 +187,7 @@ function encode(value: unknown): Buffer {
   }
 }
 
-function taskError(task: StartedTask, err: unknown): TaskError {
+function taskError(task: StartedTask, err: unknown): TaskErrorBody {
   const e = err instanceof Error ? err : new Error(String(err));
   const { code, taskKey, taskOp } = e as { code?: unknown; taskKey?: string; taskOp?: string };
   return { key: taskKey ?? task.key, op: taskOp ?? rootOp(task.template), message: e.message, stack: e.stack, ...(typeof code === 'string' ? { code } : {}) };

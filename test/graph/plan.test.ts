@@ -37,7 +37,7 @@ describe('planGraph, the example in its doc comment', () => {
     expect(p).toEqual({
       nodes: [
         { kind: 'data', key: 'x', value: 1, outs: [1] },
-        { kind: 'task', key: 'y', deps: [0], outs: [], pending: 0, template: [CALL, 'inc', [[INPUT, 0]], null, null] },
+        { kind: 'task', key: 'y', deps: [0], outs: [], pending: 0, objects: [], template: [CALL, 'inc', [[INPUT, 0]], null, null] },
       ],
       outputs: 1,
       outputIndexes: [1],
@@ -130,10 +130,11 @@ describe('planGraph dependents and pending counts', () => {
 });
 
 describe('planGraph ready tasks', () => {
-  it('lists tasks whose inputs are only data, object ids or nothing', () => {
-    const p = plan({ x: 1, onData: task('f', ref('x')), onOid: task('g', oid('o1')), none: task('h'), later: task('k', ref('none')) }, ['onData', 'onOid', 'none', 'later']);
+  it('lists tasks whose inputs are only data or nothing; tasks on object ids wait for their link', () => {
+    const p = plan({ x: 1, onData: task('f', ref('x')), onOid: task('g', oid('o1'), oid('o1'), oid('o2')), none: task('h'), later: task('k', ref('none')) }, ['onData', 'onOid', 'none', 'later']);
     const at = indexOf(p);
-    expect([...p.ready].sort()).toEqual([at.onData, at.onOid, at.none].sort());
+    expect([...p.ready].sort()).toEqual([at.onData, at.none].sort());
+    expect(taskNode(p, 'onOid').objects).toEqual(['o1', 'o2']);
   });
 });
 

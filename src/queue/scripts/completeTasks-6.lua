@@ -20,21 +20,29 @@
     ARGV[4] bundle spread (see dispatch.ts)
     ARGV[5..] pairs: task index, encoded result
 
+  Tasks of other graphs waiting for a finished node (a pending $oid, see
+  linkObjects) are counted down too; those that became ready are returned.
+
   Output:
     { status }                        the graph had already ended: nothing written
-    { status, n, ready index x n, started... }
+    { status, n, ready index x n, m, (graph, index) x m, started... }
       status is 'running' or 'done'; the n ready tasks are for the queue;
+      the m pairs are ready tasks of other graphs, for the queue too;
       `started` is as startTasks returns it, for the tasks started here
 
   Events: publishes the graph id on ARGV[1] when the graph is done.
 ]]
 --- @include "specHeader"
 --- @include "startTask"
+--- @include "objects"
+--- @include "finishGraph"
 local current = redis.call('HGET', KEYS[1], 'status')
 if current ~= 'running' and current ~= 'queued' then
   return { current or 'missing' }
 end
 local ready = {}
+local elsewhere = {}
+local waited = redis.call('HEXISTS', KEYS[1], 'waited') == 1
 local finished = 0
 for i = 5, #ARGV, 2 do
   local idx = ARGV[i]
@@ -57,6 +65,21 @@ for i = 5, #ARGV, 2 do
         redis.call('HDEL', KEYS[6], d)
       end
     end
+    if waited then
+      local waiters = redis.call('HGET', string.sub(KEYS[1], 1, -5) .. 'waiters', idx)
+      if waiters then
+        redis.call('HDEL', string.sub(KEYS[1], 1, -5) .. 'waiters', idx)
+        for other, task in string.gmatch(waiters, '([^ ;]+) (%d+)') do
+          local base = graphBase(ARGV[2], other)
+          local s = redis.call('HGET', base .. 'meta', 'status')
+          if (s == 'running' or s == 'queued') and redis.call('HINCRBY', base .. 'pend', task, -1) <= 0 then
+            redis.call('HDEL', base .. 'pend', task)
+            elsewhere[#elsewhere + 1] = other
+            elsewhere[#elsewhere + 1] = tonumber(task)
+          end
+        end
+      end
+    end
     finished = finished + 1
   end
 end
@@ -66,15 +89,7 @@ if finished > 0 then
   if running < 0 then redis.call('HSET', KEYS[1], 'running', 0) end
   local done = redis.call('HINCRBY', KEYS[1], 'done', finished)
   if done >= tonumber(redis.call('HGET', KEYS[1], 'total')) then
-    local t = redis.call('TIME')
-    redis.call('HSET', KEYS[1], 'status', 'done', 'running', 0, 'finished', t[1] * 1000 + math.floor(t[2] / 1000))
-    redis.call('UNLINK', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
-    local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl') or '0')
-    if ttl > 0 then
-      redis.call('EXPIRE', KEYS[1], ttl)
-      redis.call('EXPIRE', KEYS[6], ttl)
-    end
-    redis.call('PUBLISH', ARGV[1], string.match(KEYS[1], '{(.*)}'))
+    finishGraph(KEYS[1], 'done', false, ARGV[1], ARGV[2])
     status = 'done'
   end
 end
@@ -84,6 +99,8 @@ if #ready > 0 and tonumber(ARGV[3]) > 0 then
 end
 local out = { status, #ready - take }
 for i = take + 1, #ready do out[#out + 1] = ready[i] end
+out[#out + 1] = #elsewhere / 2
+for i = 1, #elsewhere do out[#out + 1] = elsewhere[i] end
 local started = 0
 for i = 1, take do
   started = started + startTask(out, ready[i], KEYS[2], KEYS[5], KEYS[6], ARGV[2])

@@ -9,30 +9,23 @@
     ARGV[1] new status: 'failed' or 'cancelled'
     ARGV[2] error, JSON
     ARGV[3] channel to publish the graph id on
+    ARGV[4] key prefix
 
   Output:
-    { 1 }          the graph ended now
-    { 0, status }  it had already ended (or does not exist): nothing changed
+    { 1, "graph oid"... }   the graph ended now; the strings name graphs
+                            that were waiting for one of its outputs (oid):
+                            the caller must fail them
+    { 0, status }           it had already ended (or does not exist): nothing changed
 
   Events: publishes the graph id on ARGV[3].
 ]]
+--- @include "objects"
+--- @include "finishGraph"
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'running' then
   return { 0, status or 'missing' }
 end
-local t = redis.call('TIME')
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'error', ARGV[2], 'running', 0, 'finished', t[1] * 1000 + math.floor(t[2] / 1000))
-redis.call('UNLINK', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
-local keep = {}
-for idx in string.gmatch(redis.call('HGET', KEYS[1], 'outidx') or '', '%d+') do keep[idx] = true end
-local fields = redis.call('HKEYS', KEYS[6])
-for i = 1, #fields do
-  if not keep[fields[i]] then redis.call('HDEL', KEYS[6], fields[i]) end
-end
-local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl') or '0')
-if ttl > 0 then
-  redis.call('EXPIRE', KEYS[1], ttl)
-  redis.call('EXPIRE', KEYS[6], ttl)
-end
-redis.call('PUBLISH', ARGV[3], string.match(KEYS[1], '{(.*)}'))
-return { 1 }
+local orphans = finishGraph(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+local out = { 1 }
+for i = 1, #orphans do out[#out + 1] = orphans[i] end
+return out

@@ -1,0 +1,43 @@
+-- Ends a graph (done, failed or cancelled): drops its scheduling state, keeps
+-- its outputs (all other values are freed when it failed), unpins the objects
+-- of other graphs it used, frees outputs released while it ran, sets the
+-- retention time and publishes its id on `channel`.
+-- Returns, when it did not finish done, the tasks of other graphs that were
+-- waiting for its outputs, as a list of "graph oid" strings: their graphs
+-- must fail too (the caller does it). Needs the objects include.
+local function finishGraph(meta, status, errorJson, channel, prefix)
+  local base = string.sub(meta, 1, -5)
+  local vals = base .. 'vals'
+  local t = redis.call('TIME')
+  redis.call('HSET', meta, 'status', status, 'running', 0, 'finished', t[1] * 1000 + math.floor(t[2] / 1000))
+  if errorJson then redis.call('HSET', meta, 'error', errorJson) end
+  redis.call('UNLINK', base .. 'spec', base .. 'pend', base .. 'refs', base .. 'done')
+  local graph = string.match(meta, '{(.*)}')
+  local orphans = {}
+  if status ~= 'done' then
+    local keep = {}
+    for idx in string.gmatch(redis.call('HGET', meta, 'outidx') or '', '%d+') do keep[idx] = true end
+    local fields = redis.call('HKEYS', vals)
+    for i = 1, #fields do
+      if not keep[fields[i]] then redis.call('HDEL', vals, fields[i]) end
+    end
+    local waiting = redis.call('HGETALL', base .. 'waiters')
+    for i = 1, #waiting, 2 do
+      for other in string.gmatch(waiting[i + 1], '([^ ;]+) %d+') do
+        orphans[#orphans + 1] = other .. ' ' .. graph .. '.' .. waiting[i]
+      end
+    end
+    redis.call('UNLINK', base .. 'waiters')
+  end
+  local released = redis.call('SMEMBERS', base .. 'released')
+  for i = 1, #released do freeIfReleased(base, released[i]) end
+  for oid in string.gmatch(redis.call('HGET', meta, 'ext') or '', '[^,]+') do unpinObject(prefix, oid) end
+  local ttl = tonumber(redis.call('HGET', meta, 'ttl') or '0')
+  if ttl > 0 then
+    redis.call('EXPIRE', meta, ttl)
+    redis.call('EXPIRE', vals, ttl)
+  end
+  redis.call('PUBLISH', channel, graph)
+  dropIfReleased(base)
+  return orphans
+end
