@@ -134,11 +134,11 @@ describe('graph lifecycle', () => {
     expect(result.result).toBeUndefined();
   });
 
-  it('intermediates are freed when the graph is done; outputs are kept for result_ttl', async () => {
+  it('intermediates are freed when the graph is done; outputs are kept for ttl', async () => {
     const graph: Record<string, unknown> = {};
     for (let i = 0; i < 50; i++) graph[`m${i}`] = task('range', 100);
     graph.total = task('sum', Array.from({ length: 50 }, (_, i) => task('len', ref(`m${i}`))));
-    const res = await post(JSON.stringify({ graph, keys: 'total', wait: 10, options: { result_ttl: 120 } }));
+    const res = await post(JSON.stringify({ graph, keys: 'total', wait: 10, ttl: 120 }));
     expect(res.body.result).toBe(5000);
     const vals = `${weft.env.WEFT_PREFIX}:{${res.body.id}}:vals`;
     expect(await redis.hkeys(vals)).toEqual([res.body.outputs.$oid.split('.')[1]]);

@@ -8,6 +8,7 @@ import type { Config } from '../config.ts';
 import { ApiError, toApiError } from './errors.ts';
 import services from './plugins/services.ts';
 import graphRoutes from './routes/graphs.ts';
+import objectRoutes from './routes/objects.ts';
 import systemRoutes from './routes/system.ts';
 import { addSharedSchemas } from './schemas.ts';
 
@@ -37,6 +38,7 @@ export async function buildApp(config: Config, options: { logger?: boolean } = {
   });
 
   await app.register(graphRoutes);
+  await app.register(objectRoutes);
   await app.register(systemRoutes);
   return app;
 }

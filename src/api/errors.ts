@@ -19,6 +19,10 @@ export const errorCatalogue = {
   too_many_tasks: { status: 400, description: 'The graph needs more tasks than WEFT_MAX_TASKS.' },
   not_found: { status: 404, description: 'No such route.' },
   graph_not_found: { status: 404, description: 'No graph has this id (it never existed, or its retention time passed).' },
+  object_not_found: { status: 404, description: 'No object has this id: it never existed, was released, or its time to live passed.' },
+  object_failed: { status: 409, description: 'The object has no value: the graph computing it failed or was cancelled (its error is given).' },
+  unknown_object: { status: 400, description: 'A graph uses {"$oid": ...} objects that do not exist (they are listed).' },
+  not_acceptable: { status: 406, description: 'The object cannot be given in the Accept type asked for (application/octet-stream is for bytes values only).' },
   service_unavailable: { status: 503, description: 'Redis does not answer; retry later.' },
   internal: { status: 500, description: 'A bug in weft; the message says what failed.' },
 } as const satisfies Record<string, { status: number; description: string }>;

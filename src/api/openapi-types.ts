@@ -65,6 +65,73 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/objects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Store a value as an object (Ray's ray.put).
+         * @description The body is the value: JSON, bytes (application/octet-stream) or a
+         *     MessagePack encoding (application/msgpack, typed arrays as msgpackr
+         *     extensions). The object is kept until released, or for `ttl` seconds.
+         */
+        post: operations["putObject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/objects/{oid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An object's value.
+         * @description JSON by default. `Accept: application/msgpack` gives the stored
+         *     MessagePack bytes (typed arrays intact); `Accept: application/octet-stream`
+         *     gives the bytes of a bytes value. While the object is being computed
+         *     the answer waits up to `wait` seconds, then is 202 with its meta.
+         */
+        get: operations["getObject"];
+        put?: never;
+        post?: never;
+        /**
+         * Release an object.
+         * @description The object is gone for clients at once. Its bytes are freed now, or,
+         *     while a running graph uses it, as soon as that graph ends.
+         */
+        delete: operations["releaseObject"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/objects/{oid}/meta": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An object's state, size and origin. */
+        get: operations["getObjectMeta"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/ops": {
         parameters: {
             query?: never;
@@ -121,15 +188,23 @@ export interface components {
             dependencies?: Record<string, never>;
             keys: components["schemas"]["Keys"];
             /**
-             * @description Seconds to hold the response for the graph to end.
+             * @description Seconds to hold the response for the graph to end. Not with `persist`.
              * @default 0
              */
             wait: number;
+            /**
+             * @description Dask's persist: answer as soon as the graph is registered, with the
+             *     futures of its outputs; the tasks run in the background and the
+             *     outputs are kept until released (DELETE /v1/objects/{oid}) or until
+             *     `ttl` runs out. Later graphs use them as {"$oid": ...} inputs.
+             * @default false
+             */
+            persist: boolean;
+            /** @description Seconds the graph's status and outputs are kept after it ends. Default WEFT_RESULT_TTL, or forever with `persist`. */
+            ttl?: number;
             options?: components["schemas"]["GraphOptions"];
         };
         GraphOptions: {
-            /** @description Seconds the status and outputs are kept after the graph ends (default WEFT_RESULT_TTL). */
-            result_ttl?: number;
             optimize?: {
                 /**
                  * @description Fuse linear chains into single tasks (Dask's fuse); requested keys are never fused away. false runs every key as its own task.
@@ -144,6 +219,24 @@ export interface components {
         };
         /** @description The requested keys' shape with an object reference in place of each key. */
         Outputs: components["schemas"]["ObjectRef"] | unknown[];
+        ObjectMeta: {
+            oid: string;
+            /** @enum {string} */
+            state: "pending" | "ready" | "failed";
+            /** @description Bytes of the stored (MessagePack) value; null until ready. */
+            size?: number | null;
+            /**
+             * @description Where the bytes are; null until ready.
+             * @enum {string|null}
+             */
+            location?: "memory" | null;
+            /** @description The graph that made the object. */
+            graph: string;
+            /** @description The key of the graph it is the value of. */
+            key: string;
+            /** @description The graph's error, when the object failed. */
+            error?: unknown;
+        };
         /** @enum {string} */
         GraphState: "queued" | "running" | "done" | "failed" | "cancelled";
         /** @description The error of the task that failed the graph, or of the cancel. */
@@ -196,7 +289,7 @@ export interface components {
          * @description Stable error codes; src/api/errors.ts is the catalogue and docs/errors.md describes each.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "body_too_large" | "invalid_graph" | "unknown_key" | "missing_dependency" | "cycle" | "unknown_op" | "too_many_tasks" | "not_found" | "graph_not_found" | "service_unavailable" | "internal";
+        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "body_too_large" | "invalid_graph" | "unknown_key" | "missing_dependency" | "cycle" | "unknown_op" | "too_many_tasks" | "not_found" | "graph_not_found" | "object_not_found" | "object_failed" | "unknown_object" | "not_acceptable" | "service_unavailable" | "internal";
         ErrorBody: {
             error: {
                 code: components["schemas"]["ErrorCode"];
@@ -220,6 +313,8 @@ export interface components {
     parameters: {
         /** @description A graph id, as returned by POST /v1/graphs. */
         GraphId: string;
+        /** @description An object id, as in {"$oid": ...}. */
+        ObjectId: string;
     };
     requestBodies: never;
     headers: never;
@@ -345,6 +440,129 @@ export interface operations {
                 };
             };
             400: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    putObject: {
+        parameters: {
+            query?: {
+                /** @description Seconds to keep the object (default forever, until released). */
+                ttl?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": unknown;
+                "application/octet-stream": string;
+                "application/msgpack": string;
+            };
+        };
+        responses: {
+            /** @description The object's reference. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectRef"];
+                };
+            };
+            400: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            415: components["responses"]["Error"];
+        };
+    };
+    getObject: {
+        parameters: {
+            query?: {
+                /** @description Seconds to wait for a pending object. */
+                wait?: number;
+            };
+            header?: never;
+            path: {
+                /** @description An object id, as in {"$oid": ...}. */
+                oid: components["parameters"]["ObjectId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The value. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/msgpack": string;
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description The object is still being computed. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectMeta"];
+                };
+            };
+            404: components["responses"]["Error"];
+            406: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
+    releaseObject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An object id, as in {"$oid": ...}. */
+                oid: components["parameters"]["ObjectId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Released. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        oid: string;
+                        released: boolean;
+                    };
+                };
+            };
+            404: components["responses"]["Error"];
+        };
+    };
+    getObjectMeta: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An object id, as in {"$oid": ...}. */
+                oid: components["parameters"]["ObjectId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The object's meta. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectMeta"];
+                };
+            };
             404: components["responses"]["Error"];
         };
     };

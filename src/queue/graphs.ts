@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import type { Plan, OutputSpec } from '../graph/plan.ts';
 import { encodeValue } from '../store/codec.ts';
 import { decodeValue } from '../store/codec.ts';
-import { objectId } from '../store/objects.ts';
+import { objectId, parseObjectId } from '../store/objects.ts';
 import type { TaskQueue } from './dispatch.ts';
 import { finishedChannel, graphKeys } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
@@ -60,7 +60,7 @@ export class GraphStore {
    * once, tasks run in the background. Workers may start on the first tasks
    * while later ones are still being written (see "Registration" at the top).
    */
-  async register(plan: Plan, options: { ttl: number; id?: string }): Promise<{ id: string; outputs: unknown }> {
+  async register(plan: Plan, options: { ttl: number; id?: string; outputKeys?: string[] }): Promise<{ id: string; outputs: unknown }> {
     const id = options.id ?? newGraphId();
     const k = graphKeys(this.prefix, id);
     const outputs = oidTree(id, plan.outputs);
@@ -92,6 +92,7 @@ export class GraphStore {
         ttl: options.ttl,
         out: JSON.stringify(plan.outputs),
         outidx: plan.outputIndexes.join(','),
+        outkeys: JSON.stringify(plan.outputIndexes.map((i) => plan.nodes[i].key)),
         ...(finished ? { finished: now } : {}),
       });
       let refs: (string | number)[] = [];
@@ -158,6 +159,26 @@ export class GraphStore {
       await this.redis.unlink(k.meta, k.spec, k.pend, k.refs, k.done, k.vals).catch(() => {});
       throw err;
     }
+  }
+
+  /** Stores a value given by a client (ray.put): a graph of one data node, done at once. */
+  async put(encoded: Buffer, ttl: number): Promise<string> {
+    const id = newGraphId();
+    const k = graphKeys(this.prefix, id);
+    const now = Date.now();
+    const pipe = this.redis.multi();
+    pipe.hset(k.vals, '0', encoded);
+    pipe.hset(k.meta, { status: 'done', total: 0, done: 0, running: 0, created: now, finished: now, ttl, out: '0', outidx: '0', outkeys: '["put"]' });
+    if (ttl > 0) pipe.expire(k.meta, ttl).expire(k.vals, ttl);
+    await execOrThrow(pipe);
+    return objectId(id, 0);
+  }
+
+  /** Releases an object (releaseObject-1.lua). False when there is no such object. */
+  async release(oid: string): Promise<boolean> {
+    const at = parseObjectId(oid);
+    if (!at) return false;
+    return (await this.redis.releaseObject(graphKeys(this.prefix, at.graph).meta, at.node)) === 1;
   }
 
   /** Links the graph's tasks to the objects of other graphs they use (linkObjects-2.lua); enqueues those ready now. */

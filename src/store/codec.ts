@@ -19,8 +19,10 @@ export function decodeValue(bytes: Buffer | Uint8Array): unknown {
  * {"$bytes": base64}; other typed arrays become arrays of numbers;
  * non-finite numbers become null, as JSON.stringify does.
  */
-export function jsonReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array) return { $bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+export function jsonReplacer(this: unknown, key: string, value: unknown): unknown {
+  // A Buffer's toJSON has run before the replacer sees it: look at the holder's original value.
+  const original = (this as Record<string, unknown>)[key];
+  if (original instanceof Uint8Array) return { $bytes: Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('base64') };
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number>);
   if (typeof value === 'bigint') return Number(value);
   return value;

@@ -2,14 +2,29 @@
  * The object store. Every task result and every data node is an object named
  * by an id `<graph id>.<node index>`; its bytes live in the graph's `vals` hash
  * under the node index. A graph id is 128 random bits, so object ids are
- * unguessable.
+ * unguessable. Only a graph's outputs are objects clients can name.
+ *
+ * This module reads objects; changes of their state are scripts in
+ * src/queue/scripts (completeTasks stores, releaseObject releases).
  */
 import type { Redis } from 'ioredis';
-import { decodeValue } from './codec.ts';
 
 export interface ObjectAddress {
   graph: string;
   node: number;
+}
+
+export type ObjectState = 'pending' | 'ready' | 'failed';
+
+export interface ObjectMeta {
+  oid: string;
+  state: ObjectState;
+  /** Bytes of the stored value; null until ready. */
+  size: number | null;
+  location: 'memory' | null;
+  graph: string;
+  key: string;
+  error?: unknown;
 }
 
 const OID = /^([A-Za-z0-9_-]{1,64})\.(\d{1,10})$/;
@@ -28,16 +43,51 @@ export function valuesKey(prefix: string, graph: string): string {
   return `${prefix}:{${graph}}:vals`;
 }
 
+const RUNNING = new Set(['queued', 'running']);
+
 export class ObjectStore {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
   ) {}
 
-  /** Values of nodes of one graph, in order; `undefined` where an object is gone. */
-  async readNodes(graph: string, nodes: number[]): Promise<unknown[]> {
-    if (nodes.length === 0) return [];
-    const raw = await this.redis.hmgetBuffer(valuesKey(this.prefix, graph), ...nodes.map(String));
-    return raw.map((b) => (b === null ? undefined : decodeValue(b)));
+  /** Meta of each object, in order; null where there is no such object (or it was released). */
+  async states(oids: string[]): Promise<(ObjectMeta | null)[]> {
+    const pipe = this.redis.pipeline();
+    const addresses = oids.map(parseObjectId);
+    for (const at of addresses) {
+      if (!at) continue;
+      const base = `${this.prefix}:{${at.graph}}:`;
+      pipe.hmget(base + 'meta', 'status', 'outidx', 'outkeys', 'error');
+      pipe.hstrlen(base + 'vals', String(at.node));
+      pipe.sismember(base + 'released', String(at.node));
+    }
+    const replies = ((await pipe.exec()) ?? []).map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    });
+    let r = 0;
+    return addresses.map((at, i) => {
+      if (!at) return null;
+      const [status, outidx, outkeys, error] = replies[r++] as (string | null)[];
+      const size = replies[r++] as number;
+      const released = replies[r++] as number;
+      if (status === null || released === 1) return null;
+      const outputs = (outidx ?? '').split(',');
+      const position = outputs.indexOf(String(at.node));
+      if (position < 0) return null;
+      const key = (JSON.parse(outkeys ?? '[]') as string[])[position] ?? String(at.node);
+      const base: ObjectMeta = { oid: oids[i], state: 'ready', size, location: 'memory', graph: at.graph, key };
+      if (size > 0) return base;
+      if (RUNNING.has(status)) return { ...base, state: 'pending', size: null, location: null };
+      return { ...base, state: 'failed', size: null, location: null, error: error ? JSON.parse(error) : null };
+    });
+  }
+
+  /** The stored (MessagePack) bytes of an object, or null. */
+  async read(oid: string): Promise<Buffer | null> {
+    const at = parseObjectId(oid);
+    if (!at) return null;
+    return this.redis.hgetBuffer(valuesKey(this.prefix, at.graph), String(at.node));
   }
 }

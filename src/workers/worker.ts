@@ -166,6 +166,12 @@ export class TaskWorker {
 class MissingObjectError extends Error {
   override readonly name = 'MissingObjectError';
   readonly code = 'object_lost';
+  constructor(
+    message: string,
+    readonly object: string,
+  ) {
+    super(message);
+  }
 }
 
 function decodeInputs(task: StartedTask): unknown[] {
@@ -173,7 +179,7 @@ function decodeInputs(task: StartedTask): unknown[] {
     if (bytes === null) {
       const dep = task.deps[slot];
       const what = typeof dep === 'number' ? `input node ${dep} of this graph` : `object ${dep}`;
-      throw new MissingObjectError(`${what} is missing: it was released, expired or never existed.`);
+      throw new MissingObjectError(`${what} is missing: it was released, expired or never existed.`, String(dep));
     }
     return decodeValue(bytes);
   });
@@ -189,6 +195,6 @@ function encode(value: unknown): Buffer {
 
 function taskError(task: StartedTask, err: unknown): TaskErrorBody {
   const e = err instanceof Error ? err : new Error(String(err));
-  const { code, taskKey, taskOp } = e as { code?: unknown; taskKey?: string; taskOp?: string };
-  return { key: taskKey ?? task.key, op: taskOp ?? rootOp(task.template), message: e.message, stack: e.stack, ...(typeof code === 'string' ? { code } : {}) };
+  const { code, taskKey, taskOp, object } = e as { code?: unknown; taskKey?: string; taskOp?: string; object?: string };
+  return { key: taskKey ?? task.key, op: taskOp ?? rootOp(task.template), message: e.message, stack: e.stack, ...(typeof code === 'string' ? { code } : {}), ...(object ? { object } : {}) };
 }

@@ -13,6 +13,7 @@ import { GraphStore } from '../../queue/graphs.ts';
 import type { ScriptedRedis } from '../../queue/scripts.ts';
 import { TaskState } from '../../queue/tasks.ts';
 import { OpCatalog } from '../../queue/workers.ts';
+import { ObjectStore } from '../../store/objects.ts';
 
 export interface Services {
   config: Config;
@@ -21,6 +22,7 @@ export interface Services {
   tasks: TaskState;
   finished: FinishWatcher;
   ops: OpCatalog;
+  objects: ObjectStore;
 }
 
 declare module 'fastify' {
@@ -42,6 +44,7 @@ async function services(app: FastifyInstance, opts: { config: Config }): Promise
     tasks: new TaskState(redis, config.prefix),
     finished,
     ops: new OpCatalog(redis, config.prefix, builtinOps),
+    objects: new ObjectStore(redis, config.prefix),
   });
   app.addHook('onClose', async () => {
     finished.close();

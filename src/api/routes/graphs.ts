@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseGraph, parseKeys, parseLayers } from '../../graph/parse.ts';
 import { GraphError } from '../../graph/errors.ts';
-import { planGraph, type Plan } from '../../graph/plan.ts';
+import { flattenKeys, planGraph, type Plan } from '../../graph/plan.ts';
 import type { Graph, KeySpec } from '../../graph/types.ts';
 import { newGraphId, type GraphInfo } from '../../queue/graphs.ts';
 import { jsonReplacer } from '../../store/codec.ts';
@@ -16,7 +16,7 @@ type GraphOutcome = components['schemas']['GraphOutcome'];
 const ENDED = new Set(['done', 'failed', 'cancelled']);
 
 export default async function graphRoutes(app: FastifyInstance): Promise<void> {
-  const { graphs, tasks, finished, ops, config } = app.weft;
+  const { graphs, tasks, finished, ops, config, objects } = app.weft;
 
   /** Answers with a graph's outcome: its result when done, its error when failed or cancelled. */
   async function outcome(reply: FastifyReply, id: string, knownOutputs?: number[]): Promise<FastifyReply> {
@@ -41,6 +41,18 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     }
   }
 
+  /** A graph using objects that do not exist is rejected before it runs (a release racing with this check fails the graph instead). */
+  async function checkObjectsExist(plan: Plan): Promise<void> {
+    const oids = new Set<string>();
+    for (const node of plan.nodes) if (node.kind === 'task') for (const oid of node.objects) oids.add(oid);
+    if (oids.size === 0) return;
+    const states = await objects.states([...oids]);
+    const missing = [...oids].filter((_, i) => states[i] === null);
+    if (missing.length > 0) {
+      throw new ApiError('unknown_object', `The graph uses ${missing.length === 1 ? 'an object that does' : 'objects that do'} not exist (released, expired or never made): ${missing.slice(0, 20).join(', ')}.`, { objects: missing.slice(0, 20) });
+    }
+  }
+
   app.post<{ Body: GraphRequest }>('/v1/graphs', { schema: routeSchema('submitGraph') }, async (req, reply) => {
     const body = req.body;
     if ((body.graph === undefined) === (body.layers === undefined)) {
@@ -49,11 +61,13 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     const graph: Graph = body.graph !== undefined ? parseGraph(body.graph) : parseLayers(body.layers);
     const keys = parseKeys(body.keys);
     const plan = await planWithFreshOps(graph, keys, body.options);
+    if (body.persist && body.wait) throw new ApiError('invalid_request', 'persist answers as soon as the graph is registered; leave out "wait" (fetch results with GET /v1/objects/{oid}?wait=...).');
+    await checkObjectsExist(plan);
     const id = newGraphId();
     // Listening before registering: the graph cannot end unnoticed in between.
     const watch = body.wait ? finished.watch(id) : undefined;
     try {
-      await graphs.register(plan, { id, ttl: body.options?.result_ttl ?? config.resultTtl });
+      await graphs.register(plan, { id, ttl: body.ttl ?? (body.persist ? 0 : config.resultTtl), outputKeys: flattenKeys(keys) });
       if (watch) await watch.ended(body.wait! * 1000);
     } finally {
       watch?.stop();

@@ -1,0 +1,84 @@
+/** Routes of /v1/objects: put (ray.put), get, meta, release. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { decodeValue, encodeValue, jsonReplacer } from '../../store/codec.ts';
+import type { ObjectMeta } from '../../store/objects.ts';
+import { ApiError } from '../errors.ts';
+import { routeSchema } from '../schemas.ts';
+
+const MSGPACK = 'application/msgpack';
+const BYTES = 'application/octet-stream';
+
+export default async function objectRoutes(app: FastifyInstance): Promise<void> {
+  const { graphs, objects, finished } = app.weft;
+
+  // Binary bodies arrive as Buffers, in this plugin only.
+  app.addContentTypeParser([BYTES, MSGPACK], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.post<{ Querystring: { ttl?: number } }>('/v1/objects', { schema: routeSchema('putObject') }, async (req, reply) => {
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    let encoded: Buffer;
+    if (type === MSGPACK) {
+      const bytes = req.body as Buffer;
+      try {
+        decodeValue(bytes);
+      } catch (err) {
+        throw new ApiError('invalid_request', `The body is not valid MessagePack: ${(err as Error).message}`);
+      }
+      encoded = bytes;
+    } else if (type === BYTES) {
+      encoded = encodeValue(req.body as Buffer);
+    } else {
+      encoded = encodeValue(req.body);
+    }
+    const oid = await graphs.put(encoded, req.query.ttl ?? 0);
+    return reply.code(201).send({ $oid: oid });
+  });
+
+  app.get<{ Params: { oid: string }; Querystring: { wait?: number } }>('/v1/objects/:oid', { schema: routeSchema('getObject') }, async (req, reply) => {
+    const { oid } = req.params;
+    let meta = await find(oid);
+    if (meta.state === 'pending' && req.query.wait) {
+      await finished.wait(meta.graph, req.query.wait * 1000, async () => (await find(oid)).state !== 'pending');
+      meta = await find(oid);
+    }
+    if (meta.state === 'pending') return reply.code(202).send(meta);
+    if (meta.state === 'failed') throw failed(meta);
+    const bytes = await objects.read(oid);
+    if (!bytes) throw notFound(oid);
+    return sendValue(req, reply, oid, bytes);
+  });
+
+  app.get<{ Params: { oid: string } }>('/v1/objects/:oid/meta', { schema: routeSchema('getObjectMeta') }, async (req) => find(req.params.oid));
+
+  app.delete<{ Params: { oid: string } }>('/v1/objects/:oid', { schema: routeSchema('releaseObject') }, async (req) => {
+    if (!(await graphs.release(req.params.oid))) throw notFound(req.params.oid);
+    return { oid: req.params.oid, released: true };
+  });
+
+  async function find(oid: string): Promise<ObjectMeta> {
+    const [meta] = await objects.states([oid]);
+    if (!meta) throw notFound(oid);
+    return meta;
+  }
+}
+
+/** The value in the type the client accepts: JSON by default, the stored MessagePack, or raw bytes. */
+function sendValue(req: FastifyRequest, reply: FastifyReply, oid: string, bytes: Buffer): FastifyReply {
+  const accept = req.headers.accept ?? '';
+  if (accept.includes(MSGPACK)) return reply.type(MSGPACK).send(bytes);
+  const value = decodeValue(bytes);
+  if (accept.includes(BYTES) && !accept.includes('json')) {
+    if (!(value instanceof Uint8Array)) throw new ApiError('not_acceptable', `Object ${oid} is not a bytes value; ask for application/json or ${MSGPACK}.`, { oid });
+    return reply.type(BYTES).send(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  }
+  return reply.type('application/json; charset=utf-8').send(JSON.stringify(value ?? null, jsonReplacer));
+}
+
+function notFound(oid: string): ApiError {
+  return new ApiError('object_not_found', `No object has id ${JSON.stringify(oid)}: it never existed, was released, or its time to live passed.`, { oid });
+}
+
+function failed(meta: ObjectMeta): ApiError {
+  const cause = meta.error as { message?: string } | null;
+  return new ApiError('object_failed', `Object ${meta.oid} has no value: the graph computing it (${meta.graph}) ended without it${cause?.message ? `: ${cause.message}` : ''}.`, { oid: meta.oid, graph: meta.graph, cause: meta.error ?? null });
+}
