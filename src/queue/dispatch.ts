@@ -45,11 +45,18 @@ export class TaskQueue {
     this.queue.on('error', () => {});
   }
 
-  async enqueue(graph: string, tasks: number[]): Promise<void> {
+  /**
+   * Enqueues ready tasks. `next: true` puts them at the front of the queue:
+   * for tasks made ready by finished ones, so consumers run (and free their
+   * inputs) before more producers fill the store, the depth-first order
+   * Dask's scheduler also prefers.
+   */
+  async enqueue(graph: string, tasks: number[], next = false): Promise<void> {
     const bundles = bundle(tasks, this.policy);
+    const opts = next ? { lifo: true } : undefined;
     // addBulk is one MULTI; keep each call to a bounded size so a huge graph's start does not block Redis.
     for (let i = 0; i < bundles.length; i += 1000) {
-      await this.queue.addBulk(bundles.slice(i, i + 1000).map((t) => ({ name: 'b', data: { g: graph, t } })));
+      await this.queue.addBulk(bundles.slice(i, i + 1000).map((t) => ({ name: 'b', data: { g: graph, t }, opts })));
     }
   }
 

@@ -28,6 +28,8 @@ import { evaluate } from './evaluate.ts';
 const CONTINUE_MS = 50;
 /** Tasks that ran faster than this on average count as short (see `process`). */
 const SHORT_TASK_MS = 1;
+/** A bundle's results are stored once they reach this many bytes, not all at the end (see `runBatch`). */
+const BATCH_BYTES = 1 << 20;
 const HEARTBEAT_MS = 2000;
 
 
@@ -91,23 +93,30 @@ export class TaskWorker {
   private async process(job: Job<BundleJob>): Promise<void> {
     const graph = job.data.g;
     const deadline = Date.now() + CONTINUE_MS;
-    let started = await this.tasks.start(graph, job.data.t);
-    while (started.status === 'running') {
-      await this.recoverLost(graph, started);
-      if (started.run.length === 0) return;
+    const started = await this.tasks.start(graph, job.data.t);
+    if (started.status !== 'running') return;
+    await this.recoverLost(graph, started);
+    // Tasks to run, front first. Tasks made ready by a batch go to the front
+    // (depth first, as Dask orders work), so consumers run, and free their
+    // inputs, before more producers fill the store.
+    const todo = started.run;
+    while (todo.length > 0) {
       const t0 = performance.now();
-      const results = await this.run(graph, started);
+      const results = await this.runBatch(graph, todo);
       if (!results) return;
       // Continue with the tasks these made ready, within the time budget; the rest go to the queue.
       // Short tasks are kept together (a queue hop would cost more than running them here);
       // long ones are spread over the workers like any burst.
       const short = (performance.now() - t0) / results.length < SHORT_TASK_MS;
-      const take = Date.now() < deadline && this.state === 'running' ? this.config.bundleMax : 0;
+      // While the job still has its own tasks to run it takes the consumers too: they free memory.
+      const take = (todo.length > 0 || Date.now() < deadline) && this.state === 'running' ? this.config.bundleMax : 0;
       const completed = await this.tasks.complete(graph, results, take, short ? 1 : this.config.bundleSpread);
       this.tasksDone += results.length;
-      if (completed.ready.length > 0) await this.queue.enqueue(graph, completed.ready);
-      for (const [other, task] of completed.elsewhere) await this.queue.enqueue(other, [task]);
-      started = completed.next;
+      if (completed.ready.length > 0) await this.queue.enqueue(graph, completed.ready, true);
+      for (const [other, task] of completed.elsewhere) await this.queue.enqueue(other, [task], true);
+      if (completed.next.status !== 'running') return;
+      await this.recoverLost(graph, completed.next);
+      todo.unshift(...completed.next.run);
     }
   }
 
@@ -118,25 +127,33 @@ export class TaskWorker {
     if (lost.length > 0) await this.queue.enqueue(graph, lost);
   }
 
-  /** Runs started tasks; returns their encoded results, or undefined when one failed (the graph is then failed). */
-  private async run(graph: string, started: StartResult): Promise<[number, Buffer][] | undefined> {
+  /**
+   * Runs tasks from the front of `todo` until their results reach
+   * BATCH_BYTES (so big values are stored, and consumed, a few at a time) or
+   * `todo` is empty. Returns the encoded results, or undefined when a task
+   * failed (the graph is then failed).
+   */
+  private async runBatch(graph: string, todo: StartedTask[]): Promise<[number, Buffer][] | undefined> {
     const results: [number, Buffer][] = [];
     const pending: Promise<void>[] = [];
+    let bytes = 0;
     let failure: TaskErrorBody | undefined;
     const fail = (task: StartedTask, err: unknown) => {
       failure ??= taskError(task, err);
     };
-    for (const task of started.run) {
+    while (todo.length > 0 && bytes < BATCH_BYTES && !failure) {
+      const task = todo.shift()!;
       try {
         const value = evaluate(task.template, decodeInputs(task), this.ops, { signal: this.abort.signal, graph, key: task.key });
         if (value instanceof Promise) {
           pending.push(value.then((v) => void results.push([task.index, encode(v)]), (err) => fail(task, err)));
         } else {
-          results.push([task.index, encode(value)]);
+          const encoded = encode(value);
+          bytes += encoded.length;
+          results.push([task.index, encoded]);
         }
       } catch (err) {
         fail(task, err);
-        break;
       }
     }
     if (pending.length > 0) await Promise.all(pending);
