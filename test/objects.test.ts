@@ -88,6 +88,16 @@ describe('persist', () => {
     expect(get.body.error).toMatchObject({ code: 'object_failed', cause: { message: 'boom' } });
   });
 
+  it('cancelling a graph fails the graphs waiting for its outputs', async () => {
+    const a = await weft.submit({ graph: { slow: task('sleep', 2000, 1) }, keys: 'slow', persist: true });
+    const b = await weft.submit({ graph: { x: task('inc', oidRef(a.body.outputs)) }, keys: 'x' });
+    await fetch(`${weft.url}/v1/graphs/${a.body.id}`, { method: 'DELETE' });
+    const res = (await (await fetch(`${weft.url}/v1/graphs/${b.body.id}/result?wait=10`)).json()) as any;
+    expect(res.status).toBe('failed');
+    expect(res.error).toMatchObject({ code: 'object_failed', object: a.body.outputs.$oid, cause: { code: 'cancelled' } });
+    expect(res.error.message).toContain('was cancelled');
+  });
+
   it('persist with wait is a clear error', async () => {
     const res = await weft.submit({ graph: { x: 1 }, keys: 'x', persist: true, wait: 1 });
     expect(res.status).toBe(400);
