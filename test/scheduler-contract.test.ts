@@ -189,3 +189,38 @@ describe('references, culling and errors', () => {
     expect(await get(d, keys)).toEqual([[1], -2, 2, 12, 3, 6, 2, 1, 3, 3, 3, [1, 2, 3], [0, 1, 2, 3], [1, 3, 5], 'late']);
   });
 });
+
+describe('multiple-return tasks', () => {
+  it('each output is its own object; consumers reference output j', async () => {
+    const d = { s: { $op: 'range', args: [3], returns: 3 }, a: task('add', { $ref: 's', index: 2 }, { $ref: 's', index: 1 }) };
+    const res = await weft.compute(d, ['a', 's']);
+    expect(res.status, JSON.stringify(res.error)).toBe('done');
+    expect(res.result).toEqual([3, [0, 1, 2]]);
+    expect(res.outputs[1]).toHaveLength(3);
+    expect(res.outputs[1][2].$oid).toMatch(/\.\d+:2$/);
+    const one = await (await fetch(`${weft.url}/v1/objects/${res.outputs[1][2].$oid}`)).json();
+    expect(one).toBe(2);
+  });
+
+  it('a wrong number of values fails the task with a clear error', async () => {
+    const res = await weft.compute({ s: { $op: 'range', args: [4], returns: 3 }, a: task('identity', { $ref: 's', index: 0 }) }, 'a');
+    expect(res.status).toBe('failed');
+    expect(res.error).toMatchObject({ key: 's', op: 'range' });
+    expect(res.error.message).toContain('"returns": 3, but its op returned 4 values');
+  });
+
+  it('an index out of range is rejected at submission', async () => {
+    const { status, body } = await weft.submit({ graph: { s: { $op: 'range', args: [3], returns: 3 }, a: task('identity', { $ref: 's', index: 3 }) }, keys: 'a' });
+    expect(status).toBe(400);
+    expect(body.error).toMatchObject({ code: 'invalid_graph', target: 's', index: 3 });
+  });
+
+  it('a consumer of one output of a 100-output task gets that output; the unread ones are not kept', async () => {
+    const res = await weft.compute({ s: { $op: 'range', args: [100], returns: 100 }, a: task('mul', { $ref: 's', index: 57 }, 2) }, 'a');
+    expect(res.result).toBe(114);
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(weft.env.REDIS_URL);
+    expect(await redis.hkeys(`${weft.env.WEFT_PREFIX}:{${res.id}}:vals`)).toEqual([res.outputs.$oid.split('.')[1]]);
+    redis.disconnect();
+  });
+});

@@ -33,7 +33,8 @@ describe('object ids', () => {
   it('are <graph id>.<node index> and parse back', () => {
     const oid = objectId('q0mH6nV3xg2n7cXJ1l9mIQ', 12);
     expect(oid).toBe('q0mH6nV3xg2n7cXJ1l9mIQ.12');
-    expect(parseObjectId(oid)).toEqual({ graph: 'q0mH6nV3xg2n7cXJ1l9mIQ', node: 12 });
+    expect(parseObjectId(oid)).toEqual({ graph: 'q0mH6nV3xg2n7cXJ1l9mIQ', node: '12' });
+    expect(parseObjectId('q0mH6nV3xg2n7cXJ1l9mIQ.12:3')).toEqual({ graph: 'q0mH6nV3xg2n7cXJ1l9mIQ', node: '12:3' });
     expect(parseObjectId('no-dot')).toBeNull();
     expect(parseObjectId('a.b')).toBeNull();
   });

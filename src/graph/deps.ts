@@ -73,7 +73,8 @@ export function checkReferences(graph: Graph, deps: Map<string, string[]> = depe
 export function resolveAliases(graph: Graph): Map<string, string> {
   const resolved = new Map<string, string>();
   for (const [key, node] of graph) {
-    if (node.kind !== 'ref' || resolved.has(key)) continue;
+    // A reference with an index picks one output: a task, not an alias.
+    if (node.kind !== 'ref' || node.index !== undefined || resolved.has(key)) continue;
     const chain = [key];
     const onChain = new Set(chain);
     let target = node.key;
@@ -84,7 +85,7 @@ export function resolveAliases(graph: Graph): Map<string, string> {
         break;
       }
       const next = graph.get(target);
-      if (next === undefined || next.kind !== 'ref') break;
+      if (next === undefined || next.kind !== 'ref' || next.index !== undefined) break;
       if (onChain.has(target)) {
         const loop = chain.slice(chain.indexOf(target));
         throw cycleError([...loop, target]);

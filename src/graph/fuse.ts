@@ -33,7 +33,8 @@ export function fuseLinear(graph: Graph, order: string[], aliases: Map<string, s
   const links = new Map<string, number>();
   for (const key of order) {
     const node = nodes.get(key)!;
-    if (node.kind === 'lit' || requested.has(key)) continue;
+    // A multiple-return task's outputs go to several places: never inlined.
+    if (node.kind === 'lit' || (node.kind === 'task' && node.returns) || requested.has(key)) continue;
     const users = dependents.get(key);
     if (!users || users.length !== 1) continue;
     const user = users[0];

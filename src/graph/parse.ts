@@ -6,9 +6,9 @@
  *   // Map { 'x' => lit 1, 'y' => task inc(ref x) }
  */
 import { GraphError, jsonPath } from './errors.ts';
-import { defaultLimits, type Graph, type GraphLimits, type Json, type KeySpec, type Node } from './types.ts';
+import { defaultLimits, MAX_RETURNS, type Graph, type GraphLimits, type Json, type KeySpec, type Node } from './types.ts';
 
-const TASK_FIELDS = new Set(['$op', 'args', 'kwargs']);
+const TASK_FIELDS = new Set(['$op', 'args', 'kwargs', 'returns']);
 
 export function parseGraph(raw: unknown, limits: GraphLimits = defaultLimits): Graph {
   if (!isPlainObject(raw)) {
@@ -92,10 +92,13 @@ class NodeParser {
       case '$literal':
         this.onlyFields(fields, '$literal');
         return lit(raw.$literal as Json);
-      case '$ref':
-        this.onlyFields(fields, '$ref');
+      case '$ref': {
+        this.onlyFields(fields, '$ref', 'index');
         if (typeof raw.$ref !== 'string') throw this.bad('$ref', `must be a key (a string), got ${describe(raw.$ref)}`);
-        return { kind: 'ref', key: raw.$ref };
+        if (raw.index === undefined) return { kind: 'ref', key: raw.$ref };
+        if (!Number.isInteger(raw.index) || (raw.index as number) < 0) throw this.bad('index', `must be the number of an output (an integer from 0), got ${describe(raw.index)}`);
+        return { kind: 'ref', key: raw.$ref, index: raw.index as number };
+      }
       case '$oid':
         this.onlyFields(fields, '$oid');
         if (typeof raw.$oid !== 'string' || raw.$oid.length === 0) throw this.bad('$oid', `must be an object id (a non-empty string), got ${describe(raw.$oid)}`);
@@ -109,7 +112,7 @@ class NodeParser {
 
   private task(raw: Record<string, unknown>, fields: string[], depth: number): Node {
     for (const f of fields) {
-      if (!TASK_FIELDS.has(f)) throw this.bad(f, `is not a task field; a task has "$op", "args" and "kwargs"`);
+      if (!TASK_FIELDS.has(f)) throw this.bad(f, `is not a task field; a task has "$op", "args", "kwargs" and "returns"`);
     }
     if (typeof raw.$op !== 'string' || raw.$op.length === 0) throw this.bad('$op', `must be an op name (a non-empty string), got ${describe(raw.$op)}`);
     let args: Node[] = [];
@@ -126,7 +129,12 @@ class NodeParser {
       kwargs = this.fields(raw.kwargs, Object.keys(raw.kwargs), depth + 1);
       this.path.pop();
     }
-    return { kind: 'task', op: raw.$op, args, kwargs };
+    if (raw.returns === undefined) return { kind: 'task', op: raw.$op, args, kwargs };
+    if (this.path.length > 0) throw this.bad('returns', 'is only allowed on a task at the top of a key (a nested task returns one value to its caller)');
+    if (!Number.isInteger(raw.returns) || (raw.returns as number) < 1 || (raw.returns as number) > MAX_RETURNS) {
+      throw this.bad('returns', `must be the number of values the op returns, an integer from 1 to ${MAX_RETURNS}, got ${describe(raw.returns)}`);
+    }
+    return { kind: 'task', op: raw.$op, args, kwargs, returns: raw.returns as number };
   }
 
   private each(raw: unknown[], depth: number): Node[] {
@@ -148,8 +156,8 @@ class NodeParser {
     });
   }
 
-  private onlyFields(fields: string[], marker: string): void {
-    for (const f of fields) if (f !== marker) throw this.bad(f, `is not allowed next to ${marker}`);
+  private onlyFields(fields: string[], marker: string, ...allowed: string[]): void {
+    for (const f of fields) if (f !== marker && !allowed.includes(f)) throw this.bad(f, `is not allowed next to ${marker}`);
   }
 
   /** An invalid_graph error at the current path, or at its child `field`. */

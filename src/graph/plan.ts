@@ -11,13 +11,22 @@ import { GraphError } from './errors.ts';
 import { checkAcyclic, checkReferences, cull, dependencyMap, follow, oidsOf, resolveAliases } from './deps.ts';
 import { fuseLinear } from './fuse.ts';
 import { opsOf, toTemplate, type SlotResolver, type Template } from './template.ts';
-import type { Graph, Json, KeySpec } from './types.ts';
+import type { Graph, Json, KeySpec, Node } from './types.ts';
 
-/** An input of a task: a node of the same graph (its index) or a stored object (its id). */
-export type Slot = number | string;
+/**
+ * An input of a task: a node of the same graph (its index), output j of a
+ * multiple-return node ([index, j]), or a stored object of another graph (its id).
+ */
+export type Slot = number | [number, number] | string;
+
+/**
+ * Where a value lives in its graph: a node index, or `"<index>:<j>"` for
+ * output j of a multiple-return node. Object ids are `<graph>.<field>`.
+ */
+export type ObjectField = number | string;
 
 export type PlanNode =
-  | { kind: 'data'; key: string; value: Json; outs: number[] }
+  | { kind: 'data'; key: string; value: Json; outs: number[]; consumers: number[] }
   | {
       kind: 'task';
       key: string;
@@ -28,18 +37,22 @@ export type PlanNode =
       /** Inputs that are objects of other graphs ($oid): they may still be computing. */
       objects: string[];
       template: Template;
+      /** Set for a multiple-return task: the number of values it returns. */
+      returns?: number;
+      /** Tasks of this graph that read each output (one entry, or one per returned value). */
+      consumers: number[];
     };
 
-/** Requested keys with each key replaced by the index of the node that computes it. */
-export type OutputSpec = Nested<number>;
+/** Requested keys with each key replaced by the field of its value (an array of fields for a multiple-return key). */
+export type OutputSpec = Nested<ObjectField>;
 export type Nested<T> = T | Nested<T>[];
 
 export interface Plan {
   /** Dependencies come before dependents. */
   nodes: PlanNode[];
   outputs: OutputSpec;
-  /** Indexes of nodes that are outputs (pinned: never freed when the graph runs). */
-  outputIndexes: number[];
+  /** Fields of the outputs (pinned: never freed while the graph runs). */
+  outputIndexes: ObjectField[];
   /** Tasks whose inputs are all data nodes: enqueued at start. (Tasks on $oid inputs wait for the link to those objects.) */
   ready: number[];
   taskCount: number;
@@ -61,6 +74,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   const aliases = resolveAliases(graph);
   const dependenciesFirst = checkAcyclic(deps);
   if (options.isKnownOp) checkOps(graph, options.isKnownOp);
+  checkOutputReferences(graph, aliases);
 
   const requested = flattenKeys(keys);
   const needed = cull(deps, requested);
@@ -79,13 +93,15 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   for (const key of order) {
     const node = graph.get(key)!;
     if (node.kind === 'lit') {
-      nodes.push({ kind: 'data', key, value: node.value, outs: [] });
+      nodes.push({ kind: 'data', key, value: node.value, outs: [], consumers: [0] });
       continue;
     }
     taskCount++;
     slots.reset();
     const template = toTemplate(node, slots);
-    nodes.push({ kind: 'task', key, deps: slots.list, outs: [], pending: 0, objects: slots.list.filter((s): s is string => typeof s === 'string'), template });
+    const returns = node.kind === 'task' ? node.returns : undefined;
+    const objects = slots.list.filter((s): s is string => typeof s === 'string');
+    nodes.push({ kind: 'task', key, deps: slots.list, outs: [], pending: 0, objects, template, consumers: new Array<number>(returns ?? 1).fill(0), ...(returns ? { returns } : {}) });
   }
   if (options.maxTasks !== undefined && taskCount > options.maxTasks) {
     throw new GraphError('too_many_tasks', `The graph needs ${taskCount} tasks; this service accepts at most ${options.maxTasks} per graph. Split it into several graphs (persist the parts).`, { tasks: taskCount, limit: options.maxTasks });
@@ -94,23 +110,34 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   const ready: number[] = [];
   nodes.forEach((node, i) => {
     if (node.kind !== 'task') return;
+    const producers = new Set<number>();
     for (const slot of node.deps) {
-      if (typeof slot !== 'number') continue;
-      const dep = nodes[slot];
-      dep.outs.push(i);
-      if (dep.kind === 'task') node.pending++;
+      if (typeof slot === 'string') continue;
+      const [at, j] = typeof slot === 'number' ? [slot, 0] : slot;
+      nodes[at].consumers[j]++;
+      producers.add(at);
+    }
+    for (const at of producers) {
+      nodes[at].outs.push(i);
+      if (nodes[at].kind === 'task') node.pending++;
     }
     if (node.pending === 0 && node.objects.length === 0) ready.push(i);
   });
 
-  const outputIndexes = [...new Set(requested.map((k) => index.get(follow(aliases, k))!))];
-  return { nodes, outputs: mapKeys(keys, (k) => index.get(follow(aliases, k))!), outputIndexes, ready, taskCount };
+  const fieldsOf = (key: string): OutputSpec => {
+    const at = index.get(follow(aliases, key))!;
+    const returns = (nodes[at] as { returns?: number }).returns;
+    return returns ? Array.from({ length: returns }, (_, j) => `${at}:${j}`) : at;
+  };
+  const outputs = mapKeys(keys, fieldsOf) as OutputSpec;
+  const outputIndexes = [...new Set(requested.flatMap((k) => flattenFields(fieldsOf(k))))];
+  return { nodes, outputs, outputIndexes, ready, taskCount };
 }
 
 /** The input slots of one task at a time: each distinct node or object id it references gets the next slot. */
 class SlotTable implements SlotResolver {
   list: Slot[] = [];
-  private readonly seen = new Map<Slot, number>();
+  private readonly seen = new Map<number | string, number>();
 
   constructor(
     private readonly index: Map<string, number>,
@@ -122,23 +149,76 @@ class SlotTable implements SlotResolver {
     this.seen.clear();
   }
 
-  slotOfKey(key: string): number {
-    return this.slotOf(this.index.get(follow(this.aliases, key))!);
+  slotOfKey(key: string, index?: number): number {
+    const at = this.index.get(follow(this.aliases, key))!;
+    return index === undefined ? this.slotOf(at, at) : this.slotOf([at, index], `${at}:${index}`);
   }
 
   slotOfOid(oid: string): number {
-    return this.slotOf(oid);
+    return this.slotOf(oid, oid);
   }
 
-  private slotOf(slot: Slot): number {
-    let s = this.seen.get(slot);
+  private slotOf(slot: Slot, id: number | string): number {
+    let s = this.seen.get(id);
     if (s === undefined) {
       s = this.list.length;
       this.list.push(slot);
-      this.seen.set(slot, s);
+      this.seen.set(id, s);
     }
     return s;
   }
+}
+
+/**
+ * `{"$ref": k, "index": j}` must name output j of a multiple-return task
+ * (j < its `returns`), and a multiple-return task's outputs are only read one
+ * at a time: a task may not take the whole group by a plain reference.
+ */
+function checkOutputReferences(graph: Graph, aliases: Map<string, string>): void {
+  const returnsOf = (key: string): number | undefined => {
+    const node = graph.get(follow(aliases, key));
+    return node?.kind === 'task' ? node.returns : undefined;
+  };
+  for (const [key, node] of graph) {
+    if (aliases.has(key)) continue;
+    forEachRef(node, (ref) => {
+      const returns = returnsOf(ref.key);
+      if (ref.index === undefined) {
+        if (returns !== undefined) throw new GraphError('invalid_graph', `Key ${JSON.stringify(key)} references ${JSON.stringify(ref.key)}, which returns ${returns} values: reference one of them with {"$ref": ${JSON.stringify(ref.key)}, "index": j}.`, { key, target: ref.key });
+      } else if (returns === undefined) {
+        throw new GraphError('invalid_graph', `Key ${JSON.stringify(key)} references output ${ref.index} of ${JSON.stringify(ref.key)}, which is not a multiple-return task (give it "returns": k, or drop "index").`, { key, target: ref.key });
+      } else if (ref.index >= returns) {
+        throw new GraphError('invalid_graph', `Key ${JSON.stringify(key)} references output ${ref.index} of ${JSON.stringify(ref.key)}, which returns only ${returns} values (outputs 0 to ${returns - 1}).`, { key, target: ref.key, index: ref.index });
+      }
+    });
+  }
+}
+
+function forEachRef(node: Node, fn: (ref: { key: string; index?: number }) => void): void {
+  switch (node.kind) {
+    case 'ref':
+      fn(node);
+      break;
+    case 'task':
+      for (const a of node.args) forEachRef(a, fn);
+      if (node.kwargs) for (const [, v] of node.kwargs) forEachRef(v, fn);
+      break;
+    case 'array':
+      for (const i of node.items) forEachRef(i, fn);
+      break;
+    case 'object':
+      for (const [, v] of node.entries) forEachRef(v, fn);
+      break;
+    case 'fused':
+      forEachRef(node.node, fn);
+      break;
+  }
+}
+
+function flattenFields(spec: OutputSpec, out: ObjectField[] = []): ObjectField[] {
+  if (Array.isArray(spec)) for (const s of spec) flattenFields(s, out);
+  else out.push(spec);
+  return out;
 }
 
 /** Every requested key must be in the graph; all missing ones are listed. */

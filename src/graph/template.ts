@@ -28,7 +28,8 @@ export type Template =
 
 /** Gives the input slot of a referenced key or object id. */
 export interface SlotResolver {
-  slotOfKey(key: string): number;
+  /** `index`: output `index` of a multiple-return task. */
+  slotOfKey(key: string, index?: number): number;
   slotOfOid(oid: string): number;
 }
 
@@ -38,7 +39,7 @@ export function toTemplate(node: Node, slotOf: SlotResolver): Template {
     case 'lit':
       return [LIT, node.value];
     case 'ref':
-      return [INPUT, slotOf.slotOfKey(node.key)];
+      return [INPUT, slotOf.slotOfKey(node.key, node.index)];
     case 'oid':
       return [INPUT, slotOf.slotOfOid(node.oid)];
     case 'task': {

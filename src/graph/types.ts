@@ -8,9 +8,11 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
  */
 export type Node =
   | { kind: 'lit'; value: Json }
-  | { kind: 'ref'; key: string }
+  /** `index` picks output `index` of a multiple-return task. */
+  | { kind: 'ref'; key: string; index?: number }
   | { kind: 'oid'; oid: string }
-  | { kind: 'task'; op: string; args: Node[]; kwargs: [string, Node][] | null }
+  /** `returns`: the op returns that many values, each stored as its own object (top-level tasks only). */
+  | { kind: 'task'; op: string; args: Node[]; kwargs: [string, Node][] | null; returns?: number }
   | { kind: 'array'; items: Node[] }
   | { kind: 'object'; entries: [string, Node][] }
   /** A task fused into its only dependent (src/graph/fuse.ts); `key` names it in errors. */
@@ -30,3 +32,6 @@ export interface GraphLimits {
 }
 
 export const defaultLimits: GraphLimits = { maxDepth: 64, maxKeyLength: 4096 };
+
+/** Most outputs one multiple-return task may have. */
+export const MAX_RETURNS = 100_000;

@@ -12,7 +12,7 @@
  * graph is deleted, so no graph is ever left half registered.
  */
 import { randomBytes } from 'node:crypto';
-import type { Plan, OutputSpec } from '../graph/plan.ts';
+import type { ObjectField, Plan, OutputSpec } from '../graph/plan.ts';
 import { encodeValue } from '../store/codec.ts';
 import { decodeValue } from '../store/codec.ts';
 import { objectId, parseObjectId } from '../store/objects.ts';
@@ -64,7 +64,7 @@ export class GraphStore {
     const id = options.id ?? newGraphId();
     const k = graphKeys(this.prefix, id);
     const outputs = oidTree(id, plan.outputs);
-    const pinned = new Set(plan.outputIndexes);
+    const pinned = new Set(plan.outputIndexes.map(String));
     const now = Date.now();
     const finished = plan.taskCount === 0;
     let pipe = this.redis.pipeline();
@@ -92,7 +92,7 @@ export class GraphStore {
         ttl: options.ttl,
         out: JSON.stringify(plan.outputs),
         outidx: plan.outputIndexes.join(','),
-        outkeys: JSON.stringify(plan.outputIndexes.map((i) => plan.nodes[i].key)),
+        outkeys: JSON.stringify(plan.outputIndexes.map((f) => plan.nodes[Number(String(f).split(':')[0])].key)),
         ...(finished ? { finished: now } : {}),
       });
       let refs: (string | number)[] = [];
@@ -106,11 +106,14 @@ export class GraphStore {
       for (let i = 0; i < plan.nodes.length; i++) {
         const node = plan.nodes[i];
         // refs holds "consumers left - 1" so the common single-consumer node needs no field (see completeTasks).
-        const extra = node.outs.length + (pinned.has(i) ? 1 : 0) - 1;
-        if (extra !== 0) {
-          refs.push(i, extra);
-          inPipe++;
-        }
+        node.consumers.forEach((consumers, j) => {
+          const field = node.kind === 'task' && node.returns ? `${i}:${j}` : String(i);
+          const extra = consumers + (pinned.has(field) ? 1 : 0) - 1;
+          if (extra !== 0) {
+            refs.push(field, extra);
+            inPipe++;
+          }
+        });
         if (node.kind === 'data') {
           vals.push(String(i), encodeValue(node.value));
           pipe.setbit(k.done, i, 1);
@@ -217,7 +220,7 @@ export class GraphStore {
    * Status and, when done, the result (shaped like the requested keys), in
    * one round trip when the caller knows the output nodes.
    */
-  async outcome(id: string, outputNodes?: number[]): Promise<{ info: GraphInfo; result: unknown } | null> {
+  async outcome(id: string, outputNodes?: ObjectField[]): Promise<{ info: GraphInfo; result: unknown } | null> {
     const k = graphKeys(this.prefix, id);
     if (!outputNodes) {
       const found = readMeta(id, await this.redis.hgetall(k.meta));
@@ -260,13 +263,13 @@ export function oidTree(graph: string, spec: OutputSpec): unknown {
   return reshape(spec, (n): Oid => ({ $oid: objectId(graph, n) }));
 }
 
-function reshape<T>(spec: OutputSpec, fn: (n: number) => T): unknown {
-  return typeof spec === 'number' ? fn(spec) : spec.map((s) => reshape(s, fn));
+function reshape<T>(spec: OutputSpec, fn: (n: ObjectField) => T): unknown {
+  return Array.isArray(spec) ? spec.map((s) => reshape(s, fn)) : fn(spec);
 }
 
-function flatten(spec: OutputSpec, out: number[] = []): number[] {
-  if (typeof spec === 'number') out.push(spec);
-  else for (const s of spec) flatten(s, out);
+function flatten(spec: OutputSpec, out: ObjectField[] = []): ObjectField[] {
+  if (Array.isArray(spec)) for (const s of spec) flatten(s, out);
+  else out.push(spec);
   return out;
 }
 

@@ -3,7 +3,9 @@
  * with cmsgpack, which knows no binary type, so the template travels after it
  * rather than inside it:
  *
- *   uint32 big-endian header length | msgpack [key, deps, outs] | msgpack template
+ *   uint32 big-endian header length | msgpack [key, deps, outs, returns] | msgpack template
+ *
+ * `returns` is 0 for a task with one value, k for a multiple-return task.
  */
 import { pack, unpack } from 'msgpackr';
 import type { Slot } from '../graph/plan.ts';
@@ -14,10 +16,11 @@ export interface TaskSpec {
   deps: Slot[];
   outs: number[];
   template: Template;
+  returns?: number;
 }
 
 export function encodeSpec(spec: TaskSpec): Buffer {
-  const header = pack([spec.key, spec.deps, spec.outs]);
+  const header = pack([spec.key, spec.deps, spec.outs, spec.returns ?? 0]);
   const template = pack(spec.template);
   const out = Buffer.allocUnsafe(4 + header.length + template.length);
   out.writeUInt32BE(header.length, 0);
@@ -28,6 +31,6 @@ export function encodeSpec(spec: TaskSpec): Buffer {
 
 export function decodeSpec(bytes: Buffer): TaskSpec {
   const n = bytes.readUInt32BE(0);
-  const [key, deps, outs] = unpack(bytes.subarray(4, 4 + n)) as [string, Slot[], number[]];
-  return { key, deps, outs, template: unpack(bytes.subarray(4 + n)) as Template };
+  const [key, deps, outs, returns] = unpack(bytes.subarray(4, 4 + n)) as [string, Slot[], number[], number];
+  return { key, deps, outs, template: unpack(bytes.subarray(4 + n)) as Template, ...(returns ? { returns } : {}) };
 }

@@ -9,12 +9,17 @@ import { finishedChannel, graphKeys } from './keys.ts';
 import { decodeSpec } from './spec.ts';
 import type { ScriptedRedis } from './scripts.ts';
 
+/** A finished task: its index and its encoded value, or values for a multiple-return task. */
+export type TaskResult = [number, Buffer[]];
+
 /** What a worker needs to run one task. */
 export interface StartedTask {
   index: number;
   key: string;
   deps: Slot[];
   template: Template;
+  /** Set for a multiple-return task. */
+  returns?: number;
   /** Encoded input values by slot; null where the object is missing. */
   inputs: (Buffer | null)[];
 }
@@ -52,8 +57,8 @@ function readStarted(reply: (Buffer | number | null)[], at: number): { run: Star
     const n = reply[at + 3] as number;
     if (code === 1) alreadyDone.push(index);
     else {
-      const { key, deps, template } = decodeSpec(reply[at + 2] as Buffer);
-      run.push({ index, key, deps, template, inputs: reply.slice(at + 4, at + 4 + n) as (Buffer | null)[] });
+      const { key, deps, template, returns } = decodeSpec(reply[at + 2] as Buffer);
+      run.push({ index, key, deps, template, returns, inputs: reply.slice(at + 4, at + 4 + n) as (Buffer | null)[] });
     }
     at += 4 + n;
   }
@@ -80,10 +85,10 @@ export class TaskState {
    * these results as $oid inputs) and, when `take` > 0, up to `take` more that
    * became ready and were started for the caller to run next.
    */
-  async complete(graph: string, results: [number, Buffer][], take: number, spread: number): Promise<{ status: string; ready: number[]; elsewhere: [string, number][]; next: StartResult }> {
+  async complete(graph: string, results: TaskResult[], take: number, spread: number): Promise<{ status: string; ready: number[]; elsewhere: [string, number][]; next: StartResult }> {
     const k = graphKeys(this.prefix, graph);
     const args: (number | Buffer)[] = [];
-    for (const [index, value] of results) args.push(index, value);
+    for (const [index, values] of results) args.push(index, values.length, ...values);
     const reply = await this.redis.completeTasksBuffer(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, finishedChannel(this.prefix), this.prefix, take, spread, ...args);
     const status = String(reply[0]);
     if (reply.length === 1) return { status, ready: [], elsewhere: [], next: { status, run: [], alreadyDone: [] } };

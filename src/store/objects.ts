@@ -11,7 +11,8 @@ import type { Redis } from 'ioredis';
 
 export interface ObjectAddress {
   graph: string;
-  node: number;
+  /** The value's field in the graph's vals hash: a node index, or "<index>:<j>" for output j of a multiple-return task. */
+  node: string;
 }
 
 export type ObjectState = 'pending' | 'ready' | 'failed';
@@ -27,15 +28,15 @@ export interface ObjectMeta {
   error?: unknown;
 }
 
-const OID = /^([A-Za-z0-9_-]{1,64})\.(\d{1,10})$/;
+const OID = /^([A-Za-z0-9_-]{1,64})\.(\d{1,10}(?::\d{1,6})?)$/;
 
-export function objectId(graph: string, node: number): string {
-  return `${graph}.${node}`;
+export function objectId(graph: string, field: number | string): string {
+  return `${graph}.${field}`;
 }
 
 export function parseObjectId(oid: string): ObjectAddress | null {
   const m = OID.exec(oid);
-  return m ? { graph: m[1], node: Number(m[2]) } : null;
+  return m ? { graph: m[1], node: m[2] } : null;
 }
 
 /** The Redis hash that holds the values of a graph's nodes. */
@@ -59,8 +60,8 @@ export class ObjectStore {
       if (!at) continue;
       const base = `${this.prefix}:{${at.graph}}:`;
       pipe.hmget(base + 'meta', 'status', 'outidx', 'outkeys', 'error');
-      pipe.hstrlen(base + 'vals', String(at.node));
-      pipe.sismember(base + 'released', String(at.node));
+      pipe.hstrlen(base + 'vals', at.node);
+      pipe.sismember(base + 'released', at.node);
     }
     const replies = ((await pipe.exec()) ?? []).map(([err, value]) => {
       if (err) throw err;
@@ -74,9 +75,9 @@ export class ObjectStore {
       const released = replies[r++] as number;
       if (status === null || released === 1) return null;
       const outputs = (outidx ?? '').split(',');
-      const position = outputs.indexOf(String(at.node));
+      const position = outputs.indexOf(at.node);
       if (position < 0) return null;
-      const key = (JSON.parse(outkeys ?? '[]') as string[])[position] ?? String(at.node);
+      const key = (JSON.parse(outkeys ?? '[]') as string[])[position] ?? at.node;
       const base: ObjectMeta = { oid: oids[i], state: 'ready', size, location: 'memory', graph: at.graph, key };
       if (size > 0) return base;
       if (RUNNING.has(status)) return { ...base, state: 'pending', size: null, location: null };
@@ -88,6 +89,6 @@ export class ObjectStore {
   async read(oid: string): Promise<Buffer | null> {
     const at = parseObjectId(oid);
     if (!at) return null;
-    return this.redis.hgetBuffer(valuesKey(this.prefix, at.graph), String(at.node));
+    return this.redis.hgetBuffer(valuesKey(this.prefix, at.graph), at.node);
   }
 }

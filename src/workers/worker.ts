@@ -21,7 +21,7 @@ import { connect } from '../queue/connection.ts';
 import { TaskQueue, type BundleJob } from '../queue/dispatch.ts';
 import { TASK_QUEUE, opsKey, workersKey } from '../queue/keys.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
-import { TaskState, type StartedTask, type StartResult, type TaskErrorBody } from '../queue/tasks.ts';
+import { TaskState, type StartedTask, type StartResult, type TaskErrorBody, type TaskResult } from '../queue/tasks.ts';
 import { evaluate } from './evaluate.ts';
 
 /** A continuation runs at most this long before handing the rest to the queue, so other graphs' jobs get their turn. */
@@ -133,8 +133,8 @@ export class TaskWorker {
    * `todo` is empty. Returns the encoded results, or undefined when a task
    * failed (the graph is then failed).
    */
-  private async runBatch(graph: string, todo: StartedTask[]): Promise<[number, Buffer][] | undefined> {
-    const results: [number, Buffer][] = [];
+  private async runBatch(graph: string, todo: StartedTask[]): Promise<TaskResult[] | undefined> {
+    const results: TaskResult[] = [];
     const pending: Promise<void>[] = [];
     let bytes = 0;
     let failure: TaskErrorBody | undefined;
@@ -146,10 +146,10 @@ export class TaskWorker {
       try {
         const value = evaluate(task.template, decodeInputs(task), this.ops, { signal: this.abort.signal, graph, key: task.key });
         if (value instanceof Promise) {
-          pending.push(value.then((v) => void results.push([task.index, encode(v)]), (err) => fail(task, err)));
+          pending.push(value.then((v) => void results.push([task.index, encodeResult(task, v)])).catch((err: unknown) => fail(task, err)));
         } else {
-          const encoded = encode(value);
-          bytes += encoded.length;
+          const encoded = encodeResult(task, value);
+          for (const b of encoded) bytes += b.length;
           results.push([task.index, encoded]);
         }
       } catch (err) {
@@ -200,6 +200,17 @@ function decodeInputs(task: StartedTask): unknown[] {
     }
     return decodeValue(bytes);
   });
+}
+
+/** The stored form of a task's value: one buffer, or one per value of a multiple-return task. */
+function encodeResult(task: StartedTask, value: unknown): Buffer[] {
+  if (task.returns === undefined) return [encode(value)];
+  const values = Array.isArray(value) ? value : null;
+  if (!values || values.length !== task.returns) {
+    const got = values ? `${values.length} values` : `one value (${value === null ? 'null' : typeof value}), not an array of values`;
+    throw new Error(`The task says "returns": ${task.returns}, but its op returned ${got}.`);
+  }
+  return values.map(encode);
 }
 
 function encode(value: unknown): Buffer {

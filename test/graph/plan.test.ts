@@ -36,8 +36,8 @@ describe('planGraph, the example in its doc comment', () => {
     const p = planGraph(parseGraph({ x: 1, y: { $op: 'inc', args: [{ $ref: 'x' }] } }), 'y');
     expect(p).toEqual({
       nodes: [
-        { kind: 'data', key: 'x', value: 1, outs: [1] },
-        { kind: 'task', key: 'y', deps: [0], outs: [], pending: 0, objects: [], template: [CALL, 'inc', [[INPUT, 0]], null, null] },
+        { kind: 'data', key: 'x', value: 1, outs: [1], consumers: [1] },
+        { kind: 'task', key: 'y', deps: [0], outs: [], pending: 0, objects: [], template: [CALL, 'inc', [[INPUT, 0]], null, null], consumers: [0] },
       ],
       outputs: 1,
       outputIndexes: [1],
@@ -170,7 +170,7 @@ describe('planGraph outputs', () => {
     const p = plan({ x: 5, y: ref('x') }, ['x', 'y']);
     expect(p.outputs).toEqual([0, 0]);
     expect(p.outputIndexes).toEqual([0]);
-    expect(p.nodes).toEqual([{ kind: 'data', key: 'x', value: 5, outs: [] }]);
+    expect(p.nodes).toEqual([{ kind: 'data', key: 'x', value: 5, outs: [], consumers: [0] }]);
   });
 
   it('plans nothing for an empty list of keys', () => {

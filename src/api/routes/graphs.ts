@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseGraph, parseKeys, parseLayers } from '../../graph/parse.ts';
 import { GraphError } from '../../graph/errors.ts';
-import { flattenKeys, planGraph, type Plan } from '../../graph/plan.ts';
+import { flattenKeys, planGraph, type ObjectField, type Plan } from '../../graph/plan.ts';
 import type { Graph, KeySpec } from '../../graph/types.ts';
 import { newGraphId, type GraphInfo } from '../../queue/graphs.ts';
 import { jsonReplacer } from '../../store/codec.ts';
@@ -19,7 +19,7 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
   const { graphs, tasks, finished, ops, config, objects } = app.weft;
 
   /** Answers with a graph's outcome: its result when done, its error when failed or cancelled. */
-  async function outcome(reply: FastifyReply, id: string, knownOutputs?: number[]): Promise<FastifyReply> {
+  async function outcome(reply: FastifyReply, id: string, knownOutputs?: ObjectField[]): Promise<FastifyReply> {
     const found = await graphs.outcome(id, knownOutputs);
     if (!found) throw notFound(id);
     const { info, result } = found;

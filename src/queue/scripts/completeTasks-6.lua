@@ -18,7 +18,8 @@
     ARGV[2] key prefix (to find objects of other graphs named by $oid)
     ARGV[3] most ready tasks to start for the caller (0: none)
     ARGV[4] bundle spread (see dispatch.ts)
-    ARGV[5..] pairs: task index, encoded result
+    ARGV[5..] groups: task index, number of values n, n encoded values
+              (n is 1, or the task's `returns`: value j is stored as output j)
 
   Tasks of other graphs waiting for a finished node (a pending $oid, see
   linkObjects) are counted down too; those that became ready are returned.
@@ -44,13 +45,27 @@ local ready = {}
 local elsewhere = {}
 local waited = redis.call('HEXISTS', KEYS[1], 'waited') == 1
 local finished = 0
-for i = 5, #ARGV, 2 do
-  local idx = ARGV[i]
+local i = 5
+while i <= #ARGV do
+  local idx, n = ARGV[i], tonumber(ARGV[i + 1])
   if redis.call('GETBIT', KEYS[5], idx) == 0 then
     redis.call('SETBIT', KEYS[5], idx, 1)
-    redis.call('HSET', KEYS[6], idx, ARGV[i + 1])
     local spec = specHeader(redis.call('HGET', KEYS[2], idx))
-    local deps, outs = spec[2], spec[3]
+    local deps, outs, returns = spec[2], spec[3], spec[4] or 0
+    local stored = {}
+    if returns > 0 then
+      for j = 1, n do stored[j] = idx .. ':' .. (j - 1) end
+    else
+      stored[1] = idx
+    end
+    for j = 1, #stored do
+      -- An output of a multiple-return task that nothing reads (refs -1) is not kept.
+      if returns > 0 and redis.call('HGET', KEYS[4], stored[j]) == '-1' then
+        redis.call('HDEL', KEYS[4], stored[j])
+      else
+        redis.call('HSET', KEYS[6], stored[j], ARGV[i + 1 + j])
+      end
+    end
     for j = 1, #outs do
       local o = outs[j]
       if redis.call('HINCRBY', KEYS[3], o, -1) <= 0 then
@@ -59,29 +74,33 @@ for i = 5, #ARGV, 2 do
       end
     end
     for j = 1, #deps do
-      local d = deps[j]
-      if type(d) == 'number' and redis.call('HINCRBY', KEYS[4], d, -1) < 0 then
-        redis.call('HDEL', KEYS[4], d)
-        redis.call('HDEL', KEYS[6], d)
+      local field = depField(deps[j])
+      if field and redis.call('HINCRBY', KEYS[4], field, -1) < 0 then
+        redis.call('HDEL', KEYS[4], field)
+        redis.call('HDEL', KEYS[6], field)
       end
     end
     if waited then
-      local waiters = redis.call('HGET', string.sub(KEYS[1], 1, -5) .. 'waiters', idx)
-      if waiters then
-        redis.call('HDEL', string.sub(KEYS[1], 1, -5) .. 'waiters', idx)
-        for other, task in string.gmatch(waiters, '([^ ;]+) (%d+)') do
-          local base = graphBase(ARGV[2], other)
-          local s = redis.call('HGET', base .. 'meta', 'status')
-          if (s == 'running' or s == 'queued') and redis.call('HINCRBY', base .. 'pend', task, -1) <= 0 then
-            redis.call('HDEL', base .. 'pend', task)
-            elsewhere[#elsewhere + 1] = other
-            elsewhere[#elsewhere + 1] = tonumber(task)
+      local waitersKey = string.sub(KEYS[1], 1, -5) .. 'waiters'
+      for j = 1, #stored do
+        local waiters = redis.call('HGET', waitersKey, stored[j])
+        if waiters then
+          redis.call('HDEL', waitersKey, stored[j])
+          for other, task in string.gmatch(waiters, '([^ ;]+) (%d+)') do
+            local base = graphBase(ARGV[2], other)
+            local s = redis.call('HGET', base .. 'meta', 'status')
+            if (s == 'running' or s == 'queued') and redis.call('HINCRBY', base .. 'pend', task, -1) <= 0 then
+              redis.call('HDEL', base .. 'pend', task)
+              elsewhere[#elsewhere + 1] = other
+              elsewhere[#elsewhere + 1] = tonumber(task)
+            end
           end
         end
       end
     end
     finished = finished + 1
   end
+  i = i + 2 + n
 end
 local status = 'running'
 if finished > 0 then

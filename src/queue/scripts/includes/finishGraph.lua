@@ -16,7 +16,7 @@ local function finishGraph(meta, status, errorJson, channel, prefix)
   local orphans = {}
   if status ~= 'done' then
     local keep = {}
-    for idx in string.gmatch(redis.call('HGET', meta, 'outidx') or '', '%d+') do keep[idx] = true end
+    for field in string.gmatch(redis.call('HGET', meta, 'outidx') or '', '[^,]+') do keep[field] = true end
     local fields = redis.call('HKEYS', vals)
     for i = 1, #fields do
       if not keep[fields[i]] then redis.call('HDEL', vals, fields[i]) end

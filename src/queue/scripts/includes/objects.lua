@@ -1,5 +1,6 @@
--- Objects of other graphs. An object id is `<graph>.<node>`; its value is
--- field <node> of `<prefix>:{<graph>}:vals`. Every key of a graph is named
+-- Objects of other graphs. An object id is `<graph>.<field>`; its value is
+-- that field of `<prefix>:{<graph>}:vals` (a node index, or "<index>:<j>"
+-- for output j of a multiple-return node). Every key of a graph is named
 -- from its base `<prefix>:{<graph>}:` (all in one Redis Cluster slot).
 --
 --   pins      node -> number of running graphs that use the object
@@ -15,7 +16,7 @@ local function graphBase(prefix, graph)
 end
 
 local function splitOid(oid)
-  return string.match(oid, '^(.+)%.(%d+)$')
+  return string.match(oid, '^(.+)%.([%d:]+)$')
 end
 
 local function isOutput(base, node)
@@ -29,7 +30,7 @@ local function dropIfReleased(base)
   local meta = base .. 'meta'
   if not ENDED[redis.call('HGET', meta, 'status') or 'done'] then return end
   local outputs = 0
-  for _ in string.gmatch(redis.call('HGET', meta, 'outidx') or '', '%d+') do outputs = outputs + 1 end
+  for _ in string.gmatch(redis.call('HGET', meta, 'outidx') or '', '[^,]+') do outputs = outputs + 1 end
   if redis.call('SCARD', base .. 'released') >= outputs and redis.call('HLEN', base .. 'pins') == 0 then
     redis.call('UNLINK', meta, base .. 'vals', base .. 'pins', base .. 'released', base .. 'waiters')
   end

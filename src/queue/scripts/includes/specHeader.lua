@@ -1,6 +1,15 @@
--- A spec is: 4-byte big-endian length, msgpack [key, deps, outs], packed
--- template (src/queue/spec.ts). Scripts read only the header.
+-- A spec is: 4-byte big-endian length, msgpack [key, deps, outs, returns],
+-- packed template (src/queue/spec.ts). Scripts read only the header.
+-- A dep is a node index, {index, j} for output j of a multiple-return node,
+-- or an object id `<graph>.<field>` of another graph.
 local function specHeader(spec)
   local n = struct.unpack('>I4', spec)
   return cmsgpack.unpack(string.sub(spec, 5, 4 + n))
+end
+
+-- The field of the vals hash a dep of this graph is stored in (nil for an object id).
+local function depField(d)
+  if type(d) == 'number' then return tostring(d) end
+  if type(d) == 'table' then return d[1] .. ':' .. d[2] end
+  return nil
 end

@@ -1,7 +1,7 @@
 -- Appends to `out` what a worker needs to run task `idx`: idx, 0, its spec,
 -- the number of inputs, then each input's value (false where an object is
 -- missing); or idx, 1, '', 0 when the task is already done (a repeated delivery).
--- An input is a node of this graph (a number) or an object id `<graph>.<node>`.
+-- An input is a dep as specHeader describes it.
 -- Returns 1 when the task starts, 0 when it was done. Needs specHeader.
 local function startTask(out, idx, specKey, doneKey, valsKey, prefix)
   out[#out + 1] = tonumber(idx)
@@ -18,10 +18,11 @@ local function startTask(out, idx, specKey, doneKey, valsKey, prefix)
   out[#out + 1] = #deps
   for j = 1, #deps do
     local d = deps[j]
-    if type(d) == 'number' then
-      out[#out + 1] = redis.call('HGET', valsKey, d)
+    local field = depField(d)
+    if field then
+      out[#out + 1] = redis.call('HGET', valsKey, field)
     else
-      local gid, node = string.match(d, '^(.+)%.(%d+)$')
+      local gid, node = string.match(d, '^(.+)%.([%d:]+)$')
       if gid then
         out[#out + 1] = redis.call('HGET', prefix .. ':{' .. gid .. '}:vals', node)
       else

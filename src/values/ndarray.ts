@@ -1,0 +1,205 @@
+/**
+ * NDArray: one chunk of an n-dimensional numeric array, what a numpy ndarray is
+ * to one block of a dask.array. The elements live in one typed array in
+ * row-major order, so a chunk is stored and moved as binary and never becomes
+ * one object per element.
+ *
+ * Encodings (docs/arrays.md):
+ * - MessagePack: extension type 0x41 (NDARRAY_EXTENSION_TYPE) whose payload is
+ *   the MessagePack array [dtype, shape, data]. msgpackr packs `data`, a typed
+ *   array, as binary; a client in another language may send `data` as raw
+ *   little-endian bytes (numpy's `tobytes()`), which ndarrayFromWire accepts too.
+ * - JSON: {"$ndarray": {"dtype": "float64", "shape": [2, 3], "data": [numbers, row-major]}}.
+ *
+ * Values are immutable by convention: no op writes into an input's data, which
+ * is what lets reshape share a buffer instead of copying it.
+ */
+import { endianness } from 'node:os';
+
+export const DTYPES = ['float64', 'float32', 'int32', 'int16', 'int8', 'uint32', 'uint16', 'uint8'] as const;
+export type DType = (typeof DTYPES)[number];
+
+export type NumericArray = Float64Array | Float32Array | Int32Array | Int16Array | Int8Array | Uint32Array | Uint16Array | Uint8Array;
+
+type NumericArrayConstructor = { new (length: number): NumericArray; new (buffer: ArrayBuffer): NumericArray; readonly BYTES_PER_ELEMENT: number };
+
+interface DTypeInfo {
+  ctor: NumericArrayConstructor;
+  integer: boolean;
+  /** Range of an integer dtype (the JSON form is checked against it). */
+  min: number;
+  max: number;
+}
+
+const INFO: Record<DType, DTypeInfo> = {
+  float64: { ctor: Float64Array, integer: false, min: -Infinity, max: Infinity },
+  float32: { ctor: Float32Array, integer: false, min: -Infinity, max: Infinity },
+  int32: { ctor: Int32Array, integer: true, min: -(2 ** 31), max: 2 ** 31 - 1 },
+  int16: { ctor: Int16Array, integer: true, min: -(2 ** 15), max: 2 ** 15 - 1 },
+  int8: { ctor: Int8Array, integer: true, min: -128, max: 127 },
+  uint32: { ctor: Uint32Array, integer: true, min: 0, max: 2 ** 32 - 1 },
+  uint16: { ctor: Uint16Array, integer: true, min: 0, max: 2 ** 16 - 1 },
+  uint8: { ctor: Uint8Array, integer: true, min: 0, max: 255 },
+};
+
+export const NDARRAY_EXTENSION_TYPE = 0x41;
+
+/** Thrown for a malformed encoded array; ops turn it into an OpArgumentError naming the op. */
+export class NDArrayFormatError extends Error {
+  override readonly name = 'NDArrayFormatError';
+}
+
+export function isDType(v: unknown): v is DType {
+  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(INFO, v);
+}
+
+export function isIntegerDType(dtype: DType): boolean {
+  return INFO[dtype].integer;
+}
+
+export function dtypeRange(dtype: DType): { min: number; max: number } {
+  return { min: INFO[dtype].min, max: INFO[dtype].max };
+}
+
+export function unknownDTypeMessage(v: unknown): string {
+  return `unknown dtype ${describe(v)}: use one of ${DTYPES.join(', ')}.`;
+}
+
+/** A zero-filled typed array of the dtype. */
+export function allocate(dtype: DType, length: number): NumericArray {
+  return new INFO[dtype].ctor(length);
+}
+
+/** The number of elements of a shape (1 for the 0-d shape []). */
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major strides in elements: the step in `data` for one step along each axis. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+export class NDArray {
+  readonly dtype: DType;
+  readonly shape: number[];
+  readonly data: NumericArray;
+
+  constructor(dtype: DType, shape: readonly number[], data: NumericArray) {
+    if (!isDType(dtype)) throw new NDArrayFormatError(unknownDTypeMessage(dtype));
+    checkShape(shape, 'shape');
+    if (!(data instanceof INFO[dtype].ctor)) throw new NDArrayFormatError(`data of a ${dtype} array must be a ${INFO[dtype].ctor.name}, got ${describe(data)}.`);
+    const size = sizeOf(shape);
+    if (data.length !== size) throw new NDArrayFormatError(`data has ${data.length} elements but shape ${JSON.stringify(shape)} needs ${size}.`);
+    this.dtype = dtype;
+    this.shape = [...shape];
+    // A Buffer is a Uint8Array whose toJSON and slice behave differently: keep a plain view.
+    this.data = Buffer.isBuffer(data) ? new Uint8Array(data.buffer, data.byteOffset, data.length) : data;
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  /** The documented JSON form. Non-finite numbers become null there, as JSON.stringify does with any number. */
+  toJSON(): { $ndarray: { dtype: DType; shape: number[]; data: number[] } } {
+    return { $ndarray: { dtype: this.dtype, shape: [...this.shape], data: Array.from(this.data) } };
+  }
+}
+
+/** The payload msgpackr packs for the extension: the typed array stays binary. */
+export function ndarrayToWire(a: NDArray): [DType, number[], NumericArray] {
+  return [a.dtype, a.shape, a.data];
+}
+
+/** Reads the extension payload back: `data` is the typed array of the dtype, or its raw little-endian bytes. */
+export function ndarrayFromWire(w: unknown): NDArray {
+  if (!Array.isArray(w) || w.length !== 3) throw new NDArrayFormatError(`an NDArray on the wire is [dtype, shape, data], got ${describe(w)}.`);
+  const [dtype, shape, data] = w as unknown[];
+  if (!isDType(dtype)) throw new NDArrayFormatError(unknownDTypeMessage(dtype));
+  checkShape(shape, 'shape');
+  const ctor = INFO[dtype].ctor;
+  if (data instanceof ctor) return new NDArray(dtype, shape, data);
+  if (data instanceof Uint8Array) return new NDArray(dtype, shape, fromLittleEndianBytes(dtype, data, sizeOf(shape)));
+  throw new NDArrayFormatError(`data of a ${dtype} array on the wire must be a ${ctor.name} or its bytes, got ${describe(data)}.`);
+}
+
+/** True for anything shaped like the JSON form (checked in full by fromJSONForm). */
+export function isNDArrayJSON(v: unknown): v is { $ndarray: unknown } {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, '$ndarray');
+}
+
+/**
+ * Parses {"$ndarray": {dtype, shape, data}}. Strict, because it is an encoding
+ * and not a cast: an integer dtype's data must be integers in its range. null
+ * (how JSON writes NaN and infinities) reads as NaN in a float dtype.
+ */
+export function fromJSONForm(obj: unknown): NDArray {
+  const form = 'an NDArray in JSON is {"$ndarray": {"dtype": ..., "shape": [...], "data": [...]}}';
+  if (!isNDArrayJSON(obj) || Object.keys(obj).length !== 1) throw new NDArrayFormatError(`${form}, got ${describe(obj)}.`);
+  const body = obj.$ndarray;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new NDArrayFormatError(`${form}; "$ndarray" holds ${describe(body)}.`);
+  const { dtype, shape, data } = body as Record<string, unknown>;
+  const extra = Object.keys(body).filter((k) => k !== 'dtype' && k !== 'shape' && k !== 'data');
+  if (extra.length > 0) throw new NDArrayFormatError(`${form}; unexpected field ${JSON.stringify(extra[0])}.`);
+  if (!isDType(dtype)) throw new NDArrayFormatError(unknownDTypeMessage(dtype));
+  checkShape(shape, '"shape"');
+  if (!Array.isArray(data)) throw new NDArrayFormatError(`"data" must be an array of numbers (row-major), got ${describe(data)}.`);
+  const size = sizeOf(shape);
+  if (data.length !== size) throw new NDArrayFormatError(`"data" has ${data.length} numbers but shape ${JSON.stringify(shape)} needs ${size}.`);
+  const { integer, min, max } = INFO[dtype];
+  const out = allocate(dtype, size);
+  for (let i = 0; i < size; i++) {
+    const x = data[i];
+    if (x === null && !integer) {
+      out[i] = NaN;
+      continue;
+    }
+    if (typeof x !== 'number') throw new NDArrayFormatError(`"data"[${i}] is ${describe(x)}, not a number.`);
+    if (integer && (!Number.isInteger(x) || x < min || x > max)) throw new NDArrayFormatError(`"data"[${i}] is ${x}, not a ${dtype} (integers ${min} to ${max}).`);
+    out[i] = x;
+  }
+  return new NDArray(dtype, shape, out);
+}
+
+function checkShape(shape: unknown, what: string): asserts shape is number[] {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new NDArrayFormatError(`${what} must be an array of non-negative integers, got ${describe(shape)}.`);
+  }
+}
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+function fromLittleEndianBytes(dtype: DType, bytes: Uint8Array, size: number): NumericArray {
+  const ctor = INFO[dtype].ctor;
+  const width = ctor.BYTES_PER_ELEMENT;
+  if (bytes.byteLength !== size * width) throw new NDArrayFormatError(`data of a ${dtype} array of ${size} elements must be ${size * width} bytes, got ${bytes.byteLength}.`);
+  // Copied: the bytes may sit at an offset the element size does not divide, and typed arrays need alignment.
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  const out = new ctor(copy.buffer);
+  if (!LITTLE_ENDIAN && width > 1) for (let i = 0; i < copy.length; i += width) copy.subarray(i, i + width).reverse();
+  return out;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return JSON.stringify(v.length > 30 ? v.slice(0, 30) + '...' : v);
+  if (Array.isArray(v)) return v.length <= 8 && v.every((x) => typeof x !== 'object' || x === null) ? JSON.stringify(v) : `an array of ${v.length}`;
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${String(v)}`;
+}
