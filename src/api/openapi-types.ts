@@ -211,6 +211,11 @@ export interface components {
                  * @default true
                  */
                 fuse: boolean;
+                /**
+                 * @description Rewrite Dask's task-based shuffle (split, n x k getitem, concat) into one stage of multiple-return split tasks, as Ray's dataframe_optimize does. false keeps the getitem tasks (for comparison).
+                 * @default true
+                 */
+                shuffle: boolean;
             };
         };
         ObjectRef: {

@@ -5,3 +5,4 @@ export * from './deps.ts';
 export * from './template.ts';
 export * from './plan.ts';
 export * from './fuse.ts';
+export * from './shuffle.ts';

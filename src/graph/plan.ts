@@ -10,6 +10,7 @@
 import { GraphError } from './errors.ts';
 import { checkAcyclic, checkReferences, cull, dependencyMap, follow, oidsOf, resolveAliases } from './deps.ts';
 import { fuseLinear } from './fuse.ts';
+import { rewriteShuffles } from './shuffle.ts';
 import { opsOf, toTemplate, type SlotResolver, type Template } from './template.ts';
 import type { Graph, Json, KeySpec, Node } from './types.ts';
 
@@ -65,6 +66,8 @@ export interface PlanOptions {
   maxTasks?: number;
   /** Fuse linear chains (src/graph/fuse.ts). Default true. */
   fuse?: boolean;
+  /** Rewrite task-based shuffles into multiple-return tasks (src/graph/shuffle.ts). Default true. */
+  shuffle?: boolean;
 }
 
 export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}): Plan {
@@ -80,8 +83,13 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   const needed = cull(deps, requested);
   // Aliases are not nodes: references to them are followed to their targets.
   let order = dependenciesFirst.filter((key) => needed.has(key) && !aliases.has(key));
+  const requestedTargets = new Set(requested.map((k) => follow(aliases, k)));
+  if (options.shuffle !== false) {
+    graph = rewriteShuffles(graph, order, aliases, requestedTargets);
+    order = order.filter((key) => graph.has(key));
+  }
   if (options.fuse !== false) {
-    graph = fuseLinear(graph, order, aliases, new Set(requested.map((k) => follow(aliases, k))));
+    graph = fuseLinear(graph, order, aliases, requestedTargets);
     order = [...graph.keys()];
   }
   const index = new Map<string, number>();

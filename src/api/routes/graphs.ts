@@ -31,7 +31,7 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
 
   /** Plans with the cached op catalogue; an unknown op is looked up once more before the graph is rejected. */
   async function planWithFreshOps(graph: Graph, keys: KeySpec, options: GraphRequest['options']): Promise<Plan> {
-    const planOptions = { isKnownOp: ops.isKnown, maxTasks: config.maxTasks, fuse: options?.optimize?.fuse ?? true };
+    const planOptions = { isKnownOp: ops.isKnown, maxTasks: config.maxTasks, fuse: options?.optimize?.fuse ?? true, shuffle: options?.optimize?.shuffle ?? true };
     await ops.refreshIfOlderThan(1000);
     try {
       return planGraph(graph, keys, planOptions);
