@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- wide ladder latency million]`: weft's throughput and
+ * `npm run bench [-- --json] [-- wide ladder latency million shuffle]`: weft's throughput and
  * latency, each next to raw BullMQ measured in the same run on the same
  * private Redis. Every result is checked. Not a test: figures go to
  * docs/benchmarks.md.
@@ -11,12 +11,15 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { freePort, startRedis } from '../test/helpers/redis.ts';
+import { shuffleBench } from './shuffle.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const selected = args.filter((a) => !a.startsWith('--'));
-const want = (name: string) => selected.length === 0 || selected.includes(name);
+/** Parts run when none is named; the others (longer, or about one feature) run when named. */
+const DEFAULT_PARTS = ['wide', 'ladder', 'latency', 'million'];
+const want = (name: string) => (selected.length === 0 ? DEFAULT_PARTS.includes(name) : selected.includes(name));
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
 
 const figures: Record<string, unknown> = {};
@@ -179,6 +182,8 @@ async function main(): Promise<void> {
       figures.latency = { p50ms: +median(lat).toFixed(2), p99ms: +percentile(lat, 99).toFixed(2), graphs: 200, tasks: 3 };
       log(`latency: 200 sequential computes of a 3-task graph (POST with wait to result): p50 ${median(lat).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms`);
     }
+    if (want('shuffle')) figures.shuffle = await shuffleBench(api, raw, log);
+
     if (want('million')) {
       const { graph, key, expected, tasks } = wideGraph(1_000_000, 100);
       const body = JSON.stringify({ graph, keys: key });
