@@ -1,2 +1,3 @@
 export * from './registry.ts';
 export { builtinOps } from './builtin.ts';
+export { arrayOps } from './array.ts';

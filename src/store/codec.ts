@@ -1,8 +1,15 @@
 /**
  * How values are stored: MessagePack, with typed arrays kept binary (a
  * Float64Array comes back a Float64Array) so numeric data never goes through JSON.
+ * Array chunks and dataframe partitions are MessagePack extensions whose
+ * payload is itself plain MessagePack, so any MessagePack library can read
+ * them (docs/arrays.md, docs/dataframes.md).
  */
-import { Packr } from 'msgpackr';
+import { addExtension, Packr } from 'msgpackr';
+import { NDArray, NDARRAY_EXTENSION_TYPE, ndarrayPack, ndarrayUnpack } from '../values/ndarray.ts';
+
+// Registered once, for every Packr (msgpackr's extensions are global), before anything is encoded.
+addExtension({ Class: NDArray, type: NDARRAY_EXTENSION_TYPE, pack: ndarrayPack, unpack: ndarrayUnpack });
 
 const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true });
 

@@ -6,15 +6,22 @@
  *
  * Encodings (docs/arrays.md):
  * - MessagePack: extension type 0x41 (NDARRAY_EXTENSION_TYPE) whose payload is
- *   the MessagePack array [dtype, shape, data]. msgpackr packs `data`, a typed
- *   array, as binary; a client in another language may send `data` as raw
- *   little-endian bytes (numpy's `tobytes()`), which ndarrayFromWire accepts too.
+ *   the MessagePack array [dtype, shape, data], `data` being the elements'
+ *   bytes, never a list of numbers. Two ways to register it with msgpackr:
+ *   - `pack: ndarrayPack, unpack: ndarrayUnpack` (recommended) writes a
+ *     standard ext with `data` as `bin` (raw little-endian bytes), so any
+ *     MessagePack library reads the value, e.g. a Python client with numpy.
+ *   - `write: ndarrayToWire, read: ndarrayFromWire` saves one copy, but msgpackr
+ *     then writes a fixext 1 marker followed by the array as a separate value
+ *     (and `data` as its own typed-array ext 0x74): only msgpackr reads that
+ *     back as one value.
  * - JSON: {"$ndarray": {"dtype": "float64", "shape": [2, 3], "data": [numbers, row-major]}}.
  *
  * Values are immutable by convention: no op writes into an input's data, which
  * is what lets reshape share a buffer instead of copying it.
  */
 import { endianness } from 'node:os';
+import { Packr } from 'msgpackr';
 
 export const DTYPES = ['float64', 'float32', 'int32', 'int16', 'int8', 'uint32', 'uint16', 'uint8'] as const;
 export type DType = (typeof DTYPES)[number];
@@ -44,6 +51,9 @@ const INFO: Record<DType, DTypeInfo> = {
 
 export const NDARRAY_EXTENSION_TYPE = 0x41;
 
+/** Typed arrays are in the platform's byte order; the wire is little-endian. */
+const LITTLE_ENDIAN = endianness() === 'LE';
+
 /** Thrown for a malformed encoded array; ops turn it into an OpArgumentError naming the op. */
 export class NDArrayFormatError extends Error {
   override readonly name = 'NDArrayFormatError';
@@ -63,6 +73,12 @@ export function dtypeRange(dtype: DType): { min: number; max: number } {
 
 export function unknownDTypeMessage(v: unknown): string {
   return `unknown dtype ${describe(v)}: use one of ${DTYPES.join(', ')}.`;
+}
+
+/** The dtype a typed array's elements have, or null for a typed array no dtype matches (BigInt64Array, DataView). */
+export function dtypeOfTypedArray(x: unknown): DType | null {
+  for (const d of DTYPES) if (x instanceof INFO[d].ctor) return d;
+  return null;
 }
 
 /** A zero-filled typed array of the dtype. */
@@ -124,6 +140,31 @@ export function ndarrayToWire(a: NDArray): [DType, number[], NumericArray] {
   return [a.dtype, a.shape, a.data];
 }
 
+/** Plain MessagePack for ndarrayPack's payload: no msgpackr-only types in it, so any client reads it. */
+const payloadPackr = new Packr({ useRecords: false });
+
+/** The extension's payload as standard MessagePack: [dtype, shape, bin of the little-endian bytes]. */
+export function ndarrayPack(a: NDArray): Buffer {
+  const { data } = a;
+  let bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (!LITTLE_ENDIAN && data.BYTES_PER_ELEMENT > 1) {
+    bytes = Buffer.from(bytes); // A copy: the array itself is never changed.
+    for (let i = 0; i < bytes.length; i += data.BYTES_PER_ELEMENT) bytes.subarray(i, i + data.BYTES_PER_ELEMENT).reverse();
+  }
+  return payloadPackr.pack([a.dtype, a.shape, bytes]);
+}
+
+/** Reads ndarrayPack's payload back (msgpackr allows this nested unpack). */
+export function ndarrayUnpack(payload: Uint8Array): NDArray {
+  let wire: unknown;
+  try {
+    wire = payloadPackr.unpack(payload);
+  } catch (e) {
+    throw new NDArrayFormatError(`an NDArray's MessagePack payload is not valid MessagePack: ${(e as Error).message}`);
+  }
+  return ndarrayFromWire(wire);
+}
+
 /** Reads the extension payload back: `data` is the typed array of the dtype, or its raw little-endian bytes. */
 export function ndarrayFromWire(w: unknown): NDArray {
   if (!Array.isArray(w) || w.length !== 3) throw new NDArrayFormatError(`an NDArray on the wire is [dtype, shape, data], got ${describe(w)}.`);
@@ -180,8 +221,6 @@ function checkShape(shape: unknown, what: string): asserts shape is number[] {
   }
 }
 
-const LITTLE_ENDIAN = endianness() === 'LE';
-
 function fromLittleEndianBytes(dtype: DType, bytes: Uint8Array, size: number): NumericArray {
   const ctor = INFO[dtype].ctor;
   const width = ctor.BYTES_PER_ELEMENT;
@@ -198,7 +237,12 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'nothing';
   if (typeof v === 'string') return JSON.stringify(v.length > 30 ? v.slice(0, 30) + '...' : v);
-  if (Array.isArray(v)) return v.length <= 8 && v.every((x) => typeof x !== 'object' || x === null) ? JSON.stringify(v) : `an array of ${v.length}`;
+  if (Array.isArray(v)) {
+    // Short lists of numbers or strings (a shape, a small wire array) read best as they are.
+    const primitive = (x: unknown) => typeof x !== 'object' || x === null;
+    const text = v.every((x) => primitive(x) || (Array.isArray(x) && x.every(primitive))) ? JSON.stringify(v) : '';
+    return text && text.length <= 60 ? text : `an array of ${v.length}`;
+  }
   if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
   if (typeof v === 'object') return 'an object';
   return `${typeof v} ${String(v)}`;
