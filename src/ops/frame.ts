@@ -173,7 +173,7 @@ function evalExpr(f: Frame, e: unknown, path: string, depth = 0): number | Float
   if (depth > 64) throw new FrameError(`${path}: expressions nest more than 64 deep.`);
   if (typeof e === 'number') return e;
   if (Array.isArray(e)) {
-    const fn = ARITH[e[0] as string];
+    const fn = typeof e[0] === 'string' && Object.hasOwn(ARITH, e[0]) ? ARITH[e[0]] : undefined;
     if (e.length !== 3 || !fn) throw new FrameError(`${path} must be ${EXPR_FORM}, got ${JSON.stringify(e).slice(0, 80)}.`);
     const a = evalExpr(f, e[1], `${path}[1]`, depth + 1);
     const b = evalExpr(f, e[2], `${path}[2]`, depth + 1);
@@ -191,84 +191,167 @@ function evalExpr(f: Frame, e: unknown, path: string, depth = 0): number | Float
 
 // ---------------------------------------------------------------- keys, sorting
 
-/** A function giving row i's key (a number, a string, or a composite string); undefined when any part is missing. */
-function rowKey(f: Frame, by: string[]): (i: number) => number | string | undefined {
-  const cols = by.map((b) => f.column(b));
-  if (cols.length === 1) {
-    const c = cols[0];
-    return (i) => (isMissing(c[i]) ? undefined : (c[i] as number | string));
-  }
-  return (i) => {
-    let k = '';
-    for (const c of cols) {
-      const v = c[i];
-      if (isMissing(v)) return undefined;
-      k += typeof v === 'number' ? `n${v}|` : `s${(v as string).length}:${v}|`;
+/**
+ * Dense integer codes for the key tuples of the rows of one or more frames
+ * (frame i's rows get codes[i]): equal tuples get equal codes, numbered in
+ * order of first appearance; -1 when any part of the key is missing. Each key
+ * column is factorized with a Map, then the columns are combined pairwise
+ * (code * cardinality + code, re-factorized), so no per-row strings are built.
+ */
+function rowCodes(fs: Frame[], by: string[]): { codes: Int32Array[]; count: number } {
+  let acc: Int32Array[] | undefined;
+  let count = 0;
+  for (const name of by) {
+    const seen = new Map<number | string, number>();
+    const cc = fs.map((f) => {
+      const c = f.column(name);
+      const out = new Int32Array(c.length);
+      for (let i = 0; i < c.length; i++) {
+        const v = c[i];
+        if (v === null || v !== v) {
+          out[i] = -1;
+          continue;
+        }
+        let k = seen.get(v);
+        if (k === undefined) seen.set(v, (k = seen.size));
+        out[i] = k;
+      }
+      return out;
+    });
+    if (acc === undefined) {
+      acc = cc;
+      count = seen.size;
+      continue;
     }
-    return k;
-  };
+    const card = seen.size;
+    const pairs = new Map<number, number>();
+    acc = acc.map((a, fi) => {
+      const b = cc[fi];
+      for (let i = 0; i < a.length; i++) {
+        if (a[i] < 0 || b[i] < 0) {
+          a[i] = -1;
+          continue;
+        }
+        const key = a[i] * card + b[i];
+        let k = pairs.get(key);
+        if (k === undefined) pairs.set(key, (k = pairs.size));
+        a[i] = k;
+      }
+      return a;
+    });
+    count = pairs.size;
+  }
+  return { codes: acc ?? fs.map((f) => new Int32Array(f.length)), count };
 }
 
 interface Groups {
   /** Group of each row; -1 when a key is missing (the row is dropped). */
   ids: Int32Array;
   /** First row of each group, in order of first appearance. */
-  first: number[];
+  first: Int32Array;
 }
 
 function groupRows(f: Frame, by: string[]): Groups {
-  const key = rowKey(f, by);
-  const seen = new Map<number | string, number>();
-  const ids = new Int32Array(f.length);
-  const first: number[] = [];
-  for (let i = 0; i < f.length; i++) {
-    const k = key(i);
-    if (k === undefined) {
-      ids[i] = -1;
-      continue;
-    }
-    let g = seen.get(k);
-    if (g === undefined) {
-      g = first.length;
-      seen.set(k, g);
-      first.push(i);
-    }
-    ids[i] = g;
-  }
+  const { codes, count } = rowCodes([f], by);
+  const ids = codes[0];
+  const first = new Int32Array(count).fill(-1);
+  for (let i = 0; i < ids.length; i++) if (ids[i] >= 0 && first[ids[i]] < 0) first[ids[i]] = i;
   return { ids, first };
 }
 
-/** Missing values last in either direction. */
-function compareValues(x: Scalar, y: Scalar, dir: number): number {
-  const mx = isMissing(x);
-  const my = isMissing(y);
-  if (mx || my) return mx === my ? 0 : mx ? 1 : -1;
-  return x! < y! ? -dir : x! > y! ? dir : 0;
+/**
+ * Rank of each row's value among the column's distinct values (reversed when
+ * descending); missing values rank `card`, after all others, either way.
+ */
+function ranks(c: Column, ascending: boolean): { rank: Float64Array; card: number } {
+  const { codes, count: card } = rowCodes([new Frame([['c', c]])], ['c']);
+  const values: (number | string)[] = new Array(card);
+  for (let i = 0; i < c.length; i++) if (codes[0][i] >= 0) values[codes[0][i]] = c[i] as number | string;
+  const order = Array.from({ length: card }, (_, i) => i);
+  order.sort((a, b) => (values[a] < values[b] ? -1 : values[a] > values[b] ? 1 : 0));
+  const rankOf = new Int32Array(card);
+  order.forEach((code, r) => (rankOf[code] = ascending ? r : card - 1 - r));
+  const rank = new Float64Array(c.length);
+  for (let i = 0; i < c.length; i++) rank[i] = codes[0][i] < 0 ? card : rankOf[codes[0][i]];
+  return { rank, card };
 }
 
-/** A stable sort of the rows by the columns. */
+/**
+ * A stable sort of the rows by the columns. One numeric column is sorted
+ * directly; otherwise each column becomes ranks, combined into one number
+ * per row (rank1 * (card2 + 1) + rank2 ...) and sorted as one numeric column.
+ */
 function sortIndices(f: Frame, by: string[], ascending: boolean[]): Int32Array {
   const cols = by.map((b) => f.column(b));
-  const idx = Array.from({ length: f.length }, (_, i) => i);
-  if (cols.length === 1 && isNumericColumn(cols[0])) {
-    const c = cols[0];
-    const dir = ascending[0] ? 1 : -1;
-    idx.sort((a, b) => {
-      const x = c[a];
-      const y = c[b];
-      if (x !== x || y !== y) return x !== x ? (y !== y ? 0 : 1) : -1;
-      return x < y ? -dir : x > y ? dir : 0;
-    });
-  } else {
-    idx.sort((a, b) => {
-      for (let j = 0; j < cols.length; j++) {
-        const r = compareValues(cols[j][a], cols[j][b], ascending[j] ? 1 : -1);
-        if (r !== 0) return r;
-      }
-      return 0;
-    });
+  if (cols.length === 1 && isNumericColumn(cols[0])) return argsortNumeric(cols[0], ascending[0]);
+  const rs = cols.map((c, j) => ranks(c, ascending[j]));
+  if (rs.reduce((p, r) => p * (r.card + 1), 1) <= Number.MAX_SAFE_INTEGER) {
+    const key = new Float64Array(f.length);
+    for (const { rank, card } of rs) for (let i = 0; i < key.length; i++) key[i] = key[i] * (card + 1) + rank[i];
+    return argsortNumeric(key, true);
   }
+  const idx = Array.from({ length: f.length }, (_, i) => i);
+  idx.sort((a, b) => {
+    for (const { rank } of rs) if (rank[a] !== rank[b]) return rank[a] - rank[b];
+    return 0;
+  });
   return Int32Array.from(idx);
+}
+
+/**
+ * Stable argsort of one numeric column, NaN last: insertion sort of runs of
+ * 16, then bottom-up merges over (key, index) pairs. About twice as fast
+ * as Array.prototype.sort with a comparator (docs/dataframes.md).
+ */
+function argsortNumeric(c: NumericColumn, ascending: boolean): Int32Array {
+  const n = c.length;
+  let a = new Int32Array(n);
+  let m = 0;
+  for (let i = 0; i < n; i++) if (c[i] === c[i]) a[m++] = i;
+  if (m < n) {
+    let t = m;
+    for (let i = 0; i < n; i++) if (c[i] !== c[i]) a[t++] = i;
+  }
+  const tail = a.slice(m);
+  let ka = new Float64Array(m);
+  for (let i = 0; i < m; i++) ka[i] = ascending ? c[a[i]] : -c[a[i]];
+  const RUN = 16;
+  for (let lo = 0; lo < m; lo += RUN) {
+    const hi = Math.min(lo + RUN, m);
+    for (let i = lo + 1; i < hi; i++) {
+      const k = ka[i];
+      const v = a[i];
+      let j = i - 1;
+      while (j >= lo && ka[j] > k) {
+        ka[j + 1] = ka[j];
+        a[j + 1] = a[j];
+        j--;
+      }
+      ka[j + 1] = k;
+      a[j + 1] = v;
+    }
+  }
+  let b = new Int32Array(n);
+  let kb = new Float64Array(m);
+  for (let w = RUN; w < m; w *= 2) {
+    for (let lo = 0; lo < m; lo += 2 * w) {
+      const mid = Math.min(lo + w, m);
+      const hi = Math.min(lo + 2 * w, m);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      while (i < mid && j < hi) {
+        if (ka[j] < ka[i]) (kb[k] = ka[j], b[k++] = a[j++]);
+        else (kb[k] = ka[i], b[k++] = a[i++]);
+      }
+      while (i < mid) (kb[k] = ka[i], b[k++] = a[i++]);
+      while (j < hi) (kb[k] = ka[j], b[k++] = a[j++]);
+    }
+    [a, b] = [b, a];
+    [ka, kb] = [kb, ka];
+  }
+  a.set(tail, m);
+  return a;
 }
 
 function ascendingList(v: unknown, n: number): boolean[] {
@@ -294,7 +377,7 @@ interface GroupSpec {
 
 const statName = (stat: Stat, col: string) => `${stat}(${col})`;
 
-/** Parses by and aggs against a frame that has the value columns (`valueFrame`) or, for partials, the stat columns. */
+/** Parses by and aggs; `columns` looks up a value column to check its type (undefined for partials, which hold stat columns). */
 function groupSpec(by: unknown, aggs: unknown, columns: (name: string) => Column | undefined): GroupSpec {
   const byList = typeof by === 'string' ? [by] : by;
   if (!Array.isArray(byList) || byList.length === 0 || !byList.every((b) => typeof b === 'string')) throw new FrameError(`by must be a column name or a non-empty list of names, got ${describe(by)}.`);
@@ -607,23 +690,21 @@ function hashJoin(left: Frame, right: Frame, on: string[], how: 'inner' | 'left'
     const a = isNumericColumn(left.column(k));
     if (a !== isNumericColumn(right.column(k))) throw new FrameError(`key column ${JSON.stringify(k)} holds ${a ? 'numbers' : 'strings'} on the left and ${a ? 'strings' : 'numbers'} on the right.`);
   });
-  const rkey = rowKey(right, on);
-  const headOf = new Map<number | string, number>();
+  const { codes, count } = rowCodes([left, right], on);
+  const [lc, rc] = codes;
+  // Rows of the right frame by key: headOf[code] is the first, next[row] the following one.
+  const headOf = new Int32Array(count).fill(-1);
   const next = new Int32Array(right.length).fill(-1);
   for (let i = right.length - 1; i >= 0; i--) {
-    const k = rkey(i);
-    if (k === undefined) continue;
-    const h = headOf.get(k);
-    if (h !== undefined) next[i] = h;
-    headOf.set(k, i);
+    if (rc[i] < 0) continue;
+    next[i] = headOf[rc[i]];
+    headOf[rc[i]] = i;
   }
-  const lkey = rowKey(left, on);
   const li: number[] = [];
   const ri: number[] = [];
   for (let i = 0; i < left.length; i++) {
-    const k = lkey(i);
-    let r = k === undefined ? undefined : headOf.get(k);
-    if (r === undefined) {
+    let r = lc[i] < 0 ? -1 : headOf[lc[i]];
+    if (r === -1) {
       if (how === 'left') {
         li.push(i);
         ri.push(-1);

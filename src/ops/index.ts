@@ -1,3 +1,9 @@
+import { arrayOps } from './array.ts';
+import { builtinOps } from './builtin.ts';
+import { frameOps } from './frame.ts';
+import type { OpDefinition } from './registry.ts';
+
 export * from './registry.ts';
-export { builtinOps } from './builtin.ts';
-export { arrayOps } from './array.ts';
+
+/** The ops every worker has, before the operator's own modules (WEFT_OPS). */
+export const standardOps: OpDefinition[] = [...builtinOps, ...arrayOps, ...frameOps];

@@ -4,13 +4,12 @@
  */
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { arrayOps } from './array.ts';
-import { builtinOps } from './builtin.ts';
+import { standardOps } from './index.ts';
 import { OpRegistry, type OpDefinition } from './registry.ts';
 
 export async function loadRegistry(modulePaths: string[]): Promise<OpRegistry> {
   const registry = new OpRegistry();
-  for (const op of [...builtinOps, ...arrayOps]) registry.register(op);
+  for (const op of standardOps) registry.register(op);
   for (const path of modulePaths) {
     const mod = (await import(pathToFileURL(resolve(path)).href)) as { ops?: unknown; default?: unknown };
     const exported = mod.ops ?? mod.default;

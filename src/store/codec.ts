@@ -6,10 +6,12 @@
  * them (docs/arrays.md, docs/dataframes.md).
  */
 import { addExtension, Packr } from 'msgpackr';
+import { Frame, FRAME_EXTENSION_TYPE, framePack, frameUnpack } from '../values/frame.ts';
 import { NDArray, NDARRAY_EXTENSION_TYPE, ndarrayPack, ndarrayUnpack } from '../values/ndarray.ts';
 
 // Registered once, for every Packr (msgpackr's extensions are global), before anything is encoded.
 addExtension({ Class: NDArray, type: NDARRAY_EXTENSION_TYPE, pack: ndarrayPack, unpack: ndarrayUnpack });
+addExtension({ Class: Frame, type: FRAME_EXTENSION_TYPE, pack: framePack, unpack: frameUnpack });
 
 const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true });
 

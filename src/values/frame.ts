@@ -5,15 +5,24 @@
  *
  * Three forms:
  * - in memory: `new Frame([["age", Float64Array.of(31, 42)], ["name", ["a", "b"]]])`
- * - stored (MessagePack extension FRAME_EXTENSION_TYPE): frameToWire gives
- *   `{v: 1, n, names, cols}`; numeric columns stay typed arrays, so msgpackr's
- *   `moreTypes` writes them as binary blocks, never per-row values.
+ * - stored (MessagePack extension FRAME_EXTENSION_TYPE). Two ways to register
+ *   it with msgpackr:
+ *   - `pack: framePack, unpack: frameUnpack` (recommended): a standard ext
+ *     whose payload is plain MessagePack `{v: 1, n, names, cols}`, a numeric
+ *     column being `{dtype, data}` with `data` a bin of its little-endian
+ *     bytes, so any MessagePack library reads it (e.g. Python with numpy).
+ *   - `write: frameToWire, read: frameFromWire`: msgpackr writes a fixext 1
+ *     marker followed by the same map as a separate value (numeric columns as
+ *     msgpackr's typed-array ext 0x74): only msgpackr reads that back as one value.
+ *   Either way numeric columns stay binary blocks, never per-row values.
  * - JSON: `{"$frame": {"columns": {"age": [31, 42], "name": ["a", "b"]}}}`
  *   (toJSON; read back with frameFromJSON).
  *
  * Nothing here mutates a Frame: every method returns a new one (columns not
  * touched are shared).
  */
+
+import { Packr } from 'msgpackr';
 
 export type NumericColumn =
   | Float64Array | Float32Array
@@ -138,7 +147,7 @@ export class Frame {
       const row: Record<string, number | string | null> = {};
       for (const [name, c] of entries) {
         const v = c[i];
-        row[name] = typeof v === 'number' && Number.isNaN(v) ? null : v;
+        setField(row, name, typeof v === 'number' && Number.isNaN(v) ? null : v);
       }
       rows[i] = row;
     }
@@ -149,7 +158,7 @@ export class Frame {
   toJSON(): { $frame: { columns: Record<string, (number | string | null)[]> } } {
     const columns: Record<string, (number | string | null)[]> = {};
     for (const [name, c] of this.cols) {
-      columns[name] = isNumericColumn(c) ? Array.from(c, (v) => (Number.isNaN(v) ? null : v)) : c.slice();
+      setField(columns, name, isNumericColumn(c) ? Array.from(c, (v) => (Number.isNaN(v) ? null : v)) : c.slice());
     }
     return { $frame: { columns } };
   }
@@ -161,23 +170,81 @@ export interface FrameWire {
   v: 1;
   n: number;
   names: string[];
-  cols: Column[];
+  cols: unknown[];
 }
 
-/** What the MessagePack extension writes: typed arrays are kept as they are (binary). */
+/** The value `write` gives msgpackr: typed arrays are kept as they are (binary with `moreTypes`). */
 export function frameToWire(f: Frame): FrameWire {
   const entries = f.entries();
   return { v: 1, n: f.length, names: entries.map(([n]) => n), cols: entries.map(([, c]) => c) };
 }
 
+/**
+ * A frame from its wire map. A column may be a typed array, `{dtype, data}`
+ * (data: the elements' little-endian bytes), an array of strings and nulls, or
+ * an array of numbers and nulls (read as float64).
+ */
 export function frameFromWire(w: unknown): Frame {
   const o = w as Partial<FrameWire> | null;
   if (typeof o !== 'object' || o === null || o.v !== 1) throw new FrameError(`Not a stored frame (version 1): got ${describe(w)}.`);
-  if (!Array.isArray(o.names) || !Array.isArray(o.cols) || o.names.length !== o.cols.length || typeof o.n !== 'number') {
-    throw new FrameError('A stored frame needs n, and names and cols of the same length.');
+  if (!Array.isArray(o.names) || !Array.isArray(o.cols) || o.names.length !== o.cols.length || !Number.isSafeInteger(o.n) || o.n! < 0) {
+    throw new FrameError('A stored frame needs n (a row count), and names and cols of the same length.');
   }
   const cols = o.cols;
-  return new Frame(o.names.map((name, i) => [name, cols[i]] as const), o.n);
+  return new Frame(o.names.map((name, i) => [name, wireColumn(cols[i], `Column ${JSON.stringify(name)}`)] as const), o.n);
+}
+
+const DTYPES: [string, new (n: number) => NumericColumn][] = [
+  ['float64', Float64Array], ['float32', Float32Array], ['int32', Int32Array], ['int16', Int16Array], ['int8', Int8Array],
+  ['uint32', Uint32Array], ['uint16', Uint16Array], ['uint8', Uint8Array], ['uint8', Uint8ClampedArray],
+];
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/** A column as the Frame constructor takes it; anything unrecognised is passed on for the constructor to reject. */
+function wireColumn(c: unknown, where: string): Column {
+  if (Array.isArray(c)) return columnFromValues(c, where);
+  if (typeof c !== 'object' || c === null || ArrayBuffer.isView(c) || !('dtype' in c)) return c as Column;
+  const { dtype, data } = c as { dtype: unknown; data: unknown };
+  const T = DTYPES.find(([name]) => name === dtype)?.[1];
+  if (!T) throw new FrameError(`${where} has dtype ${describe(dtype)}; use one of ${[...new Set(DTYPES.map(([n]) => n))].join(', ')}.`);
+  if (!(data instanceof Uint8Array)) throw new FrameError(`${where}: data must be the elements' bytes (bin), got ${describe(data)}.`);
+  const width = (T as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  if (data.byteLength % width !== 0) throw new FrameError(`${where}: ${data.byteLength} bytes is not a whole number of ${dtype} values.`);
+  const out = new T(data.byteLength / width);
+  const bytes = new Uint8Array(out.buffer);
+  bytes.set(data); // a copy: aligned, and not a view into the message
+  if (!LITTLE_ENDIAN && width > 1) for (let i = 0; i < bytes.length; i += width) bytes.subarray(i, i + width).reverse();
+  return out;
+}
+
+/** Standard MessagePack only: no msgpackr-specific types in a frame's payload. */
+const payloadPackr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+/** The extension's payload: plain MessagePack, numeric columns as `{dtype, data: bin}`. */
+export function framePack(f: Frame): Buffer {
+  const wire = frameToWire(f);
+  wire.cols = wire.cols.map((c) => {
+    if (!isNumericColumn(c)) return c;
+    const dtype = DTYPES.find(([, T]) => c instanceof T)![0];
+    let data = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+    if (!LITTLE_ENDIAN && c.BYTES_PER_ELEMENT > 1) {
+      data = Buffer.from(data); // a copy: the column itself is never changed
+      for (let i = 0; i < data.length; i += c.BYTES_PER_ELEMENT) data.subarray(i, i + c.BYTES_PER_ELEMENT).reverse();
+    }
+    return { dtype, data };
+  });
+  return payloadPackr.pack(wire);
+}
+
+/** Reads framePack's payload back. */
+export function frameUnpack(payload: Uint8Array): Frame {
+  let wire: unknown;
+  try {
+    wire = payloadPackr.unpack(payload);
+  } catch (e) {
+    throw new FrameError(`A frame's MessagePack payload is not valid MessagePack: ${(e as Error).message}`);
+  }
+  return frameFromWire(wire);
 }
 
 // ---------------------------------------------------------------- JSON form
@@ -211,15 +278,20 @@ export function columnFromValues(values: unknown, where: string): Column {
   if (ArrayBuffer.isView(values)) throw new FrameError(`${where} is a ${values.constructor.name}; use a Float64Array, Float32Array or (U)Int8/16/32Array.`);
   if (!Array.isArray(values)) throw new FrameError(`${where} must be an array of numbers or of strings, got ${describe(values)}.`);
   let kind: 'number' | 'string' | undefined;
+  let holes = false;
   for (let i = 0; i < values.length; i++) {
     const x = values[i];
-    if (x === null || x === undefined) continue;
+    if (x === null) continue;
+    if (x === undefined) {
+      holes = true;
+      continue;
+    }
     const t = typeof x;
     if (t !== 'number' && t !== 'string') throw new FrameError(`${where}[${i}] is ${describe(x)}; a frame holds numbers and strings (null for missing).`);
     if (kind === undefined) kind = t as 'number' | 'string';
     else if (t !== kind) throw new FrameError(`${where}[${i}] is ${describe(x)} but earlier values are ${kind}s; a column holds one type.`);
   }
-  if (kind === 'string') return values.map((x) => (x === undefined ? null : x)) as StringColumn;
+  if (kind === 'string') return (holes ? values.map((x) => (x === undefined ? null : x)) : values) as StringColumn;
   const out = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = typeof values[i] === 'number' ? values[i] : NaN;
   return out;
@@ -257,6 +329,12 @@ function concatColumns(name: string, parts: Column[], total: number): Column {
     at += p.length;
   }
   return out;
+}
+
+/** obj[key] = value, also for a column named "__proto__". */
+function setField<T>(obj: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
 }
 
 /** Missing value: NaN in a numeric column, null in a string column. */

@@ -5,7 +5,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.ts';
-import { arrayOps, builtinOps } from '../../ops/index.ts';
+import { standardOps } from '../../ops/index.ts';
 import { connect } from '../../queue/connection.ts';
 import { TaskQueue } from '../../queue/dispatch.ts';
 import { FinishWatcher } from '../../queue/finished.ts';
@@ -43,7 +43,7 @@ async function services(app: FastifyInstance, opts: { config: Config }): Promise
     graphs: new GraphStore(redis, config.prefix, queue),
     tasks: new TaskState(redis, config.prefix),
     finished,
-    ops: new OpCatalog(redis, config.prefix, [...builtinOps, ...arrayOps]),
+    ops: new OpCatalog(redis, config.prefix, standardOps),
     objects: new ObjectStore(redis, config.prefix),
   });
   app.addHook('onClose', async () => {
