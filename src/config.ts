@@ -2,7 +2,7 @@
  * Settings from the environment, read in one place. Every variable is listed
  * in docs/deploy.md; a bad value stops the process with a message naming it.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 
 export interface Config {
   port: number;
@@ -25,7 +25,20 @@ export interface Config {
   bundleMax: number;
   /** A burst of ready tasks is split into at least this many jobs (when it has that many tasks), so several workers share it. */
   bundleSpread: number;
+  /** Memory budget of the object store in Redis, bytes (measured as Redis used_memory). */
+  storeMemoryLimit: number;
+  /** Above this fraction of the budget, least recently used objects spill to disk. */
+  spillThreshold: number;
+  /** Where spilled objects go; on several machines a path every worker and API process shares. */
+  spillDir: string;
+  /** Smaller values are never spilled (nor tracked for it). */
+  spillMinBytes: number;
+  /** Most bytes of spill files (0: as much as the disk holds); past it spilling fails with out_of_disk. */
+  spillDirLimit: number;
 }
+
+/** The default store budget: a quarter of the machine's memory (Redis, workers and the API share the rest). */
+export const DEFAULT_STORE_FRACTION = 0.25;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
@@ -43,6 +56,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stalledIntervalMs: int(env, 'WEFT_STALLED_MS', 5_000, 200, 3_600_000),
     bundleMax: int(env, 'WEFT_BUNDLE_MAX', 64, 1, 10_000),
     bundleSpread: int(env, 'WEFT_BUNDLE_SPREAD', 8, 1, 10_000),
+    storeMemoryLimit: bytes(env, 'STORE_MEMORY_LIMIT', Math.floor(totalmem() * DEFAULT_STORE_FRACTION)),
+    spillThreshold: fraction(env, 'STORE_SPILL_THRESHOLD', 0.8),
+    spillDir: env.SPILL_DIR || '.weft/spill',
+    spillMinBytes: int(env, 'SPILL_MIN_BYTES', 1024, 2, 1 << 30),
+    spillDirLimit: bytes(env, 'SPILL_DIR_LIMIT', 0),
   };
 }
 
@@ -55,6 +73,31 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}=${raw} is not valid: give an integer from ${min} to ${max}.`);
+  return n;
+}
+
+/** A size such as 536870912, 512MB, 512MiB or 1.5GB (MB = 10^6, MiB = 2^20). */
+export function parseBytes(raw: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$/i.exec(raw);
+  if (!m) return null;
+  const unit = (m[2] ?? '').toLowerCase().replace(/b$/, '');
+  const scale: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, ki: 2 ** 10, mi: 2 ** 20, gi: 2 ** 30, ti: 2 ** 40 };
+  return unit in scale ? Math.floor(Number(m[1]) * scale[unit]) : null;
+}
+
+function bytes(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = parseBytes(raw);
+  if (n === null) throw new ConfigError(`${name}=${raw} is not valid: give a size such as 536870912, 512MB or 1GiB.`);
+  return n;
+}
+
+function fraction(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!(n > 0 && n <= 1)) throw new ConfigError(`${name}=${raw} is not valid: give a fraction above 0 and at most 1, such as 0.8.`);
   return n;
 }
 

@@ -132,6 +132,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The object store's memory, spilling and restoring. */
+        get: operations["getStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/ops": {
         parameters: {
             query?: never;
@@ -231,10 +248,10 @@ export interface components {
             /** @description Bytes of the stored (MessagePack) value; null until ready. */
             size?: number | null;
             /**
-             * @description Where the bytes are; null until ready.
+             * @description Where the bytes are (memory is Redis; disk is a spill file); null until ready.
              * @enum {string|null}
              */
-            location?: "memory" | null;
+            location?: "memory" | "disk" | null;
             /** @description The graph that made the object. */
             graph: string;
             /** @description The key of the graph it is the value of. */
@@ -283,6 +300,33 @@ export interface components {
                 name: string;
                 description: string;
             }[];
+        };
+        Stats: {
+            memory: {
+                /** @description Redis used_memory, the measure the budget applies to. */
+                used_bytes: number;
+                /** @description STORE_MEMORY_LIMIT. */
+                budget_bytes: number;
+                /** @description STORE_SPILL_THRESHOLD, the fraction of the budget above which objects spill. */
+                threshold: number;
+                spill_above_bytes: number;
+            };
+            spill: {
+                /** @description Bytes of objects on disk now. */
+                bytes: number;
+                /** @description Objects on disk now. */
+                objects: number;
+                /** @description Bytes spilled since Redis started. */
+                total_bytes: number;
+                total_objects: number;
+                /** @description Bytes read back from disk since Redis started. */
+                restored_bytes: number;
+                /** @description Spill throughput (bytes spilled over the time spent writing them). */
+                spill_mb_per_s: number | null;
+                restore_mb_per_s: number | null;
+                /** @description The last out-of-disk error, if spilling has hit one. */
+                out_of_disk: string | null;
+            };
         };
         Health: {
             ok: boolean;
@@ -569,6 +613,26 @@ export interface operations {
                 };
             };
             404: components["responses"]["Error"];
+        };
+    };
+    getStats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Store statistics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stats"];
+                };
+            };
         };
     };
     listOps: {

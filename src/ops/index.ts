@@ -1,6 +1,6 @@
-import { arrayOps } from './array.ts';
+import { arrayOps } from './array/index.ts';
 import { builtinOps } from './builtin.ts';
-import { frameOps } from './frame.ts';
+import { frameOps } from './frame/index.ts';
 import type { OpDefinition } from './registry.ts';
 
 export * from './registry.ts';

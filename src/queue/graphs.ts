@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import type { ObjectField, Plan, OutputSpec } from '../graph/plan.ts';
 import { encodeValue } from '../store/codec.ts';
 import { decodeValue } from '../store/codec.ts';
-import { objectId, parseObjectId } from '../store/objects.ts';
+import { objectId, parseObjectId, type ObjectStore } from '../store/objects.ts';
 import type { TaskQueue } from './dispatch.ts';
 import { finishedChannel, graphKeys } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
@@ -51,6 +51,7 @@ export class GraphStore {
     private readonly redis: ScriptedRedis,
     private readonly prefix: string,
     private readonly queue: TaskQueue,
+    private readonly objects: ObjectStore,
   ) {
     this.tasks = new TaskState(redis, prefix);
   }
@@ -232,7 +233,8 @@ export class GraphStore {
     const found = readMeta(id, meta);
     if (!found) return null;
     if (found.info.status !== 'done') return { info: found.info, result: undefined };
-    const byNode = new Map(outputNodes.map((n, i) => [n, vals[i] === null ? undefined : decodeValue(vals[i]!)]));
+    const decoded = await Promise.all(vals.map(async (v) => (v === null ? undefined : decodeValue(await this.objects.restore(v)))));
+    const byNode = new Map(outputNodes.map((n, i) => [n, decoded[i]]));
     return { info: found.info, result: reshape(found.out, (n) => byNode.get(n)) };
   }
 

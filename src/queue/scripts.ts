@@ -20,6 +20,7 @@ export interface ScriptCommands {
   findLostTasks(...args: Args): Promise<number[]>;
   linkObjects(...args: Args): Promise<(string | number)[]>;
   releaseObject(...args: Args): Promise<number>;
+  spillObjects(...args: Args): Promise<[number, number]>;
 }
 
 export type ScriptedRedis = Redis & ScriptCommands;
@@ -32,9 +33,16 @@ const scripts = readdirSync(dir)
     return { name: m[1], numberOfKeys: Number(m[2]), lua: withIncludes(readFileSync(join(dir, file), 'utf8')) };
   });
 
-/** Replaces `--- @include "name"` lines with scripts/includes/name.lua, as BullMQ's loader does. */
-function withIncludes(lua: string): string {
-  return lua.replace(/^--- @include "(\w+)"$/gm, (_, name: string) => readFileSync(join(dir, 'includes', `${name}.lua`), 'utf8'));
+/**
+ * Replaces `--- @include "name"` lines with scripts/includes/name.lua, as
+ * BullMQ's loader does; includes may include others, and each is included once.
+ */
+function withIncludes(lua: string, seen = new Set<string>()): string {
+  return lua.replace(/^--- @include "(\w+)"$/gm, (_, name: string) => {
+    if (seen.has(name)) return '';
+    seen.add(name);
+    return withIncludes(readFileSync(join(dir, 'includes', `${name}.lua`), 'utf8'), seen);
+  });
 }
 
 export function withScripts(redis: Redis): ScriptedRedis {

@@ -8,6 +8,7 @@
  * src/queue/scripts (completeTasks stores, releaseObject releases).
  */
 import type { Redis } from 'ioredis';
+import { isSpilled, parseLocation, type SpillFiles } from './spill.ts';
 
 export interface ObjectAddress {
   graph: string;
@@ -22,7 +23,7 @@ export interface ObjectMeta {
   state: ObjectState;
   /** Bytes of the stored value; null until ready. */
   size: number | null;
-  location: 'memory' | null;
+  location: 'memory' | 'disk' | null;
   graph: string;
   key: string;
   error?: unknown;
@@ -50,7 +51,13 @@ export class ObjectStore {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    private readonly files: SpillFiles,
   ) {}
+
+  /** A stored value's bytes, read back from its spill file if it is on disk. */
+  async restore(bytes: Buffer): Promise<Buffer> {
+    return isSpilled(bytes) ? this.files.read(parseLocation(bytes)) : bytes;
+  }
 
   /** Meta of each object, in order; null where there is no such object (or it was released). */
   async states(oids: string[]): Promise<(ObjectMeta | null)[]> {
@@ -62,6 +69,7 @@ export class ObjectStore {
       pipe.hmget(base + 'meta', 'status', 'outidx', 'outkeys', 'error');
       pipe.hstrlen(base + 'vals', at.node);
       pipe.sismember(base + 'released', at.node);
+      pipe.hget(base + 'spilled', at.node);
     }
     const replies = ((await pipe.exec()) ?? []).map(([err, value]) => {
       if (err) throw err;
@@ -73,22 +81,26 @@ export class ObjectStore {
       const [status, outidx, outkeys, error] = replies[r++] as (string | null)[];
       const size = replies[r++] as number;
       const released = replies[r++] as number;
+      const spilledAt = replies[r++] as string | null;
+      const spilledSize = spilledAt === null ? null : spilledAt.split(':').pop()!;
       if (status === null || released === 1) return null;
       const outputs = (outidx ?? '').split(',');
       const position = outputs.indexOf(at.node);
       if (position < 0) return null;
       const key = (JSON.parse(outkeys ?? '[]') as string[])[position] ?? at.node;
       const base: ObjectMeta = { oid: oids[i], state: 'ready', size, location: 'memory', graph: at.graph, key };
+      if (size === 1 && spilledSize !== null) return { ...base, size: Number(spilledSize), location: 'disk' };
       if (size > 0) return base;
       if (RUNNING.has(status)) return { ...base, state: 'pending', size: null, location: null };
       return { ...base, state: 'failed', size: null, location: null, error: error ? JSON.parse(error) : null };
     });
   }
 
-  /** The stored (MessagePack) bytes of an object, or null. */
+  /** The stored (MessagePack) bytes of an object, from memory or disk, or null. */
   async read(oid: string): Promise<Buffer | null> {
     const at = parseObjectId(oid);
     if (!at) return null;
-    return this.redis.hgetBuffer(valuesKey(this.prefix, at.graph), at.node);
+    const bytes = await this.redis.hgetBuffer(valuesKey(this.prefix, at.graph), at.node);
+    return bytes && this.restore(bytes);
   }
 }

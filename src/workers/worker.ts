@@ -22,7 +22,9 @@ import { TaskQueue, type BundleJob } from '../queue/dispatch.ts';
 import { TASK_QUEUE, opsKey, workersKey } from '../queue/keys.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
 import { TaskState, type StartedTask, type StartResult, type TaskErrorBody, type TaskResult } from '../queue/tasks.ts';
+import { isSpilled, parseLocation, SpillFiles } from '../store/spill.ts';
 import { evaluate } from './evaluate.ts';
+import { Spiller } from './spiller.ts';
 
 /** A continuation runs at most this long before handing the rest to the queue, so other graphs' jobs get their turn. */
 const CONTINUE_MS = 50;
@@ -45,6 +47,8 @@ export class TaskWorker {
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
   private tasksDone = 0;
+  private readonly files: SpillFiles;
+  private readonly spiller: Spiller;
 
   constructor(
     private readonly config: Config,
@@ -53,10 +57,14 @@ export class TaskWorker {
     this.redis = connect(config.redisUrl, `weft-worker-${this.id}`);
     this.tasks = new TaskState(this.redis, config.prefix);
     this.queue = new TaskQueue(this.redis, config.prefix, config);
+    this.files = new SpillFiles(config.spillDir, config.spillDirLimit);
+    this.spiller = new Spiller(this.redis, config, this.files);
   }
 
   async start(): Promise<void> {
     await this.publishOps();
+    await this.redis.hset(`${this.config.prefix}:store`, 'spillmin', this.config.spillMinBytes);
+    this.spiller.start();
     await this.beat();
     this.heartbeat = setInterval(() => void this.beat().catch(() => {}), HEARTBEAT_MS);
     this.heartbeat.unref();
@@ -80,6 +88,7 @@ export class TaskWorker {
     clearInterval(this.heartbeat);
     await this.worker?.close();
     this.abort.abort();
+    await this.spiller.stop();
     await this.redis.zrem(workersKey(this.config.prefix), this.id).catch(() => {});
     await this.queue.close();
     this.redis.disconnect();
@@ -110,6 +119,13 @@ export class TaskWorker {
       const short = (performance.now() - t0) / results.length < SHORT_TASK_MS;
       // While the job still has its own tasks to run it takes the consumers too: they free memory.
       const take = (todo.length > 0 || Date.now() < deadline) && this.state === 'running' ? this.config.bundleMax : 0;
+      try {
+        await this.spiller.admit(results.reduce((n, [, values]) => n + values.reduce((m, v) => m + v.length, 0), 0));
+      } catch (err) {
+        const { code, message } = err as { code?: string; message: string };
+        await this.tasks.end(graph, 'failed', { code: code ?? 'store_full', message, key: todo[0]?.key ?? '', op: '' });
+        return;
+      }
       const completed = await this.tasks.complete(graph, results, take, short ? 1 : this.config.bundleSpread);
       this.tasksDone += results.length;
       if (completed.ready.length > 0) await this.queue.enqueue(graph, completed.ready, true);
@@ -144,6 +160,7 @@ export class TaskWorker {
     while (todo.length > 0 && bytes < BATCH_BYTES && !failure) {
       const task = todo.shift()!;
       try {
+        if (task.inputs.some((b) => b !== null && isSpilled(b))) await this.restoreInputs(task);
         const value = evaluate(task.template, decodeInputs(task), this.ops, { signal: this.abort.signal, graph, key: task.key });
         if (value instanceof Promise) {
           pending.push(value.then((v) => void results.push([task.index, encodeResult(task, v)])).catch((err: unknown) => fail(task, err)));
@@ -162,6 +179,19 @@ export class TaskWorker {
       return undefined;
     }
     return results;
+  }
+
+  /** Reads spilled inputs back from disk (asynchronously: the event loop goes on meanwhile). */
+  private async restoreInputs(task: StartedTask): Promise<void> {
+    const t0 = performance.now();
+    let bytes = 0;
+    for (let i = 0; i < task.inputs.length; i++) {
+      const input = task.inputs[i];
+      if (input === null || !isSpilled(input)) continue;
+      task.inputs[i] = await this.files.read(parseLocation(input));
+      bytes += task.inputs[i]!.length;
+    }
+    this.spiller.noteRestore(bytes, performance.now() - t0);
   }
 
   private async publishOps(): Promise<void> {

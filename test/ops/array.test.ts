@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { addExtension, Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { arrayOps } from '../../src/ops/array.ts';
+import { arrayOps } from '../../src/ops/array/index.ts';
 import { OpArgumentError, OpRegistry } from '../../src/ops/registry.ts';
 import {
   DTYPES,

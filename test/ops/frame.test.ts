@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { addExtension, Packr, Unpackr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { parseGraph, planGraph } from '../../src/graph/index.ts';
-import { frameOps, hashPart } from '../../src/ops/frame.ts';
+import { frameOps, hashPart } from '../../src/ops/frame/index.ts';
 import { OpArgumentError, OpRegistry } from '../../src/ops/registry.ts';
 import { FRAME_EXTENSION_TYPE, Frame, frameFromJSON, frameFromWire, framePack, frameToWire, frameUnpack } from '../../src/values/frame.ts';
 

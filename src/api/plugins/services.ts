@@ -14,6 +14,7 @@ import type { ScriptedRedis } from '../../queue/scripts.ts';
 import { TaskState } from '../../queue/tasks.ts';
 import { OpCatalog } from '../../queue/workers.ts';
 import { ObjectStore } from '../../store/objects.ts';
+import { SpillFiles } from '../../store/spill.ts';
 
 export interface Services {
   config: Config;
@@ -36,15 +37,16 @@ async function services(app: FastifyInstance, opts: { config: Config }): Promise
   const redis = connect(config.redisUrl, 'weft-api');
   const queue = new TaskQueue(redis, config.prefix, config);
   const finished = new FinishWatcher(connect(config.redisUrl, 'weft-api-sub'), config.prefix);
+  const objects = new ObjectStore(redis, config.prefix, new SpillFiles(config.spillDir));
   await finished.ready;
   app.decorate('weft', {
     config,
     redis,
-    graphs: new GraphStore(redis, config.prefix, queue),
+    graphs: new GraphStore(redis, config.prefix, queue, objects),
     tasks: new TaskState(redis, config.prefix),
     finished,
     ops: new OpCatalog(redis, config.prefix, standardOps),
-    objects: new ObjectStore(redis, config.prefix),
+    objects,
   });
   app.addHook('onClose', async () => {
     finished.close();

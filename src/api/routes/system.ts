@@ -6,6 +6,30 @@ import { routeSchema } from '../schemas.ts';
 export default async function systemRoutes(app: FastifyInstance): Promise<void> {
   const { redis, ops, config } = app.weft;
 
+  app.get('/v1/stats', { schema: routeSchema('getStats', ['200']) }, async () => {
+    const [info, stats] = await Promise.all([redis.info('memory'), redis.hgetall(`${config.prefix}:stats`)]);
+    const n = (k: string) => Number(stats[k] ?? 0);
+    const rate = (bytes: number, ms: number) => (ms > 0 ? +(bytes / 1e6 / (ms / 1000)).toFixed(1) : null);
+    return {
+      memory: {
+        used_bytes: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0),
+        budget_bytes: config.storeMemoryLimit,
+        threshold: config.spillThreshold,
+        spill_above_bytes: Math.floor(config.storeMemoryLimit * config.spillThreshold),
+      },
+      spill: {
+        bytes: n('spilled_bytes'),
+        objects: n('spilled_objects'),
+        total_bytes: n('spill_bytes_total'),
+        total_objects: n('spill_objects_total'),
+        restored_bytes: n('restored_bytes_total'),
+        spill_mb_per_s: rate(n('spill_bytes_total'), n('spill_ms_total')),
+        restore_mb_per_s: rate(n('restored_bytes_total'), n('restore_ms_total')),
+        out_of_disk: stats.out_of_disk ?? null,
+      },
+    };
+  });
+
   app.get('/v1/ops', { schema: routeSchema('listOps', ['200']) }, async () => ({ ops: await ops.list() }));
 
   app.get('/healthz', { schema: routeSchema('health', ['200', '503']) }, async (_req, reply) => {

@@ -34,6 +34,7 @@
   Events: publishes the graph id on ARGV[1] when the graph is done.
 ]]
 --- @include "specHeader"
+--- @include "store"
 --- @include "startTask"
 --- @include "objects"
 --- @include "finishGraph"
@@ -41,6 +42,9 @@ local current = redis.call('HGET', KEYS[1], 'status')
 if current ~= 'running' and current ~= 'queued' then
   return { current or 'missing' }
 end
+loadStoreConfig(ARGV[2])
+local now = nowMs()
+local graph = string.match(KEYS[1], '{(.*)}')
 local ready = {}
 local elsewhere = {}
 local waited = redis.call('HEXISTS', KEYS[1], 'waited') == 1
@@ -64,6 +68,7 @@ while i <= #ARGV do
         redis.call('HDEL', KEYS[4], stored[j])
       else
         redis.call('HSET', KEYS[6], stored[j], ARGV[i + 1 + j])
+        touchValue(ARGV[2], graph .. '.' .. stored[j], ARGV[i + 1 + j], true, now)
       end
     end
     for j = 1, #outs do
@@ -77,7 +82,7 @@ while i <= #ARGV do
       local field = depField(deps[j])
       if field and redis.call('HINCRBY', KEYS[4], field, -1) < 0 then
         redis.call('HDEL', KEYS[4], field)
-        redis.call('HDEL', KEYS[6], field)
+        freeValue(ARGV[2], string.sub(KEYS[1], 1, -5), field)
       end
     end
     if waited then
@@ -122,7 +127,7 @@ out[#out + 1] = #elsewhere / 2
 for i = 1, #elsewhere do out[#out + 1] = elsewhere[i] end
 local started = 0
 for i = 1, take do
-  started = started + startTask(out, ready[i], KEYS[2], KEYS[5], KEYS[6], ARGV[2])
+  started = started + startTask(out, ready[i], KEYS[2], KEYS[5], KEYS[6], ARGV[2], now)
 end
 if started > 0 then redis.call('HINCRBY', KEYS[1], 'running', started) end
 return out

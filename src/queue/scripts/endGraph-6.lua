@@ -21,6 +21,7 @@
 ]]
 --- @include "objects"
 --- @include "finishGraph"
+loadStoreConfig(ARGV[4])
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'running' then
   return { 0, status or 'missing' }

@@ -13,6 +13,7 @@
     0  no such object (never existed, already released, or not an output)
 ]]
 --- @include "objects"
+loadStoreConfig(prefixOf(KEYS[1]))
 local base = string.sub(KEYS[1], 1, -5)
 local node = ARGV[1]
 if not redis.call('HGET', KEYS[1], 'status') or not isOutput(base, node) then return 0 end

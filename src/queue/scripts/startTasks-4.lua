@@ -19,15 +19,18 @@
   Events: the graph moves from queued to running on its first start.
 ]]
 --- @include "specHeader"
+--- @include "store"
 --- @include "startTask"
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'running' then
   return { status or 'missing' }
 end
+loadStoreConfig(ARGV[1])
+local now = nowMs()
 local out = { 'running' }
 local started = 0
 for i = 2, #ARGV do
-  started = started + startTask(out, ARGV[i], KEYS[2], KEYS[3], KEYS[4], ARGV[1])
+  started = started + startTask(out, ARGV[i], KEYS[2], KEYS[3], KEYS[4], ARGV[1], now)
 end
 if status == 'queued' then
   local t = redis.call('TIME')

@@ -19,7 +19,7 @@ local function finishGraph(meta, status, errorJson, channel, prefix)
     for field in string.gmatch(redis.call('HGET', meta, 'outidx') or '', '[^,]+') do keep[field] = true end
     local fields = redis.call('HKEYS', vals)
     for i = 1, #fields do
-      if not keep[fields[i]] then redis.call('HDEL', vals, fields[i]) end
+      if not keep[fields[i]] then freeValue(prefix, base, fields[i]) end
     end
     local waiting = redis.call('HGETALL', base .. 'waiters')
     for i = 1, #waiting, 2 do
@@ -36,6 +36,7 @@ local function finishGraph(meta, status, errorJson, channel, prefix)
   if ttl > 0 then
     redis.call('EXPIRE', meta, ttl)
     redis.call('EXPIRE', vals, ttl)
+    redis.call('EXPIRE', base .. 'spilled', ttl)
   end
   redis.call('PUBLISH', channel, graph)
   dropIfReleased(base)

@@ -9,6 +9,7 @@
 --   waiters   node -> "graph task;graph task;..." tasks of other graphs
 --             waiting for the object (see linkObjects)
 
+--- @include "store"
 local ENDED = { done = true, failed = true, cancelled = true }
 
 local function graphBase(prefix, graph)
@@ -32,7 +33,8 @@ local function dropIfReleased(base)
   local outputs = 0
   for _ in string.gmatch(redis.call('HGET', meta, 'outidx') or '', '[^,]+') do outputs = outputs + 1 end
   if redis.call('SCARD', base .. 'released') >= outputs and redis.call('HLEN', base .. 'pins') == 0 then
-    redis.call('UNLINK', meta, base .. 'vals', base .. 'pins', base .. 'released', base .. 'waiters')
+    freeSpilled(prefixOf(meta), base)
+    redis.call('UNLINK', meta, base .. 'vals', base .. 'pins', base .. 'released', base .. 'waiters', base .. 'spilled')
   end
 end
 
@@ -40,7 +42,7 @@ end
 local function freeIfReleased(base, node)
   if (tonumber(redis.call('HGET', base .. 'pins', node)) or 0) > 0 then return end
   if redis.call('SISMEMBER', base .. 'released', node) == 1 and ENDED[redis.call('HGET', base .. 'meta', 'status') or 'done'] then
-    redis.call('HDEL', base .. 'vals', node)
+    freeValue(prefixOf(base .. 'meta'), base, node)
   end
 end
 

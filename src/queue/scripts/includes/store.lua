@@ -1,0 +1,71 @@
+-- The object store's bookkeeping (src/store/spill.ts is the disk side).
+--   <prefix>:lru          sorted set: object id -> last use (ms), for values of
+--                         at least spillmin bytes: the spill candidates, oldest first
+--   <prefix>:store        hash: spillmin (written by workers from SPILL_MIN_BYTES)
+--   <prefix>:spill:live   hash: spill file -> bytes of live objects in it
+--   <prefix>:stats        hash: spilled_bytes, spilled_objects (on disk now),
+--                         spill_bytes_total, restored_bytes_total, ...
+--   <base>spilled         hash: field -> "file:offset:length" of a value on disk;
+--                         its vals field then holds the 1-byte stub STUB
+local STUB = '\193'
+local SPILL_MIN = 1024
+
+local function prefixOf(key)
+  return string.match(key, '^(.*):{')
+end
+
+local function loadStoreConfig(prefix)
+  SPILL_MIN = tonumber(redis.call('HGET', prefix .. ':store', 'spillmin') or '1024')
+end
+
+local function nowMs()
+  local t = redis.call('TIME')
+  return t[1] * 1000 + math.floor(t[2] / 1000)
+end
+
+-- A value was stored or read: big ones are spill candidates, by last use.
+local function touchValue(prefix, oid, value, stored, now)
+  if value and #value >= SPILL_MIN then
+    if stored then
+      redis.call('ZADD', prefix .. ':lru', now, oid)
+    else
+      redis.call('ZADD', prefix .. ':lru', 'XX', now, oid)
+    end
+  end
+end
+
+-- Reads a value for a task: a spilled one comes back as STUB followed by its location.
+local function readValue(prefix, base, field, oid, now)
+  local value = redis.call('HGET', base .. 'vals', field)
+  if value == STUB then
+    local at = redis.call('HGET', base .. 'spilled', field)
+    if at then return STUB .. at end
+  end
+  touchValue(prefix, oid, value, false, now)
+  return value
+end
+
+-- Deletes a value, in memory or on disk, keeping the counters right.
+local function freeValue(prefix, base, field)
+  local len = redis.call('HSTRLEN', base .. 'vals', field)
+  if len == 0 then return end
+  if len == 1 then
+    local at = redis.call('HGET', base .. 'spilled', field)
+    if at then
+      local file, size = string.match(at, '^(.*):%d+:(%d+)$')
+      redis.call('HINCRBY', prefix .. ':spill:live', file, -tonumber(size))
+      redis.call('HINCRBY', prefix .. ':stats', 'spilled_bytes', -tonumber(size))
+      redis.call('HINCRBY', prefix .. ':stats', 'spilled_objects', -1)
+      redis.call('HDEL', base .. 'spilled', field)
+    end
+  elseif len >= SPILL_MIN then
+    redis.call('ZREM', prefix .. ':lru', string.match(base, '{(.*)}') .. '.' .. field)
+  end
+  redis.call('HDEL', base .. 'vals', field)
+end
+
+-- Frees every spilled value of a graph whose values are about to go at once.
+local function freeSpilled(prefix, base)
+  local spilled = redis.call('HKEYS', base .. 'spilled')
+  for i = 1, #spilled do freeValue(prefix, base, spilled[i]) end
+end

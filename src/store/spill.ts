@@ -1,0 +1,134 @@
+/**
+ * Spill files: the disk side of the object store. Values evicted from Redis
+ * are appended to large files (many objects per file, as Ray fuses small
+ * objects, so a million small objects do not make a million files), and Redis
+ * keeps a 1-byte stub plus the location `file:offset:length` (see the store
+ * include of src/queue/scripts). Reads are positional and asynchronous, so a
+ * worker's event loop keeps running while a value comes back from disk.
+ */
+import { mkdirSync, statSync } from 'node:fs';
+import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+
+/** The first byte of a value that is on disk: 0xC1, which MessagePack never uses. */
+export const SPILL_STUB = 0xc1;
+
+/** Files are closed and a new one started past this size. */
+const FILE_BYTES = 256 * 1024 * 1024;
+
+export interface SpillLocation {
+  file: string;
+  offset: number;
+  length: number;
+}
+
+export class OutOfDiskError extends Error {
+  override readonly name = 'OutOfDiskError';
+  readonly code = 'out_of_disk';
+}
+
+/** Is this stored value a stub (with its location after it)? */
+export function isSpilled(bytes: Buffer | Uint8Array): boolean {
+  return bytes.length > 1 && bytes[0] === SPILL_STUB;
+}
+
+export function parseLocation(stub: Buffer): SpillLocation {
+  const m = /^(.*):(\d+):(\d+)$/.exec(stub.subarray(1).toString('utf8'));
+  if (!m) throw new Error(`A spilled value's location is unreadable: ${stub.subarray(1, 80).toString('utf8')}`);
+  return { file: m[1], offset: Number(m[2]), length: Number(m[3]) };
+}
+
+export class SpillFiles {
+  private current: { name: string; handle: FileHandle; size: number } | undefined;
+  private readonly owner = randomBytes(4).toString('hex');
+  private seq = 0;
+
+  /** `limit`: most bytes all spill files may take (0: no limit but the disk's). */
+  constructor(
+    readonly dir: string,
+    private readonly limit = 0,
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /**
+   * Appends values to the current file; returns each one's location. A full
+   * disk (or the limit) throws OutOfDiskError, and nothing is left half written
+   * that Redis points to: the caller swaps values for stubs only after this.
+   */
+  async append(values: Buffer[]): Promise<SpillLocation[]> {
+    const total = values.reduce((n, v) => n + v.length, 0);
+    if (this.limit > 0 && (await this.bytesOnDisk()) + total > this.limit) {
+      throw new OutOfDiskError(`The spill directory ${this.dir} is full: ${total} more bytes would pass SPILL_DIR_LIMIT (${this.limit}).`);
+    }
+    if (!this.current || this.current.size + total > FILE_BYTES) await this.rotate();
+    const file = this.current!;
+    const locations: SpillLocation[] = [];
+    const start = file.size;
+    let at = start;
+    for (const v of values) {
+      locations.push({ file: file.name, offset: at, length: v.length });
+      at += v.length;
+    }
+    try {
+      await file.handle.writev(values, start);
+      await file.handle.datasync();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new OutOfDiskError(`The disk of ${this.dir} is full (ENOSPC) while spilling ${total} bytes.`);
+      throw err;
+    }
+    file.size = at;
+    return locations;
+  }
+
+  async read(at: SpillLocation): Promise<Buffer> {
+    const handle = await open(join(this.dir, at.file), 'r');
+    try {
+      const out = Buffer.allocUnsafe(at.length);
+      const { bytesRead } = await handle.read(out, 0, at.length, at.offset);
+      if (bytesRead !== at.length) throw new Error(`Spill file ${at.file} is shorter than expected (${bytesRead} of ${at.length} bytes at ${at.offset}).`);
+      return out;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Deletes files with no live object (never the one being written). */
+  async removeDead(liveBytes: Map<string, number>): Promise<string[]> {
+    const removed: string[] = [];
+    for (const name of await readdir(this.dir)) {
+      if (!name.endsWith('.spill') || name === this.current?.name) continue;
+      if ((liveBytes.get(name) ?? 0) > 0) continue;
+      // A file another worker is still writing is young and has live bytes soon: leave files of the last minute alone.
+      const info = await stat(join(this.dir, name)).catch(() => null);
+      if (!info || Date.now() - info.mtimeMs < 60_000) continue;
+      await rm(join(this.dir, name), { force: true });
+      removed.push(name);
+    }
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    await this.current?.handle.close();
+    this.current = undefined;
+  }
+
+  private async rotate(): Promise<void> {
+    await this.current?.handle.close();
+    const name = `${Date.now().toString(36)}-${this.owner}-${this.seq++}.spill`;
+    this.current = { name, handle: await open(join(this.dir, name), 'w'), size: 0 };
+  }
+
+  private async bytesOnDisk(): Promise<number> {
+    let n = 0;
+    for (const name of await readdir(this.dir)) {
+      try {
+        n += statSync(join(this.dir, name)).size;
+      } catch {
+        // removed meanwhile
+      }
+    }
+    return n;
+  }
+}

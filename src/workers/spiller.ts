@@ -1,0 +1,145 @@
+/**
+ * Keeps the object store within its memory budget. Each worker runs one:
+ * above the spill threshold it takes the least recently used values (the
+ * store's LRU set, popped atomically so two workers never take the same ones),
+ * appends them to a spill file and swaps them for stubs (spillObjects-0.lua).
+ * Before a worker stores results, `admit` makes it wait while the store is
+ * over budget: results wait for room, they never push Redis past it.
+ */
+import type { Config } from '../config.ts';
+import type { ScriptedRedis } from '../queue/scripts.ts';
+import { parseObjectId, valuesKey } from '../store/objects.ts';
+import { isSpilled, OutOfDiskError, type SpillFiles } from '../store/spill.ts';
+
+const POLL_MS = 20;
+const BATCH = 32;
+/** Over budget with nothing left to spill for this long, results give up with store_full. */
+const STUCK_MS = 60_000;
+
+export class StoreFullError extends Error {
+  override readonly name = 'StoreFullError';
+  readonly code = 'store_full';
+}
+
+export class Spiller {
+  private used = 0;
+  private polledAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private spilling: Promise<number> | undefined;
+  private failure: OutOfDiskError | undefined;
+  private restored = { bytes: 0, ms: 0 };
+  private lastSweep = Date.now();
+
+  constructor(
+    private readonly redis: ScriptedRedis,
+    private readonly config: Config,
+    private readonly files: SpillFiles,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick().catch(() => {}), POLL_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.spilling?.catch(() => {});
+    await this.flushStats().catch(() => {});
+    await this.files.close();
+  }
+
+  /** Waits until `bytes` more fit in the store's budget. */
+  async admit(bytes: number): Promise<void> {
+    const limit = this.config.storeMemoryLimit;
+    let stuckSince = 0;
+    for (;;) {
+      await this.poll();
+      if (this.used + bytes <= limit) return;
+      if (this.failure) throw this.failure;
+      const moved = await this.spill();
+      if (moved > 0) {
+        stuckSince = 0;
+        continue;
+      }
+      stuckSince ||= Date.now();
+      if (Date.now() - stuckSince > STUCK_MS) {
+        throw new StoreFullError(`The object store is over its budget (STORE_MEMORY_LIMIT ${limit} bytes, Redis uses ${this.used}) and nothing more can be spilled: raise the budget or make values of at least SPILL_MIN_BYTES.`);
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+
+  /** Counts bytes read back from disk; written to the stats now and then, not per task. */
+  noteRestore(bytes: number, ms: number): void {
+    this.restored.bytes += bytes;
+    this.restored.ms += ms;
+  }
+
+  private async tick(): Promise<void> {
+    await this.poll(true);
+    while (this.used > this.config.storeMemoryLimit * this.config.spillThreshold && !this.failure) {
+      if ((await this.spill()) === 0) break;
+      await this.poll(true);
+    }
+    if (Date.now() - this.lastSweep > 10_000) {
+      this.lastSweep = Date.now();
+      await this.flushStats();
+      const live = await this.redis.hgetall(`${this.config.prefix}:spill:live`);
+      const removed = await this.files.removeDead(new Map(Object.entries(live).map(([f, n]) => [f, Number(n)])));
+      if (removed.length > 0) await this.redis.hdel(`${this.config.prefix}:spill:live`, ...removed);
+    }
+  }
+
+  private async poll(force = false): Promise<void> {
+    if (!force && Date.now() - this.polledAt < POLL_MS) return;
+    const info = await this.redis.info('memory');
+    this.used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+    this.polledAt = Date.now();
+  }
+
+  /** Spills one batch of the least recently used values; returns how many bytes left memory. */
+  private spill(): Promise<number> {
+    this.spilling ??= this.spillBatch().finally(() => (this.spilling = undefined));
+    return this.spilling;
+  }
+
+  private async spillBatch(): Promise<number> {
+    const prefix = this.config.prefix;
+    const popped = await this.redis.zpopmin(`${prefix}:lru`, BATCH);
+    if (popped.length === 0) return 0;
+    const candidates: { oid: string; score: string }[] = [];
+    for (let i = 0; i < popped.length; i += 2) candidates.push({ oid: popped[i], score: popped[i + 1] });
+    const pipe = this.redis.pipeline();
+    for (const { oid } of candidates) {
+      const at = parseObjectId(oid)!;
+      pipe.hgetBuffer(valuesKey(prefix, at.graph), at.node);
+    }
+    const values = ((await pipe.exec()) ?? []).map(([, v]) => v as Buffer | null);
+    const chosen = candidates.map((c, i) => ({ ...c, value: values[i] })).filter((c): c is { oid: string; score: string; value: Buffer } => !!c.value && c.value.length > 1 && !isSpilled(c.value));
+    if (chosen.length === 0) return 0;
+    const t0 = performance.now();
+    let locations;
+    try {
+      locations = await this.files.append(chosen.map((c) => c.value));
+    } catch (err) {
+      // Nothing was swapped: the values stay in memory and go back in line.
+      await this.redis.zadd(`${prefix}:lru`, ...chosen.flatMap((c) => [c.score, c.oid]));
+      if (err instanceof OutOfDiskError) {
+        this.failure = err;
+        await this.redis.hset(`${prefix}:stats`, 'out_of_disk', err.message);
+      }
+      throw err;
+    }
+    const args = chosen.flatMap((c, i) => [c.oid, locations[i].offset, locations[i].length]);
+    const [, bytes] = await this.redis.spillObjects(prefix, locations[0].file, ...args);
+    await this.redis.hincrbyfloat(`${prefix}:stats`, 'spill_ms_total', performance.now() - t0);
+    return bytes;
+  }
+
+  private async flushStats(): Promise<void> {
+    if (this.restored.bytes === 0) return;
+    const { bytes, ms } = this.restored;
+    this.restored = { bytes: 0, ms: 0 };
+    await this.redis.multi().hincrby(`${this.config.prefix}:stats`, 'restored_bytes_total', bytes).hincrbyfloat(`${this.config.prefix}:stats`, 'restore_ms_total', ms).exec();
+  }
+}
