@@ -233,7 +233,7 @@ export class GraphStore {
     const found = readMeta(id, meta);
     if (!found) return null;
     if (found.info.status !== 'done') return { info: found.info, result: undefined };
-    const decoded = await Promise.all(vals.map(async (v) => (v === null ? undefined : decodeValue(await this.objects.restore(v)))));
+    const decoded = await Promise.all(vals.map(async (v, i) => (v === null ? undefined : decodeValue(await this.objects.restore(id, String(outputNodes![i]), v)))));
     const byNode = new Map(outputNodes.map((n, i) => [n, decoded[i]]));
     return { info: found.info, result: reshape(found.out, (n) => byNode.get(n)) };
   }

@@ -29,7 +29,12 @@ export interface StartResult {
   run: StartedTask[];
   /** Tasks of the bundle that another delivery already finished. */
   alreadyDone: number[];
+  /** Tasks not started because the reply already held START_BYTES of inputs: enqueue them again. */
+  deferred: number[];
 }
+
+/** Most bytes of input values one start returns: a reply is Redis memory too, and big values are better read a few at a time. */
+export const START_BYTES = 8 * 1024 * 1024;
 
 
 /** What a failed or cancelled graph records as its error (the API's TaskError). */
@@ -48,21 +53,23 @@ export function objectFailed(oid: string, cause: TaskErrorBody, status = 'failed
 }
 
 /** Reads the started-task entries of a script's reply, from `at` to its end (see includes/startTask.lua). */
-function readStarted(reply: (Buffer | number | null)[], at: number): { run: StartedTask[]; alreadyDone: number[] } {
+function readStarted(reply: (Buffer | number | null)[], at: number): { run: StartedTask[]; alreadyDone: number[]; deferred: number[] } {
   const run: StartedTask[] = [];
   const alreadyDone: number[] = [];
+  const deferred: number[] = [];
   while (at < reply.length) {
     const index = reply[at] as number;
     const code = reply[at + 1] as number;
     const n = reply[at + 3] as number;
     if (code === 1) alreadyDone.push(index);
+    else if (code === 2) deferred.push(index);
     else {
       const { key, deps, template, returns } = decodeSpec(reply[at + 2] as Buffer);
       run.push({ index, key, deps, template, returns, inputs: reply.slice(at + 4, at + 4 + n) as (Buffer | null)[] });
     }
     at += 4 + n;
   }
-  return { run, alreadyDone };
+  return { run, alreadyDone, deferred };
 }
 
 export class TaskState {
@@ -73,9 +80,9 @@ export class TaskState {
 
   async start(graph: string, tasks: number[]): Promise<StartResult> {
     const k = graphKeys(this.prefix, graph);
-    const reply = await this.redis.startTasksBuffer(k.meta, k.spec, k.done, k.vals, this.prefix, ...tasks);
+    const reply = await this.redis.startTasksBuffer(k.meta, k.spec, k.done, k.vals, this.prefix, START_BYTES, ...tasks);
     const status = String(reply[0]);
-    if (status !== 'running') return { status, run: [], alreadyDone: [] };
+    if (status !== 'running') return { status, run: [], alreadyDone: [], deferred: [] };
     return { status, ...readStarted(reply, 1) };
   }
 
@@ -89,9 +96,9 @@ export class TaskState {
     const k = graphKeys(this.prefix, graph);
     const args: (number | Buffer)[] = [];
     for (const [index, values] of results) args.push(index, values.length, ...values);
-    const reply = await this.redis.completeTasksBuffer(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, finishedChannel(this.prefix), this.prefix, take, spread, ...args);
+    const reply = await this.redis.completeTasksBuffer(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, finishedChannel(this.prefix), this.prefix, take, spread, START_BYTES, ...args);
     const status = String(reply[0]);
-    if (reply.length === 1) return { status, ready: [], elsewhere: [], next: { status, run: [], alreadyDone: [] } };
+    if (reply.length === 1) return { status, ready: [], elsewhere: [], next: { status, run: [], alreadyDone: [], deferred: [] } };
     const n = reply[1] as number;
     const ready = reply.slice(2, 2 + n) as number[];
     const m = reply[2 + n] as number;

@@ -8,7 +8,7 @@
  * src/queue/scripts (completeTasks stores, releaseObject releases).
  */
 import type { Redis } from 'ioredis';
-import { isSpilled, parseLocation, type SpillFiles } from './spill.ts';
+import { parseLocation, SPILL_STUB, type SpillFiles } from './spill.ts';
 
 export interface ObjectAddress {
   graph: string;
@@ -54,9 +54,12 @@ export class ObjectStore {
     private readonly files: SpillFiles,
   ) {}
 
-  /** A stored value's bytes, read back from its spill file if it is on disk. */
-  async restore(bytes: Buffer): Promise<Buffer> {
-    return isSpilled(bytes) ? this.files.read(parseLocation(bytes)) : bytes;
+  /** A stored value's bytes (as read from field `field` of graph `graph`'s vals), read back from its spill file if it is on disk. */
+  async restore(graph: string, field: string, bytes: Buffer): Promise<Buffer> {
+    if (bytes.length !== 1 || bytes[0] !== SPILL_STUB) return bytes;
+    const at = await this.redis.hgetBuffer(`${this.prefix}:{${graph}}:spilled`, field);
+    if (!at) return bytes;
+    return this.files.read(parseLocation(Buffer.concat([bytes, at])));
   }
 
   /** Meta of each object, in order; null where there is no such object (or it was released). */
@@ -101,6 +104,6 @@ export class ObjectStore {
     const at = parseObjectId(oid);
     if (!at) return null;
     const bytes = await this.redis.hgetBuffer(valuesKey(this.prefix, at.graph), at.node);
-    return bytes && this.restore(bytes);
+    return bytes && this.restore(at.graph, at.node, bytes);
   }
 }

@@ -16,6 +16,8 @@ export const SPILL_STUB = 0xc1;
 
 /** Files are closed and a new one started past this size. */
 const FILE_BYTES = 256 * 1024 * 1024;
+/** A dead file of another process that has not been written for this long is that of a process that died. */
+const ORPHAN_MS = 10 * 60_000;
 
 export interface SpillLocation {
   file: string;
@@ -94,15 +96,25 @@ export class SpillFiles {
     }
   }
 
-  /** Deletes files with no live object (never the one being written). */
+  /**
+   * Deletes this process's files with no live object left (the one being
+   * written too, which is then started afresh). Another process's files are
+   * its own to delete, unless it left them over ORPHAN_MS ago (it died).
+   */
   async removeDead(liveBytes: Map<string, number>): Promise<string[]> {
     const removed: string[] = [];
     for (const name of await readdir(this.dir)) {
-      if (!name.endsWith('.spill') || name === this.current?.name) continue;
-      if ((liveBytes.get(name) ?? 0) > 0) continue;
-      // A file another worker is still writing is young and has live bytes soon: leave files of the last minute alone.
-      const info = await stat(join(this.dir, name)).catch(() => null);
-      if (!info || Date.now() - info.mtimeMs < 60_000) continue;
+      if (!name.endsWith('.spill') || (liveBytes.get(name) ?? 0) > 0) continue;
+      const mine = name.includes(`-${this.owner}-`);
+      if (!mine) {
+        const info = await stat(join(this.dir, name)).catch(() => null);
+        if (!info || Date.now() - info.mtimeMs < ORPHAN_MS) continue;
+      }
+      if (name === this.current?.name) {
+        if (this.current.size === 0) continue;
+        await this.current.handle.close();
+        this.current = undefined;
+      }
       await rm(join(this.dir, name), { force: true });
       removed.push(name);
     }

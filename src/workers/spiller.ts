@@ -9,10 +9,14 @@
 import type { Config } from '../config.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
 import { parseObjectId, valuesKey } from '../store/objects.ts';
-import { isSpilled, OutOfDiskError, type SpillFiles } from '../store/spill.ts';
+import { OutOfDiskError, type SpillFiles } from '../store/spill.ts';
 
 const POLL_MS = 20;
+/** How often dead spill files are looked for and restore counters written. */
+const SWEEP_MS = 2_000;
 const BATCH = 32;
+/** Most bytes of values read from Redis per spill round trip. */
+const READ_BYTES = 8 * 1024 * 1024;
 /** Over budget with nothing left to spill for this long, results give up with store_full. */
 const STUCK_MS = 60_000;
 
@@ -81,7 +85,7 @@ export class Spiller {
       if ((await this.spill()) === 0) break;
       await this.poll(true);
     }
-    if (Date.now() - this.lastSweep > 10_000) {
+    if (Date.now() - this.lastSweep > SWEEP_MS) {
       this.lastSweep = Date.now();
       await this.flushStats();
       const live = await this.redis.hgetall(`${this.config.prefix}:spill:live`);
@@ -107,15 +111,26 @@ export class Spiller {
     const prefix = this.config.prefix;
     const popped = await this.redis.zpopmin(`${prefix}:lru`, BATCH);
     if (popped.length === 0) return 0;
-    const candidates: { oid: string; score: string }[] = [];
-    for (let i = 0; i < popped.length; i += 2) candidates.push({ oid: popped[i], score: popped[i + 1] });
-    const pipe = this.redis.pipeline();
+    const candidates: { oid: string; score: string; size: number }[] = [];
+    for (let i = 0; i < popped.length; i += 2) candidates.push({ oid: popped[i], score: popped[i + 1], size: 0 });
+    // Read at most READ_BYTES of values per round trip: a reply is Redis memory too.
+    const sizes = this.redis.pipeline();
     for (const { oid } of candidates) {
+      const at = parseObjectId(oid)!;
+      sizes.hstrlen(valuesKey(prefix, at.graph), at.node);
+    }
+    ((await sizes.exec()) ?? []).forEach(([, n], i) => (candidates[i].size = Number(n)));
+    let take = 0;
+    for (let total = 0; take < candidates.length && (take === 0 || total + candidates[take].size <= READ_BYTES); take++) total += candidates[take].size;
+    const later = candidates.slice(take);
+    if (later.length > 0) await this.redis.zadd(`${prefix}:lru`, ...later.flatMap((c) => [c.score, c.oid]));
+    const pipe = this.redis.pipeline();
+    for (const { oid } of candidates.slice(0, take)) {
       const at = parseObjectId(oid)!;
       pipe.hgetBuffer(valuesKey(prefix, at.graph), at.node);
     }
     const values = ((await pipe.exec()) ?? []).map(([, v]) => v as Buffer | null);
-    const chosen = candidates.map((c, i) => ({ ...c, value: values[i] })).filter((c): c is { oid: string; score: string; value: Buffer } => !!c.value && c.value.length > 1 && !isSpilled(c.value));
+    const chosen = candidates.slice(0, take).map((c, i) => ({ ...c, value: values[i] })).filter((c): c is { oid: string; score: string; size: number; value: Buffer } => !!c.value && c.value.length > 1);
     if (chosen.length === 0) return 0;
     const t0 = performance.now();
     let locations;

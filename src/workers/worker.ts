@@ -104,7 +104,7 @@ export class TaskWorker {
     const deadline = Date.now() + CONTINUE_MS;
     const started = await this.tasks.start(graph, job.data.t);
     if (started.status !== 'running') return;
-    await this.recoverLost(graph, started);
+    await this.requeue(graph, started);
     // Tasks to run, front first. Tasks made ready by a batch go to the front
     // (depth first, as Dask orders work), so consumers run, and free their
     // inputs, before more producers fill the store.
@@ -131,13 +131,18 @@ export class TaskWorker {
       if (completed.ready.length > 0) await this.queue.enqueue(graph, completed.ready, true);
       for (const [other, task] of completed.elsewhere) await this.queue.enqueue(other, [task], true);
       if (completed.next.status !== 'running') return;
-      await this.recoverLost(graph, completed.next);
+      await this.requeue(graph, completed.next);
       todo.unshift(...completed.next.run);
     }
   }
 
-  /** Tasks of a bundle that a lost worker had finished: re-enqueue what they made ready (see findLostTasks-4.lua). */
-  private async recoverLost(graph: string, started: StartResult): Promise<void> {
+  /**
+   * Tasks of a bundle that a lost worker had finished: re-enqueue what they
+   * made ready (see findLostTasks-4.lua). Tasks deferred by a full reply go
+   * back to the front of the queue.
+   */
+  private async requeue(graph: string, started: StartResult): Promise<void> {
+    if (started.deferred.length > 0) await this.queue.enqueue(graph, started.deferred, true);
     if (started.alreadyDone.length === 0) return;
     const lost = await this.tasks.findLost(graph, started.alreadyDone);
     if (lost.length > 0) await this.queue.enqueue(graph, lost);

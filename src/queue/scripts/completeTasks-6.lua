@@ -18,7 +18,8 @@
     ARGV[2] key prefix (to find objects of other graphs named by $oid)
     ARGV[3] most ready tasks to start for the caller (0: none)
     ARGV[4] bundle spread (see dispatch.ts)
-    ARGV[5..] groups: task index, number of values n, n encoded values
+    ARGV[5] most input bytes to return for the started tasks (see startTask)
+    ARGV[6..] groups: task index, number of values n, n encoded values
               (n is 1, or the task's `returns`: value j is stored as output j)
 
   Tasks of other graphs waiting for a finished node (a pending $oid, see
@@ -49,7 +50,7 @@ local ready = {}
 local elsewhere = {}
 local waited = redis.call('HEXISTS', KEYS[1], 'waited') == 1
 local finished = 0
-local i = 5
+local i = 6
 while i <= #ARGV do
   local idx, n = ARGV[i], tonumber(ARGV[i + 1])
   if redis.call('GETBIT', KEYS[5], idx) == 0 then
@@ -126,8 +127,13 @@ for i = take + 1, #ready do out[#out + 1] = ready[i] end
 out[#out + 1] = #elsewhere / 2
 for i = 1, #elsewhere do out[#out + 1] = elsewhere[i] end
 local started = 0
+local budget = { left = tonumber(ARGV[5]) }
 for i = 1, take do
-  started = started + startTask(out, ready[i], KEYS[2], KEYS[5], KEYS[6], ARGV[2], now)
+  if started > 0 and budget.left <= 0 then
+    deferTask(out, ready[i])
+  else
+    started = started + startTask(out, ready[i], KEYS[2], KEYS[5], KEYS[6], ARGV[2], now, budget)
+  end
 end
 if started > 0 then redis.call('HINCRBY', KEYS[1], 'running', started) end
 return out

@@ -8,13 +8,15 @@
     KEYS[3] done   bitmap of finished nodes
     KEYS[4] vals   node index -> encoded value
     ARGV[1] key prefix (to find objects of other graphs named by $oid)
-    ARGV[2..] task indexes
+    ARGV[2] most input bytes to return (tasks past it are deferred)
+    ARGV[3..] task indexes
 
   Output:
     { status }                              graph is not queued/running: run nothing
     { status, task1, code1, spec1, n1, in1..., task2, ... }
       code 0: run it; n inputs follow (false where an object is missing)
       code 1: already finished (a repeated delivery): nothing follows but n = 0
+      code 2: deferred (the reply was full): the caller enqueues it again
 
   Events: the graph moves from queued to running on its first start.
 ]]
@@ -29,8 +31,13 @@ loadStoreConfig(ARGV[1])
 local now = nowMs()
 local out = { 'running' }
 local started = 0
-for i = 2, #ARGV do
-  started = started + startTask(out, ARGV[i], KEYS[2], KEYS[3], KEYS[4], ARGV[1], now)
+local budget = { left = tonumber(ARGV[2]) }
+for i = 3, #ARGV do
+  if started > 0 and budget.left <= 0 then
+    deferTask(out, ARGV[i])
+  else
+    started = started + startTask(out, ARGV[i], KEYS[2], KEYS[3], KEYS[4], ARGV[1], now, budget)
+  end
 end
 if status == 'queued' then
   local t = redis.call('TIME')

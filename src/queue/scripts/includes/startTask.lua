@@ -3,8 +3,9 @@
 -- missing); or idx, 1, '', 0 when the task is already done (a repeated delivery).
 -- An input is a dep as specHeader describes it.
 -- A spilled input comes back as the stub byte and its location (see store).
+-- `budget.left` counts down the bytes of inputs returned (see deferTask).
 -- Returns 1 when the task starts, 0 when it was done. Needs specHeader and store.
-local function startTask(out, idx, specKey, doneKey, valsKey, prefix, now)
+local function startTask(out, idx, specKey, doneKey, valsKey, prefix, now, budget)
   out[#out + 1] = tonumber(idx)
   if redis.call('GETBIT', doneKey, idx) == 1 then
     out[#out + 1] = 1
@@ -20,17 +21,25 @@ local function startTask(out, idx, specKey, doneKey, valsKey, prefix, now)
   for j = 1, #deps do
     local d = deps[j]
     local field = depField(d)
+    local value = false
     if field then
       local base = string.sub(valsKey, 1, -5)
-      out[#out + 1] = readValue(prefix, base, field, string.match(base, '{(.*)}') .. '.' .. field, now) or false
+      value = readValue(prefix, base, field, string.match(base, '{(.*)}') .. '.' .. field, now) or false
     else
       local gid, node = string.match(d, '^(.+)%.([%d:]+)$')
-      if gid then
-        out[#out + 1] = readValue(prefix, prefix .. ':{' .. gid .. '}:', node, d, now) or false
-      else
-        out[#out + 1] = false
-      end
+      if gid then value = readValue(prefix, prefix .. ':{' .. gid .. '}:', node, d, now) or false end
     end
+    if value then budget.left = budget.left - #value end
+    out[#out + 1] = value
   end
   return 1
+end
+
+-- A task not started because the reply already holds budget.left's worth of
+-- input bytes (a reply is Redis memory too): idx, 2, '', 0. The caller enqueues it.
+local function deferTask(out, idx)
+  out[#out + 1] = tonumber(idx)
+  out[#out + 1] = 2
+  out[#out + 1] = ''
+  out[#out + 1] = 0
 end

@@ -1,0 +1,149 @@
+/**
+ * Out-of-core: with a 64 MB budget, 512 MB of 2 MB array chunks are persisted
+ * (they spill to disk), then reduced (they come back); Redis stays within the
+ * budget plus a stated slack; spilled objects read back byte-identical;
+ * releasing them frees the disk; a full spill directory fails cleanly.
+ */
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeValue } from '../src/store/codec.ts';
+import { NDArray } from '../src/values/ndarray.ts';
+import { startRedis, type TestRedis } from './helpers/redis.ts';
+import { startWeft, type Weft } from './helpers/weft.ts';
+
+const MB = 1024 * 1024;
+const BUDGET = 64 * MB;
+const WORKERS = 2;
+const CONCURRENCY = 2;
+const CHUNK = 262_144; // float64 elements: 2 MiB
+const CHUNKS = 256; // 512 MiB in all
+/**
+ * The slack over the budget: each worker slot may admit one batch (here one
+ * 2 MiB chunk) at the same time, and Redis holds a value twice while it
+ * arrives (query buffer) and is stored.
+ */
+const SLACK = WORKERS * CONCURRENCY * 2 * (2 * MB) + 8 * MB;
+
+const task = (op: string, ...args: unknown[]) => ({ $op: op, args });
+
+let redis: TestRedis;
+let weft: Weft;
+let admin: Redis;
+let spillDir: string;
+beforeAll(async () => {
+  redis = await startRedis();
+  spillDir = mkdtempSync(join(tmpdir(), 'weft-spill-'));
+  weft = await startWeft({ workers: WORKERS, redisUrl: redis.url, env: { STORE_MEMORY_LIMIT: String(BUDGET), SPILL_DIR: spillDir, WEFT_CONCURRENCY: String(CONCURRENCY) } });
+  admin = new Redis(redis.url);
+});
+afterAll(async () => {
+  admin?.disconnect();
+  await weft?.close();
+  await redis?.stop();
+  rmSync(spillDir, { recursive: true, force: true });
+});
+
+async function stats(): Promise<any> {
+  return (await fetch(`${weft.url}/v1/stats`)).json();
+}
+
+describe('spilling', () => {
+  let chunks: { $oid: string }[] = [];
+
+  it('512 MB of 2 MB chunks with a 64 MB budget: persisted (spilled), reduced (restored), right result, Redis within budget + slack', async () => {
+    let peak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peak = Math.max(peak, Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const graph: Record<string, unknown> = {};
+    const keys: string[] = [];
+    for (let i = 0; i < CHUNKS; i++) {
+      graph[`chunk-${i}`] = task('array.arange', i * CHUNK, (i + 1) * CHUNK, 1, 'float64');
+      keys.push(`chunk-${i}`);
+    }
+    const persisted = await weft.submit({ graph, keys, persist: true });
+    expect(persisted.status).toBe(202);
+    chunks = persisted.body.outputs;
+
+    const reduce: Record<string, unknown> = {};
+    for (let i = 0; i < CHUNKS; i++) reduce[`m-${i}`] = task('array.moments', { $oid: chunks[i].$oid });
+    reduce.total = task('array.combine_moments', Array.from({ length: CHUNKS }, (_, i) => ({ $ref: `m-${i}` })));
+    reduce.sum = task('array.finalize', { $ref: 'total' }, 'sum');
+    reduce.max = task('array.finalize', { $ref: 'total' }, 'max');
+    const res = await weft.compute(reduce, ['sum', 'max'], { wait: 600 });
+    sampling = false;
+    await sampler;
+    expect(res.status, JSON.stringify(res.error)).toBe('done');
+    const n = CHUNKS * CHUNK;
+    expect(res.result).toEqual([(n * (n - 1)) / 2, n - 1]);
+
+    const s = await stats();
+    expect(s.memory.budget_bytes).toBe(BUDGET);
+    expect(s.spill.total_bytes).toBeGreaterThan(400 * MB);
+    expect(s.spill.objects).toBeGreaterThan(200);
+    expect(peak, `Redis peaked at ${(peak / MB).toFixed(1)} MiB; budget ${BUDGET / MB} MiB + slack ${SLACK / MB} MiB`).toBeLessThanOrEqual(BUDGET + SLACK);
+    console.log(`spill test: Redis peak ${(peak / MB).toFixed(1)} MiB (budget ${BUDGET / MB} + slack ${SLACK / MB}); spilled ${(s.spill.total_bytes / MB).toFixed(0)} MiB at ${s.spill.spill_mb_per_s} MB/s`);
+    // Restores are counted when workers flush their counters (every 2 s).
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await stats()).spill.restored_bytes).toBeGreaterThan(100 * MB);
+  });
+
+  it('a spilled persisted object reads back byte-identical, and its meta says disk', async () => {
+    let index = -1;
+    let meta: any;
+    for (let i = 0; i < CHUNKS && index < 0; i++) {
+      meta = await (await fetch(`${weft.url}/v1/objects/${chunks[i].$oid}/meta`)).json();
+      if (meta.location === 'disk') index = i;
+    }
+    expect(index).toBeGreaterThanOrEqual(0);
+    expect(meta).toMatchObject({ state: 'ready', location: 'disk' });
+    const oid = chunks[index].$oid;
+    const got = Buffer.from(await (await fetch(`${weft.url}/v1/objects/${oid}`, { headers: { accept: 'application/msgpack' } })).arrayBuffer());
+    const data = new Float64Array(CHUNK);
+    for (let k = 0; k < CHUNK; k++) data[k] = index * CHUNK + k;
+    const expected = encodeValue(new NDArray('float64', [CHUNK], data));
+    expect(got.length).toBe(expected.length);
+    expect(Buffer.compare(got, expected)).toBe(0);
+    expect(meta.size).toBe(expected.length);
+  });
+
+  it('releasing spilled objects frees their disk space', async () => {
+    const diskBytes = () => readdirSync(spillDir).reduce((n, f) => n + statSync(join(spillDir, f)).size, 0);
+    expect(diskBytes()).toBeGreaterThan(100 * MB);
+    for (const c of chunks) expect((await fetch(`${weft.url}/v1/objects/${c.$oid}`, { method: 'DELETE' })).status).toBe(200);
+    expect((await stats()).spill).toMatchObject({ bytes: 0, objects: 0 });
+    const deadline = Date.now() + 15_000;
+    while (diskBytes() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(diskBytes()).toBe(0);
+  });
+});
+
+describe('a full disk', () => {
+  it('fails the graph with out_of_disk and corrupts nothing', async () => {
+    const small = await startRedis();
+    const dir = mkdtempSync(join(tmpdir(), 'weft-full-'));
+    const w = await startWeft({ workers: 1, redisUrl: small.url, env: { STORE_MEMORY_LIMIT: String(16 * MB), SPILL_DIR: dir, SPILL_DIR_LIMIT: String(8 * MB), WEFT_CONCURRENCY: '1' } });
+    try {
+      const graph: Record<string, unknown> = {};
+      for (let i = 0; i < 32; i++) graph[`c-${i}`] = task('array.arange', 0, CHUNK, 1, 'float64');
+      const res = await w.compute(graph, Object.keys(graph), { wait: 120 });
+      expect(res.status).toBe('failed');
+      expect(res.error.code).toBe('out_of_disk');
+      expect(res.error.message).toMatch(/full/);
+      const s = (await (await fetch(`${w.url}/v1/stats`)).json()) as any;
+      expect(s.spill.out_of_disk).toMatch(/SPILL_DIR_LIMIT/);
+      expect(readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0)).toBeLessThanOrEqual(8 * MB);
+    } finally {
+      await w.close();
+      await small.stop();
+      if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
