@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- wide ladder latency million shuffle]`: weft's throughput and
+ * `npm run bench [-- --json] [-- wide ladder latency million shuffle spill]`: weft's throughput and
  * latency, each next to raw BullMQ measured in the same run on the same
  * private Redis. Every result is checked. Not a test: figures go to
  * docs/benchmarks.md.
@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { freePort, startRedis } from '../test/helpers/redis.ts';
+import { median, percentile, startProcess, stopProcesses } from './lib.ts';
 import { shuffleBench } from './shuffle.ts';
+import { spillBench } from './spill.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -26,30 +28,6 @@ const figures: Record<string, unknown> = {};
 const log = (line: string) => {
   if (!json) process.stdout.write(line + '\n');
 };
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
-}
-
-function startProcess(script: string, argv: string[], env: Record<string, string>, readyText: string): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...argv], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      if (out.includes(readyText)) return resolve({ child, output: () => out });
-      if (child.exitCode !== null) return reject(new Error(`${script} exited: ${out}`));
-      setTimeout(check, 20);
-    };
-    check();
-  });
-}
 
 async function rawBullmq(url: string, count: number): Promise<number> {
   const connection = new Redis(url, { maxRetriesPerRequest: null });
@@ -183,6 +161,7 @@ async function main(): Promise<void> {
       log(`latency: 200 sequential computes of a 3-task graph (POST with wait to result): p50 ${median(lat).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms`);
     }
     if (want('shuffle')) figures.shuffle = await shuffleBench(api, raw, log);
+    if (want('spill')) figures.spill = await spillBench(log);
 
     if (want('million')) {
       const { graph, key, expected, tasks } = wideGraph(1_000_000, 100);
@@ -215,8 +194,7 @@ async function main(): Promise<void> {
     }
 
   } finally {
-    for (const p of procs) p.kill('SIGTERM');
-    await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : null)));
+    await stopProcesses(procs);
     await redis.stop();
   }
   if (json) process.stdout.write(JSON.stringify(figures, null, 2) + '\n');

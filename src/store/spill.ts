@@ -18,6 +18,8 @@ export const SPILL_STUB = 0xc1;
 const FILE_BYTES = 256 * 1024 * 1024;
 /** A dead file of another process that has not been written for this long is that of a process that died. */
 const ORPHAN_MS = 10 * 60_000;
+/** Read handles kept open. */
+const READERS = 16;
 
 export interface SpillLocation {
   file: string;
@@ -43,6 +45,7 @@ export function parseLocation(stub: Buffer): SpillLocation {
 
 export class SpillFiles {
   private current: { name: string; handle: FileHandle; size: number } | undefined;
+  private readonly readers = new Map<string, Promise<FileHandle>>();
   private readonly owner = randomBytes(4).toString('hex');
   private seq = 0;
 
@@ -85,15 +88,30 @@ export class SpillFiles {
   }
 
   async read(at: SpillLocation): Promise<Buffer> {
-    const handle = await open(join(this.dir, at.file), 'r');
-    try {
-      const out = Buffer.allocUnsafe(at.length);
-      const { bytesRead } = await handle.read(out, 0, at.length, at.offset);
-      if (bytesRead !== at.length) throw new Error(`Spill file ${at.file} is shorter than expected (${bytesRead} of ${at.length} bytes at ${at.offset}).`);
-      return out;
-    } finally {
-      await handle.close();
+    const handle = await this.reader(at.file);
+    const out = Buffer.allocUnsafe(at.length);
+    const { bytesRead } = await handle.read(out, 0, at.length, at.offset);
+    if (bytesRead !== at.length) throw new Error(`Spill file ${at.file} is shorter than expected (${bytesRead} of ${at.length} bytes at ${at.offset}).`);
+    return out;
+  }
+
+  /** An open handle for reading a file; a few are kept open (reads come in runs from the same files). */
+  private async reader(file: string): Promise<FileHandle> {
+    let handle = this.readers.get(file);
+    if (handle) {
+      this.readers.delete(file);
+      this.readers.set(file, handle);
+      return handle;
     }
+    handle = open(join(this.dir, file), 'r');
+    this.readers.set(file, handle);
+    handle.catch(() => this.readers.delete(file));
+    if (this.readers.size > READERS) {
+      const [oldest, old] = this.readers.entries().next().value!;
+      this.readers.delete(oldest);
+      void old.then((h) => h.close()).catch(() => {});
+    }
+    return handle;
   }
 
   /**
@@ -115,6 +133,9 @@ export class SpillFiles {
         await this.current.handle.close();
         this.current = undefined;
       }
+      const reader = this.readers.get(name);
+      this.readers.delete(name);
+      await reader?.then((h) => h.close()).catch(() => {});
       await rm(join(this.dir, name), { force: true });
       removed.push(name);
     }
@@ -124,6 +145,8 @@ export class SpillFiles {
   async close(): Promise<void> {
     await this.current?.handle.close();
     this.current = undefined;
+    for (const reader of this.readers.values()) await reader.then((h) => h.close()).catch(() => {});
+    this.readers.clear();
   }
 
   private async rotate(): Promise<void> {

@@ -32,6 +32,8 @@ export class Spiller {
   private spilling: Promise<number> | undefined;
   private failure: OutOfDiskError | undefined;
   private restored = { bytes: 0, ms: 0 };
+  private reading = 0;
+  private readingSince = 0;
   private lastSweep = Date.now();
 
   constructor(
@@ -73,10 +75,20 @@ export class Spiller {
     }
   }
 
-  /** Counts bytes read back from disk; written to the stats now and then, not per task. */
-  noteRestore(bytes: number, ms: number): void {
-    this.restored.bytes += bytes;
-    this.restored.ms += ms;
+  /**
+   * Counts a read back from disk. Reads overlap (several tasks restore at
+   * once), so the time counted is the time any read was under way, not the
+   * sum of their durations. Written to the stats now and then, not per task.
+   */
+  async restore<T extends Buffer>(read: () => Promise<T>): Promise<T> {
+    if (this.reading++ === 0) this.readingSince = performance.now();
+    try {
+      const bytes = await read();
+      this.restored.bytes += bytes.length;
+      return bytes;
+    } finally {
+      if (--this.reading === 0) this.restored.ms += performance.now() - this.readingSince;
+    }
   }
 
   private async tick(): Promise<void> {

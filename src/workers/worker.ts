@@ -105,6 +105,7 @@ export class TaskWorker {
     const started = await this.tasks.start(graph, job.data.t);
     if (started.status !== 'running') return;
     await this.requeue(graph, started);
+    await this.restoreInputs(started.run);
     // Tasks to run, front first. Tasks made ready by a batch go to the front
     // (depth first, as Dask orders work), so consumers run, and free their
     // inputs, before more producers fill the store.
@@ -132,6 +133,7 @@ export class TaskWorker {
       for (const [other, task] of completed.elsewhere) await this.queue.enqueue(other, [task], true);
       if (completed.next.status !== 'running') return;
       await this.requeue(graph, completed.next);
+      await this.restoreInputs(completed.next.run);
       todo.unshift(...completed.next.run);
     }
   }
@@ -165,7 +167,6 @@ export class TaskWorker {
     while (todo.length > 0 && bytes < BATCH_BYTES && !failure) {
       const task = todo.shift()!;
       try {
-        if (task.inputs.some((b) => b !== null && isSpilled(b))) await this.restoreInputs(task);
         const value = evaluate(task.template, decodeInputs(task), this.ops, { signal: this.abort.signal, graph, key: task.key });
         if (value instanceof Promise) {
           pending.push(value.then((v) => void results.push([task.index, encodeResult(task, v)])).catch((err: unknown) => fail(task, err)));
@@ -186,17 +187,19 @@ export class TaskWorker {
     return results;
   }
 
-  /** Reads spilled inputs back from disk (asynchronously: the event loop goes on meanwhile). */
-  private async restoreInputs(task: StartedTask): Promise<void> {
-    const t0 = performance.now();
-    let bytes = 0;
-    for (let i = 0; i < task.inputs.length; i++) {
-      const input = task.inputs[i];
-      if (input === null || !isSpilled(input)) continue;
-      task.inputs[i] = await this.files.read(parseLocation(input));
-      bytes += task.inputs[i]!.length;
+  /**
+   * Reads the spilled inputs of started tasks back from disk, all at once
+   * (a start returns at most START_BYTES of them), before any runs: the reads
+   * overlap each other and no computation.
+   */
+  private async restoreInputs(tasks: StartedTask[]): Promise<void> {
+    const reads: Promise<void>[] = [];
+    for (const task of tasks) {
+      task.inputs.forEach((input, i) => {
+        if (input !== null && isSpilled(input)) reads.push(this.spiller.restore(() => this.files.read(parseLocation(input))).then((b) => void (task.inputs[i] = b)));
+      });
     }
-    this.spiller.noteRestore(bytes, performance.now() - t0);
+    await Promise.all(reads);
   }
 
   private async publishOps(): Promise<void> {
