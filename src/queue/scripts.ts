@@ -21,6 +21,7 @@ export interface ScriptCommands {
   linkObjects(...args: Args): Promise<(string | number)[]>;
   releaseObject(...args: Args): Promise<number>;
   spillObjects(...args: Args): Promise<[number, number]>;
+  moveSpilled(...args: Args): Promise<[number, number]>;
 }
 
 export type ScriptedRedis = Redis & ScriptCommands;

@@ -142,6 +142,24 @@ export class SpillFiles {
     return removed;
   }
 
+  /** This process's files, the one being written included, with their sizes. */
+  async ownFiles(): Promise<{ name: string; size: number }[]> {
+    const out: { name: string; size: number }[] = [];
+    for (const name of await readdir(this.dir)) {
+      if (!name.endsWith('.spill') || !name.includes(`-${this.owner}-`)) continue;
+      const info = await stat(join(this.dir, name)).catch(() => null);
+      if (info) out.push({ name, size: info.size });
+    }
+    return out;
+  }
+
+  /** Stops appending to `name` if it is the file being written (the next append starts a new one). */
+  async seal(name: string): Promise<void> {
+    if (this.current?.name !== name) return;
+    await this.current.handle.close();
+    this.current = undefined;
+  }
+
   async close(): Promise<void> {
     await this.current?.handle.close();
     this.current = undefined;

@@ -14,6 +14,10 @@ import { OutOfDiskError, type SpillFiles } from '../store/spill.ts';
 const POLL_MS = 20;
 /** How often dead spill files are looked for and restore counters written. */
 const SWEEP_MS = 2_000;
+/** Files whose live objects are less than this fraction of their size are compacted. */
+const COMPACT_BELOW = 0.25;
+/** Smaller files are not worth compacting (they go when their last object dies). */
+const COMPACT_MIN_BYTES = 16 * 1024 * 1024;
 const BATCH = 32;
 /** Most bytes of values read from Redis per spill round trip. */
 const READ_BYTES = 8 * 1024 * 1024;
@@ -101,8 +105,13 @@ export class Spiller {
       this.lastSweep = Date.now();
       await this.flushStats();
       const live = await this.redis.hgetall(`${this.config.prefix}:spill:live`);
-      const removed = await this.files.removeDead(new Map(Object.entries(live).map(([f, n]) => [f, Number(n)])));
-      if (removed.length > 0) await this.redis.hdel(`${this.config.prefix}:spill:live`, ...removed);
+      const liveBytes = new Map(Object.entries(live).map(([f, n]) => [f, Number(n)]));
+      await this.compact(liveBytes);
+      const removed = await this.files.removeDead(liveBytes);
+      if (removed.length > 0) {
+        await this.redis.hdel(`${this.config.prefix}:spill:live`, ...removed);
+        await this.redis.unlink(...removed.map((f) => `${this.config.prefix}:spill:index:${f}`));
+      }
     }
   }
 
@@ -161,6 +170,32 @@ export class Spiller {
     const [, bytes] = await this.redis.spillObjects(prefix, locations[0].file, ...args);
     await this.redis.hincrbyfloat(`${prefix}:stats`, 'spill_ms_total', performance.now() - t0);
     return bytes;
+  }
+
+  /**
+   * Compaction: a file of ours whose live objects are under COMPACT_BELOW of
+   * its size has them copied to the current file and repointed
+   * (moveSpilled-0.lua); the old file is then dead and removed.
+   */
+  private async compact(liveBytes: Map<string, number>): Promise<void> {
+    const prefix = this.config.prefix;
+    for (const { name, size } of await this.files.ownFiles()) {
+      const live = liveBytes.get(name) ?? 0;
+      if (live <= 0 || live >= size * COMPACT_BELOW || size < COMPACT_MIN_BYTES) continue;
+      await this.files.seal(name);
+      const index = await this.redis.hgetall(`${prefix}:spill:index:${name}`);
+      const objects = Object.entries(index).map(([oid, at]) => {
+        const [offset, length] = at.split(':').map(Number);
+        return { oid, at, offset, length };
+      });
+      if (objects.length === 0) continue;
+      const bytes = await Promise.all(objects.map((o) => this.files.read({ file: name, offset: o.offset, length: o.length })));
+      const locations = await this.files.append(bytes);
+      const args = objects.flatMap((o, i) => [o.oid, o.at, locations[i].offset]);
+      const [, moved] = await this.redis.moveSpilled(prefix, name, locations[0].file, ...args);
+      liveBytes.set(name, live - moved);
+      liveBytes.set(locations[0].file, (liveBytes.get(locations[0].file) ?? 0) + moved);
+    }
   }
 
   private async flushStats(): Promise<void> {

@@ -22,6 +22,7 @@ for i = 3, #ARGV, 3 do
   if base and length > 1 and redis.call('HSTRLEN', base .. 'vals', field) == length then
     redis.call('HSET', base .. 'vals', field, STUB)
     redis.call('HSET', base .. 'spilled', field, file .. ':' .. offset .. ':' .. length)
+    redis.call('HSET', prefix .. ':spill:index:' .. file, ARGV[i], offset .. ':' .. length)
     swapped = swapped + 1
     bytes = bytes + length
   end

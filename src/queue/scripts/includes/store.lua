@@ -7,6 +7,8 @@
 --                         spill_bytes_total, restored_bytes_total, ...
 --   <base>spilled         hash: field -> "file:offset:length" of a value on disk;
 --                         its vals field then holds the 1-byte stub STUB
+--   <prefix>:spill:index:<file>  hash: object id -> "offset:length", the live
+--                         objects of a spill file (to compact it)
 local STUB = '\193'
 local SPILL_MIN = 1024
 
@@ -54,6 +56,7 @@ local function freeValue(prefix, base, field)
     if at then
       local file, size = string.match(at, '^(.*):%d+:(%d+)$')
       redis.call('HINCRBY', prefix .. ':spill:live', file, -tonumber(size))
+      redis.call('HDEL', prefix .. ':spill:index:' .. file, string.match(base, '{(.*)}') .. '.' .. field)
       redis.call('HINCRBY', prefix .. ':stats', 'spilled_bytes', -tonumber(size))
       redis.call('HINCRBY', prefix .. ':stats', 'spilled_objects', -1)
       redis.call('HDEL', base .. 'spilled', field)
