@@ -7,22 +7,11 @@
  */
 import { Frame } from '../src/values/frame.ts';
 import { encodeValue } from '../src/store/codec.ts';
+import { random } from '../test/helpers/random.ts';
 
 const PARTITIONS = 100;
 const ROWS = 20_000;
 const OUTPUTS = 100;
-
-/** A small seeded generator (mulberry32), so both variants shuffle the same data. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function put(api: string, bytes: Buffer): Promise<string> {
   const res = await fetch(`${api}/v1/objects`, { method: 'POST', headers: { 'content-type': 'application/msgpack' }, body: new Uint8Array(bytes) });

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeft, type Weft } from './helpers/weft.ts';
+import { random } from './helpers/random.ts';
 
 let weft: Weft;
 beforeAll(async () => {
@@ -45,18 +46,6 @@ describe('arrays', () => {
     expect(values.every((v) => Number.isInteger(v) && v >= 0 && v < 1000)).toBe(true);
   });
 });
-
-/** mulberry32: the test's own seeded data. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function ageGradeRows(n: number, seed: number): { age: number; grade: number }[] {
   const next = random(seed);

@@ -9,26 +9,53 @@
 import { GraphError } from './errors.ts';
 import type { Graph, Node } from './types.ts';
 
-/** Keys a node references with `$ref`, in first-seen order, without duplicates. */
-export function refsOf(node: Node, out: Set<string> = new Set()): Set<string> {
+/** Calls `fn` for every `$ref` inside a node, in order. */
+export function forEachRef(node: Node, fn: (ref: Extract<Node, { kind: 'ref' }>) => void): void {
   switch (node.kind) {
     case 'ref':
-      out.add(node.key);
+      fn(node);
       break;
     case 'task':
-      for (const a of node.args) refsOf(a, out);
-      if (node.kwargs) for (const [, v] of node.kwargs) refsOf(v, out);
+      for (const a of node.args) forEachRef(a, fn);
+      if (node.kwargs) for (const [, v] of node.kwargs) forEachRef(v, fn);
       break;
     case 'array':
-      for (const item of node.items) refsOf(item, out);
+      for (const item of node.items) forEachRef(item, fn);
       break;
     case 'object':
-      for (const [, v] of node.entries) refsOf(v, out);
+      for (const [, v] of node.entries) forEachRef(v, fn);
       break;
     case 'fused':
-      refsOf(node.node, out);
+      forEachRef(node.node, fn);
       break;
   }
+}
+
+/**
+ * A copy of `node` with each `$ref` replaced by what `fn` gives for it
+ * (the ref itself to keep it). Subtrees without a replaced ref are shared.
+ */
+export function mapRefs(node: Node, fn: (ref: Extract<Node, { kind: 'ref' }>) => Node): Node {
+  const sub = (n: Node) => mapRefs(n, fn);
+  switch (node.kind) {
+    case 'ref':
+      return fn(node);
+    case 'task':
+      return { ...node, args: node.args.map(sub), kwargs: node.kwargs && node.kwargs.map(([k, v]) => [k, sub(v)]) };
+    case 'array':
+      return { kind: 'array', items: node.items.map(sub) };
+    case 'object':
+      return { kind: 'object', entries: node.entries.map(([k, v]) => [k, sub(v)]) };
+    case 'fused':
+      return { ...node, node: sub(node.node) };
+    default:
+      return node;
+  }
+}
+
+/** Keys a node references with `$ref`, in first-seen order, without duplicates. */
+export function refsOf(node: Node, out: Set<string> = new Set()): Set<string> {
+  forEachRef(node, (ref) => out.add(ref.key));
   return out;
 }
 

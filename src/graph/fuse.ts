@@ -9,7 +9,7 @@
  *   fuseLinear(g, ['a', 'b'], new Map(), new Set(['b']))
  *   // Map { 'b' => task inc(fused a: inc(1)) }
  */
-import { follow, refsOf } from './deps.ts';
+import { follow, forEachRef, mapRefs, refsOf } from './deps.ts';
 import type { Graph, Node } from './types.ts';
 
 /**
@@ -51,43 +51,14 @@ export function fuseLinear(graph: Graph, order: string[], aliases: Map<string, s
 }
 
 function countRefs(node: Node, target: string, aliases: Map<string, string>): number {
-  switch (node.kind) {
-    case 'ref':
-      return follow(aliases, node.key) === target ? 1 : 0;
-    case 'task':
-      return sum(node.args.map((a) => countRefs(a, target, aliases))) + sum((node.kwargs ?? []).map(([, v]) => countRefs(v, target, aliases)));
-    case 'array':
-      return sum(node.items.map((i) => countRefs(i, target, aliases)));
-    case 'object':
-      return sum(node.entries.map(([, v]) => countRefs(v, target, aliases)));
-    case 'fused':
-      return countRefs(node.node, target, aliases);
-    default:
-      return 0;
-  }
+  let n = 0;
+  forEachRef(node, (ref) => {
+    if (follow(aliases, ref.key) === target) n++;
+  });
+  return n;
 }
 
 /** `node` with its reference to `target` replaced by `replacement`. */
 function substitute(node: Node, target: string, replacement: Node, aliases: Map<string, string>): Node {
-  const sub = (n: Node) => substitute(n, target, replacement, aliases);
-  switch (node.kind) {
-    case 'ref':
-      return follow(aliases, node.key) === target ? replacement : node;
-    case 'task':
-      return { ...node, args: node.args.map(sub), kwargs: node.kwargs && node.kwargs.map(([k, v]) => [k, sub(v)]) };
-    case 'array':
-      return { kind: 'array', items: node.items.map(sub) };
-    case 'object':
-      return { kind: 'object', entries: node.entries.map(([k, v]) => [k, sub(v)]) };
-    case 'fused':
-      return { ...node, node: sub(node.node) };
-    default:
-      return node;
-  }
-}
-
-function sum(xs: number[]): number {
-  let s = 0;
-  for (const x of xs) s += x;
-  return s;
+  return mapRefs(node, (ref) => (follow(aliases, ref.key) === target ? replacement : ref));
 }

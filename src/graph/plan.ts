@@ -8,11 +8,11 @@
  *   // nodes: [x: data 1, y: task inc(input 0) deps [0]], outputs: 1, ready: [1]
  */
 import { GraphError } from './errors.ts';
-import { checkAcyclic, checkReferences, cull, dependencyMap, follow, oidsOf, resolveAliases } from './deps.ts';
+import { checkAcyclic, checkReferences, cull, dependencyMap, follow, forEachRef, oidsOf, resolveAliases } from './deps.ts';
 import { fuseLinear } from './fuse.ts';
 import { rewriteShuffles } from './shuffle.ts';
 import { opsOf, toTemplate, type SlotResolver, type Template } from './template.ts';
-import type { Graph, Json, KeySpec, Node } from './types.ts';
+import type { Graph, Json, KeySpec } from './types.ts';
 
 /**
  * An input of a task: a node of the same graph (its index), output j of a
@@ -199,27 +199,6 @@ function checkOutputReferences(graph: Graph, aliases: Map<string, string>): void
         throw new GraphError('invalid_graph', `Key ${JSON.stringify(key)} references output ${ref.index} of ${JSON.stringify(ref.key)}, which returns only ${returns} values (outputs 0 to ${returns - 1}).`, { key, target: ref.key, index: ref.index });
       }
     });
-  }
-}
-
-function forEachRef(node: Node, fn: (ref: { key: string; index?: number }) => void): void {
-  switch (node.kind) {
-    case 'ref':
-      fn(node);
-      break;
-    case 'task':
-      for (const a of node.args) forEachRef(a, fn);
-      if (node.kwargs) for (const [, v] of node.kwargs) forEachRef(v, fn);
-      break;
-    case 'array':
-      for (const i of node.items) forEachRef(i, fn);
-      break;
-    case 'object':
-      for (const [, v] of node.entries) forEachRef(v, fn);
-      break;
-    case 'fused':
-      forEachRef(node.node, fn);
-      break;
   }
 }
 

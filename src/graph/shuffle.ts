@@ -15,7 +15,7 @@
  * A split is rewritten only when every reader of it is such a getitem and
  * neither it nor those getitems are requested keys.
  */
-import { follow, refsOf } from './deps.ts';
+import { follow, mapRefs, refsOf } from './deps.ts';
 import type { Graph, Node } from './types.ts';
 
 /** Ops whose result is a list of parts, and the position of the part count among their arguments. */
@@ -78,21 +78,8 @@ function pickedPart(node: Node, split: string, aliases: Map<string, string>, par
 
 /** `node` with references to removed getitems replaced by references to the split's output. */
 function redirect(node: Node, picks: Map<string, [string, number]>, aliases: Map<string, string>): Node {
-  const sub = (n: Node) => redirect(n, picks, aliases);
-  switch (node.kind) {
-    case 'ref': {
-      const pick = node.index === undefined ? picks.get(follow(aliases, node.key)) : undefined;
-      return pick ? { kind: 'ref', key: pick[0], index: pick[1] } : node;
-    }
-    case 'task':
-      return { ...node, args: node.args.map(sub), kwargs: node.kwargs && node.kwargs.map(([k, v]) => [k, sub(v)]) };
-    case 'array':
-      return { kind: 'array', items: node.items.map(sub) };
-    case 'object':
-      return { kind: 'object', entries: node.entries.map(([k, v]) => [k, sub(v)]) };
-    case 'fused':
-      return { ...node, node: sub(node.node) };
-    default:
-      return node;
-  }
+  return mapRefs(node, (ref) => {
+    const pick = ref.index === undefined ? picks.get(follow(aliases, ref.key)) : undefined;
+    return pick ? { kind: 'ref', key: pick[0], index: pick[1] } : ref;
+  });
 }

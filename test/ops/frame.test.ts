@@ -9,6 +9,7 @@ import { parseGraph, planGraph } from '../../src/graph/index.ts';
 import { frameOps, hashPart } from '../../src/ops/frame/index.ts';
 import { OpArgumentError, OpRegistry } from '../../src/ops/registry.ts';
 import { FRAME_EXTENSION_TYPE, Frame, frameFromJSON, frameFromWire, framePack, frameToWire, frameUnpack } from '../../src/values/frame.ts';
+import { random } from '../helpers/random.ts';
 
 type Row = Record<string, number | string | null>;
 type Aggs = Record<string, [string, string]>;
@@ -30,18 +31,6 @@ function fails(name: string, args: unknown[], message: RegExp, kwargs: Record<st
   }
   expect(err).toBeInstanceOf(OpArgumentError);
   expect((err as Error).message).toMatch(message);
-}
-
-/** mulberry32: a small seeded generator. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const records = (f: Frame): Row[] => call('frame.to_records', [f]);
