@@ -4,10 +4,9 @@
  * private Redis. Every result is checked. Not a test: figures go to
  * docs/benchmarks.md.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { availableParallelism, cpus, totalmem } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { freePort, startRedis } from '../test/helpers/redis.ts';
@@ -15,7 +14,6 @@ import { median, percentile, startProcess, stopProcesses } from './lib.ts';
 import { shuffleBench } from './shuffle.ts';
 import { spillBench } from './spill.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const selected = args.filter((a) => !a.startsWith('--'));
