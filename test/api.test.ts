@@ -145,8 +145,10 @@ describe('graph lifecycle', () => {
     const ttl = await redis.ttl(`${weft.env.WEFT_PREFIX}:{${res.body.id}}:meta`);
     expect(ttl).toBeGreaterThan(100);
     expect(ttl).toBeLessThanOrEqual(120);
-    // Scheduling state is gone once the graph is done.
-    expect((await graphKeysInRedis()).filter((k) => k.includes(res.body.id)).sort()).toEqual([`${weft.env.WEFT_PREFIX}:{${res.body.id}}:meta`, vals].sort());
+    // Scheduling state is gone once the graph is done; its events are kept as long as its outputs.
+    const events = `${weft.env.WEFT_PREFIX}:{${res.body.id}}:events`;
+    expect((await graphKeysInRedis()).filter((k) => k.includes(res.body.id)).sort()).toEqual([`${weft.env.WEFT_PREFIX}:{${res.body.id}}:meta`, vals, events].sort());
+    expect(await redis.ttl(events)).toBeGreaterThan(100);
   });
 
   it('a graph bigger than one registration chunk runs while it registers, data nodes and all', async () => {

@@ -72,7 +72,9 @@ export class GraphStore {
     let inPipe = 0;
     let ready: number[] = [];
     let flushes = 0;
-    const flush = async () => {
+    const flush = async (last = false) => {
+      if (ready.length > 0) addEvents(pipe, k, 'postsubmit', ready.length, { k: ready.map((i) => plan.nodes[i].key) });
+      if (last) addEvents(pipe, k, 'postsubmit_all', 1, { tasks: plan.taskCount, ready: plan.ready.length });
       // The jobs go out on the same connection right after the pipeline, so
       // Redis stores the specs before any worker can take the jobs.
       await Promise.all([execOrThrow(pipe), ready.length > 0 ? this.queue.enqueue(id, ready) : undefined]);
@@ -127,7 +129,9 @@ export class GraphStore {
       }
       flushPhase1();
       if (finished) {
-        pipe.expire(k.meta, options.ttl).expire(k.vals, options.ttl).unlink(k.refs, k.done);
+        addEvents(pipe, k, 'postsubmit_all', 1, { tasks: 0, ready: 0 });
+        addEvents(pipe, k, 'finish', 1, { status: 'done' });
+        pipe.expire(k.meta, options.ttl).expire(k.vals, options.ttl).expire(k.events, options.ttl).unlink(k.refs, k.done);
         pipe.publish(finishedChannel(this.prefix), id);
         await flush();
         return { id, outputs };
@@ -137,12 +141,12 @@ export class GraphStore {
       // each chunk's ready tasks can be enqueued as soon as the chunk is.
       let spec: (number | Buffer)[] = [];
       let pend: number[] = [];
-      const flushSpecs = async () => {
+      const flushSpecs = async (last: boolean) => {
         if (spec.length) pipe.hset(k.spec, ...spec);
         if (pend.length) pipe.hset(k.pend, ...pend);
         spec = [];
         pend = [];
-        await flush();
+        await flush(last);
       };
       for (let i = plan.nodes.length - 1; i >= 0; i--) {
         const node = plan.nodes[i];
@@ -151,9 +155,9 @@ export class GraphStore {
         const waits = node.pending + node.objects.length;
         if (waits > 0) pend.push(i, waits);
         else ready.push(i);
-        if (++inPipe >= REGISTER_CHUNK || i === 0) await flushSpecs();
+        if (++inPipe >= REGISTER_CHUNK) await flushSpecs(false);
       }
-      if (spec.length > 0 || inPipe > 0) await flushSpecs();
+      await flushSpecs(true);
       await this.linkObjects(id, plan);
       // A task that failed while later chunks were written ended the graph and
       // dropped its scheduling state, which those chunks then wrote again.
@@ -241,6 +245,11 @@ export class GraphStore {
   async status(id: string): Promise<GraphStatus | null> {
     return (await this.redis.hget(graphKeys(this.prefix, id).meta, 'status')) as GraphStatus | null;
   }
+}
+
+/** Appends an entry of events (addEvents-1.lua) to a pipeline. */
+function addEvents(pipe: ReturnType<ScriptedRedis['pipeline']>, k: ReturnType<typeof graphKeys>, type: string, count: number, details: unknown): void {
+  (pipe as unknown as ScriptedRedis).addEvents(k.meta, type, count, JSON.stringify(details));
 }
 
 /** A graph's meta hash as its public info, plus its requested keys as node indexes. */

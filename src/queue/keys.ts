@@ -13,11 +13,12 @@ export interface GraphKeys {
   refs: string;
   done: string;
   vals: string;
+  events: string;
 }
 
 export function graphKeys(prefix: string, graph: string): GraphKeys {
   const base = `${prefix}:{${graph}}:`;
-  return { meta: base + 'meta', spec: base + 'spec', pend: base + 'pend', refs: base + 'refs', done: base + 'done', vals: valuesKey(prefix, graph) };
+  return { meta: base + 'meta', spec: base + 'spec', pend: base + 'pend', refs: base + 'refs', done: base + 'done', vals: valuesKey(prefix, graph), events: base + 'events' };
 }
 
 /** Pub/sub channel on which the id of every graph that ends is published. */

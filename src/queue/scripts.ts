@@ -22,6 +22,7 @@ export interface ScriptCommands {
   releaseObject(...args: Args): Promise<number>;
   spillObjects(...args: Args): Promise<[number, number]>;
   moveSpilled(...args: Args): Promise<[number, number]>;
+  addEvents(...args: Args): Promise<null>;
 }
 
 export type ScriptedRedis = Redis & ScriptCommands;

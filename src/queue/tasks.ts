@@ -9,8 +9,14 @@ import { finishedChannel, graphKeys } from './keys.ts';
 import { decodeSpec } from './spec.ts';
 import type { ScriptedRedis } from './scripts.ts';
 
-/** A finished task: its index and its encoded value, or values for a multiple-return task. */
-export type TaskResult = [number, Buffer[]];
+/** A finished task: its index, its run time (ms) and its encoded value, or values for a multiple-return task. */
+export type TaskResult = [number, number, Buffer[]];
+
+/** Who runs tasks, for the pretask and posttask events. */
+export interface Runner {
+  worker: string;
+  attempt: number;
+}
 
 /** What a worker needs to run one task. */
 export interface StartedTask {
@@ -78,9 +84,9 @@ export class TaskState {
     private readonly prefix: string,
   ) {}
 
-  async start(graph: string, tasks: number[]): Promise<StartResult> {
+  async start(graph: string, tasks: number[], runner: Runner): Promise<StartResult> {
     const k = graphKeys(this.prefix, graph);
-    const reply = await this.redis.startTasksBuffer(k.meta, k.spec, k.done, k.vals, this.prefix, START_BYTES, ...tasks);
+    const reply = await this.redis.startTasksBuffer(k.meta, k.spec, k.done, k.vals, this.prefix, START_BYTES, runner.worker, runner.attempt, ...tasks);
     const status = String(reply[0]);
     if (status !== 'running') return { status, run: [], alreadyDone: [], deferred: [] };
     return { status, ...readStarted(reply, 1) };
@@ -92,11 +98,11 @@ export class TaskState {
    * these results as $oid inputs) and, when `take` > 0, up to `take` more that
    * became ready and were started for the caller to run next.
    */
-  async complete(graph: string, results: TaskResult[], take: number, spread: number): Promise<{ status: string; ready: number[]; elsewhere: [string, number][]; next: StartResult }> {
+  async complete(graph: string, results: TaskResult[], take: number, spread: number, runner: Runner): Promise<{ status: string; ready: number[]; elsewhere: [string, number][]; next: StartResult }> {
     const k = graphKeys(this.prefix, graph);
     const args: (number | Buffer)[] = [];
-    for (const [index, values] of results) args.push(index, values.length, ...values);
-    const reply = await this.redis.completeTasksBuffer(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, finishedChannel(this.prefix), this.prefix, take, spread, START_BYTES, ...args);
+    for (const [index, ms, values] of results) args.push(index, Math.round(ms * 1000) / 1000, values.length, ...values);
+    const reply = await this.redis.completeTasksBuffer(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, finishedChannel(this.prefix), this.prefix, take, spread, START_BYTES, runner.worker, runner.attempt, ...args);
     const status = String(reply[0]);
     if (reply.length === 1) return { status, ready: [], elsewhere: [], next: { status, run: [], alreadyDone: [], deferred: [] } };
     const n = reply[1] as number;

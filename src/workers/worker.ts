@@ -102,7 +102,8 @@ export class TaskWorker {
   private async process(job: Job<BundleJob>): Promise<void> {
     const graph = job.data.g;
     const deadline = Date.now() + CONTINUE_MS;
-    const started = await this.tasks.start(graph, job.data.t);
+    const runner = { worker: this.id, attempt: job.attemptsStarted ?? 1 };
+    const started = await this.tasks.start(graph, job.data.t, runner);
     if (started.status !== 'running') return;
     await this.requeue(graph, started);
     await this.restoreInputs(started.run);
@@ -121,13 +122,13 @@ export class TaskWorker {
       // While the job still has its own tasks to run it takes the consumers too: they free memory.
       const take = (todo.length > 0 || Date.now() < deadline) && this.state === 'running' ? this.config.bundleMax : 0;
       try {
-        await this.spiller.admit(results.reduce((n, [, values]) => n + values.reduce((m, v) => m + v.length, 0), 0));
+        await this.spiller.admit(results.reduce((n, [, , values]) => n + values.reduce((m, v) => m + v.length, 0), 0));
       } catch (err) {
         const { code, message } = err as { code?: string; message: string };
         await this.tasks.end(graph, 'failed', { code: code ?? 'store_full', message, key: todo[0]?.key ?? '', op: '' });
         return;
       }
-      const completed = await this.tasks.complete(graph, results, take, short ? 1 : this.config.bundleSpread);
+      const completed = await this.tasks.complete(graph, results, take, short ? 1 : this.config.bundleSpread, runner);
       this.tasksDone += results.length;
       if (completed.ready.length > 0) await this.queue.enqueue(graph, completed.ready, true);
       for (const [other, task] of completed.elsewhere) await this.queue.enqueue(other, [task], true);
@@ -166,14 +167,15 @@ export class TaskWorker {
     };
     while (todo.length > 0 && bytes < BATCH_BYTES && !failure) {
       const task = todo.shift()!;
+      const t0 = performance.now();
       try {
         const value = evaluate(task.template, decodeInputs(task), this.ops, { signal: this.abort.signal, graph, key: task.key });
         if (value instanceof Promise) {
-          pending.push(value.then((v) => void results.push([task.index, encodeResult(task, v)])).catch((err: unknown) => fail(task, err)));
+          pending.push(value.then((v) => void results.push([task.index, performance.now() - t0, encodeResult(task, v)])).catch((err: unknown) => fail(task, err)));
         } else {
           const encoded = encodeResult(task, value);
           for (const b of encoded) bytes += b.length;
-          results.push([task.index, encoded]);
+          results.push([task.index, performance.now() - t0, encoded]);
         }
       } catch (err) {
         fail(task, err);

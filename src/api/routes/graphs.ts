@@ -4,7 +4,7 @@ import { parseGraph, parseKeys, parseLayers } from '../../graph/parse.ts';
 import { GraphError } from '../../graph/errors.ts';
 import { flattenKeys, planGraph, type ObjectField, type Plan } from '../../graph/plan.ts';
 import type { Graph, KeySpec } from '../../graph/types.ts';
-import { newGraphId, type GraphInfo } from '../../queue/graphs.ts';
+import { newGraphId, oidTree, type GraphInfo } from '../../queue/graphs.ts';
 import { jsonReplacer } from '../../store/codec.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
@@ -72,6 +72,8 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     } finally {
       watch?.stop();
     }
+    // A persisted graph's answer is its futures, never its values (they may be big): 202 whatever the status.
+    if (body.persist) return sendJson(reply, 202, { id, status: (await graphs.status(id)) ?? 'queued', outputs: oidTree(id, plan.outputs) });
     return outcome(reply, id, plan.outputIndexes);
   });
 

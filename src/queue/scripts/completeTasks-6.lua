@@ -19,8 +19,9 @@
     ARGV[3] most ready tasks to start for the caller (0: none)
     ARGV[4] bundle spread (see dispatch.ts)
     ARGV[5] most input bytes to return for the started tasks (see startTask)
-    ARGV[6..] groups: task index, number of values n, n encoded values
-              (n is 1, or the task's `returns`: value j is stored as output j)
+    ARGV[6] worker id, ARGV[7] attempt (for the events)
+    ARGV[8..] groups: task index, run time (ms), number of values n, n encoded
+              values (n is 1, or the task's `returns`: value j is output j)
 
   Tasks of other graphs waiting for a finished node (a pending $oid, see
   linkObjects) are counted down too; those that became ready are returned.
@@ -32,12 +33,15 @@
       the m pairs are ready tasks of other graphs, for the queue too;
       `started` is as startTasks returns it, for the tasks started here
 
-  Events: publishes the graph id on ARGV[1] when the graph is done.
+  Events: posttask for the finished tasks, postsubmit for those that became
+  ready, pretask for those started here, finish (and the publish of the
+  graph id on ARGV[1]) when the graph is done.
 ]]
 --- @include "specHeader"
 --- @include "store"
 --- @include "startTask"
 --- @include "objects"
+--- @include "events"
 --- @include "finishGraph"
 local current = redis.call('HGET', KEYS[1], 'status')
 if current ~= 'running' and current ~= 'queued' then
@@ -50,9 +54,10 @@ local ready = {}
 local elsewhere = {}
 local waited = redis.call('HEXISTS', KEYS[1], 'waited') == 1
 local finished = 0
-local i = 6
+local done = { k = {}, ms = {}, b = {}, w = ARGV[6], a = tonumber(ARGV[7]), ok = true }
+local i = 8
 while i <= #ARGV do
-  local idx, n = ARGV[i], tonumber(ARGV[i + 1])
+  local idx, ms, n = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   if redis.call('GETBIT', KEYS[5], idx) == 0 then
     redis.call('SETBIT', KEYS[5], idx, 1)
     local spec = specHeader(redis.call('HGET', KEYS[2], idx))
@@ -63,15 +68,21 @@ while i <= #ARGV do
     else
       stored[1] = idx
     end
+    local bytes = 0
     for j = 1, #stored do
+      local value = ARGV[i + 2 + j]
+      bytes = bytes + #value
       -- An output of a multiple-return task that nothing reads (refs -1) is not kept.
       if returns > 0 and redis.call('HGET', KEYS[4], stored[j]) == '-1' then
         redis.call('HDEL', KEYS[4], stored[j])
       else
-        redis.call('HSET', KEYS[6], stored[j], ARGV[i + 1 + j])
-        touchValue(ARGV[2], graph .. '.' .. stored[j], ARGV[i + 1 + j], true, now)
+        redis.call('HSET', KEYS[6], stored[j], value)
+        touchValue(ARGV[2], graph .. '.' .. stored[j], value, true, now)
       end
     end
+    done.k[#done.k + 1] = spec[1]
+    done.ms[#done.ms + 1] = ms
+    done.b[#done.b + 1] = bytes
     for j = 1, #outs do
       local o = outs[j]
       if redis.call('HINCRBY', KEYS[3], o, -1) <= 0 then
@@ -106,14 +117,14 @@ while i <= #ARGV do
     end
     finished = finished + 1
   end
-  i = i + 2 + n
+  i = i + 3 + n
 end
+addEvents(KEYS[1], 'posttask', now, finished, done)
 local status = 'running'
 if finished > 0 then
   local running = redis.call('HINCRBY', KEYS[1], 'running', -finished)
   if running < 0 then redis.call('HSET', KEYS[1], 'running', 0) end
-  local done = redis.call('HINCRBY', KEYS[1], 'done', finished)
-  if done >= tonumber(redis.call('HGET', KEYS[1], 'total')) then
+  if redis.call('HINCRBY', KEYS[1], 'done', finished) >= tonumber(redis.call('HGET', KEYS[1], 'total')) then
     finishGraph(KEYS[1], 'done', false, ARGV[1], ARGV[2])
     status = 'done'
   end
@@ -126,14 +137,22 @@ local out = { status, #ready - take }
 for i = take + 1, #ready do out[#out + 1] = ready[i] end
 out[#out + 1] = #elsewhere / 2
 for i = 1, #elsewhere do out[#out + 1] = elsewhere[i] end
-local started = 0
+if #ready > 0 then
+  local keys = {}
+  for r = 1, #ready do keys[r] = specHeader(redis.call('HGET', KEYS[2], ready[r]))[1] end
+  addEvents(KEYS[1], 'postsubmit', now, #keys, { k = keys })
+end
+local startedKeys = {}
 local budget = { left = tonumber(ARGV[5]) }
-for i = 1, take do
-  if started > 0 and budget.left <= 0 then
-    deferTask(out, ready[i])
+for r = 1, take do
+  if #startedKeys > 0 and budget.left <= 0 then
+    deferTask(out, ready[r])
   else
-    started = started + startTask(out, ready[i], KEYS[2], KEYS[5], KEYS[6], ARGV[2], now, budget)
+    local key = startTask(out, ready[r], KEYS[2], KEYS[5], KEYS[6], ARGV[2], now, budget)
+    if key then startedKeys[#startedKeys + 1] = key end
   end
 end
+local started = #startedKeys
+addEvents(KEYS[1], 'pretask', now, started, { k = startedKeys, w = ARGV[6], a = tonumber(ARGV[7]) })
 if started > 0 then redis.call('HINCRBY', KEYS[1], 'running', started) end
 return out

@@ -20,6 +20,7 @@
   Events: publishes the graph id on ARGV[3].
 ]]
 --- @include "objects"
+--- @include "events"
 --- @include "finishGraph"
 loadStoreConfig(ARGV[4])
 local status = redis.call('HGET', KEYS[1], 'status')

@@ -9,7 +9,8 @@
     KEYS[4] vals   node index -> encoded value
     ARGV[1] key prefix (to find objects of other graphs named by $oid)
     ARGV[2] most input bytes to return (tasks past it are deferred)
-    ARGV[3..] task indexes
+    ARGV[3] worker id, ARGV[4] attempt (for the pretask event)
+    ARGV[5..] task indexes
 
   Output:
     { status }                              graph is not queued/running: run nothing
@@ -18,11 +19,13 @@
       code 1: already finished (a repeated delivery): nothing follows but n = 0
       code 2: deferred (the reply was full): the caller enqueues it again
 
-  Events: the graph moves from queued to running on its first start.
+  Events: the graph moves from queued to running on its first start; a
+  pretask event for the started tasks.
 ]]
 --- @include "specHeader"
 --- @include "store"
 --- @include "startTask"
+--- @include "events"
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'running' then
   return { status or 'missing' }
@@ -30,15 +33,18 @@ end
 loadStoreConfig(ARGV[1])
 local now = nowMs()
 local out = { 'running' }
-local started = 0
+local keys = {}
 local budget = { left = tonumber(ARGV[2]) }
-for i = 3, #ARGV do
-  if started > 0 and budget.left <= 0 then
+for i = 5, #ARGV do
+  if #keys > 0 and budget.left <= 0 then
     deferTask(out, ARGV[i])
   else
-    started = started + startTask(out, ARGV[i], KEYS[2], KEYS[3], KEYS[4], ARGV[1], now, budget)
+    local key = startTask(out, ARGV[i], KEYS[2], KEYS[3], KEYS[4], ARGV[1], now, budget)
+    if key then keys[#keys + 1] = key end
   end
 end
+local started = #keys
+addEvents(KEYS[1], 'pretask', now, started, { k = keys, w = ARGV[3], a = tonumber(ARGV[4]) })
 if status == 'queued' then
   local t = redis.call('TIME')
   redis.call('HSET', KEYS[1], 'status', 'running', 'started', t[1] * 1000 + math.floor(t[2] / 1000))

@@ -4,13 +4,22 @@
 -- retention time and publishes its id on `channel`.
 -- Returns, when it did not finish done, the tasks of other graphs that were
 -- waiting for its outputs, as a list of "graph oid" strings: their graphs
--- must fail too (the caller does it). Needs the objects include.
+-- must fail too (the caller does it). Adds the finish event (and, for a
+-- failed task, its posttask). Needs the objects and events includes.
 local function finishGraph(meta, status, errorJson, channel, prefix)
   local base = string.sub(meta, 1, -5)
   local vals = base .. 'vals'
   local t = redis.call('TIME')
-  redis.call('HSET', meta, 'status', status, 'running', 0, 'finished', t[1] * 1000 + math.floor(t[2] / 1000))
-  if errorJson then redis.call('HSET', meta, 'error', errorJson) end
+  local now = t[1] * 1000 + math.floor(t[2] / 1000)
+  redis.call('HSET', meta, 'status', status, 'running', 0, 'finished', now)
+  if errorJson then
+    redis.call('HSET', meta, 'error', errorJson)
+    local err = cjson.decode(errorJson)
+    if status == 'failed' and type(err) == 'table' and err.key and err.key ~= '' then
+      addEvents(meta, 'posttask', now, 1, { k = { err.key }, ok = false, error = err })
+    end
+  end
+  addEvents(meta, 'finish', now, 1, { status = status, error = errorJson and cjson.decode(errorJson) or nil })
   redis.call('UNLINK', base .. 'spec', base .. 'pend', base .. 'refs', base .. 'done')
   local graph = string.match(meta, '{(.*)}')
   local orphans = {}
@@ -37,6 +46,7 @@ local function finishGraph(meta, status, errorJson, channel, prefix)
     redis.call('EXPIRE', meta, ttl)
     redis.call('EXPIRE', vals, ttl)
     redis.call('EXPIRE', base .. 'spilled', ttl)
+    redis.call('EXPIRE', base .. 'events', ttl)
   end
   redis.call('PUBLISH', channel, graph)
   dropIfReleased(base)

@@ -4,17 +4,18 @@
 -- An input is a dep as specHeader describes it.
 -- A spilled input comes back as the stub byte and its location (see store).
 -- `budget.left` counts down the bytes of inputs returned (see deferTask).
--- Returns 1 when the task starts, 0 when it was done. Needs specHeader and store.
+-- Returns the task's key when it starts, false when it was done. Needs specHeader and store.
 local function startTask(out, idx, specKey, doneKey, valsKey, prefix, now, budget)
   out[#out + 1] = tonumber(idx)
   if redis.call('GETBIT', doneKey, idx) == 1 then
     out[#out + 1] = 1
     out[#out + 1] = ''
     out[#out + 1] = 0
-    return 0
+    return false
   end
   local spec = redis.call('HGET', specKey, idx)
-  local deps = specHeader(spec)[2]
+  local header = specHeader(spec)
+  local deps = header[2]
   out[#out + 1] = 0
   out[#out + 1] = spec
   out[#out + 1] = #deps
@@ -32,7 +33,7 @@ local function startTask(out, idx, specKey, doneKey, valsKey, prefix, now, budge
     if value then budget.left = budget.left - #value end
     out[#out + 1] = value
   end
-  return 1
+  return header[1]
 end
 
 -- A task not started because the reply already holds budget.left's worth of
