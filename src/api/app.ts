@@ -7,6 +7,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import { ApiError, toApiError } from './errors.ts';
 import services from './plugins/services.ts';
+import websocket from '@fastify/websocket';
+import eventRoutes from './routes/events.ts';
 import graphRoutes from './routes/graphs.ts';
 import objectRoutes from './routes/objects.ts';
 import systemRoutes from './routes/system.ts';
@@ -37,7 +39,9 @@ export async function buildApp(config: Config, options: { logger?: boolean } = {
     return reply.code(e.status).send(e.toBody());
   });
 
+  await app.register(websocket);
   await app.register(graphRoutes);
+  await app.register(eventRoutes);
   await app.register(objectRoutes);
   await app.register(systemRoutes);
   return app;

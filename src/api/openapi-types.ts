@@ -65,6 +65,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/graphs/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A graph's lifecycle events, replayed then live.
+         * @description The events recorded for the graph (docs/events.md), from sequence
+         *     number `from` (default 0). With `Accept: text/event-stream` the answer
+         *     is Server-Sent Events (`id` is the sequence number, `event` the type):
+         *     the events so far, then live ones, ending after `finish`; a
+         *     `Last-Event-ID` header resumes after that event. The same path answers
+         *     a WebSocket upgrade with one JSON message per event, closing after
+         *     `finish`. Otherwise the answer is the events recorded so far, as JSON.
+         */
+        get: operations["getGraphEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/graphs/{id}/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Per task, its queue wait, run time, worker and attempts. */
+        get: operations["getGraphTasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/objects": {
         parameters: {
             query?: never;
@@ -241,6 +284,39 @@ export interface components {
         };
         /** @description The requested keys' shape with an object reference in place of each key. */
         Outputs: components["schemas"]["ObjectRef"] | unknown[];
+        GraphEvent: {
+            /** @description Sequence number, from 0, in the order the events happened. */
+            seq: number;
+            /** @enum {string} */
+            type: "postsubmit" | "pretask" | "posttask" | "postsubmit_all" | "finish";
+            graph: string;
+            /** @description Milliseconds since the epoch. */
+            time: number;
+            /** @description The task's key (all but postsubmit_all and finish). */
+            key?: string;
+            worker?: string;
+            attempt?: number;
+            /** @description posttask, the op's run time. */
+            duration_ms?: number;
+            /** @description posttask, the stored result's size. */
+            bytes?: number;
+            ok?: boolean;
+            error?: unknown;
+            tasks?: number;
+            ready?: number;
+            status?: string;
+        };
+        TaskTiming: {
+            key: string;
+            submitted: number | null;
+            started: number | null;
+            finished: number | null;
+            queue_wait_ms: number | null;
+            run_ms: number | null;
+            worker: string | null;
+            attempts: number;
+            ok: boolean | null;
+        };
         ObjectMeta: {
             oid: string;
             /** @enum {string} */
@@ -489,6 +565,62 @@ export interface operations {
                 };
             };
             400: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    getGraphEvents: {
+        parameters: {
+            query?: {
+                /** @description First sequence number to send. */
+                from?: number;
+            };
+            header?: never;
+            path: {
+                /** @description A graph id, as returned by POST /v1/graphs. */
+                id: components["parameters"]["GraphId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        events: components["schemas"]["GraphEvent"][];
+                    };
+                    "text/event-stream": string;
+                };
+            };
+            404: components["responses"]["Error"];
+        };
+    };
+    getGraphTasks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A graph id, as returned by POST /v1/graphs. */
+                id: components["parameters"]["GraphId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Task timings, from the graph's events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        tasks: components["schemas"]["TaskTiming"][];
+                    };
+                };
+            };
             404: components["responses"]["Error"];
         };
     };

@@ -8,6 +8,7 @@ import type { Config } from '../../config.ts';
 import { standardOps } from '../../ops/index.ts';
 import { connect } from '../../queue/connection.ts';
 import { TaskQueue } from '../../queue/dispatch.ts';
+import { EventLog } from '../../queue/events.ts';
 import { FinishWatcher } from '../../queue/finished.ts';
 import { GraphStore } from '../../queue/graphs.ts';
 import type { ScriptedRedis } from '../../queue/scripts.ts';
@@ -24,6 +25,7 @@ export interface Services {
   finished: FinishWatcher;
   ops: OpCatalog;
   objects: ObjectStore;
+  events: EventLog;
 }
 
 declare module 'fastify' {
@@ -47,6 +49,7 @@ async function services(app: FastifyInstance, opts: { config: Config }): Promise
     finished,
     ops: new OpCatalog(redis, config.prefix, standardOps),
     objects,
+    events: new EventLog(redis, config.prefix),
   });
   app.addHook('onClose', async () => {
     finished.close();

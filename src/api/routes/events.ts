@@ -1,0 +1,68 @@
+/**
+ * Live progress: a graph's events as JSON, Server-Sent Events or a WebSocket
+ * (the same path), and per-task timings derived from them.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { taskTimings, type GraphEvent } from '../../queue/events.ts';
+import { ApiError } from '../errors.ts';
+import { routeSchema } from '../schemas.ts';
+
+type EventsRequest = FastifyRequest<{ Params: { id: string }; Querystring: { from?: number } }>;
+
+export default async function eventRoutes(app: FastifyInstance): Promise<void> {
+  const { graphs, events } = app.weft;
+
+  async function exists(id: string): Promise<void> {
+    if (!(await graphs.status(id))) throw new ApiError('graph_not_found', `No graph has id ${JSON.stringify(id)}: it never existed, or its retention time passed.`, { id });
+  }
+
+  /** Where to start: ?from=, or after the SSE Last-Event-ID a reconnecting client sends. */
+  function firstSeq(req: EventsRequest): number {
+    const last = req.headers['last-event-id'];
+    if (typeof last === 'string' && /^\d+$/.test(last)) return Number(last) + 1;
+    return req.query.from ?? 0;
+  }
+
+  app.route<{ Params: { id: string }; Querystring: { from?: number } }>({
+    method: 'GET',
+    url: '/v1/graphs/:id/events',
+    schema: routeSchema('getGraphEvents'),
+    handler: async (req, reply) => {
+      await exists(req.params.id);
+      if (!(req.headers.accept ?? '').includes('text/event-stream')) {
+        return { events: (await events.read(req.params.id, firstSeq(req))).events };
+      }
+      const abort = new AbortController();
+      req.raw.on('close', () => abort.abort());
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      try {
+        for await (const e of events.follow(req.params.id, firstSeq(req), abort.signal)) {
+          reply.raw.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+        }
+      } finally {
+        reply.raw.end();
+      }
+    },
+    wsHandler: async (socket, req) => {
+      const { id } = req.params;
+      const abort = new AbortController();
+      socket.on('close', () => abort.abort());
+      if (!(await graphs.status(id))) {
+        socket.close(4404, 'graph_not_found');
+        return;
+      }
+      try {
+        for await (const e of events.follow(id, (req.query as { from?: number }).from ?? 0, abort.signal)) socket.send(JSON.stringify(e satisfies GraphEvent));
+        socket.close(1000, 'finish');
+      } catch {
+        socket.close(1011, 'error');
+      }
+    },
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/graphs/:id/tasks', { schema: routeSchema('getGraphTasks') }, async (req) => {
+    await exists(req.params.id);
+    return { tasks: taskTimings((await events.read(req.params.id)).events) };
+  });
+}

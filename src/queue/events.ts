@@ -1,0 +1,148 @@
+/**
+ * Reading a graph's lifecycle events (the stream the scheduling scripts
+ * write; layout in src/queue/scripts/includes/events.lua). An entry holds a
+ * batch of events of one type; here each becomes its own event with its own
+ * sequence number.
+ */
+import type { Redis } from 'ioredis';
+import { graphKeys } from './keys.ts';
+
+export type EventType = 'postsubmit' | 'pretask' | 'posttask' | 'postsubmit_all' | 'finish';
+
+export interface GraphEvent {
+  seq: number;
+  type: EventType;
+  graph: string;
+  /** Milliseconds since the epoch (Redis time). */
+  time: number;
+  key?: string;
+  worker?: string;
+  attempt?: number;
+  duration_ms?: number;
+  bytes?: number;
+  ok?: boolean;
+  error?: unknown;
+  /** postsubmit_all: tasks in the graph, tasks enqueued at once. */
+  tasks?: number;
+  ready?: number;
+  /** finish: done, failed or cancelled. */
+  status?: string;
+}
+
+interface Details {
+  k?: string[];
+  ms?: number[];
+  b?: number[];
+  w?: string;
+  a?: number;
+  ok?: boolean;
+  error?: unknown;
+  tasks?: number;
+  ready?: number;
+  status?: string;
+}
+
+/** Turns one stream entry into its events. */
+export function expandEntry(graph: string, fields: string[]): GraphEvent[] {
+  const f: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
+  const d = JSON.parse(f.d ?? '{}') as Details;
+  const n = Number(f.n);
+  const out: GraphEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    const e: GraphEvent = { seq: Number(f.s) + i, type: f.t as EventType, graph, time: Number(f.at) };
+    if (d.k) e.key = d.k[i];
+    if (d.w !== undefined) e.worker = d.w;
+    if (d.a !== undefined) e.attempt = d.a;
+    if (d.ms) e.duration_ms = d.ms[i];
+    if (d.b) e.bytes = d.b[i];
+    if (d.ok !== undefined) e.ok = d.ok;
+    if (d.error !== undefined) e.error = d.error;
+    if (d.tasks !== undefined) e.tasks = d.tasks;
+    if (d.ready !== undefined) e.ready = d.ready;
+    if (d.status !== undefined) e.status = d.status;
+    out.push(e);
+  }
+  return out;
+}
+
+export class EventLog {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  /** Events from sequence number `from` on, as far as recorded now; `after` is a stream position to continue from. */
+  async read(graph: string, from = 0, after = '-'): Promise<{ events: GraphEvent[]; last: string }> {
+    const key = graphKeys(this.prefix, graph).events;
+    const events: GraphEvent[] = [];
+    let last = after;
+    for (;;) {
+      const start = last === '-' ? '-' : `(${last}`;
+      const entries = await this.redis.xrange(key, start, '+', 'COUNT', 1000);
+      for (const [id, fields] of entries) {
+        last = id;
+        for (const e of expandEntry(graph, fields)) if (e.seq >= from) events.push(e);
+      }
+      if (entries.length < 1000) return { events, last };
+    }
+  }
+
+  /**
+   * Every event from `from` on, then new ones as they are recorded, ending
+   * after `finish` (or when `signal` aborts). Polls the stream: no blocking
+   * connection per follower.
+   */
+  async *follow(graph: string, from: number, signal: AbortSignal, pollMs = 50): AsyncGenerator<GraphEvent> {
+    let after = '-';
+    while (!signal.aborted) {
+      const { events, last } = await this.read(graph, from, after);
+      after = last;
+      for (const e of events) {
+        yield e;
+        from = e.seq + 1;
+        if (e.type === 'finish') return;
+      }
+      if (events.length === 0) await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+}
+
+export interface TaskTiming {
+  key: string;
+  submitted: number | null;
+  started: number | null;
+  finished: number | null;
+  queue_wait_ms: number | null;
+  run_ms: number | null;
+  worker: string | null;
+  attempts: number;
+  ok: boolean | null;
+}
+
+/** Per task: when it was enqueued, started and finished, on which worker, how often it was tried (from its events). */
+export function taskTimings(events: GraphEvent[]): TaskTiming[] {
+  const byKey = new Map<string, TaskTiming>();
+  const get = (key: string) => {
+    let t = byKey.get(key);
+    if (!t) byKey.set(key, (t = { key, submitted: null, started: null, finished: null, queue_wait_ms: null, run_ms: null, worker: null, attempts: 0, ok: null }));
+    return t;
+  };
+  for (const e of events) {
+    if (e.key === undefined) continue;
+    const t = get(e.key);
+    if (e.type === 'postsubmit') t.submitted ??= e.time;
+    if (e.type === 'pretask') {
+      t.started = e.time;
+      t.worker = e.worker ?? null;
+      t.attempts++;
+    }
+    if (e.type === 'posttask') {
+      t.finished = e.time;
+      t.run_ms = e.duration_ms ?? null;
+      t.ok = e.ok ?? null;
+    }
+  }
+  for (const t of byKey.values()) if (t.submitted !== null && t.started !== null) t.queue_wait_ms = t.started - t.submitted;
+  return [...byKey.values()];
+}
