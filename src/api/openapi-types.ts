@@ -91,6 +91,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/graphs/{id}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The delivery status of the graph's webhooks. */
+        get: operations["getGraphWebhooks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/graphs/{id}/tasks": {
         parameters: {
             query?: never;
@@ -252,6 +269,8 @@ export interface components {
              * @default 0
              */
             wait: number;
+            /** @description Webhooks that receive the graph's events (docs/webhooks.md), batched, signed, retried. */
+            callbacks?: components["schemas"]["Callback"][];
             /**
              * @description Dask's persist: answer as soon as the graph is registered, with the
              *     futures of its outputs; the tasks run in the background and the
@@ -284,6 +303,26 @@ export interface components {
         };
         /** @description The requested keys' shape with an object reference in place of each key. */
         Outputs: components["schemas"]["ObjectRef"] | unknown[];
+        Callback: {
+            url: string;
+            /** @description Event types to send (default all). */
+            events?: ("postsubmit" | "pretask" | "posttask" | "postsubmit_all" | "finish")[];
+            /** @description Key of the HMAC-SHA256 signature of each delivery (weft-signature header). */
+            secret?: string;
+        };
+        WebhookStatus: {
+            url: string;
+            events: string[] | null;
+            /** @enum {string} */
+            status: "delivering" | "done" | "failed";
+            /** @description Events with a lower sequence number have been delivered (or were not asked for). */
+            delivered_until: number;
+            /** @description POSTs the receiver accepted. */
+            deliveries: number;
+            /** @description POSTs that failed (each retried with exponential backoff). */
+            attempts: number;
+            last_error: string | null;
+        };
         GraphEvent: {
             /** @description Sequence number, from 0, in the order the events happened. */
             seq: number;
@@ -593,6 +632,32 @@ export interface operations {
                         events: components["schemas"]["GraphEvent"][];
                     };
                     "text/event-stream": string;
+                };
+            };
+            404: components["responses"]["Error"];
+        };
+    };
+    getGraphWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A graph id, as returned by POST /v1/graphs. */
+                id: components["parameters"]["GraphId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One entry per callback, in the order given. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        webhooks: components["schemas"]["WebhookStatus"][];
+                    };
                 };
             };
             404: components["responses"]["Error"];

@@ -25,6 +25,8 @@ import { TaskState, type StartedTask, type StartResult, type TaskErrorBody, type
 import { isSpilled, parseLocation, SpillFiles } from '../store/spill.ts';
 import { evaluate } from './evaluate.ts';
 import { Spiller } from './spiller.ts';
+import { WebhookDeliverer } from './webhooks.ts';
+import { Webhooks } from '../queue/webhooks.ts';
 
 /** A continuation runs at most this long before handing the rest to the queue, so other graphs' jobs get their turn. */
 const CONTINUE_MS = 50;
@@ -47,6 +49,8 @@ export class TaskWorker {
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
   private tasksDone = 0;
+  private webhooks: Webhooks | undefined;
+  private deliverer: WebhookDeliverer | undefined;
   private readonly files: SpillFiles;
   private readonly spiller: Spiller;
 
@@ -78,6 +82,8 @@ export class TaskWorker {
       maxStalledCount: 1_000_000,
     });
     this.worker.on('error', () => {});
+    this.webhooks = new Webhooks(this.redis, this.config.prefix, this.redis);
+    this.deliverer = new WebhookDeliverer(this.redis, this.config.prefix, this.webhooks, connect(this.config.redisUrl, `weft-worker-${this.id}-webhooks`));
     this.setState('running');
   }
 
@@ -87,6 +93,8 @@ export class TaskWorker {
     this.setState('closing');
     clearInterval(this.heartbeat);
     await this.worker?.close();
+    await this.deliverer?.close();
+    await this.webhooks?.close();
     this.abort.abort();
     await this.spiller.stop();
     await this.redis.zrem(workersKey(this.config.prefix), this.id).catch(() => {});

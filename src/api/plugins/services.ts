@@ -13,6 +13,7 @@ import { FinishWatcher } from '../../queue/finished.ts';
 import { GraphStore } from '../../queue/graphs.ts';
 import type { ScriptedRedis } from '../../queue/scripts.ts';
 import { TaskState } from '../../queue/tasks.ts';
+import { Webhooks } from '../../queue/webhooks.ts';
 import { OpCatalog } from '../../queue/workers.ts';
 import { ObjectStore } from '../../store/objects.ts';
 import { SpillFiles } from '../../store/spill.ts';
@@ -26,6 +27,7 @@ export interface Services {
   ops: OpCatalog;
   objects: ObjectStore;
   events: EventLog;
+  webhooks: Webhooks;
 }
 
 declare module 'fastify' {
@@ -40,6 +42,7 @@ async function services(app: FastifyInstance, opts: { config: Config }): Promise
   const queue = new TaskQueue(redis, config.prefix, config);
   const finished = new FinishWatcher(connect(config.redisUrl, 'weft-api-sub'), config.prefix);
   const objects = new ObjectStore(redis, config.prefix, new SpillFiles(config.spillDir));
+  const webhooks = new Webhooks(redis, config.prefix, redis);
   await finished.ready;
   app.decorate('weft', {
     config,
@@ -50,10 +53,12 @@ async function services(app: FastifyInstance, opts: { config: Config }): Promise
     ops: new OpCatalog(redis, config.prefix, standardOps),
     objects,
     events: new EventLog(redis, config.prefix),
+    webhooks,
   });
   app.addHook('onClose', async () => {
     finished.close();
     await queue.close();
+    await webhooks.close();
     redis.disconnect();
   });
 }

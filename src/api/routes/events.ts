@@ -10,7 +10,7 @@ import { routeSchema } from '../schemas.ts';
 type EventsRequest = FastifyRequest<{ Params: { id: string }; Querystring: { from?: number } }>;
 
 export default async function eventRoutes(app: FastifyInstance): Promise<void> {
-  const { graphs, events } = app.weft;
+  const { graphs, events, webhooks } = app.weft;
 
   async function exists(id: string): Promise<void> {
     if (!(await graphs.status(id))) throw new ApiError('graph_not_found', `No graph has id ${JSON.stringify(id)}: it never existed, or its retention time passed.`, { id });
@@ -59,6 +59,12 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
         socket.close(1011, 'error');
       }
     },
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/graphs/:id/webhooks', { schema: routeSchema('getGraphWebhooks') }, async (req) => {
+    await exists(req.params.id);
+    // The secrets stay secret.
+    return { webhooks: (await webhooks.states(req.params.id)).map(({ secret: _secret, ...rest }) => rest) };
   });
 
   app.get<{ Params: { id: string } }>('/v1/graphs/:id/tasks', { schema: routeSchema('getGraphTasks') }, async (req) => {

@@ -16,7 +16,7 @@ type GraphOutcome = components['schemas']['GraphOutcome'];
 const ENDED = new Set(['done', 'failed', 'cancelled']);
 
 export default async function graphRoutes(app: FastifyInstance): Promise<void> {
-  const { graphs, tasks, finished, ops, config, objects } = app.weft;
+  const { graphs, tasks, finished, ops, config, objects, webhooks } = app.weft;
 
   /** Answers with a graph's outcome: its result when done, its error when failed or cancelled. */
   async function outcome(reply: FastifyReply, id: string, knownOutputs?: ObjectField[]): Promise<FastifyReply> {
@@ -66,8 +66,11 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     const id = newGraphId();
     // Listening before registering: the graph cannot end unnoticed in between.
     const watch = body.wait ? finished.watch(id) : undefined;
+    const ttl = body.ttl ?? (body.persist ? 0 : config.resultTtl);
     try {
-      await graphs.register(plan, { id, ttl: body.ttl ?? (body.persist ? 0 : config.resultTtl), outputKeys: flattenKeys(keys) });
+      await graphs.register(plan, { id, ttl, outputKeys: flattenKeys(keys) });
+      // Deliveries replay the events from the first, so starting them after registration misses none.
+      if (body.callbacks?.length) await webhooks.register(id, body.callbacks, ttl);
       if (watch) await watch.ended(body.wait! * 1000);
     } finally {
       watch?.stop();
