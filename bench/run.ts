@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- wide ladder latency million shuffle spill]`: weft's throughput and
+ * `npm run bench [-- --json] [-- wide ladder latency million shuffle spill webhooks]`: weft's throughput and
  * latency, each next to raw BullMQ measured in the same run on the same
  * private Redis. Every result is checked. Not a test: figures go to
  * docs/benchmarks.md.
@@ -13,6 +13,7 @@ import { freePort, startRedis } from '../test/helpers/redis.ts';
 import { median, percentile, startProcess, stopProcesses } from './lib.ts';
 import { shuffleBench } from './shuffle.ts';
 import { spillBench } from './spill.ts';
+import { webhookBench } from './webhooks.ts';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -159,6 +160,7 @@ async function main(): Promise<void> {
       log(`latency: 200 sequential computes of a 3-task graph (POST with wait to result): p50 ${median(lat).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms`);
     }
     if (want('shuffle')) figures.shuffle = await shuffleBench(api, raw, log);
+    if (want('webhooks')) figures.webhooks = await webhookBench(api, wideGraph(20_000, 100), log);
     if (want('spill')) figures.spill = await spillBench(log);
 
     if (want('million')) {

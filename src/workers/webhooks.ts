@@ -14,8 +14,8 @@ import type { Redis } from 'ioredis';
 import { EventLog } from '../queue/events.ts';
 import { hooksKey, Webhooks, WEBHOOK_QUEUE, type WebhookJob } from '../queue/webhooks.ts';
 
-const BATCH = 500;
-const BATCH_DELAY_MS = 250;
+const BATCH = 2000;
+const BATCH_DELAY_MS = 1000;
 const TIMEOUT_MS = 10_000;
 
 export function sign(secret: string, timestamp: string, body: string): string {
