@@ -35,6 +35,8 @@ export interface Config {
   spillMinBytes: number;
   /** Most bytes of spill files (0: as much as the disk holds); past it spilling fails with out_of_disk. */
   spillDirLimit: number;
+  /** Seconds a result stays in the result cache (options.cache). */
+  cacheTtl: number;
 }
 
 /** The default store budget: a quarter of the machine's memory (Redis, workers and the API share the rest). */
@@ -61,6 +63,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     spillDir: env.SPILL_DIR || '.weft/spill',
     spillMinBytes: int(env, 'SPILL_MIN_BYTES', 1024, 2, 1 << 30),
     spillDirLimit: bytes(env, 'SPILL_DIR_LIMIT', 0),
+    cacheTtl: int(env, 'WEFT_CACHE_TTL', 24 * 3600, 1, 365 * 24 * 3600),
   };
 }
 

@@ -272,6 +272,18 @@ export interface components {
             /** @description Webhooks that receive the graph's events (docs/webhooks.md), batched, signed, retried. */
             callbacks?: components["schemas"]["Callback"][];
             /**
+             * @description A hook asked, before any task is enqueued, for values that replace
+             *     tasks (the seed's ray_presubmit): POST {graph, tasks: [{key, op,
+             *     fingerprint}]} (1,000 tasks per request), answered with {values:
+             *     {key: value}}; a key answered with a value never runs, null or no
+             *     answer runs as usual. A hook that fails or times out answers nothing.
+             */
+            presubmit?: {
+                url: string;
+                /** @default 2000 */
+                timeout_ms: number;
+            };
+            /**
              * @description Dask's persist: answer as soon as the graph is registered, with the
              *     futures of its outputs; the tasks run in the background and the
              *     outputs are kept until released (DELETE /v1/objects/{oid}) or until
@@ -284,6 +296,11 @@ export interface components {
             options?: components["schemas"]["GraphOptions"];
         };
         GraphOptions: {
+            /**
+             * @description Reuse the stored result of an earlier task with the same fingerprint (op, op version, inputs' fingerprints) for deterministic ops instead of running it, and store this graph's results for later ones (WEFT_CACHE_TTL).
+             * @default false
+             */
+            cache: boolean;
             optimize?: {
                 /**
                  * @description Fuse linear chains into single tasks (Dask's fuse); requested keys are never fused away. false runs every key as its own task.
@@ -441,6 +458,11 @@ export interface components {
                 restore_mb_per_s: number | null;
                 /** @description The last out-of-disk error, if spilling has hit one. */
                 out_of_disk: string | null;
+            };
+            cache?: {
+                /** @description Tasks answered by the result cache (options.cache) since Redis started. */
+                hits: number;
+                misses: number;
             };
         };
         Health: {

@@ -6,3 +6,4 @@ export * from './template.ts';
 export * from './plan.ts';
 export * from './fuse.ts';
 export * from './shuffle.ts';
+export * from './fingerprint.ts';

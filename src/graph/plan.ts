@@ -27,7 +27,8 @@ export type Slot = number | [number, number] | string;
 export type ObjectField = number | string;
 
 export type PlanNode =
-  | { kind: 'data'; key: string; value: Json; outs: number[]; consumers: number[] }
+  /** A value stored when the graph is registered: a literal, or `encoded` bytes known beforehand (cache, presubmit). */
+  | { kind: 'data'; key: string; value: Json; encoded?: Uint8Array; fingerprint?: string; outs: number[]; consumers: number[] }
   | {
       kind: 'task';
       key: string;
@@ -102,6 +103,10 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     const node = graph.get(key)!;
     if (node.kind === 'lit') {
       nodes.push({ kind: 'data', key, value: node.value, outs: [], consumers: [0] });
+      continue;
+    }
+    if (node.kind === 'known') {
+      nodes.push({ kind: 'data', key, value: null, encoded: node.encoded, ...(node.fingerprint ? { fingerprint: node.fingerprint } : {}), outs: [], consumers: [0] });
       continue;
     }
     taskCount++;

@@ -53,6 +53,8 @@ export function toTemplate(node: Node, slotOf: SlotResolver): Template {
       return [OBJECT, node.entries.map(([k]) => k), node.entries.map(([, v]) => toTemplate(v, slotOf))];
     case 'fused':
       return [FUSED, node.key, toTemplate(node.node, slotOf)];
+    case 'known':
+      throw new Error('A known value is planned as a data node, never as part of a task.');
   }
 }
 

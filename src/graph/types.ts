@@ -15,6 +15,8 @@ export type Node =
   | { kind: 'task'; op: string; args: Node[]; kwargs: [string, Node][] | null; returns?: number }
   | { kind: 'array'; items: Node[] }
   | { kind: 'object'; entries: [string, Node][] }
+  /** A value known before the graph runs (a cache hit or a presubmit answer), already encoded: no task runs for it. */
+  | { kind: 'known'; encoded: Uint8Array; fingerprint?: string }
   /** A task fused into its only dependent (src/graph/fuse.ts); `key` names it in errors. */
   | { kind: 'fused'; key: string; node: Node };
 

@@ -19,6 +19,8 @@ export interface OpDefinition {
   run: (args: unknown[], kwargs: Record<string, unknown>, ctx: OpContext) => unknown;
   /** Same inputs give the same output (results may be cached). Default true. */
   deterministic?: boolean;
+  /** Changes when the op's results change, so cached results of the old version are not reused. Default "1". */
+  version?: string;
 }
 
 const OP_NAME = /^[A-Za-z_][\w.:-]{0,127}$/;
@@ -45,8 +47,10 @@ export class OpRegistry {
     return this.ops.has(name);
   }
 
-  list(): { name: string; description: string }[] {
-    return [...this.ops.values()].map(({ name, description }) => ({ name, description })).sort((a, b) => a.name.localeCompare(b.name));
+  list(): { name: string; description: string; version: string; deterministic: boolean }[] {
+    return [...this.ops.values()]
+      .map(({ name, description, version, deterministic }) => ({ name, description, version: version ?? '1', deterministic: deterministic !== false }))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 }
 

@@ -27,6 +27,10 @@ export interface GraphEvent {
   ready?: number;
   /** finish: done, failed or cancelled. */
   status?: string;
+  /** postsubmit_all: tasks answered by the result cache, tasks it did not know, tasks answered by the presubmit hook. */
+  cache_hits?: number;
+  cache_misses?: number;
+  presubmitted?: number;
 }
 
 interface Details {
@@ -40,6 +44,9 @@ interface Details {
   tasks?: number;
   ready?: number;
   status?: string;
+  cache_hits?: number;
+  cache_misses?: number;
+  presubmitted?: number;
 }
 
 /** Turns one stream entry into its events. */
@@ -61,6 +68,9 @@ export function expandEntry(graph: string, fields: string[]): GraphEvent[] {
     if (d.tasks !== undefined) e.tasks = d.tasks;
     if (d.ready !== undefined) e.ready = d.ready;
     if (d.status !== undefined) e.status = d.status;
+    if (d.cache_hits !== undefined) e.cache_hits = d.cache_hits;
+    if (d.cache_misses !== undefined) e.cache_misses = d.cache_misses;
+    if (d.presubmitted !== undefined) e.presubmitted = d.presubmitted;
     out.push(e);
   }
   return out;

@@ -61,7 +61,7 @@ export class GraphStore {
    * once, tasks run in the background. Workers may start on the first tasks
    * while later ones are still being written (see "Registration" at the top).
    */
-  async register(plan: Plan, options: { ttl: number; id?: string; outputKeys?: string[] }): Promise<{ id: string; outputs: unknown }> {
+  async register(plan: Plan, options: { ttl: number; id?: string; outputKeys?: string[]; cache?: Map<number, string>; counts?: Record<string, number> }): Promise<{ id: string; outputs: unknown }> {
     const id = options.id ?? newGraphId();
     const k = graphKeys(this.prefix, id);
     const outputs = oidTree(id, plan.outputs);
@@ -74,7 +74,7 @@ export class GraphStore {
     let flushes = 0;
     const flush = async (last = false) => {
       if (ready.length > 0) addEvents(pipe, k, 'postsubmit', ready.length, { k: ready.map((i) => plan.nodes[i].key) });
-      if (last) addEvents(pipe, k, 'postsubmit_all', 1, { tasks: plan.taskCount, ready: plan.ready.length });
+      if (last) addEvents(pipe, k, 'postsubmit_all', 1, { tasks: plan.taskCount, ready: plan.ready.length, ...options.counts });
       // The jobs go out on the same connection right after the pipeline, so
       // Redis stores the specs before any worker can take the jobs.
       await Promise.all([execOrThrow(pipe), ready.length > 0 ? this.queue.enqueue(id, ready) : undefined]);
@@ -118,7 +118,7 @@ export class GraphStore {
           }
         });
         if (node.kind === 'data') {
-          vals.push(String(i), encodeValue(node.value));
+          vals.push(String(i), node.encoded ? Buffer.from(node.encoded) : encodeValue(node.value));
           pipe.setbit(k.done, i, 1);
           inPipe++;
         }
@@ -129,7 +129,7 @@ export class GraphStore {
       }
       flushPhase1();
       if (finished) {
-        addEvents(pipe, k, 'postsubmit_all', 1, { tasks: 0, ready: 0 });
+        addEvents(pipe, k, 'postsubmit_all', 1, { tasks: 0, ready: 0, ...options.counts });
         addEvents(pipe, k, 'finish', 1, { status: 'done' });
         pipe.expire(k.meta, options.ttl).expire(k.vals, options.ttl).expire(k.events, options.ttl).unlink(k.refs, k.done);
         pipe.publish(finishedChannel(this.prefix), id);
@@ -151,7 +151,7 @@ export class GraphStore {
       for (let i = plan.nodes.length - 1; i >= 0; i--) {
         const node = plan.nodes[i];
         if (node.kind !== 'task') continue;
-        spec.push(i, encodeSpec(node));
+        spec.push(i, encodeSpec({ ...node, cache: options.cache?.get(i) }));
         const waits = node.pending + node.objects.length;
         if (waits > 0) pend.push(i, waits);
         else ready.push(i);

@@ -3,9 +3,10 @@
  * with cmsgpack, which knows no binary type, so the template travels after it
  * rather than inside it:
  *
- *   uint32 big-endian header length | msgpack [key, deps, outs, returns] | msgpack template
+ *   uint32 big-endian header length | msgpack [key, deps, outs, returns, cache] | msgpack template
  *
- * `returns` is 0 for a task with one value, k for a multiple-return task.
+ * `returns` is 0 for a task with one value, k for a multiple-return task;
+ * `cache` is the task's fingerprint when its result goes to the result cache, else "".
  */
 import { pack, unpack } from 'msgpackr';
 import type { Slot } from '../graph/plan.ts';
@@ -17,10 +18,12 @@ export interface TaskSpec {
   outs: number[];
   template: Template;
   returns?: number;
+  /** Fingerprint under which the result is cached (options.cache). */
+  cache?: string;
 }
 
 export function encodeSpec(spec: TaskSpec): Buffer {
-  const header = pack([spec.key, spec.deps, spec.outs, spec.returns ?? 0]);
+  const header = pack([spec.key, spec.deps, spec.outs, spec.returns ?? 0, spec.cache ?? '']);
   const template = pack(spec.template);
   const out = Buffer.allocUnsafe(4 + header.length + template.length);
   out.writeUInt32BE(header.length, 0);

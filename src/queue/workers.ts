@@ -17,12 +17,13 @@ export async function liveWorkerCount(redis: Redis, prefix: string): Promise<num
  */
 export class OpCatalog {
   private names = new Map<string, string>();
+  private meta = new Map<string, { version: string; deterministic: boolean }>();
   private fetchedAt = 0;
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    private readonly builtins: { name: string; description: string }[],
+    private readonly builtins: { name: string; description: string; version?: string; deterministic?: boolean }[],
   ) {}
 
   async list(): Promise<{ name: string; description: string }[]> {
@@ -33,6 +34,12 @@ export class OpCatalog {
   /** Whether a worker has registered `op`, as of the last refresh. */
   readonly isKnown = (op: string): boolean => this.names.has(op);
 
+  /** The op's version (for fingerprints). */
+  readonly versionOf = (op: string): string => this.meta.get(op)?.version ?? '1';
+
+  /** Whether the op's results may be cached. Unknown ops are not. */
+  readonly isDeterministic = (op: string): boolean => this.meta.get(op)?.deterministic ?? false;
+
   /** Refreshes the cache when it is older than `ms`; returns whether it did. */
   async refreshIfOlderThan(ms: number): Promise<boolean> {
     if (Date.now() - this.fetchedAt <= ms) return false;
@@ -41,10 +48,16 @@ export class OpCatalog {
   }
 
   async refresh(): Promise<void> {
-    const registered = await this.redis.hgetall(opsKey(this.prefix));
+    const [registered, meta] = await Promise.all([this.redis.hgetall(opsKey(this.prefix)), this.redis.hgetall(`${opsKey(this.prefix)}:meta`)]);
     const names = new Map(this.builtins.map((o) => [o.name, o.description]));
+    const versions = new Map(this.builtins.map((o) => [o.name, { version: o.version ?? '1', deterministic: o.deterministic !== false }]));
     for (const [name, description] of Object.entries(registered)) names.set(name, description);
+    for (const [name, m] of Object.entries(meta)) {
+      const [version, deterministic] = m.split('|');
+      versions.set(name, { version, deterministic: deterministic === '1' });
+    }
     this.names = names;
+    this.meta = versions;
     this.fetchedAt = Date.now();
   }
 }

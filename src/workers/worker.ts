@@ -67,7 +67,7 @@ export class TaskWorker {
 
   async start(): Promise<void> {
     await this.publishOps();
-    await this.redis.hset(`${this.config.prefix}:store`, 'spillmin', this.config.spillMinBytes);
+    await this.redis.hset(`${this.config.prefix}:store`, 'spillmin', this.config.spillMinBytes, 'cachettl', this.config.cacheTtl);
     this.spiller.start();
     await this.beat();
     this.heartbeat = setInterval(() => void this.beat().catch(() => {}), HEARTBEAT_MS);
@@ -213,8 +213,12 @@ export class TaskWorker {
   }
 
   private async publishOps(): Promise<void> {
-    const fields = this.ops.list().flatMap(({ name, description }) => [name, description]);
-    await this.redis.hset(opsKey(this.config.prefix), ...fields);
+    const ops = this.ops.list();
+    await this.redis
+      .multi()
+      .hset(opsKey(this.config.prefix), ...ops.flatMap(({ name, description }) => [name, description]))
+      .hset(`${opsKey(this.config.prefix)}:meta`, ...ops.flatMap(({ name, version, deterministic }) => [name, `${version}|${deterministic ? 1 : 0}`]))
+      .exec();
   }
 
   private async beat(): Promise<void> {

@@ -55,3 +55,15 @@ describe('fuseLinear', () => {
     expect(planGraph(parseGraph(chain(5)), 'x5', { fuse: false }).taskCount).toBe(5);
   });
 });
+
+describe('fingerprints', () => {
+  it('the example of its doc comment: equal computations have equal fingerprints whatever their keys', async () => {
+    const { fingerprints } = await import('../../src/graph/index.ts');
+    const a = fingerprints(planGraph(parseGraph({ a: { $op: 'inc', args: [1] } }), 'a'), () => '1');
+    const b = fingerprints(planGraph(parseGraph({ other: { $op: 'inc', args: [1] } }), 'other'), () => '1');
+    expect(a).toEqual(b);
+    expect(a[0]).toMatch(/^[0-9a-f]{28}$/);
+    expect(fingerprints(planGraph(parseGraph({ a: { $op: 'inc', args: [2] } }), 'a'), () => '1')).not.toEqual(a);
+    expect(fingerprints(planGraph(parseGraph({ a: { $op: 'inc', args: [1] } }), 'a'), () => '2')).not.toEqual(a);
+  });
+});

@@ -2,7 +2,9 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseGraph, parseKeys, parseLayers } from '../../graph/parse.ts';
 import { GraphError } from '../../graph/errors.ts';
-import { flattenKeys, planGraph, type ObjectField, type Plan } from '../../graph/plan.ts';
+import { flattenKeys, planGraph, type ObjectField, type Plan, type PlanOptions } from '../../graph/plan.ts';
+import { fingerprints } from '../../graph/fingerprint.ts';
+import { askPresubmit, cacheableTasks, lookupCache } from '../../queue/known.ts';
 import type { Graph, KeySpec } from '../../graph/types.ts';
 import { newGraphId, oidTree, type GraphInfo } from '../../queue/graphs.ts';
 import { jsonReplacer } from '../../store/codec.ts';
@@ -16,7 +18,7 @@ type GraphOutcome = components['schemas']['GraphOutcome'];
 const ENDED = new Set(['done', 'failed', 'cancelled']);
 
 export default async function graphRoutes(app: FastifyInstance): Promise<void> {
-  const { graphs, tasks, finished, ops, config, objects, webhooks } = app.weft;
+  const { graphs, tasks, finished, ops, config, objects, webhooks, redis } = app.weft;
 
   /** Answers with a graph's outcome: its result when done, its error when failed or cancelled. */
   async function outcome(reply: FastifyReply, id: string, knownOutputs?: ObjectField[]): Promise<FastifyReply> {
@@ -30,15 +32,54 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
   }
 
   /** Plans with the cached op catalogue; an unknown op is looked up once more before the graph is rejected. */
+  function planOptions(options: GraphRequest['options']): PlanOptions {
+    return { isKnownOp: ops.isKnown, maxTasks: config.maxTasks, fuse: options?.optimize?.fuse ?? true, shuffle: options?.optimize?.shuffle ?? true };
+  }
+
   async function planWithFreshOps(graph: Graph, keys: KeySpec, options: GraphRequest['options']): Promise<Plan> {
-    const planOptions = { isKnownOp: ops.isKnown, maxTasks: config.maxTasks, fuse: options?.optimize?.fuse ?? true, shuffle: options?.optimize?.shuffle ?? true };
     await ops.refreshIfOlderThan(1000);
     try {
-      return planGraph(graph, keys, planOptions);
+      return planGraph(graph, keys, planOptions(options));
     } catch (err) {
       if (!(err instanceof GraphError && err.code === 'unknown_op') || !(await ops.refreshIfOlderThan(100))) throw err;
-      return planGraph(graph, keys, planOptions);
+      return planGraph(graph, keys, planOptions(options));
     }
+  }
+
+  /**
+   * Tasks whose values are known before the graph runs never run: results in
+   * the result cache (options.cache) and presubmit answers become data, and
+   * the graph is planned again around them. Returns the plan to register, the
+   * fingerprints under which the remaining cacheable results are stored, and
+   * counts for the postsubmit_all event.
+   */
+  async function resolveKnownValues(id: string, graph: Graph, keys: KeySpec, plan: Plan, body: GraphRequest): Promise<{ plan: Plan; cache?: Map<number, string>; counts?: Record<string, number> }> {
+    const useCache = body.options?.cache === true;
+    if (!useCache && !body.presubmit) return { plan };
+    const fps = fingerprints(plan, ops.versionOf);
+    const known = new Map<number, Buffer>();
+    const counts: Record<string, number> = {};
+    if (useCache) {
+      const cacheable = cacheableTasks(plan, ops.isDeterministic);
+      for (const [i, bytes] of await lookupCache(redis, config.prefix, cacheable, fps)) known.set(i, bytes);
+      counts.cache_hits = known.size;
+      counts.cache_misses = cacheable.length - known.size;
+      await redis.multi().hincrby(`${config.prefix}:stats`, 'cache_hits', counts.cache_hits).hincrby(`${config.prefix}:stats`, 'cache_misses', counts.cache_misses).exec();
+    }
+    if (body.presubmit) {
+      const ask = plan.nodes.flatMap((n, i) => (n.kind === 'task' && !known.has(i) ? [i] : []));
+      const answers = await askPresubmit(body.presubmit, id, plan, ask, fps);
+      counts.presubmitted = answers.size;
+      for (const [i, bytes] of answers) known.set(i, bytes);
+    }
+    if (known.size > 0) {
+      const rewritten = new Map(graph);
+      for (const [i, encoded] of known) rewritten.set(plan.nodes[i].key, { kind: 'known', encoded, fingerprint: fps[i] });
+      plan = planGraph(rewritten, keys, planOptions(body.options));
+    }
+    if (!useCache) return { plan, counts };
+    const fps2 = fingerprints(plan, ops.versionOf);
+    return { plan, counts, cache: new Map(cacheableTasks(plan, ops.isDeterministic).map((i) => [i, fps2[i]])) };
   }
 
   /** A graph using objects that do not exist is rejected before it runs (a release racing with this check fails the graph instead). */
@@ -60,15 +101,15 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     }
     const graph: Graph = body.graph !== undefined ? parseGraph(body.graph) : parseLayers(body.layers);
     const keys = parseKeys(body.keys);
-    const plan = await planWithFreshOps(graph, keys, body.options);
+    const id = newGraphId();
+    const { plan, cache, counts } = await resolveKnownValues(id, graph, keys, await planWithFreshOps(graph, keys, body.options), body);
     if (body.persist && body.wait) throw new ApiError('invalid_request', 'persist answers as soon as the graph is registered; leave out "wait" (fetch results with GET /v1/objects/{oid}?wait=...).');
     await checkObjectsExist(plan);
-    const id = newGraphId();
     // Listening before registering: the graph cannot end unnoticed in between.
     const watch = body.wait ? finished.watch(id) : undefined;
     const ttl = body.ttl ?? (body.persist ? 0 : config.resultTtl);
     try {
-      await graphs.register(plan, { id, ttl, outputKeys: flattenKeys(keys) });
+      await graphs.register(plan, { id, ttl, outputKeys: flattenKeys(keys), cache, counts });
       // Deliveries replay the events from the first, so starting them after registration misses none.
       if (body.callbacks?.length) await webhooks.register(id, body.callbacks, ttl);
       if (watch) await watch.ended(body.wait! * 1000);

@@ -27,6 +27,7 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
         restore_mb_per_s: rate(n('restored_bytes_total'), n('restore_ms_total')),
         out_of_disk: stats.out_of_disk ?? null,
       },
+      cache: { hits: n('cache_hits'), misses: n('cache_misses') },
     };
   });
 

@@ -80,6 +80,10 @@ while i <= #ARGV do
         touchValue(ARGV[2], graph .. '.' .. stored[j], value, true, now)
       end
     end
+    -- A result for the result cache (options.cache), under its task's fingerprint.
+    if spec[5] and spec[5] ~= '' and returns == 0 then
+      redis.call('SET', ARGV[2] .. ':cache:' .. spec[5], ARGV[i + 3], 'EX', tonumber(redis.call('HGET', ARGV[2] .. ':store', 'cachettl') or '86400'))
+    end
     done.k[#done.k + 1] = spec[1]
     done.ms[#done.ms + 1] = ms
     done.b[#done.b + 1] = bytes

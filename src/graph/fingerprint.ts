@@ -1,0 +1,75 @@
+/**
+ * Fingerprints of tasks, for the result cache and the presubmit hook: a hash
+ * of what a task computes — its template (ops and literal arguments, fused
+ * tasks included), the versions of its ops, and the fingerprints of its
+ * inputs — so equal computations have equal fingerprints whatever their keys.
+ * A data node's fingerprint is its value's; an object id's is the id (objects
+ * never change).
+ *
+ *   fingerprints(planGraph(parseGraph({ a: { $op: 'inc', args: [1] } }), 'a'), () => '1')
+ *   // one fingerprint per node, 28 hex digits; the same for { b: { $op: 'inc', args: [1] } }
+ */
+import type { Plan, Slot } from './plan.ts';
+import { CALL, FUSED, type Template } from './template.ts';
+
+/** A 106-bit hash of a string (two independent 53-bit cyrb53 hashes), as 28 hex digits. */
+export function hash(text: string): string {
+  return cyrb53(text, 0x9e3779b9).toString(16).padStart(14, '0') + cyrb53(text, 0x85ebca6b).toString(16).padStart(14, '0');
+}
+
+function cyrb53(text: string, seed: number): number {
+  let h1 = 0xdeadbeef ^ seed;
+  let h2 = 0x41c6ce57 ^ seed;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+/** Every op a template calls, fused tasks included. */
+export function templateOps(t: Template, out: Set<string> = new Set()): Set<string> {
+  switch (t[0]) {
+    case CALL:
+      out.add(t[1]);
+      for (const a of t[2]) templateOps(a, out);
+      if (t[4]) for (const v of t[4]) templateOps(v, out);
+      break;
+    case 3:
+      for (const i of t[1]) templateOps(i, out);
+      break;
+    case 4:
+      for (const v of t[2]) templateOps(v, out);
+      break;
+    case FUSED:
+      templateOps(t[2], out);
+      break;
+  }
+  return out;
+}
+
+/**
+ * The fingerprint of every node of a plan, by index. `versionOf` gives an
+ * op's version (its fingerprint changes with it).
+ */
+export function fingerprints(plan: Plan, versionOf: (op: string) => string): string[] {
+  const fps: string[] = [];
+  const slotFp = (slot: Slot): string => {
+    if (typeof slot === 'number') return fps[slot];
+    if (typeof slot === 'string') return `oid:${slot}`;
+    return `${fps[slot[0]]}:${slot[1]}`;
+  };
+  for (const node of plan.nodes) {
+    if (node.kind === 'data') {
+      // A known value keeps the fingerprint of the task it stands for.
+      fps.push(node.fingerprint ?? hash(`data|${JSON.stringify(node.value)}`));
+      continue;
+    }
+    const ops = [...templateOps(node.template)].sort().map((op) => `${op}@${versionOf(op)}`);
+    fps.push(hash(`task|${JSON.stringify(node.template)}|${ops.join(',')}|${node.returns ?? 0}|${node.deps.map(slotFp).join(',')}`));
+  }
+  return fps;
+}

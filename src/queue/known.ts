@@ -1,0 +1,67 @@
+/**
+ * Values known before a graph runs, so their tasks never run: results in the
+ * result cache (options.cache, keyed by task fingerprint) and the answers of
+ * a presubmit hook (the seed's ray_presubmit: a returned value replaces the
+ * task). Both are looked up once, for all tasks, at submission.
+ */
+import type { Redis } from 'ioredis';
+import type { Plan } from '../graph/plan.ts';
+import { rootOp } from '../graph/template.ts';
+import { templateOps } from '../graph/fingerprint.ts';
+import { encodeValue } from '../store/codec.ts';
+
+export interface Presubmit {
+  url: string;
+  timeout_ms?: number;
+}
+
+/** Tasks whose results may be cached: one value, deterministic ops only. */
+export function cacheableTasks(plan: Plan, isDeterministic: (op: string) => boolean): number[] {
+  const out: number[] = [];
+  plan.nodes.forEach((node, i) => {
+    if (node.kind === 'task' && node.returns === undefined && [...templateOps(node.template)].every(isDeterministic)) out.push(i);
+  });
+  return out;
+}
+
+/** Cached results of the given tasks, by task index. */
+export async function lookupCache(redis: Redis, prefix: string, tasks: number[], fps: string[]): Promise<Map<number, Buffer>> {
+  const hits = new Map<number, Buffer>();
+  for (let at = 0; at < tasks.length; at += 1000) {
+    const chunk = tasks.slice(at, at + 1000);
+    const values = await redis.mgetBuffer(...chunk.map((i) => `${prefix}:cache:${fps[i]}`));
+    values.forEach((v, j) => v && hits.set(chunk[j], v));
+  }
+  return hits;
+}
+
+/**
+ * Asks the presubmit hook about the tasks, 1,000 per request: POST
+ * {graph, tasks: [{key, op, fingerprint}]}, answered by {values: {key: value}}.
+ * A key answered with null, or not at all, runs as usual; a hook that fails,
+ * times out or answers nonsense answers nothing (never fails the graph).
+ */
+export async function askPresubmit(hook: Presubmit, graph: string, plan: Plan, tasks: number[], fps: string[]): Promise<Map<number, Buffer>> {
+  const answers = new Map<number, Buffer>();
+  for (let at = 0; at < tasks.length; at += 1000) {
+    const chunk = tasks.slice(at, at + 1000);
+    const describe = (i: number) => {
+      const node = plan.nodes[i];
+      return { key: node.key, op: node.kind === 'task' ? rootOp(node.template) : null, fingerprint: fps[i] };
+    };
+    const body = JSON.stringify({ graph, tasks: chunk.map(describe) });
+    try {
+      const res = await fetch(hook.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(hook.timeout_ms ?? 2000) });
+      if (!res.ok) continue;
+      const values = ((await res.json()) as { values?: Record<string, unknown> }).values;
+      if (!values || typeof values !== 'object') continue;
+      for (const i of chunk) {
+        const key = plan.nodes[i].key;
+        if (Object.prototype.hasOwnProperty.call(values, key) && values[key] !== null && values[key] !== undefined) answers.set(i, encodeValue(values[key]));
+      }
+    } catch {
+      // No answer: the tasks run.
+    }
+  }
+  return answers;
+}
