@@ -44,9 +44,25 @@ export async function webhookBench(api: string, wide: { graph: Record<string, un
       while (finishes < i + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       if (finishes < i + 1) throw new Error(`webhook stream ${i + 1} did not finish`);
     }
+    // A dead receiver (nothing listens): its deliveries fail and are retried with backoff, off the graph's path.
+    const dead = [{ url: `http://127.0.0.1:${await freePort()}/gone` }];
+    const withDead: number[] = [];
+    for (let i = 0; i < 3; i++) withDead.push(await run(dead));
     const slower = 1 - median(hooked) / median(plain);
-    const figures = { withoutTasksPerSec: Math.round(median(plain)), withTasksPerSec: Math.round(median(hooked)), slowerBy: +slower.toFixed(3), deliveriesPerGraph: Math.round(deliveries / 3), eventsPerGraph: Math.round(events / 3) };
-    log(`webhooks: wide graph without a receiver ${figures.withoutTasksPerSec} tasks/s, with one subscribed to every event ${figures.withTasksPerSec} tasks/s (${(slower * 100).toFixed(1)}% slower); ${figures.eventsPerGraph} events in ${figures.deliveriesPerGraph} HTTP deliveries per graph`);
+    const deadSlower = 1 - median(withDead) / median(plain);
+    const figures = {
+      withoutTasksPerSec: Math.round(median(plain)),
+      withTasksPerSec: Math.round(median(hooked)),
+      slowerBy: +slower.toFixed(3),
+      deliveriesPerGraph: Math.round(deliveries / 3),
+      eventsPerGraph: Math.round(events / 3),
+      deadReceiverTasksPerSec: Math.round(median(withDead)),
+      deadReceiverSlowerBy: +deadSlower.toFixed(3),
+    };
+    log(
+      `webhooks: wide graph without a receiver ${figures.withoutTasksPerSec} tasks/s, with one subscribed to every event ${figures.withTasksPerSec} tasks/s (${(slower * 100).toFixed(1)}% slower); ` +
+        `${figures.eventsPerGraph} events in ${figures.deliveriesPerGraph} HTTP deliveries per graph; with a dead receiver ${figures.deadReceiverTasksPerSec} tasks/s (${(deadSlower * 100).toFixed(1)}% slower)`,
+    );
     return figures;
   } finally {
     server.close();
