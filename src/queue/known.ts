@@ -6,8 +6,9 @@
  */
 import type { Redis } from 'ioredis';
 import type { Plan } from '../graph/plan.ts';
+import type { Graph } from '../graph/types.ts';
 import { rootOp } from '../graph/template.ts';
-import { templateOps } from '../graph/fingerprint.ts';
+import { fingerprints, templateOps } from '../graph/fingerprint.ts';
 import { encodeValue } from '../store/codec.ts';
 
 export interface Presubmit {
@@ -64,4 +65,53 @@ export async function askPresubmit(hook: Presubmit, graph: string, plan: Plan, t
     }
   }
   return answers;
+}
+
+export interface KnownValuesContext {
+  redis: Redis;
+  prefix: string;
+  ops: { versionOf: (op: string) => string; isDeterministic: (op: string) => boolean };
+  /** Plans the graph again (same keys and options) around the known values. */
+  replan: (graph: Graph) => Plan;
+}
+
+/**
+ * Tasks whose values are known before the graph runs never run: cached
+ * results (`cache`) and presubmit answers become data, and the graph is
+ * planned again around them (so what only they needed is culled too).
+ * Returns the plan to register, the fingerprints under which the remaining
+ * cacheable results are to be stored, and counts for the postsubmit_all event.
+ */
+export async function resolveKnownValues(
+  ctx: KnownValuesContext,
+  graphId: string,
+  graph: Graph,
+  plan: Plan,
+  ask: { cache: boolean; presubmit?: Presubmit },
+): Promise<{ plan: Plan; cache?: Map<number, string>; counts?: Record<string, number> }> {
+  if (!ask.cache && !ask.presubmit) return { plan };
+  const fps = fingerprints(plan, ctx.ops.versionOf);
+  const known = new Map<number, Buffer>();
+  const counts: Record<string, number> = {};
+  if (ask.cache) {
+    const cacheable = cacheableTasks(plan, ctx.ops.isDeterministic);
+    for (const [i, bytes] of await lookupCache(ctx.redis, ctx.prefix, cacheable, fps)) known.set(i, bytes);
+    counts.cache_hits = known.size;
+    counts.cache_misses = cacheable.length - known.size;
+    await ctx.redis.multi().hincrby(`${ctx.prefix}:stats`, 'cache_hits', counts.cache_hits).hincrby(`${ctx.prefix}:stats`, 'cache_misses', counts.cache_misses).exec();
+  }
+  if (ask.presubmit) {
+    const tasks = plan.nodes.flatMap((n, i) => (n.kind === 'task' && !known.has(i) ? [i] : []));
+    const answers = await askPresubmit(ask.presubmit, graphId, plan, tasks, fps);
+    counts.presubmitted = answers.size;
+    for (const [i, bytes] of answers) known.set(i, bytes);
+  }
+  if (known.size > 0) {
+    const rewritten: Graph = new Map(graph);
+    for (const [i, encoded] of known) rewritten.set(plan.nodes[i].key, { kind: 'known', encoded, fingerprint: fps[i] });
+    plan = ctx.replan(rewritten);
+  }
+  if (!ask.cache) return { plan, counts };
+  const after = fingerprints(plan, ctx.ops.versionOf);
+  return { plan, counts, cache: new Map(cacheableTasks(plan, ctx.ops.isDeterministic).map((i) => [i, after[i]])) };
 }

@@ -3,8 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseGraph, parseKeys, parseLayers } from '../../graph/parse.ts';
 import { GraphError } from '../../graph/errors.ts';
 import { flattenKeys, planGraph, type ObjectField, type Plan, type PlanOptions } from '../../graph/plan.ts';
-import { fingerprints } from '../../graph/fingerprint.ts';
-import { askPresubmit, cacheableTasks, lookupCache } from '../../queue/known.ts';
+import { resolveKnownValues } from '../../queue/known.ts';
 import type { Graph, KeySpec } from '../../graph/types.ts';
 import { newGraphId, oidTree, type GraphInfo } from '../../queue/graphs.ts';
 import { jsonReplacer } from '../../store/codec.ts';
@@ -46,42 +45,6 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     }
   }
 
-  /**
-   * Tasks whose values are known before the graph runs never run: results in
-   * the result cache (options.cache) and presubmit answers become data, and
-   * the graph is planned again around them. Returns the plan to register, the
-   * fingerprints under which the remaining cacheable results are stored, and
-   * counts for the postsubmit_all event.
-   */
-  async function resolveKnownValues(id: string, graph: Graph, keys: KeySpec, plan: Plan, body: GraphRequest): Promise<{ plan: Plan; cache?: Map<number, string>; counts?: Record<string, number> }> {
-    const useCache = body.options?.cache === true;
-    if (!useCache && !body.presubmit) return { plan };
-    const fps = fingerprints(plan, ops.versionOf);
-    const known = new Map<number, Buffer>();
-    const counts: Record<string, number> = {};
-    if (useCache) {
-      const cacheable = cacheableTasks(plan, ops.isDeterministic);
-      for (const [i, bytes] of await lookupCache(redis, config.prefix, cacheable, fps)) known.set(i, bytes);
-      counts.cache_hits = known.size;
-      counts.cache_misses = cacheable.length - known.size;
-      await redis.multi().hincrby(`${config.prefix}:stats`, 'cache_hits', counts.cache_hits).hincrby(`${config.prefix}:stats`, 'cache_misses', counts.cache_misses).exec();
-    }
-    if (body.presubmit) {
-      const ask = plan.nodes.flatMap((n, i) => (n.kind === 'task' && !known.has(i) ? [i] : []));
-      const answers = await askPresubmit(body.presubmit, id, plan, ask, fps);
-      counts.presubmitted = answers.size;
-      for (const [i, bytes] of answers) known.set(i, bytes);
-    }
-    if (known.size > 0) {
-      const rewritten = new Map(graph);
-      for (const [i, encoded] of known) rewritten.set(plan.nodes[i].key, { kind: 'known', encoded, fingerprint: fps[i] });
-      plan = planGraph(rewritten, keys, planOptions(body.options));
-    }
-    if (!useCache) return { plan, counts };
-    const fps2 = fingerprints(plan, ops.versionOf);
-    return { plan, counts, cache: new Map(cacheableTasks(plan, ops.isDeterministic).map((i) => [i, fps2[i]])) };
-  }
-
   /** A graph using objects that do not exist is rejected before it runs (a release racing with this check fails the graph instead). */
   async function checkObjectsExist(plan: Plan): Promise<void> {
     const oids = new Set<string>();
@@ -102,8 +65,14 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     const graph: Graph = body.graph !== undefined ? parseGraph(body.graph) : parseLayers(body.layers);
     const keys = parseKeys(body.keys);
     const id = newGraphId();
-    const { plan, cache, counts } = await resolveKnownValues(id, graph, keys, await planWithFreshOps(graph, keys, body.options), body);
     if (body.persist && body.wait) throw new ApiError('invalid_request', 'persist answers as soon as the graph is registered; leave out "wait" (fetch results with GET /v1/objects/{oid}?wait=...).');
+    const { plan, cache, counts } = await resolveKnownValues(
+      { redis, prefix: config.prefix, ops, replan: (g) => planGraph(g, keys, planOptions(body.options)) },
+      id,
+      graph,
+      await planWithFreshOps(graph, keys, body.options),
+      { cache: body.options?.cache === true, presubmit: body.presubmit },
+    );
     await checkObjectsExist(plan);
     // Listening before registering: the graph cannot end unnoticed in between.
     const watch = body.wait ? finished.watch(id) : undefined;
