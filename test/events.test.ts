@@ -59,7 +59,7 @@ describe('events', () => {
     expect(post.duration_ms).toBeGreaterThanOrEqual(0);
     expect(events.find((e) => e.type === 'pretask')).toMatchObject({ attempt: expect.any(Number), worker: expect.any(String) });
     expect(events.find((e) => e.type === 'postsubmit_all')).toMatchObject({ tasks: 2, ready: 1 });
-    expect(events.at(-1)).toMatchObject({ type: 'finish', status: 'done' });
+    expect(events.at(-1)).toMatchObject({ type: 'finish', status: 'done', outputs: res.outputs });
   });
 
   it('a failed task has a posttask with its error, and finish says failed', async () => {

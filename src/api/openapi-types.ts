@@ -361,6 +361,11 @@ export interface components {
             tasks?: number;
             ready?: number;
             status?: string;
+            /** @description finish, the graph's outputs (futures), shaped like its requested keys. */
+            outputs?: unknown;
+            cache_hits?: number;
+            cache_misses?: number;
+            presubmitted?: number;
         };
         TaskTiming: {
             key: string;

@@ -5,7 +5,14 @@
  * sequence number.
  */
 import type { Redis } from 'ioredis';
+import type { OutputSpec } from '../graph/plan.ts';
+import { objectId } from '../store/objects.ts';
 import { graphKeys } from './keys.ts';
+
+function outputsOf(graph: string, out: string | null): unknown {
+  const shape = (spec: OutputSpec): unknown => (Array.isArray(spec) ? spec.map(shape) : { $oid: objectId(graph, spec) });
+  return out === null ? null : shape(JSON.parse(out) as OutputSpec);
+}
 
 export type EventType = 'postsubmit' | 'pretask' | 'posttask' | 'postsubmit_all' | 'finish';
 
@@ -27,6 +34,8 @@ export interface GraphEvent {
   ready?: number;
   /** finish: done, failed or cancelled. */
   status?: string;
+  /** finish: the graph's outputs (futures), shaped like its requested keys. */
+  outputs?: unknown;
   /** postsubmit_all: tasks answered by the result cache, tasks it did not know, tasks answered by the presubmit hook. */
   cache_hits?: number;
   cache_misses?: number;
@@ -84,15 +93,20 @@ export class EventLog {
 
   /** Events from sequence number `from` on, as far as recorded now; `after` is a stream position to continue from. */
   async read(graph: string, from = 0, after = '-'): Promise<{ events: GraphEvent[]; last: string }> {
-    const key = graphKeys(this.prefix, graph).events;
+    const keys = graphKeys(this.prefix, graph);
     const events: GraphEvent[] = [];
     let last = after;
     for (;;) {
       const start = last === '-' ? '-' : `(${last}`;
-      const entries = await this.redis.xrange(key, start, '+', 'COUNT', 1000);
+      const entries = await this.redis.xrange(keys.events, start, '+', 'COUNT', 1000);
       for (const [id, fields] of entries) {
         last = id;
-        for (const e of expandEntry(graph, fields)) if (e.seq >= from) events.push(e);
+        for (const e of expandEntry(graph, fields)) {
+          if (e.seq < from) continue;
+          // The finish event carries the outputs, from the graph's meta (the scripts do not build object ids).
+          if (e.type === 'finish') e.outputs = outputsOf(graph, await this.redis.hget(keys.meta, 'out'));
+          events.push(e);
+        }
       }
       if (entries.length < 1000) return { events, last };
     }
