@@ -111,4 +111,29 @@ describe('dataframes', () => {
     expect(rewritten.rows).toEqual(naive.rows);
     expect(naive.tasks - rewritten.tasks).toBe(n * n);
   });
+
+  it('a distributed merge (inner and left) built on the shuffle: both sides split by the key, part j joined with part j', async () => {
+    const next = random(5);
+    const left = Array.from({ length: 600 }, (_, i) => ({ id: i, key: Math.floor(next() * 200) }));
+    const right = Array.from({ length: 150 }, (_, i) => ({ key: i * 2, label: i }));
+    const k = 4;
+    for (const how of ['inner', 'left']) {
+      const graph: Record<string, unknown> = {};
+      for (let p = 0; p < 3; p++) graph[`l-${p}`] = task('frame.shuffle_group', task('frame.from_records', { $literal: left.slice(p * 200, (p + 1) * 200) }), 'key', k);
+      for (let p = 0; p < 2; p++) graph[`r-${p}`] = task('frame.shuffle_group', task('frame.from_records', { $literal: right.slice(p * 75, (p + 1) * 75) }), 'key', k);
+      for (let j = 0; j < k; j++) {
+        for (let p = 0; p < 3; p++) graph[`lp-${p}-${j}`] = task('getitem', ref(`l-${p}`), j);
+        for (let p = 0; p < 2; p++) graph[`rp-${p}-${j}`] = task('getitem', ref(`r-${p}`), j);
+        graph[`m-${j}`] = task('frame.merge', task('frame.concat', [0, 1, 2].map((p) => ref(`lp-${p}-${j}`))), task('frame.concat', [0, 1].map((p) => ref(`rp-${p}-${j}`))), 'key', how);
+      }
+      graph.all = task('frame.to_records', task('frame.sort_values', task('frame.concat', Array.from({ length: k }, (_, j) => ref(`m-${j}`))), 'id'));
+      const res = await weft.compute(graph, 'all');
+      expect(res.status, JSON.stringify(res.error)).toBe('done');
+      const labels = new Map(right.map((r) => [r.key, r.label]));
+      const want = left
+        .filter((l) => how === 'left' || labels.has(l.key))
+        .map((l) => ({ id: l.id, key: l.key, label: labels.has(l.key) ? labels.get(l.key)! : null }));
+      expect(res.result).toEqual(want);
+    }
+  });
 });
