@@ -10,6 +10,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 /** The first byte of a value that is on disk: 0xC1, which MessagePack never uses. */
 export const SPILL_STUB = 0xc1;
@@ -46,6 +47,9 @@ export function parseLocation(stub: Buffer): SpillLocation {
 export class SpillFiles {
   private current: { name: string; handle: FileHandle; size: number } | undefined;
   private readonly readers = new Map<string, Promise<FileHandle>>();
+  private thread: Worker | undefined;
+  private readonly threadReads = new Map<number, { resolve: (r: { bytes: Buffer; ms: number }) => void; reject: (e: Error) => void }>();
+  private nextRead = 0;
   private readonly owner = randomBytes(4).toString('hex');
   private seq = 0;
 
@@ -85,6 +89,33 @@ export class SpillFiles {
     }
     file.size = at;
     return locations;
+  }
+
+  /**
+   * Reads a value on the reader thread (spill-reader.mjs); `ms` is the time
+   * the read itself took there. Used by workers, whose event loop is busy.
+   */
+  readOnThread(at: SpillLocation): Promise<{ bytes: Buffer; ms: number }> {
+    if (!this.thread) {
+      this.thread = new Worker(new URL('./spill-reader.mjs', import.meta.url));
+      this.thread.unref();
+      this.thread.on('message', (m: { id: number; buffer?: ArrayBuffer; ms?: number; error?: string }) => {
+        const waiter = this.threadReads.get(m.id);
+        this.threadReads.delete(m.id);
+        if (m.error !== undefined) waiter?.reject(new Error(m.error));
+        else waiter?.resolve({ bytes: Buffer.from(m.buffer!), ms: m.ms! });
+      });
+      this.thread.on('error', (err) => {
+        for (const w of this.threadReads.values()) w.reject(err);
+        this.threadReads.clear();
+        this.thread = undefined;
+      });
+    }
+    const id = this.nextRead++;
+    return new Promise((resolve, reject) => {
+      this.threadReads.set(id, { resolve, reject });
+      this.thread!.postMessage({ id, path: join(this.dir, at.file), offset: at.offset, length: at.length });
+    });
   }
 
   async read(at: SpillLocation): Promise<Buffer> {
@@ -136,6 +167,7 @@ export class SpillFiles {
       const reader = this.readers.get(name);
       this.readers.delete(name);
       await reader?.then((h) => h.close()).catch(() => {});
+      this.thread?.postMessage({ close: join(this.dir, name) });
       await rm(join(this.dir, name), { force: true });
       removed.push(name);
     }
@@ -165,6 +197,8 @@ export class SpillFiles {
     this.current = undefined;
     for (const reader of this.readers.values()) await reader.then((h) => h.close()).catch(() => {});
     this.readers.clear();
+    await this.thread?.terminate();
+    this.thread = undefined;
   }
 
   private async rotate(): Promise<void> {

@@ -36,8 +36,6 @@ export class Spiller {
   private spilling: Promise<number> | undefined;
   private failure: OutOfDiskError | undefined;
   private restored = { bytes: 0, ms: 0 };
-  private reading = 0;
-  private readingSince = 0;
   private lastSweep = Date.now();
 
   constructor(
@@ -79,20 +77,10 @@ export class Spiller {
     }
   }
 
-  /**
-   * Counts a read back from disk. Reads overlap (several tasks restore at
-   * once), so the time counted is the time any read was under way, not the
-   * sum of their durations. Written to the stats now and then, not per task.
-   */
-  async restore<T extends Buffer>(read: () => Promise<T>): Promise<T> {
-    if (this.reading++ === 0) this.readingSince = performance.now();
-    try {
-      const bytes = await read();
-      this.restored.bytes += bytes.length;
-      return bytes;
-    } finally {
-      if (--this.reading === 0) this.restored.ms += performance.now() - this.readingSince;
-    }
+  /** Counts a read back from disk (its bytes, and the time the read itself took on the reader thread); written to the stats now and then, not per task. */
+  noteRestore(bytes: number, ms: number): void {
+    this.restored.bytes += bytes;
+    this.restored.ms += ms;
   }
 
   private async tick(): Promise<void> {

@@ -206,7 +206,14 @@ export class TaskWorker {
     const reads: Promise<void>[] = [];
     for (const task of tasks) {
       task.inputs.forEach((input, i) => {
-        if (input !== null && isSpilled(input)) reads.push(this.spiller.restore(() => this.files.read(parseLocation(input))).then((b) => void (task.inputs[i] = b)));
+        if (input !== null && isSpilled(input)) {
+          reads.push(
+            this.files.readOnThread(parseLocation(input)).then(({ bytes, ms }) => {
+              this.spiller.noteRestore(bytes.length, ms);
+              task.inputs[i] = bytes;
+            }),
+          );
+        }
       });
     }
     await Promise.all(reads);
