@@ -146,16 +146,9 @@ if #ready > 0 then
   for r = 1, #ready do keys[r] = specHeader(redis.call('HGET', KEYS[2], ready[r]))[1] end
   addEvents(KEYS[1], 'postsubmit', now, #keys, { k = keys })
 end
-local startedKeys = {}
-local budget = { left = tonumber(ARGV[5]) }
-for r = 1, take do
-  if #startedKeys > 0 and budget.left <= 0 then
-    deferTask(out, ready[r])
-  else
-    local key = startTask(out, ready[r], KEYS[2], KEYS[5], KEYS[6], ARGV[2], now, budget)
-    if key then startedKeys[#startedKeys + 1] = key end
-  end
-end
+local first = {}
+for r = 1, take do first[r] = ready[r] end
+local startedKeys = startAll(out, first, KEYS[2], KEYS[5], KEYS[6], ARGV[2], now, tonumber(ARGV[5]))
 local started = #startedKeys
 addEvents(KEYS[1], 'pretask', now, started, { k = startedKeys, w = ARGV[6], a = tonumber(ARGV[7]) })
 if started > 0 then redis.call('HINCRBY', KEYS[1], 'running', started) end

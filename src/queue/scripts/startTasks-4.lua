@@ -33,16 +33,9 @@ end
 loadStoreConfig(ARGV[1])
 local now = nowMs()
 local out = { 'running' }
-local keys = {}
-local budget = { left = tonumber(ARGV[2]) }
-for i = 5, #ARGV do
-  if #keys > 0 and budget.left <= 0 then
-    deferTask(out, ARGV[i])
-  else
-    local key = startTask(out, ARGV[i], KEYS[2], KEYS[3], KEYS[4], ARGV[1], now, budget)
-    if key then keys[#keys + 1] = key end
-  end
-end
+local tasks = {}
+for i = 5, #ARGV do tasks[#tasks + 1] = ARGV[i] end
+local keys = startAll(out, tasks, KEYS[2], KEYS[3], KEYS[4], ARGV[1], now, tonumber(ARGV[2]))
 local started = #keys
 addEvents(KEYS[1], 'pretask', now, started, { k = keys, w = ARGV[3], a = tonumber(ARGV[4]) })
 if status == 'queued' then

@@ -44,3 +44,19 @@ local function deferTask(out, idx)
   out[#out + 1] = ''
   out[#out + 1] = 0
 end
+
+-- Starts `tasks` in order, deferring the rest once the reply holds `maxBytes`
+-- of inputs (at least one task always starts). Returns the started tasks' keys.
+local function startAll(out, tasks, specKey, doneKey, valsKey, prefix, now, maxBytes)
+  local keys = {}
+  local budget = { left = maxBytes }
+  for i = 1, #tasks do
+    if #keys > 0 and budget.left <= 0 then
+      deferTask(out, tasks[i])
+    else
+      local key = startTask(out, tasks[i], specKey, doneKey, valsKey, prefix, now, budget)
+      if key then keys[#keys + 1] = key end
+    end
+  end
+  return keys
+end
