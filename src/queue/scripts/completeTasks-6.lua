@@ -53,6 +53,9 @@ local graph = string.match(KEYS[1], '{(.*)}')
 local ready = {}
 local elsewhere = {}
 local waited = redis.call('HEXISTS', KEYS[1], 'waited') == 1
+-- Frees of this call are of values stored by earlier calls: small if no big value was stored before.
+local big = redis.call('HEXISTS', KEYS[1], 'big') == 1
+local small = not big
 local finished = 0
 local done = { k = {}, ms = {}, b = {}, w = ARGV[6], a = tonumber(ARGV[7]), ok = true }
 local i = 8
@@ -77,7 +80,11 @@ while i <= #ARGV do
         redis.call('HDEL', KEYS[4], stored[j])
       else
         redis.call('HSET', KEYS[6], stored[j], value)
-        touchValue(ARGV[2], graph .. '.' .. stored[j], value, true, now)
+        touchValue(ARGV[2], graph, stored[j], value, true, now)
+        if not big and #value >= SPILL_MIN then
+          big = true
+          redis.call('HSET', KEYS[1], 'big', 1)
+        end
       end
     end
     -- A result for the result cache (options.cache), under its task's fingerprint.
@@ -98,7 +105,7 @@ while i <= #ARGV do
       local field = depField(deps[j])
       if field and redis.call('HINCRBY', KEYS[4], field, -1) < 0 then
         redis.call('HDEL', KEYS[4], field)
-        freeValue(ARGV[2], string.sub(KEYS[1], 1, -5), field)
+        freeValue(ARGV[2], string.sub(KEYS[1], 1, -5), field, small)
       end
     end
     if waited then

@@ -15,6 +15,8 @@ local function startTask(out, idx, specKey, doneKey, valsKey, prefix, now, budge
   end
   local spec = redis.call('HGET', specKey, idx)
   local header = specHeader(spec)
+  local base = string.sub(valsKey, 1, -5)
+  local graph = string.match(base, '{(.*)}')
   local deps = header[2]
   out[#out + 1] = 0
   out[#out + 1] = spec
@@ -24,11 +26,10 @@ local function startTask(out, idx, specKey, doneKey, valsKey, prefix, now, budge
     local field = depField(d)
     local value = false
     if field then
-      local base = string.sub(valsKey, 1, -5)
-      value = readValue(prefix, base, field, string.match(base, '{(.*)}') .. '.' .. field, now) or false
+      value = readValue(prefix, base, graph, field, now) or false
     else
       local gid, node = string.match(d, '^(.+)%.([%d:]+)$')
-      if gid then value = readValue(prefix, prefix .. ':{' .. gid .. '}:', node, d, now) or false end
+      if gid then value = readValue(prefix, prefix .. ':{' .. gid .. '}:', gid, node, now) or false end
     end
     if value then budget.left = budget.left - #value end
     out[#out + 1] = value

@@ -25,9 +25,12 @@ local function nowMs()
   return t[1] * 1000 + math.floor(t[2] / 1000)
 end
 
+--   <base>meta big      set once the graph stores a value of SPILL_MIN bytes
 -- A value was stored or read: big ones are spill candidates, by last use.
-local function touchValue(prefix, oid, value, stored, now)
+-- The object id is `graph .. '.' .. field`, built only for those.
+local function touchValue(prefix, graph, field, value, stored, now)
   if value and #value >= SPILL_MIN then
+    local oid = graph .. '.' .. field
     if stored then
       redis.call('ZADD', prefix .. ':lru', now, oid)
     else
@@ -37,18 +40,24 @@ local function touchValue(prefix, oid, value, stored, now)
 end
 
 -- Reads a value for a task: a spilled one comes back as STUB followed by its location.
-local function readValue(prefix, base, field, oid, now)
+local function readValue(prefix, base, graph, field, now)
   local value = redis.call('HGET', base .. 'vals', field)
   if value == STUB then
     local at = redis.call('HGET', base .. 'spilled', field)
     if at then return STUB .. at end
   end
-  touchValue(prefix, oid, value, false, now)
+  touchValue(prefix, graph, field, value, false, now)
   return value
 end
 
 -- Deletes a value, in memory or on disk, keeping the counters right.
-local function freeValue(prefix, base, field)
+-- `small`: the graph has never stored a value of SPILL_MIN bytes (meta field
+-- `big`), so nothing of it is tracked or spilled and a plain delete will do.
+local function freeValue(prefix, base, field, small)
+  if small then
+    redis.call('HDEL', base .. 'vals', field)
+    return
+  end
   local len = redis.call('HSTRLEN', base .. 'vals', field)
   if len == 0 then return end
   if len == 1 then
