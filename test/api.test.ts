@@ -2,6 +2,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeft, type Weft } from './helpers/weft.ts';
+import { ref, task } from './helpers/nodes.ts';
 
 let weft: Weft;
 let redis: Redis;
@@ -14,10 +15,8 @@ afterAll(async () => {
   await weft?.close();
 });
 
-const task = (op: string, ...args: unknown[]) => ({ $op: op, args });
 /** This file's weft has small limits for the limit tests; big graphs need another. */
 const startWeftWithoutLimits = () => startWeft({ workers: 1 });
-const ref = (key: string) => ({ $ref: key });
 
 async function post(body: string, contentType = 'application/json') {
   const res = await fetch(`${weft.url}/v1/graphs`, { method: 'POST', headers: { 'content-type': contentType }, body });

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { random } from './helpers/random.ts';
+import { ref, task } from './helpers/nodes.ts';
 
 let weft: Weft;
 beforeAll(async () => {
@@ -12,8 +13,6 @@ beforeAll(async () => {
 });
 afterAll(() => weft?.close());
 
-const task = (op: string, ...args: unknown[]) => ({ $op: op, args });
-const ref = (key: string) => ({ $ref: key });
 
 describe('arrays', () => {
   it('the mean of a 256x256 random-int array in 64x64 chunks (a tree reduction of exact partials)', async () => {

@@ -2,6 +2,7 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeft, type Weft } from './helpers/weft.ts';
+import { ref, task } from './helpers/nodes.ts';
 
 let weft: Weft;
 beforeAll(async () => {
@@ -9,8 +10,6 @@ beforeAll(async () => {
 });
 afterAll(() => weft?.close());
 
-const task = (op: string, ...args: unknown[]) => ({ $op: op, args });
-const ref = (key: string) => ({ $ref: key });
 const slowGraph = { a: task('sleep', 150, 1), b: task('sleep', 150, 2), c: task('add', ref('a'), ref('b')) };
 
 async function replay(id: string, from = 0): Promise<any[]> {

@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startWeft, type Weft } from './helpers/weft.ts';
+import { ref, task } from './helpers/nodes.ts';
 
 const WORKERS = 2;
 const CONCURRENCY = 4;
@@ -20,8 +21,6 @@ afterAll(async () => {
   await weft?.close();
 });
 
-const task = (op: string, ...args: unknown[]) => ({ $op: op, args });
-const ref = (key: string) => ({ $ref: key });
 const MB = 1_000_000;
 
 it('a 1,000-task map-reduce over 1 MB values never holds more than a small multiple of concurrency x 1 MB', async () => {

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeft, type Weft } from './helpers/weft.ts';
+import { task } from './helpers/nodes.ts';
 
 const countFile = join(mkdtempSync(join(tmpdir(), 'weft-count-')), 'runs.txt');
 let weft: Weft;
@@ -22,7 +23,6 @@ afterAll(async () => {
   await weft?.close();
 });
 
-const task = (op: string, ...args: unknown[]) => ({ $op: op, args });
 const oidRef = (o: { $oid: string }) => ({ $oid: o.$oid });
 const runs = (label: string) => (existsSync(countFile) ? readFileSync(countFile, 'utf8').split('\n').filter((l) => l === label).length : 0);
 

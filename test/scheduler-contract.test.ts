@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeft, type Weft } from './helpers/weft.ts';
+import { ref, task } from './helpers/nodes.ts';
 
 let weft: Weft;
 beforeAll(async () => {
@@ -12,8 +13,6 @@ beforeAll(async () => {
 });
 afterAll(() => weft?.close());
 
-const ref = (key: string) => ({ $ref: key });
-const task = (op: string, ...args: unknown[]) => ({ $op: op, args });
 
 async function get(graph: unknown, keys: unknown): Promise<unknown> {
   const res = await weft.compute(graph, keys);

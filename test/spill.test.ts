@@ -13,6 +13,7 @@ import { encodeValue } from '../src/store/codec.ts';
 import { NDArray } from '../src/values/ndarray.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
+import { task } from './helpers/nodes.ts';
 
 const MB = 1024 * 1024;
 const BUDGET = 64 * MB;
@@ -27,7 +28,6 @@ const CHUNKS = 256; // 512 MiB in all
  */
 const SLACK = WORKERS * CONCURRENCY * 2 * (2 * MB) + 8 * MB;
 
-const task = (op: string, ...args: unknown[]) => ({ $op: op, args });
 
 let redis: TestRedis;
 let weft: Weft;

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from './helpers/redis.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
+import { task } from './helpers/nodes.ts';
 
 let weft: Weft;
 let server: Server;
@@ -39,7 +40,6 @@ afterAll(async () => {
   server?.close();
 });
 
-const task = (op: string, ...args: unknown[]) => ({ $op: op, args });
 const graph = { a: task('sleep', 50, 1), b: task('sleep', 50, 2), c: task('add', { $ref: 'a' }, { $ref: 'b' }) };
 
 async function until<T>(fn: () => T | undefined, ms = 20_000): Promise<T> {

@@ -9,26 +9,31 @@
 import { GraphError } from './errors.ts';
 import type { Graph, Node } from './types.ts';
 
-/** Calls `fn` for every `$ref` inside a node, in order. */
-export function forEachRef(node: Node, fn: (ref: Extract<Node, { kind: 'ref' }>) => void): void {
+/** Calls `fn` for a node and every node inside it, depth first, in order. */
+export function forEachNode(node: Node, fn: (node: Node) => void): void {
+  fn(node);
   switch (node.kind) {
-    case 'ref':
-      fn(node);
-      break;
     case 'task':
-      for (const a of node.args) forEachRef(a, fn);
-      if (node.kwargs) for (const [, v] of node.kwargs) forEachRef(v, fn);
+      for (const a of node.args) forEachNode(a, fn);
+      if (node.kwargs) for (const [, v] of node.kwargs) forEachNode(v, fn);
       break;
     case 'array':
-      for (const item of node.items) forEachRef(item, fn);
+      for (const item of node.items) forEachNode(item, fn);
       break;
     case 'object':
-      for (const [, v] of node.entries) forEachRef(v, fn);
+      for (const [, v] of node.entries) forEachNode(v, fn);
       break;
     case 'fused':
-      forEachRef(node.node, fn);
+      forEachNode(node.node, fn);
       break;
   }
+}
+
+/** Calls `fn` for every `$ref` inside a node, in order. */
+export function forEachRef(node: Node, fn: (ref: Extract<Node, { kind: 'ref' }>) => void): void {
+  forEachNode(node, (n) => {
+    if (n.kind === 'ref') fn(n);
+  });
 }
 
 /**
@@ -61,24 +66,9 @@ export function refsOf(node: Node, out: Set<string> = new Set()): Set<string> {
 
 /** Object ids a node references with `$oid`, without duplicates. */
 export function oidsOf(node: Node, out: Set<string> = new Set()): Set<string> {
-  switch (node.kind) {
-    case 'oid':
-      out.add(node.oid);
-      break;
-    case 'task':
-      for (const a of node.args) oidsOf(a, out);
-      if (node.kwargs) for (const [, v] of node.kwargs) oidsOf(v, out);
-      break;
-    case 'array':
-      for (const item of node.items) oidsOf(item, out);
-      break;
-    case 'object':
-      for (const [, v] of node.entries) oidsOf(v, out);
-      break;
-    case 'fused':
-      oidsOf(node.node, out);
-      break;
-  }
+  forEachNode(node, (n) => {
+    if (n.kind === 'oid') out.add(n.oid);
+  });
   return out;
 }
 

@@ -9,6 +9,7 @@
  *   [4, names, values]                  an object of templates
  *   [5, key, template]                  a task fused into this one; `key` names it in errors
  */
+import { forEachNode } from './deps.ts';
 import type { Json, Node } from './types.ts';
 
 export const LIT = 0;
@@ -60,22 +61,9 @@ export function toTemplate(node: Node, slotOf: SlotResolver): Template {
 
 /** Every op a node calls, nested calls included. */
 export function opsOf(node: Node, out: Set<string> = new Set()): Set<string> {
-  switch (node.kind) {
-    case 'task':
-      out.add(node.op);
-      for (const a of node.args) opsOf(a, out);
-      if (node.kwargs) for (const [, v] of node.kwargs) opsOf(v, out);
-      break;
-    case 'array':
-      for (const i of node.items) opsOf(i, out);
-      break;
-    case 'object':
-      for (const [, v] of node.entries) opsOf(v, out);
-      break;
-    case 'fused':
-      opsOf(node.node, out);
-      break;
-  }
+  forEachNode(node, (n) => {
+    if (n.kind === 'task') out.add(n.op);
+  });
   return out;
 }
 

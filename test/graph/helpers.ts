@@ -12,6 +12,4 @@ export function graphError(fn: () => unknown): GraphError {
   throw new Error('expected a GraphError, but nothing was thrown');
 }
 
-export const ref = (key: string) => ({ $ref: key });
-export const oid = (id: string) => ({ $oid: id });
-export const task = (op: string, ...args: unknown[]) => ({ $op: op, args });
+export { oid, ref, task } from '../helpers/nodes.ts';
