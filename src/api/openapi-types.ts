@@ -18,6 +18,8 @@ export interface paths {
          * @description Registers the graph atomically (nothing runs if it is rejected) and
          *     starts the tasks needed for `keys`. With `wait`, the response holds
          *     until the graph ends or the wait runs out.
+         *     With `Accept: application/msgpack` the outcome comes as MessagePack,
+         *     array chunks and frames in their binary extensions (docs/arrays.md).
          */
         post: operations["submitGraph"];
         delete?: never;
@@ -533,6 +535,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GraphOutcome"];
+                    "application/msgpack": components["schemas"]["GraphOutcome"];
                 };
             };
             /** @description The graph was registered and is still running. */
@@ -542,6 +545,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GraphOutcome"];
+                    "application/msgpack": components["schemas"]["GraphOutcome"];
                 };
             };
             400: components["responses"]["Error"];
@@ -619,6 +623,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GraphOutcome"];
+                    "application/msgpack": components["schemas"]["GraphOutcome"];
                 };
             };
             /** @description The graph is still running. */
@@ -628,6 +633,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GraphOutcome"];
+                    "application/msgpack": components["schemas"]["GraphOutcome"];
                 };
             };
             400: components["responses"]["Error"];

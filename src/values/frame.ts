@@ -202,6 +202,8 @@ const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /** A column as the Frame constructor takes it; anything unrecognised is passed on for the constructor to reject. */
 function wireColumn(c: unknown, where: string): Column {
+  // framePack writes number columns as {dtype, data}: an empty array is an empty string column.
+  if (Array.isArray(c) && c.length === 0) return [];
   if (Array.isArray(c)) return columnFromValues(c, where);
   if (typeof c !== 'object' || c === null || ArrayBuffer.isView(c) || !('dtype' in c)) return c as Column;
   const { dtype, data } = c as { dtype: unknown; data: unknown };
@@ -312,6 +314,10 @@ export function takeColumn(c: Column, indices: ArrayLike<number>): Column {
 }
 
 function concatColumns(name: string, parts: Column[], total: number): Column {
+  // An empty part has no values to say what it holds (an empty string column
+  // and an empty number column look alike once serialised): the others decide.
+  const filled = parts.filter((p) => p.length > 0);
+  if (filled.length > 0 && filled.length < parts.length) parts = filled;
   const numeric = parts.map(isNumericColumn);
   if (numeric.some((x) => x !== numeric[0])) throw new FrameError(`Column ${JSON.stringify(name)} holds numbers in some frames and strings in others.`);
   if (!numeric[0]) {

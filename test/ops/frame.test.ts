@@ -353,6 +353,10 @@ describe('sort, head, concat', () => {
     expect(call('frame.concat', [[a, b]]).column('i')).toEqual(Int32Array.of(1, 2));
     const c = call('frame.from_columns', [{ i: [2.5], s: ['z'] }]);
     expect(call('frame.concat', [[a, c]]).column('i')).toEqual(Float64Array.of(1, 2.5));
+    // An empty part read back from the wire has a number column where the others hold strings: the others decide.
+    const empty = call('frame.from_columns', [{ i: Int32Array.of(), s: new Float64Array(0) }]);
+    expect(call('frame.concat', [[empty, a]]).column('s')).toEqual(['x']);
+    fails('frame.concat', [[a, call('frame.from_columns', [{ i: Int32Array.of(3), s: Float64Array.of(1) }])]], /holds numbers in some frames and strings in others/);
     fails('frame.concat', [[a, fromRows([{ i: 1 }])]], /Frame 1 has other columns than frame 0 \(missing "s"\)/);
     fails('frame.concat', [[]], /frames is empty/);
   });

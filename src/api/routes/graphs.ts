@@ -6,7 +6,7 @@ import { flattenKeys, planGraph, type ObjectField, type Plan, type PlanOptions }
 import { resolveKnownValues } from '../../queue/known.ts';
 import type { Graph, KeySpec } from '../../graph/types.ts';
 import { newGraphId, oidTree, type GraphInfo } from '../../queue/graphs.ts';
-import { jsonReplacer } from '../../store/codec.ts';
+import { encodeValue, jsonReplacer } from '../../store/codec.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
 import type { components } from '../openapi-types.ts';
@@ -15,6 +15,7 @@ type GraphRequest = components['schemas']['GraphRequest'];
 type GraphOutcome = components['schemas']['GraphOutcome'];
 
 const ENDED = new Set(['done', 'failed', 'cancelled']);
+const MSGPACK = 'application/msgpack';
 
 export default async function graphRoutes(app: FastifyInstance): Promise<void> {
   const { graphs, tasks, finished, ops, config, objects, webhooks, redis } = app.weft;
@@ -27,7 +28,10 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     const body: GraphOutcome = { id, status: info.status, outputs: info.outputs as GraphOutcome['outputs'] };
     if (info.status === 'done') body.result = result;
     if (info.error) body.error = info.error as GraphOutcome['error'];
-    return sendJson(reply, ENDED.has(info.status) ? 200 : 202, body);
+    const status = ENDED.has(info.status) ? 200 : 202;
+    // Arrays and frames stay binary for clients that read MessagePack (the SDKs do).
+    if (reply.request.headers.accept?.includes(MSGPACK)) return reply.code(status).type(MSGPACK).send(encodeValue(body));
+    return sendJson(reply, status, body);
   }
 
   /** Plans with the cached op catalogue; an unknown op is looked up once more before the graph is rejected. */

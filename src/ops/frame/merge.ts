@@ -14,7 +14,8 @@ const MAX_MERGE_ROWS = 10_000_000;
 function hashJoin(left: Frame, right: Frame, on: string[], how: 'inner' | 'left'): Frame {
   on.forEach((k) => {
     const a = isNumericColumn(left.column(k));
-    if (a !== isNumericColumn(right.column(k))) throw new FrameError(`key column ${JSON.stringify(k)} holds ${a ? 'numbers' : 'strings'} on the left and ${a ? 'strings' : 'numbers'} on the right.`);
+    // An empty side has no values to disagree with (its column type is a guess).
+    if (a !== isNumericColumn(right.column(k)) && left.length > 0 && right.length > 0) throw new FrameError(`key column ${JSON.stringify(k)} holds ${a ? 'numbers' : 'strings'} on the left and ${a ? 'strings' : 'numbers'} on the right.`);
   });
   const { codes, count } = rowCodes([left, right], on);
   const [lc, rc] = codes;
