@@ -17,9 +17,12 @@ import { type Runner, setDefaultRunner } from './runner.ts';
 
 type Schemas = components['schemas'];
 /** POST /v1/graphs's body; fields with defaults may be left out. */
-export type GraphRequest = Partial<Omit<Schemas['GraphRequest'], 'options'>> & Pick<Schemas['GraphRequest'], 'keys'> & { options?: GraphOptions };
+export type GraphRequest = Partial<Omit<Schemas['GraphRequest'], 'options' | 'presubmit'>> & Pick<Schemas['GraphRequest'], 'keys'> & { options?: GraphOptions; presubmit?: Presubmit };
+/** The presubmit hook (the seed's ray_presubmit): a URL weft asks for task values before enqueueing. */
+export type Presubmit = DeepPartial<Schemas['GraphRequest']['presubmit']> & { url: string };
 export type GraphOutcome = Schemas['GraphOutcome'];
 export type GraphInfo = Schemas['GraphInfo'];
+export type TaskTiming = Schemas['TaskTiming'];
 type DeepPartial<T> = { [K in keyof T]?: NonNullable<T[K]> extends object ? DeepPartial<NonNullable<T[K]>> : T[K] };
 /** `options` of a graph request (docs/graph-format.md); every field has a default. */
 export type GraphOptions = DeepPartial<Schemas['GraphOptions']>;
@@ -37,7 +40,7 @@ export interface GraphEvent {
 export interface SubmitOptions {
   options?: GraphOptions;
   callbacks?: GraphRequest['callbacks'];
-  presubmit?: GraphRequest['presubmit'];
+  presubmit?: Presubmit;
   ttl?: number;
 }
 
@@ -125,6 +128,16 @@ export class Client implements Runner {
   }
 
   /**
+   * Starts computing and returns at once with a handle (Dask's
+   * `client.compute` future): its graph id, events, task timings and result.
+   */
+  async start<T = unknown>(thing: Computable, options: SubmitOptions = {}): Promise<Computation<T>> {
+    const target = thing.target();
+    const outcome = await this.submit({ graph: mergeLayers([target.layers]), keys: target.key, ...options });
+    return new Computation<T>(this, outcome, target.revive as (v: unknown) => T);
+  }
+
+  /**
    * Dask's persist: starts computing and returns at once with the same
    * collection standing on futures, which later computes reuse instead of
    * recomputing. Release it with `release(persisted)` when done.
@@ -207,8 +220,13 @@ export class Client implements Runner {
     }
   }
 
+  /** Per task of a graph: when it was enqueued, started and finished, its queue wait, run time, worker and attempts. */
+  async tasks(id: string): Promise<TaskTiming[]> {
+    return ((await this.json('GET', `/v1/graphs/${encodeURIComponent(id)}/tasks`)) as { tasks: TaskTiming[] }).tasks;
+  }
+
   /** Waits for a submitted graph to end; throws RemoteTaskError unless it is done. */
-  private async finish(outcome: GraphOutcome): Promise<GraphOutcome> {
+  async finish(outcome: GraphOutcome): Promise<GraphOutcome> {
     while (outcome.status === 'queued' || outcome.status === 'running') {
       outcome = await this.outcome('GET', `/v1/graphs/${encodeURIComponent(outcome.id)}/result?wait=${WAIT_SECONDS}`);
     }
@@ -245,6 +263,42 @@ export class Client implements Runner {
       if ((err as Error).name === 'AbortError') throw err;
       throw new WeftError('unreachable', `weft at ${this.url} did not answer ${method} ${path}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}.`, 0);
     }
+  }
+}
+
+/** A computation started with `client.start`. */
+export class Computation<T> {
+  readonly id: string;
+  private done: Promise<T> | undefined;
+
+  constructor(
+    private readonly client: Client,
+    private readonly submitted: GraphOutcome,
+    private readonly revive: (value: unknown) => T,
+  ) {
+    this.id = submitted.id;
+  }
+
+  /** The result, once the graph is done (a failed task throws RemoteTaskError). */
+  result(): Promise<T> {
+    this.done ??= this.client.finish(this.submitted).then((o) => this.revive(o.result));
+    return this.done;
+  }
+
+  events(options: { from?: number; signal?: AbortSignal } = {}): AsyncGenerator<GraphEvent> {
+    return this.client.events(this.id, options);
+  }
+
+  tasks(): Promise<TaskTiming[]> {
+    return this.client.tasks(this.id);
+  }
+
+  status(): Promise<GraphInfo> {
+    return this.client.status(this.id);
+  }
+
+  cancel(): Promise<GraphInfo> {
+    return this.client.cancel(this.id);
   }
 }
 
