@@ -1,0 +1,96 @@
+"""Callbacks on a graph's lifecycle, the port of Ray's RayDaskCallback.
+
+    class Timer(Callback):
+        def _posttask(self, key, event):
+            print(key, event["duration_ms"], "ms")
+
+    with Timer():
+        dask.compute(x, scheduler=client.get)
+
+Tasks run on weft workers, not in this process, so the hooks that Ray runs
+inside a task (pretask, posttask) are fed here by the graph's event stream
+(docs/events.md): they see the event (worker, attempt, duration_ms, bytes, ok,
+error) rather than the task's value. `_presubmit` runs in this process before
+the graph is sent, as Ray's does: a value it returns replaces the task, which
+then never runs.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar, List, Optional
+
+_HOOKS = ("presubmit", "postsubmit", "pretask", "posttask", "postsubmit_all", "finish")
+
+
+class Callback:
+    """Subclass it and define the hooks you need, or pass them as functions:
+    `Callback(posttask=lambda key, event: ...)`. Active inside `with`, or
+    between `register()` and `unregister()`, for every compute of every Client
+    in this process; or for one compute with `client.compute_graph(...,
+    callbacks=[cb])`.
+
+    Hooks (keys are the graph's own keys, tuples included):
+      _presubmit(task, key, deps): before the graph is sent, for each task the
+          requested keys need; `deps` are the keys it reads. A non-None return
+          value becomes that key's value and the task is not sent (nor are the
+          tasks only it needed). An ObjectRef returned is read on the server.
+      _postsubmit(key, event): the task was enqueued (became ready).
+      _pretask(key, event): a worker started it (event: worker, attempt).
+      _posttask(key, event): it ended (event: duration_ms on the worker, bytes,
+          ok, error). For a requested key, event["ref"] is the ObjectRef of
+          its value (client.fetch(ref) reads it).
+      _postsubmit_all(event): everything ready at the start is enqueued
+          (event: graph, tasks, ready; cache_hits/cache_misses with
+          options.cache).
+      _finish(event): the graph ended (event: status, error).
+    """
+
+    active: ClassVar[List["Callback"]] = []
+
+    def __init__(
+        self,
+        presubmit: Optional[Callable[..., Any]] = None,
+        postsubmit: Optional[Callable[..., Any]] = None,
+        pretask: Optional[Callable[..., Any]] = None,
+        posttask: Optional[Callable[..., Any]] = None,
+        postsubmit_all: Optional[Callable[..., Any]] = None,
+        finish: Optional[Callable[..., Any]] = None,
+    ):
+        given = dict(presubmit=presubmit, postsubmit=postsubmit, pretask=pretask, posttask=posttask, postsubmit_all=postsubmit_all, finish=finish)
+        for name, fn in given.items():
+            if fn is not None:
+                if not callable(fn):
+                    raise TypeError(f"Callback({name}=...) needs a function, got {fn!r}")
+                setattr(self, "_" + name, fn)
+
+    def __enter__(self) -> "Callback":
+        self.register()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.unregister()
+
+    def register(self) -> None:
+        if self not in Callback.active:
+            Callback.active.append(self)
+
+    def unregister(self) -> None:
+        if self in Callback.active:
+            Callback.active.remove(self)
+
+    def _presubmit(self, task: Any, key: Any, deps: list) -> Any:
+        return None
+
+    def _postsubmit(self, key: Any, event: dict) -> None:
+        pass
+
+    def _pretask(self, key: Any, event: dict) -> None:
+        pass
+
+    def _posttask(self, key: Any, event: dict) -> None:
+        pass
+
+    def _postsubmit_all(self, event: dict) -> None:
+        pass
+
+    def _finish(self, event: dict) -> None:
+        pass
