@@ -1,0 +1,62 @@
+"""What every example shares: its command line, the client, the checks.
+
+Each example prints its result, checks it against a plain numpy/pandas/Python
+computation of the same data, and exits 1 on a mismatch (2 when weft cannot
+be reached or rejects a request).
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+try:
+    import weft
+except ImportError:
+    # Run from a checkout without `pip install clients/python`.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "clients" / "python"))
+    import weft
+
+from weft import Callback, Client, WeftError, ops  # noqa: F401  (the examples import them from here)
+
+
+def client_from_args(description, setup=None):
+    """Parses --url (default $WEFT_URL, else http://127.0.0.1:8080) and the example's own flags."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--url", default=os.environ.get("WEFT_URL", "http://127.0.0.1:8080"), help="the weft API (default: $WEFT_URL, else %(default)s)")
+    if setup:
+        setup(parser)
+    args = parser.parse_args()
+    try:
+        return Client(args.url), args
+    except ValueError as err:
+        parser.error(str(err))
+
+
+class Mismatch(Exception):
+    pass
+
+
+def check(what, got, want, rel=1e-12):
+    """Equal, or for numbers within `rel` relative; a Mismatch says what differs."""
+    if isinstance(want, float) or isinstance(got, float):
+        if abs(got - want) > rel * max(abs(want), 1e-300):
+            raise Mismatch(f"{what}: weft gave {got!r}, expected {want!r}")
+    elif got != want:
+        raise Mismatch(f"{what}: weft gave {got!r}, expected {want!r}")
+
+
+def ndarray(a):
+    """A numpy array in weft's JSON form (docs/arrays.md): what a literal chunk is in a graph."""
+    return {"$ndarray": {"dtype": a.dtype.name, "shape": list(a.shape), "data": a.ravel().tolist()}}
+
+
+def run(main):
+    """Runs main() with the exit codes the examples promise."""
+    try:
+        main()
+    except Mismatch as err:
+        print(f"MISMATCH {err}", file=sys.stderr)
+        sys.exit(1)
+    except WeftError as err:
+        print(f"weft: {err}", file=sys.stderr)
+        sys.exit(2)
