@@ -5,6 +5,7 @@ Run by test/python-client.test.ts with the other client tests.
 import io
 import os
 import re
+import threading
 import unittest
 
 import dask
@@ -68,6 +69,15 @@ class TestProgress(unittest.TestCase):
         with self.assertRaises(RemoteTaskError):
             c.get({"s": (ops.sleep, 300, 1), "f": (ops.fail, "boom"), "t": (ops.add, "s", "f")}, "t")
         self.assertIn("1 failed", frames(out.getvalue())[-1])
+
+    def test_a_rejected_graph_draws_nothing_and_leaves_no_ticker(self):
+        out = io.StringIO()
+        c = Client(URL, progress=True, progress_stream=out, progress_delay=0)
+        with self.assertRaises(WeftError) as caught:
+            c.get({"x": (ops["no.such.op"], 1)}, "x")
+        self.assertEqual(caught.exception.code, "unknown_op")
+        self.assertNotIn("weft-progress", [t.name for t in threading.enumerate()])
+        self.assertNotIn("tasks", out.getvalue())
 
     def test_bad_arguments_say_what_is_wrong(self):
         with self.assertRaisesRegex(TypeError, "progress must be None"):

@@ -12,6 +12,7 @@ the graph becomes {"$ref": ...}, lists and plain tuples become arrays.
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import operator
@@ -412,23 +413,26 @@ class Client:
         # a graph done by then costs one request and shows no bar. Otherwise
         # long polls, each well inside the socket timeout.
         wait = 0 if listeners else (self.progress_delay if bar else min(60, self.timeout / 2))
-        res = self._submit(graph, keys, known, wait=wait, **extra)
-        gid = res["id"]
+        gid = None
         try:
+            res = self._submit(graph, keys, known, wait=wait, **extra)
+            gid = res["id"]
             if listeners or (bar and res["status"] in _PENDING):
                 self._follow(gid, listeners, bar, _refs_by_key(keys, res["outputs"], {}))
             while res["status"] in _PENDING:
                 res = self._request("GET", f"/v1/graphs/{gid}/result?wait={min(60, self.timeout / 2)}")
         except KeyboardInterrupt:
             # Nobody is left to read the result.
-            try:
-                self.cancel(gid)
-            except Exception:
-                pass
+            if gid is not None:
+                try:
+                    self.cancel(gid)
+                except Exception:
+                    pass
             raise
         finally:
+            # Also when the submission fails: the bar's ticker must not outlive the compute.
             if bar is not None:
-                bar.close()
+                bar.close(final=gid is not None)
         if res["status"] != "done":
             e = res.get("error") or {}
             raise RemoteTaskError(_dask_key(e.get("key", "")), e.get("op", ""), e.get("message", res["status"]), e.get("stack"), e)
@@ -473,7 +477,12 @@ class Client:
         return known
 
     def _follow(self, gid: str, listeners: list, bar: Optional[ProgressBar], refs: dict) -> None:
-        for event in self.events(gid):
+        # closing(): a hook that raises closes the event stream's connection now, not at garbage collection.
+        with contextlib.closing(self.events(gid)) as events:
+            self._dispatch(events, listeners, bar, refs)
+
+    def _dispatch(self, events: Iterator[dict], listeners: list, bar: Optional[ProgressBar], refs: dict) -> None:
+        for event in events:
             if bar is not None:
                 bar.update(event)
             if not listeners:

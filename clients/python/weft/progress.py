@@ -15,9 +15,11 @@ from typing import IO, Optional
 
 def _columns(stream: IO[str]) -> int:
     try:
-        return os.get_terminal_size(stream.fileno()).columns
+        columns = os.get_terminal_size(stream.fileno()).columns
     except (AttributeError, OSError, ValueError):
-        return 80  # not a terminal (a file, StringIO): a common width
+        columns = 0
+    # Not a terminal (a file, StringIO), or one that reports no size: a common width.
+    return columns or 80
 
 
 class ProgressBar:
@@ -50,14 +52,16 @@ class ProgressBar:
             elif kind == "posttask":
                 (self.done if event.get("ok") else self.failed).add(event.get("key"))
 
-    def close(self) -> None:
-        """Stops the ticker; ends the line if the bar was drawn (drawing it once more, final)."""
+    def close(self, final: bool = True) -> None:
+        """Stops the ticker. With `final` (the graph ran), draws the last state
+        if the delay has passed; ends the line if anything was drawn."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
         with self._lock:
-            if self._shown or time.monotonic() - self.started >= self.delay:
+            if final and time.monotonic() - self.started >= self.delay:
                 self._draw()
+            if self._shown:
                 self.stream.write("\n")
                 self.stream.flush()
 
