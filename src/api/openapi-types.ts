@@ -299,6 +299,21 @@ export interface components {
         };
         GraphOptions: {
             /**
+             * @description Times a task runs again after its op throws (a task's own
+             *     "options": {"retries"} overrides it), with exponential backoff
+             *     (100 ms, 200 ms, 400 ms, ... at most 10 s). Tasks of a lost worker
+             *     always run again, whatever this says.
+             * @default 0
+             */
+            retries: number;
+            /**
+             * @description A task that runs longer is stopped and fails with code `timeout`
+             *     (a task's own "options": {"timeout_ms"} overrides it). Tasks with a
+             *     timeout run on a worker thread, so a runaway op is stopped without
+             *     stopping anything else.
+             */
+            task_timeout_ms?: number;
+            /**
              * @description Reuse the stored result of an earlier task with the same fingerprint (op, op version, inputs' fingerprints) for deterministic ops instead of running it, and store this graph's results for later ones (WEFT_CACHE_TTL).
              * @default false
              */

@@ -34,7 +34,8 @@ export function fuseLinear(graph: Graph, order: string[], aliases: Map<string, s
   for (const key of order) {
     const node = nodes.get(key)!;
     // A multiple-return task's outputs go to several places: never inlined.
-    if (node.kind === 'lit' || (node.kind === 'task' && node.returns) || requested.has(key)) continue;
+    // A task with its own options (retries, timeout) keeps them: never inlined into another.
+    if (node.kind === 'lit' || (node.kind === 'task' && (node.returns || node.options)) || requested.has(key)) continue;
     const users = dependents.get(key);
     if (!users || users.length !== 1) continue;
     const user = users[0];

@@ -6,9 +6,11 @@
  *   // Map { 'x' => lit 1, 'y' => task inc(ref x) }
  */
 import { GraphError, jsonPath } from './errors.ts';
-import { defaultLimits, MAX_RETURNS, type Graph, type GraphLimits, type Json, type KeySpec, type Node } from './types.ts';
+import { defaultLimits, MAX_RETURNS, type Graph, type GraphLimits, type Json, type KeySpec, type Node, type TaskOptions } from './types.ts';
 
-const TASK_FIELDS = new Set(['$op', 'args', 'kwargs', 'returns']);
+const TASK_FIELDS = new Set(['$op', 'args', 'kwargs', 'returns', 'options']);
+/** Most retries a task may ask for. */
+export const MAX_RETRIES = 100;
 
 export function parseGraph(raw: unknown, limits: GraphLimits = defaultLimits): Graph {
   if (!isPlainObject(raw)) {
@@ -112,7 +114,7 @@ class NodeParser {
 
   private task(raw: Record<string, unknown>, fields: string[], depth: number): Node {
     for (const f of fields) {
-      if (!TASK_FIELDS.has(f)) throw this.bad(f, `is not a task field; a task has "$op", "args", "kwargs" and "returns"`);
+      if (!TASK_FIELDS.has(f)) throw this.bad(f, `is not a task field; a task has "$op", "args", "kwargs", "returns" and "options"`);
     }
     if (typeof raw.$op !== 'string' || raw.$op.length === 0) throw this.bad('$op', `must be an op name (a non-empty string), got ${describe(raw.$op)}`);
     let args: Node[] = [];
@@ -129,12 +131,34 @@ class NodeParser {
       kwargs = this.fields(raw.kwargs, Object.keys(raw.kwargs), depth + 1);
       this.path.pop();
     }
-    if (raw.returns === undefined) return { kind: 'task', op: raw.$op, args, kwargs };
+    const task: Node & { kind: 'task' } = { kind: 'task', op: raw.$op, args, kwargs };
+    if (raw.options !== undefined) task.options = this.taskOptions(raw.options);
+    if (raw.returns === undefined) return task;
     if (this.path.length > 0) throw this.bad('returns', 'is only allowed on a task at the top of a key (a nested task returns one value to its caller)');
     if (!Number.isInteger(raw.returns) || (raw.returns as number) < 1 || (raw.returns as number) > MAX_RETURNS) {
       throw this.bad('returns', `must be the number of values the op returns, an integer from 1 to ${MAX_RETURNS}, got ${describe(raw.returns)}`);
     }
-    return { kind: 'task', op: raw.$op, args, kwargs, returns: raw.returns as number };
+    task.returns = raw.returns as number;
+    return task;
+  }
+
+  /** A task's "options": {"retries": n, "timeout_ms": ms} (Dask's per-layer annotations, per task). */
+  private taskOptions(raw: unknown): TaskOptions {
+    if (this.path.length > 0) throw this.bad('options', 'is only allowed on a task at the top of a key (a nested task runs inside its caller)');
+    if (!isPlainObject(raw)) throw this.bad('options', `must be an object such as {"retries": 2, "timeout_ms": 5000}, got ${describe(raw)}`);
+    const out: TaskOptions = {};
+    for (const [name, v] of Object.entries(raw)) {
+      if (name === 'retries') {
+        if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > MAX_RETRIES) throw this.bad('options', `"retries" must be an integer from 0 to ${MAX_RETRIES}, got ${describe(v)}`);
+        out.retries = v as number;
+      } else if (name === 'timeout_ms') {
+        if (!Number.isInteger(v) || (v as number) < 1) throw this.bad('options', `"timeout_ms" must be a positive integer (milliseconds), got ${describe(v)}`);
+        out.timeoutMs = v as number;
+      } else {
+        throw this.bad('options', `has the unknown task option ${JSON.stringify(name)}; a task's options are "retries" and "timeout_ms"`);
+      }
+    }
+    return out;
   }
 
   private each(raw: unknown[], depth: number): Node[] {

@@ -12,7 +12,7 @@ import { checkAcyclic, checkReferences, cull, dependencyMap, follow, forEachRef,
 import { fuseLinear } from './fuse.ts';
 import { rewriteShuffles } from './shuffle.ts';
 import { opsOf, toTemplate, type SlotResolver, type Template } from './template.ts';
-import type { Graph, Json, KeySpec } from './types.ts';
+import type { Graph, Json, KeySpec, TaskOptions } from './types.ts';
 
 /**
  * An input of a task: a node of the same graph (its index), output j of a
@@ -41,6 +41,8 @@ export type PlanNode =
       template: Template;
       /** Set for a multiple-return task: the number of values it returns. */
       returns?: number;
+      /** The task's own options, when it has any. */
+      options?: TaskOptions;
       /** Tasks of this graph that read each output (one entry, or one per returned value). */
       consumers: number[];
     };
@@ -113,8 +115,9 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     slots.reset();
     const template = toTemplate(node, slots);
     const returns = node.kind === 'task' ? node.returns : undefined;
+    const taskOptions = node.kind === 'task' ? node.options : undefined;
     const objects = slots.list.filter((s): s is string => typeof s === 'string');
-    nodes.push({ kind: 'task', key, deps: slots.list, outs: [], pending: 0, objects, template, consumers: new Array<number>(returns ?? 1).fill(0), ...(returns ? { returns } : {}) });
+    nodes.push({ kind: 'task', key, deps: slots.list, outs: [], pending: 0, objects, template, consumers: new Array<number>(returns ?? 1).fill(0), ...(returns ? { returns } : {}), ...(taskOptions ? { options: taskOptions } : {}) });
   }
   if (options.maxTasks !== undefined && taskCount > options.maxTasks) {
     throw new GraphError('too_many_tasks', `The graph needs ${taskCount} tasks; this service accepts at most ${options.maxTasks} per graph. Split it into several graphs (persist the parts).`, { tasks: taskCount, limit: options.maxTasks });

@@ -12,13 +12,21 @@ export type Node =
   | { kind: 'ref'; key: string; index?: number }
   | { kind: 'oid'; oid: string }
   /** `returns`: the op returns that many values, each stored as its own object (top-level tasks only). */
-  | { kind: 'task'; op: string; args: Node[]; kwargs: [string, Node][] | null; returns?: number }
+  | { kind: 'task'; op: string; args: Node[]; kwargs: [string, Node][] | null; returns?: number; options?: TaskOptions }
   | { kind: 'array'; items: Node[] }
   | { kind: 'object'; entries: [string, Node][] }
   /** A value known before the graph runs (a cache hit or a presubmit answer), already encoded: no task runs for it. */
   | { kind: 'known'; encoded: Uint8Array; fingerprint?: string }
   /** A task fused into its only dependent (src/graph/fuse.ts); `key` names it in errors. */
   | { kind: 'fused'; key: string; node: Node };
+
+/** A task's own options (top-level tasks only); they override the graph's `options`. */
+export interface TaskOptions {
+  /** Times the task runs again after its op throws (default: the graph's, else 0). */
+  retries?: number;
+  /** A run longer than this is stopped and fails with `timeout`. */
+  timeoutMs?: number;
+}
 
 /** A parsed graph: keys to nodes, in submission order. Maps, so keys like `__proto__` are ordinary. */
 export type Graph = Map<string, Node>;

@@ -13,6 +13,8 @@ export interface BundleJob {
   g: string;
   /** Task indexes. */
   t: number[];
+  /** Set on a retry: the attempt the tasks run as (1 for a first run). */
+  a?: number;
 }
 
 export interface BundlePolicy {
@@ -58,6 +60,11 @@ export class TaskQueue {
     for (let i = 0; i < bundles.length; i += 1000) {
       await this.queue.addBulk(bundles.slice(i, i + 1000).map((t) => ({ name: 'b', data: { g: graph, t }, opts })));
     }
+  }
+
+  /** Runs a task again after `delayMs`, as attempt `attempt` (an op error with retries left). */
+  async retry(graph: string, task: number, attempt: number, delayMs: number): Promise<void> {
+    await this.queue.add('b', { g: graph, t: [task], a: attempt }, { delay: delayMs });
   }
 
   close(): Promise<void> {

@@ -29,6 +29,8 @@ export interface GraphEvent {
   bytes?: number;
   ok?: boolean;
   error?: unknown;
+  /** posttask of a failed run that will be retried. */
+  retry?: boolean;
   /** postsubmit_all: tasks in the graph, tasks enqueued at once. */
   tasks?: number;
   ready?: number;
@@ -50,6 +52,7 @@ interface Details {
   a?: number;
   ok?: boolean;
   error?: unknown;
+  retry?: boolean;
   tasks?: number;
   ready?: number;
   status?: string;
@@ -74,6 +77,7 @@ export function expandEntry(graph: string, fields: string[]): GraphEvent[] {
     if (d.b) e.bytes = d.b[i];
     if (d.ok !== undefined) e.ok = d.ok;
     if (d.error !== undefined) e.error = d.error;
+    if (d.retry) e.retry = true;
     if (d.tasks !== undefined) e.tasks = d.tasks;
     if (d.ready !== undefined) e.ready = d.ready;
     if (d.status !== undefined) e.status = d.status;

@@ -61,7 +61,11 @@ export class GraphStore {
    * once, tasks run in the background. Workers may start on the first tasks
    * while later ones are still being written (see "Registration" at the top).
    */
-  async register(plan: Plan, options: { ttl: number; id?: string; outputKeys?: string[]; cache?: Map<number, string>; counts?: Record<string, number> }): Promise<{ id: string; outputs: unknown }> {
+  async register(
+    plan: Plan,
+    options: { ttl: number; id?: string; outputKeys?: string[]; cache?: Map<number, string>; counts?: Record<string, number>; taskDefaults?: TaskDefaults },
+  ): Promise<{ id: string; outputs: unknown }> {
+    const defaults = options.taskDefaults ?? {};
     const id = options.id ?? newGraphId();
     const k = graphKeys(this.prefix, id);
     const outputs = oidTree(id, plan.outputs);
@@ -151,7 +155,9 @@ export class GraphStore {
       for (let i = plan.nodes.length - 1; i >= 0; i--) {
         const node = plan.nodes[i];
         if (node.kind !== 'task') continue;
-        spec.push(i, encodeSpec({ ...node, cache: options.cache?.get(i) }));
+        const retries = node.options?.retries ?? defaults.retries;
+        const timeoutMs = node.options?.timeoutMs ?? defaults.timeoutMs;
+        spec.push(i, encodeSpec({ ...node, cache: options.cache?.get(i), retries, timeoutMs }));
         const waits = node.pending + node.objects.length;
         if (waits > 0) pend.push(i, waits);
         else ready.push(i);
@@ -245,6 +251,12 @@ export class GraphStore {
   async status(id: string): Promise<GraphStatus | null> {
     return (await this.redis.hget(graphKeys(this.prefix, id).meta, 'status')) as GraphStatus | null;
   }
+}
+
+/** The graph's `options.retries` and `options.task_timeout_ms`: what its tasks get unless they say otherwise. */
+export interface TaskDefaults {
+  retries?: number;
+  timeoutMs?: number;
 }
 
 /** Appends an entry of events (addEvents-1.lua) to a pipeline. */

@@ -23,6 +23,7 @@ export interface ScriptCommands {
   spillObjects(...args: Args): Promise<[number, number]>;
   moveSpilled(...args: Args): Promise<[number, number]>;
   addEvents(...args: Args): Promise<null>;
+  retryTask(...args: Args): Promise<number>;
 }
 
 export type ScriptedRedis = Redis & ScriptCommands;

@@ -3,10 +3,11 @@
  * with cmsgpack, which knows no binary type, so the template travels after it
  * rather than inside it:
  *
- *   uint32 big-endian header length | msgpack [key, deps, outs, returns, cache] | msgpack template
+ *   uint32 big-endian header length | msgpack [key, deps, outs, returns, cache, retries, timeout] | msgpack template
  *
  * `returns` is 0 for a task with one value, k for a multiple-return task;
- * `cache` is the task's fingerprint when its result goes to the result cache, else "".
+ * `cache` is the task's fingerprint when its result goes to the result cache, else "";
+ * `retries` and `timeout` (ms, 0 for none) are the task's, or its graph's.
  */
 import { pack, unpack } from 'msgpackr';
 import type { Slot } from '../graph/plan.ts';
@@ -20,10 +21,14 @@ export interface TaskSpec {
   returns?: number;
   /** Fingerprint under which the result is cached (options.cache). */
   cache?: string;
+  /** Runs again after its op throws, this many times at most. */
+  retries?: number;
+  /** A run longer than this (ms) is stopped and fails with `timeout`. */
+  timeoutMs?: number;
 }
 
 export function encodeSpec(spec: TaskSpec): Buffer {
-  const header = pack([spec.key, spec.deps, spec.outs, spec.returns ?? 0, spec.cache ?? '']);
+  const header = pack([spec.key, spec.deps, spec.outs, spec.returns ?? 0, spec.cache ?? '', spec.retries ?? 0, spec.timeoutMs ?? 0]);
   const template = pack(spec.template);
   const out = Buffer.allocUnsafe(4 + header.length + template.length);
   out.writeUInt32BE(header.length, 0);
@@ -34,6 +39,6 @@ export function encodeSpec(spec: TaskSpec): Buffer {
 
 export function decodeSpec(bytes: Buffer): TaskSpec {
   const n = bytes.readUInt32BE(0);
-  const [key, deps, outs, returns] = unpack(bytes.subarray(4, 4 + n)) as [string, Slot[], number[], number];
-  return { key, deps, outs, template: unpack(bytes.subarray(4 + n)) as Template, ...(returns ? { returns } : {}) };
+  const [key, deps, outs, returns, , retries, timeoutMs] = unpack(bytes.subarray(4, 4 + n)) as [string, Slot[], number[], number, string, number?, number?];
+  return { key, deps, outs, template: unpack(bytes.subarray(4 + n)) as Template, ...(returns ? { returns } : {}), ...(retries ? { retries } : {}), ...(timeoutMs ? { timeoutMs } : {}) };
 }

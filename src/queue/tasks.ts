@@ -26,6 +26,12 @@ export interface StartedTask {
   template: Template;
   /** Set for a multiple-return task. */
   returns?: number;
+  /** Runs again after its op throws, this many times at most. */
+  retries?: number;
+  /** A run longer than this (ms) is stopped and fails with `timeout`. */
+  timeoutMs?: number;
+  /** Which run of the task this is (1 for the first; an op error with retries left gives it another). */
+  tries?: number;
   /** Encoded input values by slot; null where the object is missing. */
   inputs: (Buffer | null)[];
 }
@@ -70,8 +76,8 @@ function readStarted(reply: (Buffer | number | null)[], at: number): { run: Star
     if (code === 1) alreadyDone.push(index);
     else if (code === 2) deferred.push(index);
     else {
-      const { key, deps, template, returns } = decodeSpec(reply[at + 2] as Buffer);
-      run.push({ index, key, deps, template, returns, inputs: reply.slice(at + 4, at + 4 + n) as (Buffer | null)[] });
+      const { key, deps, template, returns, retries, timeoutMs } = decodeSpec(reply[at + 2] as Buffer);
+      run.push({ index, key, deps, template, returns, retries, timeoutMs, inputs: reply.slice(at + 4, at + 4 + n) as (Buffer | null)[] });
     }
     at += 4 + n;
   }
@@ -126,6 +132,16 @@ export class TaskState {
       await this.end(waiting, 'failed', objectFailed(oid, error, status));
     }
     return true;
+  }
+
+  /**
+   * A task whose op threw will run again: it stops counting as running and a
+   * posttask event records the failure (retryTask-1.lua). False when the
+   * graph already ended (nothing to retry).
+   */
+  async retry(graph: string, task: StartedTask, ms: number, runner: Runner, error: TaskErrorBody): Promise<boolean> {
+    const k = graphKeys(this.prefix, graph);
+    return (await this.redis.retryTask(k.meta, task.key, Math.round(ms * 1000) / 1000, runner.worker, runner.attempt, JSON.stringify(error))) === 1;
   }
 
   /** Tasks made ready by finished ones but possibly enqueued nowhere (see findLostTasks-4.lua). */

@@ -10,13 +10,11 @@
  * point has its job delivered again by BullMQ's stall detection; that delivery
  * finds its tasks done and re-enqueues what they made ready (findLostTasks).
  */
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
 import type { Config } from '../config.ts';
-import { rootOp } from '../graph/template.ts';
 import type { OpRegistry } from '../ops/registry.ts';
-import { decodeValue, encodeValue } from '../store/codec.ts';
 import { connect } from '../queue/connection.ts';
 import { TaskQueue, type BundleJob } from '../queue/dispatch.ts';
 import { TASK_QUEUE, opsKey, workersKey } from '../queue/keys.ts';
@@ -24,6 +22,8 @@ import type { ScriptedRedis } from '../queue/scripts.ts';
 import { TaskState, type StartedTask, type StartResult, type TaskErrorBody, type TaskResult } from '../queue/tasks.ts';
 import { isSpilled, parseLocation, SpillFiles } from '../store/spill.ts';
 import { evaluate } from './evaluate.ts';
+import { OpThreads, ThreadTaskError } from './op-threads.ts';
+import { decodeInputs, encodeResult, taskError } from './task-values.ts';
 import { Spiller } from './spiller.ts';
 import { WebhookDeliverer } from './webhooks.ts';
 import { Webhooks } from '../queue/webhooks.ts';
@@ -35,6 +35,13 @@ const SHORT_TASK_MS = 1;
 /** A bundle's results are stored once they reach this many bytes, not all at the end (see `runBatch`). */
 const BATCH_BYTES = 1 << 20;
 const HEARTBEAT_MS = 2000;
+/** Errors that running the task again cannot fix. */
+const NOT_RETRIED = new Set(['object_lost', 'object_failed', 'unknown_op']);
+
+/** Exponential backoff before retry `tries` + 1: 100 ms, 200 ms, 400 ms, ... at most 10 s. */
+export function retryDelay(tries: number): number {
+  return Math.min(10_000, 100 * 2 ** (tries - 1));
+}
 
 
 type WorkerState = 'starting' | 'running' | 'closing' | 'closed';
@@ -53,6 +60,8 @@ export class TaskWorker {
   private deliverer: WebhookDeliverer | undefined;
   private readonly files: SpillFiles;
   private readonly spiller: Spiller;
+  /** Threads for tasks with a timeout, made when the first such task comes. */
+  private threads: OpThreads | undefined;
 
   constructor(
     private readonly config: Config,
@@ -96,6 +105,7 @@ export class TaskWorker {
     await this.deliverer?.close();
     await this.webhooks?.close();
     this.abort.abort();
+    await this.threads?.close();
     await this.spiller.stop();
     await this.redis.zrem(workersKey(this.config.prefix), this.id).catch(() => {});
     await this.queue.close();
@@ -110,9 +120,15 @@ export class TaskWorker {
   private async process(job: Job<BundleJob>): Promise<void> {
     const graph = job.data.g;
     const deadline = Date.now() + CONTINUE_MS;
-    const runner = { worker: this.id, attempt: job.attemptsStarted ?? 1 };
+    // Deliveries after a lost worker count as attempts too, on top of the op-error retry this job may be.
+    const stalls = (job.attemptsStarted ?? 1) - 1;
+    const tries = job.data.a ?? 1;
+    const runner = { worker: this.id, attempt: tries + stalls };
     const started = await this.tasks.start(graph, job.data.t, runner);
     if (started.status !== 'running') return;
+    for (const task of started.run) task.tries = tries;
+    // Tasks a continuation starts are on their first try.
+    runner.attempt = 1 + stalls;
     await this.requeue(graph, started);
     await this.restoreInputs(started.run);
     // Tasks to run, front first. Tasks made ready by a batch go to the front
@@ -121,8 +137,9 @@ export class TaskWorker {
     const todo = started.run;
     while (todo.length > 0) {
       const t0 = performance.now();
-      const results = await this.runBatch(graph, todo);
+      const results = await this.runBatch(graph, todo, stalls);
       if (!results) return;
+      if (results.length === 0) continue; // every task of the batch failed and runs again later
       // Continue with the tasks these made ready, within the time budget; the rest go to the queue.
       // Short tasks are kept together (a queue hop would cost more than running them here);
       // long ones are spread over the workers like any burst.
@@ -163,36 +180,54 @@ export class TaskWorker {
    * Runs tasks from the front of `todo` until their results reach
    * BATCH_BYTES (so big values are stored, and consumed, a few at a time) or
    * `todo` is empty. Returns the encoded results, or undefined when a task
-   * failed (the graph is then failed).
+   * failed for good (the graph is then failed). A task whose op threw with
+   * retries left is handed back to the queue with a backoff delay instead.
+   * Tasks with a timeout run on an op thread.
    */
-  private async runBatch(graph: string, todo: StartedTask[]): Promise<TaskResult[] | undefined> {
+  private async runBatch(graph: string, todo: StartedTask[], stalls: number): Promise<TaskResult[] | undefined> {
     const results: TaskResult[] = [];
     const pending: Promise<void>[] = [];
+    const retries: [StartedTask, number, TaskErrorBody][] = [];
     let bytes = 0;
     let failure: TaskErrorBody | undefined;
-    const fail = (task: StartedTask, err: unknown) => {
-      failure ??= taskError(task, err);
+    const fail = (task: StartedTask, err: unknown, t0: number) => {
+      const error = err instanceof ThreadTaskError ? err.body : taskError(task, err);
+      if (failure) return;
+      const tries = task.tries ?? 1;
+      if (tries <= (task.retries ?? 0) && !NOT_RETRIED.has(error.code ?? '')) retries.push([task, performance.now() - t0, error]);
+      else failure = tries > 1 ? { ...error, attempts: tries } : error;
     };
     while (todo.length > 0 && bytes < BATCH_BYTES && !failure) {
       const task = todo.shift()!;
       const t0 = performance.now();
       try {
+        if (task.timeoutMs) {
+          this.threads ??= new OpThreads(this.config.opModules, Math.max(1, Math.min(this.config.concurrency, availableParallelism())));
+          pending.push(this.threads.run(graph, task, task.timeoutMs).then((encoded) => void results.push([task.index, performance.now() - t0, encoded])).catch((err: unknown) => fail(task, err, t0)));
+          continue;
+        }
         const value = evaluate(task.template, decodeInputs(task), this.ops, { signal: this.abort.signal, graph, key: task.key });
         if (value instanceof Promise) {
-          pending.push(value.then((v) => void results.push([task.index, performance.now() - t0, encodeResult(task, v)])).catch((err: unknown) => fail(task, err)));
+          pending.push(value.then((v) => void results.push([task.index, performance.now() - t0, encodeResult(task, v)])).catch((err: unknown) => fail(task, err, t0)));
         } else {
           const encoded = encodeResult(task, value);
           for (const b of encoded) bytes += b.length;
           results.push([task.index, performance.now() - t0, encoded]);
         }
       } catch (err) {
-        fail(task, err);
+        fail(task, err, t0);
       }
     }
     if (pending.length > 0) await Promise.all(pending);
     if (failure) {
       await this.tasks.end(graph, 'failed', failure);
       return undefined;
+    }
+    for (const [task, ms, error] of retries) {
+      const tries = task.tries ?? 1;
+      if (await this.tasks.retry(graph, task, ms, { worker: this.id, attempt: tries + stalls }, error)) {
+        await this.queue.retry(graph, task.index, tries + 1, retryDelay(tries));
+      }
     }
     return results;
   }
@@ -237,51 +272,4 @@ export class TaskWorker {
       .pexpire(`${key}:${this.id}`, HEARTBEAT_MS * 5)
       .exec();
   }
-}
-
-class MissingObjectError extends Error {
-  override readonly name = 'MissingObjectError';
-  readonly code = 'object_lost';
-  constructor(
-    message: string,
-    readonly object: string,
-  ) {
-    super(message);
-  }
-}
-
-function decodeInputs(task: StartedTask): unknown[] {
-  return task.inputs.map((bytes, slot) => {
-    if (bytes === null) {
-      const dep = task.deps[slot];
-      const what = typeof dep === 'number' ? `input node ${dep} of this graph` : `object ${dep}`;
-      throw new MissingObjectError(`${what} is missing: it was released, expired or never existed.`, String(dep));
-    }
-    return decodeValue(bytes);
-  });
-}
-
-/** The stored form of a task's value: one buffer, or one per value of a multiple-return task. */
-function encodeResult(task: StartedTask, value: unknown): Buffer[] {
-  if (task.returns === undefined) return [encode(value)];
-  const values = Array.isArray(value) ? value : null;
-  if (!values || values.length !== task.returns) {
-    const got = values ? `${values.length} values` : `one value (${value === null ? 'null' : typeof value}), not an array of values`;
-    throw new Error(`The task says "returns": ${task.returns}, but its op returned ${got}.`);
-  }
-  return values.map(encode);
-}
-
-function encode(value: unknown): Buffer {
-  try {
-    return encodeValue(value);
-  } catch (err) {
-    throw new Error(`The op's result cannot be stored: ${(err as Error).message}`);
-  }
-}
-
-function taskError(task: StartedTask, err: unknown): TaskErrorBody {
-  const e = err instanceof Error ? err : new Error(String(err));
-  const { code, taskKey, taskOp, object } = e as { code?: unknown; taskKey?: string; taskOp?: string; object?: string };
-  return { key: taskKey ?? task.key, op: taskOp ?? rootOp(task.template), message: e.message, stack: e.stack, ...(typeof code === 'string' ? { code } : {}), ...(object ? { object } : {}) };
 }

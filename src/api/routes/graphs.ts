@@ -82,7 +82,8 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     const watch = body.wait ? finished.watch(id) : undefined;
     const ttl = body.ttl ?? (body.persist ? 0 : config.resultTtl);
     try {
-      await graphs.register(plan, { id, ttl, outputKeys: flattenKeys(keys), cache, counts });
+      const taskDefaults = { retries: body.options?.retries, timeoutMs: body.options?.task_timeout_ms };
+      await graphs.register(plan, { id, ttl, outputKeys: flattenKeys(keys), cache, counts, taskDefaults });
       // Deliveries replay the events from the first, so starting them after registration misses none.
       if (body.callbacks?.length) await webhooks.register(id, body.callbacks, ttl);
       if (watch) await watch.ended(body.wait! * 1000);

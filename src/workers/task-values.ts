@@ -1,0 +1,55 @@
+/**
+ * A task's values on their way in and out of an op: inputs decoded from the
+ * store, results encoded for it, errors as the graph records them. Shared by
+ * the worker's event loop and its op threads (tasks with a timeout).
+ */
+import { rootOp } from '../graph/template.ts';
+import type { StartedTask, TaskErrorBody } from '../queue/tasks.ts';
+import { decodeValue, encodeValue } from '../store/codec.ts';
+
+export class MissingObjectError extends Error {
+  override readonly name = 'MissingObjectError';
+  readonly code = 'object_lost';
+  constructor(
+    message: string,
+    readonly object: string,
+  ) {
+    super(message);
+  }
+}
+
+export function decodeInputs(task: StartedTask): unknown[] {
+  return task.inputs.map((bytes, slot) => {
+    if (bytes === null) {
+      const dep = task.deps[slot];
+      const what = typeof dep === 'number' ? `input node ${dep} of this graph` : `object ${dep}`;
+      throw new MissingObjectError(`${what} is missing: it was released, expired or never existed.`, String(dep));
+    }
+    return decodeValue(bytes);
+  });
+}
+
+/** The stored form of a task's value: one buffer, or one per value of a multiple-return task. */
+export function encodeResult(task: StartedTask, value: unknown): Buffer[] {
+  if (task.returns === undefined) return [encode(value)];
+  const values = Array.isArray(value) ? value : null;
+  if (!values || values.length !== task.returns) {
+    const got = values ? `${values.length} values` : `one value (${value === null ? 'null' : typeof value}), not an array of values`;
+    throw new Error(`The task says "returns": ${task.returns}, but its op returned ${got}.`);
+  }
+  return values.map(encode);
+}
+
+function encode(value: unknown): Buffer {
+  try {
+    return encodeValue(value);
+  } catch (err) {
+    throw new Error(`The op's result cannot be stored: ${(err as Error).message}`);
+  }
+}
+
+export function taskError(task: StartedTask, err: unknown): TaskErrorBody {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const { code, taskKey, taskOp, object } = e as { code?: unknown; taskKey?: string; taskOp?: string; object?: string };
+  return { key: taskKey ?? task.key, op: taskOp ?? rootOp(task.template), message: e.message, stack: e.stack, ...(typeof code === 'string' ? { code } : {}), ...(object ? { object } : {}) };
+}
