@@ -2,6 +2,8 @@
  * Settings from the environment, read in one place. Every variable is listed
  * in docs/deploy.md; a bad value stops the process with a message naming it.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 
 export interface Config {
@@ -37,6 +39,20 @@ export interface Config {
   spillDirLimit: number;
   /** Seconds a result stays in the result cache (options.cache). */
   cacheTtl: number;
+  /** API tokens: SHA-256 of each token (hex) -> its tenant. Empty: no auth, and the API listens on loopback only. */
+  tokens: Map<string, string>;
+  /** Listen beyond loopback without tokens (a network you trust). */
+  allowOpen: boolean;
+  /** Graphs one tenant may have queued or running at once. */
+  maxGraphsInFlight: number;
+}
+
+/** The tenant of operator tokens: they see every tenant's graphs and the service-wide routes. */
+export const OPERATOR_TENANT = '*';
+
+/** How a presented token is looked up: its SHA-256, so the table holds no token and lookups take the same time. */
+export function tokenDigest(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
 }
 
 /** The default store budget: a quarter of the machine's memory (Redis, workers and the API share the rest). */
@@ -64,7 +80,44 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     spillMinBytes: int(env, 'SPILL_MIN_BYTES', 1024, 2, 1 << 30),
     spillDirLimit: bytes(env, 'SPILL_DIR_LIMIT', 0),
     cacheTtl: int(env, 'WEFT_CACHE_TTL', 24 * 3600, 1, 365 * 24 * 3600),
+    tokens: loadTokens(env),
+    allowOpen: env.WEFT_ALLOW_OPEN === '1',
+    maxGraphsInFlight: int(env, 'WEFT_MAX_GRAPHS_IN_FLIGHT', 1000, 1, 10_000_000),
   };
+}
+
+/**
+ * API tokens from WEFT_TOKENS ("tenant=token,tenant=token") and the file
+ * named by WEFT_TOKENS_FILE (a "tenant token" pair per line, # comments).
+ * Tenant "*" is an operator. A token must be at least 16 characters.
+ */
+function loadTokens(env: NodeJS.ProcessEnv): Map<string, string> {
+  const pairs: [string, string, string][] = [];
+  for (const item of (env.WEFT_TOKENS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const at = item.indexOf('=');
+    pairs.push([item.slice(0, at), at < 0 ? '' : item.slice(at + 1), 'WEFT_TOKENS']);
+  }
+  if (env.WEFT_TOKENS_FILE) {
+    let text: string;
+    try {
+      text = readFileSync(env.WEFT_TOKENS_FILE, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`WEFT_TOKENS_FILE=${env.WEFT_TOKENS_FILE} cannot be read: ${(err as Error).message}`);
+    }
+    text.split('\n').forEach((line, i) => {
+      const clean = line.replace(/#.*/, '').trim();
+      if (!clean) return;
+      const [tenant, token, ...rest] = clean.split(/\s+/);
+      pairs.push([tenant, rest.length === 0 ? (token ?? '') : '', `WEFT_TOKENS_FILE line ${i + 1}`]);
+    });
+  }
+  const table = new Map<string, string>();
+  for (const [tenant, token, where] of pairs) {
+    if (!/^([\w.-]{1,64}|\*)$/.test(tenant)) throw new ConfigError(`${where}: tenant ${JSON.stringify(tenant)} must be 1 to 64 letters, digits, "_", "." or "-" (or "*" for an operator).`);
+    if (token.length < 16) throw new ConfigError(`${where}: the token of tenant ${tenant} must be at least 16 characters (give "tenant=token", or "tenant token" in the file).`);
+    table.set(tokenDigest(token), tenant);
+  }
+  return table;
 }
 
 export class ConfigError extends Error {

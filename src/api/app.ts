@@ -6,6 +6,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import { ApiError, toApiError } from './errors.ts';
+import auth from './plugins/auth.ts';
 import services from './plugins/services.ts';
 import websocket from '@fastify/websocket';
 import eventRoutes from './routes/events.ts';
@@ -28,6 +29,7 @@ export async function buildApp(config: Config, options: { logger?: boolean } = {
   app.removeContentTypeParser('text/plain');
   addSharedSchemas(app);
   await app.register(services, { config });
+  await app.register(auth, { config });
 
   app.setErrorHandler((err, req, reply) => {
     const apiError = toApiError(err);

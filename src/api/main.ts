@@ -7,7 +7,16 @@ const config = loadConfig();
 const app = await buildApp(config, { logger: true });
 const warning = await checkEvictionPolicy(app.weft.redis);
 if (warning) app.log.warn(warning);
-await app.listen({ port: config.port, host: config.host });
+// Without tokens anyone who reaches the port can run code and read every object: loopback only, unless told the network is trusted.
+const loopback = ['127.0.0.1', '::1', 'localhost'].includes(config.host);
+let host = config.host;
+if (config.tokens.size === 0 && !loopback && !config.allowOpen) {
+  app.log.warn(`No API tokens are configured (WEFT_TOKENS or WEFT_TOKENS_FILE): listening on 127.0.0.1 only, not HOST=${config.host}. Configure tokens, or set WEFT_ALLOW_OPEN=1 on a network you trust.`);
+  host = '127.0.0.1';
+} else if (config.tokens.size === 0) {
+  app.log.info('No API tokens are configured: every request is allowed (WEFT_TOKENS or WEFT_TOKENS_FILE turn tokens on).');
+}
+await app.listen({ port: config.port, host });
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => void app.close().then(() => process.exit(0)));

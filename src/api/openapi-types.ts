@@ -497,7 +497,7 @@ export interface components {
          * @description Stable error codes; src/api/errors.ts is the catalogue and docs/errors.md describes each.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "body_too_large" | "invalid_graph" | "unknown_key" | "missing_dependency" | "cycle" | "unknown_op" | "too_many_tasks" | "not_found" | "graph_not_found" | "object_not_found" | "object_failed" | "unknown_object" | "not_acceptable" | "service_unavailable" | "internal";
+        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "body_too_large" | "invalid_graph" | "unknown_key" | "missing_dependency" | "cycle" | "unknown_op" | "too_many_tasks" | "unauthorized" | "forbidden" | "too_many_graphs" | "not_found" | "graph_not_found" | "object_not_found" | "object_failed" | "unknown_object" | "not_acceptable" | "service_unavailable" | "internal";
         ErrorBody: {
             error: {
                 code: components["schemas"]["ErrorCode"];
@@ -660,6 +660,8 @@ export interface operations {
             query?: {
                 /** @description First sequence number to send. */
                 from?: number;
+                /** @description The API token, for clients that cannot send headers (a browser's EventSource or WebSocket); otherwise use the Authorization header. */
+                access_token?: string;
             };
             header?: never;
             path: {

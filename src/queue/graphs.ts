@@ -17,9 +17,10 @@ import { encodeValue } from '../store/codec.ts';
 import { decodeValue } from '../store/codec.ts';
 import { objectId, parseObjectId, type ObjectStore } from '../store/objects.ts';
 import type { TaskQueue } from './dispatch.ts';
-import { finishedChannel, graphKeys } from './keys.ts';
+import { finishedChannel, graphKeys, inFlightKey } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
 import { encodeSpec } from './spec.ts';
+import { visibleTo } from '../store/tenants.ts';
 import { objectFailed, TaskState } from './tasks.ts';
 
 export type GraphStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -63,7 +64,7 @@ export class GraphStore {
    */
   async register(
     plan: Plan,
-    options: { ttl: number; id?: string; outputKeys?: string[]; cache?: Map<number, string>; counts?: Record<string, number>; taskDefaults?: TaskDefaults },
+    options: { ttl: number; id?: string; outputKeys?: string[]; cache?: Map<number, string>; counts?: Record<string, number>; taskDefaults?: TaskDefaults; tenant?: string },
   ): Promise<{ id: string; outputs: unknown }> {
     const defaults = options.taskDefaults ?? {};
     const id = options.id ?? newGraphId();
@@ -101,6 +102,7 @@ export class GraphStore {
         outidx: plan.outputIndexes.join(','),
         outkeys: JSON.stringify(plan.outputIndexes.map((f) => plan.nodes[Number(String(f).split(':')[0])].key)),
         ...(finished ? { finished: now } : {}),
+        ...(options.tenant ? { tenant: options.tenant } : {}),
       });
       let refs: (string | number)[] = [];
       let vals: (string | Buffer)[] = [];
@@ -176,13 +178,13 @@ export class GraphStore {
   }
 
   /** Stores a value given by a client (ray.put): a graph of one data node, done at once. */
-  async put(encoded: Buffer, ttl: number): Promise<string> {
+  async put(encoded: Buffer, ttl: number, tenant = ''): Promise<string> {
     const id = newGraphId();
     const k = graphKeys(this.prefix, id);
     const now = Date.now();
     const pipe = this.redis.multi();
     pipe.hset(k.vals, '0', encoded);
-    pipe.hset(k.meta, { status: 'done', total: 0, done: 0, running: 0, created: now, finished: now, ttl, out: '0', outidx: '0', outkeys: '["put"]' });
+    pipe.hset(k.meta, { status: 'done', total: 0, done: 0, running: 0, created: now, finished: now, ttl, out: '0', outidx: '0', outkeys: '["put"]', ...(tenant ? { tenant } : {}) });
     if (ttl > 0) pipe.expire(k.meta, ttl).expire(k.vals, ttl);
     await execOrThrow(pipe);
     return objectId(id, 0);
@@ -223,24 +225,35 @@ export class GraphStore {
     await this.tasks.end(id, 'failed', error);
   }
 
-  async info(id: string): Promise<GraphInfo | null> {
-    return readMeta(id, await this.redis.hgetall(graphKeys(this.prefix, id).meta))?.info ?? null;
+  /** Admits a graph of `tenant` unless it has `limit` queued or running (admitGraph-1.lua). */
+  async admit(id: string, tenant: string, limit: number): Promise<boolean> {
+    return (await this.redis.admitGraph(inFlightKey(this.prefix, tenant), limit, id, this.prefix)) === 1;
+  }
+
+  /** Takes back an admission whose graph was never registered. */
+  async unadmit(id: string, tenant: string): Promise<void> {
+    await this.redis.srem(inFlightKey(this.prefix, tenant), id);
+  }
+
+  /** A graph's public info; null when there is no such graph or `viewer` may not see it. */
+  async info(id: string, viewer: string): Promise<GraphInfo | null> {
+    return readMeta(id, await this.redis.hgetall(graphKeys(this.prefix, id).meta), viewer)?.info ?? null;
   }
 
   /**
    * Status and, when done, the result (shaped like the requested keys), in
    * one round trip when the caller knows the output nodes.
    */
-  async outcome(id: string, outputNodes?: ObjectField[]): Promise<{ info: GraphInfo; result: unknown } | null> {
+  async outcome(id: string, viewer: string, outputNodes?: ObjectField[]): Promise<{ info: GraphInfo; result: unknown } | null> {
     const k = graphKeys(this.prefix, id);
     if (!outputNodes) {
-      const found = readMeta(id, await this.redis.hgetall(k.meta));
+      const found = readMeta(id, await this.redis.hgetall(k.meta), viewer);
       if (!found || found.info.status !== 'done') return found && { info: found.info, result: undefined };
       outputNodes = [...new Set(flatten(found.out))];
     }
     const [[metaErr, meta], [valsErr, vals]] = (await this.redis.multi().hgetall(k.meta).hmgetBuffer(k.vals, ...outputNodes.map(String)).exec()) as [[Error | null, Record<string, string>], [Error | null, (Buffer | null)[]]];
     if (metaErr || valsErr) throw metaErr ?? valsErr;
-    const found = readMeta(id, meta);
+    const found = readMeta(id, meta, viewer);
     if (!found) return null;
     if (found.info.status !== 'done') return { info: found.info, result: undefined };
     const decoded = await Promise.all(vals.map(async (v, i) => (v === null ? undefined : decodeValue(await this.objects.restore(id, String(outputNodes![i]), v)))));
@@ -248,9 +261,12 @@ export class GraphStore {
     return { info: found.info, result: reshape(found.out, (n) => byNode.get(n)) };
   }
 
-  async status(id: string): Promise<GraphStatus | null> {
-    return (await this.redis.hget(graphKeys(this.prefix, id).meta, 'status')) as GraphStatus | null;
+  /** A graph's status; null when there is no such graph or `viewer` may not see it. */
+  async status(id: string, viewer: string): Promise<GraphStatus | null> {
+    const [status, tenant] = await this.redis.hmget(graphKeys(this.prefix, id).meta, 'status', 'tenant');
+    return status !== null && visibleTo(viewer, tenant) ? (status as GraphStatus) : null;
   }
+
 }
 
 /** The graph's `options.retries` and `options.task_timeout_ms`: what its tasks get unless they say otherwise. */
@@ -265,8 +281,8 @@ function addEvents(pipe: ReturnType<ScriptedRedis['pipeline']>, k: ReturnType<ty
 }
 
 /** A graph's meta hash as its public info, plus its requested keys as node indexes. */
-function readMeta(id: string, m: Record<string, string>): { info: GraphInfo; out: OutputSpec } | null {
-  if (!m.status) return null;
+function readMeta(id: string, m: Record<string, string>, viewer: string): { info: GraphInfo; out: OutputSpec } | null {
+  if (!m.status || !visibleTo(viewer, m.tenant)) return null;
   const num = (v: string | undefined) => (v === undefined ? null : Number(v));
   const out = JSON.parse(m.out) as OutputSpec;
   const info: GraphInfo = {

@@ -37,3 +37,8 @@ export function workersKey(prefix: string): string {
 }
 
 export const TASK_QUEUE = 'tasks';
+
+/** The set of a tenant's graphs that are queued or running (admitGraph-1.lua adds, finishGraph removes). */
+export function inFlightKey(prefix: string, tenant: string): string {
+  return `${prefix}:inflight:${tenant}`;
+}

@@ -73,6 +73,8 @@ export interface KnownValuesContext {
   ops: { versionOf: (op: string) => string; isDeterministic: (op: string) => boolean };
   /** Plans the graph again (same keys and options) around the known values. */
   replan: (graph: Graph) => Plan;
+  /** The tenant: each tenant has its own result cache, so no one learns what another computed. */
+  tenant?: string;
 }
 
 /**
@@ -90,12 +92,14 @@ export async function resolveKnownValues(
   ask: { cache: boolean; presubmit?: Presubmit },
 ): Promise<{ plan: Plan; cache?: Map<number, string>; counts?: Record<string, number> }> {
   if (!ask.cache && !ask.presubmit) return { plan };
+  // Cache entries are named by tenant and fingerprint; the hook sees plain fingerprints.
+  const ns = ctx.tenant ? `${ctx.tenant}/` : '';
   const fps = fingerprints(plan, ctx.ops.versionOf);
   const known = new Map<number, Buffer>();
   const counts: Record<string, number> = {};
   if (ask.cache) {
     const cacheable = cacheableTasks(plan, ctx.ops.isDeterministic);
-    for (const [i, bytes] of await lookupCache(ctx.redis, ctx.prefix, cacheable, fps)) known.set(i, bytes);
+    for (const [i, bytes] of await lookupCache(ctx.redis, ctx.prefix, cacheable, fps.map((f) => ns + f))) known.set(i, bytes);
     counts.cache_hits = known.size;
     counts.cache_misses = cacheable.length - known.size;
     await ctx.redis.multi().hincrby(`${ctx.prefix}:stats`, 'cache_hits', counts.cache_hits).hincrby(`${ctx.prefix}:stats`, 'cache_misses', counts.cache_misses).exec();
@@ -113,5 +117,5 @@ export async function resolveKnownValues(
   }
   if (!ask.cache) return { plan, counts };
   const after = fingerprints(plan, ctx.ops.versionOf);
-  return { plan, counts, cache: new Map(cacheableTasks(plan, ctx.ops.isDeterministic).map((i) => [i, after[i]])) };
+  return { plan, counts, cache: new Map(cacheableTasks(plan, ctx.ops.isDeterministic).map((i) => [i, ns + after[i]])) };
 }

@@ -24,6 +24,7 @@ export interface ScriptCommands {
   moveSpilled(...args: Args): Promise<[number, number]>;
   addEvents(...args: Args): Promise<null>;
   retryTask(...args: Args): Promise<number>;
+  admitGraph(...args: Args): Promise<number>;
 }
 
 export type ScriptedRedis = Redis & ScriptCommands;

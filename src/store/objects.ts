@@ -9,6 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import { parseLocation, SPILL_STUB, type SpillFiles } from './spill.ts';
+import { visibleTo } from './tenants.ts';
 
 export interface ObjectAddress {
   graph: string;
@@ -62,14 +63,14 @@ export class ObjectStore {
     return this.files.read(parseLocation(Buffer.concat([bytes, at])));
   }
 
-  /** Meta of each object, in order; null where there is no such object (or it was released). */
-  async states(oids: string[]): Promise<(ObjectMeta | null)[]> {
+  /** Meta of each object, in order; null where there is no such object (or it was released, or `viewer` may not see it). */
+  async states(oids: string[], viewer: string): Promise<(ObjectMeta | null)[]> {
     const pipe = this.redis.pipeline();
     const addresses = oids.map(parseObjectId);
     for (const at of addresses) {
       if (!at) continue;
       const base = `${this.prefix}:{${at.graph}}:`;
-      pipe.hmget(base + 'meta', 'status', 'outidx', 'outkeys', 'error');
+      pipe.hmget(base + 'meta', 'status', 'outidx', 'outkeys', 'error', 'tenant');
       pipe.hstrlen(base + 'vals', at.node);
       pipe.sismember(base + 'released', at.node);
       pipe.hget(base + 'spilled', at.node);
@@ -81,12 +82,12 @@ export class ObjectStore {
     let r = 0;
     return addresses.map((at, i) => {
       if (!at) return null;
-      const [status, outidx, outkeys, error] = replies[r++] as (string | null)[];
+      const [status, outidx, outkeys, error, tenant] = replies[r++] as (string | null)[];
       const size = replies[r++] as number;
       const released = replies[r++] as number;
       const spilledAt = replies[r++] as string | null;
       const spilledSize = spilledAt === null ? null : spilledAt.split(':').pop()!;
-      if (status === null || released === 1) return null;
+      if (status === null || released === 1 || !visibleTo(viewer, tenant)) return null;
       const outputs = (outidx ?? '').split(',');
       const position = outputs.indexOf(at.node);
       if (position < 0) return null;

@@ -12,8 +12,8 @@ type EventsRequest = FastifyRequest<{ Params: { id: string }; Querystring: { fro
 export default async function eventRoutes(app: FastifyInstance): Promise<void> {
   const { graphs, events, webhooks } = app.weft;
 
-  async function exists(id: string): Promise<void> {
-    if (!(await graphs.status(id))) throw new ApiError('graph_not_found', `No graph has id ${JSON.stringify(id)}: it never existed, or its retention time passed.`, { id });
+  async function exists(id: string, tenant: string): Promise<void> {
+    if (!(await graphs.status(id, tenant))) throw new ApiError('graph_not_found', `No graph has id ${JSON.stringify(id)}: it never existed, or its retention time passed.`, { id });
   }
 
   /** Where to start: ?from=, or after the SSE Last-Event-ID a reconnecting client sends. */
@@ -28,7 +28,7 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
     url: '/v1/graphs/:id/events',
     schema: routeSchema('getGraphEvents'),
     handler: async (req, reply) => {
-      await exists(req.params.id);
+      await exists(req.params.id, req.tenant);
       if (!(req.headers.accept ?? '').includes('text/event-stream')) {
         return { events: (await events.read(req.params.id, firstSeq(req))).events };
       }
@@ -48,7 +48,7 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
       const { id } = req.params;
       const abort = new AbortController();
       socket.on('close', () => abort.abort());
-      if (!(await graphs.status(id))) {
+      if (!(await graphs.status(id, req.tenant))) {
         socket.close(4404, 'graph_not_found');
         return;
       }
@@ -62,13 +62,13 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
   });
 
   app.get<{ Params: { id: string } }>('/v1/graphs/:id/webhooks', { schema: routeSchema('getGraphWebhooks') }, async (req) => {
-    await exists(req.params.id);
+    await exists(req.params.id, req.tenant);
     // The secrets stay secret.
     return { webhooks: (await webhooks.states(req.params.id)).map(({ secret: _secret, ...rest }) => rest) };
   });
 
   app.get<{ Params: { id: string } }>('/v1/graphs/:id/tasks', { schema: routeSchema('getGraphTasks') }, async (req) => {
-    await exists(req.params.id);
+    await exists(req.params.id, req.tenant);
     return { tasks: taskTimings((await events.read(req.params.id)).events) };
   });
 }

@@ -22,7 +22,7 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
 
   /** Answers with a graph's outcome: its result when done, its error when failed or cancelled. */
   async function outcome(reply: FastifyReply, id: string, knownOutputs?: ObjectField[]): Promise<FastifyReply> {
-    const found = await graphs.outcome(id, knownOutputs);
+    const found = await graphs.outcome(id, reply.request.tenant, knownOutputs);
     if (!found) throw notFound(id);
     const { info, result } = found;
     const body: GraphOutcome = { id, status: info.status, outputs: info.outputs as GraphOutcome['outputs'] };
@@ -50,11 +50,11 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
   }
 
   /** A graph using objects that do not exist is rejected before it runs (a release racing with this check fails the graph instead). */
-  async function checkObjectsExist(plan: Plan): Promise<void> {
+  async function checkObjectsExist(plan: Plan, tenant: string): Promise<void> {
     const oids = new Set<string>();
     for (const node of plan.nodes) if (node.kind === 'task') for (const oid of node.objects) oids.add(oid);
     if (oids.size === 0) return;
-    const states = await objects.states([...oids]);
+    const states = await objects.states([...oids], tenant);
     const missing = [...oids].filter((_, i) => states[i] === null);
     if (missing.length > 0) {
       throw new ApiError('unknown_object', `The graph uses ${missing.length === 1 ? 'an object that does' : 'objects that do'} not exist (released, expired or never made): ${missing.slice(0, 20).join(', ')}.`, { objects: missing.slice(0, 20) });
@@ -71,19 +71,27 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     const id = newGraphId();
     if (body.persist && body.wait) throw new ApiError('invalid_request', 'persist answers as soon as the graph is registered; leave out "wait" (fetch results with GET /v1/objects/{oid}?wait=...).');
     const { plan, cache, counts } = await resolveKnownValues(
-      { redis, prefix: config.prefix, ops, replan: (g) => planGraph(g, keys, planOptions(body.options)) },
+      { redis, prefix: config.prefix, ops, replan: (g) => planGraph(g, keys, planOptions(body.options)), tenant: req.tenant },
       id,
       graph,
       await planWithFreshOps(graph, keys, body.options),
       { cache: body.options?.cache === true, presubmit: body.presubmit },
     );
-    await checkObjectsExist(plan);
+    await checkObjectsExist(plan, req.tenant);
+    if (!(await graphs.admit(id, req.tenant, config.maxGraphsInFlight))) {
+      throw new ApiError('too_many_graphs', `This tenant already has ${config.maxGraphsInFlight} graphs queued or running (WEFT_MAX_GRAPHS_IN_FLIGHT); submit more when some have ended.`, { limit: config.maxGraphsInFlight });
+    }
     // Listening before registering: the graph cannot end unnoticed in between.
     const watch = body.wait ? finished.watch(id) : undefined;
     const ttl = body.ttl ?? (body.persist ? 0 : config.resultTtl);
     try {
       const taskDefaults = { retries: body.options?.retries, timeoutMs: body.options?.task_timeout_ms };
-      await graphs.register(plan, { id, ttl, outputKeys: flattenKeys(keys), cache, counts, taskDefaults });
+      try {
+        await graphs.register(plan, { id, ttl, outputKeys: flattenKeys(keys), cache, counts, taskDefaults, tenant: req.tenant });
+      } catch (err) {
+        await graphs.unadmit(id, req.tenant);
+        throw err;
+      }
       // Deliveries replay the events from the first, so starting them after registration misses none.
       if (body.callbacks?.length) await webhooks.register(id, body.callbacks, ttl);
       if (watch) await watch.ended(body.wait! * 1000);
@@ -91,29 +99,29 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
       watch?.stop();
     }
     // A persisted graph's answer is its futures, never its values (they may be big): 202 whatever the status.
-    if (body.persist) return sendJson(reply, 202, { id, status: (await graphs.status(id)) ?? 'queued', outputs: oidTree(id, plan.outputs) });
+    if (body.persist) return sendJson(reply, 202, { id, status: (await graphs.status(id, req.tenant)) ?? 'queued', outputs: oidTree(id, plan.outputs) });
     return outcome(reply, id, plan.outputIndexes);
   });
 
   app.get<{ Params: { id: string } }>('/v1/graphs/:id', { schema: routeSchema('getGraph') }, async (req, reply) => {
-    const info = await graphs.info(req.params.id);
+    const info = await graphs.info(req.params.id, req.tenant);
     if (!info) throw notFound(req.params.id);
     return sendJson(reply, 200, info);
   });
 
   app.get<{ Params: { id: string }; Querystring: { wait?: number } }>('/v1/graphs/:id/result', { schema: routeSchema('getGraphResult') }, async (req, reply) => {
     const { id } = req.params;
-    if (!(await graphs.status(id))) throw notFound(id);
+    if (!(await graphs.status(id, req.tenant))) throw notFound(id);
     const wait = req.query.wait ?? 0;
-    if (wait > 0) await finished.wait(id, wait * 1000, async () => ENDED.has((await graphs.status(id)) ?? 'done'));
+    if (wait > 0) await finished.wait(id, wait * 1000, async () => ENDED.has((await graphs.status(id, req.tenant)) ?? 'done'));
     return outcome(reply, id);
   });
 
   app.delete<{ Params: { id: string } }>('/v1/graphs/:id', { schema: routeSchema('cancelGraph') }, async (req, reply) => {
     const { id } = req.params;
-    if (!(await graphs.status(id))) throw notFound(id);
+    if (!(await graphs.status(id, req.tenant))) throw notFound(id);
     await tasks.end(id, 'cancelled', { code: 'cancelled', message: 'The graph was cancelled by a client (DELETE /v1/graphs/{id}).' });
-    const info = (await graphs.info(id)) as GraphInfo;
+    const info = (await graphs.info(id, req.tenant)) as GraphInfo;
     return sendJson(reply, 200, info);
   });
 }

@@ -30,16 +30,16 @@ export default async function objectRoutes(app: FastifyInstance): Promise<void> 
     } else {
       encoded = encodeValue(req.body);
     }
-    const oid = await graphs.put(encoded, req.query.ttl ?? 0);
+    const oid = await graphs.put(encoded, req.query.ttl ?? 0, req.tenant);
     return reply.code(201).send({ $oid: oid });
   });
 
   app.get<{ Params: { oid: string }; Querystring: { wait?: number } }>('/v1/objects/:oid', { schema: routeSchema('getObject') }, async (req, reply) => {
     const { oid } = req.params;
-    let meta = await find(oid);
+    let meta = await find(oid, req.tenant);
     if (meta.state === 'pending' && req.query.wait) {
-      await finished.wait(meta.graph, req.query.wait * 1000, async () => (await find(oid)).state !== 'pending');
-      meta = await find(oid);
+      await finished.wait(meta.graph, req.query.wait * 1000, async () => (await find(oid, req.tenant)).state !== 'pending');
+      meta = await find(oid, req.tenant);
     }
     if (meta.state === 'pending') return reply.code(202).send(meta);
     if (meta.state === 'failed') throw failed(meta);
@@ -48,15 +48,16 @@ export default async function objectRoutes(app: FastifyInstance): Promise<void> 
     return sendValue(req, reply, oid, bytes);
   });
 
-  app.get<{ Params: { oid: string } }>('/v1/objects/:oid/meta', { schema: routeSchema('getObjectMeta') }, async (req) => find(req.params.oid));
+  app.get<{ Params: { oid: string } }>('/v1/objects/:oid/meta', { schema: routeSchema('getObjectMeta') }, async (req) => find(req.params.oid, req.tenant));
 
   app.delete<{ Params: { oid: string } }>('/v1/objects/:oid', { schema: routeSchema('releaseObject') }, async (req) => {
+    await find(req.params.oid, req.tenant);
     if (!(await graphs.release(req.params.oid))) throw notFound(req.params.oid);
     return { oid: req.params.oid, released: true };
   });
 
-  async function find(oid: string): Promise<ObjectMeta> {
-    const [meta] = await objects.states([oid]);
+  async function find(oid: string, tenant: string): Promise<ObjectMeta> {
+    const [meta] = await objects.states([oid], tenant);
     if (!meta) throw notFound(oid);
     return meta;
   }

@@ -1,12 +1,14 @@
 /** Routes about the service itself: ops and health. */
 import type { FastifyInstance } from 'fastify';
 import { liveWorkerCount } from '../../queue/workers.ts';
+import { requireOperator } from '../plugins/auth.ts';
 import { routeSchema } from '../schemas.ts';
 
 export default async function systemRoutes(app: FastifyInstance): Promise<void> {
   const { redis, ops, config } = app.weft;
 
-  app.get('/v1/stats', { schema: routeSchema('getStats', ['200']) }, async () => {
+  app.get('/v1/stats', { schema: routeSchema('getStats', ['200']) }, async (req) => {
+    requireOperator(req, config);
     const [info, stats] = await Promise.all([redis.info('memory'), redis.hgetall(`${config.prefix}:stats`)]);
     const n = (k: string) => Number(stats[k] ?? 0);
     const rate = (bytes: number, ms: number) => (ms > 0 ? +(bytes / 1e6 / (ms / 1000)).toFixed(1) : null);

@@ -12,6 +12,7 @@ local function finishGraph(meta, status, errorJson, channel, prefix)
   local t = redis.call('TIME')
   local now = t[1] * 1000 + math.floor(t[2] / 1000)
   redis.call('HSET', meta, 'status', status, 'running', 0, 'finished', now)
+  redis.call('SREM', prefix .. ':inflight:' .. (redis.call('HGET', meta, 'tenant') or ''), string.match(meta, '{(.*)}'))
   if errorJson then
     redis.call('HSET', meta, 'error', errorJson)
     local err = cjson.decode(errorJson)
