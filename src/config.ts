@@ -45,6 +45,8 @@ export interface Config {
   allowOpen: boolean;
   /** Graphs one tenant may have queued or running at once. */
   maxGraphsInFlight: number;
+  /** On SIGTERM, how long a process finishes what it is doing before it hands the rest back (workers) or drops it (API). */
+  shutdownMs: number;
 }
 
 /** The tenant of operator tokens: they see every tenant's graphs and the service-wide routes. */
@@ -83,6 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokens: loadTokens(env),
     allowOpen: env.WEFT_ALLOW_OPEN === '1',
     maxGraphsInFlight: int(env, 'WEFT_MAX_GRAPHS_IN_FLIGHT', 1000, 1, 10_000_000),
+    shutdownMs: int(env, 'WEFT_SHUTDOWN_MS', 10_000, 0, 3_600_000),
   };
 }
 

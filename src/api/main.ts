@@ -18,6 +18,11 @@ if (config.tokens.size === 0 && !loopback && !config.allowOpen) {
 }
 await app.listen({ port: config.port, host });
 
+// SIGTERM: stop accepting, answer what is in flight (long polls and event streams end at once), then exit;
+// after WEFT_SHUTDOWN_MS whatever is left is dropped.
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => void app.close().then(() => process.exit(0)));
+  process.once(signal, () => {
+    setTimeout(() => process.exit(0), config.shutdownMs).unref();
+    void app.close().then(() => process.exit(0));
+  });
 }

@@ -72,7 +72,19 @@ export class FinishWatcher {
     }
   }
 
+  /**
+   * Wakes every waiter now, as if its graph had ended: a closing API answers
+   * its long polls with the status as it is (clients ask again elsewhere)
+   * instead of holding its shutdown for their whole wait.
+   */
+  wakeAll(): void {
+    const sets = [...this.waiters.values()];
+    this.waiters.clear();
+    for (const set of sets) for (const wake of set) wake();
+  }
+
   close(): void {
+    this.wakeAll();
     this.subscriber.disconnect();
   }
 }

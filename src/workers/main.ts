@@ -14,6 +14,6 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    void worker.close().then(() => process.exit(0));
+    void worker.close(config.shutdownMs).then(() => process.exit(0));
   });
 }

@@ -60,6 +60,8 @@ export class TaskWorker {
   private deliverer: WebhookDeliverer | undefined;
   private readonly files: SpillFiles;
   private readonly spiller: Spiller;
+  /** Jobs running now, with their lock tokens. */
+  private readonly active = new Map<string, { job: Job<BundleJob>; token: string }>();
   /** Threads for tasks with a timeout, made when the first such task comes. */
   private threads: OpThreads | undefined;
 
@@ -81,7 +83,7 @@ export class TaskWorker {
     await this.beat();
     this.heartbeat = setInterval(() => void this.beat().catch(() => {}), HEARTBEAT_MS);
     this.heartbeat.unref();
-    this.worker = new Worker<BundleJob>(TASK_QUEUE, (job) => this.process(job), {
+    this.worker = new Worker<BundleJob>(TASK_QUEUE, (job, token) => this.track(job, token), {
       connection: connect(this.config.redisUrl, `weft-worker-${this.id}-bullmq`),
       prefix: this.config.prefix,
       concurrency: this.config.concurrency,
@@ -96,12 +98,25 @@ export class TaskWorker {
     this.setState('running');
   }
 
-  /** Stops taking jobs and waits for running ones to finish. */
-  async close(): Promise<void> {
+  /**
+   * Stops taking jobs and lets running ones finish (their continuations stop
+   * at the current batch). Jobs still running after `graceMs` are handed back
+   * to the queue, so other workers take them at once instead of after this
+   * one's lock expires; a task that finishes here after all is not lost work
+   * either: the first result stored wins.
+   */
+  async close(graceMs = Infinity): Promise<void> {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.setState('closing');
     clearInterval(this.heartbeat);
-    await this.worker?.close();
+    const drained = this.worker?.close();
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([drained?.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)))]);
+    clearTimeout(timer);
+    if (late) {
+      // Not waited for further: the jobs are back in the queue, and what still runs here is dropped on exit.
+      await Promise.all([...this.active.values()].map(({ job, token }) => job.moveToWait(token).catch(() => {})));
+    }
     await this.deliverer?.close();
     await this.webhooks?.close();
     this.abort.abort();
@@ -115,6 +130,17 @@ export class TaskWorker {
 
   private setState(next: WorkerState): void {
     this.state = next;
+  }
+
+  /** Runs a job, keeping it (and its lock token) in `active` while it runs, for a shutdown to hand back. */
+  private async track(job: Job<BundleJob>, token: string | undefined): Promise<void> {
+    const id = job.id ?? '';
+    if (token !== undefined) this.active.set(id, { job, token });
+    try {
+      await this.process(job);
+    } finally {
+      this.active.delete(id);
+    }
   }
 
   private async process(job: Job<BundleJob>): Promise<void> {
@@ -219,6 +245,8 @@ export class TaskWorker {
       }
     }
     if (pending.length > 0) await Promise.all(pending);
+    // Shutting down aborted the ops: their jobs were handed back, not failed.
+    if (this.abort.signal.aborted) return undefined;
     if (failure) {
       await this.tasks.end(graph, 'failed', failure);
       return undefined;

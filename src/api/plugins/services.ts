@@ -33,6 +33,8 @@ export interface Services {
 declare module 'fastify' {
   interface FastifyInstance {
     weft: Services;
+    /** Aborted when the app starts closing. */
+    closing: AbortSignal;
   }
 }
 
@@ -54,6 +56,13 @@ async function services(app: FastifyInstance, opts: { config: Config }): Promise
     objects,
     events: new EventLog(redis, config.prefix),
     webhooks,
+  });
+  // Closing: in-flight requests finish, but long polls and event streams end now rather than at their wait's end.
+  const closing = new AbortController();
+  app.decorate('closing', closing.signal);
+  app.addHook('preClose', async () => {
+    closing.abort();
+    finished.wakeAll();
   });
   app.addHook('onClose', async () => {
     finished.close();

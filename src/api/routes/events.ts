@@ -34,6 +34,9 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
       }
       const abort = new AbortController();
       req.raw.on('close', () => abort.abort());
+      // A closing API ends its streams; clients reconnect (with Last-Event-ID) to another instance.
+      const stop = () => abort.abort();
+      app.closing.addEventListener('abort', stop);
       reply.hijack();
       reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
       try {
@@ -41,20 +44,27 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
           reply.raw.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
         }
       } finally {
+        app.closing.removeEventListener('abort', stop);
         reply.raw.end();
       }
     },
     wsHandler: async (socket, req) => {
       const { id } = req.params;
       const abort = new AbortController();
-      socket.on('close', () => abort.abort());
+      const stop = () => abort.abort();
+      socket.on('close', () => {
+        abort.abort();
+        app.closing.removeEventListener('abort', stop);
+      });
+      app.closing.addEventListener('abort', stop);
       if (!(await graphs.status(id, req.tenant))) {
         socket.close(4404, 'graph_not_found');
         return;
       }
       try {
         for await (const e of events.follow(id, (req.query as { from?: number }).from ?? 0, abort.signal)) socket.send(JSON.stringify(e satisfies GraphEvent));
-        socket.close(1000, 'finish');
+        // 1001 "going away": the API is closing before the graph ended; reconnect with ?from=.
+        socket.close(app.closing.aborted ? 1001 : 1000, app.closing.aborted ? 'closing' : 'finish');
       } catch {
         socket.close(1011, 'error');
       }
