@@ -101,22 +101,26 @@ export class TaskState {
   /**
    * Stores results. Returns the graph's status, the tasks that became ready
    * for the queue, tasks of other graphs that became ready (they waited for
-   * these results as $oid inputs) and, when `take` > 0, up to `take` more that
-   * became ready and were started for the caller to run next.
+   * these results as $oid inputs), tasks that were done already (skipped)
+   * and, when `take` > 0, up to `take` more that became ready and were
+   * started for the caller to run next.
    */
-  async complete(graph: string, results: TaskResult[], take: number, spread: number, runner: Runner): Promise<{ status: string; ready: number[]; elsewhere: [string, number][]; next: StartResult }> {
+  async complete(graph: string, results: TaskResult[], take: number, spread: number, runner: Runner): Promise<{ status: string; ready: number[]; elsewhere: [string, number][]; skipped: number[]; next: StartResult }> {
     const k = graphKeys(this.prefix, graph);
     const args: (number | Buffer)[] = [];
     for (const [index, ms, values] of results) args.push(index, Math.round(ms * 1000) / 1000, values.length, ...values);
     const reply = await this.redis.completeTasksBuffer(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, finishedChannel(this.prefix), this.prefix, take, spread, START_BYTES, runner.worker, runner.attempt, ...args);
     const status = String(reply[0]);
-    if (reply.length === 1) return { status, ready: [], elsewhere: [], next: { status, run: [], alreadyDone: [], deferred: [] } };
+    if (reply.length === 1) return { status, ready: [], elsewhere: [], skipped: [], next: { status, run: [], alreadyDone: [], deferred: [] } };
     const n = reply[1] as number;
     const ready = reply.slice(2, 2 + n) as number[];
     const m = reply[2 + n] as number;
     const elsewhere: [string, number][] = [];
     for (let i = 0; i < m; i++) elsewhere.push([String(reply[3 + n + 2 * i]), reply[4 + n + 2 * i] as number]);
-    return { status, ready, elsewhere, next: { status: 'running', ...readStarted(reply, 3 + n + 2 * m) } };
+    const at = 3 + n + 2 * m;
+    const s = reply[at] as number;
+    const skipped = reply.slice(at + 1, at + 1 + s) as number[];
+    return { status, ready, elsewhere, skipped, next: { status: 'running', ...readStarted(reply, at + 1 + s) } };
   }
 
   /**

@@ -183,6 +183,8 @@ export class TaskWorker {
       this.tasksDone += results.length;
       if (completed.ready.length > 0) await this.queue.enqueue(graph, completed.ready, true);
       for (const [other, task] of completed.elsewhere) await this.queue.enqueue(other, [task], true);
+      // Done before this call stored them: what their first completion made ready may be queued nowhere.
+      if (completed.skipped.length > 0) await this.requeue(graph, { status: 'running', run: [], deferred: [], alreadyDone: completed.skipped });
       if (completed.next.status !== 'running') return;
       await this.requeue(graph, completed.next);
       await this.restoreInputs(completed.next.run);

@@ -13,6 +13,10 @@ export interface TestRedis {
   url: string;
   port: number;
   dir: string;
+  /** Stops it (SIGTERM: with AOF on, it syncs first) and keeps its data. */
+  halt(): Promise<void>;
+  /** Starts it again on the same port and data directory. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -30,22 +34,30 @@ export async function freePort(): Promise<number> {
 export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'weft-redis-'));
-  const proc: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction', ...extraArgs], { stdio: 'ignore' });
-  const failed = new Promise<never>((_, reject) => {
-    proc.once('error', (err) => reject(new Error(`Cannot start redis-server (${err.message}); install it (Debian: apt-get install redis-server).`)));
-  });
   const url = `redis://127.0.0.1:${port}`;
-  await Promise.race([waitForRedis(url), failed]);
+  let proc: ChildProcess;
+  const launch = async () => {
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction', ...extraArgs], { stdio: 'ignore' });
+    const failed = new Promise<never>((_, reject) => {
+      proc.once('error', (err) => reject(new Error(`Cannot start redis-server (${err.message}); install it (Debian: apt-get install redis-server).`)));
+    });
+    await Promise.race([waitForRedis(url), failed]);
+  };
+  const halt = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await exited;
+  };
+  await launch();
   return {
     url,
     port,
     dir,
+    halt,
+    resume: launch,
     async stop() {
-      if (proc.exitCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        await exited;
-      }
+      await halt();
       rmSync(dir, { recursive: true, force: true });
     },
   };

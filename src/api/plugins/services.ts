@@ -40,7 +40,7 @@ declare module 'fastify' {
 
 async function services(app: FastifyInstance, opts: { config: Config }): Promise<void> {
   const { config } = opts;
-  const redis = connect(config.redisUrl, 'weft-api');
+  const redis = connect(config.redisUrl, 'weft-api', { failFast: true });
   const queue = new TaskQueue(redis, config.prefix, config);
   const finished = new FinishWatcher(connect(config.redisUrl, 'weft-api-sub'), config.prefix);
   const objects = new ObjectStore(redis, config.prefix, new SpillFiles(config.spillDir));

@@ -5,8 +5,11 @@
   graph is done: its scheduling state is dropped, its outputs kept for the
   graph's retention time, and the finish is published.
 
-  A task already marked done (a repeated delivery after a worker was lost) is
-  skipped entirely, so the first result written wins and nothing is counted twice.
+  A task already marked done (a repeated delivery after a worker was lost, or
+  this very call sent again after Redis restarted and its first reply was
+  lost) is skipped entirely, so the first result written wins and nothing is
+  counted twice. Skipped tasks are returned: what the first completion made
+  ready may be queued nowhere (findLostTasks finds it).
 
   Of the tasks that became ready, the first bundle (sized as
   src/queue/dispatch.ts `bundle` sizes them, at most ARGV[3]) is started at
@@ -28,9 +31,10 @@
 
   Output:
     { status }                        the graph had already ended: nothing written
-    { status, n, ready index x n, m, (graph, index) x m, started... }
+    { status, n, ready index x n, m, (graph, index) x m, s, skipped index x s, started... }
       status is 'running' or 'done'; the n ready tasks are for the queue;
       the m pairs are ready tasks of other graphs, for the queue too;
+      the s skipped tasks were done already;
       `started` is as startTasks returns it, for the tasks started here
 
   Events: posttask for the finished tasks, postsubmit for those that became
@@ -52,6 +56,7 @@ local now = nowMs()
 local graph = string.match(KEYS[1], '{(.*)}')
 local ready = {}
 local elsewhere = {}
+local skipped = {}
 local waited = redis.call('HEXISTS', KEYS[1], 'waited') == 1
 -- Frees of this call are of values stored by earlier calls: small if no big value was stored before.
 local big = redis.call('HEXISTS', KEYS[1], 'big') == 1
@@ -127,6 +132,8 @@ while i <= #ARGV do
       end
     end
     finished = finished + 1
+  else
+    skipped[#skipped + 1] = tonumber(idx)
   end
   i = i + 3 + n
 end
@@ -148,6 +155,8 @@ local out = { status, #ready - take }
 for i = take + 1, #ready do out[#out + 1] = ready[i] end
 out[#out + 1] = #elsewhere / 2
 for i = 1, #elsewhere do out[#out + 1] = elsewhere[i] end
+out[#out + 1] = #skipped
+for i = 1, #skipped do out[#out + 1] = skipped[i] end
 if #ready > 0 then
   local keys = {}
   for r = 1, #ready do keys[r] = specHeader(redis.call('HGET', KEYS[2], ready[r]))[1] end
