@@ -5,6 +5,7 @@
  * and docs/errors.md in step.
  */
 import { GraphError } from '../graph/errors.ts';
+import { ObjectLostError } from '../store/objects.ts';
 
 export const errorCatalogue = {
   invalid_request: { status: 400, description: 'The request does not match the API schema (a field has the wrong type, a required field is missing, an unknown field was given).' },
@@ -23,6 +24,7 @@ export const errorCatalogue = {
   not_found: { status: 404, description: 'No such route.' },
   graph_not_found: { status: 404, description: 'No graph has this id (it never existed, or its retention time passed).' },
   object_not_found: { status: 404, description: 'No object has this id: it never existed, was released, or its time to live passed.' },
+  object_lost: { status: 410, description: 'The object existed but its bytes are gone (its spill file was removed or cut short), and it has no lineage to compute it again (its graph ended).' },
   object_failed: { status: 409, description: 'The object has no value: the graph computing it failed or was cancelled (its error is given).' },
   unknown_object: { status: 400, description: 'A graph uses {"$oid": ...} objects that do not exist (they are listed).' },
   not_acceptable: { status: 406, description: 'The object cannot be given in the Accept type asked for (application/octet-stream is for bytes values only).' },
@@ -61,6 +63,7 @@ interface FastifyLikeError {
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof GraphError) return new ApiError(err.code, err.message, err.details);
+  if (err instanceof ObjectLostError) return new ApiError('object_lost', err.message, { oid: err.oid });
   const e = err as FastifyLikeError;
   if (e && e.validation) {
     const first = e.validation[0] ?? {};

@@ -486,6 +486,10 @@ export interface components {
                 hits: number;
                 misses: number;
             };
+            lineage?: {
+                /** @description Lost values (key deleted, spill file gone) that workers computed again from their graph's lineage. */
+                recomputed: number;
+            };
         };
         Health: {
             ok: boolean;

@@ -25,6 +25,7 @@ export interface ScriptCommands {
   addEvents(...args: Args): Promise<null>;
   retryTask(...args: Args): Promise<number>;
   admitGraph(...args: Args): Promise<number>;
+  readTaskBuffer(...args: Args): Promise<(Buffer | number | null)[]>;
 }
 
 export type ScriptedRedis = Redis & ScriptCommands;

@@ -148,6 +148,19 @@ export class TaskState {
     return (await this.redis.retryTask(k.meta, task.key, Math.round(ms * 1000) / 1000, runner.worker, runner.attempt, JSON.stringify(error))) === 1;
   }
 
+  /**
+   * Lineage: the spec and current inputs of task `index` of a running graph
+   * (readTask-2.lua), to compute its value again; null when the graph ended
+   * or `index` is not a task (a data node has no lineage).
+   */
+  async lineage(graph: string, index: number): Promise<StartedTask | null> {
+    const k = graphKeys(this.prefix, graph);
+    const reply = await this.redis.readTaskBuffer(k.meta, k.spec, this.prefix, index);
+    if (reply.length === 0) return null;
+    const { key, deps, template, returns } = decodeSpec(reply[0] as Buffer);
+    return { index, key, deps, template, returns, inputs: reply.slice(2, 2 + (reply[1] as number)) as (Buffer | null)[] };
+  }
+
   /** Tasks made ready by finished ones but possibly enqueued nowhere (see findLostTasks-4.lua). */
   async findLost(graph: string, finished: number[], limit = 100_000): Promise<number[]> {
     const k = graphKeys(this.prefix, graph);

@@ -48,6 +48,18 @@ export function valuesKey(prefix: string, graph: string): string {
 
 const RUNNING = new Set(['queued', 'running']);
 
+/** A stored object whose bytes are gone (its spill file removed or cut short). */
+export class ObjectLostError extends Error {
+  override readonly name = 'ObjectLostError';
+  readonly code = 'object_lost';
+  constructor(
+    message: string,
+    readonly oid: string,
+  ) {
+    super(message);
+  }
+}
+
 export class ObjectStore {
   constructor(
     private readonly redis: Redis,
@@ -59,8 +71,13 @@ export class ObjectStore {
   async restore(graph: string, field: string, bytes: Buffer): Promise<Buffer> {
     if (bytes.length !== 1 || bytes[0] !== SPILL_STUB) return bytes;
     const at = await this.redis.hgetBuffer(`${this.prefix}:{${graph}}:spilled`, field);
-    if (!at) return bytes;
-    return this.files.read(parseLocation(Buffer.concat([bytes, at])));
+    const oid = `${graph}.${field}`;
+    if (!at) throw new ObjectLostError(`Object ${oid} is lost: it was spilled to disk, but its location is gone.`, oid);
+    try {
+      return await this.files.read(parseLocation(Buffer.concat([bytes, at])));
+    } catch (err) {
+      throw new ObjectLostError(`Object ${oid} is lost: its spill file cannot be read (${(err as Error).message}).`, oid);
+    }
   }
 
   /** Meta of each object, in order; null where there is no such object (or it was released, or `viewer` may not see it). */

@@ -20,8 +20,9 @@ import { TaskQueue, type BundleJob } from '../queue/dispatch.ts';
 import { TASK_QUEUE, opsKey, workersKey } from '../queue/keys.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
 import { TaskState, type StartedTask, type StartResult, type TaskErrorBody, type TaskResult } from '../queue/tasks.ts';
-import { isSpilled, parseLocation, SpillFiles } from '../store/spill.ts';
+import { SpillFiles } from '../store/spill.ts';
 import { evaluate } from './evaluate.ts';
+import { Lineage } from './lineage.ts';
 import { OpThreads, ThreadTaskError } from './op-threads.ts';
 import { decodeInputs, encodeResult, taskError } from './task-values.ts';
 import { Spiller } from './spiller.ts';
@@ -60,6 +61,7 @@ export class TaskWorker {
   private deliverer: WebhookDeliverer | undefined;
   private readonly files: SpillFiles;
   private readonly spiller: Spiller;
+  private readonly lineage: Lineage;
   /** Jobs running now, with their lock tokens. */
   private readonly active = new Map<string, { job: Job<BundleJob>; token: string }>();
   /** Threads for tasks with a timeout, made when the first such task comes. */
@@ -74,6 +76,7 @@ export class TaskWorker {
     this.queue = new TaskQueue(this.redis, config.prefix, config);
     this.files = new SpillFiles(config.spillDir, config.spillDirLimit);
     this.spiller = new Spiller(this.redis, config, this.files);
+    this.lineage = new Lineage(this.tasks, this.files, ops, this.abort.signal);
   }
 
   async start(): Promise<void> {
@@ -156,7 +159,7 @@ export class TaskWorker {
     // Tasks a continuation starts are on their first try.
     runner.attempt = 1 + stalls;
     await this.requeue(graph, started);
-    await this.restoreInputs(started.run);
+    await this.restoreInputs(graph, started.run);
     // Tasks to run, front first. Tasks made ready by a batch go to the front
     // (depth first, as Dask orders work), so consumers run, and free their
     // inputs, before more producers fill the store.
@@ -187,7 +190,7 @@ export class TaskWorker {
       if (completed.skipped.length > 0) await this.requeue(graph, { status: 'running', run: [], deferred: [], alreadyDone: completed.skipped });
       if (completed.next.status !== 'running') return;
       await this.requeue(graph, completed.next);
-      await this.restoreInputs(completed.next.run);
+      await this.restoreInputs(graph, completed.next.run);
       todo.unshift(...completed.next.run);
     }
   }
@@ -263,25 +266,16 @@ export class TaskWorker {
   }
 
   /**
-   * Reads the spilled inputs of started tasks back from disk, all at once
-   * (a start returns at most START_BYTES of them), before any runs: the reads
-   * overlap each other and no computation.
+   * Gets the inputs of started tasks ready before any runs: spilled ones read
+   * back from disk, all at once (a start returns at most START_BYTES of them,
+   * and the reads overlap each other and no computation), lost ones computed
+   * again from lineage (lineage.ts).
    */
-  private async restoreInputs(tasks: StartedTask[]): Promise<void> {
-    const reads: Promise<void>[] = [];
-    for (const task of tasks) {
-      task.inputs.forEach((input, i) => {
-        if (input !== null && isSpilled(input)) {
-          reads.push(
-            this.files.readOnThread(parseLocation(input)).then(({ bytes, ms }) => {
-              this.spiller.noteRestore(bytes.length, ms);
-              task.inputs[i] = bytes;
-            }),
-          );
-        }
-      });
-    }
-    await Promise.all(reads);
+  private async restoreInputs(graph: string, tasks: StartedTask[]): Promise<void> {
+    const restored = (bytes: number, ms: number) => this.spiller.noteRestore(bytes, ms);
+    await Promise.all(tasks.map((task) => this.lineage.complete(graph, task, restored)));
+    const recomputed = this.lineage.take();
+    if (recomputed > 0) await this.redis.hincrby(`${this.config.prefix}:stats`, 'lineage_recomputes', recomputed);
   }
 
   private async publishOps(): Promise<void> {

@@ -30,6 +30,7 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
         out_of_disk: stats.out_of_disk ?? null,
       },
       cache: { hits: n('cache_hits'), misses: n('cache_misses') },
+      lineage: { recomputed: n('lineage_recomputes') },
     };
   });
 

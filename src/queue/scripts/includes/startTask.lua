@@ -1,25 +1,9 @@
--- Appends to `out` what a worker needs to run task `idx`: idx, 0, its spec,
--- the number of inputs, then each input's value (false where an object is
--- missing); or idx, 1, '', 0 when the task is already done (a repeated delivery).
--- An input is a dep as specHeader describes it.
+-- Appends the number of inputs of a task, then each input's value (false
+-- where an object is missing). An input is a dep as specHeader describes it.
 -- A spilled input comes back as the stub byte and its location (see store).
 -- `budget.left` counts down the bytes of inputs returned (see deferTask).
--- Returns the task's key when it starts, false when it was done. Needs specHeader and store.
-local function startTask(out, idx, specKey, doneKey, valsKey, prefix, now, budget)
-  out[#out + 1] = tonumber(idx)
-  if redis.call('GETBIT', doneKey, idx) == 1 then
-    out[#out + 1] = 1
-    out[#out + 1] = ''
-    out[#out + 1] = 0
-    return false
-  end
-  local spec = redis.call('HGET', specKey, idx)
-  local header = specHeader(spec)
-  local base = string.sub(valsKey, 1, -5)
-  local graph = string.match(base, '{(.*)}')
-  local deps = header[2]
-  out[#out + 1] = 0
-  out[#out + 1] = spec
+-- Needs specHeader and store.
+local function appendInputs(out, deps, base, graph, prefix, now, budget)
   out[#out + 1] = #deps
   for j = 1, #deps do
     local d = deps[j]
@@ -34,6 +18,26 @@ local function startTask(out, idx, specKey, doneKey, valsKey, prefix, now, budge
     if value then budget.left = budget.left - #value end
     out[#out + 1] = value
   end
+end
+
+-- Appends to `out` what a worker needs to run task `idx`: idx, 0, its spec,
+-- then its inputs (appendInputs); or idx, 1, '', 0 when the task is already
+-- done (a repeated delivery). Returns the task's key when it starts, false
+-- when it was done.
+local function startTask(out, idx, specKey, doneKey, valsKey, prefix, now, budget)
+  out[#out + 1] = tonumber(idx)
+  if redis.call('GETBIT', doneKey, idx) == 1 then
+    out[#out + 1] = 1
+    out[#out + 1] = ''
+    out[#out + 1] = 0
+    return false
+  end
+  local spec = redis.call('HGET', specKey, idx)
+  local header = specHeader(spec)
+  local base = string.sub(valsKey, 1, -5)
+  out[#out + 1] = 0
+  out[#out + 1] = spec
+  appendInputs(out, header[2], base, string.match(base, '{(.*)}'), prefix, now, budget)
   return header[1]
 end
 

@@ -1,0 +1,81 @@
+/**
+ * Lost objects come back from lineage, as Ray reconstructs lost objects: when
+ * a task's input of its own graph is gone (its key deleted, its spill file
+ * removed or cut short), the worker computes it again from the task that
+ * made it, and from that task's inputs in turn if they are gone too, while
+ * the graph runs (its specs are its lineage; they go when it ends). The value
+ * is made for the task that needs it and not stored: lost values are rare,
+ * and storing would have to redo the store's accounting.
+ *
+ * What has no lineage stays lost and fails the task with `object_lost`: data
+ * nodes (values given in the graph), objects of other graphs (`$oid`), and
+ * anything of a graph that has ended.
+ */
+import type { Slot } from '../graph/plan.ts';
+import type { OpRegistry } from '../ops/registry.ts';
+import type { StartedTask, TaskState } from '../queue/tasks.ts';
+import { isSpilled, parseLocation, type SpillFiles } from '../store/spill.ts';
+import { evaluate } from './evaluate.ts';
+import { decodeInputs, encodeResult } from './task-values.ts';
+
+/** Most tasks one lost input may make run again: a chain longer than this is reported lost. */
+const MAX_RECOMPUTE = 10_000;
+
+export class Lineage {
+  /** Values recomputed since the last `take()`, for the stats. */
+  private recomputed = 0;
+
+  constructor(
+    private readonly tasks: TaskState,
+    private readonly files: SpillFiles,
+    private readonly ops: OpRegistry,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /**
+   * Reads spilled inputs back from disk (all at once: the reads overlap) and
+   * computes lost ones of the task's own graph again. What cannot be had
+   * stays null, and decodeInputs reports it as `object_lost`.
+   */
+  async complete(graph: string, task: StartedTask, onRestore: (bytes: number, ms: number) => void, budget = { left: MAX_RECOMPUTE }): Promise<void> {
+    await Promise.all(
+      task.inputs.map(async (input, i) => {
+        if (input === null || !isSpilled(input)) return;
+        try {
+          const { bytes, ms } = await this.files.readOnThread(parseLocation(input));
+          onRestore(bytes.length, ms);
+          task.inputs[i] = bytes;
+        } catch {
+          task.inputs[i] = null; // the spill file is gone or short: lost
+        }
+      }),
+    );
+    for (let i = 0; i < task.inputs.length; i++) {
+      const input = task.inputs[i];
+      // A 1-byte stub with no location left is as lost as a missing value.
+      if (input !== null && !(input.length === 1 && input[0] === 0xc1)) continue;
+      task.inputs[i] = await this.recompute(graph, task.deps[i], onRestore, budget);
+    }
+  }
+
+  /** Values recomputed since the last call. */
+  take(): number {
+    const n = this.recomputed;
+    this.recomputed = 0;
+    return n;
+  }
+
+  private async recompute(graph: string, dep: Slot, onRestore: (bytes: number, ms: number) => void, budget: { left: number }): Promise<Buffer | null> {
+    if (typeof dep === 'string' || budget.left <= 0) return null;
+    const [index, output] = typeof dep === 'number' ? [dep, undefined] : dep;
+    const producer = await this.tasks.lineage(graph, index);
+    if (!producer) return null;
+    budget.left--;
+    await this.complete(graph, producer, onRestore, budget);
+    if (producer.inputs.some((v) => v === null)) return null;
+    const value = await evaluate(producer.template, decodeInputs(producer), this.ops, { signal: this.signal, graph, key: producer.key });
+    const encoded = encodeResult(producer, value);
+    this.recomputed++;
+    return encoded[output ?? 0] ?? null;
+  }
+}
