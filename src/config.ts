@@ -47,6 +47,8 @@ export interface Config {
   maxGraphsInFlight: number;
   /** On SIGTERM, how long a process finishes what it is doing before it hands the rest back (workers) or drops it (API). */
   shutdownMs: number;
+  /** A worker without a heartbeat for this long is dead: GET /v1/workers drops it. Workers beat five times per timeout. */
+  workerTimeoutMs: number;
 }
 
 /** The tenant of operator tokens: they see every tenant's graphs and the service-wide routes. */
@@ -86,6 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowOpen: env.WEFT_ALLOW_OPEN === '1',
     maxGraphsInFlight: int(env, 'WEFT_MAX_GRAPHS_IN_FLIGHT', 1000, 1, 10_000_000),
     shutdownMs: int(env, 'WEFT_SHUTDOWN_MS', 10_000, 0, 3_600_000),
+    workerTimeoutMs: int(env, 'WEFT_WORKER_TIMEOUT_MS', 10_000, 500, 3_600_000),
   };
 }
 

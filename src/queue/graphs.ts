@@ -17,7 +17,7 @@ import { encodeValue } from '../store/codec.ts';
 import { decodeValue } from '../store/codec.ts';
 import { objectId, parseObjectId, type ObjectStore } from '../store/objects.ts';
 import type { TaskQueue } from './dispatch.ts';
-import { finishedChannel, graphKeys, inFlightKey } from './keys.ts';
+import { activeKey, finishedChannel, graphKeys, graphsKey, inFlightKey, statsKey } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
 import { encodeSpec } from './spec.ts';
 import { visibleTo } from '../store/tenants.ts';
@@ -38,8 +38,24 @@ export interface GraphInfo {
 
 export type Oid = { $oid: string };
 
+/** A graph as GET /v1/graphs lists it: no outputs (they may be many), the first requested keys as its name. */
+export interface GraphSummary {
+  id: string;
+  status: GraphStatus;
+  progress: GraphInfo['progress'];
+  keys: string[];
+  error: { message: string; key?: string; code?: string } | null;
+  created: number;
+  started: number | null;
+  finished: number | null;
+}
+
 /** Nodes written per pipelined round trip while registering. */
 const REGISTER_CHUNK = 5000;
+/** GET /v1/graphs remembers this many of the newest graphs (ids only; a graph's own keys expire with its retention). */
+export const GRAPH_LIST_MAX = 10_000;
+/** Requested keys a summary names. */
+const SUMMARY_KEYS = 5;
 const RUNNING = new Set(['queued', 'running']);
 
 export function newGraphId(): string {
@@ -104,6 +120,9 @@ export class GraphStore {
         ...(finished ? { finished: now } : {}),
         ...(options.tenant ? { tenant: options.tenant } : {}),
       });
+      // Listed at once, and active before any task can end it (finishGraph takes it off).
+      pipe.zadd(graphsKey(this.prefix), now, id).zremrangebyrank(graphsKey(this.prefix), 0, -GRAPH_LIST_MAX - 1);
+      if (!finished) pipe.zadd(activeKey(this.prefix), now, id);
       let refs: (string | number)[] = [];
       let vals: (string | Buffer)[] = [];
       const flushPhase1 = () => {
@@ -137,6 +156,7 @@ export class GraphStore {
       if (finished) {
         addEvents(pipe, k, 'postsubmit_all', 1, { tasks: 0, ready: 0, ...options.counts });
         addEvents(pipe, k, 'finish', 1, { status: 'done' });
+        pipe.hincrby(statsKey(this.prefix), 'graphs_submitted', 1).hincrby(statsKey(this.prefix), 'graphs_done', 1);
         pipe.expire(k.meta, options.ttl).expire(k.vals, options.ttl).expire(k.events, options.ttl).unlink(k.refs, k.done);
         pipe.publish(finishedChannel(this.prefix), id);
         await flush();
@@ -150,6 +170,8 @@ export class GraphStore {
       const flushSpecs = async (last: boolean) => {
         if (spec.length) pipe.hset(k.spec, ...spec);
         if (pend.length) pipe.hset(k.pend, ...pend);
+        // Counted once the graph is whole, so a failed registration never counts.
+        if (last) pipe.hincrby(statsKey(this.prefix), 'graphs_submitted', 1);
         spec = [];
         pend = [];
         await flush(last);
@@ -173,6 +195,7 @@ export class GraphStore {
       return { id, outputs };
     } catch (err) {
       await this.redis.unlink(k.meta, k.spec, k.pend, k.refs, k.done, k.vals).catch(() => {});
+      await this.redis.multi().zrem(graphsKey(this.prefix), id).zrem(activeKey(this.prefix), id).exec().catch(() => {});
       throw err;
     }
   }
@@ -261,6 +284,37 @@ export class GraphStore {
     return { info: found.info, result: reshape(found.out, (n) => byNode.get(n)) };
   }
 
+  /**
+   * The newest graphs `viewer` may see first, at most `limit`, only those in
+   * `status` when given. Ids whose graph has expired are dropped from the
+   * list on the way.
+   */
+  async list(limit: number, viewer: string, status?: GraphStatus): Promise<GraphSummary[]> {
+    const key = graphsKey(this.prefix);
+    const out: GraphSummary[] = [];
+    const gone: string[] = [];
+    // A filter (status, tenant) may keep few of a page: the pages grow, so a sparse list still takes few round trips.
+    let page = limit;
+    for (let start = 0; out.length < limit; start += page, page = Math.min(1000, page * 4)) {
+      const ids = await this.redis.zrevrange(key, start, start + page - 1);
+      if (ids.length === 0) break;
+      const pipe = this.redis.pipeline();
+      for (const id of ids) pipe.hmget(graphKeys(this.prefix, id).meta, 'status', 'total', 'done', 'running', 'created', 'started', 'finished', 'outkeys', 'error', 'tenant');
+      const rows = (await pipe.exec()) ?? [];
+      ids.forEach((id, i) => {
+        const [err, fields] = rows[i] as [Error | null, (string | null)[]];
+        if (err) throw err;
+        if (fields[0] === null) return void gone.push(id);
+        if (!visibleTo(viewer, fields[9])) return;
+        const summary = readSummary(id, fields);
+        if (out.length < limit && (!status || summary.status === status)) out.push(summary);
+      });
+      if (ids.length < page) break;
+    }
+    if (gone.length > 0) await this.redis.zrem(key, ...gone);
+    return out;
+  }
+
   /** A graph's status; null when there is no such graph or `viewer` may not see it. */
   async status(id: string, viewer: string): Promise<GraphStatus | null> {
     const [status, tenant] = await this.redis.hmget(graphKeys(this.prefix, id).meta, 'status', 'tenant');
@@ -296,6 +350,34 @@ function readMeta(id: string, m: Record<string, string>, viewer: string): { info
     finished: num(m.finished),
   };
   return { info, out };
+}
+
+/** A summary from meta fields read in the order `list` asks for them. */
+function readSummary(id: string, f: (string | null)[]): GraphSummary {
+  const [status, total, done, running, created, started, finished, outkeys, error] = f;
+  const num = (v: string | null) => (v === null ? null : Number(v));
+  const e = error ? (JSON.parse(error) as { message?: string; key?: string; code?: string }) : null;
+  return {
+    id,
+    status: status as GraphStatus,
+    progress: { total: Number(total), done: Number(done), running: Number(running), failed: status === 'failed' ? 1 : 0 },
+    keys: firstKeys(outkeys ?? '[]'),
+    error: e && { message: String(e.message ?? ''), ...(e.key !== undefined ? { key: e.key } : {}), ...(e.code !== undefined ? { code: e.code } : {}) },
+    created: Number(created),
+    started: num(started),
+    finished: num(finished),
+  };
+}
+
+/** The first requested keys of a graph's `outkeys` (a JSON array), without parsing a huge one whole. */
+function firstKeys(outkeys: string): string[] {
+  if (outkeys.length < 4096) return (JSON.parse(outkeys) as string[]).slice(0, SUMMARY_KEYS);
+  const keys: string[] = [];
+  for (const [quoted] of outkeys.slice(0, 4096).matchAll(/"(?:[^"\\]|\\.)*"/g)) {
+    if (keys.length === SUMMARY_KEYS) break;
+    keys.push(JSON.parse(quoted) as string);
+  }
+  return keys;
 }
 
 export function oidTree(graph: string, spec: OutputSpec): unknown {

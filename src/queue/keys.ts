@@ -31,9 +31,34 @@ export function opsKey(prefix: string): string {
   return `${prefix}:ops`;
 }
 
-/** Sorted set of worker id -> last heartbeat (ms), and the hash of each worker's details. */
+/** Sorted set of worker id -> last heartbeat (ms). */
 export function workersKey(prefix: string): string {
   return `${prefix}:workers`;
+}
+
+/** Hash of one worker's details (src/queue/workers.ts), expiring unless the worker keeps beating. */
+export function workerKey(prefix: string, id: string): string {
+  return `${prefix}:workers:${id}`;
+}
+
+/** Hash of cluster-wide counters: store, cache, tasks, graphs, webhooks (docs/architecture.md lists them). */
+export function statsKey(prefix: string): string {
+  return `${prefix}:stats`;
+}
+
+/** Sorted set of graph id -> created (ms): the newest graphs, for GET /v1/graphs. */
+export function graphsKey(prefix: string): string {
+  return `${prefix}:graphs`;
+}
+
+/** Sorted set of graph id -> created (ms) of graphs not yet ended, for the graphs-by-state gauge. */
+export function activeKey(prefix: string): string {
+  return `${prefix}:active`;
+}
+
+/** Hash of the task duration histogram: `le:<bound>` counts, `sum`, `count`, added to by workers at each heartbeat. */
+export function durationsKey(prefix: string): string {
+  return `${prefix}:metrics:task_seconds`;
 }
 
 export const TASK_QUEUE = 'tasks';

@@ -1,12 +1,67 @@
-/** What the API reads about workers and their ops, from the keys workers write as they start and heartbeat. */
-import type { Redis } from 'ioredis';
-import { opsKey, workersKey } from './keys.ts';
+/**
+ * The worker registry and op catalogue: what workers write as they start and
+ * heartbeat, and what the API reads of it.
+ *
+ *   P:workers        sorted set: worker id -> last heartbeat (ms)
+ *   P:workers:<id>   hash: the fields of WorkerInfo, expiring after the
+ *                    worker timeout unless the next heartbeat renews it
+ */
+import type { ChainableCommander, Redis } from 'ioredis';
+import { opsKey, workerKey, workersKey } from './keys.ts';
 
-/** A worker counts as live while its last heartbeat is younger than this. */
-export const WORKER_TIMEOUT_MS = 10_000;
+/** A worker beats this many times per timeout, so one late beat does not make it look dead. */
+export const BEATS_PER_TIMEOUT = 5;
 
-export async function liveWorkerCount(redis: Redis, prefix: string): Promise<number> {
-  return redis.zcount(workersKey(prefix), Date.now() - WORKER_TIMEOUT_MS, '+inf');
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  concurrency: number;
+  /** Tasks started and not yet completed. */
+  running: number;
+  /** Jobs (bundles) held now. */
+  jobs: number;
+  tasks_done: number;
+  tasks_failed: number;
+  /** When the process started (ms). */
+  started: number;
+  /** Its last heartbeat (ms). */
+  heartbeat: number;
+}
+
+/** Queues one heartbeat on `multi`: the sorted set's score and the details hash, whose TTL is renewed. */
+export function addHeartbeat(multi: ChainableCommander, prefix: string, info: WorkerInfo, timeoutMs: number): void {
+  const { id, ...fields } = info;
+  multi.zadd(workersKey(prefix), info.heartbeat, id).hset(workerKey(prefix, id), fields).pexpire(workerKey(prefix, id), timeoutMs);
+}
+
+/** Takes a closing worker out of the registry at once, rather than after the timeout. */
+export async function removeWorker(redis: Redis, prefix: string, id: string): Promise<void> {
+  await redis.multi().zrem(workersKey(prefix), id).del(workerKey(prefix, id)).exec();
+}
+
+export async function liveWorkerCount(redis: Redis, prefix: string, timeoutMs: number): Promise<number> {
+  return redis.zcount(workersKey(prefix), Date.now() - timeoutMs, '+inf');
+}
+
+/** Live workers (a heartbeat within `timeoutMs`), oldest first; dead ones are dropped from the set on the way. */
+export async function listWorkers(redis: Redis, prefix: string, timeoutMs: number): Promise<WorkerInfo[]> {
+  const key = workersKey(prefix);
+  const cutoff = Date.now() - timeoutMs;
+  const [, ids] = await Promise.all([redis.zremrangebyscore(key, '-inf', `(${cutoff}`), redis.zrangebyscore(key, cutoff, '+inf')]);
+  if (ids.length === 0) return [];
+  const pipe = redis.pipeline();
+  for (const id of ids) pipe.hgetall(workerKey(prefix, id));
+  const rows = (await pipe.exec()) ?? [];
+  const workers: WorkerInfo[] = [];
+  ids.forEach((id, i) => {
+    const [err, h] = rows[i] as [Error | null, Record<string, string>];
+    if (err) throw err;
+    if (!h.heartbeat) return;
+    const n = (k: string) => Number(h[k] ?? 0);
+    workers.push({ id, host: h.host ?? '', pid: n('pid'), concurrency: n('concurrency'), running: n('running'), jobs: n('jobs'), tasks_done: n('tasks_done'), tasks_failed: n('tasks_failed'), started: n('started'), heartbeat: n('heartbeat') });
+  });
+  return workers.sort((a, b) => a.started - b.started || a.id.localeCompare(b.id));
 }
 
 /**

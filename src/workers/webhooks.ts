@@ -12,6 +12,7 @@ import { createHmac } from 'node:crypto';
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { EventLog } from '../queue/events.ts';
+import { statsKey } from '../queue/keys.ts';
 import { hooksKey, Webhooks, WEBHOOK_QUEUE, type WebhookJob } from '../queue/webhooks.ts';
 
 const BATCH = 2000;
@@ -67,10 +68,13 @@ export class WebhookDeliverer {
       }
       if (error) {
         const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-        await this.redis.multi().hincrby(key, `${i}:attempts`, 1).hset(key, `${i}:error`, error, ...(last ? [`${i}:status`, 'failed'] : [])).exec();
+        const multi = this.redis.multi().hincrby(key, `${i}:attempts`, 1).hset(key, `${i}:error`, error, ...(last ? [`${i}:status`, 'failed'] : []));
+        multi.hincrby(statsKey(this.prefix), 'webhook_failures', 1);
+        if (last) multi.hincrby(statsKey(this.prefix), 'webhooks_failed', 1);
+        await multi.exec();
         throw new Error(error);
       }
-      await this.redis.hincrby(key, `${i}:deliveries`, 1);
+      await this.redis.multi().hincrby(key, `${i}:deliveries`, 1).hincrby(statsKey(this.prefix), 'webhook_deliveries', 1).exec();
     }
     const next = batch.length > 0 ? batch[batch.length - 1].seq + 1 : cursor;
     await this.redis.hset(key, `${i}:cursor`, next, ...(finished ? [`${i}:status`, 'done'] : []));

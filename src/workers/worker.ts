@@ -17,7 +17,9 @@ import type { Config } from '../config.ts';
 import type { OpRegistry } from '../ops/registry.ts';
 import { connect } from '../queue/connection.ts';
 import { TaskQueue, type BundleJob } from '../queue/dispatch.ts';
-import { TASK_QUEUE, opsKey, workersKey } from '../queue/keys.ts';
+import { TASK_QUEUE, opsKey } from '../queue/keys.ts';
+import { DurationHistogram } from '../queue/metrics.ts';
+import { addHeartbeat, BEATS_PER_TIMEOUT, removeWorker } from '../queue/workers.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
 import { TaskState, type StartedTask, type StartResult, type TaskErrorBody, type TaskResult } from '../queue/tasks.ts';
 import { SpillFiles } from '../store/spill.ts';
@@ -35,7 +37,6 @@ const CONTINUE_MS = 50;
 const SHORT_TASK_MS = 1;
 /** A bundle's results are stored once they reach this many bytes, not all at the end (see `runBatch`). */
 const BATCH_BYTES = 1 << 20;
-const HEARTBEAT_MS = 2000;
 /** Errors that running the task again cannot fix. */
 const NOT_RETRIED = new Set(['object_lost', 'object_failed', 'unknown_op']);
 
@@ -56,7 +57,13 @@ export class TaskWorker {
   private worker: Worker<BundleJob> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
+  private readonly startedAt = Date.now();
   private tasksDone = 0;
+  private tasksFailed = 0;
+  /** Tasks started and not yet completed, over all jobs held. */
+  private running = 0;
+  private jobs = 0;
+  private readonly durations = new DurationHistogram();
   private webhooks: Webhooks | undefined;
   private deliverer: WebhookDeliverer | undefined;
   private readonly files: SpillFiles;
@@ -84,7 +91,7 @@ export class TaskWorker {
     await this.redis.hset(`${this.config.prefix}:store`, 'spillmin', this.config.spillMinBytes, 'cachettl', this.config.cacheTtl);
     this.spiller.start();
     await this.beat();
-    this.heartbeat = setInterval(() => void this.beat().catch(() => {}), HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => void this.beat().catch(() => {}), Math.floor(this.config.workerTimeoutMs / BEATS_PER_TIMEOUT));
     this.heartbeat.unref();
     this.worker = new Worker<BundleJob>(TASK_QUEUE, (job, token) => this.track(job, token), {
       connection: connect(this.config.redisUrl, `weft-worker-${this.id}-bullmq`),
@@ -125,7 +132,9 @@ export class TaskWorker {
     this.abort.abort();
     await this.threads?.close();
     await this.spiller.stop();
-    await this.redis.zrem(workersKey(this.config.prefix), this.id).catch(() => {});
+    // The last durations, then out of the registry at once.
+    await this.beat().catch(() => {});
+    await removeWorker(this.redis, this.config.prefix, this.id).catch(() => {});
     await this.queue.close();
     this.redis.disconnect();
     this.setState('closed');
@@ -146,7 +155,22 @@ export class TaskWorker {
     }
   }
 
+  /** Runs a job, counting the job and its tasks in flight for the registry. */
   private async process(job: Job<BundleJob>): Promise<void> {
+    const held = { tasks: 0 };
+    this.jobs++;
+    try {
+      await this.runJob(job, (n) => {
+        held.tasks += n;
+        this.running += n;
+      });
+    } finally {
+      this.running -= held.tasks;
+      this.jobs--;
+    }
+  }
+
+  private async runJob(job: Job<BundleJob>, hold: (tasks: number) => void): Promise<void> {
     const graph = job.data.g;
     const deadline = Date.now() + CONTINUE_MS;
     // Deliveries after a lost worker count as attempts too, on top of the op-error retry this job may be.
@@ -155,6 +179,7 @@ export class TaskWorker {
     const runner = { worker: this.id, attempt: tries + stalls };
     const started = await this.tasks.start(graph, job.data.t, runner);
     if (started.status !== 'running') return;
+    hold(started.run.length);
     for (const task of started.run) task.tries = tries;
     // Tasks a continuation starts are on their first try.
     runner.attempt = 1 + stalls;
@@ -166,8 +191,11 @@ export class TaskWorker {
     const todo = started.run;
     while (todo.length > 0) {
       const t0 = performance.now();
+      const before = todo.length;
       const results = await this.runBatch(graph, todo, stalls);
       if (!results) return;
+      // Tasks taken from todo without a result were handed back to the queue to be retried.
+      hold(-(before - todo.length - results.length));
       if (results.length === 0) continue; // every task of the batch failed and runs again later
       // Continue with the tasks these made ready, within the time budget; the rest go to the queue.
       // Short tasks are kept together (a queue hop would cost more than running them here);
@@ -184,11 +212,14 @@ export class TaskWorker {
       }
       const completed = await this.tasks.complete(graph, results, take, short ? 1 : this.config.bundleSpread, runner);
       this.tasksDone += results.length;
+      hold(-results.length);
+      for (const [, ms] of results) this.durations.observe(ms / 1000);
       if (completed.ready.length > 0) await this.queue.enqueue(graph, completed.ready, true);
       for (const [other, task] of completed.elsewhere) await this.queue.enqueue(other, [task], true);
       // Done before this call stored them: what their first completion made ready may be queued nowhere.
       if (completed.skipped.length > 0) await this.requeue(graph, { status: 'running', run: [], deferred: [], alreadyDone: completed.skipped });
       if (completed.next.status !== 'running') return;
+      hold(completed.next.run.length);
       await this.requeue(graph, completed.next);
       await this.restoreInputs(graph, completed.next.run);
       todo.unshift(...completed.next.run);
@@ -253,6 +284,7 @@ export class TaskWorker {
     // Shutting down aborted the ops: their jobs were handed back, not failed.
     if (this.abort.signal.aborted) return undefined;
     if (failure) {
+      this.tasksFailed++;
       await this.tasks.end(graph, 'failed', failure);
       return undefined;
     }
@@ -287,13 +319,22 @@ export class TaskWorker {
       .exec();
   }
 
+  /** One write per heartbeat interval: the registry entry and the task durations since the last beat. */
   private async beat(): Promise<void> {
-    const key = workersKey(this.config.prefix);
-    await this.redis
-      .multi()
-      .zadd(key, Date.now(), this.id)
-      .hset(`${key}:${this.id}`, { host: hostname(), pid: process.pid, concurrency: this.config.concurrency, tasksDone: this.tasksDone })
-      .pexpire(`${key}:${this.id}`, HEARTBEAT_MS * 5)
-      .exec();
+    const multi = this.redis.multi();
+    addHeartbeat(
+      multi,
+      this.config.prefix,
+      { id: this.id, host: hostname(), pid: process.pid, concurrency: this.config.concurrency, running: this.running, jobs: this.jobs, tasks_done: this.tasksDone, tasks_failed: this.tasksFailed, started: this.startedAt, heartbeat: Date.now() },
+      this.config.workerTimeoutMs,
+    );
+    const drained = this.durations.drainInto(multi, this.config.prefix);
+    try {
+      const results = (await multi.exec()) ?? [];
+      for (const [err] of results) if (err) throw err;
+    } catch (err) {
+      drained.restore();
+      throw err;
+    }
   }
 }

@@ -20,7 +20,8 @@
       code 2: deferred (the reply was full): the caller enqueues it again
 
   Events: the graph moves from queued to running on its first start; a
-  pretask event for the started tasks.
+  pretask event for the started tasks. Counts them in <prefix>:stats
+  tasks_started (GET /metrics).
 ]]
 --- @include "specHeader"
 --- @include "store"
@@ -42,5 +43,8 @@ if status == 'queued' then
   local t = redis.call('TIME')
   redis.call('HSET', KEYS[1], 'status', 'running', 'started', t[1] * 1000 + math.floor(t[2] / 1000))
 end
-if started > 0 then redis.call('HINCRBY', KEYS[1], 'running', started) end
+if started > 0 then
+  redis.call('HINCRBY', KEYS[1], 'running', started)
+  redis.call('HINCRBY', ARGV[1] .. ':stats', 'tasks_started', started)
+end
 return out

@@ -2,6 +2,8 @@
 -- its outputs (all other values are freed when it failed), unpins the objects
 -- of other graphs it used, frees outputs released while it ran, sets the
 -- retention time and publishes its id on `channel`.
+-- Counts the end in <prefix>:stats (graphs_<status>, and tasks_failed for a
+-- task's error) and takes the graph off <prefix>:active (GET /metrics).
 -- Returns, when it did not finish done, the tasks of other graphs that were
 -- waiting for its outputs, as a list of "graph oid" strings: their graphs
 -- must fail too (the caller does it). Adds the finish event (and, for a
@@ -18,11 +20,14 @@ local function finishGraph(meta, status, errorJson, channel, prefix)
     local err = cjson.decode(errorJson)
     if status == 'failed' and type(err) == 'table' and err.key and err.key ~= '' then
       addEvents(meta, 'posttask', now, 1, { k = { err.key }, ok = false, error = err })
+      redis.call('HINCRBY', prefix .. ':stats', 'tasks_failed', 1)
     end
   end
   addEvents(meta, 'finish', now, 1, { status = status, error = errorJson and cjson.decode(errorJson) or nil })
+  redis.call('HINCRBY', prefix .. ':stats', 'graphs_' .. status, 1)
   redis.call('UNLINK', base .. 'spec', base .. 'pend', base .. 'refs', base .. 'done')
   local graph = string.match(meta, '{(.*)}')
+  redis.call('ZREM', prefix .. ':active', graph)
   local orphans = {}
   if status ~= 'done' then
     local keep = {}
