@@ -13,6 +13,7 @@ import eventRoutes from './routes/events.ts';
 import graphRoutes from './routes/graphs.ts';
 import objectRoutes from './routes/objects.ts';
 import systemRoutes from './routes/system.ts';
+import metrics from './metrics.ts';
 import { addSharedSchemas } from './schemas.ts';
 
 export async function buildApp(config: Config, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
@@ -30,6 +31,7 @@ export async function buildApp(config: Config, options: { logger?: boolean } = {
   addSharedSchemas(app);
   await app.register(services, { config });
   await app.register(auth, { config });
+  await app.register(metrics);
 
   app.setErrorHandler((err, req, reply) => {
     const apiError = toApiError(err);

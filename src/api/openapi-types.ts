@@ -11,7 +11,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The newest graphs, with status and progress.
+         * @description Graphs newest first, of the last 10,000 registered whose retention
+         *     time has not passed (objects stored with POST /v1/objects are not
+         *     graphs): with tokens, the caller's tenant's graphs (every tenant's
+         *     for an operator). For a dashboard or an operator; a client follows
+         *     its own graphs by id.
+         */
+        get: operations["listGraphs"];
         put?: never;
         /**
          * Register a graph and start it.
@@ -220,6 +228,85 @@ export interface paths {
         };
         /** The ops workers have registered. */
         get: operations["listOps"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The live worker processes.
+         * @description Every worker process writes its entry at each heartbeat (five per
+         *     WEFT_WORKER_TIMEOUT_MS); a worker with no heartbeat for that long is
+         *     dead and no longer listed. Oldest first.
+         */
+        get: operations["listWorkers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics.
+         * @description The Prometheus text format. `weft_http_*`, `process_*` and `nodejs_*`
+         *     describe the API process answering; every other `weft_*` series
+         *     describes the whole installation (read from Redis), the same from
+         *     every API instance. docs/deploy.md lists them.
+         */
+        get: operations["metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ui": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The dashboard (HTML); its scripts and styles are under /ui/. */
+        get: operations["dashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ui/{asset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A script or style sheet of the dashboard. */
+        get: operations["dashboardAsset"];
         put?: never;
         post?: never;
         delete?: never;
@@ -449,6 +536,43 @@ export interface components {
             started: number | null;
             finished: number | null;
         };
+        GraphSummary: {
+            id: string;
+            status: components["schemas"]["GraphState"];
+            progress: components["schemas"]["Progress"];
+            /** @description The first requested keys (at most 5), to name the graph. */
+            keys: string[];
+            /** @description Why it failed or was cancelled (the stack is left out; GET /v1/graphs/{id} has it). */
+            error: {
+                message: string;
+                key?: string;
+                code?: string;
+            } | null;
+            /** @description Milliseconds since the epoch. */
+            created: number;
+            started: number | null;
+            finished: number | null;
+        };
+        WorkerInfo: {
+            /** @description host-pid-random, as in the worker field of events. */
+            id: string;
+            host: string;
+            pid: number;
+            /** @description Jobs (bundles) it runs at once (WEFT_CONCURRENCY). */
+            concurrency: number;
+            /** @description Tasks started and not yet completed, as of its last heartbeat. */
+            running: number;
+            /** @description Jobs it holds, as of its last heartbeat. */
+            jobs: number;
+            /** @description Tasks it completed since it started. */
+            tasks_done: number;
+            /** @description Tasks that threw on it since it started. */
+            tasks_failed: number;
+            /** @description When the process started, ms since the epoch. */
+            started: number;
+            /** @description Its last heartbeat, ms since the epoch. */
+            heartbeat: number;
+        };
         OpList: {
             ops: {
                 name: string;
@@ -494,7 +618,7 @@ export interface components {
         Health: {
             ok: boolean;
             redis: boolean;
-            /** @description Workers that sent a heartbeat in the last 10 seconds. */
+            /** @description Workers that sent a heartbeat within WEFT_WORKER_TIMEOUT_MS (default 10 seconds). */
             workers: number;
         };
         /**
@@ -534,6 +658,34 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listGraphs: {
+        parameters: {
+            query?: {
+                /** @description Most graphs to list. */
+                limit?: number;
+                /** @description Only graphs in this state. */
+                status?: components["schemas"]["GraphState"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The graphs, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        graphs: components["schemas"]["GraphSummary"][];
+                    };
+                };
+            };
+            400: components["responses"]["Error"];
+        };
+    };
     submitGraph: {
         parameters: {
             query?: never;
@@ -904,6 +1056,94 @@ export interface operations {
                     "application/json": components["schemas"]["OpList"];
                 };
             };
+        };
+    };
+    listWorkers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The live workers. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description WEFT_WORKER_TIMEOUT_MS of this API process. */
+                        timeout_ms: number;
+                        workers: components["schemas"]["WorkerInfo"][];
+                    };
+                };
+            };
+        };
+    };
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+        };
+    };
+    dashboard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dashboard page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    dashboardAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                asset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript": string;
+                    "text/css": string;
+                };
+            };
+            404: components["responses"]["Error"];
         };
     };
     health: {

@@ -23,6 +23,8 @@ export interface Services {
   redis: ScriptedRedis;
   graphs: GraphStore;
   tasks: TaskState;
+  /** The task queue, for its job counts (GET /metrics). */
+  queue: TaskQueue;
   finished: FinishWatcher;
   ops: OpCatalog;
   objects: ObjectStore;
@@ -51,6 +53,7 @@ async function services(app: FastifyInstance, opts: { config: Config }): Promise
     redis,
     graphs: new GraphStore(redis, config.prefix, queue, objects),
     tasks: new TaskState(redis, config.prefix),
+    queue,
     finished,
     ops: new OpCatalog(redis, config.prefix, standardOps),
     objects,

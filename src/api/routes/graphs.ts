@@ -5,7 +5,7 @@ import { GraphError } from '../../graph/errors.ts';
 import { flattenKeys, planGraph, type ObjectField, type Plan, type PlanOptions } from '../../graph/plan.ts';
 import { resolveKnownValues } from '../../queue/known.ts';
 import type { Graph, KeySpec } from '../../graph/types.ts';
-import { newGraphId, oidTree, type GraphInfo } from '../../queue/graphs.ts';
+import { newGraphId, oidTree, type GraphInfo, type GraphStatus } from '../../queue/graphs.ts';
 import { encodeValue, jsonReplacer } from '../../store/codec.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
@@ -102,6 +102,10 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     if (body.persist) return sendJson(reply, 202, { id, status: (await graphs.status(id, req.tenant)) ?? 'queued', outputs: oidTree(id, plan.outputs) });
     return outcome(reply, id, plan.outputIndexes);
   });
+
+  app.get<{ Querystring: { limit?: number; status?: GraphStatus } }>('/v1/graphs', { schema: routeSchema('listGraphs', ['200']) }, async (req) => ({
+    graphs: await graphs.list(req.query.limit ?? 50, req.tenant, req.query.status),
+  }));
 
   app.get<{ Params: { id: string } }>('/v1/graphs/:id', { schema: routeSchema('getGraph') }, async (req, reply) => {
     const info = await graphs.info(req.params.id, req.tenant);

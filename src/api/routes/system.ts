@@ -1,6 +1,6 @@
-/** Routes about the service itself: ops and health. */
+/** Routes about the service itself: store statistics, ops, workers and health. */
 import type { FastifyInstance } from 'fastify';
-import { liveWorkerCount } from '../../queue/workers.ts';
+import { listWorkers, liveWorkerCount } from '../../queue/workers.ts';
 import { requireOperator } from '../plugins/auth.ts';
 import { routeSchema } from '../schemas.ts';
 
@@ -36,10 +36,15 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
 
   app.get('/v1/ops', { schema: routeSchema('listOps', ['200']) }, async () => ({ ops: await ops.list() }));
 
+  app.get('/v1/workers', { schema: routeSchema('listWorkers', ['200']) }, async (req) => {
+    requireOperator(req, config);
+    return { timeout_ms: config.workerTimeoutMs, workers: await listWorkers(redis, config.prefix, config.workerTimeoutMs) };
+  });
+
   app.get('/healthz', { schema: routeSchema('health', ['200', '503']) }, async (_req, reply) => {
     try {
       await redis.ping();
-      return { ok: true, redis: true, workers: await liveWorkerCount(redis, config.prefix) };
+      return { ok: true, redis: true, workers: await liveWorkerCount(redis, config.prefix, config.workerTimeoutMs) };
     } catch {
       return reply.code(503).send({ ok: false, redis: false, workers: 0 });
     }
