@@ -13,6 +13,7 @@ import eventRoutes from './routes/events.ts';
 import graphRoutes from './routes/graphs.ts';
 import objectRoutes from './routes/objects.ts';
 import systemRoutes from './routes/system.ts';
+import uiRoutes from './routes/ui.ts';
 import metrics from './metrics.ts';
 import { addSharedSchemas } from './schemas.ts';
 
@@ -48,5 +49,6 @@ export async function buildApp(config: Config, options: { logger?: boolean } = {
   await app.register(eventRoutes);
   await app.register(objectRoutes);
   await app.register(systemRoutes);
+  await app.register(uiRoutes);
   return app;
 }

@@ -1,0 +1,98 @@
+/**
+ * The dashboard at /ui in headless Chromium (Debian's chromium, driven by
+ * playwright-core): a graph submitted while the page is open shows up with a
+ * live progress bar that passes through partial progress to 100%, its task
+ * stream draws one bar per task in one lane per worker, the store gauges and
+ * the workers table fill in. A screenshot goes to test-artifacts/.
+ */
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startWeft, type Weft } from './helpers/weft.ts';
+import { ref, task } from './helpers/nodes.ts';
+
+const artifacts = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+let weft: Weft;
+let browser: Browser;
+let page: Page;
+const pageErrors: string[] = [];
+beforeAll(async () => {
+  weft = await startWeft({ workers: 2, env: { WEFT_CONCURRENCY: '4', WEFT_WORKER_TIMEOUT_MS: '2000' } });
+  // Root needs --no-sandbox; CI runs as root.
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') pageErrors.push(msg.text());
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  await weft?.close();
+});
+
+it('shows a running graph reach 100%, its task stream, the store and the workers', async () => {
+  await page.goto(`${weft.url}/ui`);
+  await page.waitForSelector('#worker-rows tr');
+  expect(await page.locator('#worker-rows tr').count()).toBe(2);
+
+  // Three waves of four 700 ms sleeps, then a sum: 13 tasks, unfused, about 2 s of work on 8 slots.
+  const graph: Record<string, unknown> = {};
+  for (let i = 0; i < 4; i++) {
+    graph[`load-${i}`] = task('sleep', 700, i);
+    graph[`clean-${i}`] = task('sleep', 700, ref(`load-${i}`));
+    graph[`score-${i}`] = task('sleep', 700, ref(`clean-${i}`));
+  }
+  graph.total = task('sum', Array.from({ length: 4 }, (_, i) => ref(`score-${i}`)));
+  const { status, body } = await weft.submit({ graph, keys: 'total', options: { optimize: { fuse: false } } });
+  expect(status).toBe(202);
+
+  const bar = `#graph-rows tr[data-id="${body.id}"] .bar`;
+  await page.waitForSelector(bar);
+  // Seen part way, live: the page must update while the graph runs, not only once it ended.
+  await page.waitForFunction((sel) => {
+    const pct = Number(document.querySelector(sel)?.getAttribute('data-pct'));
+    return pct > 0 && pct < 100;
+  }, bar);
+  await page.waitForFunction((sel) => document.querySelector(sel)?.getAttribute('data-pct') === '100', bar, { timeout: 30_000 });
+  expect(await page.locator(`${bar} .pct`).textContent()).toBe('100%');
+  expect(await page.locator(`${bar}`).getAttribute('data-total')).toBe('13');
+  expect(await page.locator(`#graph-rows tr[data-id="${body.id}"] .status`).textContent()).toBe('done');
+
+  // The newest graph is the one the stream shows: one bar per task, a lane per worker that ran some.
+  await page.waitForFunction(() => document.getElementById('stream-canvas')?.getAttribute('data-bars') === '13');
+  const { tasks } = (await (await fetch(`${weft.url}/v1/graphs/${body.id}/tasks`)).json()) as { tasks: { worker: string }[] };
+  const lanes = new Set(tasks.map((t) => t.worker)).size;
+  expect(await page.locator('#stream-canvas').getAttribute('data-lanes')).toBe(String(lanes));
+  expect(await page.locator('#stream-summary').textContent()).toContain('13/13 tasks');
+  expect(await page.locator('#legend span').allTextContents()).toEqual(expect.arrayContaining(['load', 'clean', 'score', 'total']));
+
+  // The store gauge and the workers' done counts (at their next heartbeat).
+  expect(Number(await page.locator('#mem-gauge').getAttribute('data-used'))).toBeGreaterThan(0);
+  expect(await page.locator('#mem-text').textContent()).toMatch(/of .*spills above 80%/);
+  await page.waitForFunction(() => [...document.querySelectorAll('#worker-rows tr')].reduce((s, tr) => s + Number(tr.children[4].textContent), 0) >= 13);
+
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: `${artifacts}dashboard.png`, fullPage: true });
+  expect(pageErrors, pageErrors.join("\n")).toEqual([]);
+});
+
+it('serves only the dashboard files', async () => {
+  for (const [path, type] of [
+    ['/ui', 'text/html'],
+    ['/ui/app.js', 'text/javascript'],
+    ['/ui/style.css', 'text/css'],
+  ]) {
+    const res = await fetch(`${weft.url}${path}`);
+    expect(res.status, path).toBe(200);
+    expect(res.headers.get('content-type'), path).toContain(type);
+  }
+  for (const path of ['/ui/nope.js', '/ui/..%2Fapp.ts', '/ui/%2E%2E%2Froutes%2Fui.ts']) {
+    const res = await fetch(`${weft.url}${path}`);
+    expect(res.status, path).toBe(404);
+    expect(((await res.json()) as any).error.code).toBe('not_found');
+  }
+});
