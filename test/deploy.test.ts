@@ -1,0 +1,121 @@
+/**
+ * docker/: no Docker engine runs here, so the image and compose file are
+ * checked as far as that allows: their structure, that every file they copy
+ * or run exists and reaches the build context, and that their settings load.
+ * test/scale-out.test.ts runs the commands they name.
+ */
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseBytes } from '../src/config.ts';
+import { openApi } from '../src/api/schemas.ts';
+import { compose, dockerfile, execForm, ignored, imageCommand, root, serviceCommand } from './helpers/docker.ts';
+import pkg from '../package.json' with { type: 'json' };
+
+/** The script a `node --import tsx <script>` command runs. */
+function scriptOf(command: string[]): string {
+  expect(command.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
+  return command[3];
+}
+
+describe('docker/Dockerfile', () => {
+  const steps = dockerfile();
+  const last = Math.max(...steps.map((s) => s.stage));
+
+  it('builds in stages: dependencies apart, a slim runtime without dev dependencies', () => {
+    expect(last).toBeGreaterThanOrEqual(1);
+    const from = steps.filter((s) => s.op === 'FROM').map((s) => s.args);
+    for (const image of from) expect(image).toMatch(/^node:20-[\w-]*slim\b/);
+    const install = steps.find((s) => s.op === 'RUN' && s.args.includes('npm ci'));
+    expect(install?.stage).toBeLessThan(last);
+    expect(install?.args).toContain('--omit=dev');
+    // The runtime stage installs nothing: it copies the installed modules.
+    expect(steps.filter((s) => s.stage === last && s.op === 'RUN').map((s) => s.args).join(' ')).not.toMatch(/npm (ci|install)/);
+    expect(steps.some((s) => s.stage === last && s.op === 'COPY' && s.args.startsWith('--from=') && s.args.includes('node_modules'))).toBe(true);
+  });
+
+  it('runs as a non-root user', () => {
+    const user = steps.filter((s) => s.stage === last && s.op === 'USER').pop();
+    expect(user?.args).toBeDefined();
+    expect(['root', '0']).not.toContain(user!.args.split(':')[0]);
+  });
+
+  it('copies files that exist and that .dockerignore lets into the context', () => {
+    const copies = steps.filter((s) => s.op === 'COPY' && !s.args.startsWith('--from='));
+    expect(copies.length).toBeGreaterThan(0);
+    for (const copy of copies) {
+      const sources = copy.args.split(/\s+/).slice(0, -1);
+      for (const source of sources) {
+        expect(existsSync(`${root}${source}`), source).toBe(true);
+        expect(ignored(source), `${source} is in .dockerignore`).toBe(false);
+      }
+    }
+    // The runtime needs these, and all of them come in with src/.
+    for (const path of ['src/api/main.ts', 'src/workers/main.ts', 'src/api/ui/index.html', 'src/store/spill-reader.mjs', 'openapi.yaml']) expect(ignored(path), path).toBe(false);
+    for (const path of ['node_modules', '.git', 'test-artifacts']) expect(ignored(path), path).toBe(true);
+  });
+
+  it('its command is `npm run api`, and its healthcheck asks a route of the API', () => {
+    expect(imageCommand().join(' ')).toBe(pkg.scripts.api);
+    expect(existsSync(`${root}${scriptOf(imageCommand())}`)).toBe(true);
+    const health = steps.find((s) => s.op === 'HEALTHCHECK')!;
+    expect(health.stage).toBe(last);
+    const probe = execForm(health).join(' ');
+    const path = /\/(\w[\w/]*)'/.exec(probe)?.[1];
+    expect(Object.keys(openApi().paths)).toContain(`/${path}`);
+  });
+});
+
+describe('docker/compose.yaml', () => {
+  const file = compose();
+  const { redis, api, worker } = file.services;
+
+  it('has Redis with an append-only file and noeviction, a maxmemory above the store budget', () => {
+    const args = redis.command!;
+    const flag = (name: string) => args[args.indexOf(name) + 1];
+    expect(flag('--appendonly')).toBe('yes');
+    expect(flag('--maxmemory-policy')).toBe('noeviction');
+    const maxmemory = parseBytes(flag('--maxmemory'))!;
+    for (const service of [api, worker]) expect(parseBytes(service.environment!.STORE_MEMORY_LIMIT)!).toBeLessThan(maxmemory);
+    expect(redis.healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
+  });
+
+  it('builds the API and workers from the Dockerfile, after Redis is healthy, against it', () => {
+    for (const service of [api, worker]) {
+      expect(service.build).toEqual({ context: '..', dockerfile: 'docker/Dockerfile' });
+      expect(service.depends_on).toEqual({ redis: { condition: 'service_healthy' } });
+      expect(new URL(service.environment!.REDIS_URL).hostname).toBe('redis');
+    }
+    expect(existsSync(`${root}docker/Dockerfile`)).toBe(true);
+  });
+
+  it('workers scale (`--scale worker=8`): no fixed name, no host port; the API publishes its port', () => {
+    expect(worker.container_name).toBeUndefined();
+    expect(worker.ports).toBeUndefined();
+    expect(worker.healthcheck).toEqual({ disable: true });
+    expect(api.ports).toEqual(['8080:8080']);
+    expect(api.environment!.HOST).toBe('0.0.0.0');
+  });
+
+  it('the API and every worker share one spill volume at SPILL_DIR', () => {
+    const mounts = (s: typeof api) => (s.volumes ?? []).map((v) => v.split(':'));
+    const spill = mounts(api).find(([, target]) => target === api.environment!.SPILL_DIR);
+    expect(spill).toBeDefined();
+    expect(mounts(worker)).toContainEqual(spill);
+    expect(worker.environment!.SPILL_DIR).toBe(api.environment!.SPILL_DIR);
+    expect(Object.keys(file.volumes)).toContain(spill![0]);
+  });
+
+  it('runs existing entry points: the worker command is `npm run worker`', () => {
+    expect(serviceCommand('worker').join(' ')).toBe(pkg.scripts.worker);
+    expect(serviceCommand('api').join(' ')).toBe(pkg.scripts.api);
+    for (const name of ['api', 'worker']) expect(existsSync(`${root}${scriptOf(serviceCommand(name))}`), name).toBe(true);
+  });
+
+  it('every setting it gives loads (src/config.ts rejects bad values)', () => {
+    for (const service of [api, worker]) {
+      const config = loadConfig(service.environment as NodeJS.ProcessEnv);
+      expect(config.storeMemoryLimit).toBe(parseBytes(service.environment!.STORE_MEMORY_LIMIT));
+    }
+    expect(loadConfig(worker.environment as NodeJS.ProcessEnv).concurrency).toBe(8);
+  });
+});
