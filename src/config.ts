@@ -5,13 +5,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
+import { parseRedisUrl, RedisUrlError } from './queue/redis-url.ts';
 
 export interface Config {
   port: number;
   host: string;
-  /** Unset: the local default, started by `npm start` when nothing listens there. */
+  /** Unset: the local default, started by `npm start` when nothing listens there. One Redis, Sentinel or Cluster (src/queue/redis-url.ts). */
   redisUrl: string | undefined;
-  /** Prefix of every Redis key and of the BullMQ queue, so several weft installs can share a Redis. */
+  /** Prefix of every Redis key and of the BullMQ queue, so several weft installs can share a Redis; a hash tag such as {weft} on Redis Cluster. */
   prefix: string;
   workers: number;
   concurrency: number;
@@ -63,11 +64,25 @@ export function tokenDigest(token: string): string {
 export const DEFAULT_STORE_FRACTION = 0.25;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const redisUrl = env.REDIS_URL || undefined;
+  const prefix = str(env, 'WEFT_PREFIX', 'weft', /^([\w.-]{1,64}|\{[\w.-]{1,62}\})$/);
+  if (redisUrl) {
+    let kind: string;
+    try {
+      kind = parseRedisUrl(redisUrl).kind;
+    } catch (err) {
+      if (err instanceof RedisUrlError) throw new ConfigError(`REDIS_URL=${redisUrl} is not valid: ${err.message}`);
+      throw err;
+    }
+    // Every weft key must be in one slot: the scripts touch a graph's keys and shared ones (stats, spill
+    // bookkeeping) together, and BullMQ's queue keys must share a slot too.
+    if (kind === 'cluster' && !prefix.startsWith('{')) throw new ConfigError(`WEFT_PREFIX=${prefix} cannot be used on Redis Cluster: give a hash tag such as {${prefix}}, so that every weft key is in one slot.`);
+  }
   return {
     port: int(env, 'PORT', 8080, 0, 65535),
     host: env.HOST ?? '127.0.0.1',
-    redisUrl: env.REDIS_URL || undefined,
-    prefix: str(env, 'WEFT_PREFIX', 'weft', /^[\w.-]{1,64}$/),
+    redisUrl,
+    prefix,
     workers: int(env, 'WORKERS', availableParallelism(), 0, 1024),
     concurrency: int(env, 'WEFT_CONCURRENCY', 8, 1, 1024),
     opModules: (env.WEFT_OPS ?? '').split(',').map((s) => s.trim()).filter(Boolean),

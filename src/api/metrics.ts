@@ -10,6 +10,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricValueWithName } from 'prom-client';
+import { usedMemory } from '../queue/connection.ts';
 import { activeKey, graphKeys, statsKey } from '../queue/keys.ts';
 import { readDurations, TASK_SECONDS_BUCKETS } from '../queue/metrics.ts';
 import { listWorkers } from '../queue/workers.ts';
@@ -97,9 +98,9 @@ async function metrics(app: FastifyInstance): Promise<void> {
 
   /** Reads the installation's figures from Redis and sets the mirrored series. */
   async function gather(): Promise<void> {
-    const [stats, info, active, live, taskJobs, hookJobs] = await Promise.all([
+    const [stats, used, active, live, taskJobs, hookJobs] = await Promise.all([
       redis.hgetall(statsKey(config.prefix)),
-      redis.info('memory'),
+      usedMemory(redis, config.prefix),
       redis.zrange(activeKey(config.prefix), 0, -1),
       listWorkers(redis, config.prefix, config.workerTimeoutMs),
       queue.queue.getJobCounts(...JOB_STATES),
@@ -128,7 +129,7 @@ async function metrics(app: FastifyInstance): Promise<void> {
     for (const [name, counts] of [['tasks', taskJobs], ['webhooks', hookJobs]] as const) {
       for (const state of JOB_STATES) queueJobs.set({ queue: name, state }, counts[state] ?? 0);
     }
-    memory.set(Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0));
+    memory.set(used);
     budget.set(config.storeMemoryLimit);
     spilled.set(n('spilled_bytes'));
     spilledObjects.set(n('spilled_objects'));

@@ -1,5 +1,12 @@
-/** Redis connections. BullMQ needs maxRetriesPerRequest: null on connections that block. */
-import { Redis } from 'ioredis';
+/**
+ * Redis connections: one Redis, Sentinel or Cluster, as REDIS_URL says
+ * (src/queue/redis-url.ts). BullMQ needs maxRetriesPerRequest: null on
+ * connections that block. A Cluster connection is typed as a Redis one: it has
+ * the same commands, and weft keeps every key in one slot there (WEFT_PREFIX
+ * is a hash tag), so multi, pipelines and scripts go to one node.
+ */
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { parseRedisUrl } from './redis-url.ts';
 import { withScripts, type ScriptedRedis } from './scripts.ts';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -10,11 +17,56 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
  * `failFast` fail after a couple of attempts (the API: a client gets 503
  * service_unavailable at once instead of a request that hangs).
  */
-export function connect(url: string | undefined, name: string, options: { failFast?: boolean } = {}): ScriptedRedis {
-  const redis = new Redis(url ?? DEFAULT_REDIS_URL, { maxRetriesPerRequest: options.failFast ? 2 : null, connectionName: name, enableAutoPipelining: false });
+export function connect(url: string | undefined, name: string, connectOptions: { failFast?: boolean } = {}): ScriptedRedis {
+  const options: RedisOptions = { maxRetriesPerRequest: connectOptions.failFast ? 2 : null, connectionName: name, enableAutoPipelining: false };
+  const target = parseRedisUrl(url ?? DEFAULT_REDIS_URL);
+  let redis: Redis;
+  if (target.kind === 'single') {
+    redis = new Redis(target.url, options);
+  } else if (target.kind === 'sentinel') {
+    const { sentinels, name: master, username, password, sentinelPassword, tls } = target;
+    redis = new Redis({
+      ...options,
+      sentinels,
+      name: master,
+      username,
+      password,
+      sentinelPassword,
+      ...(tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
+      // After a failover: reconnect when the sentinels announce the new master, and when a
+      // command reaches the old one (now a read-only replica), resending that command there.
+      failoverDetector: true,
+      reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+    });
+  } else {
+    const { nodes, username, password, tls } = target;
+    redis = new Cluster(nodes, { enableAutoPipelining: false, redisOptions: { ...options, username, password, ...(tls ? { tls: {} } : {}) } }) as unknown as Redis;
+  }
   // Errors surface on the commands that fail; an unhandled 'error' event would only crash the process while ioredis reconnects.
   redis.on('error', () => {});
   return withScripts(redis);
+}
+
+const slotNodes = new WeakMap<Cluster, Promise<number>>();
+
+/**
+ * Redis used_memory, the measure of the store's budget: of the node that
+ * holds weft's keys. On Cluster, INFO would go to any node, so it is asked of
+ * the master of the prefix's slot.
+ */
+export async function usedMemory(redis: Redis, prefix: string): Promise<number> {
+  let info: string;
+  const cluster: unknown = redis;
+  if (cluster instanceof Cluster) {
+    let slot = slotNodes.get(cluster);
+    if (!slot) slotNodes.set(cluster, (slot = cluster.cluster('KEYSLOT', `${prefix}:stats`) as Promise<number>));
+    const [master] = cluster.slots[await slot] ?? [];
+    const node = cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === master);
+    info = await (node ?? cluster).info('memory');
+  } else {
+    info = await redis.info('memory');
+  }
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
 }
 
 /** Warns (returns a message) when Redis may evict keys, which would lose queued jobs and objects. */

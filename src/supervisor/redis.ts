@@ -6,7 +6,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { parseRedisUrl } from '../queue/redis-url.ts';
 
 export const INSTALL_HELP = `weft needs Redis 6.2 or newer. Install redis-server and run npm start again:
   Debian/Ubuntu:  sudo apt-get install redis-server
@@ -14,8 +15,16 @@ export const INSTALL_HELP = `weft needs Redis 6.2 or newer. Install redis-server
   Docker:         docker compose -f docker/compose.yaml up redis
 or point REDIS_URL at a running Redis.`;
 
+/** Whether Redis answers at `url` (any REDIS_URL form), trying once, within about a second. */
 export async function answers(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  const target = parseRedisUrl(url);
+  const once = { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000 } as const;
+  const r =
+    target.kind === 'single'
+      ? new Redis(target.url, { ...once, retryStrategy: () => null })
+      : target.kind === 'sentinel'
+        ? new Redis({ ...once, sentinels: target.sentinels, name: target.name, username: target.username, password: target.password, sentinelPassword: target.sentinelPassword, sentinelRetryStrategy: () => null })
+        : new Cluster(target.nodes, { lazyConnect: true, clusterRetryStrategy: () => null, redisOptions: { ...once, username: target.username, password: target.password } });
   r.on('error', () => {});
   try {
     await r.connect();

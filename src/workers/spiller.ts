@@ -2,11 +2,12 @@
  * Keeps the object store within its memory budget. Each worker runs one:
  * above the spill threshold it takes the least recently used values (the
  * store's LRU set, popped atomically so two workers never take the same ones),
- * appends them to a spill file and swaps them for stubs (spillObjects-0.lua).
+ * appends them to a spill file and swaps them for stubs (spillObjects-1.lua).
  * Before a worker stores results, `admit` makes it wait while the store is
  * over budget: results wait for room, they never push Redis past it.
  */
 import type { Config } from '../config.ts';
+import { usedMemory } from '../queue/connection.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
 import { parseObjectId, valuesKey } from '../store/objects.ts';
 import { OutOfDiskError, type SpillFiles } from '../store/spill.ts';
@@ -105,8 +106,7 @@ export class Spiller {
 
   private async poll(force = false): Promise<void> {
     if (!force && Date.now() - this.polledAt < POLL_MS) return;
-    const info = await this.redis.info('memory');
-    this.used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+    this.used = await usedMemory(this.redis, this.config.prefix);
     this.polledAt = Date.now();
   }
 
@@ -155,7 +155,7 @@ export class Spiller {
       throw err;
     }
     const args = chosen.flatMap((c, i) => [c.oid, locations[i].offset, locations[i].length]);
-    const [, bytes] = await this.redis.spillObjects(prefix, locations[0].file, ...args);
+    const [, bytes] = await this.redis.spillObjects(`${prefix}:spill:live`, prefix, locations[0].file, ...args);
     await this.redis.hincrbyfloat(`${prefix}:stats`, 'spill_ms_total', performance.now() - t0);
     return bytes;
   }
@@ -163,7 +163,7 @@ export class Spiller {
   /**
    * Compaction: a file of ours whose live objects are under COMPACT_BELOW of
    * its size has them copied to the current file and repointed
-   * (moveSpilled-0.lua); the old file is then dead and removed.
+   * (moveSpilled-1.lua); the old file is then dead and removed.
    */
   private async compact(liveBytes: Map<string, number>): Promise<void> {
     const prefix = this.config.prefix;
@@ -180,7 +180,7 @@ export class Spiller {
       const bytes = await Promise.all(objects.map((o) => this.files.read({ file: name, offset: o.offset, length: o.length })));
       const locations = await this.files.append(bytes);
       const args = objects.flatMap((o, i) => [o.oid, o.at, locations[i].offset]);
-      const [, moved] = await this.redis.moveSpilled(prefix, name, locations[0].file, ...args);
+      const [, moved] = await this.redis.moveSpilled(`${prefix}:spill:live`, prefix, name, locations[0].file, ...args);
       liveBytes.set(name, live - moved);
       liveBytes.set(locations[0].file, (liveBytes.get(locations[0].file) ?? 0) + moved);
     }

@@ -1,5 +1,6 @@
 /** Routes about the service itself: store statistics, ops, workers and health. */
 import type { FastifyInstance } from 'fastify';
+import { usedMemory } from '../../queue/connection.ts';
 import { listWorkers, liveWorkerCount } from '../../queue/workers.ts';
 import { requireOperator } from '../plugins/auth.ts';
 import { routeSchema } from '../schemas.ts';
@@ -9,12 +10,12 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
 
   app.get('/v1/stats', { schema: routeSchema('getStats', ['200']) }, async (req) => {
     requireOperator(req, config);
-    const [info, stats] = await Promise.all([redis.info('memory'), redis.hgetall(`${config.prefix}:stats`)]);
+    const [used, stats] = await Promise.all([usedMemory(redis, config.prefix), redis.hgetall(`${config.prefix}:stats`)]);
     const n = (k: string) => Number(stats[k] ?? 0);
     const rate = (bytes: number, ms: number) => (ms > 0 ? +(bytes / 1e6 / (ms / 1000)).toFixed(1) : null);
     return {
       memory: {
-        used_bytes: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0),
+        used_bytes: used,
         budget_bytes: config.storeMemoryLimit,
         threshold: config.spillThreshold,
         spill_above_bytes: Math.floor(config.storeMemoryLimit * config.spillThreshold),

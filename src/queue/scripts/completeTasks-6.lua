@@ -55,7 +55,7 @@ if current ~= 'running' and current ~= 'queued' then
 end
 loadStoreConfig(ARGV[2])
 local now = nowMs()
-local graph = string.match(KEYS[1], '{(.*)}')
+local graph = graphOf(KEYS[1])
 local ready = {}
 local elsewhere = {}
 local skipped = {}

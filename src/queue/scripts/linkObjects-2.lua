@@ -18,7 +18,7 @@
     { 'failed', oid, error JSON }  the object's graph failed or was cancelled
 ]]
 --- @include "objects"
-local graph = string.match(KEYS[1], '{(.*)}')
+local graph = graphOf(KEYS[1])
 local ready = { 'ok' }
 local pinned = {}
 local i = 2

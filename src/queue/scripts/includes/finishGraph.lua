@@ -14,7 +14,7 @@ local function finishGraph(meta, status, errorJson, channel, prefix)
   local t = redis.call('TIME')
   local now = t[1] * 1000 + math.floor(t[2] / 1000)
   redis.call('HSET', meta, 'status', status, 'running', 0, 'finished', now)
-  redis.call('SREM', prefix .. ':inflight:' .. (redis.call('HGET', meta, 'tenant') or ''), string.match(meta, '{(.*)}'))
+  redis.call('SREM', prefix .. ':inflight:' .. (redis.call('HGET', meta, 'tenant') or ''), graphOf(meta))
   if errorJson then
     redis.call('HSET', meta, 'error', errorJson)
     local err = cjson.decode(errorJson)
@@ -26,7 +26,7 @@ local function finishGraph(meta, status, errorJson, channel, prefix)
   addEvents(meta, 'finish', now, 1, { status = status, error = errorJson and cjson.decode(errorJson) or nil })
   redis.call('HINCRBY', prefix .. ':stats', 'graphs_' .. status, 1)
   redis.call('UNLINK', base .. 'spec', base .. 'pend', base .. 'refs', base .. 'done')
-  local graph = string.match(meta, '{(.*)}')
+  local graph = graphOf(meta)
   redis.call('ZREM', prefix .. ':active', graph)
   local orphans = {}
   if status ~= 'done' then

@@ -37,7 +37,7 @@ local function startTask(out, idx, specKey, doneKey, valsKey, prefix, now, budge
   local base = string.sub(valsKey, 1, -5)
   out[#out + 1] = 0
   out[#out + 1] = spec
-  appendInputs(out, header[2], base, string.match(base, '{(.*)}'), prefix, now, budget)
+  appendInputs(out, header[2], base, graphOf(base), prefix, now, budget)
   return header[1]
 end
 

@@ -16,6 +16,12 @@ local function prefixOf(key)
   return string.match(key, '^(.*):{')
 end
 
+-- The graph id of a graph's key `<prefix>:{<graph>}:<name>` (or its base).
+-- The last {...}: on Redis Cluster the prefix is a hash tag itself, {weft}.
+local function graphOf(key)
+  return string.match(key, '{([^{}]*)}[^{}]*$')
+end
+
 local function loadStoreConfig(prefix)
   SPILL_MIN = tonumber(redis.call('HGET', prefix .. ':store', 'spillmin') or '1024')
 end
@@ -65,13 +71,13 @@ local function freeValue(prefix, base, field, small)
     if at then
       local file, size = string.match(at, '^(.*):%d+:(%d+)$')
       redis.call('HINCRBY', prefix .. ':spill:live', file, -tonumber(size))
-      redis.call('HDEL', prefix .. ':spill:index:' .. file, string.match(base, '{(.*)}') .. '.' .. field)
+      redis.call('HDEL', prefix .. ':spill:index:' .. file, graphOf(base) .. '.' .. field)
       redis.call('HINCRBY', prefix .. ':stats', 'spilled_bytes', -tonumber(size))
       redis.call('HINCRBY', prefix .. ':stats', 'spilled_objects', -1)
       redis.call('HDEL', base .. 'spilled', field)
     end
   elseif len >= SPILL_MIN then
-    redis.call('ZREM', prefix .. ':lru', string.match(base, '{(.*)}') .. '.' .. field)
+    redis.call('ZREM', prefix .. ':lru', graphOf(base) .. '.' .. field)
   end
   redis.call('HDEL', base .. 'vals', field)
 end

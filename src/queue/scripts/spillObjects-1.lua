@@ -5,6 +5,8 @@
   changed meanwhile stays as it is, and its copy in the file is dead bytes.
 
   Input:
+    KEYS[1] <prefix>:spill:live (a declared key, so Redis Cluster routes the
+            call to the node of the prefix's slot)
     ARGV[1] key prefix
     ARGV[2] spill file name (relative to SPILL_DIR)
     ARGV[3..] triples: object id, offset in the file, length
@@ -28,7 +30,7 @@ for i = 3, #ARGV, 3 do
   end
 end
 if swapped > 0 then
-  redis.call('HINCRBY', prefix .. ':spill:live', file, bytes)
+  redis.call('HINCRBY', KEYS[1], file, bytes)
   redis.call('HINCRBY', prefix .. ':stats', 'spilled_bytes', bytes)
   redis.call('HINCRBY', prefix .. ':stats', 'spilled_objects', swapped)
   redis.call('HINCRBY', prefix .. ':stats', 'spill_bytes_total', bytes)

@@ -4,6 +4,7 @@
   meanwhile is left alone; its copy is dead bytes).
 
   Input:
+    KEYS[1] <prefix>:spill:live (declared, as in spillObjects)
     ARGV[1] key prefix
     ARGV[2] old file, ARGV[3] new file
     ARGV[4..] triples: object id, old "offset:length", new offset
@@ -26,6 +27,6 @@ for i = 4, #ARGV, 3 do
     bytes = bytes + length
   end
 end
-redis.call('HINCRBY', prefix .. ':spill:live', old, -bytes)
-redis.call('HINCRBY', prefix .. ':spill:live', new, bytes)
+redis.call('HINCRBY', KEYS[1], old, -bytes)
+redis.call('HINCRBY', KEYS[1], new, bytes)
 return { moved, bytes }
