@@ -80,6 +80,30 @@ it('shows a running graph reach 100%, its task stream, the store and the workers
   expect(pageErrors, pageErrors.join("\n")).toEqual([]);
 });
 
+it('a graph too big to replay: progress from the listing, the stream from its latest events', async () => {
+  // Keep the stream on the first graph (a click pins it), so the big one is opened only once it has ended.
+  await page.click('#graph-rows tr:first-child');
+  const n = 12_000;
+  const graph: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) graph[`x${i}`] = task('inc', i);
+  graph.total = task('sum', Array.from({ length: n }, (_, i) => ref(`x${i}`)));
+  const res = await weft.compute(graph, 'total', { wait: 120 });
+  expect(res.result).toBe((n * (n + 1)) / 2);
+
+  const bar = `#graph-rows tr[data-id="${res.id}"] .bar`;
+  await page.waitForFunction((sel) => document.querySelector(sel)?.getAttribute('data-pct') === '100', bar);
+  expect(await page.locator(bar).getAttribute('data-total')).toBe(String(n + 1));
+  await page.click(`#graph-rows tr[data-id="${res.id}"]`);
+  await page.waitForFunction(() => /the last \d+ shown/.test(document.getElementById('stream-summary')?.textContent ?? ''));
+  // About 30,000 events back: some 10,000 tasks, not all 12,001.
+  await page.waitForFunction(() => Number(document.getElementById('stream-canvas')?.getAttribute('data-bars')) >= 9_000);
+  const bars = Number(await page.locator('#stream-canvas').getAttribute('data-bars'));
+  expect(bars).toBeLessThan(n);
+  expect(await page.locator('#stream-summary').textContent()).toContain(`${n + 1}/${n + 1} tasks`);
+  await page.screenshot({ path: `${artifacts}dashboard-big-graph.png`, fullPage: true });
+  expect(pageErrors, pageErrors.join('\n')).toEqual([]);
+});
+
 it('serves only the dashboard files', async () => {
   for (const [path, type] of [
     ['/ui', 'text/html'],

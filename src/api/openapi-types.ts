@@ -542,6 +542,8 @@ export interface components {
             progress: components["schemas"]["Progress"];
             /** @description The first requested keys (at most 5), to name the graph. */
             keys: string[];
+            /** @description Events recorded so far (the next event's sequence number); a follower of a big graph may start near it with ?from=. */
+            events: number;
             /** @description Why it failed or was cancelled (the stack is left out; GET /v1/graphs/{id} has it). */
             error: {
                 message: string;

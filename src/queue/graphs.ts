@@ -44,6 +44,8 @@ export interface GraphSummary {
   status: GraphStatus;
   progress: GraphInfo['progress'];
   keys: string[];
+  /** Events recorded so far: where a follower that wants only recent ones starts. */
+  events: number;
   error: { message: string; key?: string; code?: string } | null;
   created: number;
   started: number | null;
@@ -299,13 +301,13 @@ export class GraphStore {
       const ids = await this.redis.zrevrange(key, start, start + page - 1);
       if (ids.length === 0) break;
       const pipe = this.redis.pipeline();
-      for (const id of ids) pipe.hmget(graphKeys(this.prefix, id).meta, 'status', 'total', 'done', 'running', 'created', 'started', 'finished', 'outkeys', 'error', 'tenant');
+      for (const id of ids) pipe.hmget(graphKeys(this.prefix, id).meta, 'status', 'total', 'done', 'running', 'created', 'started', 'finished', 'outkeys', 'error', 'evseq', 'tenant');
       const rows = (await pipe.exec()) ?? [];
       ids.forEach((id, i) => {
         const [err, fields] = rows[i] as [Error | null, (string | null)[]];
         if (err) throw err;
         if (fields[0] === null) return void gone.push(id);
-        if (!visibleTo(viewer, fields[9])) return;
+        if (!visibleTo(viewer, fields[10])) return;
         const summary = readSummary(id, fields);
         if (out.length < limit && (!status || summary.status === status)) out.push(summary);
       });
@@ -354,7 +356,7 @@ function readMeta(id: string, m: Record<string, string>, viewer: string): { info
 
 /** A summary from meta fields read in the order `list` asks for them. */
 function readSummary(id: string, f: (string | null)[]): GraphSummary {
-  const [status, total, done, running, created, started, finished, outkeys, error] = f;
+  const [status, total, done, running, created, started, finished, outkeys, error, evseq] = f;
   const num = (v: string | null) => (v === null ? null : Number(v));
   const e = error ? (JSON.parse(error) as { message?: string; key?: string; code?: string }) : null;
   return {
@@ -362,6 +364,7 @@ function readSummary(id: string, f: (string | null)[]): GraphSummary {
     status: status as GraphStatus,
     progress: { total: Number(total), done: Number(done), running: Number(running), failed: status === 'failed' ? 1 : 0 },
     keys: firstKeys(outkeys ?? '[]'),
+    events: Number(evseq ?? 0),
     error: e && { message: String(e.message ?? ''), ...(e.key !== undefined ? { key: e.key } : {}), ...(e.code !== undefined ? { code: e.code } : {}) },
     created: Number(created),
     started: num(started),

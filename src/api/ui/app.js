@@ -7,6 +7,12 @@ const POLL_MS = 1000;
 const SLOW_POLL_MS = 2000;
 /** Graphs followed live at once: a socket each, and each replays its events. */
 const MAX_FOLLOWED = 8;
+/** Bigger graphs' progress comes from the listing alone: replaying millions of events to count them would swamp the page. */
+const FOLLOW_MAX_TASKS = 10_000;
+/** The task stream of a big graph starts this many events before its latest (about a third as many tasks)... */
+const STREAM_EVENTS = 30_000;
+/** ...and keeps at most this many bars, dropping the oldest. */
+const MAX_BARS = 20_000;
 /** Sub-rows a worker's lane may grow to before overlapping bars share the last. */
 const MAX_ROWS = 16;
 const ROW_PX = 10;
@@ -72,10 +78,11 @@ function connection(ok, message) {
 
 // ------------------------------------------------------------ event follower
 
-/** One graph's events over a WebSocket: replayed from the first, then live until finish. */
+/** One graph's events over a WebSocket: replayed from sequence number `from`, then live until finish. */
 class Follower {
-  constructor(id) {
+  constructor(id, from = 0) {
     this.id = id;
+    this.from = from;
     this.total = null;
     this.status = null;
     this.done = new Set();
@@ -85,7 +92,7 @@ class Follower {
     this.last = null;
     this.closed = false;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    this.socket = new WebSocket(`${proto}//${location.host}/v1/graphs/${encodeURIComponent(id)}/events`);
+    this.socket = new WebSocket(`${proto}//${location.host}/v1/graphs/${encodeURIComponent(id)}/events?from=${from}`);
     this.socket.onmessage = (m) => this.add(JSON.parse(m.data));
     this.socket.onclose = () => { this.closed = true; };
   }
@@ -98,6 +105,10 @@ class Follower {
     else if (e.type === 'posttask') {
       if (e.ok !== false) this.done.add(e.key);
       this.ends.push(e);
+      if (this.ends.length > MAX_BARS * 1.25) {
+        for (const old of this.ends.splice(0, this.ends.length - MAX_BARS)) this.starts.delete(old.key);
+        this.first = this.ends[0].time;
+      }
     } else if (e.type === 'finish') this.status = e.status;
     schedule();
   }
@@ -110,13 +121,17 @@ class Follower {
 
 function follow(id) {
   let f = state.followers.get(id);
-  if (!f) state.followers.set(id, (f = new Follower(id)));
+  if (!f) {
+    const g = state.graphs.find((x) => x.id === id);
+    state.followers.set(id, (f = new Follower(id, g && g.progress.total > FOLLOW_MAX_TASKS ? Math.max(0, g.events - STREAM_EVENTS) : 0)));
+  }
   return f;
 }
 
-/** Follows the running graphs shown (up to MAX_FOLLOWED) and the selected one; drops the rest. */
+/** Follows the running graphs shown (small ones, up to MAX_FOLLOWED) and the selected one; drops the rest. */
 function updateFollowers() {
-  const wanted = new Set(state.graphs.filter((g) => g.status === 'queued' || g.status === 'running').slice(0, MAX_FOLLOWED).map((g) => g.id));
+  const live = state.graphs.filter((g) => (g.status === 'queued' || g.status === 'running') && g.progress.total <= FOLLOW_MAX_TASKS);
+  const wanted = new Set(live.slice(0, MAX_FOLLOWED).map((g) => g.id));
   if (state.selected) wanted.add(state.selected);
   for (const [id, f] of state.followers) {
     // A finished follower keeps its events for as long as its graph is selected.
@@ -128,11 +143,11 @@ function updateFollowers() {
   for (const id of wanted) follow(id);
 }
 
-/** Progress from the listing, or from the events when they are ahead of it. */
+/** Progress from the listing, or from the events when they are ahead of it (a follower from the first event counts every task). */
 function progressOf(g) {
   const f = state.followers.get(g.id);
   const total = f?.total ?? g.progress.total;
-  const done = Math.max(g.progress.done, f?.done.size ?? 0);
+  const done = Math.max(g.progress.done, f && f.from === 0 ? f.done.size : 0);
   const status = f?.status ?? g.status;
   return { total, done: Math.min(done, total), status };
 }
@@ -189,7 +204,8 @@ function renderGraphs() {
  * at one time, with each op's run time. Tasks whose run times add up to no
  * more than the time since the batch started ran one after another (sync
  * ops): they are laid end to end. Otherwise they overlapped (async ops) and
- * each bar ends at the batch's end.
+ * each bar ends at the batch's end. The bars are as exact as the events:
+ * run times are measured, start times inferred.
  */
 function streamBars(f) {
   const bars = [];
@@ -199,9 +215,10 @@ function streamBars(f) {
     while (j < f.ends.length && f.ends[j].time === f.ends[i].time && f.ends[j].worker === f.ends[i].worker) j++;
     const batch = f.ends.slice(i, j);
     const end = batch[0].time;
-    const begin = Math.min(...batch.map((e) => f.starts.get(e.key)?.time ?? end));
+    const known = batch.map((e) => f.starts.get(e.key)?.time).filter((t) => t !== undefined);
     const sum = batch.reduce((s, e) => s + (e.duration_ms ?? 0), 0);
-    const serial = sum <= end - begin + 1;
+    // Starts replayed from before a follower's first event are unknown: assume serial, the common case of short sync ops.
+    const serial = known.length === 0 || sum <= end - Math.min(...known) + 1;
     let cursor = end - sum;
     for (const e of batch) {
       const ms = e.duration_ms ?? Math.max(0, end - (f.starts.get(e.key)?.time ?? end));
@@ -242,13 +259,15 @@ function renderStream() {
   }
   const bars = streamBars(f);
   const lanes = layout(bars);
-  const t0 = f.first ?? Date.now();
+  const t0 = bars.reduce((t, b) => Math.min(t, b.start), f.first ?? Date.now());
   const running = !f.status;
   const t1 = Math.max(running ? Date.now() : (f.last ?? t0), t0 + 1);
   $('stream-title').textContent = `${f.id.slice(0, 8)}${g ? ` · ${g.keys.join(', ')}` : ''}`;
   const failed = bars.filter((b) => !b.ok).length;
   const busy = bars.reduce((s, b) => s + b.ms, 0);
-  $('stream-summary').textContent = `${f.status ?? 'running'} · ${f.done.size}/${f.total ?? '?'} tasks on ${lanes.length} worker${lanes.length === 1 ? '' : 's'} · ${duration(t1 - t0)} wall, ${duration(busy)} in ops${failed ? ` · ${failed} failed` : ''}`;
+  const progress = g ? progressOf(g) : { done: f.done.size, total: f.total ?? '?' };
+  const recent = f.from > 0 || f.ends.length < f.done.size ? ` · the last ${bars.length} shown` : '';
+  $('stream-summary').textContent = `${f.status ?? 'running'} · ${progress.done}/${progress.total} tasks on ${lanes.length} worker${lanes.length === 1 ? '' : 's'} · ${duration(t1 - t0)} wall, ${duration(busy)} in ops${failed ? ` · ${failed} failed` : ''}${recent}`;
 
   const width = canvas.clientWidth || 600;
   const laneHeights = lanes.map((l) => Math.max(1, l.rowEnds.length) * ROW_PX + LANE_GAP_PX);
@@ -275,7 +294,7 @@ function renderStream() {
     ctx.moveTo(px, AXIS_PX - 4);
     ctx.lineTo(px, height);
     ctx.stroke();
-    ctx.fillText(span >= 2000 ? `${t / 1000}s` : `${t}ms`, px + 2, 12);
+    if (px + 44 < width) ctx.fillText(span >= 2000 ? `${t / 1000}s` : `${t}ms`, px + 2, 12);
   }
 
   hitBoxes = [];
