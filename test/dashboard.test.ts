@@ -107,6 +107,7 @@ it('a graph too big to replay: progress from the listing, the stream from its la
 it('serves only the dashboard files', async () => {
   for (const [path, type] of [
     ['/ui', 'text/html'],
+    ['/ui/', 'text/html'],
     ['/ui/app.js', 'text/javascript'],
     ['/ui/style.css', 'text/css'],
   ]) {
