@@ -38,7 +38,7 @@ async function json(res: Response): Promise<any> {
 describe('tokens', () => {
   it('every route but /healthz answers 401 unauthorized without a valid token', async () => {
     expect((await call(null, 'GET', '/healthz')).status).not.toBe(401);
-    for (const [method, path] of [['GET', '/v1/ops'], ['POST', '/v1/graphs'], ['GET', '/v1/graphs/x'], ['GET', '/v1/objects/x.0'], ['GET', '/v1/stats'], ['GET', '/v1/nothing']]) {
+    for (const [method, path] of [['GET', '/v1/ops'], ['POST', '/v1/graphs'], ['GET', '/v1/graphs'], ['GET', '/v1/graphs/x'], ['GET', '/v1/objects/x.0'], ['GET', '/v1/stats'], ['GET', '/v1/workers'], ['GET', '/metrics'], ['GET', '/v1/nothing']]) {
       for (const token of [null, 'not-a-token-at-all-123']) {
         const res = await call(token, method, path, method === 'POST' ? { graph: { x: 1 }, keys: 'x' } : undefined);
         expect(res.status, `${method} ${path}`).toBe(401);
@@ -47,6 +47,8 @@ describe('tokens', () => {
       }
     }
     expect((await call(ALICE, 'GET', '/v1/ops')).status).toBe(200);
+    // The dashboard's files hold no data; the page asks for a token itself.
+    for (const path of ['/ui', '/ui/app.js']) expect((await call(null, 'GET', path)).status, path).toBe(200);
   });
 });
 
@@ -106,6 +108,25 @@ describe('tenants', () => {
     expect(stats.status).toBe(403);
     expect((await json(stats)).error.code).toBe('forbidden');
     expect((await call(OPERATOR, 'GET', '/v1/stats')).status).toBe(200);
+    for (const path of ['/v1/workers', '/metrics']) {
+      const denied = await call(ALICE, 'GET', path);
+      expect(denied.status, path).toBe(403);
+      expect((await json(denied)).error.code).toBe('forbidden');
+      expect((await call(OPERATOR, 'GET', path)).status, path).toBe(200);
+    }
+  });
+
+  it("GET /v1/graphs lists a tenant's own graphs only; an operator's list has every tenant's", async () => {
+    const bobs = await json(await call(BOB, 'POST', '/v1/graphs', { graph: { b: { $op: 'inc', args: [1] } }, keys: 'b', wait: 10 }));
+    const ids = async (token: string) => (await json(await call(token, 'GET', '/v1/graphs?limit=1000'))).graphs.map((g: any) => g.id);
+    const [alice, bob, operator] = await Promise.all([ids(ALICE), ids(BOB), ids(OPERATOR)]);
+    expect(alice).toContain(graphId);
+    expect(alice).not.toContain(bobs.id);
+    expect(bob).toContain(bobs.id);
+    expect(bob).not.toContain(graphId);
+    expect(operator).toEqual(expect.arrayContaining([graphId, bobs.id]));
+    // The limit counts visible graphs, not graphs read.
+    expect((await json(await call(BOB, 'GET', '/v1/graphs?limit=1'))).graphs.map((g: any) => g.id)).toEqual([bobs.id]);
   });
 
   it('an event stream takes the token as access_token where headers cannot be set', async () => {

@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { ref, task } from './helpers/nodes.ts';
 
@@ -120,4 +120,63 @@ it('serves only the dashboard files', async () => {
     expect(res.status, path).toBe(404);
     expect(((await res.json()) as any).error.code).toBe('not_found');
   }
+});
+
+describe('with API tokens', () => {
+  const ALICE = 'alice-token-0123456789';
+  const BOB = 'bob-token-0123456789abc';
+  const OPERATOR = 'operator-token-0123456789';
+  let secured: Weft;
+  let tokenPage: Page;
+  const tokenErrors: string[] = [];
+  beforeAll(async () => {
+    secured = await startWeft({ workers: 1, env: { WEFT_TOKENS: `alice=${ALICE},bob=${BOB},*=${OPERATOR}` } });
+    tokenPage = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    tokenPage.on('pageerror', (err) => tokenErrors.push(err.message));
+    tokenPage.on('console', (msg) => {
+      if (msg.type() === 'error') tokenErrors.push(msg.text());
+    });
+  });
+  afterAll(async () => {
+    await tokenPage?.close();
+    await secured?.close();
+  });
+
+  const submit = async (token: string, graph: unknown, keys: unknown) =>
+    (await (await fetch(`${secured.url}/v1/graphs`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ graph, keys, wait: 30, options: { optimize: { fuse: false } } }) })).json()) as any;
+  const useToken = async (token: string) => {
+    await tokenPage.fill('#token', token);
+    await tokenPage.click('#token-form button');
+  };
+  const rows = () => tokenPage.locator('#graph-rows tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
+
+  it("asks for a token; a tenant's token shows its graphs only, an operator's everything", async () => {
+    const alices = await submit(ALICE, { x: 1, y: task('sleep', 200, ref('x')), z: task('inc', ref('y')) }, 'z');
+    const bobs = await submit(BOB, { b: task('inc', 1) }, 'b');
+    expect([alices.status, bobs.status]).toEqual(['done', 'done']);
+
+    await tokenPage.goto(`${secured.url}/ui`);
+    await tokenPage.waitForFunction(() => document.getElementById('conn')?.textContent?.includes('needs an API token'));
+    expect(await tokenPage.locator('#token-form').getAttribute('class')).toContain('wanted');
+
+    await useToken(ALICE);
+    await tokenPage.waitForFunction(() => document.querySelectorAll('#graph-rows tr').length > 0);
+    expect(await rows()).toEqual([alices.id]);
+    // The stream's WebSocket carries the token too.
+    await tokenPage.waitForFunction(() => document.getElementById('stream-canvas')?.getAttribute('data-bars') === '2');
+    await tokenPage.waitForFunction(() => document.getElementById('workers')?.classList.contains('denied'));
+    expect(await tokenPage.locator('#workers-denied').textContent()).toBe('Needs an operator token.');
+    expect(await tokenPage.locator('#store').getAttribute('class')).toContain('denied');
+
+    await useToken(OPERATOR);
+    await tokenPage.waitForFunction(() => document.querySelectorAll('#graph-rows tr').length === 2);
+    expect(new Set(await rows())).toEqual(new Set([alices.id, bobs.id]));
+    await tokenPage.waitForFunction(() => !document.getElementById('workers')?.classList.contains('denied') && document.querySelectorAll('#worker-rows tr').length === 1);
+    expect(await tokenPage.locator('#store').getAttribute('class')).not.toContain('denied');
+    await tokenPage.screenshot({ path: `${artifacts}dashboard-operator.png`, fullPage: true });
+    // The browser logs the 401s and 403s the page was told; nothing else may fail.
+    const unexpected = tokenErrors.filter((e) => !/status of 40[13]/.test(e));
+    expect(unexpected, unexpected.join('\n')).toEqual([]);
+    expect(tokenErrors.length).toBeGreaterThan(0);
+  });
 });

@@ -92,8 +92,17 @@ describe('docker/compose.yaml', () => {
     expect(worker.container_name).toBeUndefined();
     expect(worker.ports).toBeUndefined();
     expect(worker.healthcheck).toEqual({ disable: true });
-    expect(api.ports).toEqual(['8080:8080']);
-    expect(api.environment!.HOST).toBe('0.0.0.0');
+    expect(api.ports).toHaveLength(1);
+    expect(api.ports![0]).toMatch(/:8080:8080$/);
+    // Listening beyond the container's loopback needs tokens or WEFT_ALLOW_OPEN (src/api/main.ts).
+    const config = loadConfig(api.environment as NodeJS.ProcessEnv);
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.tokens.size > 0 || config.allowOpen).toBe(true);
+  });
+
+  it('ships no API tokens, so it publishes the API on the host loopback only', () => {
+    expect(loadConfig(api.environment as NodeJS.ProcessEnv).tokens.size).toBe(0);
+    expect(api.ports![0].startsWith('127.0.0.1:')).toBe(true);
   });
 
   it('the API and every worker share one spill volume at SPILL_DIR', () => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { retryDelay } from '../src/workers/worker.ts';
+import { parsePrometheus } from './helpers/prometheus.ts';
 
 let weft: Weft;
 const faultsDir = mkdtempSync(join(tmpdir(), 'weft-faults-'));
@@ -27,6 +28,20 @@ async function events(id: string): Promise<any[]> {
 const flaky = (_n: number, failures: number, value: unknown, options?: object) => ({ $op: 'faults.flaky', args: [name(), failures, value], ...(options ? { options } : {}) });
 
 describe('retries', () => {
+  it('/metrics counts the retries and every start', async () => {
+    const scrape = async () => parsePrometheus(await (await fetch(`${weft.url}/metrics`)).text());
+    const before = await scrape();
+    const res = await weft.compute({ x: flaky(0, 2, 'ok') }, 'x', { options: { retries: 2 } });
+    expect(res.status).toBe('done');
+    const after = await scrape();
+    const delta = (name: string) => after.value(name) - before.value(name);
+    expect(delta('weft_task_retries_total')).toBe(2);
+    expect(delta('weft_tasks_started_total')).toBe(3);
+    expect(delta('weft_tasks_finished_total')).toBe(1);
+    expect(delta('weft_tasks_failed_total')).toBe(0);
+  });
+
+
   it('a task that fails twice succeeds on its third attempt with options.retries 2, after backoffs of 100 and 200 ms', async () => {
     const res = await weft.compute({ x: flaky(0, 2, 'ok'), y: { $op: 'concat', args: [[[{ $ref: 'x' }], ['!']]] } }, 'y', { options: { retries: 2, optimize: { fuse: false } } });
     expect(res.status, JSON.stringify(res.error)).toBe('done');

@@ -32,7 +32,6 @@ export async function buildApp(config: Config, options: { logger?: boolean } = {
   addSharedSchemas(app);
   await app.register(services, { config });
   await app.register(auth, { config });
-  await app.register(metrics);
 
   app.setErrorHandler((err, req, reply) => {
     const apiError = toApiError(err);
@@ -44,6 +43,8 @@ export async function buildApp(config: Config, options: { logger?: boolean } = {
     return reply.code(e.status).send(e.toBody());
   });
 
+  // After the error handler (its route answers with the catalogue), before the routes (its latency hook sees them all).
+  await app.register(metrics);
   await app.register(websocket);
   await app.register(graphRoutes);
   await app.register(eventRoutes);

@@ -1,6 +1,6 @@
 /**
  * Bearer tokens. With tokens configured (WEFT_TOKENS, WEFT_TOKENS_FILE),
- * every route but the health check needs `Authorization: Bearer <token>`,
+ * every route but the health check and the dashboard's files needs `Authorization: Bearer <token>`,
  * and the request's tenant is the token's; routes pass it on so a tenant
  * sees only its own graphs and objects. Without tokens every request is
  * tenant "" (and the API listens on loopback only, see main.ts).
@@ -17,8 +17,12 @@ declare module 'fastify' {
   }
 }
 
-/** Routes anyone may call: load balancers and orchestrators probe them without tokens. */
-const PUBLIC = new Set(['/healthz']);
+/**
+ * Routes anyone may call: load balancers and orchestrators probe the health
+ * check without tokens; the dashboard's static files hold no data (the page
+ * asks for a token and sends it with its own requests).
+ */
+const PUBLIC = new Set(['/healthz', '/ui', '/ui/:asset']);
 
 /** The token of a request: its Bearer header, or `access_token` in the query of an event stream (browsers' EventSource and WebSocket cannot set headers). */
 function presentedToken(req: FastifyRequest): string | undefined {

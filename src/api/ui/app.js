@@ -22,6 +22,8 @@ const AXIS_PX = 22;
 
 const $ = (id) => document.getElementById(id);
 const state = { graphs: [], followers: new Map(), selected: null, pinned: false, workers: [] };
+// The API token (when the service has tokens) lives for the browser tab only.
+let token = sessionStorage.getItem('weft-token') ?? '';
 
 // ---------------------------------------------------------------- formatting
 
@@ -64,13 +66,36 @@ function colourOf(group) {
   return groupColours.get(group);
 }
 
+class HttpError extends Error {
+  constructor(path, status, body) {
+    super(body?.error?.message ?? `${path}: HTTP ${status}`);
+    this.status = status;
+  }
+}
+
 async function getJSON(path) {
-  const res = await fetch(path, { headers: { accept: 'application/json' } });
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  const res = await fetch(path, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+  if (!res.ok) throw new HttpError(path, res.status, await res.json().catch(() => null));
   return res.json();
 }
 
+/**
+ * A service-wide panel (store, workers) needs an operator token: with a
+ * tenant's token it says so instead of failing the whole page.
+ */
+async function operatorPanel(panel, load) {
+  try {
+    await load();
+    $(panel).classList.remove('denied');
+  } catch (err) {
+    if (err.status !== 403) throw err;
+    $(`${panel}-denied`).textContent = 'Needs an operator token.';
+    $(panel).classList.add('denied');
+  }
+}
+
 function connection(ok, message) {
+  if (ok) $('token-form').classList.remove('wanted');
   const c = $('conn');
   c.textContent = ok ? `live · ${new Date().toLocaleTimeString()}` : message;
   c.classList.toggle('bad', !ok);
@@ -92,7 +117,9 @@ class Follower {
     this.last = null;
     this.closed = false;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    this.socket = new WebSocket(`${proto}//${location.host}/v1/graphs/${encodeURIComponent(id)}/events?from=${from}`);
+    // Browsers cannot set headers on a WebSocket: the token goes as access_token.
+    const auth = token ? `&access_token=${encodeURIComponent(token)}` : '';
+    this.socket = new WebSocket(`${proto}//${location.host}/v1/graphs/${encodeURIComponent(id)}/events?from=${from}${auth}`);
     this.socket.onmessage = (m) => this.add(JSON.parse(m.data));
     this.socket.onclose = () => { this.closed = true; };
   }
@@ -338,6 +365,10 @@ function showTooltip(ev) {
 // ------------------------------------------------------------ store, workers
 
 async function refreshStats() {
+  await operatorPanel('store', showStats);
+}
+
+async function showStats() {
   const s = await getJSON('/v1/stats');
   const used = s.memory.used_bytes;
   const budget = s.memory.budget_bytes;
@@ -363,6 +394,10 @@ async function refreshStats() {
 }
 
 async function refreshWorkers() {
+  await operatorPanel('workers', showWorkers);
+}
+
+async function showWorkers() {
   const { workers } = await getJSON('/v1/workers');
   state.workers = workers;
   const now = Date.now();
@@ -405,13 +440,30 @@ function every(ms, fn) {
       await fn();
       connection(true);
     } catch (err) {
-      connection(false, `cannot reach the API: ${err.message}`);
+      const unauthorized = err.status === 401;
+      $('token-form').classList.toggle('wanted', unauthorized);
+      connection(false, unauthorized ? `${token ? 'the token is not valid' : 'this service needs an API token'}: enter one` : `cannot reach the API: ${err.message}`);
     }
     setTimeout(run, ms);
   };
   run();
 }
 
+$('token-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  token = $('token').value.trim();
+  sessionStorage.setItem('weft-token', token);
+  $('token').value = '';
+  $('token').placeholder = token ? 'token set' : 'API token';
+  // What the old token showed may not be the new one's to see.
+  for (const f of state.followers.values()) f.close();
+  state.followers.clear();
+  state.graphs = [];
+  state.selected = null;
+  state.pinned = false;
+  Promise.all([refreshGraphs(), refreshStats(), refreshWorkers()]).then(() => connection(true), () => {});
+});
+if (token) $('token').placeholder = 'token set';
 $('stream-canvas').addEventListener('mousemove', showTooltip);
 $('stream-canvas').addEventListener('mouseleave', () => ($('tooltip').hidden = true));
 window.addEventListener('resize', schedule);
