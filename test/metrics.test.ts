@@ -139,6 +139,7 @@ describe('/metrics', () => {
     expect(s.value('weft_store_memory_bytes')).toBeGreaterThan(100_000);
     expect(Math.abs(s.value('weft_store_memory_bytes') - stats.memory.used_bytes)).toBeLessThan(stats.memory.used_bytes / 2);
     expect(s.value('weft_store_spilled_bytes')).toBe(stats.spill.bytes);
+    expect(s.value('weft_lineage_recomputes_total')).toBe(stats.lineage.recomputed);
   });
 
   it('webhook deliveries and failed attempts', async () => {

@@ -74,6 +74,7 @@ async function metrics(app: FastifyInstance): Promise<void> {
     [counter('weft_tasks_finished_total', 'Tasks completed (each task once).'), 'tasks_finished'],
     [counter('weft_tasks_failed_total', 'Tasks whose error failed their graph.'), 'tasks_failed'],
     [counter('weft_task_retries_total', 'Failed task runs handed back to run again (options.retries).'), 'task_retries'],
+    [counter('weft_lineage_recomputes_total', 'Lost values computed again from their lineage.'), 'lineage_recomputes'],
     [counter('weft_graphs_submitted_total', 'Graphs registered.'), 'graphs_submitted'],
     [counter('weft_store_spilled_bytes_total', 'Bytes spilled to disk.'), 'spill_bytes_total'],
     [counter('weft_store_restored_bytes_total', 'Bytes read back from spill files.'), 'restored_bytes_total'],

@@ -388,6 +388,7 @@ async function showStats() {
     ['spill rate', s.spill.spill_mb_per_s === null ? '–' : `${s.spill.spill_mb_per_s} MB/s`],
     ['restore rate', s.spill.restore_mb_per_s === null ? '–' : `${s.spill.restore_mb_per_s} MB/s`],
     ['cache hits / misses', s.cache ? `${s.cache.hits} / ${s.cache.misses}` : '–'],
+    ['recomputed from lineage', s.lineage ? String(s.lineage.recomputed) : '–'],
   ];
   if (s.spill.out_of_disk) figures.push(['out of disk', s.spill.out_of_disk]);
   $('store-figures').replaceChildren(...figures.flatMap(([k, v]) => [el('dt', { textContent: k }), el('dd', { textContent: v })]));
