@@ -46,6 +46,8 @@ export interface Config {
   allowOpen: boolean;
   /** Graphs one tenant may have queued or running at once. */
   maxGraphsInFlight: number;
+  /** The worker pools a worker process serves (WEFT_POOLS). */
+  pools: string[];
   /** On SIGTERM, how long a process finishes what it is doing before it hands the rest back (workers) or drops it (API). */
   shutdownMs: number;
   /** A worker without a heartbeat for this long is dead: GET /v1/workers drops it. Workers beat five times per timeout. */
@@ -104,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxGraphsInFlight: int(env, 'WEFT_MAX_GRAPHS_IN_FLIGHT', 1000, 1, 10_000_000),
     shutdownMs: int(env, 'WEFT_SHUTDOWN_MS', 10_000, 0, 3_600_000),
     workerTimeoutMs: int(env, 'WEFT_WORKER_TIMEOUT_MS', 10_000, 500, 3_600_000),
+    pools: pools(env),
   };
 }
 
@@ -139,6 +142,14 @@ function loadTokens(env: NodeJS.ProcessEnv): Map<string, string> {
     table.set(tokenDigest(token), tenant);
   }
   return table;
+}
+
+/** WEFT_POOLS: comma-separated pool names (default: the default pool). */
+function pools(env: NodeJS.ProcessEnv): string[] {
+  const list = [...new Set((env.WEFT_POOLS ?? 'default').split(',').map((s) => s.trim()).filter(Boolean))];
+  for (const p of list) if (!/^[A-Za-z0-9_.-]{1,64}$/.test(p)) throw new ConfigError(`WEFT_POOLS: ${JSON.stringify(p)} is not a pool name (1 to 64 letters, digits, "_", "." or "-").`);
+  if (list.length === 0) throw new ConfigError('WEFT_POOLS lists no pool: give at least one, such as "default" or "default,gpu".');
+  return list;
 }
 
 export class ConfigError extends Error {

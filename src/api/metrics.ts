@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricValueWithName } from 'prom-client';
 import { usedMemory } from '../queue/connection.ts';
 import { activeKey, graphKeys, statsKey } from '../queue/keys.ts';
+import { DEFAULT_POOL, poolQueue } from '../queue/dispatch.ts';
 import { readDurations, TASK_SECONDS_BUCKETS } from '../queue/metrics.ts';
 import { listWorkers } from '../queue/workers.ts';
 import { requireOperator } from './plugins/auth.ts';
@@ -100,14 +101,16 @@ async function metrics(app: FastifyInstance): Promise<void> {
 
   /** Reads the installation's figures from Redis and sets the mirrored series. */
   async function gather(): Promise<void> {
-    const [stats, used, active, live, taskJobs, hookJobs] = await Promise.all([
+    const [stats, used, active, live, hookJobs] = await Promise.all([
       redis.hgetall(statsKey(config.prefix)),
       usedMemory(redis, config.prefix),
       redis.zrange(activeKey(config.prefix), 0, -1),
       listWorkers(redis, config.prefix, config.workerTimeoutMs),
-      queue.queue.getJobCounts(...JOB_STATES),
       webhooks.queue.getJobCounts(...JOB_STATES),
     ]);
+    // A queue per pool: the default one and those live workers serve.
+    const pools = [...new Set([DEFAULT_POOL, ...live.flatMap((w) => w.pools)])];
+    const poolJobs = await Promise.all(pools.map((pool) => queue.queue(pool).getJobCounts(...JOB_STATES)));
     const n = (field: string) => Math.max(0, Number(stats[field] ?? 0));
     for (const [metric, field, labels] of mirrored) {
       if (labels) metric.remove(labels);
@@ -128,7 +131,8 @@ async function metrics(app: FastifyInstance): Promise<void> {
       if (stale.length > 0) await redis.zrem(activeKey(config.prefix), ...stale);
     }
     for (const [state, count] of Object.entries(byState)) graphs.set({ state }, count);
-    for (const [name, counts] of [['tasks', taskJobs], ['webhooks', hookJobs]] as const) {
+    const queues: [string, Record<string, number>][] = [...pools.map((pool, i) => [poolQueue(pool), poolJobs[i]] as [string, Record<string, number>]), ['webhooks', hookJobs]];
+    for (const [name, counts] of queues) {
       for (const state of JOB_STATES) queueJobs.set({ queue: name, state }, counts[state] ?? 0);
     }
     memory.set(used);

@@ -394,6 +394,21 @@ export interface components {
              */
             retries: number;
             /**
+             * @description The worker pool the graph's tasks run in: only workers serving it
+             *     (WEFT_POOLS) take them (a task's own "options": {"pool"} overrides
+             *     it). Tasks of a pool no live worker serves wait, and the graph's
+             *     status names the pool (`waiting_for_pools`).
+             * @default default
+             */
+            pool: string;
+            /**
+             * @description Order among ready tasks: higher runs first (a task's own
+             *     "options": {"priority"} overrides it). Within a priority, graphs
+             *     share the workers fairly (docs/architecture.md, scheduling policy).
+             * @default 0
+             */
+            priority: number;
+            /**
              * @description A task that runs longer is stopped and fails with code `timeout`
              *     (a task's own "options": {"timeout_ms"} overrides it). Tasks with a
              *     timeout run on a worker thread, so a runaway op is stopped without
@@ -535,6 +550,8 @@ export interface components {
             created: number;
             started: number | null;
             finished: number | null;
+            /** @description Pools the graph has tasks in that no live worker serves (its tasks there wait until one starts). Only for a queued or running graph, and only when there are such pools. */
+            waiting_for_pools?: string[];
         };
         GraphSummary: {
             id: string;
@@ -574,6 +591,8 @@ export interface components {
             started: number;
             /** @description Its last heartbeat, ms since the epoch. */
             heartbeat: number;
+            /** @description The pools it serves (WEFT_POOLS); it runs only tasks of these. Concurrency is per pool. */
+            pools: string[];
         };
         OpList: {
             ops: {

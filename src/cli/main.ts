@@ -24,8 +24,8 @@ const USAGE = `usage:
   weft put FILE                   store a JSON file as an object; prints {"$oid"}
   weft rm OID                     release an object
   weft stats | weft ops           the store's statistics | the ops workers run
-  weft worker | weft serve        run a worker | the API and workers (npm start)
-The service is at WEFT_URL (default http://127.0.0.1:8080).
+  weft worker [--pools a,b] | weft serve   run a worker (of these pools) | the API and workers (npm start)
+The service is at WEFT_URL (default http://127.0.0.1:8080); WEFT_TOKEN is sent as its API token.
 exit codes: 0 done, 1 graph failed or cancelled, 2 bad usage or rejected request, 3 service unreachable`;
 
 class CliError extends Error {
@@ -58,10 +58,13 @@ export function parseArgs(argv: string[]): Parsed {
   return { command: positional.shift(), positional, flags };
 }
 
+/** Authorization for a service with tokens: WEFT_TOKEN (set by `run`). */
+let auth: Record<string, string> = {};
+
 async function call(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   let res: Response;
   try {
-    res = await fetch(`${base}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(`${base}${path}`, { method, headers: { ...auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (err) {
     throw new CliError(`cannot reach weft at ${base}: ${(err as Error).message}`, EXIT.unreachable);
   }
@@ -77,7 +80,7 @@ async function progress(base: string, id: string, out: NodeJS.WriteStream): Prom
   const bar = new cliProgress.SingleBar({ format: 'weft {bar} {value}/{total} tasks', stream: out }, cliProgress.Presets.shades_classic);
   let done = 0;
   bar.start(1, 0);
-  const res = await fetch(`${base}/v1/graphs/${id}/events`, { headers: { accept: 'text/event-stream' } });
+  const res = await fetch(`${base}/v1/graphs/${id}/events`, { headers: { ...auth, accept: 'text/event-stream' } });
   const reader = res.body!.getReader();
   let buffer = '';
   for (;;) {
@@ -101,6 +104,7 @@ async function progress(base: string, id: string, out: NodeJS.WriteStream): Prom
 export async function run(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
   const { command, positional, flags } = parseArgs(argv);
   const base = (env.WEFT_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
+  auth = env.WEFT_TOKEN ? { authorization: `Bearer ${env.WEFT_TOKEN}` } : {};
   const print = (v: unknown) => out.write((typeof v === 'string' ? v : JSON.stringify(v, null, flags.has('json') ? 0 : 2)) + '\n');
   try {
     switch (command) {
@@ -152,7 +156,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.Wr
       case 'serve': {
         const script = command === 'worker' ? 'src/workers/main.ts' : 'src/supervisor/main.ts';
         const root = fileURLToPath(new URL('../..', import.meta.url));
-        const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, stdio: 'inherit', env });
+        const pools = flags.get('pools');
+        const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, stdio: 'inherit', env: typeof pools === 'string' ? { ...env, WEFT_POOLS: pools } : env });
         for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => child.kill(s));
         return await new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 0)));
       }

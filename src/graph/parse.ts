@@ -6,7 +6,7 @@
  *   // Map { 'x' => lit 1, 'y' => task inc(ref x) }
  */
 import { GraphError, jsonPath } from './errors.ts';
-import { defaultLimits, MAX_RETURNS, type Graph, type GraphLimits, type Json, type KeySpec, type Node, type TaskOptions } from './types.ts';
+import { defaultLimits, MAX_PRIORITY, MAX_RETURNS, MIN_PRIORITY, POOL_NAME, type Graph, type GraphLimits, type Json, type KeySpec, type Node, type TaskOptions } from './types.ts';
 
 const TASK_FIELDS = new Set(['$op', 'args', 'kwargs', 'returns', 'options']);
 /** Most retries a task may ask for. */
@@ -142,7 +142,7 @@ class NodeParser {
     return task;
   }
 
-  /** A task's "options": {"retries": n, "timeout_ms": ms} (Dask's per-layer annotations, per task). */
+  /** A task's "options": {"retries": n, "timeout_ms": ms, "pool": name, "priority": p} (Dask's per-layer annotations, per task). */
   private taskOptions(raw: unknown): TaskOptions {
     if (this.path.length > 0) throw this.bad('options', 'is only allowed on a task at the top of a key (a nested task runs inside its caller)');
     if (!isPlainObject(raw)) throw this.bad('options', `must be an object such as {"retries": 2, "timeout_ms": 5000}, got ${describe(raw)}`);
@@ -154,8 +154,14 @@ class NodeParser {
       } else if (name === 'timeout_ms') {
         if (!Number.isInteger(v) || (v as number) < 1) throw this.bad('options', `"timeout_ms" must be a positive integer (milliseconds), got ${describe(v)}`);
         out.timeoutMs = v as number;
+      } else if (name === 'pool') {
+        if (typeof v !== 'string' || !POOL_NAME.test(v)) throw this.bad('options', `"pool" must be a pool name (1 to 64 letters, digits, "_", "." or "-"), got ${describe(v)}`);
+        out.pool = v;
+      } else if (name === 'priority') {
+        if (!Number.isInteger(v) || (v as number) < MIN_PRIORITY || (v as number) > MAX_PRIORITY) throw this.bad('options', `"priority" must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY} (higher runs first), got ${describe(v)}`);
+        out.priority = v as number;
       } else {
-        throw this.bad('options', `has the unknown task option ${JSON.stringify(name)}; a task's options are "retries" and "timeout_ms"`);
+        throw this.bad('options', `has the unknown task option ${JSON.stringify(name)}; a task's options are "retries", "timeout_ms", "pool" and "priority"`);
       }
     }
     return out;

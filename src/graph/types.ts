@@ -26,7 +26,17 @@ export interface TaskOptions {
   retries?: number;
   /** A run longer than this is stopped and fails with `timeout`. */
   timeoutMs?: number;
+  /** Only workers serving this pool run the task (Ray's resources, Dask's annotate). */
+  pool?: string;
+  /** Among ready tasks, higher runs first (-10 to 10, default 0). */
+  priority?: number;
 }
+
+/** Pool names: what WEFT_POOLS lists. */
+export const POOL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Task and graph priorities range over these integers. */
+export const MIN_PRIORITY = -10;
+export const MAX_PRIORITY = 10;
 
 /** A parsed graph: keys to nodes, in submission order. Maps, so keys like `__proto__` are ordinary. */
 export type Graph = Map<string, Node>;

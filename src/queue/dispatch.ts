@@ -4,8 +4,27 @@
  * Bundles adapt: a burst of many ready tasks is split into jobs of up to
  * `bundleMax` tasks, but into at least `bundleSpread` jobs so several workers
  * share it; a single ready task is a job of its own, for low latency.
+ *
+ * Where and in what order jobs run (docs/architecture.md, "Scheduling policy"):
+ *
+ * - Pools. Each pool has its own queue (`tasks` for the default pool,
+ *   `tasks-<pool>` for others); a worker takes jobs only from the queues of
+ *   the pools it serves (WEFT_POOLS). A bundle holds tasks of one class
+ *   (pool and priority).
+ * - Priority, then fairness. Every job has a BullMQ priority (lower runs
+ *   first): the task priority picks a band, and within a band the job's
+ *   fairness tag. A graph's jobs are tagged 0, 1, 2, ... as they are
+ *   enqueued, counting on from the graph's frontier (the highest tag of its
+ *   jobs started so far). So the graph that has been served least goes
+ *   first: a small graph that arrives while a huge one runs has tags near 0
+ *   and is served at once, and graphs of equal progress alternate
+ *   (round-robin by how far each has got). Tasks made ready by finished
+ *   ones are tagged from the frontier, below the graph's jobs still queued,
+ *   so consumers run before more producers fill the store (depth first, as
+ *   Dask orders work). A chain has one job at a time and never gets ahead.
  */
 import { Queue, type ConnectionOptions } from 'bullmq';
+import { MAX_PRIORITY, MIN_PRIORITY } from '../graph/types.ts';
 import { TASK_QUEUE } from './keys.ts';
 
 export interface BundleJob {
@@ -15,11 +34,39 @@ export interface BundleJob {
   t: number[];
   /** Set on a retry: the attempt the tasks run as (1 for a first run). */
   a?: number;
+  /** The job's fairness tag (see above). */
+  p?: number;
 }
 
 export interface BundlePolicy {
   bundleMax: number;
   bundleSpread: number;
+}
+
+export const DEFAULT_POOL = 'default';
+
+/** A task's class, "pool|priority", or "" for the default pool at priority 0. */
+export function encodeClass(pool = DEFAULT_POOL, priority = 0): string {
+  return pool === DEFAULT_POOL && priority === 0 ? '' : `${pool}|${priority}`;
+}
+
+export function decodeClass(cls: string): { pool: string; priority: number } {
+  if (cls === '') return { pool: DEFAULT_POOL, priority: 0 };
+  const at = cls.lastIndexOf('|');
+  return { pool: cls.slice(0, at), priority: Number(cls.slice(at + 1)) };
+}
+
+/** The BullMQ queue of a pool. */
+export function poolQueue(pool: string): string {
+  return pool === DEFAULT_POOL ? TASK_QUEUE : `${TASK_QUEUE}-${pool}`;
+}
+
+/** Fairness tags per priority band: BullMQ priorities go up to 2^21 - 1. */
+const BAND = Math.floor((2 ** 21 - 2) / (MAX_PRIORITY - MIN_PRIORITY + 1));
+
+/** The BullMQ priority of a job: its band by task priority (higher first), then its fairness tag (lower first). */
+export function jobPriority(priority: number, tag: number): number {
+  return 1 + (MAX_PRIORITY - priority) * BAND + Math.min(Math.max(0, Math.floor(tag)), BAND - 1);
 }
 
 /** Splits ready tasks into bundles (pure). */
@@ -31,43 +78,80 @@ export function bundle(tasks: number[], policy: BundlePolicy): number[][] {
   return out;
 }
 
+/** Where ready tasks go: their classes ("" for all when absent) and the graph's fairness tag. */
+export interface Placement {
+  classes?: string[];
+  tag?: number;
+}
+
 export class TaskQueue {
-  readonly queue: Queue<BundleJob>;
+  private readonly queues = new Map<string, Queue<BundleJob>>();
 
   constructor(
-    connection: ConnectionOptions,
-    prefix: string,
+    private readonly connection: ConnectionOptions,
+    private readonly prefix: string,
     private readonly policy: BundlePolicy,
-  ) {
-    this.queue = new Queue<BundleJob>(TASK_QUEUE, {
-      connection,
-      prefix,
-      defaultJobOptions: { removeOnComplete: true, removeOnFail: { count: 1000 }, attempts: 5, backoff: { type: 'exponential', delay: 200 } },
-    });
-    this.queue.on('error', () => {});
+  ) {}
+
+  /** The queue of a pool, made on first use. */
+  queue(pool = DEFAULT_POOL): Queue<BundleJob> {
+    let queue = this.queues.get(pool);
+    if (!queue) {
+      queue = new Queue<BundleJob>(poolQueue(pool), {
+        connection: this.connection,
+        prefix: this.prefix,
+        defaultJobOptions: { removeOnComplete: true, removeOnFail: { count: 1000 }, attempts: 5, backoff: { type: 'exponential', delay: 200 } },
+      });
+      queue.on('error', () => {});
+      this.queues.set(pool, queue);
+    }
+    return queue;
   }
 
   /**
-   * Enqueues ready tasks. `next: true` puts them at the front of the queue:
-   * for tasks made ready by finished ones, so consumers run (and free their
-   * inputs) before more producers fill the store, the depth-first order
-   * Dask's scheduler also prefers.
+   * Enqueues ready tasks of a graph, bundled by class, each job with its
+   * priority (see the top of this file). Returns the number of jobs made, for
+   * a caller enqueueing in several rounds to continue the tags.
    */
-  async enqueue(graph: string, tasks: number[], next = false): Promise<void> {
-    const bundles = bundle(tasks, this.policy);
-    const opts = next ? { lifo: true } : undefined;
-    // addBulk is one MULTI; keep each call to a bounded size so a huge graph's start does not block Redis.
-    for (let i = 0; i < bundles.length; i += 1000) {
-      await this.queue.addBulk(bundles.slice(i, i + 1000).map((t) => ({ name: 'b', data: { g: graph, t }, opts })));
+  async enqueue(graph: string, tasks: number[], placement: Placement = {}): Promise<number> {
+    if (tasks.length === 0) return 0;
+    const byClass = new Map<string, number[]>();
+    if (!placement.classes) byClass.set('', tasks);
+    else {
+      tasks.forEach((t, i) => {
+        const cls = placement.classes![i] ?? '';
+        let list = byClass.get(cls);
+        if (!list) byClass.set(cls, (list = []));
+        list.push(t);
+      });
     }
+    let tag = placement.tag ?? 0;
+    let jobs = 0;
+    for (const [cls, list] of byClass) {
+      const { pool, priority } = decodeClass(cls);
+      const bundles = bundle(list, this.policy);
+      // addBulk is one MULTI; keep each call to a bounded size so a huge graph's start does not block Redis.
+      for (let i = 0; i < bundles.length; i += 1000) {
+        await this.queue(pool).addBulk(
+          bundles.slice(i, i + 1000).map((t) => {
+            const p = tag++;
+            return { name: 'b', data: { g: graph, t, p }, opts: { priority: jobPriority(priority, p) } };
+          }),
+        );
+      }
+      jobs += bundles.length;
+    }
+    return jobs;
   }
 
   /** Runs a task again after `delayMs`, as attempt `attempt` (an op error with retries left). */
-  async retry(graph: string, task: number, attempt: number, delayMs: number): Promise<void> {
-    await this.queue.add('b', { g: graph, t: [task], a: attempt }, { delay: delayMs });
+  async retry(graph: string, task: number, attempt: number, delayMs: number, cls = ''): Promise<void> {
+    const { pool, priority } = decodeClass(cls);
+    // Tag 0: a retry goes ahead of the rest of its band when its delay is over.
+    await this.queue(pool).add('b', { g: graph, t: [task], a: attempt, p: 0 }, { delay: delayMs, priority: jobPriority(priority, 0) });
   }
 
-  close(): Promise<void> {
-    return this.queue.close();
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
   }
 }

@@ -20,6 +20,7 @@ import type { TaskQueue } from './dispatch.ts';
 import { activeKey, finishedChannel, graphKeys, graphsKey, inFlightKey, statsKey } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
 import { encodeSpec } from './spec.ts';
+import { DEFAULT_POOL, decodeClass, encodeClass } from './dispatch.ts';
 import { visibleTo } from '../store/tenants.ts';
 import { objectFailed, TaskState } from './tasks.ts';
 
@@ -34,6 +35,8 @@ export interface GraphInfo {
   created: number;
   started: number | null;
   finished: number | null;
+  /** Pools with tasks of the graph that no live worker serves (set by the status route). */
+  waiting_for_pools?: string[];
 }
 
 export type Oid = { $oid: string };
@@ -95,12 +98,25 @@ export class GraphStore {
     let inPipe = 0;
     let ready: number[] = [];
     let flushes = 0;
+    // The first jobs' fairness tags (dispatch.ts) count up from 0 across the chunks.
+    let jobsMade = 0;
+    // Classes (pool and priority) of tasks not in the default one; the graph's options are its tasks' defaults.
+    const classes = new Map<number, string>();
+    const poolsUsed = new Set<string>();
+    plan.nodes.forEach((node, i) => {
+      if (node.kind !== 'task') return;
+      const cls = encodeClass(node.options?.pool ?? defaults.pool, node.options?.priority ?? defaults.priority);
+      if (cls !== '') classes.set(i, cls);
+      poolsUsed.add(decodeClass(cls).pool);
+    });
     const flush = async (last = false) => {
       if (ready.length > 0) addEvents(pipe, k, 'postsubmit', ready.length, { k: ready.map((i) => plan.nodes[i].key) });
       if (last) addEvents(pipe, k, 'postsubmit_all', 1, { tasks: plan.taskCount, ready: plan.ready.length, ...options.counts });
       // The jobs go out on the same connection right after the pipeline, so
       // Redis stores the specs before any worker can take the jobs.
-      await Promise.all([execOrThrow(pipe), ready.length > 0 ? this.queue.enqueue(id, ready) : undefined]);
+      const placement = { tag: jobsMade, classes: classes.size > 0 ? ready.map((t) => classes.get(t) ?? '') : undefined };
+      const [, made] = await Promise.all([execOrThrow(pipe), this.queue.enqueue(id, ready, placement)]);
+      jobsMade += made;
       pipe = this.redis.pipeline();
       inPipe = 0;
       ready = [];
@@ -121,10 +137,14 @@ export class GraphStore {
         outkeys: JSON.stringify(plan.outputIndexes.map((f) => plan.nodes[Number(String(f).split(':')[0])].key)),
         ...(finished ? { finished: now } : {}),
         ...(options.tenant ? { tenant: options.tenant } : {}),
+        ...(classes.size > 0 ? { classes: 1, pools: [...poolsUsed].join(',') } : {}),
       });
       // Listed at once, and active before any task can end it (finishGraph takes it off).
       pipe.zadd(graphsKey(this.prefix), now, id).zremrangebyrank(graphsKey(this.prefix), 0, -GRAPH_LIST_MAX - 1);
       if (!finished) pipe.zadd(activeKey(this.prefix), now, id);
+      // Classes go first: a task may start (and complete, and consult them) as soon as the first chunk is out.
+      const clsEntries = [...classes].flat();
+      for (let i = 0; i < clsEntries.length; i += 2 * REGISTER_CHUNK) pipe.hset(`${k.meta.slice(0, -4)}cls`, ...clsEntries.slice(i, i + 2 * REGISTER_CHUNK));
       let refs: (string | number)[] = [];
       let vals: (string | Buffer)[] = [];
       const flushPhase1 = () => {
@@ -190,7 +210,7 @@ export class GraphStore {
         if (++inPipe >= REGISTER_CHUNK) await flushSpecs(false);
       }
       await flushSpecs(true);
-      await this.linkObjects(id, plan);
+      await this.linkObjects(id, plan, classes, jobsMade);
       // A task that failed while later chunks were written ended the graph and
       // dropped its scheduling state, which those chunks then wrote again.
       if (flushes > 1 && !RUNNING.has((await this.redis.hget(k.meta, 'status')) ?? '')) await this.redis.unlink(k.spec, k.pend, k.refs, k.done);
@@ -223,7 +243,7 @@ export class GraphStore {
   }
 
   /** Links the graph's tasks to the objects of other graphs they use (linkObjects-2.lua); enqueues those ready now. */
-  private async linkObjects(id: string, plan: Plan): Promise<void> {
+  private async linkObjects(id: string, plan: Plan, classes: Map<number, string>, tag: number): Promise<void> {
     const users = new Map<string, number[]>();
     plan.nodes.forEach((node, i) => {
       if (node.kind !== 'task') return;
@@ -239,7 +259,10 @@ export class GraphStore {
     const k = graphKeys(this.prefix, id);
     const reply = (await this.redis.linkObjects(k.meta, k.pend, this.prefix, ...args)) as (string | number)[];
     if (reply[0] === 'ok') {
-      if (reply.length > 1) await this.queue.enqueue(id, reply.slice(1) as number[]);
+      if (reply.length > 1) {
+        const tasks = reply.slice(1) as number[];
+        await this.queue.enqueue(id, tasks, { classes: tasks.map((t) => classes.get(t) ?? ''), tag });
+      }
       return;
     }
     const oid = String(reply[1]);
@@ -258,6 +281,11 @@ export class GraphStore {
   /** Takes back an admission whose graph was never registered. */
   async unadmit(id: string, tenant: string): Promise<void> {
     await this.redis.srem(inFlightKey(this.prefix, tenant), id);
+  }
+
+  /** The pools a graph has tasks in. */
+  async poolsOf(id: string): Promise<string[]> {
+    return ((await this.redis.hget(graphKeys(this.prefix, id).meta, 'pools')) ?? DEFAULT_POOL).split(',');
   }
 
   /** A graph's public info; null when there is no such graph or `viewer` may not see it. */
@@ -329,6 +357,8 @@ export class GraphStore {
 export interface TaskDefaults {
   retries?: number;
   timeoutMs?: number;
+  pool?: string;
+  priority?: number;
 }
 
 /** Appends an entry of events (addEvents-1.lua) to a pipeline. */

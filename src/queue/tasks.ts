@@ -8,6 +8,7 @@ import type { Slot } from '../graph/plan.ts';
 import { finishedChannel, graphKeys } from './keys.ts';
 import { decodeSpec } from './spec.ts';
 import type { ScriptedRedis } from './scripts.ts';
+import type { Placement } from './dispatch.ts';
 
 /** A finished task: its index, its run time (ms) and its encoded value, or values for a multiple-return task. */
 export type TaskResult = [number, number, Buffer[]];
@@ -34,6 +35,15 @@ export interface StartedTask {
   tries?: number;
   /** Encoded input values by slot; null where the object is missing. */
   inputs: (Buffer | null)[];
+}
+
+/** What completing a batch gave: ready tasks for the queue (with their placement), other graphs' ready tasks, tasks done before, and the continuation. */
+export interface Completion {
+  status: string;
+  ready: { tasks: number[]; placement: Placement };
+  elsewhere: [string, number][];
+  skipped: number[];
+  next: StartResult;
 }
 
 export interface StartResult {
@@ -90,9 +100,9 @@ export class TaskState {
     private readonly prefix: string,
   ) {}
 
-  async start(graph: string, tasks: number[], runner: Runner): Promise<StartResult> {
+  async start(graph: string, tasks: number[], runner: Runner, tag = 0): Promise<StartResult> {
     const k = graphKeys(this.prefix, graph);
-    const reply = await this.redis.startTasksBuffer(k.meta, k.spec, k.done, k.vals, this.prefix, START_BYTES, runner.worker, runner.attempt, ...tasks);
+    const reply = await this.redis.startTasksBuffer(k.meta, k.spec, k.done, k.vals, this.prefix, START_BYTES, runner.worker, runner.attempt, tag, ...tasks);
     const status = String(reply[0]);
     if (status !== 'running') return { status, run: [], alreadyDone: [], deferred: [] };
     return { status, ...readStarted(reply, 1) };
@@ -105,22 +115,39 @@ export class TaskState {
    * and, when `take` > 0, up to `take` more that became ready and were
    * started for the caller to run next.
    */
-  async complete(graph: string, results: TaskResult[], take: number, spread: number, runner: Runner): Promise<{ status: string; ready: number[]; elsewhere: [string, number][]; skipped: number[]; next: StartResult }> {
+  async complete(graph: string, results: TaskResult[], take: number, spread: number, runner: Runner, pools: string): Promise<Completion> {
     const k = graphKeys(this.prefix, graph);
     const args: (number | Buffer)[] = [];
     for (const [index, ms, values] of results) args.push(index, Math.round(ms * 1000) / 1000, values.length, ...values);
-    const reply = await this.redis.completeTasksBuffer(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, finishedChannel(this.prefix), this.prefix, take, spread, START_BYTES, runner.worker, runner.attempt, ...args);
+    const reply = await this.redis.completeTasksBuffer(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, finishedChannel(this.prefix), this.prefix, take, spread, START_BYTES, runner.worker, runner.attempt, pools, ...args);
     const status = String(reply[0]);
-    if (reply.length === 1) return { status, ready: [], elsewhere: [], skipped: [], next: { status, run: [], alreadyDone: [], deferred: [] } };
-    const n = reply[1] as number;
-    const ready = reply.slice(2, 2 + n) as number[];
-    const m = reply[2 + n] as number;
+    if (reply.length === 1) return { status, ready: { tasks: [], placement: {} }, elsewhere: [], skipped: [], next: { status, run: [], alreadyDone: [], deferred: [] } };
+    const tag = reply[1] as number;
+    const classed = reply[2] === 1;
+    const n = reply[3] as number;
+    let at = 4;
+    const tasks = reply.slice(at, (at += n)) as number[];
+    const classes = classed ? reply.slice(at, (at += n)).map(String) : undefined;
+    const m = reply[at++] as number;
     const elsewhere: [string, number][] = [];
-    for (let i = 0; i < m; i++) elsewhere.push([String(reply[3 + n + 2 * i]), reply[4 + n + 2 * i] as number]);
-    const at = 3 + n + 2 * m;
-    const s = reply[at] as number;
-    const skipped = reply.slice(at + 1, at + 1 + s) as number[];
-    return { status, ready, elsewhere, skipped, next: { status: 'running', ...readStarted(reply, at + 1 + s) } };
+    for (let i = 0; i < m; i++, at += 2) elsewhere.push([String(reply[at]), reply[at + 1] as number]);
+    const s = reply[at++] as number;
+    const skipped = reply.slice(at, (at += s)) as number[];
+    return { status, ready: { tasks, placement: { tag, classes } }, elsewhere, skipped, next: { status: 'running', ...readStarted(reply, at) } };
+  }
+
+  /**
+   * Where tasks of a graph go when they are enqueued off the main path
+   * (deferred, recovered, retried, woken by another graph): their classes, if
+   * the graph has any, and the graph's fairness tag (dispatch.ts).
+   */
+  async placement(graph: string, tasks: number[]): Promise<Placement> {
+    const k = graphKeys(this.prefix, graph);
+    const [classed, front] = await this.redis.hmget(k.meta, 'classes', 'front');
+    const tag = Number(front ?? 0);
+    if (classed === null || tasks.length === 0) return { tag };
+    const classes = await this.redis.hmget(`${k.meta.slice(0, -4)}cls`, ...tasks.map(String));
+    return { tag, classes: classes.map((c) => c ?? '') };
   }
 
   /**

@@ -27,12 +27,14 @@ export interface WorkerInfo {
   started: number;
   /** Its last heartbeat (ms). */
   heartbeat: number;
+  /** The pools it serves (WEFT_POOLS). */
+  pools: string[];
 }
 
 /** Queues one heartbeat on `multi`: the sorted set's score and the details hash, whose TTL is renewed. */
 export function addHeartbeat(multi: ChainableCommander, prefix: string, info: WorkerInfo, timeoutMs: number): void {
-  const { id, ...fields } = info;
-  multi.zadd(workersKey(prefix), info.heartbeat, id).hset(workerKey(prefix, id), fields).pexpire(workerKey(prefix, id), timeoutMs);
+  const { id, pools, ...fields } = info;
+  multi.zadd(workersKey(prefix), info.heartbeat, id).hset(workerKey(prefix, id), { ...fields, pools: pools.join(',') }).pexpire(workerKey(prefix, id), timeoutMs);
 }
 
 /** Takes a closing worker out of the registry at once, rather than after the timeout. */
@@ -59,7 +61,7 @@ export async function listWorkers(redis: Redis, prefix: string, timeoutMs: numbe
     if (err) throw err;
     if (!h.heartbeat) return;
     const n = (k: string) => Number(h[k] ?? 0);
-    workers.push({ id, host: h.host ?? '', pid: n('pid'), concurrency: n('concurrency'), running: n('running'), jobs: n('jobs'), tasks_done: n('tasks_done'), tasks_failed: n('tasks_failed'), started: n('started'), heartbeat: n('heartbeat') });
+    workers.push({ id, host: h.host ?? '', pid: n('pid'), concurrency: n('concurrency'), running: n('running'), jobs: n('jobs'), tasks_done: n('tasks_done'), tasks_failed: n('tasks_failed'), started: n('started'), heartbeat: n('heartbeat'), pools: (h.pools || 'default').split(',') });
   });
   return workers.sort((a, b) => a.started - b.started || a.id.localeCompare(b.id));
 }

@@ -16,8 +16,8 @@ import { Worker, type Job } from 'bullmq';
 import type { Config } from '../config.ts';
 import type { OpRegistry } from '../ops/registry.ts';
 import { connect } from '../queue/connection.ts';
-import { TaskQueue, type BundleJob } from '../queue/dispatch.ts';
-import { TASK_QUEUE, opsKey } from '../queue/keys.ts';
+import { TaskQueue, poolQueue, type BundleJob } from '../queue/dispatch.ts';
+import { opsKey } from '../queue/keys.ts';
 import { DurationHistogram } from '../queue/metrics.ts';
 import { addHeartbeat, BEATS_PER_TIMEOUT, removeWorker } from '../queue/workers.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
@@ -54,7 +54,9 @@ export class TaskWorker {
   private readonly redis: ScriptedRedis;
   private readonly tasks: TaskState;
   private readonly queue: TaskQueue;
-  private worker: Worker<BundleJob> | undefined;
+  private workers: Worker<BundleJob>[] = [];
+  /** The pools this worker serves, as completeTasks takes them: ",default,gpu,". */
+  private readonly servedPools: string;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
   private readonly startedAt = Date.now();
@@ -84,6 +86,7 @@ export class TaskWorker {
     this.files = new SpillFiles(config.spillDir, config.spillDirLimit);
     this.spiller = new Spiller(this.redis, config, this.files);
     this.lineage = new Lineage(this.tasks, this.files, ops, this.abort.signal);
+    this.servedPools = `,${config.pools.join(',')},`;
   }
 
   async start(): Promise<void> {
@@ -93,16 +96,20 @@ export class TaskWorker {
     await this.beat();
     this.heartbeat = setInterval(() => void this.beat().catch(() => {}), Math.floor(this.config.workerTimeoutMs / BEATS_PER_TIMEOUT));
     this.heartbeat.unref();
-    this.worker = new Worker<BundleJob>(TASK_QUEUE, (job, token) => this.track(job, token), {
-      connection: connect(this.config.redisUrl, `weft-worker-${this.id}-bullmq`),
-      prefix: this.config.prefix,
-      concurrency: this.config.concurrency,
-      lockDuration: this.config.lockMs,
-      stalledInterval: this.config.stalledIntervalMs,
-      // A lost worker's job is always delivered again: losing a worker is not the task's fault.
-      maxStalledCount: 1_000_000,
+    // One BullMQ worker per pool served, each with the configured concurrency.
+    this.workers = this.config.pools.map((pool) => {
+      const worker = new Worker<BundleJob>(poolQueue(pool), (job, token) => this.track(job, token), {
+        connection: connect(this.config.redisUrl, `weft-worker-${this.id}-${pool}`),
+        prefix: this.config.prefix,
+        concurrency: this.config.concurrency,
+        lockDuration: this.config.lockMs,
+        stalledInterval: this.config.stalledIntervalMs,
+        // A lost worker's job is always delivered again: losing a worker is not the task's fault.
+        maxStalledCount: 1_000_000,
+      });
+      worker.on('error', () => {});
+      return worker;
     });
-    this.worker.on('error', () => {});
     this.webhooks = new Webhooks(this.redis, this.config.prefix, this.redis);
     this.deliverer = new WebhookDeliverer(this.redis, this.config.prefix, this.webhooks, connect(this.config.redisUrl, `weft-worker-${this.id}-webhooks`));
     this.setState('running');
@@ -119,9 +126,9 @@ export class TaskWorker {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.setState('closing');
     clearInterval(this.heartbeat);
-    const drained = this.worker?.close();
+    const drained = Promise.all(this.workers.map((w) => w.close()));
     let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([drained?.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)))]);
+    const late = await Promise.race([drained.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)))]);
     clearTimeout(timer);
     if (late) {
       // Not waited for further: the jobs are back in the queue, and what still runs here is dropped on exit.
@@ -177,7 +184,7 @@ export class TaskWorker {
     const stalls = (job.attemptsStarted ?? 1) - 1;
     const tries = job.data.a ?? 1;
     const runner = { worker: this.id, attempt: tries + stalls };
-    const started = await this.tasks.start(graph, job.data.t, runner);
+    const started = await this.tasks.start(graph, job.data.t, runner, job.data.p ?? 0);
     if (started.status !== 'running') return;
     hold(started.run.length);
     for (const task of started.run) task.tries = tries;
@@ -210,12 +217,12 @@ export class TaskWorker {
         await this.tasks.end(graph, 'failed', { code: code ?? 'store_full', message, key: todo[0]?.key ?? '', op: '' });
         return;
       }
-      const completed = await this.tasks.complete(graph, results, take, short ? 1 : this.config.bundleSpread, runner);
+      const completed = await this.tasks.complete(graph, results, take, short ? 1 : this.config.bundleSpread, runner, this.servedPools);
       this.tasksDone += results.length;
       hold(-results.length);
       for (const [, ms] of results) this.durations.observe(ms / 1000);
-      if (completed.ready.length > 0) await this.queue.enqueue(graph, completed.ready, true);
-      for (const [other, task] of completed.elsewhere) await this.queue.enqueue(other, [task], true);
+      await this.queue.enqueue(graph, completed.ready.tasks, completed.ready.placement);
+      for (const [other, task] of completed.elsewhere) await this.queue.enqueue(other, [task], await this.tasks.placement(other, [task]));
       // Done before this call stored them: what their first completion made ready may be queued nowhere.
       if (completed.skipped.length > 0) await this.requeue(graph, { status: 'running', run: [], deferred: [], alreadyDone: completed.skipped });
       if (completed.next.status !== 'running') return;
@@ -232,10 +239,10 @@ export class TaskWorker {
    * back to the front of the queue.
    */
   private async requeue(graph: string, started: StartResult): Promise<void> {
-    if (started.deferred.length > 0) await this.queue.enqueue(graph, started.deferred, true);
+    if (started.deferred.length > 0) await this.queue.enqueue(graph, started.deferred, await this.tasks.placement(graph, started.deferred));
     if (started.alreadyDone.length === 0) return;
     const lost = await this.tasks.findLost(graph, started.alreadyDone);
-    if (lost.length > 0) await this.queue.enqueue(graph, lost);
+    if (lost.length > 0) await this.queue.enqueue(graph, lost, await this.tasks.placement(graph, lost));
   }
 
   /**
@@ -291,7 +298,8 @@ export class TaskWorker {
     for (const [task, ms, error] of retries) {
       const tries = task.tries ?? 1;
       if (await this.tasks.retry(graph, task, ms, { worker: this.id, attempt: tries + stalls }, error)) {
-        await this.queue.retry(graph, task.index, tries + 1, retryDelay(tries));
+        const { classes } = await this.tasks.placement(graph, [task.index]);
+        await this.queue.retry(graph, task.index, tries + 1, retryDelay(tries), classes?.[0]);
       }
     }
     return results;
@@ -325,7 +333,7 @@ export class TaskWorker {
     addHeartbeat(
       multi,
       this.config.prefix,
-      { id: this.id, host: hostname(), pid: process.pid, concurrency: this.config.concurrency, running: this.running, jobs: this.jobs, tasks_done: this.tasksDone, tasks_failed: this.tasksFailed, started: this.startedAt, heartbeat: Date.now() },
+      { id: this.id, host: hostname(), pid: process.pid, concurrency: this.config.concurrency, running: this.running, jobs: this.jobs, tasks_done: this.tasksDone, tasks_failed: this.tasksFailed, started: this.startedAt, heartbeat: Date.now(), pools: this.config.pools },
       this.config.workerTimeoutMs,
     );
     const drained = this.durations.drainInto(multi, this.config.prefix);

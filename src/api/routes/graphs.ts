@@ -9,6 +9,7 @@ import { newGraphId, oidTree, type GraphInfo, type GraphStatus } from '../../que
 import { encodeValue, jsonReplacer } from '../../store/codec.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
+import { listWorkers } from '../../queue/workers.ts';
 import type { components } from '../openapi-types.ts';
 
 type GraphRequest = components['schemas']['GraphRequest'];
@@ -85,7 +86,7 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     const watch = body.wait ? finished.watch(id) : undefined;
     const ttl = body.ttl ?? (body.persist ? 0 : config.resultTtl);
     try {
-      const taskDefaults = { retries: body.options?.retries, timeoutMs: body.options?.task_timeout_ms };
+      const taskDefaults = { retries: body.options?.retries, timeoutMs: body.options?.task_timeout_ms, pool: body.options?.pool, priority: body.options?.priority };
       try {
         await graphs.register(plan, { id, ttl, outputKeys: flattenKeys(keys), cache, counts, taskDefaults, tenant: req.tenant });
       } catch (err) {
@@ -110,6 +111,12 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
   app.get<{ Params: { id: string } }>('/v1/graphs/:id', { schema: routeSchema('getGraph') }, async (req, reply) => {
     const info = await graphs.info(req.params.id, req.tenant);
     if (!info) throw notFound(req.params.id);
+    if (info.status === 'queued' || info.status === 'running') {
+      const [pools, live] = await Promise.all([graphs.poolsOf(info.id), listWorkers(redis, config.prefix, config.workerTimeoutMs)]);
+      const served = new Set(live.flatMap((w) => w.pools));
+      const waiting = pools.filter((p) => !served.has(p));
+      if (waiting.length > 0) info.waiting_for_pools = waiting;
+    }
     return sendJson(reply, 200, info);
   });
 

@@ -23,7 +23,8 @@
     ARGV[4] bundle spread (see dispatch.ts)
     ARGV[5] most input bytes to return for the started tasks (see startTask)
     ARGV[6] worker id, ARGV[7] attempt (for the events)
-    ARGV[8..] groups: task index, run time (ms), number of values n, n encoded
+    ARGV[8] the pools the caller serves, as ",pool,pool,"
+    ARGV[9..] groups: task index, run time (ms), number of values n, n encoded
               values (n is 1, or the task's `returns`: value j is output j)
 
   Tasks of other graphs waiting for a finished node (a pending $oid, see
@@ -31,8 +32,11 @@
 
   Output:
     { status }                        the graph had already ended: nothing written
-    { status, n, ready index x n, m, (graph, index) x m, s, skipped index x s, started... }
-      status is 'running' or 'done'; the n ready tasks are for the queue;
+    { status, front, classed, n, ready index x n, [class x n if classed], m, (graph, index) x m, s, skipped index x s, started... }
+      status is 'running' or 'done'; front is the graph's fairness frontier
+      (the tag its ready tasks continue from, see dispatch.ts); the n ready tasks are for
+      the queue, with their classes ("pool|priority", "" for the default)
+      when the graph has any (classed = 1);
       the m pairs are ready tasks of other graphs, for the queue too;
       the s skipped tasks were done already;
       `started` is as startTasks returns it, for the tasks started here
@@ -65,7 +69,7 @@ local big = redis.call('HEXISTS', KEYS[1], 'big') == 1
 local small = not big
 local finished = 0
 local done = { k = {}, ms = {}, b = {}, w = ARGV[6], a = tonumber(ARGV[7]), ok = true }
-local i = 8
+local i = 9
 while i <= #ARGV do
   local idx, ms, n = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   if redis.call('GETBIT', KEYS[5], idx) == 0 then
@@ -154,8 +158,25 @@ local take = 0
 if #ready > 0 and tonumber(ARGV[3]) > 0 then
   take = math.min(tonumber(ARGV[3]), math.max(1, math.ceil(#ready / tonumber(ARGV[4]))))
 end
-local out = { status, #ready - take }
-for i = take + 1, #ready do out[#out + 1] = ready[i] end
+-- Task classes (pool and priority, see dispatch.ts): the caller continues
+-- only with tasks of pools it serves; the others go to the queue with theirs.
+local classed = redis.call('HEXISTS', KEYS[1], 'classes') == 1
+local first, rest, restClasses = {}, {}, {}
+for r = 1, #ready do
+  local class = ''
+  if classed then class = redis.call('HGET', string.sub(KEYS[1], 1, -5) .. 'cls', ready[r]) or '' end
+  local pool = 'default'
+  if class ~= '' then pool = string.match(class, '^([^|]*)') end
+  if #first < take and string.find(ARGV[8], ',' .. pool .. ',', 1, true) then
+    first[#first + 1] = ready[r]
+  else
+    rest[#rest + 1] = ready[r]
+    restClasses[#restClasses + 1] = class
+  end
+end
+local out = { status, 0, classed and 1 or 0, #rest }
+for r = 1, #rest do out[#out + 1] = rest[r] end
+if classed then for r = 1, #rest do out[#out + 1] = restClasses[r] end end
 out[#out + 1] = #elsewhere / 2
 for i = 1, #elsewhere do out[#out + 1] = elsewhere[i] end
 out[#out + 1] = #skipped
@@ -165,8 +186,6 @@ if #ready > 0 then
   for r = 1, #ready do keys[r] = specHeader(redis.call('HGET', KEYS[2], ready[r]))[1] end
   addEvents(KEYS[1], 'postsubmit', now, #keys, { k = keys })
 end
-local first = {}
-for r = 1, take do first[r] = ready[r] end
 local startedKeys = startAll(out, first, KEYS[2], KEYS[5], KEYS[6], ARGV[2], now, tonumber(ARGV[5]))
 local started = #startedKeys
 addEvents(KEYS[1], 'pretask', now, started, { k = startedKeys, w = ARGV[6], a = tonumber(ARGV[7]) })
@@ -174,4 +193,5 @@ if started > 0 then
   redis.call('HINCRBY', KEYS[1], 'running', started)
   redis.call('HINCRBY', ARGV[2] .. ':stats', 'tasks_started', started)
 end
+out[2] = tonumber(redis.call('HGET', KEYS[1], 'front') or '0')
 return out

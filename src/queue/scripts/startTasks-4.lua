@@ -10,7 +10,8 @@
     ARGV[1] key prefix (to find objects of other graphs named by $oid)
     ARGV[2] most input bytes to return (tasks past it are deferred)
     ARGV[3] worker id, ARGV[4] attempt (for the pretask event)
-    ARGV[5..] task indexes
+    ARGV[5] the job's fairness tag (dispatch.ts)
+    ARGV[6..] task indexes
 
   Output:
     { status }                              graph is not queued/running: run nothing
@@ -35,7 +36,7 @@ loadStoreConfig(ARGV[1])
 local now = nowMs()
 local out = { 'running' }
 local tasks = {}
-for i = 5, #ARGV do tasks[#tasks + 1] = ARGV[i] end
+for i = 6, #ARGV do tasks[#tasks + 1] = ARGV[i] end
 local keys = startAll(out, tasks, KEYS[2], KEYS[3], KEYS[4], ARGV[1], now, tonumber(ARGV[2]))
 local started = #keys
 addEvents(KEYS[1], 'pretask', now, started, { k = keys, w = ARGV[3], a = tonumber(ARGV[4]) })
@@ -46,5 +47,8 @@ end
 if started > 0 then
   redis.call('HINCRBY', KEYS[1], 'running', started)
   redis.call('HINCRBY', ARGV[1] .. ':stats', 'tasks_started', started)
+  -- The graph's fairness frontier: the highest tag of its jobs started (dispatch.ts).
+  local tag = tonumber(ARGV[5])
+  if tag > tonumber(redis.call('HGET', KEYS[1], 'front') or '0') then redis.call('HSET', KEYS[1], 'front', tag) end
 end
 return out
