@@ -57,15 +57,15 @@ describe('/metrics', () => {
     const queued = await scrape();
     expect(queued.value('weft_graphs', { state: 'queued' })).toBe(1);
     expect(queued.value('weft_graphs', { state: 'running' })).toBe(0);
-    // 8 ready tasks spread over WEFT_BUNDLE_SPREAD (8) jobs.
-    expect(queued.value('weft_queue_jobs', { queue: 'tasks', state: 'waiting' })).toBe(8);
+    // 8 ready tasks spread over WEFT_BUNDLE_SPREAD (8) jobs; every job has a priority (fair ordering, dispatch.ts).
+    expect(queued.value('weft_queue_jobs', { queue: 'tasks', state: 'prioritized' })).toBe(8);
 
     await weft.startWorker();
     const res = await fetch(`${weft.url}/v1/graphs/${body.id}/result?wait=30`);
     expect(((await res.json()) as any).result).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     const after = await scrape();
     expect(after.value('weft_graphs', { state: 'queued' })).toBe(0);
-    expect(after.value('weft_queue_jobs', { queue: 'tasks', state: 'waiting' })).toBe(0);
+    expect(after.value('weft_queue_jobs', { queue: 'tasks', state: 'prioritized' })).toBe(0);
     expect(after.value('weft_workers')).toBe(1);
     expect(after.value('weft_worker_slots')).toBe(4);
     expect(after.value('weft_graphs_ended_total', { status: 'done' }) - before.value('weft_graphs_ended_total', { status: 'done' })).toBe(1);
