@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- wide ladder latency million shuffle spill webhooks]`: weft's throughput and
+ * `npm run bench [-- --json] [-- wide ladder latency million shuffle spill webhooks fairness]`: weft's throughput and
  * latency, each next to raw BullMQ measured in the same run on the same
  * private Redis. Every result is checked. Not a test: figures go to
  * docs/benchmarks.md.
@@ -11,6 +11,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { freePort, startRedis } from '../test/helpers/redis.ts';
 import { median, percentile, startProcess, stopProcesses } from './lib.ts';
+import { fairnessBench } from './fairness.ts';
 import { shuffleBench } from './shuffle.ts';
 import { spillBench } from './spill.ts';
 import { webhookBench } from './webhooks.ts';
@@ -162,6 +163,7 @@ async function main(): Promise<void> {
     if (want('shuffle')) figures.shuffle = await shuffleBench(api, raw, log);
     if (want('webhooks')) figures.webhooks = await webhookBench(api, wideGraph(20_000, 100), log);
     if (want('spill')) figures.spill = await spillBench(log);
+    if (want('fairness')) figures.fairness = await fairnessBench(api, post, wideGraph(200_000, 100), log);
 
     if (want('million')) {
       const { graph, key, expected, tasks } = wideGraph(1_000_000, 100);

@@ -22,7 +22,7 @@ import { DurationHistogram } from '../queue/metrics.ts';
 import { addHeartbeat, BEATS_PER_TIMEOUT, removeWorker } from '../queue/workers.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
 import { TaskState, type StartedTask, type StartResult, type TaskErrorBody, type TaskResult } from '../queue/tasks.ts';
-import { SpillFiles } from '../store/spill.ts';
+import { SPILL_STUB, SpillFiles } from '../store/spill.ts';
 import { evaluate } from './evaluate.ts';
 import { Lineage } from './lineage.ts';
 import { OpThreads, ThreadTaskError } from './op-threads.ts';
@@ -312,8 +312,11 @@ export class TaskWorker {
    * again from lineage (lineage.ts).
    */
   private async restoreInputs(graph: string, tasks: StartedTask[]): Promise<void> {
+    // Most tasks have every input in memory: nothing to wait for, no promise made.
+    const incomplete = tasks.filter((t) => t.inputs.some((v) => v === null || v[0] === SPILL_STUB));
+    if (incomplete.length === 0) return;
     const restored = (bytes: number, ms: number) => this.spiller.noteRestore(bytes, ms);
-    await Promise.all(tasks.map((task) => this.lineage.complete(graph, task, restored)));
+    await Promise.all(incomplete.map((task) => this.lineage.complete(graph, task, restored)));
     const recomputed = this.lineage.take();
     if (recomputed > 0) await this.redis.hincrby(`${this.config.prefix}:stats`, 'lineage_recomputes', recomputed);
   }
