@@ -15,11 +15,14 @@
 //
 // Plain JavaScript: a worker thread does not get the tsx loader of its process.
 //
-// Messages in: {id, path, offset, length} or {close: path}. Out: {id, buffer, ms} or {id, error}.
+// Messages in: {id, path, offset, length} or {close: path}. Out: {buffer, parts: [{id, at, length}], ms}
+// (one read may serve several requests) or {id, error}. `ms` is shared by the parts.
 import { open } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
 
 const READS_IN_FLIGHT = 4;
+/** Most bytes one coalesced read takes. */
+const RUN_BYTES = 16 * 1024 * 1024;
 const HANDLES = 16;
 
 const handles = new Map();
@@ -43,29 +46,56 @@ function handle(path) {
   return fh;
 }
 
-async function read(req) {
-  const buffer = new ArrayBuffer(req.length);
-  const { bytesRead } = await (await handle(req.path)).read(new Uint8Array(buffer), 0, req.length, req.offset);
-  if (bytesRead !== req.length) throw new Error(`Spill file ${req.path} is shorter than expected (${bytesRead} of ${req.length} bytes at ${req.offset}).`);
+/**
+ * Takes the first waiting request and any others that continue it in the
+ * same file (values spilled together lie side by side, and are often read
+ * together): one read serves them all, as a sequential read does.
+ */
+function takeRun() {
+  const run = [waiting.shift()];
+  let end = run[0].offset + run[0].length;
+  let bytes = run[0].length;
+  for (let found = true; found && bytes < RUN_BYTES; ) {
+    found = false;
+    const at = waiting.findIndex((r) => r.path === run[0].path && r.offset === end);
+    if (at >= 0) {
+      const [r] = waiting.splice(at, 1);
+      run.push(r);
+      end += r.length;
+      bytes += r.length;
+      found = true;
+    }
+  }
+  return run;
+}
+
+async function read(run) {
+  const offset = run[0].offset;
+  const length = run.reduce((n, r) => n + r.length, 0);
+  const buffer = new ArrayBuffer(length);
+  const { bytesRead } = await (await handle(run[0].path)).read(new Uint8Array(buffer), 0, length, offset);
+  if (bytesRead !== length) throw new Error(`Spill file ${run[0].path} is shorter than expected (${bytesRead} of ${length} bytes at ${offset}).`);
   return buffer;
 }
 
 function next() {
   while (inFlight < READS_IN_FLIGHT && waiting.length > 0) {
-    const req = waiting.shift();
+    const run = takeRun();
     if (inFlight++ === 0) busyFrom = performance.now();
-    read(req).then(
+    read(run).then(
       (buffer) => {
         const now = performance.now();
         const ms = now - busyFrom;
         busyFrom = now;
         inFlight--;
-        parentPort.postMessage({ id: req.id, buffer, ms }, [buffer]);
+        // One transfer; each value is a view of its part of the buffer.
+        const parts = run.map((r) => ({ id: r.id, at: r.offset - run[0].offset, length: r.length }));
+        parentPort.postMessage({ buffer, parts, ms }, [buffer]);
         next();
       },
       (err) => {
         inFlight--;
-        parentPort.postMessage({ id: req.id, error: err.message });
+        for (const r of run) parentPort.postMessage({ id: r.id, error: err.message });
         next();
       },
     );

@@ -99,11 +99,17 @@ export class SpillFiles {
     if (!this.thread) {
       this.thread = new Worker(new URL('./spill-reader.mjs', import.meta.url));
       this.thread.unref();
-      this.thread.on('message', (m: { id: number; buffer?: ArrayBuffer; ms?: number; error?: string }) => {
-        const waiter = this.threadReads.get(m.id);
-        this.threadReads.delete(m.id);
-        if (m.error !== undefined) waiter?.reject(new Error(m.error));
-        else waiter?.resolve({ bytes: Buffer.from(m.buffer!), ms: m.ms! });
+      this.thread.on('message', (m: { id?: number; buffer?: ArrayBuffer; parts?: { id: number; at: number; length: number }[]; ms?: number; error?: string }) => {
+        if (m.error !== undefined) {
+          this.threadReads.get(m.id!)?.reject(new Error(m.error));
+          this.threadReads.delete(m.id!);
+          return;
+        }
+        // The read's time is counted once, on its first part.
+        m.parts!.forEach((p, i) => {
+          this.threadReads.get(p.id)?.resolve({ bytes: Buffer.from(m.buffer!, p.at, p.length), ms: i === 0 ? m.ms! : 0 });
+          this.threadReads.delete(p.id);
+        });
       });
       this.thread.on('error', (err) => {
         for (const w of this.threadReads.values()) w.reject(err);
