@@ -63,7 +63,7 @@ interface FastifyLikeError {
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof GraphError) return new ApiError(err.code, err.message, err.details);
-  if (err instanceof ObjectLostError) return new ApiError('object_lost', err.message, { oid: err.oid });
+  if (err instanceof ObjectLostError) return new ApiError('object_lost', err.message, { oid: err.object });
   const e = err as FastifyLikeError;
   if (e && e.validation) {
     const first = e.validation[0] ?? {};

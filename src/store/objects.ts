@@ -48,13 +48,14 @@ export function valuesKey(prefix: string, graph: string): string {
 
 const RUNNING = new Set(['queued', 'running']);
 
-/** A stored object whose bytes are gone (its spill file removed or cut short). */
+/** An object whose value is gone: released or expired, or its bytes lost (its key deleted, its spill file removed or cut short). */
 export class ObjectLostError extends Error {
   override readonly name = 'ObjectLostError';
   readonly code = 'object_lost';
   constructor(
     message: string,
-    readonly oid: string,
+    /** The object id, or the node of a task's own graph. */
+    readonly object: string,
   ) {
     super(message);
   }

@@ -6,24 +6,14 @@
 import { rootOp } from '../graph/template.ts';
 import type { StartedTask, TaskErrorBody } from '../queue/tasks.ts';
 import { decodeValue, encodeValue } from '../store/codec.ts';
-
-export class MissingObjectError extends Error {
-  override readonly name = 'MissingObjectError';
-  readonly code = 'object_lost';
-  constructor(
-    message: string,
-    readonly object: string,
-  ) {
-    super(message);
-  }
-}
+import { ObjectLostError } from '../store/objects.ts';
 
 export function decodeInputs(task: StartedTask): unknown[] {
   return task.inputs.map((bytes, slot) => {
     if (bytes === null) {
       const dep = task.deps[slot];
       const what = typeof dep === 'number' ? `input node ${dep} of this graph` : `object ${dep}`;
-      throw new MissingObjectError(`${what} is missing: it was released, expired or never existed.`, String(dep));
+      throw new ObjectLostError(`${what} is missing: it was released, expired or never existed, or its bytes are gone and it has no lineage.`, String(dep));
     }
     return decodeValue(bytes);
   });
