@@ -39,3 +39,22 @@ describe('object ids', () => {
     expect(parseObjectId('a.b')).toBeNull();
   });
 });
+
+describe('fields named like Object.prototype members', () => {
+  it('"__proto__", "constructor" and "toString" fields come back as ordinary fields, at any depth', () => {
+    const value = JSON.parse('{"__proto__": {"polluted": true, "__proto__": [1, {"__proto__": null}]}, "constructor": 2, "toString": "s", "list": [{"__proto__": 3}]}');
+    const back = decodeValue(encodeValue(value)) as Record<string, unknown>;
+    expect(Object.keys(back)).toEqual(['__proto__', 'constructor', 'toString', 'list']);
+    expect(JSON.stringify(back)).toBe(JSON.stringify(value));
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('values that only mention "__proto__" as a string keep their types', () => {
+    const value = { s: '__proto__', f64: new Float64Array([1, 2]), nested: { m: 'x' } };
+    const back = decodeValue(encodeValue(value)) as typeof value;
+    expect(back.s).toBe('__proto__');
+    expect(back.f64).toBeInstanceOf(Float64Array);
+    expect(back.nested).toEqual({ m: 'x' });
+  });
+});

@@ -14,13 +14,35 @@ addExtension({ Class: NDArray, type: NDARRAY_EXTENSION_TYPE, pack: ndarrayPack, 
 addExtension({ Class: Frame, type: FRAME_EXTENSION_TYPE, pack: framePack, unpack: frameUnpack });
 
 const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true });
+/** Reads maps as Maps: see `decodeValue`. */
+const mapPackr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: false });
+const PROTO = Buffer.from('__proto__');
 
 export function encodeValue(value: unknown): Buffer {
   return packr.pack(value === undefined ? null : value);
 }
 
+/**
+ * msgpackr renames a field "__proto__" to "__proto_" when it reads a map as
+ * an object (its guard against prototype pollution), so a value holding such
+ * a field would come back changed. Values whose bytes contain the name are
+ * read as Maps instead and rebuilt with defineProperty, where "__proto__" is
+ * an ordinary field; all others take the fast path.
+ */
 export function decodeValue(bytes: Buffer | Uint8Array): unknown {
-  return packr.unpack(bytes);
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.indexOf(PROTO) === -1) return packr.unpack(bytes);
+  return mapsToObjects(mapPackr.unpack(bytes));
+}
+
+function mapsToObjects(value: unknown): unknown {
+  if (value instanceof Map) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of value) Object.defineProperty(out, String(k), { value: mapsToObjects(v), enumerable: true, writable: true, configurable: true });
+    return out;
+  }
+  if (Array.isArray(value)) for (let i = 0; i < value.length; i++) value[i] = mapsToObjects(value[i]);
+  return value;
 }
 
 /**
