@@ -178,6 +178,16 @@ describe('graph lifecycle', () => {
     }
   });
 
+  it('no requested keys ("keys": [] or [[]]) is done at once with a result of the same shape; GET result agrees', async () => {
+    for (const keys of [[], [[]]]) {
+      const res = await post(JSON.stringify({ graph: { x: task('inc', 1) }, keys, wait: 5 }));
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ status: 'done', outputs: keys, result: keys });
+      const later = (await (await fetch(`${weft.url}/v1/graphs/${res.body.id}/result`)).json()) as any;
+      expect(later).toMatchObject({ status: 'done', result: keys });
+    }
+  });
+
   it('a graph of data only is done at once', async () => {
     const res = await post(JSON.stringify({ graph: { x: [1, 2], y: ref('x') }, keys: ['y'], wait: 5 }));
     expect(res.body).toMatchObject({ status: 'done', result: [[1, 2]] });

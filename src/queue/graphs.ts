@@ -304,7 +304,10 @@ export class GraphStore {
       if (!found || found.info.status !== 'done') return found && { info: found.info, result: undefined };
       outputNodes = [...new Set(flatten(found.out))];
     }
-    const [[metaErr, meta], [valsErr, vals]] = (await this.redis.multi().hgetall(k.meta).hmgetBuffer(k.vals, ...outputNodes.map(String)).exec()) as [[Error | null, Record<string, string>], [Error | null, (Buffer | null)[]]];
+    // HMGET needs a field: with no requested keys ("keys": []) the result is [] and only the meta is read.
+    const read = this.redis.multi().hgetall(k.meta);
+    if (outputNodes.length > 0) read.hmgetBuffer(k.vals, ...outputNodes.map(String));
+    const [[metaErr, meta], [valsErr, vals] = [null, []]] = (await read.exec()) as [[Error | null, Record<string, string>], [Error | null, (Buffer | null)[]]?];
     if (metaErr || valsErr) throw metaErr ?? valsErr;
     const found = readMeta(id, meta, viewer);
     if (!found) return null;
