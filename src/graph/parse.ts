@@ -93,6 +93,9 @@ class NodeParser {
     switch (marker) {
       case '$literal':
         this.onlyFields(fields, '$literal');
+        this.path.push('$literal');
+        this.checkLiteralDepth(raw.$literal, depth + 1);
+        this.path.pop();
         return lit(raw.$literal as Json);
       case '$ref': {
         this.onlyFields(fields, '$ref', 'index');
@@ -165,6 +168,24 @@ class NodeParser {
       }
     }
     return out;
+  }
+
+  /**
+   * Literal data is not parsed, but it is stored and sent like any value, and
+   * encoders recurse: deeper than the limit it is rejected here, not by a
+   * stack overflow later. Recursion stops at the limit.
+   */
+  private checkLiteralDepth(raw: unknown, depth: number): void {
+    if (typeof raw !== 'object' || raw === null) return;
+    if (depth > this.limits.maxDepth) {
+      const where = jsonPath(this.key, this.path);
+      throw new GraphError('invalid_graph', `Node nesting is deeper than ${this.limits.maxDepth} levels inside the literal at ${where}.`, { key: this.key, path: where });
+    }
+    if (Array.isArray(raw)) {
+      for (const item of raw) this.checkLiteralDepth(item, depth + 1);
+    } else {
+      for (const value of Object.values(raw)) this.checkLiteralDepth(value, depth + 1);
+    }
   }
 
   private each(raw: unknown[], depth: number): Node[] {

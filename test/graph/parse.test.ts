@@ -269,6 +269,19 @@ describe('parseGraph limits', () => {
     expect(graphError(() => parseGraph({ a: { $op: 'f', args: null } })).details.path).toBe('$["a"].args');
   });
 
+  it('applies the depth limit inside $literal data, which is not parsed but is stored', () => {
+    expect(parseGraph({ a: { $literal: [{ $ref: 1 }] } }, small).get('a')).toEqual(lit([{ $ref: 1 }]));
+    const err = graphError(() => parseGraph({ a: [{ $literal: [[1]] }] }, small));
+    expect(err.code).toBe('invalid_graph');
+    expect(err.details).toEqual({ key: 'a', path: '$["a"][0].$literal' });
+    expect(err.message).toContain('deeper than 2 levels inside the literal');
+  });
+
+  it('rejects a $literal 100,000 levels deep without overflowing the stack', () => {
+    const deep = JSON.parse(`{"$literal":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+    expect(graphError(() => parseGraph({ a: deep })).code).toBe('invalid_graph');
+  });
+
   it('accepts a key exactly maxKeyLength long', () => {
     expect([...parseGraph({ abc: 1 }, small).keys()]).toEqual(['abc']);
   });

@@ -28,7 +28,7 @@ export default async function objectRoutes(app: FastifyInstance): Promise<void> 
     } else if (type === BYTES) {
       encoded = encodeValue(req.body as Buffer);
     } else {
-      encoded = encodeValue(req.body);
+      encoded = encodeJson(req.body);
     }
     const oid = await graphs.put(encoded, req.query.ttl ?? 0, req.tenant);
     return reply.code(201).send({ $oid: oid });
@@ -60,6 +60,16 @@ export default async function objectRoutes(app: FastifyInstance): Promise<void> 
     const [meta] = await objects.states([oid], tenant);
     if (!meta) throw notFound(oid);
     return meta;
+  }
+}
+
+/** JSON.parse takes nesting the encoder cannot: such a body is the client's to fix, not an internal error. */
+function encodeJson(value: unknown): Buffer {
+  try {
+    return encodeValue(value);
+  } catch (err) {
+    if (err instanceof RangeError) throw new ApiError('invalid_request', 'The value is nested too deeply to store (arrays and objects thousands of levels deep); flatten it.');
+    throw err;
   }
 }
 
