@@ -21,6 +21,10 @@ export interface Config {
   resultTtl: number;
   bodyLimit: number;
   maxTasks: number;
+  /** Longest graph key, bytes of UTF-8. */
+  maxKeyBytes: number;
+  /** Largest value stored as one object (a put, a graph's data, a task's result), bytes encoded. */
+  maxValueBytes: number;
   /** BullMQ lock of a running job; a worker that dies loses its jobs to others after about this long. */
   lockMs: number;
   stalledIntervalMs: number;
@@ -91,6 +95,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     resultTtl: int(env, 'WEFT_RESULT_TTL', 3600, 1, 365 * 24 * 3600),
     bodyLimit: int(env, 'WEFT_BODY_LIMIT', 256 * 1024 * 1024, 1024, 4 * 1024 * 1024 * 1024),
     maxTasks: int(env, 'WEFT_MAX_TASKS', 2_000_000, 1, 100_000_000),
+    maxKeyBytes: int(env, 'WEFT_MAX_KEY_BYTES', 1024, 1, 1 << 20),
+    // Redis refuses a bulk string over 512 MiB (proto-max-bulk-len), so a bigger value could never be stored.
+    maxValueBytes: bytesWithin(env, 'WEFT_MAX_VALUE_BYTES', 512 * 2 ** 20, 1, 512 * 2 ** 20),
     lockMs: int(env, 'WEFT_LOCK_MS', 10_000, 500, 3_600_000),
     stalledIntervalMs: int(env, 'WEFT_STALLED_MS', 5_000, 200, 3_600_000),
     bundleMax: int(env, 'WEFT_BUNDLE_MAX', 64, 1, 10_000),
@@ -178,6 +185,12 @@ function bytes(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const n = parseBytes(raw);
   if (n === null) throw new ConfigError(`${name}=${raw} is not valid: give a size such as 536870912, 512MB or 1GiB.`);
+  return n;
+}
+
+function bytesWithin(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const n = bytes(env, name, fallback);
+  if (n < min || n > max) throw new ConfigError(`${name}=${env[name]} is not valid: give a size from ${min} to ${max} bytes (such as 64MB).`);
   return n;
 }
 

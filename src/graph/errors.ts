@@ -9,7 +9,8 @@ export type GraphErrorCode =
   | 'missing_dependency'
   | 'cycle'
   | 'unknown_op'
-  | 'too_many_tasks';
+  | 'too_many_tasks'
+  | 'key_too_long';
 
 export class GraphError extends Error {
   override readonly name = 'GraphError';

@@ -18,9 +18,7 @@ export function parseGraph(raw: unknown, limits: GraphLimits = defaultLimits): G
   }
   const graph: Graph = new Map();
   for (const key of Object.keys(raw)) {
-    if (key.length > limits.maxKeyLength) {
-      throw new GraphError('invalid_graph', `Key ${JSON.stringify(key.slice(0, 40))}... is ${key.length} characters long; keys may have at most ${limits.maxKeyLength}.`, { key: key.slice(0, 200) });
-    }
+    checkKey(key, limits);
     graph.set(key, new NodeParser(key, limits).node((raw as Record<string, unknown>)[key], 0));
   }
   if (graph.size === 0) throw new GraphError('invalid_graph', 'The graph is empty: give at least one key.');
@@ -45,6 +43,41 @@ export function parseLayers(raw: unknown, limits: GraphLimits = defaultLimits): 
 
 function parseGraphAllowEmpty(raw: Record<string, unknown>, limits: GraphLimits): Graph {
   return Object.keys(raw).length === 0 ? new Map() : parseGraph(raw, limits);
+}
+
+/** Characters of a key shown in errors about it. */
+const KEY_PREFIX = 64;
+/** With the u flag a surrogate pair is one code point, so only a lone surrogate matches. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Keys are stored and sent as UTF-8 (events, object metadata), so one must
+ * be well-formed unicode: a lone surrogate would come back as U+FFFD.
+ */
+function checkKey(key: string, limits: GraphLimits): void {
+  // Three bytes at most per UTF-16 unit: short keys need no count.
+  const bytes = key.length * 3 <= limits.maxKeyBytes ? 0 : utf8Length(key);
+  if (bytes > limits.maxKeyBytes) {
+    const prefix = key.slice(0, KEY_PREFIX);
+    throw new GraphError('key_too_long', `Key ${JSON.stringify(prefix)}... is ${bytes} bytes long (UTF-8); keys may have at most ${limits.maxKeyBytes} bytes (WEFT_MAX_KEY_BYTES). Use shorter keys, such as a hash of the long name.`, { key: prefix, bytes, limit: limits.maxKeyBytes });
+  }
+  if (LONE_SURROGATE.test(key)) {
+    throw new GraphError('invalid_graph', `Key ${JSON.stringify(key.slice(0, KEY_PREFIX))} is not well-formed unicode (it holds a lone UTF-16 surrogate), so it cannot be stored as UTF-8; use valid unicode text.`, { key: key.slice(0, KEY_PREFIX) });
+  }
+}
+
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
 }
 
 /** Validates `keys` of a request: a string, or arrays of strings nested at most 32 deep. */

@@ -47,11 +47,11 @@ export type KeySpec = string | KeySpec[];
 export interface GraphLimits {
   /** Deepest nesting of arrays, objects and tasks inside one node. */
   maxDepth: number;
-  /** Longest key, in characters. */
-  maxKeyLength: number;
+  /** Longest key, in bytes of UTF-8 (the form keys are stored and sent in). */
+  maxKeyBytes: number;
 }
 
-export const defaultLimits: GraphLimits = { maxDepth: 64, maxKeyLength: 4096 };
+export const defaultLimits: GraphLimits = { maxDepth: 64, maxKeyBytes: 1024 };
 
 /** Most outputs one multiple-return task may have. */
 export const MAX_RETURNS = 100_000;

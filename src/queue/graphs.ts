@@ -13,8 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ObjectField, Plan, OutputSpec } from '../graph/plan.ts';
-import { encodeValue } from '../store/codec.ts';
-import { decodeValue } from '../store/codec.ts';
+import { checkValueSize, decodeValue, encodeValue } from '../store/codec.ts';
 import { objectId, parseObjectId, type ObjectStore } from '../store/objects.ts';
 import type { TaskQueue } from './dispatch.ts';
 import { activeKey, finishedChannel, graphKeys, graphsKey, inFlightKey, statsKey } from './keys.ts';
@@ -85,7 +84,7 @@ export class GraphStore {
    */
   async register(
     plan: Plan,
-    options: { ttl: number; id?: string; outputKeys?: string[]; cache?: Map<number, string>; counts?: Record<string, number>; taskDefaults?: TaskDefaults; tenant?: string },
+    options: { ttl: number; id?: string; outputKeys?: string[]; cache?: Map<number, string>; counts?: Record<string, number>; taskDefaults?: TaskDefaults; tenant?: string; maxValueBytes?: number },
   ): Promise<{ id: string; outputs: unknown }> {
     const defaults = options.taskDefaults ?? {};
     const id = options.id ?? newGraphId();
@@ -165,7 +164,10 @@ export class GraphStore {
           }
         });
         if (node.kind === 'data') {
-          vals.push(String(i), node.encoded ? Buffer.from(node.encoded) : encodeValue(node.value));
+          const encoded = node.encoded ? Buffer.from(node.encoded) : encodeValue(node.value);
+          // Before any task is enqueued (those come in phase 2), so a refusal leaves nothing running.
+          if (options.maxValueBytes !== undefined) checkValueSize(encoded, options.maxValueBytes, `The data of key ${JSON.stringify(node.key.slice(0, 64))}`);
+          vals.push(String(i), encoded);
           pipe.setbit(k.done, i, 1);
           inPipe++;
         }

@@ -40,9 +40,10 @@ export async function lookupCache(redis: Redis, prefix: string, tasks: number[],
  * Asks the presubmit hook about the tasks, 1,000 per request: POST
  * {graph, tasks: [{key, op, fingerprint}]}, answered by {values: {key: value}}.
  * A key answered with null, or not at all, runs as usual; a hook that fails,
- * times out or answers nonsense answers nothing (never fails the graph).
+ * times out or answers nonsense answers nothing (never fails the graph), and
+ * so does a value over `maxValueBytes` (the task runs instead).
  */
-export async function askPresubmit(hook: Presubmit, graph: string, plan: Plan, tasks: number[], fps: string[]): Promise<Map<number, Buffer>> {
+export async function askPresubmit(hook: Presubmit, graph: string, plan: Plan, tasks: number[], fps: string[], limits: { maxValueBytes: number }): Promise<Map<number, Buffer>> {
   const answers = new Map<number, Buffer>();
   for (let at = 0; at < tasks.length; at += 1000) {
     const chunk = tasks.slice(at, at + 1000);
@@ -58,7 +59,9 @@ export async function askPresubmit(hook: Presubmit, graph: string, plan: Plan, t
       if (!values || typeof values !== 'object') continue;
       for (const i of chunk) {
         const key = plan.nodes[i].key;
-        if (Object.prototype.hasOwnProperty.call(values, key) && values[key] !== null && values[key] !== undefined) answers.set(i, encodeValue(values[key]));
+        if (!Object.prototype.hasOwnProperty.call(values, key) || values[key] === null || values[key] === undefined) continue;
+        const encoded = encodeValue(values[key]);
+        if (encoded.length <= limits.maxValueBytes) answers.set(i, encoded);
       }
     } catch {
       // No answer: the tasks run.
@@ -75,6 +78,7 @@ export interface KnownValuesContext {
   replan: (graph: Graph) => Plan;
   /** The tenant: each tenant has its own result cache, so no one learns what another computed. */
   tenant?: string;
+  maxValueBytes: number;
 }
 
 /**
@@ -106,7 +110,7 @@ export async function resolveKnownValues(
   }
   if (ask.presubmit) {
     const tasks = plan.nodes.flatMap((n, i) => (n.kind === 'task' && !known.has(i) ? [i] : []));
-    const answers = await askPresubmit(ask.presubmit, graphId, plan, tasks, fps);
+    const answers = await askPresubmit(ask.presubmit, graphId, plan, tasks, fps, ctx);
     counts.presubmitted = answers.size;
     for (const [i, bytes] of answers) known.set(i, bytes);
   }

@@ -46,6 +46,26 @@ function mapsToObjects(value: unknown): unknown {
 }
 
 /**
+ * A value that encodes to more than the largest object the service stores
+ * (WEFT_MAX_VALUE_BYTES): refused before it reaches Redis.
+ */
+export class ValueTooLargeError extends Error {
+  override readonly name = 'ValueTooLargeError';
+  readonly code = 'value_too_large';
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+    what: string,
+  ) {
+    super(`${what} is ${bytes} bytes encoded; this service stores values of at most ${limit} bytes (WEFT_MAX_VALUE_BYTES). Split it into smaller values (chunks, partitions).`);
+  }
+}
+
+export function checkValueSize(encoded: Uint8Array, limit: number, what: string): void {
+  if (encoded.length > limit) throw new ValueTooLargeError(encoded.length, limit, what);
+}
+
+/**
  * JSON form of a stored value for HTTP responses: bytes become
  * {"$bytes": base64}; other typed arrays become arrays of numbers;
  * non-finite numbers become null, as JSON.stringify does.

@@ -5,7 +5,7 @@
  */
 import { rootOp } from '../graph/template.ts';
 import type { StartedTask, TaskErrorBody } from '../queue/tasks.ts';
-import { decodeValue, encodeValue } from '../store/codec.ts';
+import { checkValueSize, decodeValue, encodeValue } from '../store/codec.ts';
 import { ObjectLostError } from '../store/objects.ts';
 
 export function decodeInputs(task: StartedTask): unknown[] {
@@ -19,15 +19,25 @@ export function decodeInputs(task: StartedTask): unknown[] {
   });
 }
 
-/** The stored form of a task's value: one buffer, or one per value of a multiple-return task. */
-export function encodeResult(task: StartedTask, value: unknown): Buffer[] {
-  if (task.returns === undefined) return [encode(value)];
+/**
+ * The stored form of a task's value: one buffer, or one per value of a
+ * multiple-return task. A value over `limit` (WEFT_MAX_VALUE_BYTES) fails the
+ * task with value_too_large here, in the worker, so it never reaches Redis.
+ */
+export function encodeResult(task: StartedTask, value: unknown, limit = Infinity): Buffer[] {
+  if (task.returns === undefined) return checkResultSizes(task, [encode(value)], limit);
   const values = Array.isArray(value) ? value : null;
   if (!values || values.length !== task.returns) {
     const got = values ? `${values.length} values` : `one value (${value === null ? 'null' : typeof value}), not an array of values`;
     throw new Error(`The task says "returns": ${task.returns}, but its op returned ${got}.`);
   }
-  return values.map(encode);
+  return checkResultSizes(task, values.map(encode), limit);
+}
+
+/** Throws ValueTooLargeError (code value_too_large) for the first encoded value over `limit`. */
+export function checkResultSizes(task: StartedTask, encoded: Buffer[], limit: number): Buffer[] {
+  encoded.forEach((bytes, j) => checkValueSize(bytes, limit, task.returns === undefined ? 'The result' : `Result ${j}`));
+  return encoded;
 }
 
 function encode(value: unknown): Buffer {

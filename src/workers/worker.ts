@@ -26,7 +26,7 @@ import { SPILL_STUB, SpillFiles } from '../store/spill.ts';
 import { evaluate } from './evaluate.ts';
 import { Lineage } from './lineage.ts';
 import { OpThreads, ThreadTaskError } from './op-threads.ts';
-import { decodeInputs, encodeResult, taskError } from './task-values.ts';
+import { checkResultSizes, decodeInputs, encodeResult, taskError } from './task-values.ts';
 import { Spiller } from './spiller.ts';
 import { WebhookDeliverer } from './webhooks.ts';
 import { Webhooks } from '../queue/webhooks.ts';
@@ -38,7 +38,7 @@ const SHORT_TASK_MS = 1;
 /** A bundle's results are stored once they reach this many bytes, not all at the end (see `runBatch`). */
 const BATCH_BYTES = 1 << 20;
 /** Errors that running the task again cannot fix. */
-const NOT_RETRIED = new Set(['object_lost', 'object_failed', 'unknown_op']);
+const NOT_RETRIED = new Set(['object_lost', 'object_failed', 'unknown_op', 'value_too_large']);
 
 /** Exponential backoff before retry `tries` + 1: 100 ms, 200 ms, 400 ms, ... at most 10 s. */
 export function retryDelay(tries: number): number {
@@ -272,14 +272,14 @@ export class TaskWorker {
       try {
         if (task.timeoutMs) {
           this.threads ??= new OpThreads(this.config.opModules, Math.max(1, Math.min(this.config.concurrency, availableParallelism())));
-          pending.push(this.threads.run(graph, task, task.timeoutMs).then((encoded) => void results.push([task.index, performance.now() - t0, encoded])).catch((err: unknown) => fail(task, err, t0)));
+          pending.push(this.threads.run(graph, task, task.timeoutMs).then((encoded) => void results.push([task.index, performance.now() - t0, checkResultSizes(task, encoded, this.config.maxValueBytes)])).catch((err: unknown) => fail(task, err, t0)));
           continue;
         }
         const value = evaluate(task.template, decodeInputs(task), this.ops, { signal: this.abort.signal, graph, key: task.key });
         if (value instanceof Promise) {
-          pending.push(value.then((v) => void results.push([task.index, performance.now() - t0, encodeResult(task, v)])).catch((err: unknown) => fail(task, err, t0)));
+          pending.push(value.then((v) => void results.push([task.index, performance.now() - t0, encodeResult(task, v, this.config.maxValueBytes)])).catch((err: unknown) => fail(task, err, t0)));
         } else {
-          const encoded = encodeResult(task, value);
+          const encoded = encodeResult(task, value, this.config.maxValueBytes);
           for (const b of encoded) bytes += b.length;
           results.push([task.index, performance.now() - t0, encoded]);
         }

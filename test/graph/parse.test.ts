@@ -230,7 +230,7 @@ describe('parseGraph rejects what is not a graph', () => {
 });
 
 describe('parseGraph limits', () => {
-  const small = { maxDepth: 2, maxKeyLength: 3 };
+  const small = { maxDepth: 2, maxKeyBytes: 3 };
 
   it('accepts nesting exactly maxDepth deep', () => {
     expect(parseGraph({ a: [[1]] }, small).get('a')).toEqual(lit([[1]]));
@@ -282,19 +282,33 @@ describe('parseGraph limits', () => {
     expect(graphError(() => parseGraph({ a: deep })).code).toBe('invalid_graph');
   });
 
-  it('accepts a key exactly maxKeyLength long', () => {
+  it('accepts a key of exactly maxKeyBytes bytes', () => {
     expect([...parseGraph({ abc: 1 }, small).keys()]).toEqual(['abc']);
   });
 
-  it('rejects a key longer than maxKeyLength, naming the key', () => {
+  it('rejects a key longer than maxKeyBytes with key_too_long, naming its prefix, its size and the limit', () => {
     const err = graphError(() => parseGraph({ ok: 1, abcd: 1 }, small));
-    expect(err.code).toBe('invalid_graph');
-    expect(err.details.key).toBe('abcd');
+    expect(err.code).toBe('key_too_long');
+    expect(err.details).toEqual({ key: 'abcd', bytes: 4, limit: 3 });
   });
 
-  it('rejects a key longer than the default 4096 characters but accepts 4096', () => {
-    expect(parseGraph({ ['k'.repeat(4096)]: 1 }).size).toBe(1);
-    expect(graphError(() => parseGraph({ ['k'.repeat(4097)]: 1 })).code).toBe('invalid_graph');
+  it('counts bytes of UTF-8, not characters: 1024 bytes by default', () => {
+    expect(defaultLimits.maxKeyBytes).toBe(1024);
+    expect(parseGraph({ ['k'.repeat(1024)]: 1 }).size).toBe(1);
+    expect(parseGraph({ ['é'.repeat(512)]: 1 }).size).toBe(1);
+    expect(parseGraph({ ['🎉'.repeat(256)]: 1 }).size).toBe(1);
+    const err = graphError(() => parseGraph({ ['🎉'.repeat(256) + 'x']: 1 }));
+    expect(err.code).toBe('key_too_long');
+    expect(err.details.bytes).toBe(1025);
+    expect((err.details.key as string).length).toBe(64);
+    expect(graphError(() => parseGraph({ ['é'.repeat(513)]: 1 })).details.bytes).toBe(1026);
+  });
+
+  it('rejects a key holding a lone surrogate (not storable as UTF-8); surrogate pairs are fine', () => {
+    const err = graphError(() => parseGraph(JSON.parse('{"a\\ud800": 1}')));
+    expect(err.code).toBe('invalid_graph');
+    expect(err.message).toMatch(/well-formed unicode/);
+    expect(parseGraph({ '\ud83c\udf89': 1 }).has('🎉')).toBe(true);
   });
 });
 

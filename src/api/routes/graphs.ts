@@ -4,7 +4,7 @@ import { parseGraph, parseKeys, parseLayers } from '../../graph/parse.ts';
 import { GraphError } from '../../graph/errors.ts';
 import { flattenKeys, planGraph, type ObjectField, type Plan, type PlanOptions } from '../../graph/plan.ts';
 import { resolveKnownValues } from '../../queue/known.ts';
-import type { Graph, KeySpec } from '../../graph/types.ts';
+import { defaultLimits, type Graph, type GraphLimits, type KeySpec } from '../../graph/types.ts';
 import { newGraphId, oidTree, type GraphInfo, type GraphStatus } from '../../queue/graphs.ts';
 import { encodeValue, jsonReplacer } from '../../store/codec.ts';
 import { ApiError } from '../errors.ts';
@@ -20,6 +20,7 @@ const MSGPACK = 'application/msgpack';
 
 export default async function graphRoutes(app: FastifyInstance): Promise<void> {
   const { graphs, tasks, finished, ops, config, objects, webhooks, redis } = app.weft;
+  const limits: GraphLimits = { ...defaultLimits, maxKeyBytes: config.maxKeyBytes };
 
   /** Answers with a graph's outcome: its result when done, its error when failed or cancelled. */
   async function outcome(reply: FastifyReply, id: string, knownOutputs?: ObjectField[]): Promise<FastifyReply> {
@@ -67,12 +68,12 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     if ((body.graph === undefined) === (body.layers === undefined)) {
       throw new ApiError('invalid_request', 'Give the graph as exactly one of "graph" (keys to nodes) or "layers" (a high-level graph).');
     }
-    const graph: Graph = body.graph !== undefined ? parseGraph(body.graph) : parseLayers(body.layers);
+    const graph: Graph = body.graph !== undefined ? parseGraph(body.graph, limits) : parseLayers(body.layers, limits);
     const keys = parseKeys(body.keys);
     const id = newGraphId();
     if (body.persist && body.wait) throw new ApiError('invalid_request', 'persist answers as soon as the graph is registered; leave out "wait" (fetch results with GET /v1/objects/{oid}?wait=...).');
     const { plan, cache, counts } = await resolveKnownValues(
-      { redis, prefix: config.prefix, ops, replan: (g) => planGraph(g, keys, planOptions(body.options)), tenant: req.tenant },
+      { redis, prefix: config.prefix, ops, replan: (g) => planGraph(g, keys, planOptions(body.options)), tenant: req.tenant, maxValueBytes: config.maxValueBytes },
       id,
       graph,
       await planWithFreshOps(graph, keys, body.options),
@@ -88,7 +89,7 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     try {
       const taskDefaults = { retries: body.options?.retries, timeoutMs: body.options?.task_timeout_ms, pool: body.options?.pool, priority: body.options?.priority };
       try {
-        await graphs.register(plan, { id, ttl, outputKeys: flattenKeys(keys), cache, counts, taskDefaults, tenant: req.tenant });
+        await graphs.register(plan, { id, ttl, outputKeys: flattenKeys(keys), cache, counts, taskDefaults, tenant: req.tenant, maxValueBytes: config.maxValueBytes });
       } catch (err) {
         await graphs.unadmit(id, req.tenant);
         throw err;

@@ -1,6 +1,6 @@
 /** Routes of /v1/objects: put (ray.put), get, meta, release. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { decodeValue, encodeValue, jsonReplacer } from '../../store/codec.ts';
+import { checkValueSize, decodeValue, encodeValue, jsonReplacer } from '../../store/codec.ts';
 import type { ObjectMeta } from '../../store/objects.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
@@ -9,7 +9,7 @@ const MSGPACK = 'application/msgpack';
 const BYTES = 'application/octet-stream';
 
 export default async function objectRoutes(app: FastifyInstance): Promise<void> {
-  const { graphs, objects, finished } = app.weft;
+  const { graphs, objects, finished, config } = app.weft;
 
   // Binary bodies arrive as Buffers, in this plugin only.
   app.addContentTypeParser([BYTES, MSGPACK], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -30,6 +30,7 @@ export default async function objectRoutes(app: FastifyInstance): Promise<void> 
     } else {
       encoded = encodeJson(req.body);
     }
+    checkValueSize(encoded, config.maxValueBytes, 'The value');
     const oid = await graphs.put(encoded, req.query.ttl ?? 0, req.tenant);
     return reply.code(201).send({ $oid: oid });
   });
