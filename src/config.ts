@@ -25,6 +25,8 @@ export interface Config {
   maxKeyBytes: number;
   /** Largest value stored as one object (a put, a graph's data, a task's result), bytes encoded. */
   maxValueBytes: number;
+  /** Webhook and presubmit targets may be private or loopback addresses (development and tests only). */
+  allowPrivateTargets: boolean;
   /** BullMQ lock of a running job; a worker that dies loses its jobs to others after about this long. */
   lockMs: number;
   stalledIntervalMs: number;
@@ -98,6 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxKeyBytes: int(env, 'WEFT_MAX_KEY_BYTES', 1024, 1, 1 << 20),
     // Redis refuses a bulk string over 512 MiB (proto-max-bulk-len), so a bigger value could never be stored.
     maxValueBytes: bytesWithin(env, 'WEFT_MAX_VALUE_BYTES', 512 * 2 ** 20, 1, 512 * 2 ** 20),
+    allowPrivateTargets: flag(env, 'WEFT_ALLOW_PRIVATE_WEBHOOKS'),
     lockMs: int(env, 'WEFT_LOCK_MS', 10_000, 500, 3_600_000),
     stalledIntervalMs: int(env, 'WEFT_STALLED_MS', 5_000, 200, 3_600_000),
     bundleMax: int(env, 'WEFT_BUNDLE_MAX', 64, 1, 10_000),
@@ -192,6 +195,13 @@ function bytesWithin(env: NodeJS.ProcessEnv, name: string, fallback: number, min
   const n = bytes(env, name, fallback);
   if (n < min || n > max) throw new ConfigError(`${name}=${env[name]} is not valid: give a size from ${min} to ${max} bytes (such as 64MB).`);
   return n;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new ConfigError(`${name}=${raw} is not valid: give 1 (or true) to turn it on, 0 (or false) to leave it off.`);
 }
 
 function fraction(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -125,10 +125,11 @@ describe('key length', () => {
 
 describe('configuration', () => {
   it('reads the limits, with sizes in bytes or units, and rejects values it cannot honour', () => {
-    expect(loadConfig({})).toMatchObject({ maxKeyBytes: 1024, maxValueBytes: 512 * 2 ** 20 });
-    expect(loadConfig({ WEFT_MAX_VALUE_BYTES: '64MB', WEFT_MAX_KEY_BYTES: '200' })).toMatchObject({ maxKeyBytes: 200, maxValueBytes: 64e6 });
+    expect(loadConfig({})).toMatchObject({ maxKeyBytes: 1024, maxValueBytes: 512 * 2 ** 20, allowPrivateTargets: false });
+    expect(loadConfig({ WEFT_MAX_VALUE_BYTES: '64MB', WEFT_MAX_KEY_BYTES: '200', WEFT_ALLOW_PRIVATE_WEBHOOKS: '1' })).toMatchObject({ maxKeyBytes: 200, maxValueBytes: 64e6, allowPrivateTargets: true });
     expect(() => loadConfig({ WEFT_MAX_VALUE_BYTES: '1GiB' })).toThrow(ConfigError);
     expect(() => loadConfig({ WEFT_MAX_VALUE_BYTES: 'lots' })).toThrow(/WEFT_MAX_VALUE_BYTES=lots/);
     expect(() => loadConfig({ WEFT_MAX_KEY_BYTES: '0' })).toThrow(/WEFT_MAX_KEY_BYTES/);
+    expect(() => loadConfig({ WEFT_ALLOW_PRIVATE_WEBHOOKS: 'yes' })).toThrow(/WEFT_ALLOW_PRIVATE_WEBHOOKS=yes/);
   });
 });

@@ -26,6 +26,8 @@ const env: Record<string, string> = {
   WEFT_LOCK_MS: '2000',
   WEFT_STALLED_MS: '1000',
   HOST: '127.0.0.1',
+  // As test/helpers/weft.ts: receivers in tests listen on loopback, which weft otherwise refuses as a target.
+  WEFT_ALLOW_PRIVATE_WEBHOOKS: '1',
 };
 const children: ChildProcess[] = [];
 const apis: { url: string; port: number; child: ChildProcess }[] = [];

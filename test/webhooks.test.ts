@@ -115,8 +115,9 @@ it('a dead receiver does not hold the graph up; its deliveries are retried and r
   expect(hook.last_error).toMatch(/fetch failed|ECONNREFUSED|TypeError/);
 });
 
-it('a callback URL that is not http(s) is rejected', async () => {
+it('a callback URL that is not http(s) is rejected, even with private targets allowed (as in these tests)', async () => {
   const { status, body } = await weft.submit({ graph, keys: 'c', callbacks: [{ url: 'file:///etc/passwd' }] });
   expect(status).toBe(400);
-  expect(body.error.code).toBe('invalid_request');
+  expect(body.error).toMatchObject({ code: 'forbidden_target', url: 'file:///etc/passwd' });
+  expect(body.error.message).toContain('only http and https');
 });

@@ -6,6 +6,7 @@
  */
 import { GraphError } from '../graph/errors.ts';
 import { ObjectLostError } from '../store/objects.ts';
+import { ForbiddenTargetError } from '../net/targets.ts';
 import { ValueTooLargeError } from '../store/codec.ts';
 
 export const errorCatalogue = {
@@ -24,6 +25,7 @@ export const errorCatalogue = {
   too_many_graphs: { status: 429, description: 'The tenant already has WEFT_MAX_GRAPHS_IN_FLIGHT graphs queued or running; wait for some to end.' },
   key_too_long: { status: 400, description: 'A graph key is longer than WEFT_MAX_KEY_BYTES bytes of UTF-8 (the key\'s first characters, its size and the limit are given).' },
   value_too_large: { status: 413, description: 'A value to store (a POST /v1/objects body, a literal of a graph) encodes to more than WEFT_MAX_VALUE_BYTES.' },
+  forbidden_target: { status: 400, description: 'A webhook or presubmit URL is not http(s), or its host is or resolves to a private, loopback, link-local or other non-public address (unless WEFT_ALLOW_PRIVATE_WEBHOOKS=1).' },
   not_found: { status: 404, description: 'No such route.' },
   graph_not_found: { status: 404, description: 'No graph has this id (it never existed, or its retention time passed).' },
   object_not_found: { status: 404, description: 'No object has this id: it never existed, was released, or its time to live passed.' },
@@ -68,6 +70,7 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof GraphError) return new ApiError(err.code, err.message, err.details);
   if (err instanceof ObjectLostError) return new ApiError('object_lost', err.message, { oid: err.object });
   if (err instanceof ValueTooLargeError) return new ApiError('value_too_large', err.message, { bytes: err.bytes, limit: err.limit });
+  if (err instanceof ForbiddenTargetError) return new ApiError('forbidden_target', err.message, { url: err.url });
   const e = err as FastifyLikeError;
   if (e && e.validation) {
     const first = e.validation[0] ?? {};

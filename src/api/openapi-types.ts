@@ -368,6 +368,7 @@ export interface components {
              *     answer runs as usual. A hook that fails or times out answers nothing.
              */
             presubmit?: {
+                /** @description An http(s) URL of a public address; others are refused with forbidden_target (docs/webhooks.md). */
                 url: string;
                 /** @default 2000 */
                 timeout_ms: number;
@@ -440,6 +441,7 @@ export interface components {
         /** @description The requested keys' shape with an object reference in place of each key. */
         Outputs: components["schemas"]["ObjectRef"] | unknown[];
         Callback: {
+            /** @description An http(s) URL of a public address; others are refused with forbidden_target (docs/webhooks.md). */
             url: string;
             /** @description Event types to send (default all). */
             events?: ("postsubmit" | "pretask" | "posttask" | "postsubmit_all" | "finish")[];
@@ -646,7 +648,7 @@ export interface components {
          * @description Stable error codes; src/api/errors.ts is the catalogue and docs/errors.md describes each.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "body_too_large" | "invalid_graph" | "unknown_key" | "missing_dependency" | "cycle" | "unknown_op" | "too_many_tasks" | "unauthorized" | "forbidden" | "too_many_graphs" | "key_too_long" | "value_too_large" | "not_found" | "graph_not_found" | "object_not_found" | "object_lost" | "object_failed" | "unknown_object" | "not_acceptable" | "service_unavailable" | "internal";
+        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "body_too_large" | "invalid_graph" | "unknown_key" | "missing_dependency" | "cycle" | "unknown_op" | "too_many_tasks" | "unauthorized" | "forbidden" | "too_many_graphs" | "key_too_long" | "value_too_large" | "forbidden_target" | "not_found" | "graph_not_found" | "object_not_found" | "object_lost" | "object_failed" | "unknown_object" | "not_acceptable" | "service_unavailable" | "internal";
         ErrorBody: {
             error: {
                 code: components["schemas"]["ErrorCode"];

@@ -9,7 +9,11 @@ import type { Plan } from '../graph/plan.ts';
 import type { Graph } from '../graph/types.ts';
 import { rootOp } from '../graph/template.ts';
 import { fingerprints, templateOps } from '../graph/fingerprint.ts';
+import { postJson, type TargetPolicy } from '../net/targets.ts';
 import { encodeValue } from '../store/codec.ts';
+
+/** Largest answer read from a presubmit hook (one request asks about 1,000 tasks). */
+const PRESUBMIT_ANSWER_BYTES = 256 * 1024 * 1024;
 
 export interface Presubmit {
   url: string;
@@ -40,10 +44,11 @@ export async function lookupCache(redis: Redis, prefix: string, tasks: number[],
  * Asks the presubmit hook about the tasks, 1,000 per request: POST
  * {graph, tasks: [{key, op, fingerprint}]}, answered by {values: {key: value}}.
  * A key answered with null, or not at all, runs as usual; a hook that fails,
- * times out or answers nonsense answers nothing (never fails the graph), and
- * so does a value over `maxValueBytes` (the task runs instead).
+ * times out, answers nonsense or is refused as a target (src/net/targets.ts)
+ * answers nothing (never fails the graph), and so does a value over
+ * `maxValueBytes` (the task runs instead).
  */
-export async function askPresubmit(hook: Presubmit, graph: string, plan: Plan, tasks: number[], fps: string[], limits: { maxValueBytes: number }): Promise<Map<number, Buffer>> {
+export async function askPresubmit(hook: Presubmit, graph: string, plan: Plan, tasks: number[], fps: string[], limits: { targets: TargetPolicy; maxValueBytes: number }): Promise<Map<number, Buffer>> {
   const answers = new Map<number, Buffer>();
   for (let at = 0; at < tasks.length; at += 1000) {
     const chunk = tasks.slice(at, at + 1000);
@@ -53,9 +58,9 @@ export async function askPresubmit(hook: Presubmit, graph: string, plan: Plan, t
     };
     const body = JSON.stringify({ graph, tasks: chunk.map(describe) });
     try {
-      const res = await fetch(hook.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(hook.timeout_ms ?? 2000) });
-      if (!res.ok) continue;
-      const values = ((await res.json()) as { values?: Record<string, unknown> }).values;
+      const res = await postJson(hook.url, body, { timeoutMs: hook.timeout_ms ?? 2000, maxResponseBytes: PRESUBMIT_ANSWER_BYTES, policy: limits.targets, what: 'presubmit.url' });
+      if (res.status < 200 || res.status > 299) continue;
+      const values = (JSON.parse(res.body.toString('utf8')) as { values?: Record<string, unknown> }).values;
       if (!values || typeof values !== 'object') continue;
       for (const i of chunk) {
         const key = plan.nodes[i].key;
@@ -78,6 +83,7 @@ export interface KnownValuesContext {
   replan: (graph: Graph) => Plan;
   /** The tenant: each tenant has its own result cache, so no one learns what another computed. */
   tenant?: string;
+  targets: TargetPolicy;
   maxValueBytes: number;
 }
 

@@ -9,8 +9,9 @@
  * v1=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the secret>.
  */
 import { createHmac } from 'node:crypto';
-import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { ForbiddenTargetError, postJson, type TargetPolicy } from '../net/targets.ts';
 import { EventLog } from '../queue/events.ts';
 import { statsKey } from '../queue/keys.ts';
 import { hooksKey, Webhooks, WEBHOOK_QUEUE, type WebhookJob } from '../queue/webhooks.ts';
@@ -18,6 +19,8 @@ import { hooksKey, Webhooks, WEBHOOK_QUEUE, type WebhookJob } from '../queue/web
 const BATCH = 2000;
 const BATCH_DELAY_MS = 1000;
 const TIMEOUT_MS = 10_000;
+/** A receiver's answer is read and dropped; past this it is cut off. */
+const ANSWER_BYTES = 1 << 20;
 
 export function sign(secret: string, timestamp: string, body: string): string {
   return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
@@ -32,6 +35,7 @@ export class WebhookDeliverer {
     private readonly prefix: string,
     private readonly hooks: Webhooks,
     connection: ConnectionOptions,
+    private readonly targets: TargetPolicy,
   ) {
     this.events = new EventLog(redis, prefix);
     this.worker = new Worker<WebhookJob>(WEBHOOK_QUEUE, (job) => this.deliver(job), { connection, prefix, concurrency: 16 });
@@ -59,20 +63,22 @@ export class WebhookDeliverer {
       const headers: Record<string, string> = { 'content-type': 'application/json', 'weft-timestamp': timestamp, 'user-agent': 'weft-webhooks' };
       if (secret) headers['weft-signature'] = sign(secret, timestamp, body);
       let error: string | null = null;
+      let refused = false;
       try {
-        const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(TIMEOUT_MS) });
-        await res.arrayBuffer().catch(() => {});
-        if (!res.ok) error = `HTTP ${res.status} from ${url}`;
+        const res = await postJson(url, body, { headers, timeoutMs: TIMEOUT_MS, maxResponseBytes: ANSWER_BYTES, policy: this.targets, what: 'The webhook URL' });
+        if (res.status < 200 || res.status > 299) error = `HTTP ${res.status} from ${url}`;
       } catch (err) {
-        error = `${(err as Error).name}: ${(err as Error).message}`;
+        refused = err instanceof ForbiddenTargetError;
+        error = refused ? (err as Error).message : `${(err as Error).name}: ${(err as Error).message}`;
       }
       if (error) {
-        const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        // A refused target (its name now resolves to a private address) is not retried: it would be refused again.
+        const last = refused || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         const multi = this.redis.multi().hincrby(key, `${i}:attempts`, 1).hset(key, `${i}:error`, error, ...(last ? [`${i}:status`, 'failed'] : []));
         multi.hincrby(statsKey(this.prefix), 'webhook_failures', 1);
         if (last) multi.hincrby(statsKey(this.prefix), 'webhooks_failed', 1);
         await multi.exec();
-        throw new Error(error);
+        throw refused ? new UnrecoverableError(error) : new Error(error);
       }
       await this.redis.multi().hincrby(key, `${i}:deliveries`, 1).hincrby(statsKey(this.prefix), 'webhook_deliveries', 1).exec();
     }

@@ -111,7 +111,7 @@ export class TaskWorker {
       return worker;
     });
     this.webhooks = new Webhooks(this.redis, this.config.prefix, this.redis);
-    this.deliverer = new WebhookDeliverer(this.redis, this.config.prefix, this.webhooks, connect(this.config.redisUrl, `weft-worker-${this.id}-webhooks`));
+    this.deliverer = new WebhookDeliverer(this.redis, this.config.prefix, this.webhooks, connect(this.config.redisUrl, `weft-worker-${this.id}-webhooks`), { allowPrivate: this.config.allowPrivateTargets });
     this.setState('running');
   }
 

@@ -31,6 +31,12 @@ export interface WeftOptions {
   workers?: number;
   env?: Record<string, string>;
   redisUrl?: string;
+  /**
+   * Tests run webhook and presubmit receivers on loopback, which weft refuses
+   * as targets (SSRF) unless WEFT_ALLOW_PRIVATE_WEBHOOKS=1; it is set unless
+   * this is false (for the tests of that refusal).
+   */
+  allowPrivateTargets?: boolean;
 }
 
 export async function startWeft(options: WeftOptions = {}): Promise<Weft> {
@@ -39,6 +45,7 @@ export async function startWeft(options: WeftOptions = {}): Promise<Weft> {
     WEFT_PREFIX: `t${randomBytes(4).toString('hex')}`,
     WEFT_LOCK_MS: '2000',
     WEFT_STALLED_MS: '1000',
+    WEFT_ALLOW_PRIVATE_WEBHOOKS: options.allowPrivateTargets === false ? '0' : '1',
     ...options.env,
   };
   const config = loadConfig({ ...env, PORT: '0' });

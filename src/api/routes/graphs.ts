@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseGraph, parseKeys, parseLayers } from '../../graph/parse.ts';
 import { GraphError } from '../../graph/errors.ts';
 import { flattenKeys, planGraph, type ObjectField, type Plan, type PlanOptions } from '../../graph/plan.ts';
+import { checkTarget } from '../../net/targets.ts';
 import { resolveKnownValues } from '../../queue/known.ts';
 import { defaultLimits, type Graph, type GraphLimits, type KeySpec } from '../../graph/types.ts';
 import { newGraphId, oidTree, type GraphInfo, type GraphStatus } from '../../queue/graphs.ts';
@@ -63,6 +64,14 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     }
   }
 
+  /** Webhook and presubmit URLs are checked before anything runs (and again when called: src/net/targets.ts). */
+  async function checkTargets(body: GraphRequest): Promise<void> {
+    const policy = { allowPrivate: config.allowPrivateTargets };
+    const checks = (body.callbacks ?? []).map((c, i) => checkTarget(c.url, policy, `callbacks[${i}].url`));
+    if (body.presubmit) checks.push(checkTarget(body.presubmit.url, policy, 'presubmit.url'));
+    await Promise.all(checks);
+  }
+
   app.post<{ Body: GraphRequest }>('/v1/graphs', { schema: routeSchema('submitGraph') }, async (req, reply) => {
     const body = req.body;
     if ((body.graph === undefined) === (body.layers === undefined)) {
@@ -72,8 +81,9 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     const keys = parseKeys(body.keys);
     const id = newGraphId();
     if (body.persist && body.wait) throw new ApiError('invalid_request', 'persist answers as soon as the graph is registered; leave out "wait" (fetch results with GET /v1/objects/{oid}?wait=...).');
+    await checkTargets(body);
     const { plan, cache, counts } = await resolveKnownValues(
-      { redis, prefix: config.prefix, ops, replan: (g) => planGraph(g, keys, planOptions(body.options)), tenant: req.tenant, maxValueBytes: config.maxValueBytes },
+      { redis, prefix: config.prefix, ops, replan: (g) => planGraph(g, keys, planOptions(body.options)), tenant: req.tenant, targets: { allowPrivate: config.allowPrivateTargets }, maxValueBytes: config.maxValueBytes },
       id,
       graph,
       await planWithFreshOps(graph, keys, body.options),
