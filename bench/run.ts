@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- wide ladder latency million shuffle spill webhooks fairness]`: weft's throughput and
+ * `npm run bench [-- --json] [-- wide ladder latency million shuffle spill webhooks fairness load] [-- --seconds N]`: weft's throughput and
  * latency, each next to raw BullMQ measured in the same run on the same
  * private Redis. Every result is checked. Not a test: figures go to
  * docs/benchmarks.md.
@@ -12,13 +12,18 @@ import { Redis } from 'ioredis';
 import { freePort, startRedis } from '../test/helpers/redis.ts';
 import { median, percentile, startProcess, stopProcesses } from './lib.ts';
 import { fairnessBench } from './fairness.ts';
+import { loadBench } from './load.ts';
 import { shuffleBench } from './shuffle.ts';
 import { spillBench } from './spill.ts';
 import { webhookBench } from './webhooks.ts';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
-const selected = args.filter((a) => !a.startsWith('--'));
+/** `--seconds N` (or `--seconds=N`, or BENCH_LOAD_SECONDS): how long the load part runs. */
+const secondsAt = args.indexOf('--seconds');
+const loadSeconds = Number((secondsAt >= 0 ? args[secondsAt + 1] : args.find((a) => a.startsWith('--seconds='))?.slice(10)) ?? process.env.BENCH_LOAD_SECONDS ?? 60);
+if (!(loadSeconds > 0)) throw new Error(`--seconds must be a positive number of seconds, got ${loadSeconds}`);
+const selected = args.filter((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1] === '--seconds'));
 /** Parts run when none is named; the others (longer, or about one feature) run when named. */
 const DEFAULT_PARTS = ['wide', 'ladder', 'latency', 'million'];
 const want = (name: string) => (selected.length === 0 ? DEFAULT_PARTS.includes(name) : selected.includes(name));
@@ -97,7 +102,8 @@ async function main(): Promise<void> {
   log(`weft benchmark on ${machine}; private redis-server on ${redis.url}; ${WORKERS} worker processes`);
 
   const port = await freePort();
-  const env = { REDIS_URL: redis.url, PORT: String(port), WEFT_PREFIX: 'bench' };
+  // Webhook receivers of the bench listen on loopback, which weft refuses as a target unless allowed.
+  const env = { REDIS_URL: redis.url, PORT: String(port), WEFT_PREFIX: 'bench', WEFT_ALLOW_PRIVATE_WEBHOOKS: '1' };
   const api = `http://127.0.0.1:${port}`;
   const procs: ChildProcess[] = [];
   try {
@@ -164,6 +170,7 @@ async function main(): Promise<void> {
     if (want('webhooks')) figures.webhooks = await webhookBench(api, wideGraph(20_000, 100), log);
     if (want('spill')) figures.spill = await spillBench(log);
     if (want('fairness')) figures.fairness = await fairnessBench(api, post, wideGraph(200_000, 100), log);
+    if (want('load')) figures.load = await loadBench(api, raw, log, { seconds: loadSeconds, clients: Number(process.env.BENCH_LOAD_CLIENTS ?? 32), redisUrl: redis.url, prefix: env.WEFT_PREFIX });
 
     if (want('million')) {
       const { graph, key, expected, tasks } = wideGraph(1_000_000, 100);
