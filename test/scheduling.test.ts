@@ -4,6 +4,7 @@
  * options over graph options, priorities among ready tasks, and fairness
  * between graphs (a small graph is not stuck behind a big one).
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeft, type Weft } from './helpers/weft.ts';
 
@@ -34,6 +35,10 @@ describe('pools', () => {
     const onGpu = (t: any) => String(t.worker).includes(`-${gpuPid}-`);
     expect(tasks).toHaveLength(26);
     for (const t of tasks) expect(onGpu(t), `${t.key} ran on ${t.worker}`).toBe(t.key !== 'back');
+    // The classes are scheduling state: gone with the graph's end.
+    const redis = new Redis(weft.env.REDIS_URL);
+    expect(await redis.exists(`${weft.env.WEFT_PREFIX}:{${res.id}}:cls`)).toBe(0);
+    redis.disconnect();
     const workers = (await json(`${weft.url}/v1/workers`)).workers as { pid: number; pools: string[] }[];
     expect(workers.find((w) => w.pid === gpuPid)?.pools).toEqual(['gpu']);
     expect(workers.find((w) => w.pid !== gpuPid)?.pools).toEqual(['default']);

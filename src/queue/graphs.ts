@@ -143,7 +143,7 @@ export class GraphStore {
       if (!finished) pipe.zadd(activeKey(this.prefix), now, id);
       // Classes go first: a task may start (and complete, and consult them) as soon as the first chunk is out.
       const clsEntries = [...classes].flat();
-      for (let i = 0; i < clsEntries.length; i += 2 * REGISTER_CHUNK) pipe.hset(`${k.meta.slice(0, -4)}cls`, ...clsEntries.slice(i, i + 2 * REGISTER_CHUNK));
+      for (let i = 0; i < clsEntries.length; i += 2 * REGISTER_CHUNK) pipe.hset(k.cls, ...clsEntries.slice(i, i + 2 * REGISTER_CHUNK));
       let refs: (string | number)[] = [];
       let vals: (string | Buffer)[] = [];
       const flushPhase1 = () => {
@@ -215,10 +215,10 @@ export class GraphStore {
       await this.linkObjects(id, plan, classes, jobsMade);
       // A task that failed while later chunks were written ended the graph and
       // dropped its scheduling state, which those chunks then wrote again.
-      if (flushes > 1 && !RUNNING.has((await this.redis.hget(k.meta, 'status')) ?? '')) await this.redis.unlink(k.spec, k.pend, k.refs, k.done);
+      if (flushes > 1 && !RUNNING.has((await this.redis.hget(k.meta, 'status')) ?? '')) await this.redis.unlink(k.spec, k.pend, k.refs, k.done, k.cls);
       return { id, outputs };
     } catch (err) {
-      await this.redis.unlink(k.meta, k.spec, k.pend, k.refs, k.done, k.vals).catch(() => {});
+      await this.redis.unlink(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, k.cls).catch(() => {});
       await this.redis.multi().zrem(graphsKey(this.prefix), id).zrem(activeKey(this.prefix), id).exec().catch(() => {});
       throw err;
     }

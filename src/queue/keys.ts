@@ -14,11 +14,13 @@ export interface GraphKeys {
   done: string;
   vals: string;
   events: string;
+  /** Task classes (pool and priority) of tasks not in the default one. */
+  cls: string;
 }
 
 export function graphKeys(prefix: string, graph: string): GraphKeys {
   const base = `${prefix}:{${graph}}:`;
-  return { meta: base + 'meta', spec: base + 'spec', pend: base + 'pend', refs: base + 'refs', done: base + 'done', vals: valuesKey(prefix, graph), events: base + 'events' };
+  return { meta: base + 'meta', spec: base + 'spec', pend: base + 'pend', refs: base + 'refs', done: base + 'done', vals: valuesKey(prefix, graph), events: base + 'events', cls: base + 'cls' };
 }
 
 /** Pub/sub channel on which the id of every graph that ends is published. */

@@ -146,7 +146,7 @@ export class TaskState {
     const [classed, front] = await this.redis.hmget(k.meta, 'classes', 'front');
     const tag = Number(front ?? 0);
     if (classed === null || tasks.length === 0) return { tag };
-    const classes = await this.redis.hmget(`${k.meta.slice(0, -4)}cls`, ...tasks.map(String));
+    const classes = await this.redis.hmget(k.cls, ...tasks.map(String));
     return { tag, classes: classes.map((c) => c ?? '') };
   }
 

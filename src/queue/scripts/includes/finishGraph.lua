@@ -25,7 +25,7 @@ local function finishGraph(meta, status, errorJson, channel, prefix)
   end
   addEvents(meta, 'finish', now, 1, { status = status, error = errorJson and cjson.decode(errorJson) or nil })
   redis.call('HINCRBY', prefix .. ':stats', 'graphs_' .. status, 1)
-  redis.call('UNLINK', base .. 'spec', base .. 'pend', base .. 'refs', base .. 'done')
+  redis.call('UNLINK', base .. 'spec', base .. 'pend', base .. 'refs', base .. 'done', base .. 'cls')
   local graph = graphOf(meta)
   redis.call('ZREM', prefix .. ':active', graph)
   local orphans = {}
