@@ -19,7 +19,7 @@ import type { TaskQueue } from './dispatch.ts';
 import { activeKey, finishedChannel, graphKeys, graphsKey, inFlightKey, statsKey } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
 import { encodeSpec } from './spec.ts';
-import { DEFAULT_POOL, decodeClass, encodeClass } from './dispatch.ts';
+import { DEFAULT_POOL, encodeClass } from './dispatch.ts';
 import { visibleTo } from '../store/tenants.ts';
 import { objectFailed, TaskState } from './tasks.ts';
 
@@ -104,9 +104,10 @@ export class GraphStore {
     const poolsUsed = new Set<string>();
     plan.nodes.forEach((node, i) => {
       if (node.kind !== 'task') return;
-      const cls = encodeClass(node.options?.pool ?? defaults.pool, node.options?.priority ?? defaults.priority);
+      const pool = node.options?.pool ?? defaults.pool ?? DEFAULT_POOL;
+      const cls = encodeClass(pool, node.options?.priority ?? defaults.priority);
       if (cls !== '') classes.set(i, cls);
-      poolsUsed.add(decodeClass(cls).pool);
+      poolsUsed.add(pool);
     });
     const flush = async (last = false) => {
       if (ready.length > 0) addEvents(pipe, k, 'postsubmit', ready.length, { k: ready.map((i) => plan.nodes[i].key) });

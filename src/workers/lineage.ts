@@ -14,7 +14,7 @@
 import type { Slot } from '../graph/plan.ts';
 import type { OpRegistry } from '../ops/registry.ts';
 import type { StartedTask, TaskState } from '../queue/tasks.ts';
-import { isSpilled, parseLocation, type SpillFiles } from '../store/spill.ts';
+import { isSpilled, parseLocation, SPILL_STUB, type SpillFiles } from '../store/spill.ts';
 import { evaluate } from './evaluate.ts';
 import { decodeInputs, encodeResult } from './task-values.ts';
 
@@ -53,7 +53,7 @@ export class Lineage {
     for (let i = 0; i < task.inputs.length; i++) {
       const input = task.inputs[i];
       // A 1-byte stub with no location left is as lost as a missing value.
-      if (input !== null && !(input.length === 1 && input[0] === 0xc1)) continue;
+      if (input !== null && !(input.length === 1 && input[0] === SPILL_STUB)) continue;
       task.inputs[i] = await this.recompute(graph, task.deps[i], onRestore, budget);
     }
   }

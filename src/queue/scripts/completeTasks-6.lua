@@ -160,11 +160,13 @@ if #ready > 0 and tonumber(ARGV[3]) > 0 then
 end
 -- Task classes (pool and priority, see dispatch.ts): the caller continues
 -- only with tasks of pools it serves; the others go to the queue with theirs.
-local classed = redis.call('HEXISTS', KEYS[1], 'classes') == 1
+local placement = redis.call('HMGET', KEYS[1], 'classes', 'front')
+local classed = placement[1] ~= false
+local clsKey = string.sub(KEYS[1], 1, -5) .. 'cls'
 local first, rest, restClasses = {}, {}, {}
 for r = 1, #ready do
   local class = ''
-  if classed then class = redis.call('HGET', string.sub(KEYS[1], 1, -5) .. 'cls', ready[r]) or '' end
+  if classed then class = redis.call('HGET', clsKey, ready[r]) or '' end
   local pool = 'default'
   if class ~= '' then pool = string.match(class, '^([^|]*)') end
   if #first < take and string.find(ARGV[8], ',' .. pool .. ',', 1, true) then
@@ -174,7 +176,7 @@ for r = 1, #ready do
     restClasses[#restClasses + 1] = class
   end
 end
-local out = { status, 0, classed and 1 or 0, #rest }
+local out = { status, tonumber(placement[2] or '0'), classed and 1 or 0, #rest }
 for r = 1, #rest do out[#out + 1] = rest[r] end
 if classed then for r = 1, #rest do out[#out + 1] = restClasses[r] end end
 out[#out + 1] = #elsewhere / 2
@@ -193,5 +195,4 @@ if started > 0 then
   redis.call('HINCRBY', KEYS[1], 'running', started)
   redis.call('HINCRBY', ARGV[2] .. ':stats', 'tasks_started', started)
 end
-out[2] = tonumber(redis.call('HGET', KEYS[1], 'front') or '0')
 return out
