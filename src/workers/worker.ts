@@ -98,7 +98,7 @@ export class TaskWorker {
     this.heartbeat.unref();
     // One BullMQ worker per pool served, each with the configured concurrency.
     this.workers = this.config.pools.map((pool) => {
-      const worker = new Worker<BundleJob>(poolQueue(pool), (job, token) => this.track(job, token), {
+      const worker = new Worker<BundleJob>(poolQueue(pool), (job, token) => this.process(job, token), {
         connection: connect(this.config.redisUrl, `weft-worker-${this.id}-${pool}`),
         prefix: this.config.prefix,
         concurrency: this.config.concurrency,
@@ -151,19 +151,13 @@ export class TaskWorker {
     this.state = next;
   }
 
-  /** Runs a job, keeping it (and its lock token) in `active` while it runs, for a shutdown to hand back. */
-  private async track(job: Job<BundleJob>, token: string | undefined): Promise<void> {
+  /**
+   * Runs a job, counting the job and its tasks in flight for the registry,
+   * and keeping it (with its lock token) in `active` for a shutdown to hand back.
+   */
+  private async process(job: Job<BundleJob>, token: string | undefined): Promise<void> {
     const id = job.id ?? '';
     if (token !== undefined) this.active.set(id, { job, token });
-    try {
-      await this.process(job);
-    } finally {
-      this.active.delete(id);
-    }
-  }
-
-  /** Runs a job, counting the job and its tasks in flight for the registry. */
-  private async process(job: Job<BundleJob>): Promise<void> {
     const held = { tasks: 0 };
     this.jobs++;
     try {
@@ -174,6 +168,7 @@ export class TaskWorker {
     } finally {
       this.running -= held.tasks;
       this.jobs--;
+      this.active.delete(id);
     }
   }
 
