@@ -286,14 +286,15 @@ export class GraphStore {
     await this.redis.srem(inFlightKey(this.prefix, tenant), id);
   }
 
-  /** The pools a graph has tasks in. */
-  async poolsOf(id: string): Promise<string[]> {
-    return ((await this.redis.hget(graphKeys(this.prefix, id).meta, 'pools')) ?? DEFAULT_POOL).split(',');
+  /** A graph's public info and the pools it has tasks in; null when there is no such graph or `viewer` may not see it. */
+  async infoAndPools(id: string, viewer: string): Promise<{ info: GraphInfo; pools: string[] } | null> {
+    const found = readMeta(id, await this.redis.hgetall(graphKeys(this.prefix, id).meta), viewer);
+    return found && { info: found.info, pools: found.pools };
   }
 
   /** A graph's public info; null when there is no such graph or `viewer` may not see it. */
   async info(id: string, viewer: string): Promise<GraphInfo | null> {
-    return readMeta(id, await this.redis.hgetall(graphKeys(this.prefix, id).meta), viewer)?.info ?? null;
+    return (await this.infoAndPools(id, viewer))?.info ?? null;
   }
 
   /**
@@ -373,7 +374,7 @@ function addEvents(pipe: ReturnType<ScriptedRedis['pipeline']>, k: ReturnType<ty
 }
 
 /** A graph's meta hash as its public info, plus its requested keys as node indexes. */
-function readMeta(id: string, m: Record<string, string>, viewer: string): { info: GraphInfo; out: OutputSpec } | null {
+function readMeta(id: string, m: Record<string, string>, viewer: string): { info: GraphInfo; out: OutputSpec; pools: string[] } | null {
   if (!m.status || !visibleTo(viewer, m.tenant)) return null;
   const num = (v: string | undefined) => (v === undefined ? null : Number(v));
   const out = JSON.parse(m.out) as OutputSpec;
@@ -387,7 +388,7 @@ function readMeta(id: string, m: Record<string, string>, viewer: string): { info
     started: num(m.started),
     finished: num(m.finished),
   };
-  return { info, out };
+  return { info, out, pools: (m.pools || DEFAULT_POOL).split(',') };
 }
 
 /** A summary from meta fields read in the order `list` asks for them. */

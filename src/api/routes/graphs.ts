@@ -120,10 +120,11 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
   }));
 
   app.get<{ Params: { id: string } }>('/v1/graphs/:id', { schema: routeSchema('getGraph') }, async (req, reply) => {
-    const info = await graphs.info(req.params.id, req.tenant);
-    if (!info) throw notFound(req.params.id);
+    const found = await graphs.infoAndPools(req.params.id, req.tenant);
+    if (!found) throw notFound(req.params.id);
+    const { info, pools } = found;
     if (info.status === 'queued' || info.status === 'running') {
-      const [pools, live] = await Promise.all([graphs.poolsOf(info.id), listWorkers(redis, config.prefix, config.workerTimeoutMs)]);
+      const live = await listWorkers(redis, config.prefix, config.workerTimeoutMs);
       const served = new Set(live.flatMap((w) => w.pools));
       const waiting = pools.filter((p) => !served.has(p));
       if (waiting.length > 0) info.waiting_for_pools = waiting;
