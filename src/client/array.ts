@@ -12,12 +12,9 @@
 import { type DType, NDArray, allocate, fromJSONForm, isDType, isNDArrayJSON, sizeOf, stridesOf } from '../values/ndarray.ts';
 import { type AxisSlice, type Chunks, blockIndexes, normalizeChunks, offsets, selectAxis } from './chunks.ts';
 import { Delayed, type Computable, type PersistPlan, type Persistable, type Target, futuresLayer } from './delayed.ts';
-import { type Layers, type Node, literal, ref, task, withLayer } from './graph.ts';
+import { type Layers, type Node, combineTree, literal, ref, task, withLayer } from './graph.ts';
 import { type Runner, defaultRunner } from './runner.ts';
 import { tokenName, tokenize } from './tokenize.ts';
-
-/** Partials merged per combine task, as Dask's `split_every`. */
-const SPLIT_EVERY = 8;
 
 export type ChunksOption = number | readonly (number | readonly number[])[];
 export type Reduction = 'sum' | 'mean' | 'min' | 'max' | 'var' | 'std';
@@ -180,7 +177,7 @@ export class WeftArray implements Computable, Persistable<WeftArray> {
         nodes[`${moments}:${i}`] = task('array.moments', [ref(b)]);
         return `${moments}:${i}`;
       });
-      const root = combineTree(nodes, moments, keys);
+      const root = combineTree(nodes, moments, keys, combineMoments);
       const layers = withLayer([this.layers], moments, nodes);
       const key = tokenName(what, this.name, ddof);
       return new Delayed(key, withLayer([layers], key, { [key]: finalizeArgs(root) }));
@@ -198,7 +195,7 @@ export class WeftArray implements Computable, Persistable<WeftArray> {
         partials[key] = task('array.moments', [ref(this.blockKey(src))], { axis: ax });
         return key;
       });
-      const root = combineTree(partials, `${moments}:${index.join(',')}`, keys);
+      const root = combineTree(partials, `${moments}:${index.join(',')}`, keys, combineMoments);
       out[`${name}:${index.join(',')}`] = finalizeArgs(root);
     }
     const layers = withLayer([withLayer([this.layers], moments, partials)], name, out);
@@ -206,26 +203,11 @@ export class WeftArray implements Computable, Persistable<WeftArray> {
   }
 }
 
+const combineMoments = (inputs: Node[]): Node => task('array.combine_moments', [inputs]);
+
 function normalizeAxis(axis: number, ndim: number): number {
   if (!Number.isInteger(axis) || axis < -ndim || axis >= ndim) throw new RangeError(`axis ${axis} is out of range for a ${ndim}-d array: use ${-ndim} to ${ndim - 1}.`);
   return axis < 0 ? axis + ndim : axis;
-}
-
-/** Adds combine tasks merging `keys` SPLIT_EVERY at a time into `nodes`; returns the root's key. */
-function combineTree(nodes: Record<string, Node>, prefix: string, keys: string[]): string {
-  let level = keys;
-  let depth = 0;
-  while (level.length > 1) {
-    const next: string[] = [];
-    for (let i = 0; i < level.length; i += SPLIT_EVERY) {
-      const key = `${prefix}:c${depth}.${i / SPLIT_EVERY}`;
-      nodes[key] = task('array.combine_moments', [level.slice(i, i + SPLIT_EVERY).map(ref)]);
-      next.push(key);
-    }
-    level = next;
-    depth++;
-  }
-  return level[0];
 }
 
 function reviveArray(value: unknown): NDArray {

@@ -12,11 +12,10 @@
  * stage of multiple-return tasks.
  */
 import { type Computable, type PersistPlan, type Persistable, type Target, Delayed, futuresLayer } from './delayed.ts';
-import { type Layers, type Node, literal, ref, task, withLayer } from './graph.ts';
+import { type Layers, type Node, combineTree, literal, ref, task, withLayer } from './graph.ts';
 import { type Runner, defaultRunner } from './runner.ts';
 import { tokenName } from './tokenize.ts';
 
-const SPLIT_EVERY = 8;
 /** Quantiles per partition for range partitioning: enough points that parts come out even. */
 const QUANTILES = 20;
 
@@ -216,20 +215,12 @@ export class GroupBy {
     const by = this.by.length === 1 ? this.by[0] : this.by;
     const name = tokenName('groupby', f.name, this.by, aggs, options.ddof ?? null);
     const nodes: Record<string, Node> = {};
-    let level = f.partitionKeys().map((p, i) => {
+    const partials = f.partitionKeys().map((p, i) => {
       nodes[`${name}:p${i}`] = task('frame.groupby_partial', [ref(p), by, literal(aggs)]);
       return `${name}:p${i}`;
     });
-    for (let depth = 0; level.length > 1; depth++) {
-      const next: string[] = [];
-      for (let i = 0; i < level.length; i += SPLIT_EVERY) {
-        const key = `${name}:c${depth}.${i / SPLIT_EVERY}`;
-        nodes[key] = task('frame.groupby_combine', [level.slice(i, i + SPLIT_EVERY).map(ref), by, literal(aggs)]);
-        next.push(key);
-      }
-      level = next;
-    }
-    const finalize = [ref(level[0]), by, literal(aggs)];
+    const root = combineTree(nodes, name, partials, (inputs) => task('frame.groupby_combine', [inputs, by, literal(aggs)]));
+    const finalize = [ref(root), by, literal(aggs)];
     if (options.ddof !== undefined) finalize.push(options.ddof);
     nodes[`${name}:0`] = task('frame.groupby_finalize', finalize);
     const dtypes: Record<string, ColumnType> = {};

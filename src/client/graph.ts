@@ -54,3 +54,25 @@ export interface ObjectRef {
 export function isObjectRef(v: unknown): v is ObjectRef {
   return typeof v === 'object' && v !== null && typeof (v as ObjectRef).$oid === 'string' && Object.keys(v).length === 1;
 }
+
+/** Partials merged per combine task, as Dask's `split_every`. */
+export const SPLIT_EVERY = 8;
+
+/**
+ * Adds a tree of combine tasks over `keys` to `nodes`, SPLIT_EVERY inputs
+ * each (`combine` makes a task from the list of input references), keyed
+ * `<prefix>:c<depth>.<i>`; returns the root's key (the only key, if one).
+ */
+export function combineTree(nodes: Record<string, Node>, prefix: string, keys: string[], combine: (inputs: Node[]) => Node): string {
+  let level = keys;
+  for (let depth = 0; level.length > 1; depth++) {
+    const next: string[] = [];
+    for (let i = 0; i < level.length; i += SPLIT_EVERY) {
+      const key = `${prefix}:c${depth}.${i / SPLIT_EVERY}`;
+      nodes[key] = combine(level.slice(i, i + SPLIT_EVERY).map(ref));
+      next.push(key);
+    }
+    level = next;
+  }
+  return level[0];
+}
