@@ -7,7 +7,7 @@
  */
 import { addExtension, Packr } from 'msgpackr';
 import { Frame, FRAME_EXTENSION_TYPE, framePack, frameUnpack } from '../values/frame.ts';
-import { NDArray, NDARRAY_EXTENSION_TYPE, ndarrayPack, ndarrayUnpack } from '../values/ndarray.ts';
+import { NDArray, NDARRAY_EXTENSION_TYPE, ndarrayPack, ndarrayUnpack, ndarrayValue } from '../values/ndarray.ts';
 
 // Registered once, for every Packr (msgpackr's extensions are global), before anything is encoded.
 addExtension({ Class: NDArray, type: NDARRAY_EXTENSION_TYPE, pack: ndarrayPack, unpack: ndarrayUnpack });
@@ -16,23 +16,49 @@ addExtension({ Class: Frame, type: FRAME_EXTENSION_TYPE, pack: framePack, unpack
 const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true });
 /** Reads maps as Maps: see `decodeValue`. */
 const mapPackr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: false });
-const PROTO = Buffer.from('__proto__');
+/** What msgpackr names a map's "__proto__" key when it reads the map as an object. */
+const RENAMED_PROTO = '__proto_';
 
 export function encodeValue(value: unknown): Buffer {
+  // An array chunk, the bulk of what is stored, is written in one piece of exactly its size.
+  if (value instanceof NDArray) return ndarrayValue(value);
   return packr.pack(value === undefined ? null : value);
 }
 
 /**
  * msgpackr renames a field "__proto__" to "__proto_" when it reads a map as
  * an object (its guard against prototype pollution), so a value holding such
- * a field would come back changed. Values whose bytes contain the name are
- * read as Maps instead and rebuilt with defineProperty, where "__proto__" is
- * an ordinary field; all others take the fast path.
+ * a field would come back changed. A value with a "__proto_" field anywhere
+ * is read again as Maps and rebuilt with defineProperty, where "__proto__" is
+ * an ordinary field (a genuine "__proto_" survives that too). The check walks
+ * the decoded objects and arrays, not the bytes: an array chunk of megabytes
+ * is one object to look at.
  */
 export function decodeValue(bytes: Buffer | Uint8Array): unknown {
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.indexOf(PROTO) === -1) return packr.unpack(bytes);
+  const value = packr.unpack(bytes);
+  if (!hasRenamedProto(value)) return value;
   return mapsToObjects(mapPackr.unpack(bytes));
+}
+
+function hasRenamedProto(value: unknown): boolean {
+  const stack = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) if (typeof v[i] === 'object') stack.push(v[i]);
+      continue;
+    }
+    // Typed arrays, NDArrays, frames, dates: not maps msgpackr read as objects.
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) continue;
+    for (const key in v) {
+      if (key === RENAMED_PROTO) return true;
+      const field = (v as Record<string, unknown>)[key];
+      if (typeof field === 'object') stack.push(field);
+    }
+  }
+  return false;
 }
 
 function mapsToObjects(value: unknown): unknown {

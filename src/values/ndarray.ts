@@ -143,15 +143,54 @@ export function ndarrayToWire(a: NDArray): [DType, number[], NumericArray] {
 /** Plain MessagePack for ndarrayPack's payload: no msgpackr-only types in it, so any client reads it. */
 const payloadPackr = new Packr({ useRecords: false });
 
-/** The extension's payload as standard MessagePack: [dtype, shape, bin of the little-endian bytes]. */
+/**
+ * The extension's payload as standard MessagePack: [dtype, shape, bin of the
+ * little-endian bytes], in a buffer of exactly its size. msgpackr would pack
+ * the data into its shared 8 MiB scratch buffer and hand back a slice of it,
+ * so a 2 MiB chunk would keep 8 MiB alive and cost a copy more.
+ */
 export function ndarrayPack(a: NDArray): Buffer {
+  return ndarrayEncode(a, false);
+}
+
+/**
+ * The whole stored value of an array (what encodeValue gives for it): the
+ * extension header, then the payload, written straight into one buffer of
+ * exactly its size with one copy of the data. The bytes are msgpackr's own
+ * (a test compares them).
+ */
+export function ndarrayValue(a: NDArray): Buffer {
+  return ndarrayEncode(a, true);
+}
+
+function ndarrayEncode(a: NDArray, asExtension: boolean): Buffer {
   const { data } = a;
-  let bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (!LITTLE_ENDIAN && data.BYTES_PER_ELEMENT > 1) {
-    bytes = Buffer.from(bytes); // A copy: the array itself is never changed.
-    for (let i = 0; i < bytes.length; i += data.BYTES_PER_ELEMENT) bytes.subarray(i, i + data.BYTES_PER_ELEMENT).reverse();
+  // [dtype, shape] by msgpackr (its integer and string forms), then a third element: the bin.
+  const head = payloadPackr.pack([a.dtype, a.shape]);
+  const n = data.byteLength;
+  const binHead = n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+  const payloadLength = head.length + binHead + n;
+  const extHead = !asExtension ? 0 : [1, 2, 4, 8, 16].includes(payloadLength) ? 2 : payloadLength < 0x100 ? 3 : payloadLength < 0x10000 ? 4 : 6;
+  const out = Buffer.allocUnsafe(extHead + payloadLength);
+  let at = 0;
+  if (asExtension) {
+    const fixed = [1, 2, 4, 8, 16].indexOf(payloadLength);
+    if (fixed >= 0) out[at++] = 0xd4 + fixed;
+    else if (payloadLength < 0x100) (out[at++] = 0xc7), (out[at++] = payloadLength);
+    else if (payloadLength < 0x10000) (out[at++] = 0xc8), out.writeUInt16BE(payloadLength, at), (at += 2);
+    else (out[at++] = 0xc9), out.writeUInt32BE(payloadLength, at), (at += 4);
+    out[at++] = NDARRAY_EXTENSION_TYPE;
   }
-  return payloadPackr.pack([a.dtype, a.shape, bytes]);
+  head.copy(out, at);
+  out[at] = 0x93; // a fixarray of 3, not 2
+  at += head.length;
+  if (n < 0x100) (out[at++] = 0xc4), (out[at++] = n);
+  else if (n < 0x10000) (out[at++] = 0xc5), out.writeUInt16BE(n, at), (at += 2);
+  else (out[at++] = 0xc6), out.writeUInt32BE(n, at), (at += 4);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, n), at);
+  const width = data.BYTES_PER_ELEMENT;
+  if (!LITTLE_ENDIAN && width > 1) for (let i = at; i < at + n; i += width) out.subarray(i, i + width).reverse();
+  return out;
 }
 
 /** Reads ndarrayPack's payload back (msgpackr allows this nested unpack). */

@@ -3,9 +3,11 @@ import { readFileSync } from 'node:fs';
 import { addExtension, Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { arrayOps } from '../../src/ops/array/index.ts';
+import { decodeValue, encodeValue } from '../../src/store/codec.ts';
 import { OpArgumentError, OpRegistry } from '../../src/ops/registry.ts';
 import {
   DTYPES,
+  allocate,
   NDARRAY_EXTENSION_TYPE,
   NDArray,
   NDArrayFormatError,
@@ -166,6 +168,35 @@ describe('NDArray and its encodings', () => {
     expect(Buffer.isBuffer(a.data)).toBe(false);
     expect(a.ndim).toBe(1);
     expect(a.size).toBe(2);
+  });
+
+  it('is stored as exactly the bytes msgpackr writes, in a buffer of its own size', () => {
+    // The reference: msgpackr packing [dtype, shape, bytes] as the payload of its own extension.
+    class Reference {
+      constructor(readonly a: NDArray) {}
+    }
+    addExtension({ Class: Reference, type: NDARRAY_EXTENSION_TYPE, pack: (r: Reference) => plain.pack([r.a.dtype, r.a.shape, Buffer.from(r.a.data.buffer, r.a.data.byteOffset, r.a.data.byteLength)]), unpack: ndarrayUnpack });
+    const shapes = [[], [0], [1], [2], [3], [5], [7], [13], [31], [32], [127], [128], [255], [256], [4095], [8192], [65535], [65536], [300_000], [2, 3], [0, 0, 0], [0, 0, 0, 0], [2 ** 32, 0], [0, 2 ** 40], [70_000, 0, 1]];
+    for (const dtype of DTYPES) {
+      for (const shape of shapes) {
+        const size = shape.reduce((n, d) => n * d, 1);
+        const data = allocate(dtype, size).map((_, i) => i % 100);
+        const a = new NDArray(dtype, shape, data);
+        const value = encodeValue(a);
+        expect(value.equals(packr.pack(new Reference(a))), `${dtype} ${JSON.stringify(shape)}`).toBe(true);
+        // Small values share Node's buffer pool; large ones have a buffer of their own size.
+        if (value.length > 8192) expect(value.buffer.byteLength).toBe(value.length);
+        const payload = ndarrayPack(a);
+        expect(payload.equals(plain.pack([dtype, shape, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]))).toBe(true);
+        const back = decodeValue(value) as NDArray;
+        expect(back.shape).toEqual(shape);
+        expect(back.data).toEqual(data);
+      }
+    }
+    // A view into a larger buffer is written from its own bytes only.
+    const big = new Float64Array([9, 8, 7, 6]);
+    const view = new NDArray('float64', [2], big.subarray(1, 3));
+    expect(Array.from((decodeValue(encodeValue(view)) as NDArray).data)).toEqual([8, 7]);
   });
 
   it('has a JSON form that reads back for every dtype, NaN as null', () => {
