@@ -92,7 +92,13 @@ describe('spilling', () => {
     console.log(`spill test: Redis peak ${(peak / MB).toFixed(1)} MiB (budget ${BUDGET / MB} + slack ${SLACK / MB}); spilled ${(s.spill.total_bytes / MB).toFixed(0)} MiB at ${s.spill.spill_mb_per_s} MB/s`);
     // Restores are counted when workers flush their counters (every 2 s).
     await new Promise((r) => setTimeout(r, 2500));
-    expect((await stats()).spill.restored_bytes).toBeGreaterThan(100 * MB);
+    const after = await stats();
+    expect(after.spill.restored_bytes).toBeGreaterThan(100 * MB);
+    // Throughputs over busy time: positive, and no faster than memory could copy (a unit slip would show).
+    for (const rate of [after.spill.spill_mb_per_s, after.spill.restore_mb_per_s]) {
+      expect(rate).toBeGreaterThan(0);
+      expect(rate).toBeLessThan(100_000);
+    }
   });
 
   it('a spilled persisted object reads back byte-identical, and its meta says disk', async () => {

@@ -622,8 +622,9 @@ export interface components {
                 total_objects: number;
                 /** @description Bytes read back from disk since Redis started. */
                 restored_bytes: number;
-                /** @description Spill throughput (bytes spilled over the time spent writing them). */
+                /** @description Spill throughput of the whole service, in MB/s (10^6 bytes), null before the first spill. Bytes spilled over the time during which at least one worker was spilling (writing values to a spill file and swapping them for stubs); time two workers spill side by side counts once. */
                 spill_mb_per_s: number | null;
+                /** @description Restore throughput of the whole service, in MB/s, null before the first restore. Bytes workers read back from spill files over the time during which at least one such read was under way. */
                 restore_mb_per_s: number | null;
                 /** @description The last out-of-disk error, if spilling has hit one. */
                 out_of_disk: string | null;

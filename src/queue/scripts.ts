@@ -26,6 +26,7 @@ export interface ScriptCommands {
   retryTask(...args: Args): Promise<number>;
   admitGraph(...args: Args): Promise<number>;
   readTaskBuffer(...args: Args): Promise<(Buffer | number | null)[]>;
+  addBusyTime(...args: Args): Promise<string>;
 }
 
 export type ScriptedRedis = Redis & ScriptCommands;

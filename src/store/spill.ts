@@ -11,6 +11,7 @@ import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { BusyPeriods } from './busy-time.ts';
 
 /** The first byte of a value that is on disk: 0xC1, which MessagePack never uses. */
 export const SPILL_STUB = 0xc1;
@@ -48,7 +49,9 @@ export class SpillFiles {
   private current: { name: string; handle: FileHandle; size: number } | undefined;
   private readonly readers = new Map<string, Promise<FileHandle>>();
   private thread: Worker | undefined;
-  private readonly threadReads = new Map<number, { resolve: (r: { bytes: Buffer; ms: number }) => void; reject: (e: Error) => void }>();
+  private readonly threadReads = new Map<number, { resolve: (bytes: Buffer) => void; reject: (e: Error) => void }>();
+  /** Bytes read back on the reader thread, and when it was reading (see busy-time.ts). */
+  readonly restored = new BusyPeriods();
   private nextRead = 0;
   private readonly owner = randomBytes(4).toString('hex');
   private seq = 0;
@@ -92,24 +95,24 @@ export class SpillFiles {
   }
 
   /**
-   * Reads a value on the reader thread (spill-reader.mjs); `ms` is the time
-   * the read itself took there. Used by workers, whose event loop is busy.
+   * Reads a value on the reader thread (spill-reader.mjs), counting it in
+   * `restored`. Used by workers, whose event loop is busy.
    */
-  readOnThread(at: SpillLocation): Promise<{ bytes: Buffer; ms: number }> {
+  readOnThread(at: SpillLocation): Promise<Buffer> {
     if (!this.thread) {
       this.thread = new Worker(new URL('./spill-reader.mjs', import.meta.url));
       this.thread.unref();
-      this.thread.on('message', (m: { id?: number; buffer?: ArrayBuffer; parts?: { id: number; at: number; length: number }[]; ms?: number; error?: string }) => {
+      this.thread.on('message', (m: { id?: number; buffer?: ArrayBuffer; parts?: { id: number; at: number; length: number }[]; from?: number; to?: number; error?: string }) => {
         if (m.error !== undefined) {
           this.threadReads.get(m.id!)?.reject(new Error(m.error));
           this.threadReads.delete(m.id!);
           return;
         }
-        // The read's time is counted once, on its first part.
-        m.parts!.forEach((p, i) => {
-          this.threadReads.get(p.id)?.resolve({ bytes: Buffer.from(m.buffer!, p.at, p.length), ms: i === 0 ? m.ms! : 0 });
+        this.restored.add(m.from!, m.to!, m.buffer!.byteLength);
+        for (const p of m.parts!) {
+          this.threadReads.get(p.id)?.resolve(Buffer.from(m.buffer!, p.at, p.length));
           this.threadReads.delete(p.id);
-        });
+        }
       });
       this.thread.on('error', (err) => {
         for (const w of this.threadReads.values()) w.reject(err);

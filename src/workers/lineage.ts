@@ -37,14 +37,12 @@ export class Lineage {
    * computes lost ones of the task's own graph again. What cannot be had
    * stays null, and decodeInputs reports it as `object_lost`.
    */
-  async complete(graph: string, task: StartedTask, onRestore: (bytes: number, ms: number) => void, budget = { left: MAX_RECOMPUTE }): Promise<void> {
+  async complete(graph: string, task: StartedTask, budget = { left: MAX_RECOMPUTE }): Promise<void> {
     await Promise.all(
       task.inputs.map(async (input, i) => {
         if (input === null || !isSpilled(input)) return;
         try {
-          const { bytes, ms } = await this.files.readOnThread(parseLocation(input));
-          onRestore(bytes.length, ms);
-          task.inputs[i] = bytes;
+          task.inputs[i] = await this.files.readOnThread(parseLocation(input));
         } catch {
           task.inputs[i] = null; // the spill file is gone or short: lost
         }
@@ -54,7 +52,7 @@ export class Lineage {
       const input = task.inputs[i];
       // A 1-byte stub with no location left is as lost as a missing value.
       if (input !== null && !(input.length === 1 && input[0] === SPILL_STUB)) continue;
-      task.inputs[i] = await this.recompute(graph, task.deps[i], onRestore, budget);
+      task.inputs[i] = await this.recompute(graph, task.deps[i], budget);
     }
   }
 
@@ -65,13 +63,13 @@ export class Lineage {
     return n;
   }
 
-  private async recompute(graph: string, dep: Slot, onRestore: (bytes: number, ms: number) => void, budget: { left: number }): Promise<Buffer | null> {
+  private async recompute(graph: string, dep: Slot, budget: { left: number }): Promise<Buffer | null> {
     if (typeof dep === 'string' || budget.left <= 0) return null;
     const [index, output] = typeof dep === 'number' ? [dep, undefined] : dep;
     const producer = await this.tasks.lineage(graph, index);
     if (!producer) return null;
     budget.left--;
-    await this.complete(graph, producer, onRestore, budget);
+    await this.complete(graph, producer, budget);
     if (producer.inputs.some((v) => v === null)) return null;
     const value = await evaluate(producer.template, decodeInputs(producer), this.ops, { signal: this.signal, graph, key: producer.key });
     const encoded = encodeResult(producer, value);

@@ -11,6 +11,8 @@ import { usedMemory } from '../queue/connection.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
 import { parseObjectId, valuesKey } from '../store/objects.ts';
 import { OutOfDiskError, type SpillFiles } from '../store/spill.ts';
+import { BusyPeriods, epochNow } from '../store/busy-time.ts';
+import { addBusyTime } from '../queue/metrics.ts';
 
 const POLL_MS = 20;
 /** How often dead spill files are looked for and restore counters written. */
@@ -21,7 +23,7 @@ const COMPACT_BELOW = 0.25;
 const COMPACT_MIN_BYTES = 16 * 1024 * 1024;
 const BATCH = 32;
 /** Most bytes of values read from Redis per spill round trip. */
-const READ_BYTES = 8 * 1024 * 1024;
+const READ_BYTES = 16 * 1024 * 1024;
 /** Over budget with nothing left to spill for this long, results give up with store_full. */
 const STUCK_MS = 60_000;
 
@@ -36,7 +38,8 @@ export class Spiller {
   private timer: NodeJS.Timeout | undefined;
   private spilling: Promise<number> | undefined;
   private failure: OutOfDiskError | undefined;
-  private restored = { bytes: 0, ms: 0 };
+  /** When this worker was spilling: written to the stats with the restores every SWEEP_MS, never per batch. */
+  private readonly spilled = new BusyPeriods();
   private lastSweep = Date.now();
 
   constructor(
@@ -76,12 +79,6 @@ export class Spiller {
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
-  }
-
-  /** Counts a read back from disk (its bytes, and the time the read itself took on the reader thread); written to the stats now and then, not per task. */
-  noteRestore(bytes: number, ms: number): void {
-    this.restored.bytes += bytes;
-    this.restored.ms += ms;
   }
 
   private async tick(): Promise<void> {
@@ -141,7 +138,7 @@ export class Spiller {
     const values = ((await pipe.exec()) ?? []).map(([, v]) => v as Buffer | null);
     const chosen = candidates.slice(0, take).map((c, i) => ({ ...c, value: values[i] })).filter((c): c is { oid: string; score: string; size: number; value: Buffer } => !!c.value && c.value.length > 1);
     if (chosen.length === 0) return 0;
-    const t0 = performance.now();
+    const t0 = epochNow();
     let locations;
     try {
       locations = await this.files.append(chosen.map((c) => c.value));
@@ -156,7 +153,7 @@ export class Spiller {
     }
     const args = chosen.flatMap((c, i) => [c.oid, locations[i].offset, locations[i].length]);
     const [, bytes] = await this.redis.spillObjects(`${prefix}:spill:live`, prefix, locations[0].file, ...args);
-    await this.redis.hincrbyfloat(`${prefix}:stats`, 'spill_ms_total', performance.now() - t0);
+    this.spilled.add(t0, epochNow());
     return bytes;
   }
 
@@ -186,10 +183,12 @@ export class Spiller {
     }
   }
 
+  /** Spill and restore figures since the last flush (the bytes spilled are counted by spillObjects-1.lua). */
   private async flushStats(): Promise<void> {
-    if (this.restored.bytes === 0) return;
-    const { bytes, ms } = this.restored;
-    this.restored = { bytes: 0, ms: 0 };
-    await this.redis.multi().hincrby(`${this.config.prefix}:stats`, 'restored_bytes_total', bytes).hincrbyfloat(`${this.config.prefix}:stats`, 'restore_ms_total', ms).exec();
+    const prefix = this.config.prefix;
+    const restored = this.files.restored.take();
+    if (restored.bytes > 0) await this.redis.hincrby(`${prefix}:stats`, 'restored_bytes_total', restored.bytes);
+    await addBusyTime(this.redis, prefix, 'restore', restored.periods);
+    await addBusyTime(this.redis, prefix, 'spill', this.spilled.take().periods);
   }
 }

@@ -310,8 +310,7 @@ export class TaskWorker {
     // Most tasks have every input in memory: nothing to wait for, no promise made.
     const incomplete = tasks.filter((t) => t.inputs.some((v) => v === null || v[0] === SPILL_STUB));
     if (incomplete.length === 0) return;
-    const restored = (bytes: number, ms: number) => this.spiller.noteRestore(bytes, ms);
-    await Promise.all(incomplete.map((task) => this.lineage.complete(graph, task, restored)));
+    await Promise.all(incomplete.map((task) => this.lineage.complete(graph, task)));
     const recomputed = this.lineage.take();
     if (recomputed > 0) await this.redis.hincrby(`${this.config.prefix}:stats`, 'lineage_recomputes', recomputed);
   }
