@@ -72,11 +72,13 @@ function takeRun() {
   let bytes = run[0].length;
   for (let found = true; found && bytes < RUN_BYTES; ) {
     found = false;
-    const i = waiting.findIndex((r) => r.path === run[0].path && r.offset === end);
+    // The next value starts at the next multiple of 8 (spill.ts pads values to it).
+    const next = end + ((8 - (end % 8)) % 8);
+    const i = waiting.findIndex((r) => r.path === run[0].path && r.offset === next);
     if (i >= 0) {
       const [r] = waiting.splice(i, 1);
       run.push(r);
-      end += r.length;
+      end = r.offset + r.length;
       bytes += r.length;
       found = true;
     }
@@ -96,7 +98,8 @@ function before(a, b) {
 
 async function read(run) {
   const offset = run[0].offset;
-  const length = run.reduce((n, r) => n + r.length, 0);
+  const last = run[run.length - 1];
+  const length = last.offset + last.length - offset;
   const into = Buffer.allocUnsafeSlow(length);
   const { bytesRead } = await (await handle(run[0].path)).read(into, 0, length, offset);
   if (bytesRead !== length) throw new Error(`Spill file ${run[0].path} is shorter than expected (${bytesRead} of ${length} bytes at ${offset}).`);

@@ -20,6 +20,8 @@ export const SPILL_STUB = 0xc1;
 const FILE_BYTES = 256 * 1024 * 1024;
 /** A dead file of another process that has not been written for this long is that of a process that died. */
 const ORPHAN_MS = 10 * 60_000;
+/** Zero bytes that put each value at a multiple of 8 in its file. */
+const PADDING = Buffer.alloc(8);
 /** Read handles kept open. */
 const READERS = 16;
 
@@ -78,13 +80,19 @@ export class SpillFiles {
     const file = this.current!;
     const locations: SpillLocation[] = [];
     const start = file.size;
+    // Each value starts at a multiple of 8, so an array read back is viewed where it lies, not copied (ndarrayValue).
+    const parts: Buffer[] = [];
     let at = start;
     for (const v of values) {
+      const pad = (8 - (at % 8)) % 8;
+      if (pad > 0) parts.push(PADDING.subarray(0, pad));
+      at += pad;
       locations.push({ file: file.name, offset: at, length: v.length });
+      parts.push(v);
       at += v.length;
     }
     try {
-      await file.handle.writev(values, start);
+      await file.handle.writev(parts, start);
       await file.handle.datasync();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new OutOfDiskError(`The disk of ${this.dir} is full (ENOSPC) while spilling ${total} bytes.`);
@@ -108,7 +116,7 @@ export class SpillFiles {
           this.threadReads.delete(m.id!);
           return;
         }
-        this.restored.add(m.from!, m.to!, m.buffer!.byteLength);
+        this.restored.add(m.from!, m.to!, m.parts!.reduce((n, p) => n + p.length, 0));
         for (const p of m.parts!) {
           this.threadReads.get(p.id)?.resolve(Buffer.from(m.buffer!, p.at, p.length));
           this.threadReads.delete(p.id);

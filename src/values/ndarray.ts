@@ -28,7 +28,7 @@ export type DType = (typeof DTYPES)[number];
 
 export type NumericArray = Float64Array | Float32Array | Int32Array | Int16Array | Int8Array | Uint32Array | Uint16Array | Uint8Array;
 
-type NumericArrayConstructor = { new (length: number): NumericArray; new (buffer: ArrayBuffer): NumericArray; readonly BYTES_PER_ELEMENT: number };
+type NumericArrayConstructor = { new (length: number): NumericArray; new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): NumericArray; readonly BYTES_PER_ELEMENT: number };
 
 interface DTypeInfo {
   ctor: NumericArrayConstructor;
@@ -156,24 +156,53 @@ export function ndarrayPack(a: NDArray): Buffer {
 /**
  * The whole stored value of an array (what encodeValue gives for it): the
  * extension header, then the payload, written straight into one buffer of
- * exactly its size with one copy of the data. The bytes are msgpackr's own
- * (a test compares them).
+ * exactly its size with one copy of the data.
+ *
+ * From ALIGN_FROM bytes of data on, the header is padded so the data starts
+ * at a multiple of 8 bytes from the value's start: a reader whose value sits
+ * at an aligned address (a spill file read, a large Redis reply) then views
+ * the elements where they are instead of copying them (fromLittleEndianBytes).
+ * The padding uses longer MessagePack forms of the same header fields (str8
+ * for the dtype, array16 and array32 headers), which every reader accepts.
+ * Smaller arrays are exactly msgpackr's bytes (a test compares them).
  */
 export function ndarrayValue(a: NDArray): Buffer {
   return ndarrayEncode(a, true);
 }
 
-function ndarrayEncode(a: NDArray, asExtension: boolean): Buffer {
+/** Arrays with at least this many bytes of data are laid out for zero-copy reads. */
+export const ALIGN_FROM = 4096;
+
+/** Extension header bytes for a payload of `n` bytes, as msgpackr writes them. */
+function extHeaderLength(n: number): number {
+  return [1, 2, 4, 8, 16].includes(n) ? 2 : n < 0x100 ? 3 : n < 0x10000 ? 4 : 6;
+}
+
+function binHeaderLength(n: number): number {
+  return n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+}
+
+function ndarrayEncode(a: NDArray, asValue: boolean): Buffer {
   const { data } = a;
-  // [dtype, shape] by msgpackr (its integer and string forms), then a third element: the bin.
-  const head = payloadPackr.pack([a.dtype, a.shape]);
   const n = data.byteLength;
-  const binHead = n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-  const payloadLength = head.length + binHead + n;
-  const extHead = !asExtension ? 0 : [1, 2, 4, 8, 16].includes(payloadLength) ? 2 : payloadLength < 0x100 ? 3 : payloadLength < 0x10000 ? 4 : 6;
-  const out = Buffer.allocUnsafe(extHead + payloadLength);
+  // [dtype, shape] as msgpackr writes them: 0x92, the dtype as a fixstr, then the shape (its header, then integers).
+  const head = payloadPackr.pack([a.dtype, a.shape]);
+  const dtypeEnd = 2 + a.dtype.length;
+  const shapeHeader = a.shape.length < 16 ? 1 : 3;
+  // Padding (bytes added to the header) by the longer forms: +1 dtype str8, +2 outer array16, +4 shape array32 (from a fixarray).
+  let pad = 0;
+  if (asValue && n >= ALIGN_FROM) {
+    for (let tries = 0; tries < 2; tries++) {
+      const payload = head.length + pad + binHeaderLength(n) + n;
+      const misaligned = (extHeaderLength(payload) + head.length + binHeaderLength(n)) % 8;
+      pad = (8 - misaligned) % 8;
+      if (shapeHeader !== 1 && pad & 4) pad = 0; // a shape of 16+ dimensions: not worth another form
+    }
+  }
+  const payloadLength = head.length + pad + binHeaderLength(n) + n;
+  const out = Buffer.allocUnsafe((asValue ? extHeaderLength(payloadLength) : 0) + payloadLength);
   let at = 0;
-  if (asExtension) {
+  if (asValue) {
     const fixed = [1, 2, 4, 8, 16].indexOf(payloadLength);
     if (fixed >= 0) out[at++] = 0xd4 + fixed;
     else if (payloadLength < 0x100) (out[at++] = 0xc7), (out[at++] = payloadLength);
@@ -181,9 +210,16 @@ function ndarrayEncode(a: NDArray, asExtension: boolean): Buffer {
     else (out[at++] = 0xc9), out.writeUInt32BE(payloadLength, at), (at += 4);
     out[at++] = NDARRAY_EXTENSION_TYPE;
   }
-  head.copy(out, at);
-  out[at] = 0x93; // a fixarray of 3, not 2
-  at += head.length;
+  // A fixarray of 3 (not 2), or array16.
+  if (pad & 2) (out[at++] = 0xdc), (out[at++] = 0), (out[at++] = 3);
+  else out[at++] = 0x93;
+  // The dtype: fixstr, or str8.
+  if (pad & 1) (out[at++] = 0xd9), (out[at++] = a.dtype.length), (at += out.write(a.dtype, at, 'latin1'));
+  else at += head.copy(out, at, 1, dtypeEnd);
+  // The shape: its header as msgpackr wrote it, or array32; then its integers.
+  if (pad & 4) (out[at++] = 0xdd), out.writeUInt32BE(a.shape.length, at), (at += 4);
+  else at += head.copy(out, at, dtypeEnd, dtypeEnd + shapeHeader);
+  at += head.copy(out, at, dtypeEnd + shapeHeader);
   if (n < 0x100) (out[at++] = 0xc4), (out[at++] = n);
   else if (n < 0x10000) (out[at++] = 0xc5), out.writeUInt16BE(n, at), (at += 2);
   else (out[at++] = 0xc6), out.writeUInt32BE(n, at), (at += 4);
@@ -264,7 +300,9 @@ function fromLittleEndianBytes(dtype: DType, bytes: Uint8Array, size: number): N
   const ctor = INFO[dtype].ctor;
   const width = ctor.BYTES_PER_ELEMENT;
   if (bytes.byteLength !== size * width) throw new NDArrayFormatError(`data of a ${dtype} array of ${size} elements must be ${size * width} bytes, got ${bytes.byteLength}.`);
-  // Copied: the bytes may sit at an offset the element size does not divide, and typed arrays need alignment.
+  // Where the bytes are aligned (see ndarrayValue), the elements are a view of them: the bytes a
+  // task's input is decoded from belong to that one decoding. Otherwise they are copied, as typed arrays need alignment.
+  if (LITTLE_ENDIAN && bytes.byteOffset % width === 0) return new ctor(bytes.buffer, bytes.byteOffset, size);
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
   const out = new ctor(copy.buffer);

@@ -6,6 +6,7 @@ import { arrayOps } from '../../src/ops/array/index.ts';
 import { decodeValue, encodeValue } from '../../src/store/codec.ts';
 import { OpArgumentError, OpRegistry } from '../../src/ops/registry.ts';
 import {
+  ALIGN_FROM,
   DTYPES,
   allocate,
   NDARRAY_EXTENSION_TYPE,
@@ -158,6 +159,16 @@ describe('the op list', () => {
   });
 });
 
+/** A MessagePack extension's type and payload, read by hand (msgpackr's extensions are global, so it would decode ours). */
+function splitExtension(value: Buffer): { type: number; data: Buffer } {
+  const first = value[0];
+  if (first >= 0xd4 && first <= 0xd8) return { type: value[1], data: value.subarray(2, 2 + 2 ** (first - 0xd4)) };
+  const [length, at] = first === 0xc7 ? [value[1], 2] : first === 0xc8 ? [value.readUInt16BE(1), 3] : first === 0xc9 ? [value.readUInt32BE(1), 5] : [-1, 0];
+  if (length < 0) throw new Error(`not an extension: 0x${first.toString(16)}`);
+  expect(value.length).toBe(at + 1 + length);
+  return { type: value[at], data: value.subarray(at + 1) };
+}
+
 describe('NDArray and its encodings', () => {
   it('checks its fields', () => {
     expect(() => new NDArray('float64', [2, 2], new Float64Array(3))).toThrow('data has 3 elements but shape [2,2] needs 4.');
@@ -170,32 +181,55 @@ describe('NDArray and its encodings', () => {
     expect(a.size).toBe(2);
   });
 
-  it('is stored as exactly the bytes msgpackr writes, in a buffer of its own size', () => {
+  it('is stored in a buffer of its own size: small arrays as exactly the bytes msgpackr writes, large ones with the data 8-byte aligned and read without a copy', () => {
     // The reference: msgpackr packing [dtype, shape, bytes] as the payload of its own extension.
     class Reference {
       constructor(readonly a: NDArray) {}
     }
     addExtension({ Class: Reference, type: NDARRAY_EXTENSION_TYPE, pack: (r: Reference) => plain.pack([r.a.dtype, r.a.shape, Buffer.from(r.a.data.buffer, r.a.data.byteOffset, r.a.data.byteLength)]), unpack: ndarrayUnpack });
-    const shapes = [[], [0], [1], [2], [3], [5], [7], [13], [31], [32], [127], [128], [255], [256], [4095], [8192], [65535], [65536], [300_000], [2, 3], [0, 0, 0], [0, 0, 0, 0], [2 ** 32, 0], [0, 2 ** 40], [70_000, 0, 1]];
+    const shapes = [[], [0], [1], [2], [3], [5], [7], [13], [31], [32], [127], [128], [255], [256], [511], [513], [4095], [8192], [65535], [65536], [300_000], [2, 3], [64, 65], [0, 0, 0], [0, 0, 0, 0], [2 ** 32, 0], [0, 2 ** 40], [70_000, 0, 1], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4096]];
     for (const dtype of DTYPES) {
       for (const shape of shapes) {
         const size = shape.reduce((n, d) => n * d, 1);
         const data = allocate(dtype, size).map((_, i) => i % 100);
         const a = new NDArray(dtype, shape, data);
+        const what = `${dtype} ${JSON.stringify(shape)}`;
         const value = encodeValue(a);
-        expect(value.equals(packr.pack(new Reference(a))), `${dtype} ${JSON.stringify(shape)}`).toBe(true);
-        // Small values share Node's buffer pool; large ones have a buffer of their own size.
-        if (value.length > 8192) expect(value.buffer.byteLength).toBe(value.length);
-        const payload = ndarrayPack(a);
-        expect(payload.equals(plain.pack([dtype, shape, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]))).toBe(true);
+        const raw = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+        // Any MessagePack reader gets the extension and, from its payload, [dtype, shape, bytes].
+        const ext = splitExtension(value);
+        expect(ext.type, what).toBe(NDARRAY_EXTENSION_TYPE);
+        const [wireDtype, wireShape, wireData] = plain.unpack(ext.data) as [string, number[], Buffer];
+        expect([wireDtype, wireShape], what).toEqual([dtype, shape]);
+        expect(wireData.equals(raw), what).toBe(true);
+        expect(ndarrayPack(a).equals(plain.pack([dtype, shape, raw])), what).toBe(true);
+        if (raw.length < ALIGN_FROM) {
+          expect(value.equals(packr.pack(new Reference(a))), what).toBe(true);
+        } else {
+          // Small values share Node's buffer pool; large ones have a buffer of their own size.
+          expect(value.buffer.byteLength, what).toBe(value.length);
+          const dataAt = value.length - raw.length;
+          expect(dataAt % 8, `${what}: data at ${dataAt}`).toBe(shape.length >= 16 && dataAt % 8 === 4 ? 4 : 0);
+        }
         const back = decodeValue(value) as NDArray;
         expect(back.shape).toEqual(shape);
-        expect(back.data).toEqual(data);
+        expect(back.dtype).toBe(dtype);
+        expect(Buffer.from(back.data.buffer, back.data.byteOffset, back.data.byteLength).equals(raw), what).toBe(true);
+        // Aligned large data is viewed where it lies; the decoded array owns those bytes from then on.
+        if (raw.length >= ALIGN_FROM && shape.length < 16) expect(back.data.buffer, what).toBe(value.buffer);
       }
     }
+    // Misaligned bytes (a value read at an odd offset) are copied, and read the same.
+    const big = new NDArray('float64', [1000], new Float64Array(1000).map((_, i) => i * 1.5));
+    const encoded = encodeValue(big);
+    const shifted = Buffer.alloc(encoded.length + 3);
+    encoded.copy(shifted, 3);
+    const fromShifted = decodeValue(shifted.subarray(3)) as NDArray;
+    expect(fromShifted.data).toEqual(big.data);
+    expect(fromShifted.data.buffer).not.toBe(shifted.buffer);
     // A view into a larger buffer is written from its own bytes only.
-    const big = new Float64Array([9, 8, 7, 6]);
-    const view = new NDArray('float64', [2], big.subarray(1, 3));
+    const whole = new Float64Array([9, 8, 7, 6]);
+    const view = new NDArray('float64', [2], whole.subarray(1, 3));
     expect(Array.from((decodeValue(encodeValue(view)) as NDArray).data)).toEqual([8, 7]);
   });
 
