@@ -417,7 +417,9 @@ class Client:
         try:
             res = self._submit(graph, keys, known, wait=wait, **extra)
             gid = res["id"]
-            if listeners or (bar and res["status"] in _PENDING):
+            # A bar whose delay has passed is drawn at the end even if the graph
+            # ended during the submission's wait: its events (replayed) give it the final counts.
+            if listeners or (bar and (res["status"] in _PENDING or bar.due())):
                 self._follow(gid, listeners, bar, _refs_by_key(keys, res["outputs"], {}))
             while res["status"] in _PENDING:
                 res = self._request("GET", f"/v1/graphs/{gid}/result?wait={min(60, self.timeout / 2)}")

@@ -44,6 +44,10 @@ class ProgressBar:
         self._thread.start()
         return self
 
+    def due(self) -> bool:
+        """Has the delay passed (so the bar is or will be drawn)?"""
+        return time.monotonic() - self.started >= self.delay
+
     def update(self, event: dict) -> None:
         with self._lock:
             kind = event.get("type")
@@ -59,7 +63,7 @@ class ProgressBar:
         if self._thread is not None:
             self._thread.join()
         with self._lock:
-            if final and time.monotonic() - self.started >= self.delay:
+            if final and self.due():
                 self._draw()
             if self._shown:
                 self.stream.write("\n")
@@ -68,7 +72,7 @@ class ProgressBar:
     def _tick(self) -> None:
         while not self._stop.wait(self.interval):
             with self._lock:
-                if self._shown or time.monotonic() - self.started >= self.delay:
+                if self._shown or self.due():
                     self._draw()
 
     def line(self) -> str:
