@@ -36,9 +36,24 @@ export class OutOfDiskError extends Error {
   readonly code = 'out_of_disk';
 }
 
+/** The second byte of an input passed by reference ('@'): see parseInputReference. A spill file name never starts with it. */
+const REFERENCE_MARK = 0x40;
+
 /** Is this stored value a stub (with its location after it)? */
 export function isSpilled(bytes: Buffer | Uint8Array): boolean {
-  return bytes.length > 1 && bytes[0] === SPILL_STUB;
+  return bytes.length > 1 && bytes[0] === SPILL_STUB && bytes[1] !== REFERENCE_MARK;
+}
+
+/**
+ * A large input that a start script passed by reference instead of copying
+ * it through Lua (`INLINE_MAX` in the store include of src/queue/scripts):
+ * `0xC1 '@' <field> '@' <hash key>`. The worker reads it with HGET.
+ */
+export function parseInputReference(bytes: Buffer): { key: string; field: string } | null {
+  if (bytes.length < 4 || bytes[0] !== SPILL_STUB || bytes[1] !== REFERENCE_MARK) return null;
+  const text = bytes.subarray(2).toString('utf8');
+  const at = text.indexOf('@');
+  return at > 0 ? { field: text.slice(0, at), key: text.slice(at + 1) } : null;
 }
 
 export function parseLocation(stub: Buffer): SpillLocation {

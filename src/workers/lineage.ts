@@ -38,6 +38,8 @@ export class Lineage {
    * stays null, and decodeInputs reports it as `object_lost`.
    */
   async complete(graph: string, task: StartedTask, budget = { left: MAX_RECOMPUTE }): Promise<void> {
+    // A producer's inputs (readTask) may be passed by reference, as a start's are.
+    await this.tasks.fetchReferenced([task]);
     await Promise.all(
       task.inputs.map(async (input, i) => {
         if (input === null || !isSpilled(input)) return;

@@ -91,7 +91,7 @@ while i <= #ARGV do
         redis.call('HDEL', KEYS[4], stored[j])
       else
         redis.call('HSET', KEYS[6], stored[j], value)
-        touchValue(ARGV[2], graph, stored[j], value, true, now)
+        touchValue(ARGV[2], graph, stored[j], #value, true, now)
         if not big and #value >= SPILL_MIN then
           big = true
           redis.call('HSET', KEYS[1], 'big', 1)

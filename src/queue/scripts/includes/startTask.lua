@@ -1,22 +1,23 @@
 -- Appends the number of inputs of a task, then each input's value (false
 -- where an object is missing). An input is a dep as specHeader describes it.
--- A spilled input comes back as the stub byte and its location (see store).
--- `budget.left` counts down the bytes of inputs returned (see deferTask).
+-- A spilled input comes back as the stub byte and its location, a large one
+-- as a reference for the worker to read (see store). `budget.left` counts
+-- down the bytes of inputs the worker gets, references included (see deferTask).
 -- Needs specHeader and store.
 local function appendInputs(out, deps, base, graph, prefix, now, budget)
   out[#out + 1] = #deps
   for j = 1, #deps do
     local d = deps[j]
     local field = depField(d)
-    local value = false
+    local value, length = false, 0
     if field then
-      value = readValue(prefix, base, graph, field, now) or false
+      value, length = readValue(prefix, base, graph, field, now)
     else
       local gid, node = string.match(d, '^(.+)%.([%d:]+)$')
-      if gid then value = readValue(prefix, prefix .. ':{' .. gid .. '}:', gid, node, now) or false end
+      if gid then value, length = readValue(prefix, prefix .. ':{' .. gid .. '}:', gid, node, now) end
     end
-    if value then budget.left = budget.left - #value end
-    out[#out + 1] = value
+    budget.left = budget.left - length
+    out[#out + 1] = value or false
   end
 end
 
