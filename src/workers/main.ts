@@ -9,11 +9,26 @@ const worker = new TaskWorker(config, ops);
 await worker.start();
 process.stdout.write(`weft worker ${worker.id} running (concurrency ${config.concurrency}, ${ops.list().length} ops)\n`);
 
+/** After the grace time, closing connections and threads gets this long before the process exits anyway. */
+const CLOSE_MS = 10_000;
+
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    void worker.close(config.shutdownMs).then(() => process.exit(0));
+    // A close that hangs (a connection that never answers) must not keep the process alive:
+    // its jobs are back in the queue or will be after their locks expire either way.
+    setTimeout(() => {
+      process.stderr.write(`weft worker ${worker.id}: shutdown did not finish within ${config.shutdownMs + CLOSE_MS} ms (stuck at: ${worker.closingStage}); exiting\n`);
+      process.exit(1);
+    }, config.shutdownMs + CLOSE_MS);
+    worker.close(config.shutdownMs).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`weft worker ${worker.id}: shutdown failed: ${(err as Error).stack ?? String(err)}\n`);
+        process.exit(1);
+      },
+    );
   });
 }

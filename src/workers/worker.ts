@@ -21,7 +21,7 @@ import { opsKey } from '../queue/keys.ts';
 import { DurationHistogram } from '../queue/metrics.ts';
 import { addHeartbeat, BEATS_PER_TIMEOUT, removeWorker } from '../queue/workers.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
-import { TaskState, type StartedTask, type StartResult, type TaskErrorBody, type TaskResult } from '../queue/tasks.ts';
+import { INLINE_MAX_BYTES, TaskState, type StartedTask, type StartResult, type TaskErrorBody, type TaskResult } from '../queue/tasks.ts';
 import { SPILL_STUB, SpillFiles } from '../store/spill.ts';
 import { evaluate } from './evaluate.ts';
 import { Lineage } from './lineage.ts';
@@ -51,6 +51,8 @@ type WorkerState = 'starting' | 'running' | 'closing' | 'closed';
 export class TaskWorker {
   readonly id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   private state: WorkerState = 'starting';
+  /** What close() is waiting for, for the message of a shutdown that does not finish. */
+  closingStage = '';
   private readonly redis: ScriptedRedis;
   private readonly tasks: TaskState;
   private readonly queue: TaskQueue;
@@ -91,7 +93,7 @@ export class TaskWorker {
 
   async start(): Promise<void> {
     await this.publishOps();
-    await this.redis.hset(`${this.config.prefix}:store`, 'spillmin', this.config.spillMinBytes, 'cachettl', this.config.cacheTtl);
+    await this.redis.hset(`${this.config.prefix}:store`, 'spillmin', this.config.spillMinBytes, 'cachettl', this.config.cacheTtl, 'inlinemax', INLINE_MAX_BYTES);
     this.spiller.start();
     await this.beat();
     this.heartbeat = setInterval(() => void this.beat().catch(() => {}), Math.floor(this.config.workerTimeoutMs / BEATS_PER_TIMEOUT));
@@ -126,22 +128,30 @@ export class TaskWorker {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.setState('closing');
     clearInterval(this.heartbeat);
+    const stage = (name: string) => (this.closingStage = name);
+    stage('draining jobs');
     const drained = Promise.all(this.workers.map((w) => w.close()));
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([drained.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)))]);
     clearTimeout(timer);
     if (late) {
+      stage('handing jobs back');
       // Not waited for further: the jobs are back in the queue, and what still runs here is dropped on exit.
       await Promise.all([...this.active.values()].map(({ job, token }) => job.moveToWait(token).catch(() => {})));
     }
+    stage('closing webhooks');
     await this.deliverer?.close();
     await this.webhooks?.close();
     this.abort.abort();
+    stage('closing op threads');
     await this.threads?.close();
+    stage('stopping the spiller');
     await this.spiller.stop();
+    stage('leaving the registry');
     // The last durations, then out of the registry at once.
     await this.beat().catch(() => {});
     await removeWorker(this.redis, this.config.prefix, this.id).catch(() => {});
+    stage('closing the queue');
     await this.queue.close();
     this.redis.disconnect();
     this.setState('closed');
@@ -301,15 +311,17 @@ export class TaskWorker {
   }
 
   /**
-   * Gets the inputs of started tasks ready before any runs: spilled ones read
-   * back from disk, all at once (a start returns at most START_BYTES of them,
-   * and the reads overlap each other and no computation), lost ones computed
-   * again from lineage (lineage.ts).
+   * Gets the inputs of started tasks ready before any runs: large ones the
+   * start passed by reference read from Redis in one round trip, spilled ones
+   * read back from disk, all at once (a start returns at most START_BYTES of
+   * them, and the reads overlap each other and no computation), lost ones
+   * computed again from lineage (lineage.ts).
    */
   private async restoreInputs(graph: string, tasks: StartedTask[]): Promise<void> {
-    // Most tasks have every input in memory: nothing to wait for, no promise made.
+    // Most tasks have every input in the reply: nothing to wait for, no promise made.
     const incomplete = tasks.filter((t) => t.inputs.some((v) => v === null || v[0] === SPILL_STUB));
     if (incomplete.length === 0) return;
+    await this.tasks.fetchReferenced(incomplete);
     await Promise.all(incomplete.map((task) => this.lineage.complete(graph, task)));
     const recomputed = this.lineage.take();
     if (recomputed > 0) await this.redis.hincrby(`${this.config.prefix}:stats`, 'lineage_recomputes', recomputed);

@@ -54,12 +54,14 @@ export async function startWeft(options: WeftOptions = {}): Promise<Weft> {
   const { port } = app.server.address() as { port: number };
   const url = `http://127.0.0.1:${port}`;
   const workers: ChildProcess[] = [];
+  const outputs = new Map<ChildProcess, () => string>();
 
   async function startWorker(extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/workers/main.ts'], { cwd: root, env: { ...process.env, ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));
+    outputs.set(child, () => output);
     workers.push(child);
     await new Promise<void>((resolve, reject) => {
       const check = () => {
@@ -92,17 +94,27 @@ export async function startWeft(options: WeftOptions = {}): Promise<Weft> {
       return body;
     },
     async close() {
+      // A worker whose shutdown fails or hangs exits non-zero by itself (src/workers/main.ts); say so, with its output.
       await Promise.all(
         workers.map(
           (w) =>
             new Promise<void>((resolve) => {
               if (w.exitCode !== null || w.signalCode !== null) return resolve();
-              w.once('exit', () => resolve());
+              w.once('exit', (code) => {
+                if (code !== 0 && code !== null) console.error(`test harness: worker ${w.pid} exited ${code} on SIGTERM:\n${outputs.get(w)?.().slice(-2000)}`);
+                resolve();
+              });
               w.kill('SIGTERM');
             }),
         ),
       );
+      // Long polls and event streams end when the API closes; a connection that still holds it is cut, and reported.
+      const slow = setTimeout(() => {
+        console.error('test harness: the API did not close within 5 s; closing its connections');
+        app.server.closeAllConnections();
+      }, 5_000);
       await app.close();
+      clearTimeout(slow);
     },
   };
 }

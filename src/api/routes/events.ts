@@ -7,6 +7,9 @@ import { taskTimings, type GraphEvent } from '../../queue/events.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
 
+/** How long a closing API waits for a WebSocket client to answer the close before cutting the connection. */
+const CLOSE_HANDSHAKE_MS = 1_000;
+
 type EventsRequest = FastifyRequest<{ Params: { id: string }; Querystring: { from?: number } }>;
 
 export default async function eventRoutes(app: FastifyInstance): Promise<void> {
@@ -65,6 +68,8 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
         for await (const e of events.follow(id, (req.query as { from?: number }).from ?? 0, abort.signal)) socket.send(JSON.stringify(e satisfies GraphEvent));
         // 1001 "going away": the API is closing before the graph ended; reconnect with ?from=.
         socket.close(app.closing.aborted ? 1001 : 1000, app.closing.aborted ? 'closing' : 'finish');
+        // A closing API does not wait out a client that never answers the close (ws waits 30 s): it cuts the connection.
+        if (app.closing.aborted) setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_MS).unref();
       } catch {
         socket.close(1011, 'error');
       }
