@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addHeartbeat, ServedPools } from '../src/queue/workers.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { ref, task } from './helpers/nodes.ts';
 
@@ -119,5 +120,24 @@ describe('GET /v1/graphs', () => {
       expect(body.error.code).toBe('invalid_request');
       expect(body.error.message).toMatch(/querystring/);
     }
+  });
+});
+
+describe('the pools live workers serve (ServedPools, behind waiting_for_pools)', () => {
+  it('lists them once per second at most, then sees a new worker', async () => {
+    const prefix = `${weft.env.WEFT_PREFIX}-pools`;
+    const served = new ServedPools(redis, prefix, 60_000, 300);
+    const beat = async (id: string, pools: string[]) => {
+      const multi = redis.multi();
+      addHeartbeat(multi, prefix, { id, host: 'h', pid: 1, concurrency: 1, running: 0, jobs: 0, tasks_done: 0, tasks_failed: 0, started: Date.now(), heartbeat: Date.now(), pools }, 60_000);
+      await multi.exec();
+    };
+    await beat('w1', ['default']);
+    expect([...(await served.get())]).toEqual(['default']);
+    await beat('w2', ['gpu', 'default']);
+    // Within the cache's age: the listing is not repeated.
+    expect([...(await served.get())]).toEqual(['default']);
+    await sleep(350);
+    expect([...(await served.get())].sort()).toEqual(['default', 'gpu']);
   });
 });

@@ -67,6 +67,37 @@ export async function listWorkers(redis: Redis, prefix: string, timeoutMs: numbe
 }
 
 /**
+ * The pools live workers serve, cached for a second: a running graph's status
+ * names the pools it needs that no worker serves (waiting_for_pools), and
+ * clients poll that status, so it must not list the workers each time.
+ */
+export class ServedPools {
+  private served = new Set<string>();
+  private fetchedAt = 0;
+  private fetching: Promise<Set<string>> | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly workerTimeoutMs: number,
+    private readonly maxAgeMs = 1_000,
+  ) {}
+
+  async get(): Promise<Set<string>> {
+    if (Date.now() - this.fetchedAt <= this.maxAgeMs) return this.served;
+    // Concurrent polls share one listing.
+    this.fetching ??= listWorkers(this.redis, this.prefix, this.workerTimeoutMs)
+      .then((workers) => {
+        this.served = new Set(workers.flatMap((w) => w.pools));
+        this.fetchedAt = Date.now();
+        return this.served;
+      })
+      .finally(() => (this.fetching = undefined));
+    return this.fetching;
+  }
+}
+
+/**
  * Ops registered by workers, cached for a second: checked on every graph
  * submission, so it must not cost a round trip each time. The API looks again
  * before rejecting an op it does not know (a worker with new ops may just

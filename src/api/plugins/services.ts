@@ -14,7 +14,7 @@ import { GraphStore } from '../../queue/graphs.ts';
 import type { ScriptedRedis } from '../../queue/scripts.ts';
 import { TaskState } from '../../queue/tasks.ts';
 import { Webhooks } from '../../queue/webhooks.ts';
-import { OpCatalog } from '../../queue/workers.ts';
+import { OpCatalog, ServedPools } from '../../queue/workers.ts';
 import { ObjectStore } from '../../store/objects.ts';
 import { SpillFiles } from '../../store/spill.ts';
 
@@ -27,6 +27,8 @@ export interface Services {
   queue: TaskQueue;
   finished: FinishWatcher;
   ops: OpCatalog;
+  /** The pools live workers serve (cached for a second). */
+  servedPools: ServedPools;
   objects: ObjectStore;
   events: EventLog;
   webhooks: Webhooks;
@@ -56,6 +58,7 @@ async function services(app: FastifyInstance, opts: { config: Config }): Promise
     queue,
     finished,
     ops: new OpCatalog(redis, config.prefix, standardOps),
+    servedPools: new ServedPools(redis, config.prefix, config.workerTimeoutMs),
     objects,
     events: new EventLog(redis, config.prefix),
     webhooks,

@@ -10,7 +10,6 @@ import { newGraphId, oidTree, type GraphInfo, type GraphStatus } from '../../que
 import { encodeValue, jsonReplacer } from '../../store/codec.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
-import { listWorkers } from '../../queue/workers.ts';
 import type { components } from '../openapi-types.ts';
 
 type GraphRequest = components['schemas']['GraphRequest'];
@@ -20,7 +19,7 @@ const ENDED = new Set(['done', 'failed', 'cancelled']);
 const MSGPACK = 'application/msgpack';
 
 export default async function graphRoutes(app: FastifyInstance): Promise<void> {
-  const { graphs, tasks, finished, ops, config, objects, webhooks, redis } = app.weft;
+  const { graphs, tasks, finished, ops, config, objects, webhooks, redis, servedPools } = app.weft;
   const limits: GraphLimits = { ...defaultLimits, maxKeyBytes: config.maxKeyBytes };
 
   /** Answers with a graph's outcome: its result when done, its error when failed or cancelled. */
@@ -124,8 +123,7 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     if (!found) throw notFound(req.params.id);
     const { info, pools } = found;
     if (info.status === 'queued' || info.status === 'running') {
-      const live = await listWorkers(redis, config.prefix, config.workerTimeoutMs);
-      const served = new Set(live.flatMap((w) => w.pools));
+      const served = await servedPools.get();
       const waiting = pools.filter((p) => !served.has(p));
       if (waiting.length > 0) info.waiting_for_pools = waiting;
     }
