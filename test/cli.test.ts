@@ -61,3 +61,18 @@ it('put, get, rm, persist, ops and stats', async () => {
   expect((await cli(['ops'])).stdout).toMatch(/^inc\s+inc\(x\)/m);
   expect(JSON.parse((await cli(['stats', '--json'])).stdout)).toHaveProperty('memory.budget_bytes');
 });
+
+it('on a terminal, submit --wait draws a progress bar from the graph events, up to every task', async () => {
+  writeFileSync(join(dir, 'slow.json'), JSON.stringify({ a: { $op: 'sleep', args: [300, 1] }, b: { $op: 'sleep', args: [300, 2] }, c: { $op: 'add', args: [{ $ref: 'a' }, { $ref: 'b' }] } }));
+  // script(1) runs the command on a pseudo-terminal, as a shell in a terminal would.
+  const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = spawn('script', ['-qfec', `${bin} submit slow.json --keys c --wait --json`, '/dev/null'], { cwd: dir, env: { ...process.env, WEFT_URL: weft.url } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.once('exit', (code) => resolve({ code, out }));
+  });
+  expect(r.code, r.out).toBe(0);
+  expect(r.out).toMatch(/weft .* 3\/3 tasks/);
+  expect(r.out).toContain('"result":3');
+});

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
+import { Client } from '../client/client.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
 
@@ -60,6 +61,7 @@ export function parseArgs(argv: string[]): Parsed {
 
 /** Authorization for a service with tokens: WEFT_TOKEN (set by `run`). */
 let auth: Record<string, string> = {};
+let token = '';
 
 async function call(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   let res: Response;
@@ -74,37 +76,27 @@ async function call(base: string, method: string, path: string, body?: unknown):
   return { status: res.status, body: parsed };
 }
 
-/** A progress bar from the graph's event stream (SSE), on a terminal only. */
+/** A progress bar from the graph's event stream (the SDK's SSE reader), on a terminal only. */
 async function progress(base: string, id: string, out: NodeJS.WriteStream): Promise<void> {
   if (!out.isTTY) return;
   const bar = new cliProgress.SingleBar({ format: 'weft {bar} {value}/{total} tasks', stream: out }, cliProgress.Presets.shades_classic);
   let done = 0;
   bar.start(1, 0);
-  const res = await fetch(`${base}/v1/graphs/${id}/events`, { headers: { ...auth, accept: 'text/event-stream' } });
-  const reader = res.body!.getReader();
-  let buffer = '';
-  for (;;) {
-    const { value, done: end } = await reader.read();
-    if (end) break;
-    buffer += Buffer.from(value).toString('utf8');
-    let at;
-    while ((at = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, at);
-      buffer = buffer.slice(at + 2);
-      const data = block.split('\n').find((l) => l.startsWith('data: '));
-      if (!data) continue;
-      const e = JSON.parse(data.slice(6));
-      if (e.type === 'postsubmit_all') bar.setTotal(Math.max(1, e.tasks));
+  try {
+    for await (const e of new Client({ url: base, token: token || undefined, asDefault: false }).events(id)) {
+      if (e.type === 'postsubmit_all') bar.setTotal(Math.max(1, Number(e.tasks)));
       if (e.type === 'posttask') bar.update(++done);
     }
+  } finally {
+    bar.stop();
   }
-  bar.stop();
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
   const { command, positional, flags } = parseArgs(argv);
   const base = (env.WEFT_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
-  auth = env.WEFT_TOKEN ? { authorization: `Bearer ${env.WEFT_TOKEN}` } : {};
+  token = env.WEFT_TOKEN ?? '';
+  auth = token ? { authorization: `Bearer ${token}` } : {};
   const print = (v: unknown) => out.write((typeof v === 'string' ? v : JSON.stringify(v, null, flags.has('json') ? 0 : 2)) + '\n');
   try {
     switch (command) {
