@@ -121,8 +121,10 @@ describe('on disk', () => {
     const onDisk = metas.find((m) => m.location === 'disk');
     expect(onDisk, 'some output spilled').toBeDefined();
     for (const f of readdirSync(spillDir).filter((f) => f.endsWith('.spill'))) rmSync(join(spillDir, f));
-    const lost = await fetch(`${weft.url}/v1/objects/${onDisk.oid}`);
-    expect(lost.status).toBe(410);
-    expect(((await lost.json()) as any).error).toMatchObject({ code: 'object_lost', oid: onDisk.oid });
+    for (const accept of ['application/json', 'application/msgpack']) {
+      const lost = await fetch(`${weft.url}/v1/objects/${onDisk.oid}`, { headers: { accept } });
+      expect(lost.status, accept).toBe(410);
+      expect(((await lost.json()) as any).error).toMatchObject({ code: 'object_lost', oid: onDisk.oid });
+    }
   });
 });

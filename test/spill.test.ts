@@ -111,13 +111,21 @@ describe('spilling', () => {
     expect(index).toBeGreaterThanOrEqual(0);
     expect(meta).toMatchObject({ state: 'ready', location: 'disk' });
     const oid = chunks[index].$oid;
-    const got = Buffer.from(await (await fetch(`${weft.url}/v1/objects/${oid}`, { headers: { accept: 'application/msgpack' } })).arrayBuffer());
+    // As MessagePack it is streamed from its spill file, with its length announced.
+    const res = await fetch(`${weft.url}/v1/objects/${oid}`, { headers: { accept: 'application/msgpack' } });
+    expect(res.headers.get('content-type')).toBe('application/msgpack');
+    expect(Number(res.headers.get('content-length'))).toBe(meta.size);
+    const got = Buffer.from(await res.arrayBuffer());
     const data = new Float64Array(CHUNK);
     for (let k = 0; k < CHUNK; k++) data[k] = index * CHUNK + k;
     const expected = encodeValue(new NDArray('float64', [CHUNK], data));
     expect(got.length).toBe(expected.length);
     expect(Buffer.compare(got, expected)).toBe(0);
     expect(meta.size).toBe(expected.length);
+    // As JSON it is decoded: the same elements.
+    const json = (await (await fetch(`${weft.url}/v1/objects/${oid}`)).json()) as { $ndarray: { data: number[] } };
+    expect(json.$ndarray.data.length).toBe(CHUNK);
+    expect(json.$ndarray.data[CHUNK - 1]).toBe((index + 1) * CHUNK - 1);
   });
 
   it('mostly dead spill files are compacted; releasing spilled objects frees their disk space', async () => {

@@ -7,6 +7,7 @@
  * This module reads objects; changes of their state are scripts in
  * src/queue/scripts (completeTasks stores, releaseObject releases).
  */
+import type { FileHandle } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { parseLocation, SPILL_STUB, type SpillFiles } from './spill.ts';
 import { visibleTo } from './tenants.ts';
@@ -124,5 +125,27 @@ export class ObjectStore {
     if (!at) return null;
     const bytes = await this.redis.hgetBuffer(valuesKey(this.prefix, at.graph), at.node);
     return bytes && this.restore(at.graph, at.node, bytes);
+  }
+
+  /**
+   * Where an object's stored bytes are, to send them as they are: its bytes
+   * when in memory; when on disk, its spill file opened and the range to
+   * stream from it, so a large object is never held whole in memory. The file
+   * stays readable through the handle even if compaction removes it meanwhile.
+   */
+  async locate(oid: string): Promise<{ bytes: Buffer } | { file: FileHandle; offset: number; length: number } | null> {
+    const at = parseObjectId(oid);
+    if (!at) return null;
+    const bytes = await this.redis.hgetBuffer(valuesKey(this.prefix, at.graph), at.node);
+    if (!bytes) return null;
+    if (bytes.length !== 1 || bytes[0] !== SPILL_STUB) return { bytes };
+    const where = await this.redis.hgetBuffer(`${this.prefix}:{${at.graph}}:spilled`, at.node);
+    if (!where) throw new ObjectLostError(`Object ${oid} is lost: it was spilled to disk, but its location is gone.`, oid);
+    const location = parseLocation(Buffer.concat([bytes, where]));
+    try {
+      return { file: await this.files.open(location), offset: location.offset, length: location.length };
+    } catch (err) {
+      throw new ObjectLostError(`Object ${oid} is lost: its spill file cannot be read (${(err as Error).message}).`, oid);
+    }
   }
 }

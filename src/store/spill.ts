@@ -158,6 +158,20 @@ export class SpillFiles {
     return out;
   }
 
+  /**
+   * Opens the file a value is in, for the caller to stream the value from
+   * (and close); checks the file holds all of it.
+   */
+  async open(at: SpillLocation): Promise<FileHandle> {
+    const handle = await open(join(this.dir, at.file), 'r');
+    const { size } = await handle.stat();
+    if (size < at.offset + at.length) {
+      await handle.close();
+      throw new Error(`Spill file ${at.file} is shorter than expected (${size} bytes, the value ends at ${at.offset + at.length}).`);
+    }
+    return handle;
+  }
+
   /** An open handle for reading a file; a few are kept open (reads come in runs from the same files). */
   private async reader(file: string): Promise<FileHandle> {
     let handle = this.readers.get(file);

@@ -44,6 +44,14 @@ export default async function objectRoutes(app: FastifyInstance): Promise<void> 
     }
     if (meta.state === 'pending') return reply.code(202).send(meta);
     if (meta.state === 'failed') throw failed(meta);
+    if ((req.headers.accept ?? '').includes(MSGPACK)) {
+      // The stored bytes as they are: streamed from the spill file when the object is on disk.
+      const stored = await objects.locate(oid);
+      if (!stored) throw notFound(oid);
+      if ('bytes' in stored) return reply.type(MSGPACK).send(stored.bytes);
+      const stream = stored.file.createReadStream({ start: stored.offset, end: stored.offset + stored.length - 1 });
+      return reply.type(MSGPACK).header('content-length', stored.length).send(stream);
+    }
     const bytes = await objects.read(oid);
     if (!bytes) throw notFound(oid);
     return sendValue(req, reply, oid, bytes);
@@ -74,10 +82,9 @@ function encodeJson(value: unknown): Buffer {
   }
 }
 
-/** The value in the type the client accepts: JSON by default, the stored MessagePack, or raw bytes. */
+/** The value in the type the client accepts, other than the stored MessagePack (sent as it is by the route): JSON by default, or raw bytes. */
 function sendValue(req: FastifyRequest, reply: FastifyReply, oid: string, bytes: Buffer): FastifyReply {
   const accept = req.headers.accept ?? '';
-  if (accept.includes(MSGPACK)) return reply.type(MSGPACK).send(bytes);
   const value = decodeValue(bytes);
   if (accept.includes(BYTES) && !accept.includes('json')) {
     if (!(value instanceof Uint8Array)) throw new ApiError('not_acceptable', `Object ${oid} is not a bytes value; ask for application/json or ${MSGPACK}.`, { oid });
