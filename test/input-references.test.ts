@@ -33,10 +33,11 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** A running graph whose task 9 reads nodes 0..n-1, with the given values stored for them. */
-async function graphWith(graph: string, values: (Buffer | null)[]): Promise<void> {
+/** A running graph whose task 9 reads nodes 0..n-1, with the given values stored for them (marked `big`, as completeTasks marks a graph that stored a large value). */
+async function graphWith(graph: string, values: (Buffer | null)[], big = true): Promise<void> {
   const k = graphKeys(PREFIX, graph);
   await redis.hset(k.meta, 'status', 'running');
+  if (big) await redis.hset(k.meta, 'big', 1);
   const deps = values.map((_, i) => i);
   await redis.hset(k.spec, '9', encodeSpec({ key: 'sink', deps, outs: [], template: { $op: 'list', args: deps.map((i) => ({ $slot: i })) } as never }));
   for (const [i, v] of values.entries()) if (v) await redis.hset(k.vals, String(i), v);
@@ -85,12 +86,19 @@ describe('inputs by reference', () => {
   it('the reply budget counts a reference at its value size, so big inputs still defer the rest of a bundle', async () => {
     const eightMiB = Buffer.alloc(8 * 1024 * 1024, 5);
     const k = graphKeys(PREFIX, 'g3');
-    await redis.hset(k.meta, 'status', 'running');
+    await redis.hset(k.meta, 'status', 'running', 'big', 1);
     await redis.hset(k.vals, '0', eightMiB);
     for (const t of [10, 11]) await redis.hset(k.spec, String(t), encodeSpec({ key: `t${t}`, deps: [0], outs: [], template: { $slot: 0 } as never }));
     const started = await tasks.start('g3', [10, 11], { worker: 'w', attempt: 1 });
     expect(started.run.map((t) => t.index)).toEqual([10]);
     expect(started.deferred).toEqual([11]);
+  });
+
+  it('a graph that never stored a large value is not checked: its inputs come inline (no length check per input)', async () => {
+    const large = Buffer.alloc(50_000, 7);
+    await graphWith('g5', [large], false);
+    const [task] = (await tasks.start('g5', [9], { worker: 'w', attempt: 1 })).run;
+    expect(task.inputs[0]!.equals(large)).toBe(true);
   });
 
   it('with no inlinemax (workers of before) every input comes inline', async () => {

@@ -188,7 +188,7 @@ if #ready > 0 then
   for r = 1, #ready do keys[r] = specHeader(redis.call('HGET', KEYS[2], ready[r]))[1] end
   addEvents(KEYS[1], 'postsubmit', now, #keys, { k = keys })
 end
-local startedKeys = startAll(out, first, KEYS[2], KEYS[5], KEYS[6], ARGV[2], now, tonumber(ARGV[5]))
+local startedKeys = startAll(out, first, KEYS[2], KEYS[5], KEYS[6], ARGV[2], now, tonumber(ARGV[5]), big)
 local started = #startedKeys
 addEvents(KEYS[1], 'pretask', now, started, { k = startedKeys, w = ARGV[6], a = tonumber(ARGV[7]) })
 if started > 0 then

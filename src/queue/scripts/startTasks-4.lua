@@ -28,7 +28,8 @@
 --- @include "store"
 --- @include "startTask"
 --- @include "events"
-local status = redis.call('HGET', KEYS[1], 'status')
+local meta = redis.call('HMGET', KEYS[1], 'status', 'big')
+local status = meta[1]
 if status ~= 'queued' and status ~= 'running' then
   return { status or 'missing' }
 end
@@ -37,7 +38,7 @@ local now = nowMs()
 local out = { 'running' }
 local tasks = {}
 for i = 6, #ARGV do tasks[#tasks + 1] = ARGV[i] end
-local keys = startAll(out, tasks, KEYS[2], KEYS[3], KEYS[4], ARGV[1], now, tonumber(ARGV[2]))
+local keys = startAll(out, tasks, KEYS[2], KEYS[3], KEYS[4], ARGV[1], now, tonumber(ARGV[2]), meta[2] ~= false)
 local started = #keys
 addEvents(KEYS[1], 'pretask', now, started, { k = keys, w = ARGV[3], a = tonumber(ARGV[4]) })
 if status == 'queued' then

@@ -2,7 +2,9 @@
 -- where an object is missing). An input is a dep as specHeader describes it.
 -- A spilled input comes back as the stub byte and its location, a large one
 -- as a reference for the worker to read (see store). `budget.left` counts
--- down the bytes of inputs the worker gets, references included (see deferTask).
+-- down the bytes of inputs the worker gets, references included (see deferTask);
+-- `budget.big` says whether the task's own graph ever stored a large value
+-- (objects of other graphs are always checked).
 -- Needs specHeader and store.
 local function appendInputs(out, deps, base, graph, prefix, now, budget)
   out[#out + 1] = #deps
@@ -11,10 +13,10 @@ local function appendInputs(out, deps, base, graph, prefix, now, budget)
     local field = depField(d)
     local value, length = false, 0
     if field then
-      value, length = readValue(prefix, base, graph, field, now)
+      value, length = readValue(prefix, base, graph, field, now, budget.big)
     else
       local gid, node = string.match(d, '^(.+)%.([%d:]+)$')
-      if gid then value, length = readValue(prefix, prefix .. ':{' .. gid .. '}:', gid, node, now) end
+      if gid then value, length = readValue(prefix, prefix .. ':{' .. gid .. '}:', gid, node, now, true) end
     end
     budget.left = budget.left - length
     out[#out + 1] = value or false
@@ -52,10 +54,11 @@ local function deferTask(out, idx)
 end
 
 -- Starts `tasks` in order, deferring the rest once the reply holds `maxBytes`
--- of inputs (at least one task always starts). Returns the started tasks' keys.
-local function startAll(out, tasks, specKey, doneKey, valsKey, prefix, now, maxBytes)
+-- of inputs (at least one task always starts). `big`: the graph has stored a
+-- value of SPILL_MIN bytes (meta field `big`). Returns the started tasks' keys.
+local function startAll(out, tasks, specKey, doneKey, valsKey, prefix, now, maxBytes, big)
   local keys = {}
-  local budget = { left = maxBytes }
+  local budget = { left = maxBytes, big = big }
   for i = 1, #tasks do
     if #keys > 0 and budget.left <= 0 then
       deferTask(out, tasks[i])

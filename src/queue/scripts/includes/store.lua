@@ -56,9 +56,11 @@ end
 
 -- Reads a value for a task: a spilled one comes back as STUB followed by its
 -- location, one over INLINE_MAX as a reference (see INLINE_MAX). Also returns
--- the value's length (a reference's is the value's).
-local function readValue(prefix, base, graph, field, now)
-  if INLINE_MAX > 0 then
+-- the value's length (a reference's is the value's). `mayBeLarge` false
+-- skips the length check: the graph never stored a value of SPILL_MIN bytes
+-- (its meta field `big`), so nothing of it can be over INLINE_MAX either.
+local function readValue(prefix, base, graph, field, now, mayBeLarge)
+  if mayBeLarge and INLINE_MAX > 0 then
     local length = redis.call('HSTRLEN', base .. 'vals', field)
     if length > INLINE_MAX then
       touchValue(prefix, graph, field, length, false, now)
