@@ -22,7 +22,7 @@ import { NDArray } from '../src/values/ndarray.ts';
 const MB = 1024 * 1024;
 const CHUNK = 262_144;
 const CHUNKS = 256;
-const BLOCK = 16 * MB;
+const BLOCK = 8 * MB;
 
 /**
  * Empties the page cache so reads come from the disk, as a restore long after

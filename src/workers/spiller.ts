@@ -23,7 +23,7 @@ const COMPACT_BELOW = 0.25;
 const COMPACT_MIN_BYTES = 16 * 1024 * 1024;
 const BATCH = 32;
 /** Most bytes of values read from Redis per spill round trip. */
-const READ_BYTES = 16 * 1024 * 1024;
+const READ_BYTES = 8 * 1024 * 1024;
 /** Over budget with nothing left to spill for this long, results give up with store_full. */
 const STUCK_MS = 60_000;
 
