@@ -9,7 +9,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
-import { parseLocation, SPILL_STUB, type SpillFiles } from './spill.ts';
+import { parseLocation, SPILL_STUB, type SpillFiles, type SpillLocation } from './spill.ts';
 import { visibleTo } from './tenants.ts';
 
 export interface ObjectAddress {
@@ -71,12 +71,24 @@ export class ObjectStore {
 
   /** A stored value's bytes (as read from field `field` of graph `graph`'s vals), read back from its spill file if it is on disk. */
   async restore(graph: string, field: string, bytes: Buffer): Promise<Buffer> {
-    if (bytes.length !== 1 || bytes[0] !== SPILL_STUB) return bytes;
+    const location = await this.spilledAt(graph, field, bytes);
+    if (!location) return bytes;
+    return this.lostUnless(`${graph}.${field}`, this.files.read(location));
+  }
+
+  /** Where a value read as `bytes` is on disk; null when `bytes` is the value itself (not a stub). */
+  private async spilledAt(graph: string, field: string, bytes: Buffer): Promise<SpillLocation | null> {
+    if (bytes.length !== 1 || bytes[0] !== SPILL_STUB) return null;
     const at = await this.redis.hgetBuffer(`${this.prefix}:{${graph}}:spilled`, field);
     const oid = `${graph}.${field}`;
     if (!at) throw new ObjectLostError(`Object ${oid} is lost: it was spilled to disk, but its location is gone.`, oid);
+    return parseLocation(Buffer.concat([bytes, at]));
+  }
+
+  /** A spill file access, its failure reported as the object being lost. */
+  private async lostUnless<T>(oid: string, access: Promise<T>): Promise<T> {
     try {
-      return await this.files.read(parseLocation(Buffer.concat([bytes, at])));
+      return await access;
     } catch (err) {
       throw new ObjectLostError(`Object ${oid} is lost: its spill file cannot be read (${(err as Error).message}).`, oid);
     }
@@ -138,14 +150,8 @@ export class ObjectStore {
     if (!at) return null;
     const bytes = await this.redis.hgetBuffer(valuesKey(this.prefix, at.graph), at.node);
     if (!bytes) return null;
-    if (bytes.length !== 1 || bytes[0] !== SPILL_STUB) return { bytes };
-    const where = await this.redis.hgetBuffer(`${this.prefix}:{${at.graph}}:spilled`, at.node);
-    if (!where) throw new ObjectLostError(`Object ${oid} is lost: it was spilled to disk, but its location is gone.`, oid);
-    const location = parseLocation(Buffer.concat([bytes, where]));
-    try {
-      return { file: await this.files.open(location), offset: location.offset, length: location.length };
-    } catch (err) {
-      throw new ObjectLostError(`Object ${oid} is lost: its spill file cannot be read (${(err as Error).message}).`, oid);
-    }
+    const location = await this.spilledAt(at.graph, at.node, bytes);
+    if (!location) return { bytes };
+    return { file: await this.lostUnless(oid, this.files.open(location)), offset: location.offset, length: location.length };
   }
 }
