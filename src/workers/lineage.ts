@@ -35,11 +35,10 @@ export class Lineage {
   /**
    * Reads spilled inputs back from disk (all at once: the reads overlap) and
    * computes lost ones of the task's own graph again. What cannot be had
-   * stays null, and decodeInputs reports it as `object_lost`.
+   * stays null, and decodeInputs reports it as `object_lost`. Inputs passed
+   * by reference have been fetched already (TaskState.fetchReferenced).
    */
   async complete(graph: string, task: StartedTask, budget = { left: MAX_RECOMPUTE }): Promise<void> {
-    // A producer's inputs (readTask) may be passed by reference, as a start's are.
-    await this.tasks.fetchReferenced([task]);
     await Promise.all(
       task.inputs.map(async (input, i) => {
         if (input === null || !isSpilled(input)) return;
@@ -70,6 +69,8 @@ export class Lineage {
     const [index, output] = typeof dep === 'number' ? [dep, undefined] : dep;
     const producer = await this.tasks.lineage(graph, index);
     if (!producer) return null;
+    // Its inputs (readTask) may be passed by reference, as a start's are.
+    await this.tasks.fetchReferenced([producer]);
     budget.left--;
     await this.complete(graph, producer, budget);
     if (producer.inputs.some((v) => v === null)) return null;
