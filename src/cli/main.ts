@@ -60,13 +60,12 @@ export function parseArgs(argv: string[]): Parsed {
 }
 
 /** Authorization for a service with tokens: WEFT_TOKEN (set by `run`). */
-let auth: Record<string, string> = {};
 let token = '';
 
 async function call(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   let res: Response;
   try {
-    res = await fetch(`${base}${path}`, { method, headers: { ...auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(`${base}${path}`, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (err) {
     throw new CliError(`cannot reach weft at ${base}: ${(err as Error).message}`, EXIT.unreachable);
   }
@@ -96,7 +95,6 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.Wr
   const { command, positional, flags } = parseArgs(argv);
   const base = (env.WEFT_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
   token = env.WEFT_TOKEN ?? '';
-  auth = token ? { authorization: `Bearer ${token}` } : {};
   const print = (v: unknown) => out.write((typeof v === 'string' ? v : JSON.stringify(v, null, flags.has('json') ? 0 : 2)) + '\n');
   try {
     switch (command) {
