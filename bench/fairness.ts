@@ -8,13 +8,28 @@ import { median, percentile } from './lib.ts';
 
 type Post = (api: string, body: string) => Promise<any>;
 
-export async function fairnessBench(api: string, post: Post, big: { graph: Record<string, unknown>; key: string; expected: number; tasks: number }, log: (line: string) => void): Promise<Record<string, unknown>> {
-  const small = JSON.stringify({ graph: { a: { $op: 'inc', args: [1] }, b: { $op: 'inc', args: [{ $ref: 'a' }] }, c: { $op: 'inc', args: [{ $ref: 'b' }] } }, keys: 'c', wait: 60, options: { optimize: { fuse: false } } });
+export async function fairnessBench(
+  api: string,
+  post: Post,
+  big: { graph: Record<string, unknown>; key: string; expected: number; tasks: number },
+  log: (line: string) => void,
+): Promise<Record<string, unknown>> {
+  const small = JSON.stringify({
+    graph: {
+      a: { $op: 'inc', args: [1] },
+      b: { $op: 'inc', args: [{ $ref: 'a' }] },
+      c: { $op: 'inc', args: [{ $ref: 'b' }] },
+    },
+    keys: 'c',
+    wait: 60,
+    options: { optimize: { fuse: false } },
+  });
   const runSmall = async (): Promise<number> => {
     const t0 = performance.now();
     const res = await post(api, small);
     const ms = performance.now() - t0;
-    if (res.status !== 'done' || res.result !== 4) throw new Error(`small graph gave ${JSON.stringify(res).slice(0, 300)}`);
+    if (res.status !== 'done' || res.result !== 4)
+      throw new Error(`small graph gave ${JSON.stringify(res).slice(0, 300)}`);
     return ms;
   };
   for (let i = 0; i < 50; i++) await runSmall(); // warm-up
@@ -39,8 +54,10 @@ export async function fairnessBench(api: string, post: Post, big: { graph: Recor
   }
   const res = (await (await fetch(`${api}/v1/graphs/${submitted.id}/result?wait=1200`)).json()) as any;
   const bigMs = performance.now() - t0;
-  if (res.status !== 'done' || res.result !== big.expected) throw new Error(`big graph gave ${JSON.stringify(res).slice(0, 300)}, expected ${big.expected}`);
-  if (during.length < 10) throw new Error(`only ${during.length} small graphs ran while the big one did: make it bigger`);
+  if (res.status !== 'done' || res.result !== big.expected)
+    throw new Error(`big graph gave ${JSON.stringify(res).slice(0, 300)}, expected ${big.expected}`);
+  if (during.length < 10)
+    throw new Error(`only ${during.length} small graphs ran while the big one did: make it bigger`);
   const bigRate = (big.tasks / bigMs) * 1000;
   const figures = {
     bigTasks: big.tasks,

@@ -15,8 +15,17 @@ export function percentile(xs: number[], p: number): number {
 }
 
 /** Starts a TypeScript entry point of the project; resolves once it prints `readyText`. */
-export function startProcess(script: string, argv: string[], env: Record<string, string>, readyText: string): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...argv], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startProcess(
+  script: string,
+  argv: string[],
+  env: Record<string, string>,
+  readyText: string,
+): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...argv], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -32,5 +41,7 @@ export function startProcess(script: string, argv: string[], env: Record<string,
 
 export async function stopProcesses(procs: ChildProcess[]): Promise<void> {
   for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
-  await Promise.all(procs.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : null)));
+  await Promise.all(
+    procs.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : null)),
+  );
 }

@@ -44,18 +44,28 @@ interface Answer {
 
 function post(agent: http.Agent, api: URL, body: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: api.hostname, port: api.port, path: '/v1/graphs', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-        } catch (err) {
-          reject(err);
-        }
-      });
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        host: api.hostname,
+        port: api.port,
+        path: '/v1/graphs',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+          } catch (err) {
+            reject(err);
+          }
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -68,7 +78,12 @@ export interface LoadOptions {
   prefix: string;
 }
 
-export async function loadBench(apiUrl: string, rawJobsPerSec: number, log: (line: string) => void, options: LoadOptions): Promise<Record<string, unknown>> {
+export async function loadBench(
+  apiUrl: string,
+  rawJobsPerSec: number,
+  log: (line: string) => void,
+  options: LoadOptions,
+): Promise<Record<string, unknown>> {
   const api = new URL(apiUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.clients });
   const subscriber = new Redis(options.redisUrl);
@@ -86,8 +101,10 @@ export async function loadBench(apiUrl: string, rawJobsPerSec: number, log: (lin
       const res = await post(agent, api, JSON.stringify({ graph, keys: key, wait: 300 }));
       const ms = performance.now() - t0;
       const id = res.body?.id;
-      if (res.status !== 200 || res.body.status !== 'done') errors.push(`client ${client} round ${round}: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
-      else if (res.body.result !== expected) errors.push(`client ${client} round ${round}: result ${res.body.result}, expected ${expected}`);
+      if (res.status !== 200 || res.body.status !== 'done')
+        errors.push(`client ${client} round ${round}: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
+      else if (res.body.result !== expected)
+        errors.push(`client ${client} round ${round}: result ${res.body.result}, expected ${expected}`);
       else if (ids.has(id)) errors.push(`client ${client} round ${round}: graph id ${id} answered twice`);
       else {
         ids.add(id);
@@ -125,7 +142,8 @@ export async function loadBench(apiUrl: string, rawJobsPerSec: number, log: (lin
         measured.slice(i, i + options.clients).map(async (id) => {
           const info = (await (await fetch(`${apiUrl}/v1/graphs/${id}`)).json()) as any;
           const p = info.progress;
-          if (info.status !== 'done' || p.total !== LOAD_TASKS || p.done !== LOAD_TASKS || p.running !== 0) errors.push(`graph ${id}: ${JSON.stringify(info).slice(0, 200)}`);
+          if (info.status !== 'done' || p.total !== LOAD_TASKS || p.done !== LOAD_TASKS || p.running !== 0)
+            errors.push(`graph ${id}: ${JSON.stringify(info).slice(0, 200)}`);
         }),
       );
     }
@@ -148,7 +166,8 @@ export async function loadBench(apiUrl: string, rawJobsPerSec: number, log: (lin
       `load: ${options.clients} clients, ${LOAD_TASKS}-task graphs with wait, ${figures.seconds} s: ${graphs} graphs, ${errors.length} errors; ` +
         `latency per graph p50 ${figures.p50ms} ms, p99 ${figures.p99ms} ms (max ${figures.maxMs}); ${figures.graphsPerSec} graphs/s = ${figures.tasksPerSec} tasks/s = ${figures.ratioToRawBullmq}x raw BullMQ (every result, id and finish checked)`,
     );
-    if (errors.length > 0) throw new Error(`load: ${errors.length} errors, the first: ${errors.slice(0, 5).join('; ')}`);
+    if (errors.length > 0)
+      throw new Error(`load: ${errors.length} errors, the first: ${errors.slice(0, 5).join('; ')}`);
     return figures;
   } finally {
     agent.destroy();

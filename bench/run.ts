@@ -21,7 +21,11 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 /** `--seconds N` (or `--seconds=N`, or BENCH_LOAD_SECONDS): how long the load part runs. */
 const secondsAt = args.indexOf('--seconds');
-const loadSeconds = Number((secondsAt >= 0 ? args[secondsAt + 1] : args.find((a) => a.startsWith('--seconds='))?.slice(10)) ?? process.env.BENCH_LOAD_SECONDS ?? 60);
+const loadSeconds = Number(
+  (secondsAt >= 0 ? args[secondsAt + 1] : args.find((a) => a.startsWith('--seconds='))?.slice(10)) ??
+    process.env.BENCH_LOAD_SECONDS ??
+    60,
+);
 if (!(loadSeconds > 0)) throw new Error(`--seconds must be a positive number of seconds, got ${loadSeconds}`);
 const selected = args.filter((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1] === '--seconds'));
 /** Parts run when none is named; the others (longer, or about one feature) run when named. */
@@ -38,22 +42,30 @@ async function rawBullmq(url: string, count: number): Promise<number> {
   const connection = new Redis(url, { maxRetriesPerRequest: null });
   const queue = new Queue('raw', { connection, prefix: 'rawbench', defaultJobOptions: { removeOnComplete: true } });
   for (let i = 0; i < count; i += 1000) {
-    await queue.addBulk(Array.from({ length: Math.min(1000, count - i) }, (_, j) => ({ name: 'noop', data: { i: i + j } })));
+    await queue.addBulk(
+      Array.from({ length: Math.min(1000, count - i) }, (_, j) => ({ name: 'noop', data: { i: i + j } })),
+    );
   }
   const { child, output } = await startProcess('bench/bullmq-worker.ts', [url, String(count)], {}, 'ready');
   await new Promise((r) => child.once('exit', r));
-  const line = output().split('\n').find((l) => l.startsWith('{'));
+  const line = output()
+    .split('\n')
+    .find((l) => l.startsWith('{'));
   if (!line) throw new Error(`raw BullMQ worker printed no result: ${output()}`);
   const { ms } = JSON.parse(line) as { ms: number };
   const counts = await queue.getJobCounts('wait', 'active', 'completed', 'failed');
-  if (counts.wait + counts.active + counts.failed !== 0) throw new Error(`raw BullMQ left jobs behind: ${JSON.stringify(counts)}`);
+  if (counts.wait + counts.active + counts.failed !== 0)
+    throw new Error(`raw BullMQ left jobs behind: ${JSON.stringify(counts)}`);
   await queue.obliterate({ force: true });
   await queue.close();
   connection.disconnect();
   return (count / ms) * 1000;
 }
 
-function wideGraph(n: number, fanIn: number): { graph: Record<string, unknown>; key: string; expected: number; tasks: number } {
+function wideGraph(
+  n: number,
+  fanIn: number,
+): { graph: Record<string, unknown>; key: string; expected: number; tasks: number } {
   const graph: Record<string, unknown> = {};
   let level = Array.from({ length: n }, (_, i) => {
     graph[`inc-${i}`] = { $op: 'inc', args: [i] };
@@ -78,17 +90,27 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 function post(api: string, body: string): Promise<any> {
   const url = new URL(`${api}/v1/graphs`);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        } catch (err) {
-          reject(err);
-        }
-      });
-    });
+    const req = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          } catch (err) {
+            reject(err);
+          }
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -123,12 +145,20 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const res = await post(api, body);
         const ms = performance.now() - t0;
-        if (res.status !== 'done' || res.result !== expected) throw new Error(`wide graph gave ${JSON.stringify(res).slice(0, 300)}, expected ${expected}`);
+        if (res.status !== 'done' || res.result !== expected)
+          throw new Error(`wide graph gave ${JSON.stringify(res).slice(0, 300)}, expected ${expected}`);
         rates.push((tasks / ms) * 1000);
       }
       const rate = median(rates);
-      figures.wide = { tasks, tasksPerSec: Math.round(rate), runs: rates.map(Math.round), ratioToRawBullmq: +(rate / raw).toFixed(2) };
-      log(`wide: ${tasks} tasks (20,000 inc + sum tree, fan-in 100), POST with wait to result: median of 3 ${Math.round(rate)} tasks/s = ${(rate / raw).toFixed(2)}x raw BullMQ (result checked)`);
+      figures.wide = {
+        tasks,
+        tasksPerSec: Math.round(rate),
+        runs: rates.map(Math.round),
+        ratioToRawBullmq: +(rate / raw).toFixed(2),
+      };
+      log(
+        `wide: ${tasks} tasks (20,000 inc + sum tree, fan-in 100), POST with wait to result: median of 3 ${Math.round(rate)} tasks/s = ${(rate / raw).toFixed(2)}x raw BullMQ (result checked)`,
+      );
     }
 
     if (want('ladder')) {
@@ -145,16 +175,33 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const res = await post(api, body);
         const ms = performance.now() - t0;
-        if (res.status !== 'done' || res.result[0] !== levels || res.result[1] !== levels) throw new Error(`ladder gave ${JSON.stringify(res).slice(0, 300)}`);
+        if (res.status !== 'done' || res.result[0] !== levels || res.result[1] !== levels)
+          throw new Error(`ladder gave ${JSON.stringify(res).slice(0, 300)}`);
         rates.push((levels / ms) * 1000);
       }
       const rate = median(rates);
-      figures.ladder = { levels, levelsPerSec: Math.round(rate), runs: rates.map(Math.round), ratioToRawBullmq: +(rate / raw).toFixed(3) };
-      log(`ladder: ${levels} levels x 2 tasks, each task on both of the level below: median of 3 ${Math.round(rate)} levels/s (${(rate / raw).toFixed(3)}x raw BullMQ's job rate; result checked)`);
+      figures.ladder = {
+        levels,
+        levelsPerSec: Math.round(rate),
+        runs: rates.map(Math.round),
+        ratioToRawBullmq: +(rate / raw).toFixed(3),
+      };
+      log(
+        `ladder: ${levels} levels x 2 tasks, each task on both of the level below: median of 3 ${Math.round(rate)} levels/s (${(rate / raw).toFixed(3)}x raw BullMQ's job rate; result checked)`,
+      );
     }
 
     if (want('latency')) {
-      const body = JSON.stringify({ graph: { x: 1, y: { $op: 'inc', args: [{ $ref: 'x' }] }, z: { $op: 'add', args: [{ $ref: 'x' }, { $ref: 'y' }] }, w: { $op: 'mul', args: [{ $ref: 'z' }, 2] } }, keys: 'w', wait: 30 });
+      const body = JSON.stringify({
+        graph: {
+          x: 1,
+          y: { $op: 'inc', args: [{ $ref: 'x' }] },
+          z: { $op: 'add', args: [{ $ref: 'x' }, { $ref: 'y' }] },
+          w: { $op: 'mul', args: [{ $ref: 'z' }, 2] },
+        },
+        keys: 'w',
+        wait: 30,
+      });
       for (let i = 0; i < 200; i++) await post(api, body); // warm-up: a service runs warm
       const lat: number[] = [];
       for (let i = 0; i < 200; i++) {
@@ -163,14 +210,27 @@ async function main(): Promise<void> {
         lat.push(performance.now() - t0);
         if (res.result !== 6) throw new Error(`small graph gave ${JSON.stringify(res)}`);
       }
-      figures.latency = { p50ms: +median(lat).toFixed(2), p99ms: +percentile(lat, 99).toFixed(2), graphs: 200, tasks: 3 };
-      log(`latency: 200 sequential computes of a 3-task graph (POST with wait to result): p50 ${median(lat).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms`);
+      figures.latency = {
+        p50ms: +median(lat).toFixed(2),
+        p99ms: +percentile(lat, 99).toFixed(2),
+        graphs: 200,
+        tasks: 3,
+      };
+      log(
+        `latency: 200 sequential computes of a 3-task graph (POST with wait to result): p50 ${median(lat).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms`,
+      );
     }
     if (want('shuffle')) figures.shuffle = await shuffleBench(api, raw, log);
     if (want('webhooks')) figures.webhooks = await webhookBench(api, wideGraph(20_000, 100), log);
     if (want('spill')) figures.spill = await spillBench(log);
     if (want('fairness')) figures.fairness = await fairnessBench(api, post, wideGraph(200_000, 100), log);
-    if (want('load')) figures.load = await loadBench(api, raw, log, { seconds: loadSeconds, clients: Number(process.env.BENCH_LOAD_CLIENTS ?? 32), redisUrl: redis.url, prefix: env.WEFT_PREFIX });
+    if (want('load'))
+      figures.load = await loadBench(api, raw, log, {
+        seconds: loadSeconds,
+        clients: Number(process.env.BENCH_LOAD_CLIENTS ?? 32),
+        redisUrl: redis.url,
+        prefix: env.WEFT_PREFIX,
+      });
 
     if (want('million')) {
       const { graph, key, expected, tasks } = wideGraph(1_000_000, 100);
@@ -195,13 +255,24 @@ async function main(): Promise<void> {
       clearInterval(sampler);
       await queue.close();
       admin.disconnect();
-      if (res.status !== 'done' || res.result !== expected) throw new Error(`million-task graph gave ${JSON.stringify(res).slice(0, 300)}, expected ${expected}`);
+      if (res.status !== 'done' || res.result !== expected)
+        throw new Error(`million-task graph gave ${JSON.stringify(res).slice(0, 300)}, expected ${expected}`);
       const rate = (tasks / (registerMs + runMs)) * 1000;
       const perTask = (queued - before) / tasks;
-      figures.million = { tasks, bodyMB: +(body.length / 1e6).toFixed(1), registerMs: Math.round(registerMs), runMs: Math.round(runMs), tasksPerSec: Math.round(rate), ratioToRawBullmq: +(rate / raw).toFixed(2), redisBytesPerQueuedTask: Math.round(perTask), peakRedisMB: Math.round(peak / 1e6) };
-      log(`million: ${tasks} tasks (1,000,000 inc + sum tree), ${(body.length / 1e6).toFixed(0)} MB of JSON: registered in ${(registerMs / 1000).toFixed(1)} s, ran in ${(runMs / 1000).toFixed(1)} s: ${Math.round(rate)} tasks/s overall = ${(rate / raw).toFixed(2)}x raw BullMQ; Redis ${Math.round(perTask)} bytes per queued task, peak ${Math.round(peak / 1e6)} MB (result checked)`);
+      figures.million = {
+        tasks,
+        bodyMB: +(body.length / 1e6).toFixed(1),
+        registerMs: Math.round(registerMs),
+        runMs: Math.round(runMs),
+        tasksPerSec: Math.round(rate),
+        ratioToRawBullmq: +(rate / raw).toFixed(2),
+        redisBytesPerQueuedTask: Math.round(perTask),
+        peakRedisMB: Math.round(peak / 1e6),
+      };
+      log(
+        `million: ${tasks} tasks (1,000,000 inc + sum tree), ${(body.length / 1e6).toFixed(0)} MB of JSON: registered in ${(registerMs / 1000).toFixed(1)} s, ran in ${(runMs / 1000).toFixed(1)} s: ${Math.round(rate)} tasks/s overall = ${(rate / raw).toFixed(2)}x raw BullMQ; Redis ${Math.round(perTask)} bytes per queued task, peak ${Math.round(peak / 1e6)} MB (result checked)`,
+      );
     }
-
   } finally {
     await stopProcesses(procs);
     await redis.stop();

@@ -14,7 +14,11 @@ const ROWS = 20_000;
 const OUTPUTS = 100;
 
 async function put(api: string, bytes: Buffer): Promise<string> {
-  const res = await fetch(`${api}/v1/objects`, { method: 'POST', headers: { 'content-type': 'application/msgpack' }, body: new Uint8Array(bytes) });
+  const res = await fetch(`${api}/v1/objects`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/msgpack' },
+    body: new Uint8Array(bytes),
+  });
   const body = (await res.json()) as { $oid?: string; error?: unknown };
   if (!body.$oid) throw new Error(`put failed: ${JSON.stringify(body)}`);
   return body.$oid;
@@ -29,13 +33,29 @@ function shuffleGraph(oids: string[]): { graph: Record<string, unknown>; keys: s
   const keys: string[] = [];
   for (let j = 0; j < OUTPUTS; j++) {
     graph[`out-${j}`] = { $op: 'frame.concat', args: [oids.map((_, i) => ({ $ref: `part-${i}-${j}` }))] };
-    graph[`check-${j}`] = { $op: 'frame.to_records', args: [{ $op: 'frame.groupby_agg', args: [{ $op: 'frame.assign', args: [{ $ref: `out-${j}` }, { all: 0 }] }, 'all', { rows: ['key', 'count'], total: ['value', 'sum'] }] }] };
+    graph[`check-${j}`] = {
+      $op: 'frame.to_records',
+      args: [
+        {
+          $op: 'frame.groupby_agg',
+          args: [
+            { $op: 'frame.assign', args: [{ $ref: `out-${j}` }, { all: 0 }] },
+            'all',
+            { rows: ['key', 'count'], total: ['value', 'sum'] },
+          ],
+        },
+      ],
+    };
     keys.push(`check-${j}`);
   }
   return { graph, keys };
 }
 
-export async function shuffleBench(api: string, rawJobsPerSec: number, log: (line: string) => void): Promise<Record<string, unknown>> {
+export async function shuffleBench(
+  api: string,
+  rawJobsPerSec: number,
+  log: (line: string) => void,
+): Promise<Record<string, unknown>> {
   const oids: string[] = [];
   for (let i = 0; i < PARTITIONS; i++) {
     const next = random(i + 1);
@@ -45,16 +65,33 @@ export async function shuffleBench(api: string, rawJobsPerSec: number, log: (lin
       key[r] = Math.floor(next() * 1_000_000);
       value[r] = Math.round(next() * 1000) / 8;
     }
-    oids.push(await put(api, encodeValue(new Frame([['key', key], ['value', value]]))));
+    oids.push(
+      await put(
+        api,
+        encodeValue(
+          new Frame([
+            ['key', key],
+            ['value', value],
+          ]),
+        ),
+      ),
+    );
   }
   const { graph, keys } = shuffleGraph(oids);
   const body = (shuffle: boolean) => JSON.stringify({ graph, keys, wait: 3600, options: { optimize: { shuffle } } });
 
   const run = async (shuffle: boolean) => {
     const t0 = performance.now();
-    const res = (await (await fetch(`${api}/v1/graphs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(shuffle) })).json()) as any;
+    const res = (await (
+      await fetch(`${api}/v1/graphs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: body(shuffle),
+      })
+    ).json()) as any;
     const ms = performance.now() - t0;
-    if (res.status !== 'done') throw new Error(`shuffle (rewrite ${shuffle}) gave ${JSON.stringify(res).slice(0, 400)}`);
+    if (res.status !== 'done')
+      throw new Error(`shuffle (rewrite ${shuffle}) gave ${JSON.stringify(res).slice(0, 400)}`);
     const info = (await (await fetch(`${api}/v1/graphs/${res.id}`)).json()) as any;
     return { ms, tasks: info.progress.total as number, result: res.result as { rows: number; total: number }[][] };
   };
@@ -62,7 +99,8 @@ export async function shuffleBench(api: string, rawJobsPerSec: number, log: (lin
   const rewritten = await run(true);
   const rows = naive.result.reduce((n, r) => n + (r[0]?.rows ?? 0), 0);
   if (rows !== PARTITIONS * ROWS) throw new Error(`the naive shuffle lost rows: ${rows} of ${PARTITIONS * ROWS}`);
-  if (JSON.stringify(naive.result) !== JSON.stringify(rewritten.result)) throw new Error('the rewritten shuffle gave a different result from the naive one');
+  if (JSON.stringify(naive.result) !== JSON.stringify(rewritten.result))
+    throw new Error('the rewritten shuffle gave a different result from the naive one');
 
   const speedup = naive.ms / rewritten.ms;
   const figures = {

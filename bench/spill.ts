@@ -79,8 +79,10 @@ async function readBack(api: string, oids: string[]): Promise<{ bytes: number; m
         const res = await fetch(`${api}/v1/objects/${oids[i]}`, { headers: { accept: 'application/msgpack' } });
         const body = Buffer.from(await res.arrayBuffer());
         const chunk = res.status === 200 ? decodeValue(body) : null;
-        if (!(chunk instanceof NDArray) || chunk.data.length !== CHUNK) throw new Error(`chunk ${i} read back as ${res.status}, ${body.length} bytes`);
-        if (chunk.data[0] !== i * CHUNK || chunk.data[CHUNK - 1] !== (i + 1) * CHUNK - 1) throw new Error(`chunk ${i} read back wrong`);
+        if (!(chunk instanceof NDArray) || chunk.data.length !== CHUNK)
+          throw new Error(`chunk ${i} read back as ${res.status}, ${body.length} bytes`);
+        if (chunk.data[0] !== i * CHUNK || chunk.data[CHUNK - 1] !== (i + 1) * CHUNK - 1)
+          throw new Error(`chunk ${i} read back wrong`);
         bytes += body.length;
       }
     }),
@@ -88,36 +90,68 @@ async function readBack(api: string, oids: string[]): Promise<{ bytes: number; m
   return { bytes, ms: performance.now() - t0 };
 }
 
-async function runGraph(budget: number, spillDir: string): Promise<{ ms: number; stats: any; cold: boolean; readBack: { bytes: number; ms: number } }> {
+async function runGraph(
+  budget: number,
+  spillDir: string,
+): Promise<{ ms: number; stats: any; cold: boolean; readBack: { bytes: number; ms: number } }> {
   const redis = await startRedis();
   const port = await freePort();
-  const env = { REDIS_URL: redis.url, PORT: String(port), WEFT_PREFIX: 'spillbench', STORE_MEMORY_LIMIT: String(budget), SPILL_DIR: spillDir };
+  const env = {
+    REDIS_URL: redis.url,
+    PORT: String(port),
+    WEFT_PREFIX: 'spillbench',
+    STORE_MEMORY_LIMIT: String(budget),
+    SPILL_DIR: spillDir,
+  };
   const api = `http://127.0.0.1:${port}`;
   const procs: ChildProcess[] = [];
   try {
     procs.push((await startProcess('src/api/main.ts', [], env, 'listening')).child);
     for (let i = 0; i < 2; i++) procs.push((await startProcess('src/workers/main.ts', [], env, 'running')).child);
-    const post = async (body: unknown) => (await (await fetch(`${api}/v1/graphs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as any;
+    const post = async (body: unknown) =>
+      (await (
+        await fetch(`${api}/v1/graphs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        })
+      ).json()) as any;
     const graph: Record<string, unknown> = {};
-    for (let i = 0; i < CHUNKS; i++) graph[`chunk-${i}`] = { $op: 'array.arange', args: [i * CHUNK, (i + 1) * CHUNK, 1, 'float64'] };
+    for (let i = 0; i < CHUNKS; i++)
+      graph[`chunk-${i}`] = { $op: 'array.arange', args: [i * CHUNK, (i + 1) * CHUNK, 1, 'float64'] };
     const t0 = performance.now();
     const persisted = await post({ graph, keys: Object.keys(graph), persist: true });
     // All chunks made (and most spilled) before the reduction starts, so it restores them from disk.
-    while (((await (await fetch(`${api}/v1/graphs/${persisted.id}`)).json()) as any).status !== 'done') await new Promise((r) => setTimeout(r, 20));
+    while (((await (await fetch(`${api}/v1/graphs/${persisted.id}`)).json()) as any).status !== 'done')
+      await new Promise((r) => setTimeout(r, 20));
     const madeMs = performance.now() - t0;
     const cold = dropCaches();
     const t1 = performance.now();
     const reduce: Record<string, unknown> = {};
-    persisted.outputs.forEach((o: { $oid: string }, i: number) => (reduce[`m-${i}`] = { $op: 'array.moments', args: [o] }));
-    reduce.total = { $op: 'array.combine_moments', args: [persisted.outputs.map((_: unknown, i: number) => ({ $ref: `m-${i}` }))] };
+    persisted.outputs.forEach(
+      (o: { $oid: string }, i: number) => (reduce[`m-${i}`] = { $op: 'array.moments', args: [o] }),
+    );
+    reduce.total = {
+      $op: 'array.combine_moments',
+      args: [persisted.outputs.map((_: unknown, i: number) => ({ $ref: `m-${i}` }))],
+    };
     reduce.sum = { $op: 'array.finalize', args: [{ $ref: 'total' }, 'sum'] };
     const res = await post({ graph: reduce, keys: 'sum', wait: 1200 });
     const ms = madeMs + (performance.now() - t1);
     const n = CHUNKS * CHUNK;
-    if (res.status !== 'done' || res.result !== (n * (n - 1)) / 2) throw new Error(`spill graph gave ${JSON.stringify(res).slice(0, 300)}`);
+    if (res.status !== 'done' || res.result !== (n * (n - 1)) / 2)
+      throw new Error(`spill graph gave ${JSON.stringify(res).slice(0, 300)}`);
     await new Promise((r) => setTimeout(r, 2500)); // workers write their restore counters every 2 s
     const stats = await (await fetch(`${api}/v1/stats`)).json();
-    return { ms, stats, cold, readBack: await readBack(api, persisted.outputs.map((o: { $oid: string }) => o.$oid)) };
+    return {
+      ms,
+      stats,
+      cold,
+      readBack: await readBack(
+        api,
+        persisted.outputs.map((o: { $oid: string }) => o.$oid),
+      ),
+    };
   } finally {
     await stopProcesses(procs);
     await redis.stop();
@@ -133,9 +167,13 @@ export async function spillBench(log: (line: string) => void): Promise<Record<st
     const budgeted = await runGraph(64 * MB, join(dir, 'spill-budget'));
     const free = await runGraph(64 * 1024 * MB, join(dir, 'spill-free'));
     const after = await rawDisk(dir, 512 * MB);
-    const disk = { writeMBps: Math.max(before.writeMBps, after.writeMBps), readMBps: Math.max(before.readMBps, after.readMBps) };
+    const disk = {
+      writeMBps: Math.max(before.writeMBps, after.writeMBps),
+      readMBps: Math.max(before.readMBps, after.readMBps),
+    };
     if (free.stats.spill.total_bytes !== 0) throw new Error('the unbudgeted run spilled');
-    if (budgeted.stats.spill.total_bytes < 256 * MB) throw new Error(`the 64 MiB run spilled only ${budgeted.stats.spill.total_bytes} bytes`);
+    if (budgeted.stats.spill.total_bytes < 256 * MB)
+      throw new Error(`the 64 MiB run spilled only ${budgeted.stats.spill.total_bytes} bytes`);
     const ratio = budgeted.ms / free.ms;
     const s = budgeted.stats.spill;
     const figures = {

@@ -7,7 +7,11 @@ import { createServer } from 'node:http';
 import { freePort } from '../test/helpers/redis.ts';
 import { median } from './lib.ts';
 
-export async function webhookBench(api: string, wide: { graph: Record<string, unknown>; key: string; expected: number; tasks: number }, log: (line: string) => void): Promise<Record<string, unknown>> {
+export async function webhookBench(
+  api: string,
+  wide: { graph: Record<string, unknown>; key: string; expected: number; tasks: number },
+  log: (line: string) => void,
+): Promise<Record<string, unknown>> {
   let deliveries = 0;
   let events = 0;
   let finishes = 0;
@@ -26,9 +30,16 @@ export async function webhookBench(api: string, wide: { graph: Record<string, un
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   const run = async (callbacks: unknown[]) => {
     const t0 = performance.now();
-    const res = (await (await fetch(`${api}/v1/graphs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ graph: wide.graph, keys: wide.key, wait: 600, callbacks }) })).json()) as any;
+    const res = (await (
+      await fetch(`${api}/v1/graphs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ graph: wide.graph, keys: wide.key, wait: 600, callbacks }),
+      })
+    ).json()) as any;
     const ms = performance.now() - t0;
-    if (res.result !== wide.expected) throw new Error(`wide graph with webhooks gave ${JSON.stringify(res).slice(0, 200)}`);
+    if (res.result !== wide.expected)
+      throw new Error(`wide graph with webhooks gave ${JSON.stringify(res).slice(0, 200)}`);
     return (wide.tasks / ms) * 1000;
   };
   try {

@@ -84,7 +84,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     // Every weft key must be in one slot: the scripts touch a graph's keys and shared ones (stats, spill
     // bookkeeping) together, and BullMQ's queue keys must share a slot too.
-    if (kind === 'cluster' && !prefix.startsWith('{')) throw new ConfigError(`WEFT_PREFIX=${prefix} cannot be used on Redis Cluster: give a hash tag such as {${prefix}}, so that every weft key is in one slot.`);
+    if (kind === 'cluster' && !prefix.startsWith('{'))
+      throw new ConfigError(
+        `WEFT_PREFIX=${prefix} cannot be used on Redis Cluster: give a hash tag such as {${prefix}}, so that every weft key is in one slot.`,
+      );
   }
   return {
     port: int(env, 'PORT', 8080, 0, 65535),
@@ -93,7 +96,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     prefix,
     workers: int(env, 'WORKERS', availableParallelism(), 0, 1024),
     concurrency: int(env, 'WEFT_CONCURRENCY', 8, 1, 1024),
-    opModules: (env.WEFT_OPS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    opModules: (env.WEFT_OPS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     resultTtl: int(env, 'WEFT_RESULT_TTL', 3600, 1, 365 * 24 * 3600),
     bodyLimit: int(env, 'WEFT_BODY_LIMIT', 256 * 1024 * 1024, 1024, 4 * 1024 * 1024 * 1024),
     maxTasks: int(env, 'WEFT_MAX_TASKS', 2_000_000, 1, 100_000_000),
@@ -127,7 +133,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  */
 function loadTokens(env: NodeJS.ProcessEnv): Map<string, string> {
   const pairs: [string, string, string][] = [];
-  for (const item of (env.WEFT_TOKENS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of (env.WEFT_TOKENS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const at = item.indexOf('=');
     pairs.push([item.slice(0, at), at < 0 ? '' : item.slice(at + 1), 'WEFT_TOKENS']);
   }
@@ -147,8 +156,14 @@ function loadTokens(env: NodeJS.ProcessEnv): Map<string, string> {
   }
   const table = new Map<string, string>();
   for (const [tenant, token, where] of pairs) {
-    if (!/^([\w.-]{1,64}|\*)$/.test(tenant)) throw new ConfigError(`${where}: tenant ${JSON.stringify(tenant)} must be 1 to 64 letters, digits, "_", "." or "-" (or "*" for an operator).`);
-    if (token.length < 16) throw new ConfigError(`${where}: the token of tenant ${tenant} must be at least 16 characters (give "tenant=token", or "tenant token" in the file).`);
+    if (!/^([\w.-]{1,64}|\*)$/.test(tenant))
+      throw new ConfigError(
+        `${where}: tenant ${JSON.stringify(tenant)} must be 1 to 64 letters, digits, "_", "." or "-" (or "*" for an operator).`,
+      );
+    if (token.length < 16)
+      throw new ConfigError(
+        `${where}: the token of tenant ${tenant} must be at least 16 characters (give "tenant=token", or "tenant token" in the file).`,
+      );
     table.set(tokenDigest(token), tenant);
   }
   return table;
@@ -156,9 +171,21 @@ function loadTokens(env: NodeJS.ProcessEnv): Map<string, string> {
 
 /** WEFT_POOLS: comma-separated pool names (default: the default pool). */
 function pools(env: NodeJS.ProcessEnv): string[] {
-  const list = [...new Set((env.WEFT_POOLS ?? 'default').split(',').map((s) => s.trim()).filter(Boolean))];
-  for (const p of list) if (!/^[A-Za-z0-9_.-]{1,64}$/.test(p)) throw new ConfigError(`WEFT_POOLS: ${JSON.stringify(p)} is not a pool name (1 to 64 letters, digits, "_", "." or "-").`);
-  if (list.length === 0) throw new ConfigError('WEFT_POOLS lists no pool: give at least one, such as "default" or "default,gpu".');
+  const list = [
+    ...new Set(
+      (env.WEFT_POOLS ?? 'default')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
+  for (const p of list)
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(p))
+      throw new ConfigError(
+        `WEFT_POOLS: ${JSON.stringify(p)} is not a pool name (1 to 64 letters, digits, "_", "." or "-").`,
+      );
+  if (list.length === 0)
+    throw new ConfigError('WEFT_POOLS lists no pool: give at least one, such as "default" or "default,gpu".');
   return list;
 }
 
@@ -170,7 +197,8 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}=${raw} is not valid: give an integer from ${min} to ${max}.`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new ConfigError(`${name}=${raw} is not valid: give an integer from ${min} to ${max}.`);
   return n;
 }
 
@@ -179,7 +207,17 @@ export function parseBytes(raw: string): number | null {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$/i.exec(raw);
   if (!m) return null;
   const unit = (m[2] ?? '').toLowerCase().replace(/b$/, '');
-  const scale: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, ki: 2 ** 10, mi: 2 ** 20, gi: 2 ** 30, ti: 2 ** 40 };
+  const scale: Record<string, number> = {
+    '': 1,
+    k: 1e3,
+    m: 1e6,
+    g: 1e9,
+    t: 1e12,
+    ki: 2 ** 10,
+    mi: 2 ** 20,
+    gi: 2 ** 30,
+    ti: 2 ** 40,
+  };
   return unit in scale ? Math.floor(Number(m[1]) * scale[unit]) : null;
 }
 
@@ -193,7 +231,8 @@ function bytes(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 
 function bytesWithin(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const n = bytes(env, name, fallback);
-  if (n < min || n > max) throw new ConfigError(`${name}=${env[name]} is not valid: give a size from ${min} to ${max} bytes (such as 64MB).`);
+  if (n < min || n > max)
+    throw new ConfigError(`${name}=${env[name]} is not valid: give a size from ${min} to ${max} bytes (such as 64MB).`);
   return n;
 }
 
@@ -208,7 +247,8 @@ function fraction(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!(n > 0 && n <= 1)) throw new ConfigError(`${name}=${raw} is not valid: give a fraction above 0 and at most 1, such as 0.8.`);
+  if (!(n > 0 && n <= 1))
+    throw new ConfigError(`${name}=${raw} is not valid: give a fraction above 0 and at most 1, such as 0.8.`);
   return n;
 }
 

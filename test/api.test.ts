@@ -30,13 +30,41 @@ async function graphKeysInRedis(): Promise<string[]> {
 describe('rejected submissions', () => {
   const cases: [string, unknown, string, Record<string, unknown>][] = [
     ['unknown_key', { graph: { x: 1 }, keys: ['x', ['nope']] }, 'unknown_key', { keys: ['nope'] }],
-    ['missing_dependency', { graph: { x: task('inc', ref('y')) }, keys: 'x' }, 'missing_dependency', { key: 'x', missing: 'y' }],
-    ['cycle', { graph: { a: task('inc', ref('b')), b: ref('c'), c: task('inc', ref('a')), d: 1 }, keys: 'd' }, 'cycle', {}],
-    ['unknown_op', { graph: { x: task('inc', task('frobnicate', 1)) }, keys: 'x' }, 'unknown_op', { key: 'x', op: 'frobnicate' }],
-    ['malformed node', { graph: { x: task('inc', { $oid: 5 }) }, keys: 'x' }, 'invalid_graph', { key: 'x', path: '$["x"].args[0].$oid' }],
+    [
+      'missing_dependency',
+      { graph: { x: task('inc', ref('y')) }, keys: 'x' },
+      'missing_dependency',
+      { key: 'x', missing: 'y' },
+    ],
+    [
+      'cycle',
+      { graph: { a: task('inc', ref('b')), b: ref('c'), c: task('inc', ref('a')), d: 1 }, keys: 'd' },
+      'cycle',
+      {},
+    ],
+    [
+      'unknown_op',
+      { graph: { x: task('inc', task('frobnicate', 1)) }, keys: 'x' },
+      'unknown_op',
+      { key: 'x', op: 'frobnicate' },
+    ],
+    [
+      'malformed node',
+      { graph: { x: task('inc', { $oid: 5 }) }, keys: 'x' },
+      'invalid_graph',
+      { key: 'x', path: '$["x"].args[0].$oid' },
+    ],
     ['graph that is an array (keys that are not strings)', { graph: [1, 2], keys: 'x' }, 'invalid_graph', {}],
     ['empty graph', { graph: {}, keys: [] }, 'invalid_graph', {}],
-    ['too many tasks', { graph: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`t${i}`, task('inc', i)])), keys: Array.from({ length: 101 }, (_, i) => `t${i}`) }, 'too_many_tasks', { tasks: 101, limit: 100 }],
+    [
+      'too many tasks',
+      {
+        graph: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`t${i}`, task('inc', i)])),
+        keys: Array.from({ length: 101 }, (_, i) => `t${i}`),
+      },
+      'too_many_tasks',
+      { tasks: 101, limit: 100 },
+    ],
     ['unknown request field', { graph: { x: 1 }, keys: 'x', wiat: 3 }, 'invalid_request', {}],
     ['wait of the wrong type', { graph: { x: 1 }, keys: 'x', wait: 'soon' }, 'invalid_request', {}],
     ['both graph and layers', { graph: { x: 1 }, layers: { a: { x: 1 } }, keys: 'x' }, 'invalid_request', {}],
@@ -53,7 +81,9 @@ describe('rejected submissions', () => {
   }
 
   it('a cycle names its keys in order', async () => {
-    const res = await post(JSON.stringify({ graph: { a: task('inc', ref('b')), b: ref('c'), c: task('inc', ref('a')) }, keys: 'a' }));
+    const res = await post(
+      JSON.stringify({ graph: { a: task('inc', ref('b')), b: ref('c'), c: task('inc', ref('a')) }, keys: 'a' }),
+    );
     expect(res.body.error.cycle).toEqual(['a', 'b', 'c', 'a']);
     expect(res.body.error.message).toContain('"a" -> "b" -> "c" -> "a"');
   });
@@ -85,11 +115,19 @@ describe('rejected submissions', () => {
 
 describe('graph lifecycle', () => {
   it('wait holds until done; GET status and result agree', async () => {
-    const res = await post(JSON.stringify({ graph: { x: task('inc', 1), y: task('mul', ref('x'), 10) }, keys: ['y', 'x'], wait: 10 }));
+    const res = await post(
+      JSON.stringify({ graph: { x: task('inc', 1), y: task('mul', ref('x'), 10) }, keys: ['y', 'x'], wait: 10 }),
+    );
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'done', result: [20, 2] });
     const info = (await (await fetch(`${weft.url}/v1/graphs/${res.body.id}`)).json()) as any;
-    expect(info).toMatchObject({ id: res.body.id, status: 'done', progress: { total: 2, done: 2, running: 0, failed: 0 }, outputs: res.body.outputs, error: null });
+    expect(info).toMatchObject({
+      id: res.body.id,
+      status: 'done',
+      progress: { total: 2, done: 2, running: 0, failed: 0 },
+      outputs: res.body.outputs,
+      error: null,
+    });
     expect(info.finished).toBeGreaterThanOrEqual(info.started);
     expect(info.started).toBeGreaterThanOrEqual(info.created);
     const result = (await (await fetch(`${weft.url}/v1/graphs/${res.body.id}/result`)).json()) as any;
@@ -109,7 +147,11 @@ describe('graph lifecycle', () => {
   });
 
   it('unknown graph ids are 404 graph_not_found on every route', async () => {
-    for (const [method, path] of [['GET', ''], ['GET', '/result'], ['DELETE', '']]) {
+    for (const [method, path] of [
+      ['GET', ''],
+      ['GET', '/result'],
+      ['DELETE', ''],
+    ]) {
       const res = await fetch(`${weft.url}/v1/graphs/nope${path}`, { method });
       expect(res.status).toBe(404);
       expect(((await res.json()) as any).error).toMatchObject({ code: 'graph_not_found', id: 'nope' });
@@ -136,7 +178,10 @@ describe('graph lifecycle', () => {
   it('intermediates are freed when the graph is done; outputs are kept for ttl', async () => {
     const graph: Record<string, unknown> = {};
     for (let i = 0; i < 50; i++) graph[`m${i}`] = task('range', 100);
-    graph.total = task('sum', Array.from({ length: 50 }, (_, i) => task('len', ref(`m${i}`))));
+    graph.total = task(
+      'sum',
+      Array.from({ length: 50 }, (_, i) => task('len', ref(`m${i}`))),
+    );
     const res = await post(JSON.stringify({ graph, keys: 'total', wait: 10, ttl: 120 }));
     expect(res.body.result).toBe(5000);
     const vals = `${weft.env.WEFT_PREFIX}:{${res.body.id}}:vals`;
@@ -146,7 +191,9 @@ describe('graph lifecycle', () => {
     expect(ttl).toBeLessThanOrEqual(120);
     // Scheduling state is gone once the graph is done; its events are kept as long as its outputs.
     const events = `${weft.env.WEFT_PREFIX}:{${res.body.id}}:events`;
-    expect((await graphKeysInRedis()).filter((k) => k.includes(res.body.id)).sort()).toEqual([`${weft.env.WEFT_PREFIX}:{${res.body.id}}:meta`, vals, events].sort());
+    expect((await graphKeysInRedis()).filter((k) => k.includes(res.body.id)).sort()).toEqual(
+      [`${weft.env.WEFT_PREFIX}:{${res.body.id}}:meta`, vals, events].sort(),
+    );
     expect(await redis.ttl(events)).toBeGreaterThan(100);
   });
 
@@ -157,8 +204,15 @@ describe('graph lifecycle', () => {
       graph[`d${i}`] = i;
       graph[`t${i}`] = task('inc', ref(`d${i}`));
     }
-    for (let j = 0; j < n / 100; j++) graph[`s${j}`] = task('sum', Array.from({ length: 100 }, (_, k) => ref(`t${j * 100 + k}`)));
-    graph.total = task('sum', Array.from({ length: n / 100 }, (_, j) => ref(`s${j}`)));
+    for (let j = 0; j < n / 100; j++)
+      graph[`s${j}`] = task(
+        'sum',
+        Array.from({ length: 100 }, (_, k) => ref(`t${j * 100 + k}`)),
+      );
+    graph.total = task(
+      'sum',
+      Array.from({ length: n / 100 }, (_, j) => ref(`s${j}`)),
+    );
     const big = await startWeftWithoutLimits();
     try {
       const res = await big.compute(graph, 'total');
@@ -198,7 +252,26 @@ describe('service routes', () => {
   it('GET /v1/ops lists the built-in ops with descriptions', async () => {
     const body = (await (await fetch(`${weft.url}/v1/ops`)).json()) as any;
     const names = body.ops.map((o: { name: string }) => o.name);
-    for (const op of ['identity', 'inc', 'add', 'sub', 'mul', 'div', 'neg', 'sum', 'len', 'min', 'max', 'mean', 'getitem', 'concat', 'range', 'sleep', 'fail']) expect(names).toContain(op);
+    for (const op of [
+      'identity',
+      'inc',
+      'add',
+      'sub',
+      'mul',
+      'div',
+      'neg',
+      'sum',
+      'len',
+      'min',
+      'max',
+      'mean',
+      'getitem',
+      'concat',
+      'range',
+      'sleep',
+      'fail',
+    ])
+      expect(names).toContain(op);
     for (const o of body.ops) expect(o.description.length).toBeGreaterThan(5);
   });
 

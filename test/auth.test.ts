@@ -23,10 +23,20 @@ beforeAll(async () => {
 });
 afterAll(() => weft?.close());
 
-function call(token: string | null, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+function call(
+  token: string | null,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return fetch(`${weft.url}${path}`, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 }
@@ -38,7 +48,17 @@ async function json(res: Response): Promise<any> {
 describe('tokens', () => {
   it('every route but /healthz answers 401 unauthorized without a valid token', async () => {
     expect((await call(null, 'GET', '/healthz')).status).not.toBe(401);
-    for (const [method, path] of [['GET', '/v1/ops'], ['POST', '/v1/graphs'], ['GET', '/v1/graphs'], ['GET', '/v1/graphs/x'], ['GET', '/v1/objects/x.0'], ['GET', '/v1/stats'], ['GET', '/v1/workers'], ['GET', '/metrics'], ['GET', '/v1/nothing']]) {
+    for (const [method, path] of [
+      ['GET', '/v1/ops'],
+      ['POST', '/v1/graphs'],
+      ['GET', '/v1/graphs'],
+      ['GET', '/v1/graphs/x'],
+      ['GET', '/v1/objects/x.0'],
+      ['GET', '/v1/stats'],
+      ['GET', '/v1/workers'],
+      ['GET', '/metrics'],
+      ['GET', '/v1/nothing'],
+    ]) {
       for (const token of [null, 'not-a-token-at-all-123']) {
         const res = await call(token, method, path, method === 'POST' ? { graph: { x: 1 }, keys: 'x' } : undefined);
         expect(res.status, `${method} ${path}`).toBe(401);
@@ -57,7 +77,14 @@ describe('tenants', () => {
   let oid: string;
   let putOid: string;
   beforeAll(async () => {
-    const res = await json(await call(ALICE, 'POST', '/v1/graphs', { graph: { x: 40, y: { $op: 'add', args: [{ $ref: 'x' }, 2] } }, keys: 'y', wait: 10, persist: false }));
+    const res = await json(
+      await call(ALICE, 'POST', '/v1/graphs', {
+        graph: { x: 40, y: { $op: 'add', args: [{ $ref: 'x' }, 2] } },
+        keys: 'y',
+        wait: 10,
+        persist: false,
+      }),
+    );
     expect(res.status).toBe('done');
     graphId = res.id;
     oid = res.outputs.$oid;
@@ -84,12 +111,18 @@ describe('tenants', () => {
       expect(res.status, `${method} ${path}`).toBe(404);
       expect((await json(res)).error.code).toMatch(/^(graph|object)_not_found$/);
     }
-    const uses = await call(BOB, 'POST', '/v1/graphs', { graph: { z: { $op: 'inc', args: [{ $oid: oid }] } }, keys: 'z', wait: 5 });
+    const uses = await call(BOB, 'POST', '/v1/graphs', {
+      graph: { z: { $op: 'inc', args: [{ $oid: oid }] } },
+      keys: 'z',
+      wait: 5,
+    });
     expect(uses.status).toBe(400);
     expect((await json(uses)).error.code).toBe('unknown_object');
     // A WebSocket on the events path closes as for a graph that does not exist.
     const closed = await new Promise<number>((resolve) => {
-      const ws = new WebSocket(`${weft.url.replace('http', 'ws')}/v1/graphs/${graphId}/events`, { headers: { authorization: `Bearer ${BOB}` } });
+      const ws = new WebSocket(`${weft.url.replace('http', 'ws')}/v1/graphs/${graphId}/events`, {
+        headers: { authorization: `Bearer ${BOB}` },
+      });
       ws.on('close', (code) => resolve(code));
     });
     expect(closed).toBe(4404);
@@ -97,7 +130,11 @@ describe('tenants', () => {
     expect(await json(await call(ALICE, 'GET', `/v1/objects/${oid}`))).toBe(42);
     expect(await json(await call(ALICE, 'GET', `/v1/objects/${putOid}`))).toEqual({ secret: 'alice' });
     expect((await json(await call(ALICE, 'GET', `/v1/graphs/${graphId}`))).status).toBe('done');
-    const hers = await call(ALICE, 'POST', '/v1/graphs', { graph: { z: { $op: 'inc', args: [{ $oid: oid }] } }, keys: 'z', wait: 5 });
+    const hers = await call(ALICE, 'POST', '/v1/graphs', {
+      graph: { z: { $op: 'inc', args: [{ $oid: oid }] } },
+      keys: 'z',
+      wait: 5,
+    });
     expect((await json(hers)).result).toBe(43);
   });
 
@@ -117,8 +154,11 @@ describe('tenants', () => {
   });
 
   it("GET /v1/graphs lists a tenant's own graphs only; an operator's list has every tenant's", async () => {
-    const bobs = await json(await call(BOB, 'POST', '/v1/graphs', { graph: { b: { $op: 'inc', args: [1] } }, keys: 'b', wait: 10 }));
-    const ids = async (token: string) => (await json(await call(token, 'GET', '/v1/graphs?limit=1000'))).graphs.map((g: any) => g.id);
+    const bobs = await json(
+      await call(BOB, 'POST', '/v1/graphs', { graph: { b: { $op: 'inc', args: [1] } }, keys: 'b', wait: 10 }),
+    );
+    const ids = async (token: string) =>
+      (await json(await call(token, 'GET', '/v1/graphs?limit=1000'))).graphs.map((g: any) => g.id);
     const [alice, bob, operator] = await Promise.all([ids(ALICE), ids(BOB), ids(OPERATOR)]);
     expect(alice).toContain(graphId);
     expect(alice).not.toContain(bobs.id);
@@ -130,7 +170,9 @@ describe('tenants', () => {
   });
 
   it('an event stream takes the token as access_token where headers cannot be set', async () => {
-    const res = await fetch(`${weft.url}/v1/graphs/${graphId}/events?access_token=${ALICE}`, { headers: { accept: 'text/event-stream' } });
+    const res = await fetch(`${weft.url}/v1/graphs/${graphId}/events?access_token=${ALICE}`, {
+      headers: { accept: 'text/event-stream' },
+    });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('event: finish');
     expect((await fetch(`${weft.url}/v1/graphs/${graphId}?access_token=${ALICE}`)).status).toBe(401);
@@ -139,7 +181,9 @@ describe('tenants', () => {
   it('each tenant has its own result cache', async () => {
     const graph = { a: { $op: 'array.ones', args: [[50]] }, s: { $op: 'array.sum', args: [{ $ref: 'a' }] } };
     const hits = async (token: string) => {
-      const res = await json(await call(token, 'POST', '/v1/graphs', { graph, keys: 's', wait: 10, options: { cache: true } }));
+      const res = await json(
+        await call(token, 'POST', '/v1/graphs', { graph, keys: 's', wait: 10, options: { cache: true } }),
+      );
       const events = (await json(await call(token, 'GET', `/v1/graphs/${res.id}/events`))).events;
       return events.find((e: any) => e.type === 'postsubmit_all').cache_hits;
     };
@@ -152,14 +196,21 @@ describe('tenants', () => {
 describe('graphs in flight per tenant', () => {
   let small: Weft;
   beforeAll(async () => {
-    small = await startWeft({ workers: 1, env: { WEFT_TOKENS: `alice=${ALICE},bob=${BOB}`, WEFT_MAX_GRAPHS_IN_FLIGHT: '2' } });
+    small = await startWeft({
+      workers: 1,
+      env: { WEFT_TOKENS: `alice=${ALICE},bob=${BOB}`, WEFT_MAX_GRAPHS_IN_FLIGHT: '2' },
+    });
   });
   afterAll(() => small?.close());
 
   it('a tenant at WEFT_MAX_GRAPHS_IN_FLIGHT gets 429 too_many_graphs; others do not; ended graphs free their places', async () => {
     const submit = (token: string, ms: number) =>
-      fetch(`${small.url}/v1/graphs`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ graph: { s: { $op: 'sleep', args: [ms, 1] } }, keys: 's' }) });
-    const first = await (await submit(ALICE, 400)).json() as any;
+      fetch(`${small.url}/v1/graphs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ graph: { s: { $op: 'sleep', args: [ms, 1] } }, keys: 's' }),
+      });
+    const first = (await (await submit(ALICE, 400)).json()) as any;
     await submit(ALICE, 400);
     const third = await submit(ALICE, 10);
     expect(third.status).toBe(429);
@@ -175,7 +226,11 @@ describe('without tokens', () => {
   it('the API listens on loopback only and says so, whatever HOST says', async () => {
     const port = await freePort();
     const root = fileURLToPath(new URL('..', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/api/main.ts'], { cwd: root, env: { ...process.env, ...weft.env, HOST: '0.0.0.0', PORT: String(port), WEFT_TOKENS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/api/main.ts'], {
+      cwd: root,
+      env: { ...process.env, ...weft.env, HOST: '0.0.0.0', PORT: String(port), WEFT_TOKENS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -183,7 +238,9 @@ describe('without tokens', () => {
       for (let i = 0; i < 200 && !output.includes('Server listening'); i++) await new Promise((r) => setTimeout(r, 50));
       expect(output).toContain('listening on 127.0.0.1 only');
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBeLessThan(500);
-      const external = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
+      const external = Object.values(networkInterfaces())
+        .flat()
+        .find((a) => a && a.family === 'IPv4' && !a.internal);
       if (external) await expect(fetch(`http://${external.address}:${port}/healthz`)).rejects.toThrow();
     } finally {
       child.kill('SIGTERM');

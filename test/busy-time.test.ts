@@ -26,8 +26,25 @@ describe('busy periods in one process', () => {
   });
 
   it('the union of periods in any order', () => {
-    expect(mergePeriods([[3, 4], [0, 1], [0.5, 2], [2, 2.5]])).toEqual([[0, 2.5], [3, 4]]);
-    expect(busyLength([[0, 10], [2, 3], [9, 12], [20, 21]])).toBe(13);
+    expect(
+      mergePeriods([
+        [3, 4],
+        [0, 1],
+        [0.5, 2],
+        [2, 2.5],
+      ]),
+    ).toEqual([
+      [0, 2.5],
+      [3, 4],
+    ]);
+    expect(
+      busyLength([
+        [0, 10],
+        [2, 3],
+        [9, 12],
+        [20, 21],
+      ]),
+    ).toBe(13);
     expect(busyLength([])).toBe(0);
   });
 
@@ -80,7 +97,7 @@ describe('busy time across processes (addBusyTime-2.lua)', () => {
     const t = Date.now();
     const all: [number, number][] = [];
     let seed = 7;
-    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     for (let worker = 0; worker < 4; worker++) {
       // Each worker's own periods are disjoint and in order, as BusyPeriods gives them.
       let at = t + random() * 50;

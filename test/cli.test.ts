@@ -29,7 +29,14 @@ function cli(args: string[], url = weft.url): Promise<{ code: number | null; std
 }
 
 it('submit --wait prints the result and exits 0', async () => {
-  writeFileSync(join(dir, 'graph.json'), JSON.stringify({ x: 1, y: { $op: 'inc', args: [{ $ref: 'x' }] }, z: { $op: 'add', args: [{ $ref: 'x' }, { $ref: 'y' }] } }));
+  writeFileSync(
+    join(dir, 'graph.json'),
+    JSON.stringify({
+      x: 1,
+      y: { $op: 'inc', args: [{ $ref: 'x' }] },
+      z: { $op: 'add', args: [{ $ref: 'x' }, { $ref: 'y' }] },
+    }),
+  );
   const r = await cli(['submit', 'graph.json', '--keys', 'z,y', '--wait', '--json']);
   expect(r.code, r.stderr).toBe(0);
   expect(JSON.parse(r.stdout)).toMatchObject({ status: 'done', result: [3, 2] });
@@ -63,10 +70,20 @@ it('put, get, rm, persist, ops and stats', async () => {
 });
 
 it('on a terminal, submit --wait draws a progress bar from the graph events, up to every task', async () => {
-  writeFileSync(join(dir, 'slow.json'), JSON.stringify({ a: { $op: 'sleep', args: [300, 1] }, b: { $op: 'sleep', args: [300, 2] }, c: { $op: 'add', args: [{ $ref: 'a' }, { $ref: 'b' }] } }));
+  writeFileSync(
+    join(dir, 'slow.json'),
+    JSON.stringify({
+      a: { $op: 'sleep', args: [300, 1] },
+      b: { $op: 'sleep', args: [300, 2] },
+      c: { $op: 'add', args: [{ $ref: 'a' }, { $ref: 'b' }] },
+    }),
+  );
   // script(1) runs the command on a pseudo-terminal, as a shell in a terminal would.
   const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-    const child = spawn('script', ['-qfec', `${bin} submit slow.json --keys c --wait --json`, '/dev/null'], { cwd: dir, env: { ...process.env, WEFT_URL: weft.url } });
+    const child = spawn('script', ['-qfec', `${bin} submit slow.json --keys c --wait --json`, '/dev/null'], {
+      cwd: dir,
+      env: { ...process.env, WEFT_URL: weft.url },
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

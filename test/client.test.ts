@@ -5,7 +5,22 @@
  * events, errors, and deterministic keys.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, DataFrame, NDArray, RemoteTaskError, WeftArray, WeftError, arange, delayed, fromArray, fromRecords, kwargs, ones, random, zeros } from 'weft/client';
+import {
+  Client,
+  DataFrame,
+  NDArray,
+  RemoteTaskError,
+  WeftArray,
+  WeftError,
+  arange,
+  delayed,
+  fromArray,
+  fromRecords,
+  kwargs,
+  ones,
+  random,
+  zeros,
+} from 'weft/client';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { random as rng } from './helpers/random.ts';
 
@@ -20,11 +35,13 @@ afterAll(() => weft?.close());
 /** A nested list of numbers, row-major, of a shape. */
 function grid(shape: number[], f: (flat: number) => number): unknown[] {
   let i = 0;
-  const build = (d: number): unknown[] => Array.from({ length: shape[d] }, () => (d === shape.length - 1 ? f(i++) : build(d + 1)));
+  const build = (d: number): unknown[] =>
+    Array.from({ length: shape[d] }, () => (d === shape.length - 1 ? f(i++) : build(d + 1)));
   return build(0);
 }
 
-const close = (a: number, b: number, rel = 1e-12) => expect(Math.abs(a - b)).toBeLessThanOrEqual(rel * Math.max(1, Math.abs(b)));
+const close = (a: number, b: number, rel = 1e-12) =>
+  expect(Math.abs(a - b)).toBeLessThanOrEqual(rel * Math.max(1, Math.abs(b)));
 
 describe('delayed', () => {
   it('builds graphs from calls, with kwargs, getitem and futures as arguments', async () => {
@@ -32,7 +49,13 @@ describe('delayed', () => {
     expect(await client.compute(total)).toBe(12);
     const pair = delayed('identity')([total, delayed('mul')(3, 4)]);
     expect(await client.compute([pair.get(1), pair])).toEqual([12, [12, 12]]);
-    const sum = delayed('array.sum')(delayed('array.from')([[1, 2], [3, 4]]), kwargs({ axis: 0 }));
+    const sum = delayed('array.sum')(
+      delayed('array.from')([
+        [1, 2],
+        [3, 4],
+      ]),
+      kwargs({ axis: 0 }),
+    );
     expect(await client.compute(sum)).toEqual(new NDArray('float64', [2], new Float64Array([4, 6])));
     const stored = await client.put({ $ndarray: 'is data, not a marker' });
     expect(await client.compute(delayed('getitem')(stored, '$ndarray'))).toBe('is data, not a marker');
@@ -62,9 +85,12 @@ describe('Array', () => {
   const data = grid([7, 5], (i) => (i * 37) % 11) as number[][];
   const flat = data.flat();
 
-  it('fromArray keeps the data through uneven chunks, and the chunk structure is Dask\'s', async () => {
+  it("fromArray keeps the data through uneven chunks, and the chunk structure is Dask's", async () => {
     const x = fromArray(data, { chunks: [3, 2] });
-    expect(x.chunks).toEqual([[3, 3, 1], [2, 2, 1]]);
+    expect(x.chunks).toEqual([
+      [3, 3, 1],
+      [2, 2, 1],
+    ]);
     expect(x.shape).toEqual([7, 5]);
     expect(x.dtype).toBe('int32');
     const back = await x.compute(client);
@@ -77,14 +103,21 @@ describe('Array', () => {
     const n = flat.length;
     const mean = flat.reduce((a, b) => a + b, 0) / n;
     const variance = flat.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
-    const [sum, m, lo, hi, sd, sd1] = await client.compute([x.sum(), x.mean(), x.min(), x.max(), x.std(), x.std({ ddof: 1 })] as any);
+    const [sum, m, lo, hi, sd, sd1] = await client.compute([
+      x.sum(),
+      x.mean(),
+      x.min(),
+      x.max(),
+      x.std(),
+      x.std({ ddof: 1 }),
+    ] as any);
     expect(sum).toBe(flat.reduce((a, b) => a + b, 0));
     close(m as number, mean);
     expect(lo).toBe(Math.min(...flat));
     expect(hi).toBe(Math.max(...flat));
     close(sd as number, Math.sqrt(variance));
     close(sd1 as number, Math.sqrt((variance * n) / (n - 1)));
-    const colMeans = (x.mean({ axis: 0 }) as WeftArray);
+    const colMeans = x.mean({ axis: 0 }) as WeftArray;
     expect(colMeans.chunks).toEqual([[2, 2, 1]]);
     const cols = await colMeans.compute(client);
     data[0].forEach((_, j) => close(cols.data[j], data.reduce((a, row) => a + row[j], 0) / data.length));
@@ -97,7 +130,13 @@ describe('Array', () => {
     const y = x.mul(2).add(x).sub(1).div(4);
     expect(Array.from((await y.compute(client)).data)).toEqual(flat.map((v) => (v * 2 + v - 1) / 4));
     expect(Array.from((await x.gt(5).compute(client)).data)).toEqual(flat.map((v) => (v > 5 ? 1 : 0)));
-    expect(await (ones([10, 10], { chunks: 4 }).add(zeros([10, 10], { chunks: 4 })).sum() as any).constructor).toBeDefined();
+    expect(
+      await (
+        ones([10, 10], { chunks: 4 })
+          .add(zeros([10, 10], { chunks: 4 }))
+          .sum() as any
+      ).constructor,
+    ).toBeDefined();
     expect(await client.compute(ones([10, 10], { chunks: 4 }).mul(3).sum() as any)).toBe(300);
     const r = arange(0, 100, 3, { chunks: 10 });
     expect(r.shape).toEqual([34]);
@@ -122,7 +161,10 @@ describe('Array', () => {
 
   it('slices like numpy with starts, stops, steps and indexes, reading only the blocks it touches', async () => {
     const x = fromArray(data, { chunks: [3, 2] });
-    const s = x.slice([[1, 6, 2], [-4, null]]) as WeftArray;
+    const s = x.slice([
+      [1, 6, 2],
+      [-4, null],
+    ]) as WeftArray;
     expect(s.shape).toEqual([3, 4]);
     const want = [1, 3, 5].flatMap((i) => data[i].slice(1));
     expect(Array.from((await s.compute(client)).data)).toEqual(want);
@@ -142,7 +184,10 @@ describe('Array', () => {
     expect([...p.layers.keys()]).toEqual([x.name]);
     const [sum, lo, hi] = (await client.compute([p.sum(), p.min(), p.max()] as any)) as number[];
     const whole = await x.compute(client);
-    close(sum, Array.from(whole.data).reduce((a, b) => a + b, 0));
+    close(
+      sum,
+      Array.from(whole.data).reduce((a, b) => a + b, 0),
+    );
     expect(lo).toBe(Array.from(whole.data).reduce((a, b) => Math.min(a, b)));
     expect(hi).toBe(Array.from(whole.data).reduce((a, b) => Math.max(a, b)));
     await client.release(p);
@@ -153,7 +198,12 @@ describe('Array', () => {
 
 describe('DataFrame', () => {
   const next = rng(9);
-  const rows = Array.from({ length: 2000 }, (_, i) => ({ id: i, age: Math.floor(next() * 60), grade: Math.floor(next() * 100), name: `n${i % 7}` }));
+  const rows = Array.from({ length: 2000 }, (_, i) => ({
+    id: i,
+    age: Math.floor(next() * 60),
+    grade: Math.floor(next() * 100),
+    name: `n${i % 7}`,
+  }));
 
   it('groupby(...).mean() and agg() match a direct computation, across partitions', async () => {
     const df = fromRecords(rows, { npartitions: 10 });
@@ -170,7 +220,10 @@ describe('DataFrame', () => {
       close(r.id as number, g.reduce((a, x) => a + x.id, 0) / g.length);
       expect(r).not.toHaveProperty('name');
     });
-    const agg = await df.groupby(['name']).agg({ n: ['id', 'count'], top: ['grade', 'max'] }).compute(client);
+    const agg = await df
+      .groupby(['name'])
+      .agg({ n: ['id', 'count'], top: ['grade', 'max'] })
+      .compute(client);
     expect(agg).toEqual(
       [...new Set(rows.map((r) => r.name))].sort().map((name) => {
         const g = rows.filter((r) => r.name === name);
@@ -184,7 +237,12 @@ describe('DataFrame', () => {
     const indexed = df.setIndex('grade');
     expect(indexed.index).toBe('grade');
     const head = await indexed.head(10, { npartitions: -1 }).compute(client);
-    expect(head.map((r) => r.grade)).toEqual(rows.map((r) => r.grade).sort((a, b) => a - b).slice(0, 10));
+    expect(head.map((r) => r.grade)).toEqual(
+      rows
+        .map((r) => r.grade)
+        .sort((a, b) => a - b)
+        .slice(0, 10),
+    );
     const desc = await df.sortValues('age', { ascending: false }).compute(client);
     expect(desc.map((r) => r.age)).toEqual(rows.map((r) => r.age).sort((a, b) => b - a));
     expect(desc).toHaveLength(rows.length);
@@ -192,16 +250,28 @@ describe('DataFrame', () => {
 
   it('filter, assign, length and merge match a direct computation', async () => {
     const df = fromRecords(rows, { npartitions: 5 });
-    const older = df.filter(['and', ['age', '>=', 30], ['name', 'in', ['n1', 'n2']]]).assign({ score: ['*', { col: 'grade' }, 2] });
+    const older = df
+      .filter(['and', ['age', '>=', 30], ['name', 'in', ['n1', 'n2']]])
+      .assign({ score: ['*', { col: 'grade' }, 2] });
     const want = rows.filter((r) => r.age >= 30 && (r.name === 'n1' || r.name === 'n2'));
     const got = await older.compute(client);
     expect(got.map((r) => [r.id, r.score])).toEqual(want.map((r) => [r.id, r.grade * 2]));
     expect(await client.compute(older.length())).toBe(want.length);
-    const names = fromRecords(['n0', 'n1', 'n2', 'n3'].map((name, i) => ({ name, label: i * 10 })), { npartitions: 2 });
+    const names = fromRecords(
+      ['n0', 'n1', 'n2', 'n3'].map((name, i) => ({ name, label: i * 10 })),
+      { npartitions: 2 },
+    );
     for (const how of ['inner', 'left'] as const) {
       const merged = await df.merge(names, { on: 'name', how }).sortValues('id').compute(client);
-      const labels = new Map([['n0', 0], ['n1', 10], ['n2', 20], ['n3', 30]]);
-      const expected = rows.filter((r) => how === 'left' || labels.has(r.name)).map((r) => ({ ...r, label: labels.get(r.name) ?? null }));
+      const labels = new Map([
+        ['n0', 0],
+        ['n1', 10],
+        ['n2', 20],
+        ['n3', 30],
+      ]);
+      const expected = rows
+        .filter((r) => how === 'left' || labels.has(r.name))
+        .map((r) => ({ ...r, label: labels.get(r.name) ?? null }));
       expect(merged).toEqual(expected);
     }
   });
@@ -212,7 +282,9 @@ describe('DataFrame', () => {
     expect(p).toBeInstanceOf(DataFrame);
     const [n, byName] = await client.compute([p.length(), p.groupby('name').sum()]);
     expect(n).toBe(rows.length);
-    expect((byName as any[]).find((r) => r.name === 'n3').double).toBe(2 * rows.filter((r) => r.name === 'n3').reduce((a, r) => a + r.grade, 0));
+    expect((byName as any[]).find((r) => r.name === 'n3').double).toBe(
+      2 * rows.filter((r) => r.name === 'n3').reduce((a, r) => a + r.grade, 0),
+    );
     await client.release(p);
   });
 });
@@ -228,9 +300,13 @@ describe('client', () => {
     await expect(client.get(ref)).rejects.toMatchObject({ code: 'object_not_found', status: 404 });
   });
 
-  it('events(id) yields the graph\'s lifecycle, ending after finish', async () => {
+  it("events(id) yields the graph's lifecycle, ending after finish", async () => {
     const chain = [1, 2, 3].reduce((acc: any, i) => delayed('sleep')(5, delayed('add')(acc, i)), 0);
-    const submitted = await client.submit({ graph: Object.fromEntries([...chain.layers.values()].flatMap((l: any) => Object.entries(l))), keys: chain.key, options: { optimize: { fuse: false } } });
+    const submitted = await client.submit({
+      graph: Object.fromEntries([...chain.layers.values()].flatMap((l: any) => Object.entries(l))),
+      keys: chain.key,
+      options: { optimize: { fuse: false } },
+    });
     const types: string[] = [];
     for await (const e of client.events(submitted.id)) types.push(e.type);
     expect(types[0]).toBe('postsubmit');
@@ -243,7 +319,11 @@ describe('client', () => {
     const a = ones([100], { chunks: 10 });
     expect(a.add(1).name).toBe(ones([100], { chunks: 10 }).add(1).name);
     const res = await client.submit({
-      graph: Object.fromEntries([a.add(1).sum(), a.add(1).mean()].flatMap((d: any) => [...d.layers.values()].flatMap((l: any) => Object.entries(l)))),
+      graph: Object.fromEntries(
+        [a.add(1).sum(), a.add(1).mean()].flatMap((d: any) =>
+          [...d.layers.values()].flatMap((l: any) => Object.entries(l)),
+        ),
+      ),
       keys: [(a.add(1).sum() as any).key, (a.add(1).mean() as any).key],
       wait: 30,
       options: { optimize: { fuse: false } },

@@ -13,7 +13,6 @@ beforeAll(async () => {
 });
 afterAll(() => weft?.close());
 
-
 describe('arrays', () => {
   it('the mean of a 256x256 random-int array in 64x64 chunks (a tree reduction of exact partials)', async () => {
     const graph: Record<string, unknown> = {};
@@ -25,14 +24,24 @@ describe('arrays', () => {
         graph[`moments-${i}-${j}`] = task('array.moments', ref(key));
         chunks.push(key);
       }
-      graph[`row-${i}`] = task('array.combine_moments', [0, 1, 2, 3].map((j) => ref(`moments-${i}-${j}`)));
+      graph[`row-${i}`] = task(
+        'array.combine_moments',
+        [0, 1, 2, 3].map((j) => ref(`moments-${i}-${j}`)),
+      );
     }
-    graph.total = task('array.combine_moments', [0, 1, 2, 3].map((i) => ref(`row-${i}`)));
+    graph.total = task(
+      'array.combine_moments',
+      [0, 1, 2, 3].map((i) => ref(`row-${i}`)),
+    );
     graph.mean = task('array.finalize', ref('total'), 'mean');
     graph.std = task('array.finalize', ref('total'), 'std');
     const res = await weft.compute(graph, ['mean', 'std', chunks]);
     expect(res.status, JSON.stringify(res.error)).toBe('done');
-    const [mean, std, blocks] = res.result as [number, number, { $ndarray: { dtype: string; shape: number[]; data: number[] } }[]];
+    const [mean, std, blocks] = res.result as [
+      number,
+      number,
+      { $ndarray: { dtype: string; shape: number[]; data: number[] } }[],
+    ];
     const values = blocks.flatMap((b) => {
       expect(b.$ndarray).toMatchObject({ dtype: 'int32', shape: [64, 64] });
       return b.$ndarray.data;
@@ -60,13 +69,20 @@ describe('dataframes', () => {
       graph[`part-${p}`] = task('frame.from_records', { $literal: rows.slice(p * 256, (p + 1) * 256) });
       graph[`partial-${p}`] = task('frame.groupby_partial', ref(`part-${p}`), 'age', aggs);
     }
-    graph.combined = task('frame.groupby_combine', [0, 1, 2, 3].map((p) => ref(`partial-${p}`)), 'age', aggs);
+    graph.combined = task(
+      'frame.groupby_combine',
+      [0, 1, 2, 3].map((p) => ref(`partial-${p}`)),
+      'age',
+      aggs,
+    );
     graph.mean = task('frame.to_records', task('frame.groupby_finalize', ref('combined'), 'age', aggs));
     const res = await weft.compute(graph, 'mean');
     expect(res.status, JSON.stringify(res.error)).toBe('done');
     const expected = new Map<number, number[]>();
     for (const r of rows) expected.set(r.age, [...(expected.get(r.age) ?? []), r.grade]);
-    const want = [...expected].sort(([a], [b]) => a - b).map(([age, gs]) => ({ age, grade: gs.reduce((x, y) => x + y, 0) / gs.length }));
+    const want = [...expected]
+      .sort(([a], [b]) => a - b)
+      .map(([age, gs]) => ({ age, grade: gs.reduce((x, y) => x + y, 0) / gs.length }));
     expect(res.result).toHaveLength(want.length);
     res.result.forEach((row: { age: number; grade: number }, i: number) => {
       expect(row.age).toBe(want[i].age);
@@ -84,18 +100,40 @@ describe('dataframes', () => {
       graph[`q-${p}`] = task('frame.quantiles', ref(`part-${p}`), 'age', q);
       graph[`n-${p}`] = task('frame.len', ref(`part-${p}`));
     }
-    graph.bounds = task('frame.boundaries', Array.from({ length: n }, (_, p) => ref(`q-${p}`)), n, Array.from({ length: n }, (_, p) => ref(`n-${p}`)));
+    graph.bounds = task(
+      'frame.boundaries',
+      Array.from({ length: n }, (_, p) => ref(`q-${p}`)),
+      n,
+      Array.from({ length: n }, (_, p) => ref(`n-${p}`)),
+    );
     // Dask's task-based shuffle: a split per input, a getitem per (input, output), a concat per output.
     for (let p = 0; p < n; p++) {
       graph[`split-${p}`] = task('frame.shuffle_group', ref(`part-${p}`), 'age', n, ref('bounds'));
       for (let j = 0; j < n; j++) graph[`get-${p}-${j}`] = task('getitem', ref(`split-${p}`), j);
     }
     for (let j = 0; j < n; j++) {
-      graph[`out-${j}`] = task('frame.sort_values', task('frame.concat', Array.from({ length: n }, (_, p) => ref(`get-${p}-${j}`))), 'age');
+      graph[`out-${j}`] = task(
+        'frame.sort_values',
+        task(
+          'frame.concat',
+          Array.from({ length: n }, (_, p) => ref(`get-${p}-${j}`)),
+        ),
+        'age',
+      );
       graph[`head-${j}`] = task('frame.head', ref(`out-${j}`), 10);
     }
     // head(10, npartitions=-1): the first 10 rows over the partitions in order.
-    graph.head = task('frame.to_records', task('frame.head', task('frame.concat', Array.from({ length: n }, (_, j) => ref(`head-${j}`))), 10));
+    graph.head = task(
+      'frame.to_records',
+      task(
+        'frame.head',
+        task(
+          'frame.concat',
+          Array.from({ length: n }, (_, j) => ref(`head-${j}`)),
+        ),
+        10,
+      ),
+    );
 
     const ages = [...rows].sort((a, b) => a.age - b.age).map((r) => r.age);
     const results: unknown[] = [];
@@ -118,14 +156,48 @@ describe('dataframes', () => {
     const k = 4;
     for (const how of ['inner', 'left']) {
       const graph: Record<string, unknown> = {};
-      for (let p = 0; p < 3; p++) graph[`l-${p}`] = task('frame.shuffle_group', task('frame.from_records', { $literal: left.slice(p * 200, (p + 1) * 200) }), 'key', k);
-      for (let p = 0; p < 2; p++) graph[`r-${p}`] = task('frame.shuffle_group', task('frame.from_records', { $literal: right.slice(p * 75, (p + 1) * 75) }), 'key', k);
+      for (let p = 0; p < 3; p++)
+        graph[`l-${p}`] = task(
+          'frame.shuffle_group',
+          task('frame.from_records', { $literal: left.slice(p * 200, (p + 1) * 200) }),
+          'key',
+          k,
+        );
+      for (let p = 0; p < 2; p++)
+        graph[`r-${p}`] = task(
+          'frame.shuffle_group',
+          task('frame.from_records', { $literal: right.slice(p * 75, (p + 1) * 75) }),
+          'key',
+          k,
+        );
       for (let j = 0; j < k; j++) {
         for (let p = 0; p < 3; p++) graph[`lp-${p}-${j}`] = task('getitem', ref(`l-${p}`), j);
         for (let p = 0; p < 2; p++) graph[`rp-${p}-${j}`] = task('getitem', ref(`r-${p}`), j);
-        graph[`m-${j}`] = task('frame.merge', task('frame.concat', [0, 1, 2].map((p) => ref(`lp-${p}-${j}`))), task('frame.concat', [0, 1].map((p) => ref(`rp-${p}-${j}`))), 'key', how);
+        graph[`m-${j}`] = task(
+          'frame.merge',
+          task(
+            'frame.concat',
+            [0, 1, 2].map((p) => ref(`lp-${p}-${j}`)),
+          ),
+          task(
+            'frame.concat',
+            [0, 1].map((p) => ref(`rp-${p}-${j}`)),
+          ),
+          'key',
+          how,
+        );
       }
-      graph.all = task('frame.to_records', task('frame.sort_values', task('frame.concat', Array.from({ length: k }, (_, j) => ref(`m-${j}`))), 'id'));
+      graph.all = task(
+        'frame.to_records',
+        task(
+          'frame.sort_values',
+          task(
+            'frame.concat',
+            Array.from({ length: k }, (_, j) => ref(`m-${j}`)),
+          ),
+          'id',
+        ),
+      );
       const res = await weft.compute(graph, 'all');
       expect(res.status, JSON.stringify(res.error)).toBe('done');
       const labels = new Map(right.map((r) => [r.key, r.label]));

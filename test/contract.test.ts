@@ -19,7 +19,10 @@ describe('openapi.yaml is the contract', () => {
     const generated = astToString(ast);
     const committed = read('src/api/openapi-types.ts');
     // The CLI adds a header comment; compare the generated body.
-    expect(committed.endsWith(generated) || committed.includes(generated.trim()), 'run `npm run gen:types` and commit the result').toBe(true);
+    expect(
+      committed.endsWith(generated) || committed.includes(generated.trim()),
+      'run `npm run gen:types` and commit the result',
+    ).toBe(true);
   });
 
   it('the error codes of openapi.yaml are the catalogue of src/api/errors.ts', () => {

@@ -12,7 +12,11 @@ it('ops from examples/ops run in graphs, with kwargs', async () => {
   const graph = {
     s: 'the quick brown fox',
     words: { $op: 'text.words', args: [{ $ref: 's' }] },
-    shout: { $op: 'text.join', args: [{ $op: 'concat', args: [[{ $ref: 'words' }, [{ $op: 'text.upper', args: ['!'] }]]] }], kwargs: { sep: '-' } },
+    shout: {
+      $op: 'text.join',
+      args: [{ $op: 'concat', args: [[{ $ref: 'words' }, [{ $op: 'text.upper', args: ['!'] }]]] }],
+      kwargs: { sep: '-' },
+    },
   };
   const res = await weft.compute(graph, ['shout', 'words']);
   expect(res.status).toBe('done');

@@ -32,7 +32,10 @@ beforeAll(async () => {
 afterAll(async () => {
   // Chromium has been seen to hang on close here; the service is closed regardless, and the hang reported.
   let timer: NodeJS.Timeout | undefined;
-  const closed = await Promise.race([browser?.close().then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 10_000)))]);
+  const closed = await Promise.race([
+    browser?.close().then(() => true),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 10_000))),
+  ]);
   clearTimeout(timer);
   if (!closed) console.error('dashboard test: chromium did not close within 10 s');
   await weft?.close();
@@ -50,7 +53,10 @@ it('shows a running graph reach 100%, its task stream, the store and the workers
     graph[`clean-${i}`] = task('sleep', 700, ref(`load-${i}`));
     graph[`score-${i}`] = task('sleep', 700, ref(`clean-${i}`));
   }
-  graph.total = task('sum', Array.from({ length: 4 }, (_, i) => ref(`score-${i}`)));
+  graph.total = task(
+    'sum',
+    Array.from({ length: 4 }, (_, i) => ref(`score-${i}`)),
+  );
   const { status, body } = await weft.submit({ graph, keys: 'total', options: { optimize: { fuse: false } } });
   expect(status).toBe(202);
 
@@ -61,27 +67,37 @@ it('shows a running graph reach 100%, its task stream, the store and the workers
     const pct = Number(document.querySelector(sel)?.getAttribute('data-pct'));
     return pct > 0 && pct < 100;
   }, bar);
-  await page.waitForFunction((sel) => document.querySelector(sel)?.getAttribute('data-pct') === '100', bar, { timeout: 30_000 });
+  await page.waitForFunction((sel) => document.querySelector(sel)?.getAttribute('data-pct') === '100', bar, {
+    timeout: 30_000,
+  });
   expect(await page.locator(`${bar} .pct`).textContent()).toBe('100%');
   expect(await page.locator(`${bar}`).getAttribute('data-total')).toBe('13');
   expect(await page.locator(`#graph-rows tr[data-id="${body.id}"] .status`).textContent()).toBe('done');
 
   // The newest graph is the one the stream shows: one bar per task, a lane per worker that ran some.
   await page.waitForFunction(() => document.getElementById('stream-canvas')?.getAttribute('data-bars') === '13');
-  const { tasks } = (await (await fetch(`${weft.url}/v1/graphs/${body.id}/tasks`)).json()) as { tasks: { worker: string }[] };
+  const { tasks } = (await (await fetch(`${weft.url}/v1/graphs/${body.id}/tasks`)).json()) as {
+    tasks: { worker: string }[];
+  };
   const lanes = new Set(tasks.map((t) => t.worker)).size;
   expect(await page.locator('#stream-canvas').getAttribute('data-lanes')).toBe(String(lanes));
   expect(await page.locator('#stream-summary').textContent()).toContain('13/13 tasks');
-  expect(await page.locator('#legend span').allTextContents()).toEqual(expect.arrayContaining(['load', 'clean', 'score', 'total']));
+  expect(await page.locator('#legend span').allTextContents()).toEqual(
+    expect.arrayContaining(['load', 'clean', 'score', 'total']),
+  );
 
   // The store gauge and the workers' done counts (at their next heartbeat).
   expect(Number(await page.locator('#mem-gauge').getAttribute('data-used'))).toBeGreaterThan(0);
   expect(await page.locator('#mem-text').textContent()).toMatch(/of .*spills above 80%/);
-  await page.waitForFunction(() => [...document.querySelectorAll('#worker-rows tr')].reduce((s, tr) => s + Number(tr.children[4].textContent), 0) >= 13);
+  await page.waitForFunction(
+    () =>
+      [...document.querySelectorAll('#worker-rows tr')].reduce((s, tr) => s + Number(tr.children[4].textContent), 0) >=
+      13,
+  );
 
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: `${artifacts}dashboard.png`, fullPage: true });
-  expect(pageErrors, pageErrors.join("\n")).toEqual([]);
+  expect(pageErrors, pageErrors.join('\n')).toEqual([]);
 });
 
 it('a graph too big to replay: progress from the listing, the stream from its latest events', async () => {
@@ -90,7 +106,10 @@ it('a graph too big to replay: progress from the listing, the stream from its la
   const n = 12_000;
   const graph: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) graph[`x${i}`] = task('inc', i);
-  graph.total = task('sum', Array.from({ length: n }, (_, i) => ref(`x${i}`)));
+  graph.total = task(
+    'sum',
+    Array.from({ length: n }, (_, i) => ref(`x${i}`)),
+  );
   const res = await weft.compute(graph, 'total', { wait: 120 });
   expect(res.result).toBe((n * (n + 1)) / 2);
 
@@ -98,9 +117,13 @@ it('a graph too big to replay: progress from the listing, the stream from its la
   await page.waitForFunction((sel) => document.querySelector(sel)?.getAttribute('data-pct') === '100', bar);
   expect(await page.locator(bar).getAttribute('data-total')).toBe(String(n + 1));
   await page.click(`#graph-rows tr[data-id="${res.id}"]`);
-  await page.waitForFunction(() => /the last \d+ shown/.test(document.getElementById('stream-summary')?.textContent ?? ''));
+  await page.waitForFunction(() =>
+    /the last \d+ shown/.test(document.getElementById('stream-summary')?.textContent ?? ''),
+  );
   // About 30,000 events back: some 10,000 tasks, not all 12,001.
-  await page.waitForFunction(() => Number(document.getElementById('stream-canvas')?.getAttribute('data-bars')) >= 9_000);
+  await page.waitForFunction(
+    () => Number(document.getElementById('stream-canvas')?.getAttribute('data-bars')) >= 9_000,
+  );
   const bars = Number(await page.locator('#stream-canvas').getAttribute('data-bars'));
   expect(bars).toBeLessThan(n);
   expect(await page.locator('#stream-summary').textContent()).toContain(`${n + 1}/${n + 1} tasks`);
@@ -147,12 +170,19 @@ describe('with API tokens', () => {
   });
 
   const submit = async (token: string, graph: unknown, keys: unknown) =>
-    (await (await fetch(`${secured.url}/v1/graphs`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ graph, keys, wait: 30, options: { optimize: { fuse: false } } }) })).json()) as any;
+    (await (
+      await fetch(`${secured.url}/v1/graphs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ graph, keys, wait: 30, options: { optimize: { fuse: false } } }),
+      })
+    ).json()) as any;
   const useToken = async (token: string) => {
     await tokenPage.fill('#token', token);
     await tokenPage.click('#token-form button');
   };
-  const rows = () => tokenPage.locator('#graph-rows tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
+  const rows = () =>
+    tokenPage.locator('#graph-rows tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
 
   it("asks for a token; a tenant's token shows its graphs only, an operator's everything", async () => {
     const alices = await submit(ALICE, { x: 1, y: task('sleep', 200, ref('x')), z: task('inc', ref('y')) }, 'z');
@@ -175,7 +205,11 @@ describe('with API tokens', () => {
     await useToken(OPERATOR);
     await tokenPage.waitForFunction(() => document.querySelectorAll('#graph-rows tr').length === 2);
     expect(new Set(await rows())).toEqual(new Set([alices.id, bobs.id]));
-    await tokenPage.waitForFunction(() => !document.getElementById('workers')?.classList.contains('denied') && document.querySelectorAll('#worker-rows tr').length === 1);
+    await tokenPage.waitForFunction(
+      () =>
+        !document.getElementById('workers')?.classList.contains('denied') &&
+        document.querySelectorAll('#worker-rows tr').length === 1,
+    );
     expect(await tokenPage.locator('#store').getAttribute('class')).not.toContain('denied');
     await tokenPage.screenshot({ path: `${artifacts}dashboard-operator.png`, fullPage: true });
     // The browser logs the 401s and 403s the page was told; nothing else may fail.

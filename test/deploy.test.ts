@@ -29,8 +29,17 @@ describe('docker/Dockerfile', () => {
     expect(install?.stage).toBeLessThan(last);
     expect(install?.args).toContain('--omit=dev');
     // The runtime stage installs nothing: it copies the installed modules.
-    expect(steps.filter((s) => s.stage === last && s.op === 'RUN').map((s) => s.args).join(' ')).not.toMatch(/npm (ci|install)/);
-    expect(steps.some((s) => s.stage === last && s.op === 'COPY' && s.args.startsWith('--from=') && s.args.includes('node_modules'))).toBe(true);
+    expect(
+      steps
+        .filter((s) => s.stage === last && s.op === 'RUN')
+        .map((s) => s.args)
+        .join(' '),
+    ).not.toMatch(/npm (ci|install)/);
+    expect(
+      steps.some(
+        (s) => s.stage === last && s.op === 'COPY' && s.args.startsWith('--from=') && s.args.includes('node_modules'),
+      ),
+    ).toBe(true);
   });
 
   it('runs as a non-root user', () => {
@@ -50,7 +59,14 @@ describe('docker/Dockerfile', () => {
       }
     }
     // The runtime needs these, and all of them come in with src/.
-    for (const path of ['src/api/main.ts', 'src/workers/main.ts', 'src/api/ui/index.html', 'src/store/spill-reader.mjs', 'openapi.yaml']) expect(ignored(path), path).toBe(false);
+    for (const path of [
+      'src/api/main.ts',
+      'src/workers/main.ts',
+      'src/api/ui/index.html',
+      'src/store/spill-reader.mjs',
+      'openapi.yaml',
+    ])
+      expect(ignored(path), path).toBe(false);
     for (const path of ['node_modules', '.git', 'test-artifacts']) expect(ignored(path), path).toBe(true);
   });
 
@@ -75,7 +91,8 @@ describe('docker/compose.yaml', () => {
     expect(flag('--appendonly')).toBe('yes');
     expect(flag('--maxmemory-policy')).toBe('noeviction');
     const maxmemory = parseBytes(flag('--maxmemory'))!;
-    for (const service of [api, worker]) expect(parseBytes(service.environment!.STORE_MEMORY_LIMIT)!).toBeLessThan(maxmemory);
+    for (const service of [api, worker])
+      expect(parseBytes(service.environment!.STORE_MEMORY_LIMIT)!).toBeLessThan(maxmemory);
     expect(redis.healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
   });
 
@@ -117,7 +134,8 @@ describe('docker/compose.yaml', () => {
   it('runs existing entry points: the worker command is `npm run worker`', () => {
     expect(serviceCommand('worker').join(' ')).toBe(pkg.scripts.worker);
     expect(serviceCommand('api').join(' ')).toBe(pkg.scripts.api);
-    for (const name of ['api', 'worker']) expect(existsSync(`${root}${scriptOf(serviceCommand(name))}`), name).toBe(true);
+    for (const name of ['api', 'worker'])
+      expect(existsSync(`${root}${scriptOf(serviceCommand(name))}`), name).toBe(true);
   });
 
   it('every setting it gives loads (src/config.ts rejects bad values)', () => {

@@ -17,14 +17,18 @@ async function replay(id: string, from = 0): Promise<any[]> {
 }
 
 async function sse(id: string, headers: Record<string, string> = {}): Promise<any[]> {
-  const res = await fetch(`${weft.url}/v1/graphs/${id}/events`, { headers: { accept: 'text/event-stream', ...headers } });
+  const res = await fetch(`${weft.url}/v1/graphs/${id}/events`, {
+    headers: { accept: 'text/event-stream', ...headers },
+  });
   expect(res.headers.get('content-type')).toBe('text/event-stream');
   const text = await res.text(); // the stream ends after finish
   return text
     .split('\n\n')
     .filter((block) => block.includes('data: '))
     .map((block) => {
-      const fields = Object.fromEntries(block.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
+      const fields = Object.fromEntries(
+        block.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]),
+      );
       const event = JSON.parse(fields.data);
       expect(Number(fields.id)).toBe(event.seq);
       expect(fields.event).toBe(event.type);
@@ -44,10 +48,14 @@ function ws(id: string, from = 0): Promise<{ events: any[]; code: number }> {
 
 describe('events', () => {
   it('a graph records every event type, numbered in order, each task postsubmit < pretask < posttask', async () => {
-    const res = await weft.compute({ x: 1, y: task('inc', ref('x')), z: task('add', ref('x'), ref('y')) }, 'z', { options: { optimize: { fuse: false } } });
+    const res = await weft.compute({ x: 1, y: task('inc', ref('x')), z: task('add', ref('x'), ref('y')) }, 'z', {
+      options: { optimize: { fuse: false } },
+    });
     const events = await replay(res.id);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i));
-    expect(new Set(events.map((e) => e.type))).toEqual(new Set(['postsubmit', 'pretask', 'posttask', 'postsubmit_all', 'finish']));
+    expect(new Set(events.map((e) => e.type))).toEqual(
+      new Set(['postsubmit', 'pretask', 'posttask', 'postsubmit_all', 'finish']),
+    );
     for (const key of ['y', 'z']) {
       const order = events.filter((e) => e.key === key).map((e) => e.type);
       expect(order).toEqual(['postsubmit', 'pretask', 'posttask']);
@@ -56,7 +64,10 @@ describe('events', () => {
     expect(post).toMatchObject({ ok: true, graph: res.id });
     expect(post.bytes).toBeGreaterThan(0);
     expect(post.duration_ms).toBeGreaterThanOrEqual(0);
-    expect(events.find((e) => e.type === 'pretask')).toMatchObject({ attempt: expect.any(Number), worker: expect.any(String) });
+    expect(events.find((e) => e.type === 'pretask')).toMatchObject({
+      attempt: expect.any(Number),
+      worker: expect.any(String),
+    });
     expect(events.find((e) => e.type === 'postsubmit_all')).toMatchObject({ tasks: 2, ready: 1 });
     expect(events.at(-1)).toMatchObject({ type: 'finish', status: 'done', outputs: res.outputs });
   });
@@ -64,7 +75,11 @@ describe('events', () => {
   it('a failed task has a posttask with its error, and finish says failed', async () => {
     const res = await weft.compute({ bad: task('fail', 'boom') }, 'bad');
     const events = await replay(res.id);
-    expect(events.find((e) => e.type === 'posttask')).toMatchObject({ key: 'bad', ok: false, error: { message: 'boom' } });
+    expect(events.find((e) => e.type === 'posttask')).toMatchObject({
+      key: 'bad',
+      ok: false,
+      error: { message: 'boom' },
+    });
     expect(events.at(-1)).toMatchObject({ type: 'finish', status: 'failed', error: { key: 'bad' } });
   });
 
@@ -81,7 +96,8 @@ describe('events', () => {
   });
 
   it('an unknown graph is 404 for events and tasks', async () => {
-    for (const path of ['events', 'tasks']) expect((await fetch(`${weft.url}/v1/graphs/nope/${path}`)).status).toBe(404);
+    for (const path of ['events', 'tasks'])
+      expect((await fetch(`${weft.url}/v1/graphs/nope/${path}`)).status).toBe(404);
   });
 });
 

@@ -15,7 +15,10 @@ const PYTHON = process.env.WEFT_TEST_PYTHON ?? '/usr/bin/python3';
 let weft: Weft;
 beforeAll(async () => {
   const probe = spawnSync(PYTHON, ['-c', 'import dask, numpy, pandas'], { encoding: 'utf8' });
-  if (probe.status !== 0) throw new Error(`${PYTHON} cannot import dask, numpy and pandas (Debian: apt-get install python3-dask; .ci/run does): ${probe.stderr}`);
+  if (probe.status !== 0)
+    throw new Error(
+      `${PYTHON} cannot import dask, numpy and pandas (Debian: apt-get install python3-dask; .ci/run does): ${probe.stderr}`,
+    );
   weft = await startWeft({ workers: 2 });
 });
 afterAll(() => weft?.close());
@@ -74,7 +77,8 @@ const cases: [string, (out: string) => void][] = [
     'timing_callback.py',
     (out) => {
       for (let i = 0; i < 4; i++) {
-        const [, seconds] = new RegExp(`^Execution time for task \\('work', ${i}\\): (\\d+\\.\\d+)s`, 'm').exec(out) ?? [];
+        const [, seconds] =
+          new RegExp(`^Execution time for task \\('work', ${i}\\): (\\d+\\.\\d+)s`, 'm').exec(out) ?? [];
         expect(Number(seconds), out).toBeGreaterThanOrEqual(0.098 * (i + 1));
       }
       expect(out).toMatch(/^Execution time for task z: /m);
@@ -108,7 +112,8 @@ it('WEFT_URL is the default service', async () => {
 });
 
 it('a mismatch exits 1 and says what differs', async () => {
-  const script = 'import sys; sys.path.insert(0, "examples/python"); from _common import check, run; run(lambda: check("mean", 2.0, 2.5))';
+  const script =
+    'import sys; sys.path.insert(0, "examples/python"); from _common import check, run; run(lambda: check("mean", 2.0, 2.5))';
   const { code, stderr } = await python(['-c', script]);
   expect(code).toBe(1);
   expect(stderr).toMatch(/^MISMATCH mean: weft gave 2\.0, expected 2\.5$/m);

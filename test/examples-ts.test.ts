@@ -18,7 +18,10 @@ afterAll(() => weft?.close());
 
 /** Runs an example (asynchronously: the API it calls runs in this process). */
 async function example(file: string): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `examples/ts/${file}`], { cwd: root, env: { ...process.env, WEFT_URL: weft.url } });
+  const child = spawn(process.execPath, ['--import', 'tsx', `examples/ts/${file}`], {
+    cwd: root,
+    env: { ...process.env, WEFT_URL: weft.url },
+  });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));

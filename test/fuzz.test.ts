@@ -12,7 +12,16 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCatalogue } from '../src/api/errors.ts';
-import { drawGraph, record, referenceResult, SPECIAL_KEYS, toJson, viaJson, type Entries, type StoredObject } from './helpers/graph-gen.ts';
+import {
+  drawGraph,
+  record,
+  referenceResult,
+  SPECIAL_KEYS,
+  toJson,
+  viaJson,
+  type Entries,
+  type StoredObject,
+} from './helpers/graph-gen.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20250509);
@@ -27,8 +36,15 @@ beforeAll(async () => {
 });
 afterAll(() => weft?.close());
 
-async function post(body: string, contentType: string | null = 'application/json'): Promise<{ status: number; body: any; text: string }> {
-  const res = await fetch(`${weft.url}/v1/graphs`, { method: 'POST', headers: contentType === null ? {} : { 'content-type': contentType }, body });
+async function post(
+  body: string,
+  contentType: string | null = 'application/json',
+): Promise<{ status: number; body: any; text: string }> {
+  const res = await fetch(`${weft.url}/v1/graphs`, {
+    method: 'POST',
+    headers: contentType === null ? {} : { 'content-type': contentType },
+    body,
+  });
   const text = await res.text();
   let parsed: unknown;
   try {
@@ -64,7 +80,11 @@ async function expectServiceHealthy(): Promise<void> {
 async function storeObjects(values: unknown[]): Promise<StoredObject[]> {
   const out: StoredObject[] = [];
   for (const value of values) {
-    const res = await fetch(`${weft.url}/v1/objects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) });
+    const res = await fetch(`${weft.url}/v1/objects`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(value),
+    });
     expect(res.status).toBe(201);
     out.push({ oid: ((await res.json()) as { $oid: string }).$oid, value });
   }
@@ -129,7 +149,17 @@ function nested(kind: number, depth: number, inner: string): string {
   }
 }
 
-const CONTENT_TYPES = ['text/plain', 'application/xml', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream', 'application/msgpack', 'image/png', 'json', 'application/jsonx'];
+const CONTENT_TYPES = [
+  'text/plain',
+  'application/xml',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/octet-stream',
+  'application/msgpack',
+  'image/png',
+  'json',
+  'application/jsonx',
+];
 
 /**
  * Nodes made of the format's own words in random places: markers with
@@ -140,29 +170,62 @@ const soup = fc.letrec((tie) => ({
     { depthSize: 'small', withCrossShrink: true },
     fc.oneof(fc.integer(), fc.constantFrom('a', 'b', 'c', 'inc', '', null, true, 1.5, -0)),
     fc.array(tie('node'), { maxLength: 3 }),
-    fc.dictionary(fc.constantFrom('$op', '$ref', '$oid', '$literal', 'args', 'kwargs', 'returns', 'index', 'a', '$x'), tie('node'), { maxKeys: 4 }),
-    fc.record({ $op: fc.constantFrom('inc', 'add', 'sum', 'getitem', 'concat', 'range', 'identity', 'nope', 'fail'), args: fc.array(tie('node'), { maxLength: 3 }) }, { requiredKeys: ['$op'] }),
-    fc.record({ $ref: fc.constantFrom('a', 'b', 'c', 'd'), index: fc.oneof(fc.nat(3), fc.constant(-1)) }, { requiredKeys: ['$ref'] }),
+    fc.dictionary(
+      fc.constantFrom('$op', '$ref', '$oid', '$literal', 'args', 'kwargs', 'returns', 'index', 'a', '$x'),
+      tie('node'),
+      { maxKeys: 4 },
+    ),
+    fc.record(
+      {
+        $op: fc.constantFrom('inc', 'add', 'sum', 'getitem', 'concat', 'range', 'identity', 'nope', 'fail'),
+        args: fc.array(tie('node'), { maxLength: 3 }),
+      },
+      { requiredKeys: ['$op'] },
+    ),
+    fc.record(
+      { $ref: fc.constantFrom('a', 'b', 'c', 'd'), index: fc.oneof(fc.nat(3), fc.constant(-1)) },
+      { requiredKeys: ['$ref'] },
+    ),
   ),
 })).node;
 
 /** A malformed request: [description, body, content type]. */
 const malformed: fc.Arbitrary<[string, string, string | null]> = fc.oneof(
   // Graphs of marker soup: mostly invalid, sometimes valid (and then they must end).
-  fc.tuple(fc.dictionary(fc.constantFrom('a', 'b', 'c'), soup, { minKeys: 1, maxKeys: 3 }), fc.constantFrom<unknown>('a', ['a', ['b']], 'c', [])).map(([graph, keys]): [string, string, string | null] => ['marker soup', JSON.stringify({ graph, keys, wait: 10 }), 'application/json']),
+  fc
+    .tuple(
+      fc.dictionary(fc.constantFrom('a', 'b', 'c'), soup, { minKeys: 1, maxKeys: 3 }),
+      fc.constantFrom<unknown>('a', ['a', ['b']], 'c', []),
+    )
+    .map(([graph, keys]): [string, string, string | null] => [
+      'marker soup',
+      JSON.stringify({ graph, keys, wait: 10 }),
+      'application/json',
+    ]),
   // Not JSON at all.
-  fc.string({ unit: 'binary', maxLength: 40 }).filter((s) => {
-    try {
-      JSON.parse(s);
-      return false;
-    } catch {
-      return true;
-    }
-  }).map((s): [string, string, string | null] => ['not JSON', s, 'application/json']),
+  fc
+    .string({ unit: 'binary', maxLength: 40 })
+    .filter((s) => {
+      try {
+        JSON.parse(s);
+        return false;
+      } catch {
+        return true;
+      }
+    })
+    .map((s): [string, string, string | null] => ['not JSON', s, 'application/json']),
   // JSON under a content type the route does not take, or none.
-  fc.tuple(fc.constantFrom(...CONTENT_TYPES, null), fc.jsonValue()).map(([ct, v]): [string, string, string | null] => ['wrong content type', JSON.stringify({ graph: { x: 1 }, keys: 'x', v }), ct]),
+  fc
+    .tuple(fc.constantFrom(...CONTENT_TYPES, null), fc.jsonValue())
+    .map(([ct, v]): [string, string, string | null] => [
+      'wrong content type',
+      JSON.stringify({ graph: { x: 1 }, keys: 'x', v }),
+      ct,
+    ]),
   // Any JSON value as the whole body.
-  fc.jsonValue().map((v): [string, string, string | null] => ['any JSON value', JSON.stringify(v) ?? 'null', 'application/json']),
+  fc
+    .jsonValue()
+    .map((v): [string, string, string | null] => ['any JSON value', JSON.stringify(v) ?? 'null', 'application/json']),
   // A valid graph broken in one place.
   fc.tuple(fc.gen(), fc.nat(11), fc.nat(1000)).map(([g, how, pick]): [string, string, string | null] => {
     const { graph, keys } = drawGraph(g);
@@ -175,7 +238,8 @@ function breakGraph(graph: Entries, keys: unknown, how: number, pick: number): s
   const at = pick % graph.length;
   const [key] = graph[at];
   const withNode = (node: unknown) => graph.map(([k, n], i): [string, unknown] => [k, i === at ? node : n]);
-  const req = (g: unknown, extra: Record<string, unknown> = {}) => JSON.stringify({ graph: g, keys, wait: 10, ...extra });
+  const req = (g: unknown, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ graph: g, keys, wait: 10, ...extra });
   switch (how) {
     case 0:
       return req(toJson(withNode(badNodes[pick % badNodes.length])));
@@ -184,7 +248,13 @@ function breakGraph(graph: Entries, keys: unknown, how: number, pick: number): s
     case 2: {
       // A cycle through the chosen key and another (or itself).
       const other = graph[(at + 1 + (pick >> 4)) % graph.length][0];
-      return req(toJson([...graph.filter(([k]) => k !== key && k !== other), [key, { $op: 'inc', args: [{ $ref: other }] }], ...(other === key ? [] : [[other, { $ref: key }] as [string, unknown]])]));
+      return req(
+        toJson([
+          ...graph.filter(([k]) => k !== key && k !== other),
+          [key, { $op: 'inc', args: [{ $ref: other }] }],
+          ...(other === key ? [] : [[other, { $ref: key }] as [string, unknown]]),
+        ]),
+      );
     }
     case 3: {
       // Deep nesting in the graph, the keys or the dependencies, written as text (too deep for JSON.stringify).
@@ -192,7 +262,8 @@ function breakGraph(graph: Entries, keys: unknown, how: number, pick: number): s
       const kind = (pick >> 3) % 4;
       const graphText = JSON.stringify(toJson(graph));
       const where = (pick >> 5) % 3;
-      if (where === 0) return `{"graph":{"deep":${nested(kind, depth, '1')},"rest":${graphText}},"keys":["deep"],"wait":10}`;
+      if (where === 0)
+        return `{"graph":{"deep":${nested(kind, depth, '1')},"rest":${graphText}},"keys":["deep"],"wait":10}`;
       if (where === 1) return `{"graph":${graphText},"keys":${nested(0, depth, JSON.stringify(key))},"wait":10}`;
       return `{"graph":${graphText},"keys":${JSON.stringify(key)},"dependencies":${nested(1, depth, '1')},"wait":10}`;
     }
@@ -201,10 +272,39 @@ function breakGraph(graph: Entries, keys: unknown, how: number, pick: number): s
     case 5:
       return req([toJson(graph), null, 'graph', 5, []][pick % 5]);
     case 6:
-      return req(toJson(graph), [{ wait: 'soon' }, { wait: -1 }, { wait: 1e9 }, { ttl: 0 }, { ttl: 1.5 }, { persist: 'yes' }, { options: { cache: 1 } }, { options: { fuse: true } }, { callbacks: [{ url: 'ftp://example.com' }] }, { callbacks: {} }, { presubmit: { url: 'file:///etc/passwd' } }, { layers: {} }, { graph2: 1 }][pick % 13]);
+      return req(
+        toJson(graph),
+        [
+          { wait: 'soon' },
+          { wait: -1 },
+          { wait: 1e9 },
+          { ttl: 0 },
+          { ttl: 1.5 },
+          { persist: 'yes' },
+          { options: { cache: 1 } },
+          { options: { fuse: true } },
+          { callbacks: [{ url: 'ftp://example.com' }] },
+          { callbacks: {} },
+          { presubmit: { url: 'file:///etc/passwd' } },
+          { layers: {} },
+          { graph2: 1 },
+        ][pick % 13],
+      );
     case 7:
       // Layers that define a key twice, or that are not graphs.
-      return JSON.stringify({ layers: [record([['a', toJson(graph)], ['b', toJson(graph.slice(at, at + 1))]]), { a: 5 }, [], { a: [] }][pick % 4], keys, wait: 10 });
+      return JSON.stringify({
+        layers: [
+          record([
+            ['a', toJson(graph)],
+            ['b', toJson(graph.slice(at, at + 1))],
+          ]),
+          { a: 5 },
+          [],
+          { a: [] },
+        ][pick % 4],
+        keys,
+        wait: 10,
+      });
     case 8:
       return req(toJson([...graph, ['k'.repeat(MAX_KEY_BYTES + 1 + (pick % 3)), 1]]));
     case 9:
@@ -212,7 +312,11 @@ function breakGraph(graph: Entries, keys: unknown, how: number, pick: number): s
       return req(toJson(graph), { keys: [keys, [`${key}-not-there`]] });
     case 10:
       // A task with too many arguments or of the wrong types: valid to submit, the graph fails.
-      return req(toJson(withNode({ $op: ['inc', 'add', 'getitem', 'concat', 'sum'][pick % 5], args: [{ $ref: key }, 'text', null] })));
+      return req(
+        toJson(
+          withNode({ $op: ['inc', 'add', 'getitem', 'concat', 'sum'][pick % 5], args: [{ $ref: key }, 'text', null] }),
+        ),
+      );
     default:
       // The graph truncated somewhere: never valid JSON.
       const text = req(toJson(graph));
@@ -255,7 +359,13 @@ describe('special keys', () => {
       [k, 41],
       [`${k}+1`, { $op: 'inc', args: [{ $ref: k }] }],
       [`alias of ${k}`, { $ref: `${k}+1` }],
-      [`${k}-record`, record([[fieldOf(k), { $ref: `${k}+1` }], ['other', { $op: 'getitem', args: [{ $literal: record([[k, 7]]) }, k] }]])],
+      [
+        `${k}-record`,
+        record([
+          [fieldOf(k), { $ref: `${k}+1` }],
+          ['other', { $op: 'getitem', args: [{ $literal: record([[k, 7]]) }, k] }],
+        ]),
+      ],
     ]);
     return post(JSON.stringify({ graph, keys: [`alias of ${k}`, [k, `${k}-record`]], wait: 30 }));
   }
@@ -264,7 +374,18 @@ describe('special keys', () => {
     it(`${JSON.stringify(k.length > 20 ? `${k.slice(0, 20)}...` : k)} is an ordinary key and field name`, async () => {
       const res = await computeWith(k);
       expect(res.status, res.text.slice(0, 300)).toBe(200);
-      expect(res.body.result).toEqual([42, [41, viaJson(record([[fieldOf(k), 42], ['other', 7]]))]]);
+      expect(res.body.result).toEqual([
+        42,
+        [
+          41,
+          viaJson(
+            record([
+              [fieldOf(k), 42],
+              ['other', 7],
+            ]),
+          ),
+        ],
+      ]);
       // The key as stored: object metadata gives it back unchanged.
       const meta = (await (await fetch(`${weft.url}/v1/objects/${res.body.outputs[1][0].$oid}/meta`)).json()) as any;
       expect(meta.key).toBe(k);
@@ -273,28 +394,37 @@ describe('special keys', () => {
 
   it('any unicode key up to the byte limit computes; a longer one is 400 key_too_long naming its prefix and the limit', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.string({ unit: fc.constantFrom('a', 'é', '日', '🎉', '{', '.', ':', '$', '"', '\\'), minLength: 0, maxLength: 600 }), async (k) => {
-        const res = await computeWith(k);
-        // The longest key of the graph is `alias of ${k}`.
-        const bytes = Buffer.byteLength(`alias of ${k}`);
-        if (bytes <= MAX_KEY_BYTES) {
-          expect(res.status, res.text.slice(0, 300)).toBe(200);
-          expect(res.body.result[0]).toBe(42);
-        } else {
-          expect(res.status).toBe(400);
-          expect(res.body.error).toMatchObject({ code: 'key_too_long', limit: MAX_KEY_BYTES });
-          expect(res.body.error.bytes).toBeGreaterThan(MAX_KEY_BYTES);
-          expect(res.body.error.key.length).toBeLessThanOrEqual(64);
-          expect(res.body.error.message).toContain('WEFT_MAX_KEY_BYTES');
-        }
-      }),
+      fc.asyncProperty(
+        fc.string({
+          unit: fc.constantFrom('a', 'é', '日', '🎉', '{', '.', ':', '$', '"', '\\'),
+          minLength: 0,
+          maxLength: 600,
+        }),
+        async (k) => {
+          const res = await computeWith(k);
+          // The longest key of the graph is `alias of ${k}`.
+          const bytes = Buffer.byteLength(`alias of ${k}`);
+          if (bytes <= MAX_KEY_BYTES) {
+            expect(res.status, res.text.slice(0, 300)).toBe(200);
+            expect(res.body.result[0]).toBe(42);
+          } else {
+            expect(res.status).toBe(400);
+            expect(res.body.error).toMatchObject({ code: 'key_too_long', limit: MAX_KEY_BYTES });
+            expect(res.body.error.bytes).toBeGreaterThan(MAX_KEY_BYTES);
+            expect(res.body.error.key.length).toBeLessThanOrEqual(64);
+            expect(res.body.error.message).toContain('WEFT_MAX_KEY_BYTES');
+          }
+        },
+      ),
       { ...bounded, numRuns: 60 },
     );
   });
 
   it('a key of exactly the limit is accepted; one byte more is rejected', async () => {
     const exact = 'é'.repeat(MAX_KEY_BYTES / 2);
-    const ok = await post(JSON.stringify({ graph: record([[exact, { $op: 'inc', args: [1] }]]), keys: exact, wait: 30 }));
+    const ok = await post(
+      JSON.stringify({ graph: record([[exact, { $op: 'inc', args: [1] }]]), keys: exact, wait: 30 }),
+    );
     expect(ok.body).toMatchObject({ status: 'done', result: 2 });
     const over = `${exact}a`;
     const res = await post(JSON.stringify({ graph: record([[over, 1]]), keys: over }));

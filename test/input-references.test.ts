@@ -39,7 +39,16 @@ async function graphWith(graph: string, values: (Buffer | null)[], big = true): 
   await redis.hset(k.meta, 'status', 'running');
   if (big) await redis.hset(k.meta, 'big', 1);
   const deps = values.map((_, i) => i);
-  await redis.hset(k.spec, '9', encodeSpec({ key: 'sink', deps, outs: [], template: { $op: 'list', args: deps.map((i) => ({ $slot: i })) } as never }));
+  await redis.hset(
+    k.spec,
+    '9',
+    encodeSpec({
+      key: 'sink',
+      deps,
+      outs: [],
+      template: { $op: 'list', args: deps.map((i) => ({ $slot: i })) } as never,
+    }),
+  );
   for (const [i, v] of values.entries()) if (v) await redis.hset(k.vals, String(i), v);
 }
 
@@ -88,7 +97,12 @@ describe('inputs by reference', () => {
     const k = graphKeys(PREFIX, 'g3');
     await redis.hset(k.meta, 'status', 'running', 'big', 1);
     await redis.hset(k.vals, '0', eightMiB);
-    for (const t of [10, 11]) await redis.hset(k.spec, String(t), encodeSpec({ key: `t${t}`, deps: [0], outs: [], template: { $slot: 0 } as never }));
+    for (const t of [10, 11])
+      await redis.hset(
+        k.spec,
+        String(t),
+        encodeSpec({ key: `t${t}`, deps: [0], outs: [], template: { $slot: 0 } as never }),
+      );
     const started = await tasks.start('g3', [10, 11], { worker: 'w', attempt: 1 });
     expect(started.run.map((t) => t.index)).toEqual([10]);
     expect(started.deferred).toEqual([11]);

@@ -18,7 +18,10 @@ let hookAnswer: (tasks: { key: string; op: string; fingerprint: string }[]) => R
 const asked: { key: string; op: string; fingerprint: string }[][] = [];
 
 beforeAll(async () => {
-  weft = await startWeft({ workers: 1, env: { WEFT_OPS: 'test/fixtures/ops/counting.ts', WEFT_TEST_COUNT_FILE: countFile } });
+  weft = await startWeft({
+    workers: 1,
+    env: { WEFT_OPS: 'test/fixtures/ops/counting.ts', WEFT_TEST_COUNT_FILE: countFile },
+  });
   hook = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -39,7 +42,12 @@ afterAll(async () => {
   hook?.close();
 });
 
-const runs = (label: string) => (existsSync(countFile) ? readFileSync(countFile, 'utf8').split('\n').filter((l) => l === label).length : 0);
+const runs = (label: string) =>
+  existsSync(countFile)
+    ? readFileSync(countFile, 'utf8')
+        .split('\n')
+        .filter((l) => l === label).length
+    : 0;
 const ones = (label: string, n = 3) => ({ $op: 'test.ones', args: [n, label] });
 
 describe('result cache', () => {
@@ -48,11 +56,17 @@ describe('result cache', () => {
     const first = await weft.compute(graph, 'total', { options: { cache: true, optimize: { fuse: false } } });
     expect(first.result).toBe(3);
     expect(runs('cached')).toBe(1);
-    const second = await weft.compute({ a: ones('cached'), b: { $op: 'sum', args: [{ $ref: 'a' }] } }, 'b', { options: { cache: true, optimize: { fuse: false } } });
+    const second = await weft.compute({ a: ones('cached'), b: { $op: 'sum', args: [{ $ref: 'a' }] } }, 'b', {
+      options: { cache: true, optimize: { fuse: false } },
+    });
     expect(second.result).toBe(3);
     expect(runs('cached')).toBe(1);
     const events = ((await (await fetch(`${weft.url}/v1/graphs/${second.id}/events`)).json()) as any).events;
-    expect(events.find((e: { type: string }) => e.type === 'postsubmit_all')).toMatchObject({ cache_hits: 2, cache_misses: 0, tasks: 0 });
+    expect(events.find((e: { type: string }) => e.type === 'postsubmit_all')).toMatchObject({
+      cache_hits: 2,
+      cache_misses: 0,
+      tasks: 0,
+    });
     const stats = (await (await fetch(`${weft.url}/v1/stats`)).json()) as any;
     expect(stats.cache.hits).toBeGreaterThanOrEqual(1);
     expect(stats.cache.misses).toBeGreaterThanOrEqual(2);
@@ -76,14 +90,24 @@ describe('result cache', () => {
 describe('presubmit', () => {
   it('a value from the hook replaces the task (it never runs, no postsubmit for it); null runs it', async () => {
     hookAnswer = (tasks) => Object.fromEntries(tasks.map((t) => [t.key, t.key === 'replaced' ? [7, 7] : null]));
-    const graph = { replaced: ones('presubmit-replaced'), kept: ones('presubmit-kept'), out: { $op: 'concat', args: [[{ $ref: 'replaced' }, { $ref: 'kept' }]] } };
-    const res = await weft.compute(graph, 'out', { presubmit: { url: `${hookUrl}/answer` }, options: { optimize: { fuse: false } } });
+    const graph = {
+      replaced: ones('presubmit-replaced'),
+      kept: ones('presubmit-kept'),
+      out: { $op: 'concat', args: [[{ $ref: 'replaced' }, { $ref: 'kept' }]] },
+    };
+    const res = await weft.compute(graph, 'out', {
+      presubmit: { url: `${hookUrl}/answer` },
+      options: { optimize: { fuse: false } },
+    });
     expect(res.result).toEqual([7, 7, 1, 1, 1]);
     expect(runs('presubmit-replaced')).toBe(0);
     expect(runs('presubmit-kept')).toBe(1);
     const call = asked.at(-1)!;
     expect(call.map((t) => t.key).sort()).toEqual(['kept', 'out', 'replaced']);
-    expect(call.find((t) => t.key === 'kept')).toMatchObject({ op: 'test.ones', fingerprint: expect.stringMatching(/^[0-9a-f]{28}$/) });
+    expect(call.find((t) => t.key === 'kept')).toMatchObject({
+      op: 'test.ones',
+      fingerprint: expect.stringMatching(/^[0-9a-f]{28}$/),
+    });
     const events = ((await (await fetch(`${weft.url}/v1/graphs/${res.id}/events`)).json()) as any).events;
     expect(events.filter((e: { key?: string }) => e.key === 'replaced')).toEqual([]);
     expect(events.find((e: { type: string }) => e.type === 'postsubmit_all')).toMatchObject({ presubmitted: 1 });
@@ -91,7 +115,9 @@ describe('presubmit', () => {
 
   it('a hook that fails or times out is no answer, never a failed graph', async () => {
     for (const path of ['/broken', '/slow']) {
-      const res = await weft.compute({ x: ones('presubmit-fallback') }, 'x', { presubmit: { url: `${hookUrl}${path}`, timeout_ms: 500 } });
+      const res = await weft.compute({ x: ones('presubmit-fallback') }, 'x', {
+        presubmit: { url: `${hookUrl}${path}`, timeout_ms: 500 },
+      });
       expect(res.status).toBe('done');
       expect(res.result).toEqual([1, 1, 1]);
     }

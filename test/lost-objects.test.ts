@@ -53,7 +53,10 @@ describe('in memory', () => {
       y: { $op: 'array.sum', args: [{ $op: 'array.add', args: [{ $ref: 'x' }, { $ref: 'gate' }] }] },
     };
     const { body } = await weft.submit({ graph, keys: 'y', options: { optimize: { fuse: false } } });
-    await until(async () => (await eventsOf(weft, body.id)).some((e) => e.type === 'posttask' && e.key === 'x'), 'x to finish');
+    await until(
+      async () => (await eventsOf(weft, body.id)).some((e) => e.type === 'posttask' && e.key === 'x'),
+      'x to finish',
+    );
     const fields = await fieldsByKey(admin, weft, body.id);
     const vals = `${weft.env.WEFT_PREFIX}:{${body.id}}:vals`;
     // base was freed once x read it; x is deleted behind the store's back: both must come from lineage.
@@ -65,9 +68,18 @@ describe('in memory', () => {
     expect(stats.lineage.recomputed).toBeGreaterThanOrEqual(2);
   });
 
-  it("a deleted object of another graph has no lineage here: the task fails with object_lost naming it", async () => {
-    const put = (await (await fetch(`${weft.url}/v1/objects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([1, 2, 3]) })).json()) as any;
-    const graph = { gate: { $op: 'sleep', args: [500, 0] }, y: { $op: 'concat', args: [[{ $oid: put.$oid }, [{ $ref: 'gate' }]]] } };
+  it('a deleted object of another graph has no lineage here: the task fails with object_lost naming it', async () => {
+    const put = (await (
+      await fetch(`${weft.url}/v1/objects`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([1, 2, 3]),
+      })
+    ).json()) as any;
+    const graph = {
+      gate: { $op: 'sleep', args: [500, 0] },
+      y: { $op: 'concat', args: [[{ $oid: put.$oid }, [{ $ref: 'gate' }]]] },
+    };
     const { body } = await weft.submit({ graph, keys: 'y', options: { optimize: { fuse: false } } });
     const [g, node] = put.$oid.split('.');
     await admin.hdel(`${weft.env.WEFT_PREFIX}:{${g}}:vals`, node);
@@ -84,7 +96,11 @@ describe('on disk', () => {
   beforeAll(async () => {
     redis = await startRedis();
     spillDir = mkdtempSync(join(tmpdir(), 'weft-lost-'));
-    weft = await startWeft({ workers: 1, redisUrl: redis.url, env: { STORE_MEMORY_LIMIT: String(6 * MB), SPILL_DIR: spillDir, WEFT_CONCURRENCY: '2' } });
+    weft = await startWeft({
+      workers: 1,
+      redisUrl: redis.url,
+      env: { STORE_MEMORY_LIMIT: String(6 * MB), SPILL_DIR: spillDir, WEFT_CONCURRENCY: '2' },
+    });
   });
   afterAll(async () => {
     await weft?.close();
@@ -115,9 +131,19 @@ describe('on disk', () => {
     // A persisted graph's outputs have no lineage once it ended.
     const persisted: Record<string, unknown> = {};
     for (let i = 0; i < n; i++) persisted[`p${i}`] = { $op: 'array.ones', args: [[262_144]] };
-    const p = (await (await fetch(`${weft.url}/v1/graphs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ graph: persisted, keys: Object.keys(persisted), persist: true }) })).json()) as any;
+    const p = (await (
+      await fetch(`${weft.url}/v1/graphs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ graph: persisted, keys: Object.keys(persisted), persist: true }),
+      })
+    ).json()) as any;
     await fetch(`${weft.url}/v1/graphs/${p.id}/result?wait=30`);
-    const metas = await Promise.all(p.outputs.map(async (o: { $oid: string }) => (await (await fetch(`${weft.url}/v1/objects/${o.$oid}/meta`)).json()) as any));
+    const metas = await Promise.all(
+      p.outputs.map(
+        async (o: { $oid: string }) => (await (await fetch(`${weft.url}/v1/objects/${o.$oid}/meta`)).json()) as any,
+      ),
+    );
     const onDisk = metas.find((m) => m.location === 'disk');
     expect(onDisk, 'some output spilled').toBeDefined();
     for (const f of readdirSync(spillDir).filter((f) => f.endsWith('.spill'))) rmSync(join(spillDir, f));

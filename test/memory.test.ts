@@ -13,7 +13,10 @@ const CONCURRENCY = 4;
 let weft: Weft;
 let redis: Redis;
 beforeAll(async () => {
-  weft = await startWeft({ workers: WORKERS, env: { WEFT_OPS: 'test/fixtures/ops/counting.ts', WEFT_CONCURRENCY: String(CONCURRENCY) } });
+  weft = await startWeft({
+    workers: WORKERS,
+    env: { WEFT_OPS: 'test/fixtures/ops/counting.ts', WEFT_CONCURRENCY: String(CONCURRENCY) },
+  });
   redis = new Redis(weft.env.REDIS_URL);
 });
 afterAll(async () => {
@@ -26,9 +29,17 @@ const MB = 1_000_000;
 it('a 1,000-task map-reduce over 1 MB values never holds more than a small multiple of concurrency x 1 MB', async () => {
   const graph: Record<string, unknown> = {};
   for (let i = 0; i < 1000; i++) graph[`map-${i}`] = task('test.bytes', MB);
-  for (let j = 0; j < 500; j++) graph[`pair-${j}`] = task('add', task('len', ref(`map-${2 * j}`)), task('len', ref(`map-${2 * j + 1}`)));
-  for (let k = 0; k < 5; k++) graph[`part-${k}`] = task('sum', Array.from({ length: 100 }, (_, j) => ref(`pair-${k * 100 + j}`)));
-  graph.total = task('sum', Array.from({ length: 5 }, (_, k) => ref(`part-${k}`)));
+  for (let j = 0; j < 500; j++)
+    graph[`pair-${j}`] = task('add', task('len', ref(`map-${2 * j}`)), task('len', ref(`map-${2 * j + 1}`)));
+  for (let k = 0; k < 5; k++)
+    graph[`part-${k}`] = task(
+      'sum',
+      Array.from({ length: 100 }, (_, j) => ref(`pair-${k * 100 + j}`)),
+    );
+  graph.total = task(
+    'sum',
+    Array.from({ length: 5 }, (_, k) => ref(`part-${k}`)),
+  );
 
   const { body } = await weft.submit({ graph, keys: 'total' });
   const vals = `${weft.env.WEFT_PREFIX}:{${body.id}}:vals`;

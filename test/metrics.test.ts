@@ -68,7 +68,10 @@ describe('/metrics', () => {
     expect(after.value('weft_queue_jobs', { queue: 'tasks', state: 'prioritized' })).toBe(0);
     expect(after.value('weft_workers')).toBe(1);
     expect(after.value('weft_worker_slots')).toBe(4);
-    expect(after.value('weft_graphs_ended_total', { status: 'done' }) - before.value('weft_graphs_ended_total', { status: 'done' })).toBe(1);
+    expect(
+      after.value('weft_graphs_ended_total', { status: 'done' }) -
+        before.value('weft_graphs_ended_total', { status: 'done' }),
+    ).toBe(1);
   });
 
   it('counts the tasks, graphs and task durations of known graphs', async () => {
@@ -81,7 +84,10 @@ describe('/metrics', () => {
     const graph: Record<string, unknown> = {};
     for (let i = 0; i < 5; i++) graph[`s${i}`] = task('sleep', 60, i);
     for (let i = 0; i < 5; i++) graph[`i${i}`] = task('inc', ref(`s${i}`));
-    graph.total = task('sum', Array.from({ length: 5 }, (_, i) => ref(`i${i}`)));
+    graph.total = task(
+      'sum',
+      Array.from({ length: 5 }, (_, i) => ref(`i${i}`)),
+    );
     const done = await weft.compute(graph, 'total', { options: { optimize: { fuse: false } } });
     expect(done.result).toBe(15);
     const failed = await weft.compute({ a: 1, bad: task('fail', 'on purpose') }, 'bad');
@@ -92,7 +98,8 @@ describe('/metrics', () => {
       const s = await scrape();
       return s.value('weft_task_duration_seconds_count') - before.value('weft_task_duration_seconds_count') >= 11 && s;
     });
-    const delta = (name: string, labels?: Record<string, string>) => after.value(name, labels) - before.value(name, labels);
+    const delta = (name: string, labels?: Record<string, string>) =>
+      after.value(name, labels) - before.value(name, labels);
     expect(delta('weft_tasks_started_total')).toBe(12);
     expect(delta('weft_tasks_finished_total')).toBe(11);
     expect(delta('weft_tasks_failed_total')).toBe(1);
@@ -121,12 +128,21 @@ describe('/metrics', () => {
   it('request latency per route pattern, of this API process', async () => {
     const before = await scrape();
     const series = { method: 'POST', route: '/v1/graphs', status: '200' };
-    const count = (s: Scrape) => (s.samples.has(`weft_http_request_duration_seconds_count{method="POST",route="/v1/graphs",status="200"}`) ? s.value('weft_http_request_duration_seconds_count', series) : 0);
+    const count = (s: Scrape) =>
+      s.samples.has(`weft_http_request_duration_seconds_count{method="POST",route="/v1/graphs",status="200"}`)
+        ? s.value('weft_http_request_duration_seconds_count', series)
+        : 0;
     for (let i = 0; i < 3; i++) await weft.compute({ x: i, y: task('inc', ref('x')) }, 'y');
     await fetch(`${weft.url}/v1/graphs/nope`);
     const after = await scrape();
     expect(count(after) - count(before)).toBe(3);
-    expect(after.value('weft_http_request_duration_seconds_count', { method: 'GET', route: '/v1/graphs/:id', status: '404' })).toBeGreaterThanOrEqual(1);
+    expect(
+      after.value('weft_http_request_duration_seconds_count', {
+        method: 'GET',
+        route: '/v1/graphs/:id',
+        status: '404',
+      }),
+    ).toBeGreaterThanOrEqual(1);
     expect(after.value('weft_http_request_duration_seconds_sum', series)).toBeGreaterThan(0);
     // Ids do not become labels.
     expect([...after.samples.keys()].some((id) => id.includes('/v1/graphs/nope'))).toBe(false);
@@ -134,10 +150,15 @@ describe('/metrics', () => {
   });
 
   it('store memory and spilled bytes match GET /v1/stats', async () => {
-    const [s, stats] = await Promise.all([scrape(), fetch(`${weft.url}/v1/stats`).then((r) => r.json() as Promise<any>)]);
+    const [s, stats] = await Promise.all([
+      scrape(),
+      fetch(`${weft.url}/v1/stats`).then((r) => r.json() as Promise<any>),
+    ]);
     expect(s.value('weft_store_memory_budget_bytes')).toBe(stats.memory.budget_bytes);
     expect(s.value('weft_store_memory_bytes')).toBeGreaterThan(100_000);
-    expect(Math.abs(s.value('weft_store_memory_bytes') - stats.memory.used_bytes)).toBeLessThan(stats.memory.used_bytes / 2);
+    expect(Math.abs(s.value('weft_store_memory_bytes') - stats.memory.used_bytes)).toBeLessThan(
+      stats.memory.used_bytes / 2,
+    );
     expect(s.value('weft_store_spilled_bytes')).toBe(stats.spill.bytes);
     expect(s.value('weft_lineage_recomputes_total')).toBe(stats.lineage.recomputed);
   });
@@ -146,7 +167,12 @@ describe('/metrics', () => {
     const before = await scrape();
     const dead = `http://127.0.0.1:${await freePort()}/hook`;
     const live = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
-    const res = await weft.compute({ x: 1, y: task('inc', ref('x')) }, 'y', { callbacks: [{ url: live, events: ['finish'] }, { url: dead, events: ['finish'] }] });
+    const res = await weft.compute({ x: 1, y: task('inc', ref('x')) }, 'y', {
+      callbacks: [
+        { url: live, events: ['finish'] },
+        { url: dead, events: ['finish'] },
+      ],
+    });
     expect(res.status).toBe('done');
     const after = await until('a delivery and a failed attempt', async () => {
       const s = await scrape();

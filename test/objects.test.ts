@@ -15,7 +15,10 @@ const countFile = join(mkdtempSync(join(tmpdir(), 'weft-count-')), 'runs.txt');
 let weft: Weft;
 let redis: Redis;
 beforeAll(async () => {
-  weft = await startWeft({ workers: 2, env: { WEFT_OPS: 'test/fixtures/ops/counting.ts', WEFT_TEST_COUNT_FILE: countFile } });
+  weft = await startWeft({
+    workers: 2,
+    env: { WEFT_OPS: 'test/fixtures/ops/counting.ts', WEFT_TEST_COUNT_FILE: countFile },
+  });
   redis = new Redis(weft.env.REDIS_URL);
 });
 afterAll(async () => {
@@ -24,7 +27,12 @@ afterAll(async () => {
 });
 
 const oidRef = (o: { $oid: string }) => ({ $oid: o.$oid });
-const runs = (label: string) => (existsSync(countFile) ? readFileSync(countFile, 'utf8').split('\n').filter((l) => l === label).length : 0);
+const runs = (label: string) =>
+  existsSync(countFile)
+    ? readFileSync(countFile, 'utf8')
+        .split('\n')
+        .filter((l) => l === label).length
+    : 0;
 
 async function http(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
   const init: RequestInit = { method, headers: { ...headers } };
@@ -73,8 +81,12 @@ describe('persist', () => {
     expect(Date.now() - t0).toBeGreaterThan(200);
   });
 
-  it("a graph on an object whose graph fails, fails naming the object and the original error", async () => {
-    const a = await weft.submit({ graph: { bad: task('identity', task('sleep', 300, task('fail', 'boom'))) }, keys: 'bad', persist: true });
+  it('a graph on an object whose graph fails, fails naming the object and the original error', async () => {
+    const a = await weft.submit({
+      graph: { bad: task('identity', task('sleep', 300, task('fail', 'boom'))) },
+      keys: 'bad',
+      persist: true,
+    });
     const b = await weft.compute({ x: task('inc', oidRef(a.body.outputs)) }, 'x');
     expect(b.status).toBe('failed');
     expect(b.error).toMatchObject({ code: 'object_failed', object: a.body.outputs.$oid, cause: { message: 'boom' } });
@@ -94,7 +106,11 @@ describe('persist', () => {
     await fetch(`${weft.url}/v1/graphs/${a.body.id}`, { method: 'DELETE' });
     const res = (await (await fetch(`${weft.url}/v1/graphs/${b.body.id}/result?wait=10`)).json()) as any;
     expect(res.status).toBe('failed');
-    expect(res.error).toMatchObject({ code: 'object_failed', object: a.body.outputs.$oid, cause: { code: 'cancelled' } });
+    expect(res.error).toMatchObject({
+      code: 'object_failed',
+      object: a.body.outputs.$oid,
+      cause: { code: 'cancelled' },
+    });
     expect(res.error.message).toContain('was cancelled');
   });
 
@@ -148,8 +164,13 @@ describe('objects', () => {
     // A task reads it as a typed array too.
     const res = await weft.compute({ s: task('sum', task('getitem', { $oid: put.body.$oid }, 'f')) }, 's');
     expect(res.result).toBe(1.5 - 2.25 + 1e300);
-    expect((await http('POST', '/v1/objects', Buffer.from([0x92, 1]), { 'content-type': 'application/msgpack' })).body.error.code).toBe('invalid_request');
-    expect((await http('GET', `/v1/objects/${put.body.$oid}`, undefined, { accept: 'application/octet-stream' })).status).toBe(406);
+    expect(
+      (await http('POST', '/v1/objects', Buffer.from([0x92, 1]), { 'content-type': 'application/msgpack' })).body.error
+        .code,
+    ).toBe('invalid_request');
+    expect(
+      (await http('GET', `/v1/objects/${put.body.$oid}`, undefined, { accept: 'application/octet-stream' })).status,
+    ).toBe(406);
   });
 
   it('release while a running graph uses it: gone for clients at once, kept for the graph, freed when it ends', async () => {
@@ -178,7 +199,11 @@ describe('objects', () => {
 
   it('unknown objects are 404 on every route, and 400 unknown_object in a graph', async () => {
     for (const oid of ['AAAAAAAAAAAAAAAAAAAAAA.0', 'not-an-oid']) {
-      for (const [method, path] of [['GET', ''], ['GET', '/meta'], ['DELETE', '']]) {
+      for (const [method, path] of [
+        ['GET', ''],
+        ['GET', '/meta'],
+        ['DELETE', ''],
+      ]) {
         const res = await http(method, `/v1/objects/${oid}${path}`);
         expect(res.status, `${method} ${path}`).toBe(404);
         expect(res.body.error).toMatchObject({ code: 'object_not_found', oid });

@@ -20,7 +20,10 @@ afterAll(() => weft?.close());
 
 it('passes Dask scheduler contract and client tests with real Dask', async () => {
   const probe = spawnSync(PYTHON, ['-c', 'import dask; print(dask.__version__)'], { encoding: 'utf8' });
-  expect(probe.status, `${PYTHON} cannot import dask (Debian: apt-get install python3-dask; .ci/run does): ${probe.stderr}`).toBe(0);
+  expect(
+    probe.status,
+    `${PYTHON} cannot import dask (Debian: apt-get install python3-dask; .ci/run does): ${probe.stderr}`,
+  ).toBe(0);
   // Asynchronously: the API answering the client runs in this process.
   const child = spawn(PYTHON, ['-m', 'unittest', 'discover', '-s', 'clients/python/tests', '-v'], {
     cwd: root,

@@ -24,7 +24,8 @@ it('a running graph finishes after a Redis restart; API and workers reconnect wi
   const graph: Record<string, unknown> = {};
   for (let i = 0; i < 20; i++) graph[`l0-${i}`] = { $op: 'sleep', args: [25, i] };
   for (let l = 1; l < 20; l++) {
-    for (let i = 0; i < 20; i++) graph[`l${l}-${i}`] = { $op: 'sleep', args: [25, { $op: 'add', args: [{ $ref: `l${l - 1}-${i}` }, 1] }] };
+    for (let i = 0; i < 20; i++)
+      graph[`l${l}-${i}`] = { $op: 'sleep', args: [25, { $op: 'add', args: [{ $ref: `l${l - 1}-${i}` }, 1] }] };
   }
   graph.total = { $op: 'sum', args: [Array.from({ length: 20 }, (_, i) => ({ $ref: `l19-${i}` }))] };
   const { body } = await weft.submit({ graph, keys: 'total', options: { optimize: { fuse: false } } });

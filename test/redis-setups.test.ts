@@ -21,13 +21,19 @@ import { oid, ref, task } from './helpers/nodes.ts';
 const mapReduce = (n: number) => {
   const graph: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) graph[`x${i}`] = task('inc', i);
-  graph.total = task('sum', Array.from({ length: n }, (_, i) => ref(`x${i}`)));
+  graph.total = task(
+    'sum',
+    Array.from({ length: n }, (_, i) => ref(`x${i}`)),
+  );
   return { graph, expected: (n * (n + 1)) / 2 };
 };
 
 describe('REDIS_URL', () => {
   it('names one Redis, a Sentinel setup or a Cluster', () => {
-    expect(parseRedisUrl('rediss://:secret@db.example:6380/2')).toEqual({ kind: 'single', url: 'rediss://:secret@db.example:6380/2' });
+    expect(parseRedisUrl('rediss://:secret@db.example:6380/2')).toEqual({
+      kind: 'single',
+      url: 'rediss://:secret@db.example:6380/2',
+    });
     expect(parseRedisUrl('redis-sentinel://app:p%40ss@s1:26379,s2:26380/weft-master?sentinelPassword=sp')).toEqual({
       kind: 'sentinel',
       sentinels: [
@@ -41,7 +47,15 @@ describe('REDIS_URL', () => {
       tls: false,
     });
     expect(parseRedisUrl('redis-sentinel://s1:26379')).toMatchObject({ kind: 'sentinel', name: 'mymaster' });
-    expect(parseRedisUrl('redis-cluster://:pw@n1:7000,n2:7001?tls=true')).toEqual({ kind: 'cluster', nodes: [{ host: 'n1', port: 7000 }, { host: 'n2', port: 7001 }], password: 'pw', tls: true });
+    expect(parseRedisUrl('redis-cluster://:pw@n1:7000,n2:7001?tls=true')).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'n1', port: 7000 },
+        { host: 'n2', port: 7001 },
+      ],
+      password: 'pw',
+      tls: true,
+    });
   });
 
   it('a bad REDIS_URL, or a Cluster without a hash-tag prefix, stops the process with a message naming the variable', () => {
@@ -49,7 +63,9 @@ describe('REDIS_URL', () => {
       expect(() => loadConfig({ REDIS_URL: url }), url).toThrow(ConfigError);
       expect(() => loadConfig({ REDIS_URL: url }), url).toThrow(/REDIS_URL=/);
     }
-    expect(() => loadConfig({ REDIS_URL: 'redis-cluster://n1:7000', WEFT_PREFIX: 'weft' })).toThrow(/WEFT_PREFIX=weft .*hash tag such as \{weft\}/);
+    expect(() => loadConfig({ REDIS_URL: 'redis-cluster://n1:7000', WEFT_PREFIX: 'weft' })).toThrow(
+      /WEFT_PREFIX=weft .*hash tag such as \{weft\}/,
+    );
     expect(loadConfig({ REDIS_URL: 'redis-cluster://n1:7000', WEFT_PREFIX: '{weft}' }).prefix).toBe('{weft}');
     expect(() => loadConfig({ WEFT_PREFIX: '{we}ft}' })).toThrow(/WEFT_PREFIX/);
   });
@@ -83,7 +99,10 @@ describe('Redis Sentinel', () => {
     await sentinel.sentinel.call('SENTINEL', 'FAILOVER', 'mymaster');
     const deadline = Date.now() + 20_000;
     // Over once the replica is master and the old master its replica (writes the old one took in between are lost: Redis replicates asynchronously).
-    while ((await sentinel.masterAddress()) !== `127.0.0.1:${sentinel.replica.port}` || (await role(sentinel.master.url)) !== 'slave') {
+    while (
+      (await sentinel.masterAddress()) !== `127.0.0.1:${sentinel.replica.port}` ||
+      (await role(sentinel.master.url)) !== 'slave'
+    ) {
       if (Date.now() > deadline) throw new Error('no failover');
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -106,7 +125,11 @@ describe('Redis Cluster', () => {
     cluster = await startCluster(3);
     spillDir = mkdtempSync(join(tmpdir(), 'weft-cluster-spill-'));
     // A small budget so that values spill (a cluster node holds about 2 MB before weft writes anything).
-    weft = await startWeft({ redisUrl: cluster.url, workers: 2, env: { WEFT_PREFIX: `{${tag}}`, STORE_MEMORY_LIMIT: '8MiB', SPILL_DIR: spillDir, WEFT_CONCURRENCY: '2' } });
+    weft = await startWeft({
+      redisUrl: cluster.url,
+      workers: 2,
+      env: { WEFT_PREFIX: `{${tag}}`, STORE_MEMORY_LIMIT: '8MiB', SPILL_DIR: spillDir, WEFT_CONCURRENCY: '2' },
+    });
   });
   afterAll(async () => {
     await weft?.close();
@@ -117,7 +140,10 @@ describe('Redis Cluster', () => {
   it('runs graphs, fails a failing one, uses futures across graphs', async () => {
     const { graph, expected } = mapReduce(500);
     expect((await weft.compute(graph, 'total')).result).toBe(expected);
-    expect(await weft.compute({ bad: task('fail', 'no') }, 'bad')).toMatchObject({ status: 'failed', error: { key: 'bad', message: 'no' } });
+    expect(await weft.compute({ bad: task('fail', 'no') }, 'bad')).toMatchObject({
+      status: 'failed',
+      error: { key: 'bad', message: 'no' },
+    });
     const persisted = await weft.submit({ graph: { a: task('sleep', 200, 41) }, keys: 'a', persist: true });
     const used = await weft.compute({ b: task('inc', oid(persisted.body.outputs.$oid)) }, 'b');
     expect(used).toMatchObject({ status: 'done', result: 42 });
@@ -125,25 +151,34 @@ describe('Redis Cluster', () => {
 
   it('spills over the budget and reads spilled values back', async () => {
     const CHUNK = 32_768; // float64: 256 KiB
-    const graph = Object.fromEntries(Array.from({ length: 48 }, (_, i) => [`c${i}`, task('array.arange', i * CHUNK, (i + 1) * CHUNK, 1, 'float64')]));
+    const graph = Object.fromEntries(
+      Array.from({ length: 48 }, (_, i) => [`c${i}`, task('array.arange', i * CHUNK, (i + 1) * CHUNK, 1, 'float64')]),
+    );
     const persisted = await weft.submit({ graph, keys: Object.keys(graph), persist: true });
     const chunks = persisted.body.outputs as { $oid: string }[];
     const reduce: Record<string, unknown> = {};
     chunks.forEach((c, i) => (reduce[`m${i}`] = task('array.moments', oid(c.$oid))));
-    reduce.total = task('array.combine_moments', chunks.map((_, i) => ref(`m${i}`)));
+    reduce.total = task(
+      'array.combine_moments',
+      chunks.map((_, i) => ref(`m${i}`)),
+    );
     reduce.sum = task('array.finalize', ref('total'), 'sum');
     const n = 48 * CHUNK;
     expect((await weft.compute(reduce, 'sum', { wait: 120 })).result).toBe((n * (n - 1)) / 2);
     const stats = (await (await fetch(`${weft.url}/v1/stats`)).json()) as any;
     expect(stats.spill.total_bytes).toBeGreaterThan(1024 * 1024);
     expect(stats.memory.used_bytes).toBeGreaterThan(0);
-    const spilled = await Promise.all(chunks.map(async (c) => ((await (await fetch(`${weft.url}/v1/objects/${c.$oid}/meta`)).json()) as any).location));
+    const spilled = await Promise.all(
+      chunks.map(async (c) => ((await (await fetch(`${weft.url}/v1/objects/${c.$oid}/meta`)).json()) as any).location),
+    );
     expect(spilled).toContain('disk');
   });
 
   it('events, workers, graphs and metrics work; every weft key is in the one slot of the prefix', async () => {
     const res = await weft.submit({ graph: { x: task('sleep', 100, 1), y: task('inc', ref('x')) }, keys: 'y' });
-    const sse = await (await fetch(`${weft.url}/v1/graphs/${res.body.id}/events`, { headers: { accept: 'text/event-stream' } })).text();
+    const sse = await (
+      await fetch(`${weft.url}/v1/graphs/${res.body.id}/events`, { headers: { accept: 'text/event-stream' } })
+    ).text();
     expect(sse).toContain('event: finish');
     expect(((await (await fetch(`${weft.url}/v1/workers`)).json()) as any).workers).toHaveLength(2);
     expect(((await (await fetch(`${weft.url}/v1/graphs`)).json()) as any).graphs[0].id).toBe(res.body.id);

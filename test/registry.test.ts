@@ -44,7 +44,10 @@ describe('GET /v1/workers', () => {
     const { body } = await weft.submit({ graph, keys: Object.keys(graph) });
     let peak = 0;
     for (let i = 0; i < 30 && peak === 0; i++) {
-      peak = Math.max(peak, (await workers()).reduce((s, w) => s + w.running, 0));
+      peak = Math.max(
+        peak,
+        (await workers()).reduce((s, w) => s + w.running, 0),
+      );
       await sleep(50);
     }
     expect(peak).toBeGreaterThan(0);
@@ -87,16 +90,29 @@ describe('GET /v1/graphs', () => {
     expect(status).toBe(200);
     const ids = body.graphs.map((g: any) => g.id);
     expect(ids.slice(0, 3)).toEqual([c.body.id, b.id, a.id]);
-    expect(body.graphs[0]).toMatchObject({ status: expect.stringMatching(/queued|running/), keys: ['s', 't'], error: null, finished: null });
+    expect(body.graphs[0]).toMatchObject({
+      status: expect.stringMatching(/queued|running/),
+      keys: ['s', 't'],
+      error: null,
+      finished: null,
+    });
     expect(body.graphs[0].progress.total).toBe(2);
     expect(body.graphs[1]).toMatchObject({ status: 'failed', keys: ['bad'], error: { key: 'bad', message: 'nope' } });
     expect(body.graphs[1].error.stack).toBeUndefined();
-    expect(body.graphs[2]).toMatchObject({ status: 'done', keys: ['y'], progress: { total: 1, done: 1, running: 0, failed: 0 } });
+    expect(body.graphs[2]).toMatchObject({
+      status: 'done',
+      keys: ['y'],
+      progress: { total: 1, done: 1, running: 0, failed: 0 },
+    });
 
     expect((await get('/v1/graphs?limit=2')).body.graphs.map((g: any) => g.id)).toEqual([c.body.id, b.id]);
     expect((await get('/v1/graphs?status=failed')).body.graphs.map((g: any) => g.id)).toEqual([b.id]);
     await fetch(`${weft.url}/v1/graphs/${c.body.id}`, { method: 'DELETE' });
-    expect((await get('/v1/graphs?status=cancelled&limit=1')).body.graphs[0]).toMatchObject({ id: c.body.id, status: 'cancelled', error: { code: 'cancelled' } });
+    expect((await get('/v1/graphs?status=cancelled&limit=1')).body.graphs[0]).toMatchObject({
+      id: c.body.id,
+      status: 'cancelled',
+      error: { code: 'cancelled' },
+    });
   });
 
   it('names a graph with many keys by its first five', async () => {
@@ -129,7 +145,24 @@ describe('the pools live workers serve (ServedPools, behind waiting_for_pools)',
     const served = new ServedPools(redis, prefix, 60_000, 300);
     const beat = async (id: string, pools: string[]) => {
       const multi = redis.multi();
-      addHeartbeat(multi, prefix, { id, host: 'h', pid: 1, concurrency: 1, running: 0, jobs: 0, tasks_done: 0, tasks_failed: 0, started: Date.now(), heartbeat: Date.now(), pools }, 60_000);
+      addHeartbeat(
+        multi,
+        prefix,
+        {
+          id,
+          host: 'h',
+          pid: 1,
+          concurrency: 1,
+          running: 0,
+          jobs: 0,
+          tasks_done: 0,
+          tasks_failed: 0,
+          started: Date.now(),
+          heartbeat: Date.now(),
+          pools,
+        },
+        60_000,
+      );
       await multi.exec();
     };
     await beat('w1', ['default']);

@@ -25,7 +25,11 @@ async function events(id: string): Promise<any[]> {
   return ((await (await fetch(`${weft.url}/v1/graphs/${id}/events`)).json()) as any).events;
 }
 
-const flaky = (_n: number, failures: number, value: unknown, options?: object) => ({ $op: 'faults.flaky', args: [name(), failures, value], ...(options ? { options } : {}) });
+const flaky = (_n: number, failures: number, value: unknown, options?: object) => ({
+  $op: 'faults.flaky',
+  args: [name(), failures, value],
+  ...(options ? { options } : {}),
+});
 
 describe('retries', () => {
   it('/metrics counts the retries and every start', async () => {
@@ -41,16 +45,23 @@ describe('retries', () => {
     expect(delta('weft_tasks_failed_total')).toBe(0);
   });
 
-
   it('a task that fails twice succeeds on its third attempt with options.retries 2, after backoffs of 100 and 200 ms', async () => {
-    const res = await weft.compute({ x: flaky(0, 2, 'ok'), y: { $op: 'concat', args: [[[{ $ref: 'x' }], ['!']]] } }, 'y', { options: { retries: 2, optimize: { fuse: false } } });
+    const res = await weft.compute(
+      { x: flaky(0, 2, 'ok'), y: { $op: 'concat', args: [[[{ $ref: 'x' }], ['!']]] } },
+      'y',
+      { options: { retries: 2, optimize: { fuse: false } } },
+    );
     expect(res.status, JSON.stringify(res.error)).toBe('done');
     expect(res.result).toEqual(['ok', '!']);
     const evs = (await events(res.id)).filter((e) => e.key === 'x');
     const runs = evs.filter((e) => e.type === 'pretask');
     expect(runs.map((e) => e.attempt)).toEqual([1, 2, 3]);
     const ends = evs.filter((e) => e.type === 'posttask');
-    expect(ends.map((e) => [e.ok, e.retry ?? false])).toEqual([[false, true], [false, true], [true, false]]);
+    expect(ends.map((e) => [e.ok, e.retry ?? false])).toEqual([
+      [false, true],
+      [false, true],
+      [true, false],
+    ]);
     expect(ends[0].error.message).toContain('failure 1 of 2');
     expect(runs[1].time - ends[0].time).toBeGreaterThanOrEqual(retryDelay(1) - 5);
     expect(runs[2].time - ends[1].time).toBeGreaterThanOrEqual(retryDelay(2) - 5);
@@ -61,18 +72,30 @@ describe('retries', () => {
   it('retries exhausted fail the graph with the last error and the attempts made; the default is no retry', async () => {
     const res = await weft.compute({ x: flaky(0, 5, 'never') }, 'x', { options: { retries: 1 } });
     expect(res.status).toBe('failed');
-    expect(res.error).toMatchObject({ key: 'x', op: 'faults.flaky', attempts: 2, message: expect.stringContaining('failure 2 of 5') });
+    expect(res.error).toMatchObject({
+      key: 'x',
+      op: 'faults.flaky',
+      attempts: 2,
+      message: expect.stringContaining('failure 2 of 5'),
+    });
     const plain = await weft.compute({ x: flaky(0, 1, 'never') }, 'x');
     expect(plain.status).toBe('failed');
     expect((await events(plain.id)).filter((e) => e.type === 'pretask')).toHaveLength(1);
   });
 
-  it('a task\'s own options override the graph\'s, and such a task is never fused into another', async () => {
-    const graph = { a: flaky(0, 1, 1, { retries: 1 }), b: flaky(0, 1, 2), s: { $op: 'add', args: [{ $ref: 'a' }, { $ref: 'b' }] } };
+  it("a task's own options override the graph's, and such a task is never fused into another", async () => {
+    const graph = {
+      a: flaky(0, 1, 1, { retries: 1 }),
+      b: flaky(0, 1, 2),
+      s: { $op: 'add', args: [{ $ref: 'a' }, { $ref: 'b' }] },
+    };
     const res = await weft.compute(graph, 's', { options: { retries: 0 } });
     expect(res.status).toBe('failed');
     expect(res.error).toMatchObject({ key: 'b' });
-    const ok = await weft.compute({ a: flaky(0, 1, 40, { retries: 1 }), s: { $op: 'inc', args: [{ $ref: 'a' }] } }, 's');
+    const ok = await weft.compute(
+      { a: flaky(0, 1, 40, { retries: 1 }), s: { $op: 'inc', args: [{ $ref: 'a' }] } },
+      's',
+    );
     expect(ok.status, JSON.stringify(ok.error)).toBe('done');
     expect(ok.result).toBe(41);
   });
@@ -84,13 +107,24 @@ describe('retries', () => {
       [{ colour: 'red' }, /unknown task option "colour"/],
       ['fast', /must be an object/],
     ] as const) {
-      const res = await fetch(`${weft.url}/v1/graphs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ graph: { x: { $op: 'inc', args: [1], options } }, keys: 'x' }) });
+      const res = await fetch(`${weft.url}/v1/graphs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ graph: { x: { $op: 'inc', args: [1], options } }, keys: 'x' }),
+      });
       expect(res.status).toBe(400);
       const body = (await res.json()) as any;
       expect(body.error.code).toBe('invalid_graph');
       expect(body.error.message).toMatch(problem);
     }
-    const nested = await fetch(`${weft.url}/v1/graphs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ graph: { x: { $op: 'inc', args: [{ $op: 'inc', args: [1], options: { retries: 1 } }] } }, keys: 'x' }) });
+    const nested = await fetch(`${weft.url}/v1/graphs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        graph: { x: { $op: 'inc', args: [{ $op: 'inc', args: [1], options: { retries: 1 } }] } },
+        keys: 'x',
+      }),
+    });
     expect(((await nested.json()) as any).error.message).toMatch(/only allowed on a task at the top of a key/);
   });
 });
@@ -105,7 +139,11 @@ describe('timeouts', () => {
     expect(other.status).toBe('done');
     expect(other.result).toBe(2);
     expect(spinning.status).toBe('failed');
-    expect(spinning.error).toMatchObject({ key: 'x', code: 'timeout', message: expect.stringContaining('timeout of 500 ms') });
+    expect(spinning.error).toMatchObject({
+      key: 'x',
+      code: 'timeout',
+      message: expect.stringContaining('timeout of 500 ms'),
+    });
     expect(Date.now() - started).toBeLessThan(10_000);
     // The worker is alive and its op threads work after one was terminated.
     const after = await weft.compute({ x: { $op: 'inc', args: [1], options: { timeout_ms: 2000 } } }, 'x');
@@ -114,7 +152,13 @@ describe('timeouts', () => {
   });
 
   it('a task that times out can be retried, and one within its timeout returns its value (arrays stay binary through the thread)', async () => {
-    const res = await weft.compute({ a: { $op: 'array.ones', args: [[3]], options: { timeout_ms: 5000 } }, s: { $op: 'array.sum', args: [{ $ref: 'a' }] } }, 's');
+    const res = await weft.compute(
+      {
+        a: { $op: 'array.ones', args: [[3]], options: { timeout_ms: 5000 } },
+        s: { $op: 'array.sum', args: [{ $ref: 'a' }] },
+      },
+      's',
+    );
     expect(res.status, JSON.stringify(res.error)).toBe('done');
     expect(res.result).toBe(3);
     const retried = await weft.compute({ x: { $op: 'faults.spin', options: { timeout_ms: 200, retries: 1 } } }, 'x');

@@ -33,9 +33,17 @@ const children: ChildProcess[] = [];
 const apis: { url: string; port: number; child: ChildProcess }[] = [];
 
 /** Starts a command as a container would run it (from the repository root, with its environment); resolves when `ready` says so. */
-async function run(command: string[], extraEnv: Record<string, string>, ready: (output: string) => boolean | Promise<boolean>): Promise<ChildProcess> {
+async function run(
+  command: string[],
+  extraEnv: Record<string, string>,
+  ready: (output: string) => boolean | Promise<boolean>,
+): Promise<ChildProcess> {
   const [exe, ...args] = command;
-  const child = spawn(exe === 'node' ? process.execPath : exe, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(exe === 'node' ? process.execPath : exe, args, {
+    cwd: root,
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
@@ -90,7 +98,10 @@ afterAll(async () => {
 function mapReduce(n: number, offset: number): { graph: Record<string, unknown>; expected: number } {
   const graph: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) graph[`x${i}`] = task('inc', offset + i);
-  graph.total = task('sum', Array.from({ length: n }, (_, i) => ref(`x${i}`)));
+  graph.total = task(
+    'sum',
+    Array.from({ length: n }, (_, i) => ref(`x${i}`)),
+  );
   return { graph, expected: n * offset + (n * (n + 1)) / 2 };
 }
 
@@ -105,7 +116,14 @@ describe('2 API processes, 3 worker processes, one Redis', () => {
 
   it('graphs submitted through both APIs at once are all right', async () => {
     const runs = Array.from({ length: 12 }, (_, i) => ({ api: apis[i % 2], ...mapReduce(200, i * 1000) }));
-    const answers = await Promise.all(runs.map((r) => json(`${r.api.url}/v1/graphs`, { method: 'POST', body: JSON.stringify({ graph: r.graph, keys: 'total', wait: 60 }) })));
+    const answers = await Promise.all(
+      runs.map((r) =>
+        json(`${r.api.url}/v1/graphs`, {
+          method: 'POST',
+          body: JSON.stringify({ graph: r.graph, keys: 'total', wait: 60 }),
+        }),
+      ),
+    );
     answers.forEach((a, i) => {
       expect(a.status).toBe(200);
       expect(a.body).toMatchObject({ status: 'done', result: runs[i].expected });
@@ -124,14 +142,26 @@ describe('2 API processes, 3 worker processes, one Redis', () => {
 
   it('a graph submitted on one API is followed, and its futures used, on the other', async () => {
     const [a, b] = apis;
-    const submitted = await json(`${a.url}/v1/graphs`, { method: 'POST', body: JSON.stringify({ graph: { x: task('sleep', 300, 20), y: task('inc', ref('x')) }, keys: 'y', persist: true }) });
+    const submitted = await json(`${a.url}/v1/graphs`, {
+      method: 'POST',
+      body: JSON.stringify({
+        graph: { x: task('sleep', 300, 20), y: task('inc', ref('x')) },
+        keys: 'y',
+        persist: true,
+      }),
+    });
     expect(submitted.status).toBe(202);
     // Live events through B until finish, for a graph registered by A.
-    const res = await fetch(`${b.url}/v1/graphs/${submitted.body.id}/events`, { headers: { accept: 'text/event-stream' } });
+    const res = await fetch(`${b.url}/v1/graphs/${submitted.body.id}/events`, {
+      headers: { accept: 'text/event-stream' },
+    });
     const text = await res.text();
     expect(text).toContain('event: finish');
     const future = submitted.body.outputs.$oid;
-    const used = await json(`${b.url}/v1/graphs`, { method: 'POST', body: JSON.stringify({ graph: { z: task('add', oid(future), 100) }, keys: 'z', wait: 30 }) });
+    const used = await json(`${b.url}/v1/graphs`, {
+      method: 'POST',
+      body: JSON.stringify({ graph: { z: task('add', oid(future), 100) }, keys: 'z', wait: 30 }),
+    });
     expect(used.body).toMatchObject({ status: 'done', result: 121 });
     expect((await json(`${a.url}/v1/objects/${future}`)).body).toBe(21);
     expect((await json(`${b.url}/v1/objects/${future}`)).body).toBe(21);
@@ -139,15 +169,26 @@ describe('2 API processes, 3 worker processes, one Redis', () => {
 
   it('slow tasks spread over all three workers', async () => {
     const graph = Object.fromEntries(Array.from({ length: 24 }, (_, i) => [`s${i}`, task('sleep', 250, i)]));
-    const { body } = await json(`${apis[0].url}/v1/graphs`, { method: 'POST', body: JSON.stringify({ graph, keys: Object.keys(graph), wait: 60 }) });
+    const { body } = await json(`${apis[0].url}/v1/graphs`, {
+      method: 'POST',
+      body: JSON.stringify({ graph, keys: Object.keys(graph), wait: 60 }),
+    });
     expect(body.status).toBe('done');
     const { tasks } = (await json(`${apis[1].url}/v1/graphs/${body.id}/tasks`)).body;
     expect(new Set(tasks.map((t: any) => t.worker)).size).toBe(3);
   });
 
   it('every API reports the same cluster-wide metrics', async () => {
-    const [ma, mb] = await Promise.all(apis.map(async (api) => parsePrometheus(await (await fetch(`${api.url}/metrics`)).text())));
-    for (const name of ['weft_tasks_finished_total', 'weft_graphs_submitted_total', 'weft_workers', 'weft_worker_slots']) expect(ma.value(name), name).toBe(mb.value(name));
+    const [ma, mb] = await Promise.all(
+      apis.map(async (api) => parsePrometheus(await (await fetch(`${api.url}/metrics`)).text())),
+    );
+    for (const name of [
+      'weft_tasks_finished_total',
+      'weft_graphs_submitted_total',
+      'weft_workers',
+      'weft_worker_slots',
+    ])
+      expect(ma.value(name), name).toBe(mb.value(name));
     expect(ma.value('weft_workers')).toBe(3);
     expect(ma.value('weft_worker_slots')).toBe(12);
     expect(ma.value('weft_tasks_finished_total')).toBeGreaterThanOrEqual(12 * 201 + 2 + 24);
@@ -155,7 +196,8 @@ describe('2 API processes, 3 worker processes, one Redis', () => {
 
   it("the image's healthcheck passes against a running API and fails against a dead one", async () => {
     const probe = execForm(dockerfile().find((s) => s.op === 'HEALTHCHECK')!);
-    const check = (port: number) => spawnSync(process.execPath, probe.slice(1), { env: { ...env, PORT: String(port) }, timeout: 10_000 }).status;
+    const check = (port: number) =>
+      spawnSync(process.execPath, probe.slice(1), { env: { ...env, PORT: String(port) }, timeout: 10_000 }).status;
     expect(check(apis[0].port)).toBe(0);
     expect(check(await freePort())).toBe(1);
   });
@@ -164,7 +206,10 @@ describe('2 API processes, 3 worker processes, one Redis', () => {
     const [a, b] = apis;
     const { graph, expected } = mapReduce(50, 7);
     for (const key of Object.keys(graph)) if (key !== 'total') graph[key] = task('sleep', 100, graph[key]);
-    const submitted = await json(`${a.url}/v1/graphs`, { method: 'POST', body: JSON.stringify({ graph, keys: 'total' }) });
+    const submitted = await json(`${a.url}/v1/graphs`, {
+      method: 'POST',
+      body: JSON.stringify({ graph, keys: 'total' }),
+    });
     expect(submitted.status).toBe(202);
     const exited = new Promise((r) => a.child.once('exit', r));
     a.child.kill('SIGTERM');

@@ -13,14 +13,16 @@ beforeAll(async () => {
 });
 afterAll(() => weft?.close());
 
-
 async function get(graph: unknown, keys: unknown): Promise<unknown> {
   const res = await weft.compute(graph, keys);
   expect(res.status, JSON.stringify(res.error)).toBe('done');
   return res.result;
 }
 
-async function rejected(graph: unknown, keys: unknown): Promise<{ code: string; message: string } & Record<string, unknown>> {
+async function rejected(
+  graph: unknown,
+  keys: unknown,
+): Promise<{ code: string; message: string } & Record<string, unknown>> {
   const { status, body } = await weft.submit({ graph, keys });
   expect(status).toBe(400);
   return body.error;
@@ -71,7 +73,10 @@ describe('the scheduler contract of dask.utils_test.GetFunctionTestMixin', () =>
     expect(await get(d, 'b')).toEqual([1, 2, 3]);
     expect(await get(d, 'c')).toEqual([1, 2]);
     expect(await get(d, 'd')).toEqual([6]);
-    expect(await get(d, 'e')).toEqual([[1, 2, 3], [1, 2, 3]]);
+    expect(await get(d, 'e')).toEqual([
+      [1, 2, 3],
+      [1, 2, 3],
+    ]);
     expect(await get(d, 'f')).toEqual([[[6, [1, 2]], 6], 2]);
   });
 
@@ -82,7 +87,11 @@ describe('the scheduler contract of dask.utils_test.GetFunctionTestMixin', () =>
   });
 
   it('unhashables in values: objects and arrays as literal arguments', async () => {
-    const d = { x: 1, y: task('add', ref('x'), task('len', { a: 1 })), w: task('len', { $literal: { $weird: [1, 2] } }) };
+    const d = {
+      x: 1,
+      y: task('add', ref('x'), task('len', { a: 1 })),
+      w: task('len', { $literal: { $weird: [1, 2] } }),
+    };
     expect(await get(d, 'y')).toBe(2);
     expect(await get(d, 'w')).toBe(1);
   });
@@ -140,7 +149,12 @@ describe('references, culling and errors', () => {
   });
 
   it('a failing task fails the graph with key, op, message and stack; dependents never run', async () => {
-    const d = { x: 1, bad: task('fail', 'boom'), after: task('sleep', 0, task('identity', ref('bad'))), ok: task('inc', ref('x')) };
+    const d = {
+      x: 1,
+      bad: task('fail', 'boom'),
+      after: task('sleep', 0, task('identity', ref('bad'))),
+      ok: task('inc', ref('x')),
+    };
     const res = await weft.compute(d, ['after', 'ok']);
     expect(res.status).toBe('failed');
     expect(res.error).toMatchObject({ key: 'bad', op: 'fail', message: 'boom' });
@@ -161,7 +175,9 @@ describe('references, culling and errors', () => {
   });
 
   it('options.optimize.fuse: false runs every key as its own task', async () => {
-    const res = await weft.compute({ a: task('inc', 1), b: task('inc', ref('a')), c: task('inc', ref('b')) }, 'c', { options: { optimize: { fuse: false } } });
+    const res = await weft.compute({ a: task('inc', 1), b: task('inc', ref('a')), c: task('inc', ref('b')) }, 'c', {
+      options: { optimize: { fuse: false } },
+    });
     expect(res.result).toBe(4);
     const info = await (await fetch(`${weft.url}/v1/graphs/${res.id}`)).json();
     expect(info.progress.total).toBe(3);
@@ -174,24 +190,57 @@ describe('references, culling and errors', () => {
   });
 
   it('keys like __proto__ and constructor are ordinary keys', async () => {
-    const d = JSON.parse('{"__proto__": 1, "constructor": {"$op": "inc", "args": [{"$ref": "__proto__"}]}, "": {"$op": "inc", "args": [{"$ref": "constructor"}]}}');
+    const d = JSON.parse(
+      '{"__proto__": 1, "constructor": {"$op": "inc", "args": [{"$ref": "__proto__"}]}, "": {"$op": "inc", "args": [{"$ref": "constructor"}]}}',
+    );
     expect(await get(d, ['__proto__', 'constructor', ''])).toEqual([1, 2, 3]);
   });
 
   it('every built-in op computes what its description says', async () => {
     const d = {
-      id: task('identity', [1]), neg: task('neg', 2), sub: task('sub', 5, 3), mul: task('mul', 4, 3), div: task('div', 9, 3),
-      sum: task('sum', [1, 2, 3]), len: task('len', [1, 2]), min: task('min', [3, 1, 2]), max: task('max', [3, 1, 2]), mean: task('mean', [1, 2, 3, 6]),
-      gi: task('getitem', [1, 2, 3], -1), concat: task('concat', [[1], [2, 3]]), range: task('range', 4), range3: task('range', 1, 7, 2), sleep: task('sleep', 5, 'late'),
+      id: task('identity', [1]),
+      neg: task('neg', 2),
+      sub: task('sub', 5, 3),
+      mul: task('mul', 4, 3),
+      div: task('div', 9, 3),
+      sum: task('sum', [1, 2, 3]),
+      len: task('len', [1, 2]),
+      min: task('min', [3, 1, 2]),
+      max: task('max', [3, 1, 2]),
+      mean: task('mean', [1, 2, 3, 6]),
+      gi: task('getitem', [1, 2, 3], -1),
+      concat: task('concat', [[1], [2, 3]]),
+      range: task('range', 4),
+      range3: task('range', 1, 7, 2),
+      sleep: task('sleep', 5, 'late'),
     };
     const keys = Object.keys(d);
-    expect(await get(d, keys)).toEqual([[1], -2, 2, 12, 3, 6, 2, 1, 3, 3, 3, [1, 2, 3], [0, 1, 2, 3], [1, 3, 5], 'late']);
+    expect(await get(d, keys)).toEqual([
+      [1],
+      -2,
+      2,
+      12,
+      3,
+      6,
+      2,
+      1,
+      3,
+      3,
+      3,
+      [1, 2, 3],
+      [0, 1, 2, 3],
+      [1, 3, 5],
+      'late',
+    ]);
   });
 });
 
 describe('multiple-return tasks', () => {
   it('each output is its own object; consumers reference output j', async () => {
-    const d = { s: { $op: 'range', args: [3], returns: 3 }, a: task('add', { $ref: 's', index: 2 }, { $ref: 's', index: 1 }) };
+    const d = {
+      s: { $op: 'range', args: [3], returns: 3 },
+      a: task('add', { $ref: 's', index: 2 }, { $ref: 's', index: 1 }),
+    };
     const res = await weft.compute(d, ['a', 's']);
     expect(res.status, JSON.stringify(res.error)).toBe('done');
     expect(res.result).toEqual([3, [0, 1, 2]]);
@@ -202,20 +251,29 @@ describe('multiple-return tasks', () => {
   });
 
   it('a wrong number of values fails the task with a clear error', async () => {
-    const res = await weft.compute({ s: { $op: 'range', args: [4], returns: 3 }, a: task('identity', { $ref: 's', index: 0 }) }, 'a');
+    const res = await weft.compute(
+      { s: { $op: 'range', args: [4], returns: 3 }, a: task('identity', { $ref: 's', index: 0 }) },
+      'a',
+    );
     expect(res.status).toBe('failed');
     expect(res.error).toMatchObject({ key: 's', op: 'range' });
     expect(res.error.message).toContain('"returns": 3, but its op returned 4 values');
   });
 
   it('an index out of range is rejected at submission', async () => {
-    const { status, body } = await weft.submit({ graph: { s: { $op: 'range', args: [3], returns: 3 }, a: task('identity', { $ref: 's', index: 3 }) }, keys: 'a' });
+    const { status, body } = await weft.submit({
+      graph: { s: { $op: 'range', args: [3], returns: 3 }, a: task('identity', { $ref: 's', index: 3 }) },
+      keys: 'a',
+    });
     expect(status).toBe(400);
     expect(body.error).toMatchObject({ code: 'invalid_graph', target: 's', index: 3 });
   });
 
   it('a consumer of one output of a 100-output task gets that output; the unread ones are not kept', async () => {
-    const res = await weft.compute({ s: { $op: 'range', args: [100], returns: 100 }, a: task('mul', { $ref: 's', index: 57 }, 2) }, 'a');
+    const res = await weft.compute(
+      { s: { $op: 'range', args: [100], returns: 100 }, a: task('mul', { $ref: 's', index: 57 }, 2) },
+      'a',
+    );
     expect(res.result).toBe(114);
     const { Redis } = await import('ioredis');
     const redis = new Redis(weft.env.REDIS_URL);

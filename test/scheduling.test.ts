@@ -21,12 +21,19 @@ describe('pools', () => {
   });
   afterAll(() => weft?.close());
 
-  it('every task lands on a worker of its pool; task options override the graph\'s', async () => {
+  it("every task lands on a worker of its pool; task options override the graph's", async () => {
     const graph: Record<string, unknown> = {};
     for (let i = 0; i < 12; i++) graph[`g${i}`] = { $op: 'sleep', args: [5, i], options: { pool: 'gpu' } };
     for (let i = 0; i < 12; i++) graph[`c${i}`] = { $op: 'sleep', args: [5, i] };
-    graph.back = { $op: 'sum', args: [Array.from({ length: 12 }, (_, i) => ({ $ref: `g${i}` }))], options: { pool: 'default' } };
-    graph.total = { $op: 'add', args: [{ $ref: 'back' }, { $op: 'sum', args: [Array.from({ length: 12 }, (_, i) => ({ $ref: `c${i}` }))] }] };
+    graph.back = {
+      $op: 'sum',
+      args: [Array.from({ length: 12 }, (_, i) => ({ $ref: `g${i}` }))],
+      options: { pool: 'default' },
+    };
+    graph.total = {
+      $op: 'add',
+      args: [{ $ref: 'back' }, { $op: 'sum', args: [Array.from({ length: 12 }, (_, i) => ({ $ref: `c${i}` }))] }],
+    };
     // The graph's default pool is gpu: keys without their own pool (c*, total) run there.
     const res = await weft.compute(graph, 'total', { options: { pool: 'gpu', optimize: { fuse: false } } });
     expect(res.status, JSON.stringify(res.error)).toBe('done');
@@ -45,7 +52,11 @@ describe('pools', () => {
   });
 
   it('a task whose pool has no worker waits, the graph says which pool, and it runs when such a worker starts', async () => {
-    const { body } = await weft.submit({ graph: { a: { $op: 'inc', args: [1] }, b: { $op: 'inc', args: [{ $ref: 'a' }], options: { pool: 'tpu' } } }, keys: 'b', options: { optimize: { fuse: false } } });
+    const { body } = await weft.submit({
+      graph: { a: { $op: 'inc', args: [1] }, b: { $op: 'inc', args: [{ $ref: 'a' }], options: { pool: 'tpu' } } },
+      keys: 'b',
+      options: { optimize: { fuse: false } },
+    });
     await new Promise((r) => setTimeout(r, 300));
     const waiting = await json(`${weft.url}/v1/graphs/${body.id}`);
     expect(waiting.status).toBe('running');
@@ -84,7 +95,9 @@ describe('priorities and fairness', () => {
   it('among ready tasks, higher priority runs first; the graph priority is the default', async () => {
     const graph: Record<string, unknown> = { gate: { $op: 'sleep', args: [50, 0] } };
     const priorities = [0, 5, -3, 10, 5, -10, 2, 0];
-    priorities.forEach((p, i) => (graph[`t${i}`] = { $op: 'add', args: [{ $ref: 'gate' }, i], options: { priority: p } }));
+    priorities.forEach(
+      (p, i) => (graph[`t${i}`] = { $op: 'add', args: [{ $ref: 'gate' }, i], options: { priority: p } }),
+    );
     graph.low = { $op: 'add', args: [{ $ref: 'gate' }, 100] }; // the graph's priority: -5
     const keys = [...priorities.map((_, i) => `t${i}`), 'low'];
     const res = await weft.compute(graph, keys, { options: { priority: -5, optimize: { fuse: false } } });
@@ -103,7 +116,15 @@ describe('priorities and fairness', () => {
     const { body: bigGraph } = await weft.submit({ graph: big, keys: 'all' });
     await new Promise((r) => setTimeout(r, 200));
     const t0 = Date.now();
-    const small = await weft.compute({ a: { $op: 'inc', args: [1] }, b: { $op: 'inc', args: [{ $ref: 'a' }] }, c: { $op: 'inc', args: [{ $ref: 'b' }] } }, 'c', { options: { optimize: { fuse: false } } });
+    const small = await weft.compute(
+      {
+        a: { $op: 'inc', args: [1] },
+        b: { $op: 'inc', args: [{ $ref: 'a' }] },
+        c: { $op: 'inc', args: [{ $ref: 'b' }] },
+      },
+      'c',
+      { options: { optimize: { fuse: false } } },
+    );
     const smallMs = Date.now() - t0;
     expect(small.status).toBe('done');
     expect(small.result).toBe(4);
@@ -113,6 +134,8 @@ describe('priorities and fairness', () => {
     expect(bigNow.progress.done).toBeLessThan(500);
     const out = await json(`${weft.url}/v1/graphs/${bigGraph.id}/result?wait=60`);
     expect(out.result).toBe((599 * 600) / 2);
-    console.log(`small graph while a big one ran: ${smallMs} ms; the big graph was at ${bigNow.progress.done}/${bigNow.progress.total}`);
+    console.log(
+      `small graph while a big one ran: ${smallMs} ms; the big graph was at ${bigNow.progress.done}/${bigNow.progress.total}`,
+    );
   });
 });

@@ -16,7 +16,10 @@ describe('workers', () => {
   let weft: Weft;
   beforeAll(async () => {
     // A long lock: a handed-back job must not wait for the lock to expire.
-    weft = await startWeft({ workers: 1, env: { WEFT_SHUTDOWN_MS: '300', WEFT_LOCK_MS: '60000', WEFT_STALLED_MS: '30000' } });
+    weft = await startWeft({
+      workers: 1,
+      env: { WEFT_SHUTDOWN_MS: '300', WEFT_LOCK_MS: '60000', WEFT_STALLED_MS: '30000' },
+    });
   });
   afterAll(() => weft?.close());
 
@@ -42,7 +45,11 @@ describe('workers', () => {
   });
 
   it('SIGTERM: a task still running after the grace time is handed back and runs on another worker at once', async () => {
-    const { body } = await weft.submit({ graph: { s: { $op: 'sleep', args: [2000, 'slow'] }, t: { $op: 'concat', args: [[[{ $ref: 's' }], ['!']]] } }, keys: 't', options: { optimize: { fuse: false } } });
+    const { body } = await weft.submit({
+      graph: { s: { $op: 'sleep', args: [2000, 'slow'] }, t: { $op: 'concat', args: [[[{ $ref: 's' }], ['!']]] } },
+      keys: 't',
+      options: { optimize: { fuse: false } },
+    });
     await untilStarted(body.id);
     const worker = weft.workers.at(-1)!;
     const t0 = Date.now();
@@ -65,14 +72,24 @@ describe('the API', () => {
   it('SIGTERM: in-flight requests are answered (a long poll with the status as it is), then the port closes', async () => {
     const weft = await startWeft({ workers: 1 });
     const port = await freePort();
-    const api = spawn(process.execPath, ['--import', 'tsx', 'src/api/main.ts'], { cwd: root, env: { ...process.env, ...weft.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const api = spawn(process.execPath, ['--import', 'tsx', 'src/api/main.ts'], {
+      cwd: root,
+      env: { ...process.env, ...weft.env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     api.stdout.on('data', (d) => (output += d));
     api.stderr.on('data', (d) => (output += d));
     try {
       for (let i = 0; i < 200 && !output.includes('Server listening'); i++) await new Promise((r) => setTimeout(r, 50));
       const base = `http://127.0.0.1:${port}`;
-      const submitted = (await (await fetch(`${base}/v1/graphs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ graph: { s: { $op: 'sleep', args: [3000, 1] } }, keys: 's' }) })).json()) as any;
+      const submitted = (await (
+        await fetch(`${base}/v1/graphs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ graph: { s: { $op: 'sleep', args: [3000, 1] } }, keys: 's' }),
+        })
+      ).json()) as any;
       const poll = fetch(`${base}/v1/graphs/${submitted.id}/result?wait=30`);
       await new Promise((r) => setTimeout(r, 200));
       const t0 = Date.now();

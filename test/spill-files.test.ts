@@ -30,15 +30,24 @@ describe('spill files', () => {
     const back = await Promise.all(locations.map((at) => files.readOnThread(at)));
     back.forEach((b, i) => expect(b.equals(values[i]), `value ${i}`).toBe(true));
     // In reverse, one at a time.
-    for (let i = locations.length - 1; i >= 0; i--) expect((await files.readOnThread(locations[i])).equals(values[i])).toBe(true);
+    for (let i = locations.length - 1; i >= 0; i--)
+      expect((await files.readOnThread(locations[i])).equals(values[i])).toBe(true);
     const restored = files.restored.take();
     expect(restored.bytes).toBe(2 * values.reduce((n, v) => n + v.length, 0));
     expect(restored.periods.length).toBeGreaterThan(0);
-    for (let i = 0; i < restored.periods.length; i += 2) expect(restored.periods[i + 1]).toBeGreaterThan(restored.periods[i]);
+    for (let i = 0; i < restored.periods.length; i += 2)
+      expect(restored.periods[i + 1]).toBeGreaterThan(restored.periods[i]);
   });
 
   it('an array chunk read back is a view of the bytes read, with the right elements', async () => {
-    const chunks = [3, 1000, 262_144].map((n, k) => new NDArray('float64', [n], new Float64Array(n).map((_, i) => i * 0.5 + k)));
+    const chunks = [3, 1000, 262_144].map(
+      (n, k) =>
+        new NDArray(
+          'float64',
+          [n],
+          new Float64Array(n).map((_, i) => i * 0.5 + k),
+        ),
+    );
     // An odd-length value before them, so only the padding aligns them.
     const [, ...locations] = await files.append([Buffer.alloc(5, 9), ...chunks.map((c) => encodeValue(c))]);
     const back = await Promise.all(locations.map((at) => files.readOnThread(at)));

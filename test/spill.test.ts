@@ -28,7 +28,6 @@ const CHUNKS = 256; // 512 MiB in all
  */
 const SLACK = WORKERS * CONCURRENCY * 2 * (2 * MB) + 8 * MB;
 
-
 let redis: TestRedis;
 let weft: Weft;
 let admin: Redis;
@@ -36,7 +35,11 @@ let spillDir: string;
 beforeAll(async () => {
   redis = await startRedis();
   spillDir = mkdtempSync(join(tmpdir(), 'weft-spill-'));
-  weft = await startWeft({ workers: WORKERS, redisUrl: redis.url, env: { STORE_MEMORY_LIMIT: String(BUDGET), SPILL_DIR: spillDir, WEFT_CONCURRENCY: String(CONCURRENCY) } });
+  weft = await startWeft({
+    workers: WORKERS,
+    redisUrl: redis.url,
+    env: { STORE_MEMORY_LIMIT: String(BUDGET), SPILL_DIR: spillDir, WEFT_CONCURRENCY: String(CONCURRENCY) },
+  });
   admin = new Redis(redis.url);
 });
 afterAll(async () => {
@@ -74,7 +77,10 @@ describe('spilling', () => {
 
     const reduce: Record<string, unknown> = {};
     for (let i = 0; i < CHUNKS; i++) reduce[`m-${i}`] = task('array.moments', { $oid: chunks[i].$oid });
-    reduce.total = task('array.combine_moments', Array.from({ length: CHUNKS }, (_, i) => ({ $ref: `m-${i}` })));
+    reduce.total = task(
+      'array.combine_moments',
+      Array.from({ length: CHUNKS }, (_, i) => ({ $ref: `m-${i}` })),
+    );
     reduce.sum = task('array.finalize', { $ref: 'total' }, 'sum');
     reduce.max = task('array.finalize', { $ref: 'total' }, 'max');
     const res = await weft.compute(reduce, ['sum', 'max'], { wait: 600 });
@@ -88,8 +94,13 @@ describe('spilling', () => {
     expect(s.memory.budget_bytes).toBe(BUDGET);
     expect(s.spill.total_bytes).toBeGreaterThan(400 * MB);
     expect(s.spill.objects).toBeGreaterThan(200);
-    expect(peak, `Redis peaked at ${(peak / MB).toFixed(1)} MiB; budget ${BUDGET / MB} MiB + slack ${SLACK / MB} MiB`).toBeLessThanOrEqual(BUDGET + SLACK);
-    console.log(`spill test: Redis peak ${(peak / MB).toFixed(1)} MiB (budget ${BUDGET / MB} + slack ${SLACK / MB}); spilled ${(s.spill.total_bytes / MB).toFixed(0)} MiB at ${s.spill.spill_mb_per_s} MB/s`);
+    expect(
+      peak,
+      `Redis peaked at ${(peak / MB).toFixed(1)} MiB; budget ${BUDGET / MB} MiB + slack ${SLACK / MB} MiB`,
+    ).toBeLessThanOrEqual(BUDGET + SLACK);
+    console.log(
+      `spill test: Redis peak ${(peak / MB).toFixed(1)} MiB (budget ${BUDGET / MB} + slack ${SLACK / MB}); spilled ${(s.spill.total_bytes / MB).toFixed(0)} MiB at ${s.spill.spill_mb_per_s} MB/s`,
+    );
     // Restores are counted when workers flush their counters (every 2 s).
     await new Promise((r) => setTimeout(r, 2500));
     const after = await stats();
@@ -134,18 +145,31 @@ describe('spilling', () => {
     expect(before).toBeGreaterThan(400 * MB);
     // Release four chunks in five: the closed file is then mostly dead and gets compacted away.
     const kept = chunks.filter((_, i) => i % 5 === 0);
-    for (const [i, c] of chunks.entries()) if (i % 5 !== 0) expect((await fetch(`${weft.url}/v1/objects/${c.$oid}`, { method: 'DELETE' })).status).toBe(200);
+    for (const [i, c] of chunks.entries())
+      if (i % 5 !== 0) expect((await fetch(`${weft.url}/v1/objects/${c.$oid}`, { method: 'DELETE' })).status).toBe(200);
     const deadline = Date.now() + 20_000;
     while (diskBytes() > before - 150 * MB && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     expect(diskBytes()).toBeLessThanOrEqual(before - 150 * MB);
     // The survivors still read back right, wherever they moved.
-    const sum = await weft.compute({ s: task('array.sum', task('array.concatenate', kept.map((c) => ({ $oid: c.$oid })))) }, 's');
+    const sum = await weft.compute(
+      {
+        s: task(
+          'array.sum',
+          task(
+            'array.concatenate',
+            kept.map((c) => ({ $oid: c.$oid })),
+          ),
+        ),
+      },
+      's',
+    );
     const expected = kept.reduce((acc, c) => {
       const i = chunks.indexOf(c);
-      return acc + ((i + 1) * CHUNK - 1 + i * CHUNK) * CHUNK / 2;
+      return acc + (((i + 1) * CHUNK - 1 + i * CHUNK) * CHUNK) / 2;
     }, 0);
     expect(sum.result).toBe(expected);
-    for (const c of kept) expect((await fetch(`${weft.url}/v1/objects/${c.$oid}`, { method: 'DELETE' })).status).toBe(200);
+    for (const c of kept)
+      expect((await fetch(`${weft.url}/v1/objects/${c.$oid}`, { method: 'DELETE' })).status).toBe(200);
     expect((await stats()).spill).toMatchObject({ bytes: 0, objects: 0 });
     const end = Date.now() + 15_000;
     while (diskBytes() > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
@@ -157,7 +181,16 @@ describe('a full disk', () => {
   it('fails the graph with out_of_disk and corrupts nothing', async () => {
     const small = await startRedis();
     const dir = mkdtempSync(join(tmpdir(), 'weft-full-'));
-    const w = await startWeft({ workers: 1, redisUrl: small.url, env: { STORE_MEMORY_LIMIT: String(16 * MB), SPILL_DIR: dir, SPILL_DIR_LIMIT: String(8 * MB), WEFT_CONCURRENCY: '1' } });
+    const w = await startWeft({
+      workers: 1,
+      redisUrl: small.url,
+      env: {
+        STORE_MEMORY_LIMIT: String(16 * MB),
+        SPILL_DIR: dir,
+        SPILL_DIR_LIMIT: String(8 * MB),
+        WEFT_CONCURRENCY: '1',
+      },
+    });
     try {
       const graph: Record<string, unknown> = {};
       for (let i = 0; i < 32; i++) graph[`c-${i}`] = task('array.arange', 0, CHUNK, 1, 'float64');

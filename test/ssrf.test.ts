@@ -36,12 +36,24 @@ afterAll(async () => {
 });
 
 async function submit(extra: Record<string, unknown>) {
-  const res = await fetch(`${weft.url}/v1/graphs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ graph: { x: task('inc', 1) }, keys: 'x', wait: 10, ...extra }) });
+  const res = await fetch(`${weft.url}/v1/graphs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ graph: { x: task('inc', 1) }, keys: 'x', wait: 10, ...extra }),
+  });
   return { status: res.status, body: (await res.json()) as any };
 }
 
 describe('at submission', () => {
-  const loopbackForms = () => [`http://127.0.0.1:${port}/hook`, `http://localhost:${port}/hook`, `http://2130706433:${port}/hook`, `http://0x7f.1:${port}/hook`, `http://[::1]:${port}/hook`, `http://[::ffff:127.0.0.1]:${port}/hook`, `http://0:${port}/hook`];
+  const loopbackForms = () => [
+    `http://127.0.0.1:${port}/hook`,
+    `http://localhost:${port}/hook`,
+    `http://2130706433:${port}/hook`,
+    `http://0x7f.1:${port}/hook`,
+    `http://[::1]:${port}/hook`,
+    `http://[::ffff:127.0.0.1]:${port}/hook`,
+    `http://0:${port}/hook`,
+  ];
 
   it('a callback to a loopback address, however written, is 400 forbidden_target naming it; nothing is registered or called', async () => {
     hits.length = 0;
@@ -58,7 +70,12 @@ describe('at submission', () => {
 
   it('a presubmit hook on a private address is refused the same way, and never asked', async () => {
     hits.length = 0;
-    for (const url of [`http://127.0.0.1:${port}/presubmit`, 'http://169.254.169.254/latest/meta-data/', 'http://10.0.0.1/', 'http://[fd00::1]/']) {
+    for (const url of [
+      `http://127.0.0.1:${port}/presubmit`,
+      'http://169.254.169.254/latest/meta-data/',
+      'http://10.0.0.1/',
+      'http://[fd00::1]/',
+    ]) {
       const res = await submit({ presubmit: { url } });
       expect(res.status, url).toBe(400);
       expect(res.body.error).toMatchObject({ code: 'forbidden_target', url });

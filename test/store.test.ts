@@ -5,7 +5,12 @@ import { objectId, parseObjectId } from '../src/store/objects.ts';
 
 describe('value codec', () => {
   it('round-trips JSON values and typed arrays, keeping their types', () => {
-    const value = { a: [1, 'two', null, true, { b: 2.5 }], f64: new Float64Array([1.5, -2]), i32: new Int32Array([7, -8]), u8: new Uint8Array([1, 2, 3]) };
+    const value = {
+      a: [1, 'two', null, true, { b: 2.5 }],
+      f64: new Float64Array([1.5, -2]),
+      i32: new Int32Array([7, -8]),
+      u8: new Uint8Array([1, 2, 3]),
+    };
     const back = decodeValue(encodeValue(value)) as typeof value;
     expect(back.a).toEqual(value.a);
     expect(back.f64).toBeInstanceOf(Float64Array);
@@ -25,7 +30,9 @@ describe('value codec', () => {
   });
 
   it('the JSON form writes bytes as base64 and other typed arrays as number arrays', () => {
-    expect(JSON.parse(JSON.stringify({ u8: new Uint8Array([104, 105]), f: new Float32Array([0.5]) }, jsonReplacer))).toEqual({ u8: { $bytes: 'aGk=' }, f: [0.5] });
+    expect(
+      JSON.parse(JSON.stringify({ u8: new Uint8Array([104, 105]), f: new Float32Array([0.5]) }, jsonReplacer)),
+    ).toEqual({ u8: { $bytes: 'aGk=' }, f: [0.5] });
   });
 });
 
@@ -42,7 +49,9 @@ describe('object ids', () => {
 
 describe('fields named like Object.prototype members', () => {
   it('"__proto__", "constructor" and "toString" fields come back as ordinary fields, at any depth', () => {
-    const value = JSON.parse('{"__proto__": {"polluted": true, "__proto__": [1, {"__proto__": null}]}, "constructor": 2, "toString": "s", "list": [{"__proto__": 3}]}');
+    const value = JSON.parse(
+      '{"__proto__": {"polluted": true, "__proto__": [1, {"__proto__": null}]}, "constructor": 2, "toString": "s", "list": [{"__proto__": 3}]}',
+    );
     const back = decodeValue(encodeValue(value)) as Record<string, unknown>;
     expect(Object.keys(back)).toEqual(['__proto__', 'constructor', 'toString', 'list']);
     expect(JSON.stringify(back)).toBe(JSON.stringify(value));

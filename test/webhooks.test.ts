@@ -71,17 +71,29 @@ it('a receiver gets every event type, in order, signed (verified here), in batch
   await until(() => finished('/all'));
   const got = events('/all');
   expect(got.map((e: { seq: number }) => e.seq)).toEqual(got.map((_: unknown, i: number) => i));
-  expect(new Set(got.map((e: { type: string }) => e.type))).toEqual(new Set(['postsubmit', 'pretask', 'posttask', 'postsubmit_all', 'finish']));
+  expect(new Set(got.map((e: { type: string }) => e.type))).toEqual(
+    new Set(['postsubmit', 'pretask', 'posttask', 'postsubmit_all', 'finish']),
+  );
   const replay = ((await (await fetch(`${weft.url}/v1/graphs/${res.id}/events`)).json()) as any).events;
   expect(got).toEqual(replay);
   expect(received.get('/all')!.length).toBeLessThan(got.length); // batched
   for (const d of received.get('/all')!) {
     const ts = d.headers['weft-timestamp'] as string;
-    const expected = `v1=${createHmac('sha256', 's3cret').update(`${ts}.${(d.headers as any).raw}`).digest('hex')}`;
+    const expected = `v1=${createHmac('sha256', 's3cret')
+      .update(`${ts}.${(d.headers as any).raw}`)
+      .digest('hex')}`;
     expect(d.headers['weft-signature']).toBe(expected);
     expect(d.body.graph).toBe(res.id);
   }
-  expect(await settled(res.id)).toEqual({ url: `${base}/all`, events: null, status: 'done', delivered_until: got.length, deliveries: received.get('/all')!.length, attempts: 0, last_error: null });
+  expect(await settled(res.id)).toEqual({
+    url: `${base}/all`,
+    events: null,
+    status: 'done',
+    delivered_until: got.length,
+    deliveries: received.get('/all')!.length,
+    attempts: 0,
+    last_error: null,
+  });
 });
 
 it('a receiver that fails the first 3 deliveries still gets them all, after retries', async () => {
@@ -90,7 +102,11 @@ it('a receiver that fails the first 3 deliveries still gets them all, after retr
   await until(() => finished('/flaky'), 30_000);
   const got = events('/flaky');
   expect(got.map((e: { seq: number }) => e.seq)).toEqual(got.map((_: unknown, i: number) => i));
-  expect(await settled(res.id)).toMatchObject({ status: 'done', attempts: 3, last_error: expect.stringContaining('HTTP 500') });
+  expect(await settled(res.id)).toMatchObject({
+    status: 'done',
+    attempts: 3,
+    last_error: expect.stringContaining('HTTP 500'),
+  });
 });
 
 it('only the event types asked for are sent', async () => {
@@ -106,7 +122,7 @@ it('a dead receiver does not hold the graph up; its deliveries are retried and r
   const deadline = Date.now() + 10_000;
   let hook: any;
   do {
-    hook = (((await (await fetch(`${weft.url}/v1/graphs/${res.id}/webhooks`)).json()) as any).webhooks)[0];
+    hook = ((await (await fetch(`${weft.url}/v1/graphs/${res.id}/webhooks`)).json()) as any).webhooks[0];
     if (hook.attempts > 0) break;
     await new Promise((r) => setTimeout(r, 100));
   } while (Date.now() < deadline);

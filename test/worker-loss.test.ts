@@ -16,7 +16,8 @@ it('SIGKILL of a worker during a graph: the graph finishes with the right result
   const n = 1200;
   const graph: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) graph[`x${i}`] = { $op: 'sleep', args: [25, { $op: 'inc', args: [i] }] };
-  for (let j = 0; j < n / 100; j++) graph[`s${j}`] = { $op: 'sum', args: [Array.from({ length: 100 }, (_, k) => ({ $ref: `x${j * 100 + k}` }))] };
+  for (let j = 0; j < n / 100; j++)
+    graph[`s${j}`] = { $op: 'sum', args: [Array.from({ length: 100 }, (_, k) => ({ $ref: `x${j * 100 + k}` }))] };
   graph.total = { $op: 'sum', args: [Array.from({ length: n / 100 }, (_, j) => ({ $ref: `s${j}` }))] };
 
   const { body } = await weft.submit({ graph, keys: 'total' });
@@ -44,16 +45,27 @@ it('SIGKILL of a worker during a graph: the graph finishes with the right result
 });
 
 it('SIGKILL of a worker 3 times during a 10,000-task graph: the right result, and no output ever replaced by a second run', async () => {
-  const lossy = await startWeft({ workers: 3, env: { WEFT_OPS: 'test/fixtures/ops/faults.ts', WEFT_CONCURRENCY: '4' } });
+  const lossy = await startWeft({
+    workers: 3,
+    env: { WEFT_OPS: 'test/fixtures/ops/faults.ts', WEFT_CONCURRENCY: '4' },
+  });
   try {
     const n = 10_000;
     const groups = 100;
     const graph: Record<string, unknown> = {};
     for (let i = 0; i < n; i++) graph[`x${i}`] = { $op: 'faults.nonce', args: [i, 2] };
-    for (let j = 0; j < groups; j++) graph[`g${j}`] = { $op: 'identity', args: [Array.from({ length: n / groups }, (_, k) => ({ $ref: `x${j * (n / groups) + k}` }))] };
+    for (let j = 0; j < groups; j++)
+      graph[`g${j}`] = {
+        $op: 'identity',
+        args: [Array.from({ length: n / groups }, (_, k) => ({ $ref: `x${j * (n / groups) + k}` }))],
+      };
     graph.all = { $op: 'concat', args: [Array.from({ length: groups }, (_, j) => ({ $ref: `g${j}` }))] };
     const groupKeys = Array.from({ length: groups }, (_, j) => `g${j}`);
-    const { body } = await lossy.submit({ graph, keys: ['all', groupKeys, ['x0', 'x5000', 'x9999']], options: { optimize: { fuse: false } } });
+    const { body } = await lossy.submit({
+      graph,
+      keys: ['all', groupKeys, ['x0', 'x5000', 'x9999']],
+      options: { optimize: { fuse: false } },
+    });
     expect(body.id, JSON.stringify(body)).toBeDefined();
     const status = async () => (await (await fetch(`${lossy.url}/v1/graphs/${body.id}`)).json()) as any;
 
@@ -89,8 +101,12 @@ it('SIGKILL of a worker 3 times during a 10,000-task graph: the right result, an
     const info = await status();
     expect(info.progress.done).toBe(info.progress.total);
     // How many tasks the kills made run twice (usually some: it depends on what each victim held at that instant).
-    const timings = ((await (await fetch(`${lossy.url}/v1/graphs/${body.id}/tasks`)).json()) as any).tasks as { attempts: number }[];
-    console.log(`3 kills during a 10,000-task graph: ${timings.filter((t) => t.attempts > 1).length} tasks ran more than once`);
+    const timings = ((await (await fetch(`${lossy.url}/v1/graphs/${body.id}/tasks`)).json()) as any).tasks as {
+      attempts: number;
+    }[];
+    console.log(
+      `3 kills during a 10,000-task graph: ${timings.filter((t) => t.attempts > 1).length} tasks ran more than once`,
+    );
   } finally {
     await lossy.close();
   }

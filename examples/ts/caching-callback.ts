@@ -23,15 +23,21 @@ async function timed(options: Parameters<Client['start']>[1]): Promise<{ value: 
   const run = await client.start<number>(z, options);
   const value = await run.result();
   let hits = 0;
-  for await (const e of run.events()) if (e.type === 'postsubmit_all') hits = Number(e.cache_hits ?? 0) + Number(e.presubmitted ?? 0);
+  for await (const e of run.events())
+    if (e.type === 'postsubmit_all') hits = Number(e.cache_hits ?? 0) + Number(e.presubmitted ?? 0);
   return { value, ms: performance.now() - t0, hits };
 }
 
 const cold = await timed({ options: { cache: true } });
 const warm = await timed({ options: { cache: true } });
 check(cold.value === 10 && warm.value === 10, 'z is 1 + 2 + 3 + 4');
-check(warm.hits > 0 && warm.ms < cold.ms, `second compute: ${warm.hits} cache hits, ${warm.ms.toFixed(0)} ms vs ${cold.ms.toFixed(0)} ms`);
-console.log(`options.cache: first compute ${cold.ms.toFixed(0)} ms, second ${warm.ms.toFixed(0)} ms (${warm.hits} tasks from the cache)`);
+check(
+  warm.hits > 0 && warm.ms < cold.ms,
+  `second compute: ${warm.hits} cache hits, ${warm.ms.toFixed(0)} ms vs ${cold.ms.toFixed(0)} ms`,
+);
+console.log(
+  `options.cache: first compute ${cold.ms.toFixed(0)} ms, second ${warm.ms.toFixed(0)} ms (${warm.hits} tasks from the cache)`,
+);
 
 // The presubmit hook: weft asks it, before enqueueing, for values of tasks by key and fingerprint.
 const cache = new Map<string, unknown>([[slow[0].key, 100]]);
@@ -47,8 +53,13 @@ const hook = createServer((req, res) => {
 });
 await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
 try {
-  const hooked = await timed({ presubmit: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/presubmit` } });
-  check(hooked.value === 109 && hooked.hits === 1, `with the hook z is ${hooked.value} (${hooked.hits} answered), expected 109 (1)`);
+  const hooked = await timed({
+    presubmit: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/presubmit` },
+  });
+  check(
+    hooked.value === 109 && hooked.hits === 1,
+    `with the hook z is ${hooked.value} (${hooked.hits} answered), expected 109 (1)`,
+  );
   console.log(`presubmit hook answered ${slow[0].key} with 100: z = ${hooked.value}`);
 } finally {
   hook.close();

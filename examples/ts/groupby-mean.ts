@@ -17,7 +17,14 @@ const means = await df.groupby(['age']).mean().compute(client);
 
 const byAge = new Map<number, number[]>();
 rows.forEach((r) => byAge.set(r.age, [...(byAge.get(r.age) ?? []), r.grade]));
-const expected = [...byAge].sort(([a], [b]) => a - b).map(([age, g]) => ({ age, grade: g.reduce((a, b) => a + b, 0) / g.length }));
+const expected = [...byAge]
+  .sort(([a], [b]) => a - b)
+  .map(([age, g]) => ({ age, grade: g.reduce((a, b) => a + b, 0) / g.length }));
 check(means.length === expected.length, `${means.length} groups, expected ${expected.length}`);
-means.forEach((r, i) => check(r.age === expected[i].age && Math.abs((r.grade as number) - expected[i].grade) < 1e-9, `group ${JSON.stringify(r)} vs ${JSON.stringify(expected[i])}`));
+means.forEach((r, i) =>
+  check(
+    r.age === expected[i].age && Math.abs((r.grade as number) - expected[i].grade) < 1e-9,
+    `group ${JSON.stringify(r)} vs ${JSON.stringify(expected[i])}`,
+  ),
+);
 console.log(`groupby(age).mean(): ${means.length} groups, first ${JSON.stringify(means[0])}`);

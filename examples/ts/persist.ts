@@ -14,7 +14,10 @@ const x = ones([100], { chunks: 20 }).mul(2);
 const persisted = await x.persist(); // the default client: the one made above
 // The persisted array's graph is its futures: one {"$oid"} per block, no tasks.
 const blocks = [...persisted.layers.values()].flatMap((layer) => Object.values(layer));
-check(blocks.length === 5 && blocks.every((b) => typeof (b as { $oid?: string }).$oid === 'string'), 'persisted blocks are futures');
+check(
+  blocks.length === 5 && blocks.every((b) => typeof (b as { $oid?: string }).$oid === 'string'),
+  'persisted blocks are futures',
+);
 
 const [sum, min, max] = await client.compute<number[]>([persisted.sum(), persisted.min(), persisted.max()] as never);
 check(sum === 200 && min === 2 && max === 2, `sum ${sum}, min ${min}, max ${max}`);

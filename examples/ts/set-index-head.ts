@@ -11,10 +11,16 @@ import { check, randint, url } from './check.ts';
 const client = new Client({ url });
 const ages = randint(0, 100, 10_000, 4);
 const grades = randint(0, 100, 10_000, 5);
-const df = fromRecords(ages.map((age, i) => ({ age, grade: grades[i] })), { npartitions: 100 });
+const df = fromRecords(
+  ages.map((age, i) => ({ age, grade: grades[i] })),
+  { npartitions: 100 },
+);
 
 const head = await df.setIndex('age').head(10, { npartitions: -1 }).compute(client);
 
 const smallest = [...ages].sort((a, b) => a - b).slice(0, 10);
-check(JSON.stringify(head.map((r) => r.age)) === JSON.stringify(smallest), `head ages ${head.map((r) => r.age)}, expected ${smallest}`);
+check(
+  JSON.stringify(head.map((r) => r.age)) === JSON.stringify(smallest),
+  `head ages ${head.map((r) => r.age)}, expected ${smallest}`,
+);
 console.log(`set_index(age).head(10, npartitions=-1): ages ${head.map((r) => r.age).join(', ')}`);

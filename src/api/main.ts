@@ -11,10 +11,14 @@ if (warning) app.log.warn(warning);
 const loopback = ['127.0.0.1', '::1', 'localhost'].includes(config.host);
 let host = config.host;
 if (config.tokens.size === 0 && !loopback && !config.allowOpen) {
-  app.log.warn(`No API tokens are configured (WEFT_TOKENS or WEFT_TOKENS_FILE): listening on 127.0.0.1 only, not HOST=${config.host}. Configure tokens, or set WEFT_ALLOW_OPEN=1 on a network you trust.`);
+  app.log.warn(
+    `No API tokens are configured (WEFT_TOKENS or WEFT_TOKENS_FILE): listening on 127.0.0.1 only, not HOST=${config.host}. Configure tokens, or set WEFT_ALLOW_OPEN=1 on a network you trust.`,
+  );
   host = '127.0.0.1';
 } else if (config.tokens.size === 0) {
-  app.log.info('No API tokens are configured: every request is allowed (WEFT_TOKENS or WEFT_TOKENS_FILE turn tokens on).');
+  app.log.info(
+    'No API tokens are configured: every request is allowed (WEFT_TOKENS or WEFT_TOKENS_FILE turn tokens on).',
+  );
 }
 await app.listen({ port: config.port, host });
 

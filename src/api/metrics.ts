@@ -35,14 +35,27 @@ class ClusterHistogram {
     private readonly read: () => Promise<{ counts: number[]; sum: number; count: number }>,
   ) {}
 
-  async get(): Promise<{ name: string; help: string; type: 'histogram'; values: MetricValueWithName<string>[]; aggregator: 'sum' }> {
+  async get(): Promise<{
+    name: string;
+    help: string;
+    type: 'histogram';
+    values: MetricValueWithName<string>[];
+    aggregator: 'sum';
+  }> {
     const { counts, sum, count } = await this.read();
     let cumulative = 0;
     const values: MetricValueWithName<string>[] = counts.map((n, i) => {
       cumulative += n;
-      return { metricName: `${this.name}_bucket`, labels: { le: i < TASK_SECONDS_BUCKETS.length ? TASK_SECONDS_BUCKETS[i] : '+Inf' }, value: cumulative };
+      return {
+        metricName: `${this.name}_bucket`,
+        labels: { le: i < TASK_SECONDS_BUCKETS.length ? TASK_SECONDS_BUCKETS[i] : '+Inf' },
+        value: cumulative,
+      };
     });
-    values.push({ metricName: `${this.name}_sum`, labels: {}, value: sum }, { metricName: `${this.name}_count`, labels: {}, value: count });
+    values.push(
+      { metricName: `${this.name}_sum`, labels: {}, value: sum },
+      { metricName: `${this.name}_count`, labels: {}, value: count },
+    );
     return { name: this.name, help: this.help, type: 'histogram', values, aggregator: 'sum' };
   }
 
@@ -64,17 +77,28 @@ async function metrics(app: FastifyInstance): Promise<void> {
   });
   // Route patterns, not URLs, as labels: one series per route whatever the ids.
   app.addHook('onResponse', async (req, reply) => {
-    httpSeconds.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode }, reply.elapsedTime / 1000);
+    httpSeconds.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode },
+      reply.elapsedTime / 1000,
+    );
   });
 
   /** Counters kept in P:stats, mirrored into the registry at each scrape. */
-  const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers });
-  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers });
+  const counter = (name: string, help: string, labelNames: string[] = []) =>
+    new Counter({ name, help, labelNames, registers });
+  const gauge = (name: string, help: string, labelNames: string[] = []) =>
+    new Gauge({ name, help, labelNames, registers });
   const mirrored: [Counter, string, Record<string, string>?][] = [
-    [counter('weft_tasks_started_total', 'Task starts (a task run again after a lost worker counts again).'), 'tasks_started'],
+    [
+      counter('weft_tasks_started_total', 'Task starts (a task run again after a lost worker counts again).'),
+      'tasks_started',
+    ],
     [counter('weft_tasks_finished_total', 'Tasks completed (each task once).'), 'tasks_finished'],
     [counter('weft_tasks_failed_total', 'Tasks whose error failed their graph.'), 'tasks_failed'],
-    [counter('weft_task_retries_total', 'Failed task runs handed back to run again (options.retries).'), 'task_retries'],
+    [
+      counter('weft_task_retries_total', 'Failed task runs handed back to run again (options.retries).'),
+      'task_retries',
+    ],
     [counter('weft_lineage_recomputes_total', 'Lost values computed again from their lineage.'), 'lineage_recomputes'],
     [counter('weft_graphs_submitted_total', 'Graphs registered.'), 'graphs_submitted'],
     [counter('weft_store_spilled_bytes_total', 'Bytes spilled to disk.'), 'spill_bytes_total'],
@@ -89,15 +113,27 @@ async function metrics(app: FastifyInstance): Promise<void> {
   for (const status of ENDED) mirrored.push([graphsEnded, `graphs_${status}`, { status }]);
 
   const graphs = gauge('weft_graphs', 'Graphs not yet ended, by state.', ['state']);
-  const queueJobs = gauge('weft_queue_jobs', 'BullMQ jobs by queue and state (a task job carries a bundle of tasks).', ['queue', 'state']);
+  const queueJobs = gauge('weft_queue_jobs', 'BullMQ jobs by queue and state (a task job carries a bundle of tasks).', [
+    'queue',
+    'state',
+  ]);
   const memory = gauge('weft_store_memory_bytes', 'Redis used_memory, the measure the store budget applies to.');
   const budget = gauge('weft_store_memory_budget_bytes', 'STORE_MEMORY_LIMIT.');
   const spilled = gauge('weft_store_spilled_bytes', 'Bytes of objects on disk now.');
   const spilledObjects = gauge('weft_store_spilled_objects', 'Objects on disk now.');
   const workers = gauge('weft_workers', 'Live worker processes (a heartbeat within WEFT_WORKER_TIMEOUT_MS).');
   const slots = gauge('weft_worker_slots', 'Jobs the live workers can run at once (sum of their concurrency).');
-  const runningTasks = gauge('weft_worker_running_tasks', 'Tasks the live workers are running, as of their last heartbeat.');
-  registry.registerMetric(new ClusterHistogram('weft_task_duration_seconds', 'Run time of tasks (the op), summed over workers at each heartbeat.', () => readDurations(redis, config.prefix)) as unknown as Histogram);
+  const runningTasks = gauge(
+    'weft_worker_running_tasks',
+    'Tasks the live workers are running, as of their last heartbeat.',
+  );
+  registry.registerMetric(
+    new ClusterHistogram(
+      'weft_task_duration_seconds',
+      'Run time of tasks (the op), summed over workers at each heartbeat.',
+      () => readDurations(redis, config.prefix),
+    ) as unknown as Histogram,
+  );
 
   /** Reads the installation's figures from Redis and sets the mirrored series. */
   async function gather(): Promise<void> {
@@ -131,7 +167,10 @@ async function metrics(app: FastifyInstance): Promise<void> {
       if (stale.length > 0) await redis.zrem(activeKey(config.prefix), ...stale);
     }
     for (const [state, count] of Object.entries(byState)) graphs.set({ state }, count);
-    const queues: [string, Record<string, number>][] = [...pools.map((pool, i) => [poolQueue(pool), poolJobs[i]] as [string, Record<string, number>]), ['webhooks', hookJobs]];
+    const queues: [string, Record<string, number>][] = [
+      ...pools.map((pool, i) => [poolQueue(pool), poolJobs[i]] as [string, Record<string, number>]),
+      ['webhooks', hookJobs],
+    ];
     for (const [name, counts] of queues) {
       for (const state of JOB_STATES) queueJobs.set({ queue: name, state }, counts[state] ?? 0);
     }

@@ -14,7 +14,11 @@ type Obj = Record<string, unknown>;
 
 interface OpenApi {
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, Obj>; parameters: Record<string, Parameter>; responses: Record<string, { content?: Record<string, { schema: Obj }> }> };
+  components: {
+    schemas: Record<string, Obj>;
+    parameters: Record<string, Parameter>;
+    responses: Record<string, { content?: Record<string, { schema: Obj }> }>;
+  };
 }
 interface Parameter {
   name: string;
@@ -45,7 +49,8 @@ function toJsonSchema(node: unknown): unknown {
   const out: Obj = {};
   for (const [k, v] of Object.entries(node)) {
     if (DROP.has(k)) continue;
-    if (k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/')) out.$ref = `${v.slice('#/components/schemas/'.length)}#`;
+    if (k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/'))
+      out.$ref = `${v.slice('#/components/schemas/'.length)}#`;
     else out[k] = k === 'properties' ? mapValues(v as Obj, toJsonSchema) : toJsonSchema(v);
   }
   return out;
@@ -72,11 +77,17 @@ export function routeSchema(operationId: string, withResponses: string[] = []): 
       const schema: FastifySchema = {};
       const body = op.requestBody?.content['application/json']?.schema;
       if (body) schema.body = toJsonSchema(body);
-      const params = (op.parameters ?? []).map((p) => ('$ref' in p ? spec.components.parameters[p.$ref.split('/').pop()!] : p));
+      const params = (op.parameters ?? []).map((p) =>
+        '$ref' in p ? spec.components.parameters[p.$ref.split('/').pop()!] : p,
+      );
       for (const where of ['path', 'query'] as const) {
         const ps = params.filter((p) => p.in === where);
         if (ps.length === 0) continue;
-        const s = { type: 'object', properties: Object.fromEntries(ps.map((p) => [p.name, toJsonSchema(p.schema)])), required: ps.filter((p) => p.required).map((p) => p.name) };
+        const s = {
+          type: 'object',
+          properties: Object.fromEntries(ps.map((p) => [p.name, toJsonSchema(p.schema)])),
+          required: ps.filter((p) => p.required).map((p) => p.name),
+        };
         if (where === 'path') schema.params = s;
         else schema.querystring = s;
       }

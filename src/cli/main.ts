@@ -62,23 +62,39 @@ export function parseArgs(argv: string[]): Parsed {
 /** Authorization for a service with tokens: WEFT_TOKEN (set by `run`). */
 let token = '';
 
-async function call(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+async function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
   let res: Response;
   try {
-    res = await fetch(`${base}${path}`, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch (err) {
     throw new CliError(`cannot reach weft at ${base}: ${(err as Error).message}`, EXIT.unreachable);
   }
   const text = await res.text();
   const parsed = text ? JSON.parse(text) : null;
-  if (res.status >= 400) throw new CliError(`${parsed?.error?.code ?? res.status}: ${parsed?.error?.message ?? text}`, EXIT.usage);
+  if (res.status >= 400)
+    throw new CliError(`${parsed?.error?.code ?? res.status}: ${parsed?.error?.message ?? text}`, EXIT.usage);
   return { status: res.status, body: parsed };
 }
 
 /** A progress bar from the graph's event stream (the SDK's SSE reader), on a terminal only. */
 async function progress(base: string, id: string, out: NodeJS.WriteStream): Promise<void> {
   if (!out.isTTY) return;
-  const bar = new cliProgress.SingleBar({ format: 'weft {bar} {value}/{total} tasks', stream: out }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    { format: 'weft {bar} {value}/{total} tasks', stream: out },
+    cliProgress.Presets.shades_classic,
+  );
   let done = 0;
   bar.start(1, 0);
   try {
@@ -91,11 +107,17 @@ async function progress(base: string, id: string, out: NodeJS.WriteStream): Prom
   }
 }
 
-export async function run(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
+export async function run(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  out: NodeJS.WriteStream,
+  err: NodeJS.WriteStream,
+): Promise<number> {
   const { command, positional, flags } = parseArgs(argv);
   const base = (env.WEFT_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
   token = env.WEFT_TOKEN ?? '';
-  const print = (v: unknown) => out.write((typeof v === 'string' ? v : JSON.stringify(v, null, flags.has('json') ? 0 : 2)) + '\n');
+  const print = (v: unknown) =>
+    out.write((typeof v === 'string' ? v : JSON.stringify(v, null, flags.has('json') ? 0 : 2)) + '\n');
   try {
     switch (command) {
       case 'submit': {
@@ -125,13 +147,27 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.Wr
         return result.body.status === 'done' ? EXIT.ok : EXIT.failed;
       }
       case 'get':
-        print((await call(base, 'GET', `/v1/objects/${encodeURIComponent(need(positional[0], 'an object id'))}?wait=60`)).body);
+        print(
+          (await call(base, 'GET', `/v1/objects/${encodeURIComponent(need(positional[0], 'an object id'))}?wait=60`))
+            .body,
+        );
         return EXIT.ok;
       case 'put':
-        print((await call(base, 'POST', '/v1/objects', JSON.parse(readFileSync(need(positional[0], 'a JSON file'), 'utf8')))).body);
+        print(
+          (
+            await call(
+              base,
+              'POST',
+              '/v1/objects',
+              JSON.parse(readFileSync(need(positional[0], 'a JSON file'), 'utf8')),
+            )
+          ).body,
+        );
         return EXIT.ok;
       case 'rm':
-        print((await call(base, 'DELETE', `/v1/objects/${encodeURIComponent(need(positional[0], 'an object id'))}`)).body);
+        print(
+          (await call(base, 'DELETE', `/v1/objects/${encodeURIComponent(need(positional[0], 'an object id'))}`)).body,
+        );
         return EXIT.ok;
       case 'stats':
         print((await call(base, 'GET', '/v1/stats')).body);
@@ -147,7 +183,11 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.Wr
         const script = command === 'worker' ? 'src/workers/main.ts' : 'src/supervisor/main.ts';
         const root = fileURLToPath(new URL('../..', import.meta.url));
         const pools = flags.get('pools');
-        const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, stdio: 'inherit', env: typeof pools === 'string' ? { ...env, WEFT_POOLS: pools } : env });
+        const child = spawn(process.execPath, ['--import', 'tsx', script], {
+          cwd: root,
+          stdio: 'inherit',
+          env: typeof pools === 'string' ? { ...env, WEFT_POOLS: pools } : env,
+        });
         for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => child.kill(s));
         return await new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 0)));
       }

@@ -9,7 +9,16 @@
  * Block keys are `<name>:<i>,<j>`, the name a token of the operation and its
  * inputs, so equal expressions share blocks.
  */
-import { type DType, NDArray, allocate, fromJSONForm, isDType, isNDArrayJSON, sizeOf, stridesOf } from '../values/ndarray.ts';
+import {
+  type DType,
+  NDArray,
+  allocate,
+  fromJSONForm,
+  isDType,
+  isNDArrayJSON,
+  sizeOf,
+  stridesOf,
+} from '../values/ndarray.ts';
 import { type AxisSlice, type Chunks, blockIndexes, normalizeChunks, offsets, selectAxis } from './chunks.ts';
 import { Delayed, type Computable, type PersistPlan, type Persistable, type Target, futuresLayer } from './delayed.ts';
 import { type Layers, type Node, combineTree, literal, ref, task, withLayer } from './graph.ts';
@@ -56,23 +65,57 @@ export class WeftArray implements Computable, Persistable<WeftArray> {
   }
 
   // Elementwise, with another array of the same shape and chunks or a number.
-  add(other: Operand): WeftArray { return this.binary('array.add', other, 'promote'); }
-  sub(other: Operand): WeftArray { return this.binary('array.sub', other, 'promote'); }
-  mul(other: Operand): WeftArray { return this.binary('array.mul', other, 'promote'); }
-  div(other: Operand): WeftArray { return this.binary('array.div', other, 'float64'); }
-  pow(other: Operand): WeftArray { return this.binary('array.pow', other, 'promote'); }
-  mod(other: Operand): WeftArray { return this.binary('array.mod', other, 'promote'); }
-  eq(other: Operand): WeftArray { return this.binary('array.eq', other, 'uint8'); }
-  ne(other: Operand): WeftArray { return this.binary('array.ne', other, 'uint8'); }
-  lt(other: Operand): WeftArray { return this.binary('array.lt', other, 'uint8'); }
-  le(other: Operand): WeftArray { return this.binary('array.le', other, 'uint8'); }
-  gt(other: Operand): WeftArray { return this.binary('array.gt', other, 'uint8'); }
-  ge(other: Operand): WeftArray { return this.binary('array.ge', other, 'uint8'); }
-  neg(): WeftArray { return this.unary('array.neg', this.dtype); }
-  abs(): WeftArray { return this.unary('array.abs', this.dtype); }
-  sqrt(): WeftArray { return this.unary('array.sqrt', 'float64'); }
-  exp(): WeftArray { return this.unary('array.exp', 'float64'); }
-  log(): WeftArray { return this.unary('array.log', 'float64'); }
+  add(other: Operand): WeftArray {
+    return this.binary('array.add', other, 'promote');
+  }
+  sub(other: Operand): WeftArray {
+    return this.binary('array.sub', other, 'promote');
+  }
+  mul(other: Operand): WeftArray {
+    return this.binary('array.mul', other, 'promote');
+  }
+  div(other: Operand): WeftArray {
+    return this.binary('array.div', other, 'float64');
+  }
+  pow(other: Operand): WeftArray {
+    return this.binary('array.pow', other, 'promote');
+  }
+  mod(other: Operand): WeftArray {
+    return this.binary('array.mod', other, 'promote');
+  }
+  eq(other: Operand): WeftArray {
+    return this.binary('array.eq', other, 'uint8');
+  }
+  ne(other: Operand): WeftArray {
+    return this.binary('array.ne', other, 'uint8');
+  }
+  lt(other: Operand): WeftArray {
+    return this.binary('array.lt', other, 'uint8');
+  }
+  le(other: Operand): WeftArray {
+    return this.binary('array.le', other, 'uint8');
+  }
+  gt(other: Operand): WeftArray {
+    return this.binary('array.gt', other, 'uint8');
+  }
+  ge(other: Operand): WeftArray {
+    return this.binary('array.ge', other, 'uint8');
+  }
+  neg(): WeftArray {
+    return this.unary('array.neg', this.dtype);
+  }
+  abs(): WeftArray {
+    return this.unary('array.abs', this.dtype);
+  }
+  sqrt(): WeftArray {
+    return this.unary('array.sqrt', 'float64');
+  }
+  exp(): WeftArray {
+    return this.unary('array.exp', 'float64');
+  }
+  log(): WeftArray {
+    return this.unary('array.log', 'float64');
+  }
 
   astype(dtype: DType): WeftArray {
     if (!isDType(dtype)) throw new TypeError(`astype: unknown dtype ${JSON.stringify(dtype)}.`);
@@ -80,12 +123,24 @@ export class WeftArray implements Computable, Persistable<WeftArray> {
   }
 
   /** Reductions over all elements (a Delayed number) or along an axis (an array without that axis). */
-  sum(options: { axis?: number } = {}): Delayed | WeftArray { return this.reduce('sum', options); }
-  mean(options: { axis?: number } = {}): Delayed | WeftArray { return this.reduce('mean', options); }
-  min(options: { axis?: number } = {}): Delayed | WeftArray { return this.reduce('min', options); }
-  max(options: { axis?: number } = {}): Delayed | WeftArray { return this.reduce('max', options); }
-  var(options: { axis?: number; ddof?: number } = {}): Delayed | WeftArray { return this.reduce('var', options); }
-  std(options: { axis?: number; ddof?: number } = {}): Delayed | WeftArray { return this.reduce('std', options); }
+  sum(options: { axis?: number } = {}): Delayed | WeftArray {
+    return this.reduce('sum', options);
+  }
+  mean(options: { axis?: number } = {}): Delayed | WeftArray {
+    return this.reduce('mean', options);
+  }
+  min(options: { axis?: number } = {}): Delayed | WeftArray {
+    return this.reduce('min', options);
+  }
+  max(options: { axis?: number } = {}): Delayed | WeftArray {
+    return this.reduce('max', options);
+  }
+  var(options: { axis?: number; ddof?: number } = {}): Delayed | WeftArray {
+    return this.reduce('var', options);
+  }
+  std(options: { axis?: number; ddof?: number } = {}): Delayed | WeftArray {
+    return this.reduce('std', options);
+  }
 
   /**
    * numpy's `a[...]`: per axis `null` (all of it), an index (drops the axis)
@@ -99,20 +154,32 @@ export class WeftArray implements Computable, Persistable<WeftArray> {
     const name = tokenName('getitem', this.name, spec);
     const kept = selections.filter((s) => !s.drop);
     const nodes: Record<string, Node> = {};
-    let combos: { src: number[]; local: (number | [number, number, number])[]; out: number[] }[] = [{ src: [], local: [], out: [] }];
+    let combos: { src: number[]; local: (number | [number, number, number])[]; out: number[] }[] = [
+      { src: [], local: [], out: [] },
+    ];
     for (const sel of selections) {
       combos = combos.flatMap((c) =>
-        sel.pieces.map((p, i) => ({ src: [...c.src, p.block], local: [...c.local, p.local], out: sel.drop ? c.out : [...c.out, i] })),
+        sel.pieces.map((p, i) => ({
+          src: [...c.src, p.block],
+          local: [...c.local, p.local],
+          out: sel.drop ? c.out : [...c.out, i],
+        })),
       );
     }
-    for (const c of combos) nodes[`${name}:${c.out.join(',')}`] = task('array.slice', [ref(this.blockKey(c.src)), literal(c.local)]);
+    for (const c of combos)
+      nodes[`${name}:${c.out.join(',')}`] = task('array.slice', [ref(this.blockKey(c.src)), literal(c.local)]);
     const layers = withLayer([this.layers], name, nodes);
     if (kept.length === 0) {
       const key = `${name}:`;
       const scalar = `${name}-value`;
       return new Delayed(scalar, withLayer([layers], scalar, { [scalar]: task('array.to_list', [ref(key)]) }));
     }
-    return new WeftArray(name, layers, kept.map((s) => s.pieces.map((p) => p.length)), this.dtype);
+    return new WeftArray(
+      name,
+      layers,
+      kept.map((s) => s.pieces.map((p) => p.length)),
+      this.dtype,
+    );
   }
 
   target(): Target {
@@ -120,7 +187,9 @@ export class WeftArray implements Computable, Persistable<WeftArray> {
     if (blocks.length === 1) return { layers: this.layers, key: this.blockKey(blocks[0]), revive: reviveArray };
     // One task joins the blocks: concatenate along the last axis first, then outwards.
     const join = (prefix: number[], axis: number): Node =>
-      axis === this.ndim ? ref(this.blockKey(prefix)) : task('array.concatenate', [this.chunks[axis].map((_, i) => join([...prefix, i], axis + 1)), axis]);
+      axis === this.ndim
+        ? ref(this.blockKey(prefix))
+        : task('array.concatenate', [this.chunks[axis].map((_, i) => join([...prefix, i], axis + 1)), axis]);
     const key = `${this.name}:all`;
     return { layers: withLayer([this.layers], key, { [key]: join([], 0) }), key, revive: reviveArray };
   }
@@ -130,7 +199,8 @@ export class WeftArray implements Computable, Persistable<WeftArray> {
     return {
       layers: this.layers,
       keys,
-      rebuild: (outputs) => new WeftArray(this.name, new Map([[this.name, futuresLayer(keys, outputs)]]), this.chunks, this.dtype),
+      rebuild: (outputs) =>
+        new WeftArray(this.name, new Map([[this.name, futuresLayer(keys, outputs)]]), this.chunks, this.dtype),
     };
   }
 
@@ -148,27 +218,42 @@ export class WeftArray implements Computable, Persistable<WeftArray> {
 
   private binary(op: string, other: Operand, result: DType | 'promote'): WeftArray {
     if (typeof other === 'number') {
-      const dtype = result === 'promote' ? (Number.isInteger(other) && this.dtype !== 'float32' ? this.dtype : 'float64') : result;
+      const dtype =
+        result === 'promote' ? (Number.isInteger(other) && this.dtype !== 'float32' ? this.dtype : 'float64') : result;
       return this.blockwise(op.slice(6), [this, other], dtype, (key) => task(op, [ref(key(this)), other]));
     }
-    if (!(other instanceof WeftArray)) throw new TypeError(`${op}: the other operand must be a weft Array or a number.`);
-    if (JSON.stringify(other.shape) !== JSON.stringify(this.shape)) throw new RangeError(`${op}: shapes ${JSON.stringify(this.shape)} and ${JSON.stringify(other.shape)} differ (collections do not broadcast; slice or build arrays of the same shape).`);
-    if (JSON.stringify(other.chunks) !== JSON.stringify(this.chunks)) throw new RangeError(`${op}: the arrays are chunked differently (${JSON.stringify(this.chunks)} and ${JSON.stringify(other.chunks)}); build them with the same chunks.`);
+    if (!(other instanceof WeftArray))
+      throw new TypeError(`${op}: the other operand must be a weft Array or a number.`);
+    if (JSON.stringify(other.shape) !== JSON.stringify(this.shape))
+      throw new RangeError(
+        `${op}: shapes ${JSON.stringify(this.shape)} and ${JSON.stringify(other.shape)} differ (collections do not broadcast; slice or build arrays of the same shape).`,
+      );
+    if (JSON.stringify(other.chunks) !== JSON.stringify(this.chunks))
+      throw new RangeError(
+        `${op}: the arrays are chunked differently (${JSON.stringify(this.chunks)} and ${JSON.stringify(other.chunks)}); build them with the same chunks.`,
+      );
     const dtype = result === 'promote' ? (this.dtype === other.dtype ? this.dtype : 'float64') : result;
     return this.blockwise(op.slice(6), [this, other], dtype, (key) => task(op, [ref(key(this)), ref(key(other))]));
   }
 
   /** A new array with the same chunks, one task per block. */
-  private blockwise(prefix: string, inputs: unknown[], dtype: DType, block: (key: (a: WeftArray) => string) => Node): WeftArray {
+  private blockwise(
+    prefix: string,
+    inputs: unknown[],
+    dtype: DType,
+    block: (key: (a: WeftArray) => string) => Node,
+  ): WeftArray {
     const name = tokenName(prefix, ...inputs.map((i) => (i instanceof WeftArray ? i.name : i)), dtype);
     const nodes: Record<string, Node> = {};
-    for (const index of blockIndexes(this.chunks)) nodes[`${name}:${index.join(',')}`] = block((a) => a.blockKey(index));
+    for (const index of blockIndexes(this.chunks))
+      nodes[`${name}:${index.join(',')}`] = block((a) => a.blockKey(index));
     const parents = inputs.filter((i): i is WeftArray => i instanceof WeftArray).map((a) => a.layers);
     return new WeftArray(name, withLayer(parents, name, nodes), this.chunks, dtype);
   }
 
   private reduce(what: Reduction, { axis, ddof = 0 }: { axis?: number; ddof?: number }): Delayed | WeftArray {
-    const finalizeArgs = (partial: string): Node => task('array.finalize', [ref(partial), what], ddof !== 0 ? { ddof } : undefined);
+    const finalizeArgs = (partial: string): Node =>
+      task('array.finalize', [ref(partial), what], ddof !== 0 ? { ddof } : undefined);
     if (axis === undefined || axis === null || this.ndim === 1) {
       if (axis !== undefined && axis !== null) normalizeAxis(axis, this.ndim);
       const moments = tokenName('moments', this.name);
@@ -206,7 +291,8 @@ export class WeftArray implements Computable, Persistable<WeftArray> {
 const combineMoments = (inputs: Node[]): Node => task('array.combine_moments', [inputs]);
 
 function normalizeAxis(axis: number, ndim: number): number {
-  if (!Number.isInteger(axis) || axis < -ndim || axis >= ndim) throw new RangeError(`axis ${axis} is out of range for a ${ndim}-d array: use ${-ndim} to ${ndim - 1}.`);
+  if (!Number.isInteger(axis) || axis < -ndim || axis >= ndim)
+    throw new RangeError(`axis ${axis} is out of range for a ${ndim}-d array: use ${-ndim} to ${ndim - 1}.`);
   return axis < 0 ? axis + ndim : axis;
 }
 
@@ -220,7 +306,14 @@ interface CreateOptions {
 }
 
 /** Builds an array whose every block is a task of its block shape and offsets. */
-function generated(prefix: string, shape: readonly number[], chunks: ChunksOption | undefined, dtype: DType, token: unknown[], block: (shape: number[], start: number[], index: number[]) => Node): WeftArray {
+function generated(
+  prefix: string,
+  shape: readonly number[],
+  chunks: ChunksOption | undefined,
+  dtype: DType,
+  token: unknown[],
+  block: (shape: number[], start: number[], index: number[]) => Node,
+): WeftArray {
   const normalized = normalizeChunks(shape, chunks ?? [...shape].map((n) => Math.max(1, n)));
   const name = tokenName(prefix, shape, normalized, dtype, ...token);
   const starts = normalized.map(offsets);
@@ -250,14 +343,22 @@ export function arange(start: number, stop?: number, step = 1, options: CreateOp
   if (stop === undefined) [start, stop] = [0, start];
   if (step === 0 || !Number.isFinite(step)) throw new RangeError('arange: step must be a finite non-zero number.');
   const n = Math.max(0, Math.ceil((stop - start) / step));
-  const dtype = options.dtype ?? ([start, stop, step].every(Number.isInteger) && Math.abs(start) < 2 ** 31 && Math.abs(stop) < 2 ** 31 ? 'int32' : 'float64');
-  return generated('arange', [n], options.chunks, dtype, [start, stop, step], ([len], [at]) => task('array.arange', [start + at * step, start + (at + len) * step, step, dtype]));
+  const dtype =
+    options.dtype ??
+    ([start, stop, step].every(Number.isInteger) && Math.abs(start) < 2 ** 31 && Math.abs(stop) < 2 ** 31
+      ? 'int32'
+      : 'float64');
+  return generated('arange', [n], options.chunks, dtype, [start, stop, step], ([len], [at]) =>
+    task('array.arange', [start + at * step, start + (at + len) * step, step, dtype]),
+  );
 }
 
 /** Uniform float64 in [0, 1), reproducible from `seed`: each block draws from its own seed, derived from `seed` and the block's index. */
 export function random(shape: readonly number[], options: { chunks?: ChunksOption; seed?: number } = {}): WeftArray {
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
-  return generated('random', shape, options.chunks, 'float64', [seed], (s, _at, index) => task('array.random', [s, blockSeed(seed, index)]));
+  return generated('random', shape, options.chunks, 'float64', [seed], (s, _at, index) =>
+    task('array.random', [s, blockSeed(seed, index)]),
+  );
 }
 
 function blockSeed(seed: number, index: number[]): number {
@@ -272,7 +373,9 @@ export function fromArray(data: NDArray | readonly unknown[], options: CreateOpt
   const source = data instanceof NDArray ? data : fromNested(data, options.dtype);
   const dtype = source.dtype;
   const name0 = tokenName('array', source);
-  return generated('array', source.shape, options.chunks, dtype, [name0], (shape, start) => literal(extractBlock(source, start, shape).toJSON()));
+  return generated('array', source.shape, options.chunks, dtype, [name0], (shape, start) =>
+    literal(extractBlock(source, start, shape).toJSON()),
+  );
 }
 
 /** Nested lists of numbers as an NDArray: int32 when every number is an int32 integer, as `array.from`. */
@@ -286,11 +389,13 @@ function fromNested(data: readonly unknown[], dtype?: DType): NDArray {
       flat.push(v);
       return;
     }
-    if (!Array.isArray(v) || v.length !== shape[depth]) throw new TypeError(`fromArray: ${path} must be a list of ${shape[depth]} (the data is ragged).`);
+    if (!Array.isArray(v) || v.length !== shape[depth])
+      throw new TypeError(`fromArray: ${path} must be a list of ${shape[depth]} (the data is ragged).`);
     v.forEach((x, i) => walk(x, depth + 1, `${path}[${i}]`));
   };
   walk(data, 0, 'data');
-  const type = dtype ?? (flat.every((x) => Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31) ? 'int32' : 'float64');
+  const type =
+    dtype ?? (flat.every((x) => Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31) ? 'int32' : 'float64');
   const out = allocate(type, flat.length);
   flat.forEach((x, i) => (out[i] = x));
   return new NDArray(type, shape, out);

@@ -10,13 +10,20 @@ export type Chunks = number[][];
  * `chunks` as the user gives it: one size for every axis, a size per axis, or
  * explicit sizes per axis. Every axis of length 0 gets one empty chunk.
  */
-export function normalizeChunks(shape: readonly number[], chunks: number | readonly (number | readonly number[])[]): Chunks {
+export function normalizeChunks(
+  shape: readonly number[],
+  chunks: number | readonly (number | readonly number[])[],
+): Chunks {
   const perAxis = typeof chunks === 'number' ? shape.map(() => chunks) : chunks;
-  if (perAxis.length !== shape.length) throw new RangeError(`chunks gives ${perAxis.length} axes for a ${shape.length}-d shape ${JSON.stringify(shape)}: give one entry per axis, or one number for all.`);
+  if (perAxis.length !== shape.length)
+    throw new RangeError(
+      `chunks gives ${perAxis.length} axes for a ${shape.length}-d shape ${JSON.stringify(shape)}: give one entry per axis, or one number for all.`,
+    );
   return shape.map((n, axis) => {
     const c = perAxis[axis];
     if (typeof c === 'number') {
-      if (!Number.isInteger(c) || c < 1) throw new RangeError(`chunk size ${c} along axis ${axis} must be a positive integer.`);
+      if (!Number.isInteger(c) || c < 1)
+        throw new RangeError(`chunk size ${c} along axis ${axis} must be a positive integer.`);
       if (n === 0) return [0];
       const sizes = Array.from({ length: Math.floor(n / c) }, () => c);
       if (n % c > 0) sizes.push(n % c);
@@ -24,7 +31,10 @@ export function normalizeChunks(shape: readonly number[], chunks: number | reado
     }
     const sizes = [...c];
     const total = sizes.reduce((a, b) => a + b, 0);
-    if (sizes.some((s) => !Number.isInteger(s) || s < 0) || total !== n) throw new RangeError(`chunks ${JSON.stringify(c)} along axis ${axis} must be non-negative integers adding up to its length ${n}.`);
+    if (sizes.some((s) => !Number.isInteger(s) || s < 0) || total !== n)
+      throw new RangeError(
+        `chunks ${JSON.stringify(c)} along axis ${axis} must be non-negative integers adding up to its length ${n}.`,
+      );
     return sizes.length > 0 ? sizes : [0];
   });
 }
@@ -62,7 +72,8 @@ export function selectAxis(sizes: readonly number[], s: AxisSlice, axis: number)
   const n = sizes.reduce((a, b) => a + b, 0);
   const starts = offsets(sizes);
   if (typeof s === 'number') {
-    if (!Number.isInteger(s) || s < -n || s >= n) throw new RangeError(`index ${s} is out of range for axis ${axis} of length ${n}.`);
+    if (!Number.isInteger(s) || s < -n || s >= n)
+      throw new RangeError(`index ${s} is out of range for axis ${axis} of length ${n}.`);
     const at = s < 0 ? s + n : s;
     let block = 0;
     while (at >= starts[block] + sizes[block]) block++;
@@ -70,8 +81,12 @@ export function selectAxis(sizes: readonly number[], s: AxisSlice, axis: number)
   }
   const [startV, stopV, stepV] = s === null ? [null, null, null] : s;
   const step = stepV ?? 1;
-  if (!Number.isInteger(step) || step < 1) throw new RangeError(`step ${step} along axis ${axis}: collections slice with positive integer steps (reverse with a step of -1 on the computed NDArray).`);
-  const clip = (v: number | null | undefined, dflt: number) => (v === null || v === undefined ? dflt : Math.min(n, Math.max(0, v < 0 ? v + n : v)));
+  if (!Number.isInteger(step) || step < 1)
+    throw new RangeError(
+      `step ${step} along axis ${axis}: collections slice with positive integer steps (reverse with a step of -1 on the computed NDArray).`,
+    );
+  const clip = (v: number | null | undefined, dflt: number) =>
+    v === null || v === undefined ? dflt : Math.min(n, Math.max(0, v < 0 ? v + n : v));
   const start = clip(startV, 0);
   const stop = clip(stopV, n);
   const pieces: AxisSelection['pieces'] = [];

@@ -17,7 +17,8 @@ import { type Runner, setDefaultRunner } from './runner.ts';
 
 type Schemas = components['schemas'];
 /** POST /v1/graphs's body; fields with defaults may be left out. */
-export type GraphRequest = Partial<Omit<Schemas['GraphRequest'], 'options' | 'presubmit'>> & Pick<Schemas['GraphRequest'], 'keys'> & { options?: GraphOptions; presubmit?: Presubmit };
+export type GraphRequest = Partial<Omit<Schemas['GraphRequest'], 'options' | 'presubmit'>> &
+  Pick<Schemas['GraphRequest'], 'keys'> & { options?: GraphOptions; presubmit?: Presubmit };
 /** The presubmit hook (the seed's ray_presubmit): a URL weft asks for task values before enqueueing. */
 export type Presubmit = DeepPartial<Schemas['GraphRequest']['presubmit']> & { url: string };
 export type GraphOutcome = Schemas['GraphOutcome'];
@@ -92,7 +93,8 @@ export class Client implements Runner {
   private readonly token: string | undefined;
 
   constructor(options: ClientOptions) {
-    if (!/^https?:\/\//.test(options.url)) throw new TypeError(`Client: url must start with http:// or https://, got ${JSON.stringify(options.url)}.`);
+    if (!/^https?:\/\//.test(options.url))
+      throw new TypeError(`Client: url must start with http:// or https://, got ${JSON.stringify(options.url)}.`);
     this.url = options.url.replace(/\/+$/, '');
     this.token = options.token;
     if (options.asDefault !== false) setDefaultRunner(this);
@@ -120,9 +122,17 @@ export class Client implements Runner {
   async compute<T = unknown>(thing: Computable, options?: SubmitOptions): Promise<T>;
   async compute(thing: Computable | Computable[], options: SubmitOptions = {}): Promise<unknown> {
     const list = Array.isArray(thing) ? thing : [thing];
-    for (const t of list) if (!isComputable(t)) throw new TypeError('compute: give a Delayed value, an Array or a DataFrame (or a list of them); run JSON graphs with client.run(graph, keys).');
+    for (const t of list)
+      if (!isComputable(t))
+        throw new TypeError(
+          'compute: give a Delayed value, an Array or a DataFrame (or a list of them); run JSON graphs with client.run(graph, keys).',
+        );
     const targets = list.map((t) => t.target());
-    const results = (await this.run(mergeLayers(targets.map((t) => t.layers)), targets.map((t) => t.key), options)) as unknown[];
+    const results = (await this.run(
+      mergeLayers(targets.map((t) => t.layers)),
+      targets.map((t) => t.key),
+      options,
+    )) as unknown[];
     const revived = results.map((r, i) => targets[i].revive(r));
     return Array.isArray(thing) ? revived : revived[0];
   }
@@ -144,7 +154,12 @@ export class Client implements Runner {
    */
   async persist<T>(thing: Persistable<T>, options: SubmitOptions = {}): Promise<T> {
     const plan = thing.persistPlan();
-    const outcome = await this.submit({ graph: mergeLayers([plan.layers]), keys: plan.keys, persist: true, ...options });
+    const outcome = await this.submit({
+      graph: mergeLayers([plan.layers]),
+      keys: plan.keys,
+      persist: true,
+      ...options,
+    });
     const persisted = plan.rebuild(outcome.outputs as ObjectRef[]);
     futures.set(persisted as object, outcome.outputs as ObjectRef[]);
     return persisted;
@@ -154,22 +169,44 @@ export class Client implements Runner {
   async put(value: unknown, options: { ttl?: number } = {}): Promise<ObjectRef> {
     const binary = value instanceof NDArray || value instanceof Frame || value instanceof Uint8Array;
     const query = options.ttl === undefined ? '' : `?ttl=${options.ttl}`;
-    return this.json('POST', `/v1/objects${query}`, binary ? encodeValue(value) : value, binary ? 'application/msgpack' : undefined);
+    return this.json(
+      'POST',
+      `/v1/objects${query}`,
+      binary ? encodeValue(value) : value,
+      binary ? 'application/msgpack' : undefined,
+    );
   }
 
   /** An object's value (waiting up to `wait` seconds while it is computed), decoded from MessagePack: NDArray, Frame, bytes or JSON values. */
   async get(oid: string | ObjectRef, options: { wait?: number } = {}): Promise<unknown> {
     const id = typeof oid === 'string' ? oid : oid.$oid;
-    const res = await this.fetch('GET', `/v1/objects/${encodeURIComponent(id)}?wait=${options.wait ?? WAIT_SECONDS}`, undefined, undefined, 'application/msgpack');
-    if (res.status === 202) throw new WeftError('object_pending', `Object ${id} is still being computed; get it again or wait longer.`, 202, { oid: id });
+    const res = await this.fetch(
+      'GET',
+      `/v1/objects/${encodeURIComponent(id)}?wait=${options.wait ?? WAIT_SECONDS}`,
+      undefined,
+      undefined,
+      'application/msgpack',
+    );
+    if (res.status === 202)
+      throw new WeftError('object_pending', `Object ${id} is still being computed; get it again or wait longer.`, 202, {
+        oid: id,
+      });
     if (!res.ok) throw await errorOf(res);
     return decodeValue(Buffer.from(await res.arrayBuffer()));
   }
 
   /** Releases objects: futures, lists of them, or a collection returned by persist. */
   async release(what: ObjectRef | string | readonly (ObjectRef | string)[] | object): Promise<void> {
-    const oids = typeof what === 'string' ? [what] : isObjectRef(what) ? [what.$oid] : Array.isArray(what) ? what.map((o) => (typeof o === 'string' ? o : o.$oid)) : (futures.get(what) ?? []).map((o) => o.$oid);
-    if (oids.length === 0) throw new TypeError('release: give object refs, object ids, or a collection returned by persist().');
+    const oids =
+      typeof what === 'string'
+        ? [what]
+        : isObjectRef(what)
+          ? [what.$oid]
+          : Array.isArray(what)
+            ? what.map((o) => (typeof o === 'string' ? o : o.$oid))
+            : (futures.get(what) ?? []).map((o) => o.$oid);
+    if (oids.length === 0)
+      throw new TypeError('release: give object refs, object ids, or a collection returned by persist().');
     for (const oid of oids) {
       const res = await this.fetch('DELETE', `/v1/objects/${encodeURIComponent(oid)}`);
       if (!res.ok && res.status !== 404) throw await errorOf(res);
@@ -197,7 +234,14 @@ export class Client implements Runner {
    */
   async *events(id: string, options: { from?: number; signal?: AbortSignal } = {}): AsyncGenerator<GraphEvent> {
     const query = options.from === undefined ? '' : `?from=${options.from}`;
-    const res = await this.fetch('GET', `/v1/graphs/${encodeURIComponent(id)}/events${query}`, undefined, undefined, 'text/event-stream', options.signal);
+    const res = await this.fetch(
+      'GET',
+      `/v1/graphs/${encodeURIComponent(id)}/events${query}`,
+      undefined,
+      undefined,
+      'text/event-stream',
+      options.signal,
+    );
     if (!res.ok || !res.body) throw await errorOf(res);
     const decoder = new TextDecoder();
     let buffered = '';
@@ -230,7 +274,11 @@ export class Client implements Runner {
     while (outcome.status === 'queued' || outcome.status === 'running') {
       outcome = await this.outcome('GET', `/v1/graphs/${encodeURIComponent(outcome.id)}/result?wait=${WAIT_SECONDS}`);
     }
-    if (outcome.status !== 'done') throw new RemoteTaskError(outcome.id, outcome.error ?? { message: `graph ${outcome.id} ended ${outcome.status}` });
+    if (outcome.status !== 'done')
+      throw new RemoteTaskError(
+        outcome.id,
+        outcome.error ?? { message: `graph ${outcome.id} ended ${outcome.status}` },
+      );
     return outcome;
   }
 
@@ -249,7 +297,14 @@ export class Client implements Runner {
     return (await res.json()) as T;
   }
 
-  private async fetch(method: string, path: string, body?: unknown, type?: string, accept = 'application/json', signal?: AbortSignal): Promise<Response> {
+  private async fetch(
+    method: string,
+    path: string,
+    body?: unknown,
+    type?: string,
+    accept = 'application/json',
+    signal?: AbortSignal,
+  ): Promise<Response> {
     const headers: Record<string, string> = { accept };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let payload: RequestInit['body'];
@@ -261,7 +316,11 @@ export class Client implements Runner {
       return await fetch(`${this.url}${path}`, { method, headers, body: payload, signal });
     } catch (err) {
       if ((err as Error).name === 'AbortError') throw err;
-      throw new WeftError('unreachable', `weft at ${this.url} did not answer ${method} ${path}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}.`, 0);
+      throw new WeftError(
+        'unreachable',
+        `weft at ${this.url} did not answer ${method} ${path}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}.`,
+        0,
+      );
     }
   }
 }

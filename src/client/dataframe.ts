@@ -57,7 +57,9 @@ export class DataFrame implements Computable, Persistable<DataFrame> {
 
   /** The rows where the predicate holds (`["age", ">", 30]`, `["and", p, q]`, ...). */
   filter(predicate: Predicate): DataFrame {
-    return this.partitionwise('filter', [predicate], this.dtypes, (p) => task('frame.filter', [ref(p), literal(predicate)]));
+    return this.partitionwise('filter', [predicate], this.dtypes, (p) =>
+      task('frame.filter', [ref(p), literal(predicate)]),
+    );
   }
 
   /** New or replaced number columns: `{ total: ['+', { col: 'a' }, { col: 'b' }] }`. */
@@ -69,7 +71,9 @@ export class DataFrame implements Computable, Persistable<DataFrame> {
 
   groupby(by: string | string[]): GroupBy {
     const list = typeof by === 'string' ? [by] : by;
-    for (const b of list) if (!(b in this.dtypes)) throw new RangeError(`groupby: no column ${JSON.stringify(b)}; the columns are ${this.columns.join(', ')}.`);
+    for (const b of list)
+      if (!(b in this.dtypes))
+        throw new RangeError(`groupby: no column ${JSON.stringify(b)}; the columns are ${this.columns.join(', ')}.`);
     return new GroupBy(this, list);
   }
 
@@ -86,7 +90,9 @@ export class DataFrame implements Computable, Persistable<DataFrame> {
   /** Sorted by a column or columns across all partitions (range-partitioned by the first column). */
   sortValues(by: string | string[], options: { ascending?: boolean; npartitions?: number } = {}): DataFrame {
     const cols = typeof by === 'string' ? [by] : by;
-    for (const c of cols) if (!(c in this.dtypes)) throw new RangeError(`sortValues: no column ${JSON.stringify(c)}; the columns are ${this.columns.join(', ')}.`);
+    for (const c of cols)
+      if (!(c in this.dtypes))
+        throw new RangeError(`sortValues: no column ${JSON.stringify(c)}; the columns are ${this.columns.join(', ')}.`);
     const ascending = options.ascending ?? true;
     const k = options.npartitions ?? this.npartitions;
     const name = tokenName('sort', this.name, cols, ascending, k);
@@ -97,7 +103,11 @@ export class DataFrame implements Computable, Persistable<DataFrame> {
       nodes[`${name}:q${i}`] = task('frame.quantiles', [ref(p), cols[0], q]);
       nodes[`${name}:n${i}`] = task('frame.len', [ref(p)]);
     });
-    nodes[`${name}:bounds`] = task('frame.boundaries', [parts.map((_, i) => ref(`${name}:q${i}`)), k, parts.map((_, i) => ref(`${name}:n${i}`))]);
+    nodes[`${name}:bounds`] = task('frame.boundaries', [
+      parts.map((_, i) => ref(`${name}:q${i}`)),
+      k,
+      parts.map((_, i) => ref(`${name}:n${i}`)),
+    ]);
     const split = shuffleNodes(nodes, name, parts, cols[0], k, ref(`${name}:bounds`));
     for (let j = 0; j < k; j++) {
       // Descending: the highest range first.
@@ -113,8 +123,10 @@ export class DataFrame implements Computable, Persistable<DataFrame> {
    * DataFrame: compute it for the rows.
    */
   head(n = 5, options: { npartitions?: number } = {}): DataFrame {
-    const count = options.npartitions === undefined ? 1 : options.npartitions === -1 ? this.npartitions : options.npartitions;
-    if (!Number.isInteger(count) || count < 1 || count > this.npartitions) throw new RangeError(`head: npartitions must be -1 or 1 to ${this.npartitions}, got ${options.npartitions}.`);
+    const count =
+      options.npartitions === undefined ? 1 : options.npartitions === -1 ? this.npartitions : options.npartitions;
+    if (!Number.isInteger(count) || count < 1 || count > this.npartitions)
+      throw new RangeError(`head: npartitions must be -1 or 1 to ${this.npartitions}, got ${options.npartitions}.`);
     const name = tokenName('head', this.name, n, count);
     const heads = this.partitionKeys()
       .slice(0, count)
@@ -131,7 +143,8 @@ export class DataFrame implements Computable, Persistable<DataFrame> {
   merge(other: DataFrame, options: { on: string | string[]; how?: 'inner' | 'left'; npartitions?: number }): DataFrame {
     const on = typeof options.on === 'string' ? [options.on] : options.on;
     for (const c of on) {
-      if (!(c in this.dtypes) || !(c in other.dtypes)) throw new RangeError(`merge: column ${JSON.stringify(c)} must be in both frames.`);
+      if (!(c in this.dtypes) || !(c in other.dtypes))
+        throw new RangeError(`merge: column ${JSON.stringify(c)} must be in both frames.`);
     }
     const how = options.how ?? 'inner';
     const k = options.npartitions ?? Math.max(this.npartitions, other.npartitions);
@@ -139,7 +152,8 @@ export class DataFrame implements Computable, Persistable<DataFrame> {
     const nodes: Record<string, Node> = {};
     const left = shuffleNodes(nodes, `${name}-l`, this.partitionKeys(), on[0], k);
     const right = shuffleNodes(nodes, `${name}-r`, other.partitionKeys(), on[0], k);
-    for (let j = 0; j < k; j++) nodes[`${name}:${j}`] = task('frame.merge', [left[j], right[j], on.length === 1 ? on[0] : on, how]);
+    for (let j = 0; j < k; j++)
+      nodes[`${name}:${j}`] = task('frame.merge', [left[j], right[j], on.length === 1 ? on[0] : on, how]);
     const dtypes: Record<string, ColumnType> = {};
     for (const [c, t] of Object.entries(this.dtypes)) dtypes[!on.includes(c) && c in other.dtypes ? `${c}_x` : c] = t;
     for (const [c, t] of Object.entries(other.dtypes)) if (!on.includes(c)) dtypes[c in this.dtypes ? `${c}_y` : c] = t;
@@ -165,7 +179,14 @@ export class DataFrame implements Computable, Persistable<DataFrame> {
     return {
       layers: this.layers,
       keys,
-      rebuild: (outputs) => new DataFrame(this.name, new Map([[this.name, futuresLayer(keys, outputs)]]), this.npartitions, this.dtypes, this.index),
+      rebuild: (outputs) =>
+        new DataFrame(
+          this.name,
+          new Map([[this.name, futuresLayer(keys, outputs)]]),
+          this.npartitions,
+          this.dtypes,
+          this.index,
+        ),
     };
   }
 
@@ -177,7 +198,12 @@ export class DataFrame implements Computable, Persistable<DataFrame> {
     return client.persist(this);
   }
 
-  private partitionwise(prefix: string, token: unknown[], dtypes: Record<string, ColumnType>, node: (partition: string) => Node): DataFrame {
+  private partitionwise(
+    prefix: string,
+    token: unknown[],
+    dtypes: Record<string, ColumnType>,
+    node: (partition: string) => Node,
+  ): DataFrame {
     const name = tokenName(prefix, this.name, ...token);
     const nodes: Record<string, Node> = {};
     this.partitionKeys().forEach((p, i) => (nodes[`${name}:${i}`] = node(p)));
@@ -190,9 +216,19 @@ export class DataFrame implements Computable, Persistable<DataFrame> {
  * range with `bounds`): adds the split and getitem nodes; returns, per output
  * part, the node concatenating its pieces.
  */
-function shuffleNodes(nodes: Record<string, Node>, name: string, parts: string[], column: string, k: number, bounds?: Node): Node[] {
+function shuffleNodes(
+  nodes: Record<string, Node>,
+  name: string,
+  parts: string[],
+  column: string,
+  k: number,
+  bounds?: Node,
+): Node[] {
   parts.forEach((p, i) => {
-    nodes[`${name}:split${i}`] = task('frame.shuffle_group', bounds === undefined ? [ref(p), column, k] : [ref(p), column, k, bounds]);
+    nodes[`${name}:split${i}`] = task(
+      'frame.shuffle_group',
+      bounds === undefined ? [ref(p), column, k] : [ref(p), column, k, bounds],
+    );
     for (let j = 0; j < k; j++) nodes[`${name}:get${i}.${j}`] = task('getitem', [ref(`${name}:split${i}`), j]);
   });
   return Array.from({ length: k }, (_, j) => task('frame.concat', [parts.map((_, i) => ref(`${name}:get${i}.${j}`))]));
@@ -211,7 +247,8 @@ export class GroupBy {
    */
   agg(aggs: Record<string, readonly [string, Agg]>, options: { ddof?: number } = {}): DataFrame {
     const f = this.frame;
-    for (const [out, [col]] of Object.entries(aggs)) if (!(col in f.dtypes)) throw new RangeError(`agg ${JSON.stringify(out)}: no column ${JSON.stringify(col)}.`);
+    for (const [out, [col]] of Object.entries(aggs))
+      if (!(col in f.dtypes)) throw new RangeError(`agg ${JSON.stringify(out)}: no column ${JSON.stringify(col)}.`);
     const by = this.by.length === 1 ? this.by[0] : this.by;
     const name = tokenName('groupby', f.name, this.by, aggs, options.ddof ?? null);
     const nodes: Record<string, Node> = {};
@@ -219,23 +256,40 @@ export class GroupBy {
       nodes[`${name}:p${i}`] = task('frame.groupby_partial', [ref(p), by, literal(aggs)]);
       return `${name}:p${i}`;
     });
-    const root = combineTree(nodes, name, partials, (inputs) => task('frame.groupby_combine', [inputs, by, literal(aggs)]));
+    const root = combineTree(nodes, name, partials, (inputs) =>
+      task('frame.groupby_combine', [inputs, by, literal(aggs)]),
+    );
     const finalize = [ref(root), by, literal(aggs)];
     if (options.ddof !== undefined) finalize.push(options.ddof);
     nodes[`${name}:0`] = task('frame.groupby_finalize', finalize);
     const dtypes: Record<string, ColumnType> = {};
     for (const b of this.by) dtypes[b] = f.dtypes[b];
-    for (const [out, [col, agg]] of Object.entries(aggs)) dtypes[out] = agg === 'min' || agg === 'max' ? f.dtypes[col] : 'number';
+    for (const [out, [col, agg]] of Object.entries(aggs))
+      dtypes[out] = agg === 'min' || agg === 'max' ? f.dtypes[col] : 'number';
     return new DataFrame(name, withLayer([f.layers], name, nodes), 1, dtypes);
   }
 
-  mean(): DataFrame { return this.every('mean'); }
-  sum(): DataFrame { return this.every('sum'); }
-  count(): DataFrame { return this.every('count'); }
-  min(): DataFrame { return this.every('min'); }
-  max(): DataFrame { return this.every('max'); }
-  std(options: { ddof?: number } = {}): DataFrame { return this.every('std', options); }
-  var(options: { ddof?: number } = {}): DataFrame { return this.every('var', options); }
+  mean(): DataFrame {
+    return this.every('mean');
+  }
+  sum(): DataFrame {
+    return this.every('sum');
+  }
+  count(): DataFrame {
+    return this.every('count');
+  }
+  min(): DataFrame {
+    return this.every('min');
+  }
+  max(): DataFrame {
+    return this.every('max');
+  }
+  std(options: { ddof?: number } = {}): DataFrame {
+    return this.every('std', options);
+  }
+  var(options: { ddof?: number } = {}): DataFrame {
+    return this.every('var', options);
+  }
 
   /** The same agg of every other number column (count, min and max of string columns too), named as the column, as pandas does. */
   private every(agg: Agg, options: { ddof?: number } = {}): DataFrame {
@@ -245,7 +299,8 @@ export class GroupBy {
       if (type === 'string' && agg !== 'count' && agg !== 'min' && agg !== 'max') continue;
       aggs[col] = [col, agg];
     }
-    if (Object.keys(aggs).length === 0) throw new RangeError(`groupby(${this.by.join(', ')}).${agg}(): no column to aggregate.`);
+    if (Object.keys(aggs).length === 0)
+      throw new RangeError(`groupby(${this.by.join(', ')}).${agg}(): no column to aggregate.`);
     return this.agg(aggs, options);
   }
 }
@@ -257,7 +312,8 @@ export class GroupBy {
  */
 export function fromRecords(rows: readonly Row[], options: { npartitions?: number } = {}): DataFrame {
   const asked = options.npartitions ?? 1;
-  if (!Number.isInteger(asked) || asked < 1) throw new RangeError(`fromRecords: npartitions must be a positive integer, got ${asked}.`);
+  if (!Number.isInteger(asked) || asked < 1)
+    throw new RangeError(`fromRecords: npartitions must be a positive integer, got ${asked}.`);
   // No empty partitions: an empty frame has no columns to concatenate with.
   const n = Math.min(asked, Math.max(1, rows.length));
   const dtypes: Record<string, ColumnType> = {};
@@ -274,6 +330,7 @@ export function fromRecords(rows: readonly Row[], options: { npartitions?: numbe
   const name = tokenName('from-records', rows, n);
   const size = Math.ceil(rows.length / n);
   const nodes: Record<string, Node> = {};
-  for (let i = 0; i < n; i++) nodes[`${name}:${i}`] = task('frame.from_records', [literal(rows.slice(i * size, (i + 1) * size))]);
+  for (let i = 0; i < n; i++)
+    nodes[`${name}:${i}`] = task('frame.from_records', [literal(rows.slice(i * size, (i + 1) * size))]);
   return new DataFrame(name, new Map([[name, nodes]]), n, dtypes);
 }

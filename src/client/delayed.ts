@@ -35,7 +35,8 @@ export interface Persistable<T> {
 
 /** A layer of futures standing in for the keys that made them: later graphs read the stored objects instead of recomputing. */
 export function futuresLayer(keys: string[], outputs: ObjectRef[]): Record<string, Node> {
-  if (outputs.length !== keys.length) throw new Error(`persist gave ${outputs.length} futures for ${keys.length} keys.`);
+  if (outputs.length !== keys.length)
+    throw new Error(`persist gave ${outputs.length} futures for ${keys.length} keys.`);
   return Object.fromEntries(keys.map((k, i) => [k, { $oid: outputs[i].$oid }]));
 }
 
@@ -63,7 +64,11 @@ export class Delayed implements Computable, Persistable<Delayed> {
   }
 
   persistPlan(): PersistPlan<Delayed> {
-    return { layers: this.layers, keys: [this.key], rebuild: (outputs) => new Delayed(this.key, new Map([[this.key, futuresLayer([this.key], outputs)]])) };
+    return {
+      layers: this.layers,
+      keys: [this.key],
+      rebuild: (outputs) => new Delayed(this.key, new Map([[this.key, futuresLayer([this.key], outputs)]])),
+    };
   }
 
   /** `x[index]`: element of an array result or field of an object result. */
@@ -81,7 +86,11 @@ function argNode(arg: unknown, parents: Layers[]): Node {
   }
   if (isObjectRef(arg)) return { $oid: arg.$oid };
   if (Array.isArray(arg) && arg.some(holdsComputable)) return arg.map((a) => argNode(a, parents));
-  if (isPlainObject(arg) && Object.values(arg).some(holdsComputable) && !Object.keys(arg).some((k) => k.startsWith('$'))) {
+  if (
+    isPlainObject(arg) &&
+    Object.values(arg).some(holdsComputable) &&
+    !Object.keys(arg).some((k) => k.startsWith('$'))
+  ) {
     return Object.fromEntries(Object.entries(arg).map(([k, v]) => [k, argNode(v, parents)]));
   }
   return literal(arg);

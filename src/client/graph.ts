@@ -52,7 +52,9 @@ export interface ObjectRef {
 }
 
 export function isObjectRef(v: unknown): v is ObjectRef {
-  return typeof v === 'object' && v !== null && typeof (v as ObjectRef).$oid === 'string' && Object.keys(v).length === 1;
+  return (
+    typeof v === 'object' && v !== null && typeof (v as ObjectRef).$oid === 'string' && Object.keys(v).length === 1
+  );
 }
 
 /** Partials merged per combine task, as Dask's `split_every`. */
@@ -63,7 +65,12 @@ export const SPLIT_EVERY = 8;
  * each (`combine` makes a task from the list of input references), keyed
  * `<prefix>:c<depth>.<i>`; returns the root's key (the only key, if one).
  */
-export function combineTree(nodes: Record<string, Node>, prefix: string, keys: string[], combine: (inputs: Node[]) => Node): string {
+export function combineTree(
+  nodes: Record<string, Node>,
+  prefix: string,
+  keys: string[],
+  combine: (inputs: Node[]) => Node,
+): string {
   let level = keys;
   for (let depth = 0; level.length > 1; depth++) {
     const next: string[] = [];

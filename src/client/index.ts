@@ -4,7 +4,18 @@
  * DataFrame collections that compile to graphs of the built-in ops.
  * See docs/client.md.
  */
-export { Client, Computation, RemoteTaskError, WeftError, type ClientOptions, type GraphEvent, type GraphInfo, type GraphOptions, type SubmitOptions, type TaskTiming } from './client.ts';
+export {
+  Client,
+  Computation,
+  RemoteTaskError,
+  WeftError,
+  type ClientOptions,
+  type GraphEvent,
+  type GraphInfo,
+  type GraphOptions,
+  type SubmitOptions,
+  type TaskTiming,
+} from './client.ts';
 export { Delayed, Kwargs, delayed, kwargs, type Computable, type Persistable } from './delayed.ts';
 export { WeftArray, WeftArray as Array, arange, fromArray, ones, random, zeros } from './array.ts';
 export { DataFrame, GroupBy, fromRecords, type Expr, type Predicate, type Row } from './dataframe.ts';

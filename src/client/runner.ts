@@ -17,6 +17,9 @@ export function setDefaultRunner(runner: Runner | undefined): void {
 }
 
 export function defaultRunner(): Runner {
-  if (!current) throw new Error('No weft Client exists yet: create one with new Client({ url }) or pass it to compute()/persist().');
+  if (!current)
+    throw new Error(
+      'No weft Client exists yet: create one with new Client({ url }) or pass it to compute()/persist().',
+    );
   return current;
 }

@@ -11,8 +11,10 @@ import { NDArray } from '../values/ndarray.ts';
 function canonical(value: unknown): string {
   if (value === undefined) return 'u';
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? String(value);
-  if (value instanceof NDArray) return `nd(${value.dtype};${value.shape.join(',')};${Array.from(value.data).join(',')})`;
-  if (ArrayBuffer.isView(value)) return `ta(${value.constructor.name};${Array.from(value as unknown as ArrayLike<number>).join(',')})`;
+  if (value instanceof NDArray)
+    return `nd(${value.dtype};${value.shape.join(',')};${Array.from(value.data).join(',')})`;
+  if (ArrayBuffer.isView(value))
+    return `ta(${value.constructor.name};${Array.from(value as unknown as ArrayLike<number>).join(',')})`;
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   const named = (value as { tokenName?: unknown }).tokenName;
   if (typeof named === 'string') return `@${named}`;

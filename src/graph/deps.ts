@@ -77,7 +77,11 @@ export function checkReferences(graph: Graph, deps: Map<string, string[]> = depe
   for (const [key, refs] of deps) {
     for (const ref of refs) {
       if (!graph.has(ref)) {
-        throw new GraphError('missing_dependency', `Key ${JSON.stringify(key)} references ${JSON.stringify(ref)}, which is not in the graph.`, { key, missing: ref });
+        throw new GraphError(
+          'missing_dependency',
+          `Key ${JSON.stringify(key)} references ${JSON.stringify(ref)}, which is not in the graph.`,
+          { key, missing: ref },
+        );
       }
     }
   }
@@ -183,5 +187,9 @@ export function cull(deps: Map<string, string[]>, targets: Iterable<string>): Se
 }
 
 function cycleError(keys: string[]): GraphError {
-  return new GraphError('cycle', `The graph has a dependency cycle: ${keys.map((k) => JSON.stringify(k)).join(' -> ')}.`, { cycle: keys });
+  return new GraphError(
+    'cycle',
+    `The graph has a dependency cycle: ${keys.map((k) => JSON.stringify(k)).join(' -> ')}.`,
+    { cycle: keys },
+  );
 }

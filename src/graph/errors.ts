@@ -27,7 +27,12 @@ export class GraphError extends Error {
 export function jsonPath(key: string, path: readonly (string | number)[]): string {
   let out = `$[${JSON.stringify(key)}]`;
   for (const part of path) {
-    out += typeof part === 'number' ? `[${part}]` : /^[A-Za-z_$][\w$]*$/.test(part) ? `.${part}` : `[${JSON.stringify(part)}]`;
+    out +=
+      typeof part === 'number'
+        ? `[${part}]`
+        : /^[A-Za-z_$][\w$]*$/.test(part)
+          ? `.${part}`
+          : `[${JSON.stringify(part)}]`;
   }
   return out;
 }

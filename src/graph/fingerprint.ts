@@ -14,7 +14,9 @@ import { CALL, FUSED, type Template } from './template.ts';
 
 /** A 106-bit hash of a string (two independent 53-bit cyrb53 hashes), as 28 hex digits. */
 export function hash(text: string): string {
-  return cyrb53(text, 0x9e3779b9).toString(16).padStart(14, '0') + cyrb53(text, 0x85ebca6b).toString(16).padStart(14, '0');
+  return (
+    cyrb53(text, 0x9e3779b9).toString(16).padStart(14, '0') + cyrb53(text, 0x85ebca6b).toString(16).padStart(14, '0')
+  );
 }
 
 function cyrb53(text: string, seed: number): number {
@@ -69,7 +71,11 @@ export function fingerprints(plan: Plan, versionOf: (op: string) => string): str
       continue;
     }
     const ops = [...templateOps(node.template)].sort().map((op) => `${op}@${versionOf(op)}`);
-    fps.push(hash(`task|${JSON.stringify(node.template)}|${ops.join(',')}|${node.returns ?? 0}|${node.deps.map(slotFp).join(',')}`));
+    fps.push(
+      hash(
+        `task|${JSON.stringify(node.template)}|${ops.join(',')}|${node.returns ?? 0}|${node.deps.map(slotFp).join(',')}`,
+      ),
+    );
   }
   return fps;
 }

@@ -16,7 +16,13 @@ import type { Graph, Node } from './types.ts';
  * `order` is the needed keys (no aliases), dependencies first; returns the
  * graph of the keys that remain, in that order. Pure: `graph` is not changed.
  */
-export function fuseLinear(graph: Graph, order: string[], aliases: Map<string, string>, requested: Set<string>, maxChain = 64): Graph {
+export function fuseLinear(
+  graph: Graph,
+  order: string[],
+  aliases: Map<string, string>,
+  requested: Set<string>,
+  maxChain = 64,
+): Graph {
   const depsOf = new Map<string, string[]>();
   const dependents = new Map<string, string[]>();
   for (const key of order) {

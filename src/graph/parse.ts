@@ -6,7 +6,19 @@
  *   // Map { 'x' => lit 1, 'y' => task inc(ref x) }
  */
 import { GraphError, jsonPath } from './errors.ts';
-import { defaultLimits, MAX_PRIORITY, MAX_RETURNS, MIN_PRIORITY, POOL_NAME, type Graph, type GraphLimits, type Json, type KeySpec, type Node, type TaskOptions } from './types.ts';
+import {
+  defaultLimits,
+  MAX_PRIORITY,
+  MAX_RETURNS,
+  MIN_PRIORITY,
+  POOL_NAME,
+  type Graph,
+  type GraphLimits,
+  type Json,
+  type KeySpec,
+  type Node,
+  type TaskOptions,
+} from './types.ts';
 
 const TASK_FIELDS = new Set(['$op', 'args', 'kwargs', 'returns', 'options']);
 /** Most retries a task may ask for. */
@@ -27,13 +39,27 @@ export function parseGraph(raw: unknown, limits: GraphLimits = defaultLimits): G
 
 /** Merges Dask-style layers (a high-level graph) into one graph. A key defined by two layers is an error. */
 export function parseLayers(raw: unknown, limits: GraphLimits = defaultLimits): Graph {
-  if (!isPlainObject(raw)) throw new GraphError('invalid_graph', `"layers" must be an object mapping layer names to graphs, got ${describe(raw)}.`);
+  if (!isPlainObject(raw))
+    throw new GraphError(
+      'invalid_graph',
+      `"layers" must be an object mapping layer names to graphs, got ${describe(raw)}.`,
+    );
   const merged: Graph = new Map();
   for (const name of Object.keys(raw)) {
     const layer = (raw as Record<string, unknown>)[name];
-    if (!isPlainObject(layer)) throw new GraphError('invalid_graph', `Layer ${JSON.stringify(name)} must be an object mapping keys to nodes, got ${describe(layer)}.`, { layer: name });
+    if (!isPlainObject(layer))
+      throw new GraphError(
+        'invalid_graph',
+        `Layer ${JSON.stringify(name)} must be an object mapping keys to nodes, got ${describe(layer)}.`,
+        { layer: name },
+      );
     for (const [key, node] of parseGraphAllowEmpty(layer, limits)) {
-      if (merged.has(key)) throw new GraphError('invalid_graph', `Key ${JSON.stringify(key)} is defined by more than one layer (again in ${JSON.stringify(name)}).`, { key, layer: name });
+      if (merged.has(key))
+        throw new GraphError(
+          'invalid_graph',
+          `Key ${JSON.stringify(key)} is defined by more than one layer (again in ${JSON.stringify(name)}).`,
+          { key, layer: name },
+        );
       merged.set(key, node);
     }
   }
@@ -59,10 +85,18 @@ function checkKey(key: string, limits: GraphLimits): void {
   const bytes = key.length * 3 <= limits.maxKeyBytes ? 0 : utf8Length(key);
   if (bytes > limits.maxKeyBytes) {
     const prefix = key.slice(0, KEY_PREFIX);
-    throw new GraphError('key_too_long', `Key ${JSON.stringify(prefix)}... is ${bytes} bytes long (UTF-8); keys may have at most ${limits.maxKeyBytes} bytes (WEFT_MAX_KEY_BYTES). Use shorter keys, such as a hash of the long name.`, { key: prefix, bytes, limit: limits.maxKeyBytes });
+    throw new GraphError(
+      'key_too_long',
+      `Key ${JSON.stringify(prefix)}... is ${bytes} bytes long (UTF-8); keys may have at most ${limits.maxKeyBytes} bytes (WEFT_MAX_KEY_BYTES). Use shorter keys, such as a hash of the long name.`,
+      { key: prefix, bytes, limit: limits.maxKeyBytes },
+    );
   }
   if (LONE_SURROGATE.test(key)) {
-    throw new GraphError('invalid_graph', `Key ${JSON.stringify(key.slice(0, KEY_PREFIX))} is not well-formed unicode (it holds a lone UTF-16 surrogate), so it cannot be stored as UTF-8; use valid unicode text.`, { key: key.slice(0, KEY_PREFIX) });
+    throw new GraphError(
+      'invalid_graph',
+      `Key ${JSON.stringify(key.slice(0, KEY_PREFIX))} is not well-formed unicode (it holds a lone UTF-16 surrogate), so it cannot be stored as UTF-8; use valid unicode text.`,
+      { key: key.slice(0, KEY_PREFIX) },
+    );
   }
 }
 
@@ -84,7 +118,10 @@ function utf8Length(s: string): number {
 export function parseKeys(raw: unknown, depth = 0): KeySpec {
   if (typeof raw === 'string') return raw;
   if (Array.isArray(raw) && depth < 32) return raw.map((item) => parseKeys(item, depth + 1));
-  throw new GraphError('invalid_graph', `"keys" must be a key or an array of keys (nested arrays allowed, at most 32 deep), got ${describe(raw)}.`);
+  throw new GraphError(
+    'invalid_graph',
+    `"keys" must be a key or an array of keys (nested arrays allowed, at most 32 deep), got ${describe(raw)}.`,
+  );
 }
 
 /**
@@ -104,14 +141,25 @@ class NodeParser {
   node(raw: unknown, depth: number): Node {
     if (depth > this.limits.maxDepth) {
       const where = jsonPath(this.key, this.path);
-      throw new GraphError('invalid_graph', `Node nesting is deeper than ${this.limits.maxDepth} levels at ${where}.`, { key: this.key, path: where });
+      throw new GraphError('invalid_graph', `Node nesting is deeper than ${this.limits.maxDepth} levels at ${where}.`, {
+        key: this.key,
+        path: where,
+      });
     }
     if (Array.isArray(raw)) {
       const items = this.each(raw, depth + 1);
-      return items.every((n) => n.kind === 'lit') ? lit(items.map((n) => (n as { value: Json }).value)) : { kind: 'array', items };
+      return items.every((n) => n.kind === 'lit')
+        ? lit(items.map((n) => (n as { value: Json }).value))
+        : { kind: 'array', items };
     }
     if (!isPlainObject(raw)) {
-      if (raw === null || typeof raw === 'string' || typeof raw === 'boolean' || (typeof raw === 'number' && Number.isFinite(raw))) return lit(raw);
+      if (
+        raw === null ||
+        typeof raw === 'string' ||
+        typeof raw === 'boolean' ||
+        (typeof raw === 'number' && Number.isFinite(raw))
+      )
+        return lit(raw);
       throw this.bad(null, `is not a JSON value (${describe(raw)})`);
     }
     const fields = Object.keys(raw);
@@ -134,25 +182,32 @@ class NodeParser {
         this.onlyFields(fields, '$ref', 'index');
         if (typeof raw.$ref !== 'string') throw this.bad('$ref', `must be a key (a string), got ${describe(raw.$ref)}`);
         if (raw.index === undefined) return { kind: 'ref', key: raw.$ref };
-        if (!Number.isInteger(raw.index) || (raw.index as number) < 0) throw this.bad('index', `must be the number of an output (an integer from 0), got ${describe(raw.index)}`);
+        if (!Number.isInteger(raw.index) || (raw.index as number) < 0)
+          throw this.bad('index', `must be the number of an output (an integer from 0), got ${describe(raw.index)}`);
         return { kind: 'ref', key: raw.$ref, index: raw.index as number };
       }
       case '$oid':
         this.onlyFields(fields, '$oid');
-        if (typeof raw.$oid !== 'string' || raw.$oid.length === 0) throw this.bad('$oid', `must be an object id (a non-empty string), got ${describe(raw.$oid)}`);
+        if (typeof raw.$oid !== 'string' || raw.$oid.length === 0)
+          throw this.bad('$oid', `must be an object id (a non-empty string), got ${describe(raw.$oid)}`);
         return { kind: 'oid', oid: raw.$oid };
       case '$op':
         return this.task(raw, fields, depth);
       default:
-        throw this.bad(null, `has the unknown marker ${JSON.stringify(marker)}; nodes use $op, $ref, $oid or $literal (wrap data whose keys start with "$" in {"$literal": ...})`);
+        throw this.bad(
+          null,
+          `has the unknown marker ${JSON.stringify(marker)}; nodes use $op, $ref, $oid or $literal (wrap data whose keys start with "$" in {"$literal": ...})`,
+        );
     }
   }
 
   private task(raw: Record<string, unknown>, fields: string[], depth: number): Node {
     for (const f of fields) {
-      if (!TASK_FIELDS.has(f)) throw this.bad(f, `is not a task field; a task has "$op", "args", "kwargs", "returns" and "options"`);
+      if (!TASK_FIELDS.has(f))
+        throw this.bad(f, `is not a task field; a task has "$op", "args", "kwargs", "returns" and "options"`);
     }
-    if (typeof raw.$op !== 'string' || raw.$op.length === 0) throw this.bad('$op', `must be an op name (a non-empty string), got ${describe(raw.$op)}`);
+    if (typeof raw.$op !== 'string' || raw.$op.length === 0)
+      throw this.bad('$op', `must be an op name (a non-empty string), got ${describe(raw.$op)}`);
     let args: Node[] = [];
     if (raw.args !== undefined) {
       if (!Array.isArray(raw.args)) throw this.bad('args', `must be an array of nodes, got ${describe(raw.args)}`);
@@ -162,7 +217,8 @@ class NodeParser {
     }
     let kwargs: [string, Node][] | null = null;
     if (raw.kwargs !== undefined) {
-      if (!isPlainObject(raw.kwargs)) throw this.bad('kwargs', `must be an object of named nodes, got ${describe(raw.kwargs)}`);
+      if (!isPlainObject(raw.kwargs))
+        throw this.bad('kwargs', `must be an object of named nodes, got ${describe(raw.kwargs)}`);
       this.path.push('kwargs');
       kwargs = this.fields(raw.kwargs, Object.keys(raw.kwargs), depth + 1);
       this.path.pop();
@@ -170,9 +226,16 @@ class NodeParser {
     const task: Node & { kind: 'task' } = { kind: 'task', op: raw.$op, args, kwargs };
     if (raw.options !== undefined) task.options = this.taskOptions(raw.options);
     if (raw.returns === undefined) return task;
-    if (this.path.length > 0) throw this.bad('returns', 'is only allowed on a task at the top of a key (a nested task returns one value to its caller)');
+    if (this.path.length > 0)
+      throw this.bad(
+        'returns',
+        'is only allowed on a task at the top of a key (a nested task returns one value to its caller)',
+      );
     if (!Number.isInteger(raw.returns) || (raw.returns as number) < 1 || (raw.returns as number) > MAX_RETURNS) {
-      throw this.bad('returns', `must be the number of values the op returns, an integer from 1 to ${MAX_RETURNS}, got ${describe(raw.returns)}`);
+      throw this.bad(
+        'returns',
+        `must be the number of values the op returns, an integer from 1 to ${MAX_RETURNS}, got ${describe(raw.returns)}`,
+      );
     }
     task.returns = raw.returns as number;
     return task;
@@ -180,24 +243,39 @@ class NodeParser {
 
   /** A task's "options": {"retries": n, "timeout_ms": ms, "pool": name, "priority": p} (Dask's per-layer annotations, per task). */
   private taskOptions(raw: unknown): TaskOptions {
-    if (this.path.length > 0) throw this.bad('options', 'is only allowed on a task at the top of a key (a nested task runs inside its caller)');
-    if (!isPlainObject(raw)) throw this.bad('options', `must be an object such as {"retries": 2, "timeout_ms": 5000}, got ${describe(raw)}`);
+    if (this.path.length > 0)
+      throw this.bad('options', 'is only allowed on a task at the top of a key (a nested task runs inside its caller)');
+    if (!isPlainObject(raw))
+      throw this.bad('options', `must be an object such as {"retries": 2, "timeout_ms": 5000}, got ${describe(raw)}`);
     const out: TaskOptions = {};
     for (const [name, v] of Object.entries(raw)) {
       if (name === 'retries') {
-        if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > MAX_RETRIES) throw this.bad('options', `"retries" must be an integer from 0 to ${MAX_RETRIES}, got ${describe(v)}`);
+        if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > MAX_RETRIES)
+          throw this.bad('options', `"retries" must be an integer from 0 to ${MAX_RETRIES}, got ${describe(v)}`);
         out.retries = v as number;
       } else if (name === 'timeout_ms') {
-        if (!Number.isInteger(v) || (v as number) < 1) throw this.bad('options', `"timeout_ms" must be a positive integer (milliseconds), got ${describe(v)}`);
+        if (!Number.isInteger(v) || (v as number) < 1)
+          throw this.bad('options', `"timeout_ms" must be a positive integer (milliseconds), got ${describe(v)}`);
         out.timeoutMs = v as number;
       } else if (name === 'pool') {
-        if (typeof v !== 'string' || !POOL_NAME.test(v)) throw this.bad('options', `"pool" must be a pool name (1 to 64 letters, digits, "_", "." or "-"), got ${describe(v)}`);
+        if (typeof v !== 'string' || !POOL_NAME.test(v))
+          throw this.bad(
+            'options',
+            `"pool" must be a pool name (1 to 64 letters, digits, "_", "." or "-"), got ${describe(v)}`,
+          );
         out.pool = v;
       } else if (name === 'priority') {
-        if (!Number.isInteger(v) || (v as number) < MIN_PRIORITY || (v as number) > MAX_PRIORITY) throw this.bad('options', `"priority" must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY} (higher runs first), got ${describe(v)}`);
+        if (!Number.isInteger(v) || (v as number) < MIN_PRIORITY || (v as number) > MAX_PRIORITY)
+          throw this.bad(
+            'options',
+            `"priority" must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY} (higher runs first), got ${describe(v)}`,
+          );
         out.priority = v as number;
       } else {
-        throw this.bad('options', `has the unknown task option ${JSON.stringify(name)}; a task's options are "retries", "timeout_ms", "pool" and "priority"`);
+        throw this.bad(
+          'options',
+          `has the unknown task option ${JSON.stringify(name)}; a task's options are "retries", "timeout_ms", "pool" and "priority"`,
+        );
       }
     }
     return out;
@@ -212,7 +290,11 @@ class NodeParser {
     if (typeof raw !== 'object' || raw === null) return;
     if (depth > this.limits.maxDepth) {
       const where = jsonPath(this.key, this.path);
-      throw new GraphError('invalid_graph', `Node nesting is deeper than ${this.limits.maxDepth} levels inside the literal at ${where}.`, { key: this.key, path: where });
+      throw new GraphError(
+        'invalid_graph',
+        `Node nesting is deeper than ${this.limits.maxDepth} levels inside the literal at ${where}.`,
+        { key: this.key, path: where },
+      );
     }
     if (Array.isArray(raw)) {
       for (const item of raw) this.checkLiteralDepth(item, depth + 1);
@@ -241,7 +323,8 @@ class NodeParser {
   }
 
   private onlyFields(fields: string[], marker: string, ...allowed: string[]): void {
-    for (const f of fields) if (f !== marker && !allowed.includes(f)) throw this.bad(f, `is not allowed next to ${marker}`);
+    for (const f of fields)
+      if (f !== marker && !allowed.includes(f)) throw this.bad(f, `is not allowed next to ${marker}`);
   }
 
   /** An invalid_graph error at the current path, or at its child `field`. */

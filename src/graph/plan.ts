@@ -8,7 +8,16 @@
  *   // nodes: [x: data 1, y: task inc(input 0) deps [0]], outputs: 1, ready: [1]
  */
 import { GraphError } from './errors.ts';
-import { checkAcyclic, checkReferences, cull, dependencyMap, follow, forEachRef, oidsOf, resolveAliases } from './deps.ts';
+import {
+  checkAcyclic,
+  checkReferences,
+  cull,
+  dependencyMap,
+  follow,
+  forEachRef,
+  oidsOf,
+  resolveAliases,
+} from './deps.ts';
 import { fuseLinear } from './fuse.ts';
 import { rewriteShuffles } from './shuffle.ts';
 import { opsOf, toTemplate, type SlotResolver, type Template } from './template.ts';
@@ -28,7 +37,15 @@ export type ObjectField = number | string;
 
 export type PlanNode =
   /** A value stored when the graph is registered: a literal, or `encoded` bytes known beforehand (cache, presubmit). */
-  | { kind: 'data'; key: string; value: Json; encoded?: Uint8Array; fingerprint?: string; outs: number[]; consumers: number[] }
+  | {
+      kind: 'data';
+      key: string;
+      value: Json;
+      encoded?: Uint8Array;
+      fingerprint?: string;
+      outs: number[];
+      consumers: number[];
+    }
   | {
       kind: 'task';
       key: string;
@@ -108,7 +125,15 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
       continue;
     }
     if (node.kind === 'known') {
-      nodes.push({ kind: 'data', key, value: null, encoded: node.encoded, ...(node.fingerprint ? { fingerprint: node.fingerprint } : {}), outs: [], consumers: [0] });
+      nodes.push({
+        kind: 'data',
+        key,
+        value: null,
+        encoded: node.encoded,
+        ...(node.fingerprint ? { fingerprint: node.fingerprint } : {}),
+        outs: [],
+        consumers: [0],
+      });
       continue;
     }
     taskCount++;
@@ -117,10 +142,25 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     const returns = node.kind === 'task' ? node.returns : undefined;
     const taskOptions = node.kind === 'task' ? node.options : undefined;
     const objects = slots.list.filter((s): s is string => typeof s === 'string');
-    nodes.push({ kind: 'task', key, deps: slots.list, outs: [], pending: 0, objects, template, consumers: new Array<number>(returns ?? 1).fill(0), ...(returns ? { returns } : {}), ...(taskOptions ? { options: taskOptions } : {}) });
+    nodes.push({
+      kind: 'task',
+      key,
+      deps: slots.list,
+      outs: [],
+      pending: 0,
+      objects,
+      template,
+      consumers: new Array<number>(returns ?? 1).fill(0),
+      ...(returns ? { returns } : {}),
+      ...(taskOptions ? { options: taskOptions } : {}),
+    });
   }
   if (options.maxTasks !== undefined && taskCount > options.maxTasks) {
-    throw new GraphError('too_many_tasks', `The graph needs ${taskCount} tasks; this service accepts at most ${options.maxTasks} per graph. Split it into several graphs (persist the parts).`, { tasks: taskCount, limit: options.maxTasks });
+    throw new GraphError(
+      'too_many_tasks',
+      `The graph needs ${taskCount} tasks; this service accepts at most ${options.maxTasks} per graph. Split it into several graphs (persist the parts).`,
+      { tasks: taskCount, limit: options.maxTasks },
+    );
   }
 
   const ready: number[] = [];
@@ -200,11 +240,24 @@ function checkOutputReferences(graph: Graph, aliases: Map<string, string>): void
     forEachRef(node, (ref) => {
       const returns = returnsOf(ref.key);
       if (ref.index === undefined) {
-        if (returns !== undefined) throw new GraphError('invalid_graph', `Key ${JSON.stringify(key)} references ${JSON.stringify(ref.key)}, which returns ${returns} values: reference one of them with {"$ref": ${JSON.stringify(ref.key)}, "index": j}.`, { key, target: ref.key });
+        if (returns !== undefined)
+          throw new GraphError(
+            'invalid_graph',
+            `Key ${JSON.stringify(key)} references ${JSON.stringify(ref.key)}, which returns ${returns} values: reference one of them with {"$ref": ${JSON.stringify(ref.key)}, "index": j}.`,
+            { key, target: ref.key },
+          );
       } else if (returns === undefined) {
-        throw new GraphError('invalid_graph', `Key ${JSON.stringify(key)} references output ${ref.index} of ${JSON.stringify(ref.key)}, which is not a multiple-return task (give it "returns": k, or drop "index").`, { key, target: ref.key });
+        throw new GraphError(
+          'invalid_graph',
+          `Key ${JSON.stringify(key)} references output ${ref.index} of ${JSON.stringify(ref.key)}, which is not a multiple-return task (give it "returns": k, or drop "index").`,
+          { key, target: ref.key },
+        );
       } else if (ref.index >= returns) {
-        throw new GraphError('invalid_graph', `Key ${JSON.stringify(key)} references output ${ref.index} of ${JSON.stringify(ref.key)}, which returns only ${returns} values (outputs 0 to ${returns - 1}).`, { key, target: ref.key, index: ref.index });
+        throw new GraphError(
+          'invalid_graph',
+          `Key ${JSON.stringify(key)} references output ${ref.index} of ${JSON.stringify(ref.key)}, which returns only ${returns} values (outputs 0 to ${returns - 1}).`,
+          { key, target: ref.key, index: ref.index },
+        );
       }
     });
   }
@@ -221,7 +274,11 @@ function checkRequestedKeys(graph: Graph, keys: KeySpec): void {
   const missing = flattenKeys(keys).filter((k) => !graph.has(k));
   if (missing.length > 0) {
     const shown = [...new Set(missing)].slice(0, 20);
-    throw new GraphError('unknown_key', `Requested ${missing.length === 1 ? 'key' : 'keys'} not in the graph: ${shown.map((k) => JSON.stringify(k)).join(', ')}.`, { keys: shown });
+    throw new GraphError(
+      'unknown_key',
+      `Requested ${missing.length === 1 ? 'key' : 'keys'} not in the graph: ${shown.map((k) => JSON.stringify(k)).join(', ')}.`,
+      { keys: shown },
+    );
   }
 }
 
@@ -229,7 +286,11 @@ function checkOps(graph: Graph, isKnownOp: (op: string) => boolean): void {
   for (const [key, node] of graph) {
     for (const op of opsOf(node)) {
       if (!isKnownOp(op)) {
-        throw new GraphError('unknown_op', `Key ${JSON.stringify(key)} calls op ${JSON.stringify(op)}, which no worker has registered. GET /v1/ops lists the ops.`, { key, op });
+        throw new GraphError(
+          'unknown_op',
+          `Key ${JSON.stringify(key)} calls op ${JSON.stringify(op)}, which no worker has registered. GET /v1/ops lists the ops.`,
+          { key, op },
+        );
       }
     }
   }

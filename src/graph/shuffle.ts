@@ -21,7 +21,12 @@ import type { Graph, Node } from './types.ts';
 /** Ops whose result is a list of parts, and the position of the part count among their arguments. */
 export const SPLIT_OPS: ReadonlyMap<string, number> = new Map([['frame.shuffle_group', 2]]);
 
-export function rewriteShuffles(graph: Graph, order: string[], aliases: Map<string, string>, requested: Set<string>): Graph {
+export function rewriteShuffles(
+  graph: Graph,
+  order: string[],
+  aliases: Map<string, string>,
+  requested: Set<string>,
+): Graph {
   const readers = new Map<string, string[]>();
   for (const key of order) {
     for (const ref of refsOf(graph.get(key)!)) {
@@ -63,12 +68,21 @@ function partCount(node: Node): number | undefined {
   if (node.kind !== 'task' || node.returns !== undefined) return undefined;
   const at = SPLIT_OPS.get(node.op);
   const arg = at === undefined ? undefined : node.args[at];
-  return arg?.kind === 'lit' && Number.isInteger(arg.value) && (arg.value as number) >= 1 ? (arg.value as number) : undefined;
+  return arg?.kind === 'lit' && Number.isInteger(arg.value) && (arg.value as number) >= 1
+    ? (arg.value as number)
+    : undefined;
 }
 
 /** j when `node` is exactly getitem({$ref: split}, j) with 0 <= j < parts, else undefined. */
 function pickedPart(node: Node, split: string, aliases: Map<string, string>, parts: number): number | undefined {
-  if (node.kind !== 'task' || node.op !== 'getitem' || node.kwargs || node.returns !== undefined || node.args.length !== 2) return undefined;
+  if (
+    node.kind !== 'task' ||
+    node.op !== 'getitem' ||
+    node.kwargs ||
+    node.returns !== undefined ||
+    node.args.length !== 2
+  )
+    return undefined;
   const [from, index] = node.args;
   if (from.kind !== 'ref' || from.index !== undefined || follow(aliases, from.key) !== split) return undefined;
   if (index.kind !== 'lit' || !Number.isInteger(index.value)) return undefined;

@@ -11,7 +11,16 @@
  *   classifyAddress('93.184.216.34')     // 'public'
  */
 
-export type AddressClass = 'public' | 'loopback' | 'private' | 'link-local' | 'unique-local' | 'cgnat' | 'multicast' | 'unspecified' | 'reserved';
+export type AddressClass =
+  | 'public'
+  | 'loopback'
+  | 'private'
+  | 'link-local'
+  | 'unique-local'
+  | 'cgnat'
+  | 'multicast'
+  | 'unspecified'
+  | 'reserved';
 
 type Range4 = [base: number, bits: number, cls: AddressClass];
 
@@ -131,7 +140,9 @@ export function classifyAddress(ip: string): AddressClass | null {
  * turns numeric forms such as http://2130706433/, http://0x7f.1/ and
  * http://017700000001/ into 127.0.0.1.
  */
-export function classifyHost(hostname: string): { ip: string; cls: AddressClass } | { name: string; cls: AddressClass | null } {
+export function classifyHost(
+  hostname: string,
+): { ip: string; cls: AddressClass } | { name: string; cls: AddressClass | null } {
   const cls = classifyAddress(hostname);
   if (cls !== null) return { ip: hostname.replace(/^\[|\]$/g, ''), cls };
   const name = hostname.toLowerCase().replace(/\.$/, '');

@@ -40,10 +40,16 @@ function parseHttpUrl(url: string, what: string): URL {
   try {
     parsed = new URL(url);
   } catch {
-    throw new ForbiddenTargetError(`${what} ${JSON.stringify(url)} is not a valid URL; give an http:// or https:// URL.`, url);
+    throw new ForbiddenTargetError(
+      `${what} ${JSON.stringify(url)} is not a valid URL; give an http:// or https:// URL.`,
+      url,
+    );
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new ForbiddenTargetError(`${what} ${JSON.stringify(url)} uses ${parsed.protocol.slice(0, -1)}; only http and https are allowed.`, url);
+    throw new ForbiddenTargetError(
+      `${what} ${JSON.stringify(url)} uses ${parsed.protocol.slice(0, -1)}; only http and https are allowed.`,
+      url,
+    );
   }
   return parsed;
 }
@@ -61,7 +67,12 @@ function refusal(what: string, url: string, host: string, address: string, cls: 
  * ForbiddenTargetError with a message naming the URL, the address and why.
  * A name that does not resolve (now) passes: delivery checks it again.
  */
-export async function checkTarget(url: string, policy: TargetPolicy, what = 'The URL', resolve = resolveAll): Promise<void> {
+export async function checkTarget(
+  url: string,
+  policy: TargetPolicy,
+  what = 'The URL',
+  resolve = resolveAll,
+): Promise<void> {
   const parsed = parseHttpUrl(url, what);
   if (policy.allowPrivate) return;
   const host = classifyHost(parsed.hostname);
@@ -95,11 +106,19 @@ function resolveAll(name: string): Promise<string[]> {
 }
 
 /** Resolves a name to all its addresses: dns.lookup (getaddrinfo, /etc/hosts included) unless a test gives another. */
-export type Resolver = (hostname: string, options: LookupOptions & { all: true }, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+export type Resolver = (
+  hostname: string,
+  options: LookupOptions & { all: true },
+  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
 
 /** A DNS lookup for sockets that refuses non-public answers: the check is on the address connected to. */
 function guardedLookup(url: string, what: string, resolver: Resolver): LookupFunction {
-  return ((hostname: string, options: LookupOptions, callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
+  return ((
+    hostname: string,
+    options: LookupOptions,
+    callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
+  ) => {
     resolver(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, []);
       for (const a of addresses) {
@@ -124,7 +143,18 @@ export interface PostResult {
  * ForbiddenTargetError for a refused target, other errors for network
  * failures and timeouts.
  */
-export function postJson(url: string, body: string, options: { headers?: Record<string, string>; timeoutMs: number; maxResponseBytes: number; policy: TargetPolicy; what?: string; resolver?: Resolver }): Promise<PostResult> {
+export function postJson(
+  url: string,
+  body: string,
+  options: {
+    headers?: Record<string, string>;
+    timeoutMs: number;
+    maxResponseBytes: number;
+    policy: TargetPolicy;
+    what?: string;
+    resolver?: Resolver;
+  },
+): Promise<PostResult> {
   const what = options.what ?? 'The URL';
   let parsed: URL;
   try {
@@ -145,9 +175,15 @@ export function postJson(url: string, body: string, options: { headers?: Record<
       parsed,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...options.headers },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+          ...options.headers,
+        },
         signal: AbortSignal.timeout(options.timeoutMs),
-        ...(options.policy.allowPrivate ? {} : { lookup: guardedLookup(url, what, options.resolver ?? (dnsLookup as Resolver)) }),
+        ...(options.policy.allowPrivate
+          ? {}
+          : { lookup: guardedLookup(url, what, options.resolver ?? (dnsLookup as Resolver)) }),
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -5,7 +5,8 @@ import { OpArgumentError, defineOp, type OpDefinition } from './registry.ts';
 type Numeric = ArrayLike<number>;
 
 function num(op: string, value: unknown, what = 'argument'): number {
-  if (typeof value !== 'number') throw new OpArgumentError(`${op} expects a number as ${what}, got ${typeName(value)}.`);
+  if (typeof value !== 'number')
+    throw new OpArgumentError(`${op} expects a number as ${what}, got ${typeName(value)}.`);
   return value;
 }
 
@@ -21,7 +22,8 @@ function numbers(op: string, value: unknown): Numeric {
 }
 
 function arity(op: string, args: unknown[], n: number): void {
-  if (args.length !== n) throw new OpArgumentError(`${op} takes ${n} argument${n === 1 ? '' : 's'}, got ${args.length}.`);
+  if (args.length !== n)
+    throw new OpArgumentError(`${op} takes ${n} argument${n === 1 ? '' : 's'}, got ${args.length}.`);
 }
 
 function binary(name: string, description: string, f: (a: number, b: number) => number): OpDefinition {
@@ -60,7 +62,11 @@ function reduction(name: string, description: string, f: (xs: Numeric) => number
 }
 
 export const builtinOps: OpDefinition[] = [
-  defineOp({ name: 'identity', description: 'identity(x): returns x unchanged.', run: (args) => (arity('identity', args, 1), args[0]) }),
+  defineOp({
+    name: 'identity',
+    description: 'identity(x): returns x unchanged.',
+    run: (args) => (arity('identity', args, 1), args[0]),
+  }),
   unary('inc', 'inc(x): x + 1.', (x) => x + 1),
   unary('neg', 'neg(x): -x.', (x) => -x),
   binary('add', 'add(a, b): a + b.', (a, b) => a + b),
@@ -70,26 +76,46 @@ export const builtinOps: OpDefinition[] = [
     if (b === 0) throw new OpArgumentError('div: division by zero.');
     return a / b;
   }),
-  reduction('sum', 'sum(xs): the sum of an array of numbers (0 when empty).', (xs) => {
-    let s = 0;
-    for (let i = 0; i < xs.length; i++) s += xs[i];
-    return s;
-  }, true),
-  reduction('min', 'min(xs): the smallest number of a non-empty array.', (xs) => {
-    let m = Infinity;
-    for (let i = 0; i < xs.length; i++) if (xs[i] < m) m = xs[i];
-    return m;
-  }, false),
-  reduction('max', 'max(xs): the largest number of a non-empty array.', (xs) => {
-    let m = -Infinity;
-    for (let i = 0; i < xs.length; i++) if (xs[i] > m) m = xs[i];
-    return m;
-  }, false),
-  reduction('mean', 'mean(xs): the arithmetic mean of a non-empty array.', (xs) => {
-    let s = 0;
-    for (let i = 0; i < xs.length; i++) s += xs[i];
-    return s / xs.length;
-  }, false),
+  reduction(
+    'sum',
+    'sum(xs): the sum of an array of numbers (0 when empty).',
+    (xs) => {
+      let s = 0;
+      for (let i = 0; i < xs.length; i++) s += xs[i];
+      return s;
+    },
+    true,
+  ),
+  reduction(
+    'min',
+    'min(xs): the smallest number of a non-empty array.',
+    (xs) => {
+      let m = Infinity;
+      for (let i = 0; i < xs.length; i++) if (xs[i] < m) m = xs[i];
+      return m;
+    },
+    false,
+  ),
+  reduction(
+    'max',
+    'max(xs): the largest number of a non-empty array.',
+    (xs) => {
+      let m = -Infinity;
+      for (let i = 0; i < xs.length; i++) if (xs[i] > m) m = xs[i];
+      return m;
+    },
+    false,
+  ),
+  reduction(
+    'mean',
+    'mean(xs): the arithmetic mean of a non-empty array.',
+    (xs) => {
+      let s = 0;
+      for (let i = 0; i < xs.length; i++) s += xs[i];
+      return s / xs.length;
+    },
+    false,
+  ),
   defineOp({
     name: 'len',
     description: 'len(x): the length of an array or string, or the number of fields of an object.',
@@ -103,20 +129,25 @@ export const builtinOps: OpDefinition[] = [
   }),
   defineOp({
     name: 'getitem',
-    description: 'getitem(container, index): element `index` of an array (negative counts from the end) or field `index` of an object.',
+    description:
+      'getitem(container, index): element `index` of an array (negative counts from the end) or field `index` of an object.',
     run: (args) => {
       arity('getitem', args, 2);
       const [c, i] = args;
       if (Array.isArray(c) || ArrayBuffer.isView(c)) {
         const arr = c as unknown as ArrayLike<unknown>;
-        if (typeof i !== 'number' || !Number.isInteger(i)) throw new OpArgumentError(`getitem: an array index must be an integer, got ${typeName(i)}.`);
+        if (typeof i !== 'number' || !Number.isInteger(i))
+          throw new OpArgumentError(`getitem: an array index must be an integer, got ${typeName(i)}.`);
         const at = i < 0 ? arr.length + i : i;
-        if (at < 0 || at >= arr.length) throw new OpArgumentError(`getitem: index ${i} is out of range for an array of length ${arr.length}.`);
+        if (at < 0 || at >= arr.length)
+          throw new OpArgumentError(`getitem: index ${i} is out of range for an array of length ${arr.length}.`);
         return arr[at];
       }
       if (typeof c === 'object' && c !== null) {
-        if (typeof i !== 'string' && typeof i !== 'number') throw new OpArgumentError(`getitem: a field name must be a string, got ${typeName(i)}.`);
-        if (!Object.prototype.hasOwnProperty.call(c, String(i))) throw new OpArgumentError(`getitem: the object has no field ${JSON.stringify(String(i))}.`);
+        if (typeof i !== 'string' && typeof i !== 'number')
+          throw new OpArgumentError(`getitem: a field name must be a string, got ${typeName(i)}.`);
+        if (!Object.prototype.hasOwnProperty.call(c, String(i)))
+          throw new OpArgumentError(`getitem: the object has no field ${JSON.stringify(String(i))}.`);
         return (c as Record<string, unknown>)[String(i)];
       }
       throw new OpArgumentError(`getitem expects an array or object, got ${typeName(c)}.`);
@@ -128,7 +159,8 @@ export const builtinOps: OpDefinition[] = [
     run: (args) => {
       arity('concat', args, 1);
       const parts = args[0];
-      if (!Array.isArray(parts)) throw new OpArgumentError(`concat expects an array of arrays, got ${typeName(parts)}.`);
+      if (!Array.isArray(parts))
+        throw new OpArgumentError(`concat expects an array of arrays, got ${typeName(parts)}.`);
       const out: unknown[] = [];
       parts.forEach((p, i) => {
         if (!Array.isArray(p)) throw new OpArgumentError(`concat: element ${i} is ${typeName(p)}, not an array.`);
@@ -141,8 +173,12 @@ export const builtinOps: OpDefinition[] = [
     name: 'range',
     description: 'range(n) or range(start, stop, step?): integers as Python range gives them.',
     run: (args) => {
-      if (args.length < 1 || args.length > 3) throw new OpArgumentError(`range takes 1 to 3 arguments, got ${args.length}.`);
-      const [start, stop, step] = args.length === 1 ? [0, num('range', args[0]), 1] : [num('range', args[0]), num('range', args[1]), args.length === 3 ? num('range', args[2]) : 1];
+      if (args.length < 1 || args.length > 3)
+        throw new OpArgumentError(`range takes 1 to 3 arguments, got ${args.length}.`);
+      const [start, stop, step] =
+        args.length === 1
+          ? [0, num('range', args[0]), 1]
+          : [num('range', args[0]), num('range', args[1]), args.length === 3 ? num('range', args[2]) : 1];
       if (![start, stop, step].every(Number.isInteger)) throw new OpArgumentError('range expects integers.');
       if (step === 0) throw new OpArgumentError('range: step must not be zero.');
       const n = Math.max(0, Math.ceil((stop - start) / step));
@@ -154,7 +190,8 @@ export const builtinOps: OpDefinition[] = [
     name: 'sleep',
     description: 'sleep(ms, value?): waits ms milliseconds without blocking the worker, then returns value.',
     run: async (args, _kw, ctx) => {
-      if (args.length < 1 || args.length > 2) throw new OpArgumentError(`sleep takes 1 or 2 arguments, got ${args.length}.`);
+      if (args.length < 1 || args.length > 2)
+        throw new OpArgumentError(`sleep takes 1 or 2 arguments, got ${args.length}.`);
       const ms = num('sleep', args[0], 'milliseconds');
       await sleep(ms, undefined, { signal: ctx.signal });
       return args.length === 2 ? args[1] : null;

@@ -14,8 +14,13 @@ export async function loadRegistry(modulePaths: string[]): Promise<OpRegistry> {
     const mod = (await import(pathToFileURL(resolve(path)).href)) as { ops?: unknown; default?: unknown };
     const exported = mod.ops ?? mod.default;
     const defs = Array.isArray(exported) ? exported : [exported];
-    if (exported === undefined || defs.some((d) => typeof d !== 'object' || d === null || typeof (d as OpDefinition).run !== 'function')) {
-      throw new Error(`Op module ${path} must export \`ops\` (or a default export): an op definition or an array of them, made with defineOp().`);
+    if (
+      exported === undefined ||
+      defs.some((d) => typeof d !== 'object' || d === null || typeof (d as OpDefinition).run !== 'function')
+    ) {
+      throw new Error(
+        `Op module ${path} must export \`ops\` (or a default export): an op definition or an array of them, made with defineOp().`,
+      );
     }
     for (const def of defs as OpDefinition[]) registry.register(def);
   }

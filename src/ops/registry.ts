@@ -26,7 +26,10 @@ export interface OpDefinition {
 const OP_NAME = /^[A-Za-z_][\w.:-]{0,127}$/;
 
 export function defineOp(def: OpDefinition): OpDefinition {
-  if (!OP_NAME.test(def.name)) throw new Error(`Op name ${JSON.stringify(def.name)} is invalid: use letters, digits, "_", ".", ":" or "-", starting with a letter or "_".`);
+  if (!OP_NAME.test(def.name))
+    throw new Error(
+      `Op name ${JSON.stringify(def.name)} is invalid: use letters, digits, "_", ".", ":" or "-", starting with a letter or "_".`,
+    );
   if (typeof def.run !== 'function') throw new Error(`Op ${def.name} has no run function.`);
   return { deterministic: true, ...def };
 }
@@ -49,7 +52,12 @@ export class OpRegistry {
 
   list(): { name: string; description: string; version: string; deterministic: boolean }[] {
     return [...this.ops.values()]
-      .map(({ name, description, version, deterministic }) => ({ name, description, version: version ?? '1', deterministic: deterministic !== false }))
+      .map(({ name, description, version, deterministic }) => ({
+        name,
+        description,
+        version: version ?? '1',
+        deterministic: deterministic !== false,
+      }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 }

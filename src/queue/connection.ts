@@ -17,8 +17,16 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
  * `failFast` fail after a couple of attempts (the API: a client gets 503
  * service_unavailable at once instead of a request that hangs).
  */
-export function connect(url: string | undefined, name: string, connectOptions: { failFast?: boolean } = {}): ScriptedRedis {
-  const options: RedisOptions = { maxRetriesPerRequest: connectOptions.failFast ? 2 : null, connectionName: name, enableAutoPipelining: false };
+export function connect(
+  url: string | undefined,
+  name: string,
+  connectOptions: { failFast?: boolean } = {},
+): ScriptedRedis {
+  const options: RedisOptions = {
+    maxRetriesPerRequest: connectOptions.failFast ? 2 : null,
+    connectionName: name,
+    enableAutoPipelining: false,
+  };
   const target = parseRedisUrl(url ?? DEFAULT_REDIS_URL);
   let redis: Redis;
   if (target.kind === 'single') {
@@ -40,7 +48,10 @@ export function connect(url: string | undefined, name: string, connectOptions: {
     });
   } else {
     const { nodes, username, password, tls } = target;
-    redis = new Cluster(nodes, { enableAutoPipelining: false, redisOptions: { ...options, username, password, ...(tls ? { tls: {} } : {}) } }) as unknown as Redis;
+    redis = new Cluster(nodes, {
+      enableAutoPipelining: false,
+      redisOptions: { ...options, username, password, ...(tls ? { tls: {} } : {}) },
+    }) as unknown as Redis;
   }
   // Errors surface on the commands that fail; an unhandled 'error' event would only crash the process while ioredis reconnects.
   redis.on('error', () => {});
@@ -73,7 +84,8 @@ export async function usedMemory(redis: Redis, prefix: string): Promise<number> 
 export async function checkEvictionPolicy(redis: Redis): Promise<string | null> {
   try {
     const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
-    if (policy !== 'noeviction') return `Redis runs with maxmemory-policy ${policy}; weft needs noeviction (evicted keys lose queued tasks and objects). Set it with: redis-cli CONFIG SET maxmemory-policy noeviction`;
+    if (policy !== 'noeviction')
+      return `Redis runs with maxmemory-policy ${policy}; weft needs noeviction (evicted keys lose queued tasks and objects). Set it with: redis-cli CONFIG SET maxmemory-policy noeviction`;
   } catch {
     // CONFIG may be disabled on managed Redis; nothing to check then.
   }

@@ -100,7 +100,12 @@ export class TaskQueue {
       queue = new Queue<BundleJob>(poolQueue(pool), {
         connection: this.connection,
         prefix: this.prefix,
-        defaultJobOptions: { removeOnComplete: true, removeOnFail: { count: 1000 }, attempts: 5, backoff: { type: 'exponential', delay: 200 } },
+        defaultJobOptions: {
+          removeOnComplete: true,
+          removeOnFail: { count: 1000 },
+          attempts: 5,
+          backoff: { type: 'exponential', delay: 200 },
+        },
       });
       queue.on('error', () => {});
       this.queues.set(pool, queue);
@@ -148,7 +153,11 @@ export class TaskQueue {
   async retry(graph: string, task: number, attempt: number, delayMs: number, cls = ''): Promise<void> {
     const { pool, priority } = decodeClass(cls);
     // Tag 0: a retry goes ahead of the rest of its band when its delay is over.
-    await this.queue(pool).add('b', { g: graph, t: [task], a: attempt, p: 0 }, { delay: delayMs, priority: jobPriority(priority, 0) });
+    await this.queue(pool).add(
+      'b',
+      { g: graph, t: [task], a: attempt, p: 0 },
+      { delay: delayMs, priority: jobPriority(priority, 0) },
+    );
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,8 @@ import { objectId } from '../store/objects.ts';
 import { graphKeys } from './keys.ts';
 
 function outputsOf(graph: string, out: string | null): unknown {
-  const shape = (spec: OutputSpec): unknown => (Array.isArray(spec) ? spec.map(shape) : { $oid: objectId(graph, spec) });
+  const shape = (spec: OutputSpec): unknown =>
+    Array.isArray(spec) ? spec.map(shape) : { $oid: objectId(graph, spec) };
   return out === null ? null : shape(JSON.parse(out) as OutputSpec);
 }
 
@@ -153,7 +154,21 @@ export function taskTimings(events: GraphEvent[]): TaskTiming[] {
   const byKey = new Map<string, TaskTiming>();
   const get = (key: string) => {
     let t = byKey.get(key);
-    if (!t) byKey.set(key, (t = { key, submitted: null, started: null, finished: null, queue_wait_ms: null, run_ms: null, worker: null, attempts: 0, ok: null }));
+    if (!t)
+      byKey.set(
+        key,
+        (t = {
+          key,
+          submitted: null,
+          started: null,
+          finished: null,
+          queue_wait_ms: null,
+          run_ms: null,
+          worker: null,
+          attempts: 0,
+          ok: null,
+        }),
+      );
     return t;
   };
   for (const e of events) {
@@ -171,6 +186,7 @@ export function taskTimings(events: GraphEvent[]): TaskTiming[] {
       t.ok = e.ok ?? null;
     }
   }
-  for (const t of byKey.values()) if (t.submitted !== null && t.started !== null) t.queue_wait_ms = t.started - t.submitted;
+  for (const t of byKey.values())
+    if (t.submitted !== null && t.started !== null) t.queue_wait_ms = t.started - t.submitted;
   return [...byKey.values()];
 }

@@ -84,7 +84,16 @@ export class GraphStore {
    */
   async register(
     plan: Plan,
-    options: { ttl: number; id?: string; outputKeys?: string[]; cache?: Map<number, string>; counts?: Record<string, number>; taskDefaults?: TaskDefaults; tenant?: string; maxValueBytes?: number },
+    options: {
+      ttl: number;
+      id?: string;
+      outputKeys?: string[];
+      cache?: Map<number, string>;
+      counts?: Record<string, number>;
+      taskDefaults?: TaskDefaults;
+      tenant?: string;
+      maxValueBytes?: number;
+    },
   ): Promise<{ id: string; outputs: unknown }> {
     const defaults = options.taskDefaults ?? {};
     const id = options.id ?? newGraphId();
@@ -111,10 +120,14 @@ export class GraphStore {
     });
     const flush = async (last = false) => {
       if (ready.length > 0) addEvents(pipe, k, 'postsubmit', ready.length, { k: ready.map((i) => plan.nodes[i].key) });
-      if (last) addEvents(pipe, k, 'postsubmit_all', 1, { tasks: plan.taskCount, ready: plan.ready.length, ...options.counts });
+      if (last)
+        addEvents(pipe, k, 'postsubmit_all', 1, { tasks: plan.taskCount, ready: plan.ready.length, ...options.counts });
       // The jobs go out on the same connection right after the pipeline, so
       // Redis stores the specs before any worker can take the jobs.
-      const placement = { tag: jobsMade, classes: classes.size > 0 ? ready.map((t) => classes.get(t) ?? '') : undefined };
+      const placement = {
+        tag: jobsMade,
+        classes: classes.size > 0 ? ready.map((t) => classes.get(t) ?? '') : undefined,
+      };
       const [, made] = await Promise.all([execOrThrow(pipe), this.queue.enqueue(id, ready, placement)]);
       jobsMade += made;
       pipe = this.redis.pipeline();
@@ -144,7 +157,8 @@ export class GraphStore {
       if (!finished) pipe.zadd(activeKey(this.prefix), now, id);
       // Classes go first: a task may start (and complete, and consult them) as soon as the first chunk is out.
       const clsEntries = [...classes].flat();
-      for (let i = 0; i < clsEntries.length; i += 2 * REGISTER_CHUNK) pipe.hset(k.cls, ...clsEntries.slice(i, i + 2 * REGISTER_CHUNK));
+      for (let i = 0; i < clsEntries.length; i += 2 * REGISTER_CHUNK)
+        pipe.hset(k.cls, ...clsEntries.slice(i, i + 2 * REGISTER_CHUNK));
       let refs: (string | number)[] = [];
       let vals: (string | Buffer)[] = [];
       const flushPhase1 = () => {
@@ -167,7 +181,8 @@ export class GraphStore {
         if (node.kind === 'data') {
           const encoded = node.encoded ? Buffer.from(node.encoded) : encodeValue(node.value);
           // Before any task is enqueued (those come in phase 2), so a refusal leaves nothing running.
-          if (options.maxValueBytes !== undefined) checkValueSize(encoded, options.maxValueBytes, `The data of key ${JSON.stringify(node.key.slice(0, 64))}`);
+          if (options.maxValueBytes !== undefined)
+            checkValueSize(encoded, options.maxValueBytes, `The data of key ${JSON.stringify(node.key.slice(0, 64))}`);
           vals.push(String(i), encoded);
           pipe.setbit(k.done, i, 1);
           inPipe++;
@@ -182,7 +197,11 @@ export class GraphStore {
         addEvents(pipe, k, 'postsubmit_all', 1, { tasks: 0, ready: 0, ...options.counts });
         addEvents(pipe, k, 'finish', 1, { status: 'done' });
         pipe.hincrby(statsKey(this.prefix), 'graphs_submitted', 1).hincrby(statsKey(this.prefix), 'graphs_done', 1);
-        pipe.expire(k.meta, options.ttl).expire(k.vals, options.ttl).expire(k.events, options.ttl).unlink(k.refs, k.done);
+        pipe
+          .expire(k.meta, options.ttl)
+          .expire(k.vals, options.ttl)
+          .expire(k.events, options.ttl)
+          .unlink(k.refs, k.done);
         pipe.publish(finishedChannel(this.prefix), id);
         await flush();
         return { id, outputs };
@@ -216,11 +235,17 @@ export class GraphStore {
       await this.linkObjects(id, plan, classes, jobsMade);
       // A task that failed while later chunks were written ended the graph and
       // dropped its scheduling state, which those chunks then wrote again.
-      if (flushes > 1 && !RUNNING.has((await this.redis.hget(k.meta, 'status')) ?? '')) await this.redis.unlink(k.spec, k.pend, k.refs, k.done, k.cls);
+      if (flushes > 1 && !RUNNING.has((await this.redis.hget(k.meta, 'status')) ?? ''))
+        await this.redis.unlink(k.spec, k.pend, k.refs, k.done, k.cls);
       return { id, outputs };
     } catch (err) {
       await this.redis.unlink(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, k.cls).catch(() => {});
-      await this.redis.multi().zrem(graphsKey(this.prefix), id).zrem(activeKey(this.prefix), id).exec().catch(() => {});
+      await this.redis
+        .multi()
+        .zrem(graphsKey(this.prefix), id)
+        .zrem(activeKey(this.prefix), id)
+        .exec()
+        .catch(() => {});
       throw err;
     }
   }
@@ -232,7 +257,19 @@ export class GraphStore {
     const now = Date.now();
     const pipe = this.redis.multi();
     pipe.hset(k.vals, '0', encoded);
-    pipe.hset(k.meta, { status: 'done', total: 0, done: 0, running: 0, created: now, finished: now, ttl, out: '0', outidx: '0', outkeys: '["put"]', ...(tenant ? { tenant } : {}) });
+    pipe.hset(k.meta, {
+      status: 'done',
+      total: 0,
+      done: 0,
+      running: 0,
+      created: now,
+      finished: now,
+      ttl,
+      out: '0',
+      outidx: '0',
+      outkeys: '["put"]',
+      ...(tenant ? { tenant } : {}),
+    });
     if (ttl > 0) pipe.expire(k.meta, ttl).expire(k.vals, ttl);
     await execOrThrow(pipe);
     return objectId(id, 0);
@@ -271,7 +308,11 @@ export class GraphStore {
     const oid = String(reply[1]);
     const error =
       reply[0] === 'missing'
-        ? { code: 'object_lost', message: `Input object ${oid} does not exist: it was released, expired or never existed.`, object: oid }
+        ? {
+            code: 'object_lost',
+            message: `Input object ${oid} does not exist: it was released, expired or never existed.`,
+            object: oid,
+          }
         : objectFailed(oid, JSON.parse(String(reply[2])));
     await this.tasks.end(id, 'failed', error);
   }
@@ -301,7 +342,11 @@ export class GraphStore {
    * Status and, when done, the result (shaped like the requested keys), in
    * one round trip when the caller knows the output nodes.
    */
-  async outcome(id: string, viewer: string, outputNodes?: ObjectField[]): Promise<{ info: GraphInfo; result: unknown } | null> {
+  async outcome(
+    id: string,
+    viewer: string,
+    outputNodes?: ObjectField[],
+  ): Promise<{ info: GraphInfo; result: unknown } | null> {
     const k = graphKeys(this.prefix, id);
     if (!outputNodes) {
       const found = readMeta(id, await this.redis.hgetall(k.meta), viewer);
@@ -311,12 +356,19 @@ export class GraphStore {
     // HMGET needs a field: with no requested keys ("keys": []) the result is [] and only the meta is read.
     const read = this.redis.multi().hgetall(k.meta);
     if (outputNodes.length > 0) read.hmgetBuffer(k.vals, ...outputNodes.map(String));
-    const [[metaErr, meta], [valsErr, vals] = [null, []]] = (await read.exec()) as [[Error | null, Record<string, string>], [Error | null, (Buffer | null)[]]?];
+    const [[metaErr, meta], [valsErr, vals] = [null, []]] = (await read.exec()) as [
+      [Error | null, Record<string, string>],
+      [Error | null, (Buffer | null)[]]?,
+    ];
     if (metaErr || valsErr) throw metaErr ?? valsErr;
     const found = readMeta(id, meta, viewer);
     if (!found) return null;
     if (found.info.status !== 'done') return { info: found.info, result: undefined };
-    const decoded = await Promise.all(vals.map(async (v, i) => (v === null ? undefined : decodeValue(await this.objects.restore(id, String(outputNodes![i]), v)))));
+    const decoded = await Promise.all(
+      vals.map(async (v, i) =>
+        v === null ? undefined : decodeValue(await this.objects.restore(id, String(outputNodes![i]), v)),
+      ),
+    );
     const byNode = new Map(outputNodes.map((n, i) => [n, decoded[i]]));
     return { info: found.info, result: reshape(found.out, (n) => byNode.get(n)) };
   }
@@ -336,7 +388,21 @@ export class GraphStore {
       const ids = await this.redis.zrevrange(key, start, start + page - 1);
       if (ids.length === 0) break;
       const pipe = this.redis.pipeline();
-      for (const id of ids) pipe.hmget(graphKeys(this.prefix, id).meta, 'status', 'total', 'done', 'running', 'created', 'started', 'finished', 'outkeys', 'error', 'evseq', 'tenant');
+      for (const id of ids)
+        pipe.hmget(
+          graphKeys(this.prefix, id).meta,
+          'status',
+          'total',
+          'done',
+          'running',
+          'created',
+          'started',
+          'finished',
+          'outkeys',
+          'error',
+          'evseq',
+          'tenant',
+        );
       const rows = (await pipe.exec()) ?? [];
       ids.forEach((id, i) => {
         const [err, fields] = rows[i] as [Error | null, (string | null)[]];
@@ -357,7 +423,6 @@ export class GraphStore {
     const [status, tenant] = await this.redis.hmget(graphKeys(this.prefix, id).meta, 'status', 'tenant');
     return status !== null && visibleTo(viewer, tenant) ? (status as GraphStatus) : null;
   }
-
 }
 
 /** The graph's `options.retries` and `options.task_timeout_ms`: what its tasks get unless they say otherwise. */
@@ -369,19 +434,34 @@ export interface TaskDefaults {
 }
 
 /** Appends an entry of events (addEvents-1.lua) to a pipeline. */
-function addEvents(pipe: ReturnType<ScriptedRedis['pipeline']>, k: ReturnType<typeof graphKeys>, type: string, count: number, details: unknown): void {
+function addEvents(
+  pipe: ReturnType<ScriptedRedis['pipeline']>,
+  k: ReturnType<typeof graphKeys>,
+  type: string,
+  count: number,
+  details: unknown,
+): void {
   (pipe as unknown as ScriptedRedis).addEvents(k.meta, type, count, JSON.stringify(details));
 }
 
 /** A graph's meta hash as its public info, plus its requested keys as node indexes. */
-function readMeta(id: string, m: Record<string, string>, viewer: string): { info: GraphInfo; out: OutputSpec; pools: string[] } | null {
+function readMeta(
+  id: string,
+  m: Record<string, string>,
+  viewer: string,
+): { info: GraphInfo; out: OutputSpec; pools: string[] } | null {
   if (!m.status || !visibleTo(viewer, m.tenant)) return null;
   const num = (v: string | undefined) => (v === undefined ? null : Number(v));
   const out = JSON.parse(m.out) as OutputSpec;
   const info: GraphInfo = {
     id,
     status: m.status as GraphStatus,
-    progress: { total: Number(m.total), done: Number(m.done), running: Number(m.running), failed: m.status === 'failed' ? 1 : 0 },
+    progress: {
+      total: Number(m.total),
+      done: Number(m.done),
+      running: Number(m.running),
+      failed: m.status === 'failed' ? 1 : 0,
+    },
     outputs: oidTree(id, out),
     error: m.error ? JSON.parse(m.error) : null,
     created: Number(m.created),
@@ -399,10 +479,19 @@ function readSummary(id: string, f: (string | null)[]): GraphSummary {
   return {
     id,
     status: status as GraphStatus,
-    progress: { total: Number(total), done: Number(done), running: Number(running), failed: status === 'failed' ? 1 : 0 },
+    progress: {
+      total: Number(total),
+      done: Number(done),
+      running: Number(running),
+      failed: status === 'failed' ? 1 : 0,
+    },
     keys: firstKeys(outkeys ?? '[]'),
     events: Number(evseq ?? 0),
-    error: e && { message: String(e.message ?? ''), ...(e.key !== undefined ? { key: e.key } : {}), ...(e.code !== undefined ? { code: e.code } : {}) },
+    error: e && {
+      message: String(e.message ?? ''),
+      ...(e.key !== undefined ? { key: e.key } : {}),
+      ...(e.code !== undefined ? { code: e.code } : {}),
+    },
     created: Number(created),
     started: num(started),
     finished: num(finished),

@@ -20,7 +20,16 @@ export interface GraphKeys {
 
 export function graphKeys(prefix: string, graph: string): GraphKeys {
   const base = `${prefix}:{${graph}}:`;
-  return { meta: base + 'meta', spec: base + 'spec', pend: base + 'pend', refs: base + 'refs', done: base + 'done', vals: valuesKey(prefix, graph), events: base + 'events', cls: base + 'cls' };
+  return {
+    meta: base + 'meta',
+    spec: base + 'spec',
+    pend: base + 'pend',
+    refs: base + 'refs',
+    done: base + 'done',
+    vals: valuesKey(prefix, graph),
+    events: base + 'events',
+    cls: base + 'cls',
+  };
 }
 
 /** Pub/sub channel on which the id of every graph that ends is published. */

@@ -24,13 +24,19 @@ export interface Presubmit {
 export function cacheableTasks(plan: Plan, isDeterministic: (op: string) => boolean): number[] {
   const out: number[] = [];
   plan.nodes.forEach((node, i) => {
-    if (node.kind === 'task' && node.returns === undefined && [...templateOps(node.template)].every(isDeterministic)) out.push(i);
+    if (node.kind === 'task' && node.returns === undefined && [...templateOps(node.template)].every(isDeterministic))
+      out.push(i);
   });
   return out;
 }
 
 /** Cached results of the given tasks, by task index. */
-export async function lookupCache(redis: Redis, prefix: string, tasks: number[], fps: string[]): Promise<Map<number, Buffer>> {
+export async function lookupCache(
+  redis: Redis,
+  prefix: string,
+  tasks: number[],
+  fps: string[],
+): Promise<Map<number, Buffer>> {
   const hits = new Map<number, Buffer>();
   for (let at = 0; at < tasks.length; at += 1000) {
     const chunk = tasks.slice(at, at + 1000);
@@ -48,7 +54,14 @@ export async function lookupCache(redis: Redis, prefix: string, tasks: number[],
  * answers nothing (never fails the graph), and so does a value over
  * `maxValueBytes` (the task runs instead).
  */
-export async function askPresubmit(hook: Presubmit, graph: string, plan: Plan, tasks: number[], fps: string[], limits: { targets: TargetPolicy; maxValueBytes: number }): Promise<Map<number, Buffer>> {
+export async function askPresubmit(
+  hook: Presubmit,
+  graph: string,
+  plan: Plan,
+  tasks: number[],
+  fps: string[],
+  limits: { targets: TargetPolicy; maxValueBytes: number },
+): Promise<Map<number, Buffer>> {
   const answers = new Map<number, Buffer>();
   for (let at = 0; at < tasks.length; at += 1000) {
     const chunk = tasks.slice(at, at + 1000);
@@ -58,13 +71,19 @@ export async function askPresubmit(hook: Presubmit, graph: string, plan: Plan, t
     };
     const body = JSON.stringify({ graph, tasks: chunk.map(describe) });
     try {
-      const res = await postJson(hook.url, body, { timeoutMs: hook.timeout_ms ?? 2000, maxResponseBytes: PRESUBMIT_ANSWER_BYTES, policy: limits.targets, what: 'presubmit.url' });
+      const res = await postJson(hook.url, body, {
+        timeoutMs: hook.timeout_ms ?? 2000,
+        maxResponseBytes: PRESUBMIT_ANSWER_BYTES,
+        policy: limits.targets,
+        what: 'presubmit.url',
+      });
       if (res.status < 200 || res.status > 299) continue;
       const values = (JSON.parse(res.body.toString('utf8')) as { values?: Record<string, unknown> }).values;
       if (!values || typeof values !== 'object') continue;
       for (const i of chunk) {
         const key = plan.nodes[i].key;
-        if (!Object.prototype.hasOwnProperty.call(values, key) || values[key] === null || values[key] === undefined) continue;
+        if (!Object.prototype.hasOwnProperty.call(values, key) || values[key] === null || values[key] === undefined)
+          continue;
         const encoded = encodeValue(values[key]);
         if (encoded.length <= limits.maxValueBytes) answers.set(i, encoded);
       }
@@ -109,10 +128,20 @@ export async function resolveKnownValues(
   const counts: Record<string, number> = {};
   if (ask.cache) {
     const cacheable = cacheableTasks(plan, ctx.ops.isDeterministic);
-    for (const [i, bytes] of await lookupCache(ctx.redis, ctx.prefix, cacheable, fps.map((f) => ns + f))) known.set(i, bytes);
+    for (const [i, bytes] of await lookupCache(
+      ctx.redis,
+      ctx.prefix,
+      cacheable,
+      fps.map((f) => ns + f),
+    ))
+      known.set(i, bytes);
     counts.cache_hits = known.size;
     counts.cache_misses = cacheable.length - known.size;
-    await ctx.redis.multi().hincrby(`${ctx.prefix}:stats`, 'cache_hits', counts.cache_hits).hincrby(`${ctx.prefix}:stats`, 'cache_misses', counts.cache_misses).exec();
+    await ctx.redis
+      .multi()
+      .hincrby(`${ctx.prefix}:stats`, 'cache_hits', counts.cache_hits)
+      .hincrby(`${ctx.prefix}:stats`, 'cache_misses', counts.cache_misses)
+      .exec();
   }
   if (ask.presubmit) {
     const tasks = plan.nodes.flatMap((n, i) => (n.kind === 'task' && !known.has(i) ? [i] : []));

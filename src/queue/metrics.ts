@@ -15,7 +15,9 @@ import { durationsKey } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
 
 /** Upper bounds (seconds) of the task duration histogram's buckets; tasks run from microseconds to minutes. */
-export const TASK_SECONDS_BUCKETS = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+export const TASK_SECONDS_BUCKETS = [
+  0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+];
 
 export interface HistogramCounts {
   /** Count per bucket (not cumulative), the last for values above every bound. */
@@ -69,7 +71,13 @@ function empty(): HistogramCounts {
 /** The cluster-wide task duration histogram. */
 export async function readDurations(redis: Redis, prefix: string): Promise<HistogramCounts> {
   const h = await redis.hgetall(durationsKey(prefix));
-  return { counts: TASK_SECONDS_BUCKETS.map((_, i) => Number(h[field(i)] ?? 0)).concat(Number(h[field(TASK_SECONDS_BUCKETS.length)] ?? 0)), sum: Number(h.sum ?? 0), count: Number(h.count ?? 0) };
+  return {
+    counts: TASK_SECONDS_BUCKETS.map((_, i) => Number(h[field(i)] ?? 0)).concat(
+      Number(h[field(TASK_SECONDS_BUCKETS.length)] ?? 0),
+    ),
+    sum: Number(h.sum ?? 0),
+    count: Number(h.count ?? 0),
+  };
 }
 
 /** How long a worker's busy periods are kept to merge with other workers' (they report every few seconds). */
@@ -81,7 +89,18 @@ const BUSY_KEPT_MS = 60_000;
  * (`spill_ms_total`, `restore_ms_total`), counting time during which several
  * workers were busy once.
  */
-export async function addBusyTime(redis: ScriptedRedis, prefix: string, kind: 'spill' | 'restore', periods: number[]): Promise<void> {
+export async function addBusyTime(
+  redis: ScriptedRedis,
+  prefix: string,
+  kind: 'spill' | 'restore',
+  periods: number[],
+): Promise<void> {
   if (periods.length === 0) return;
-  await redis.addBusyTime(`${prefix}:stats`, `${prefix}:busy:${kind}`, `${kind}_ms_total`, (Date.now() - BUSY_KEPT_MS).toFixed(3), ...periods.map((t) => t.toFixed(3)));
+  await redis.addBusyTime(
+    `${prefix}:stats`,
+    `${prefix}:busy:${kind}`,
+    `${kind}_ms_total`,
+    (Date.now() - BUSY_KEPT_MS).toFixed(3),
+    ...periods.map((t) => t.toFixed(3)),
+  );
 }

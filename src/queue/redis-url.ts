@@ -17,14 +17,23 @@ export interface HostPort {
 
 export type RedisTarget =
   | { kind: 'single'; url: string }
-  | { kind: 'sentinel'; sentinels: HostPort[]; name: string; username?: string; password?: string; sentinelPassword?: string; tls: boolean }
+  | {
+      kind: 'sentinel';
+      sentinels: HostPort[];
+      name: string;
+      username?: string;
+      password?: string;
+      sentinelPassword?: string;
+      tls: boolean;
+    }
   | { kind: 'cluster'; nodes: HostPort[]; username?: string; password?: string; tls: boolean };
 
 export class RedisUrlError extends Error {
   override readonly name = 'RedisUrlError';
 }
 
-const MULTI = /^(redis-sentinel|redis-cluster):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)(?:\/([^?#]*))?(?:\?([^#]*))?$/;
+const MULTI =
+  /^(redis-sentinel|redis-cluster):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)(?:\/([^?#]*))?(?:\?([^#]*))?$/;
 
 export function parseRedisUrl(url: string): RedisTarget {
   if (/^rediss?:\/\//.test(url)) {
@@ -36,7 +45,10 @@ export function parseRedisUrl(url: string): RedisTarget {
     return { kind: 'single', url };
   }
   const m = MULTI.exec(url);
-  if (!m) throw new RedisUrlError(`${url} is not a Redis URL: use redis://host:port, redis-sentinel://host:port,host:port/master or redis-cluster://host:port,host:port.`);
+  if (!m)
+    throw new RedisUrlError(
+      `${url} is not a Redis URL: use redis://host:port, redis-sentinel://host:port,host:port/master or redis-cluster://host:port,host:port.`,
+    );
   const [, scheme, user, pass, hostList, path, query] = m;
   const hosts = hostList.split(',').map((hp) => {
     const h = /^([^:,]+):(\d{1,5})$/.exec(hp.trim());
@@ -44,12 +56,22 @@ export function parseRedisUrl(url: string): RedisTarget {
     return { host: h[1], port: Number(h[2]) };
   });
   const params = new URLSearchParams(query ?? '');
-  const credentials = { ...(user ? { username: decodeURIComponent(user) } : {}), ...(pass ? { password: decodeURIComponent(pass) } : {}) };
+  const credentials = {
+    ...(user ? { username: decodeURIComponent(user) } : {}),
+    ...(pass ? { password: decodeURIComponent(pass) } : {}),
+  };
   const tls = params.get('tls') === 'true';
   if (scheme === 'redis-cluster') {
     if (path) throw new RedisUrlError(`${url}: a cluster has no database or master name; leave out "/${path}".`);
     return { kind: 'cluster', nodes: hosts, ...credentials, tls };
   }
   const sentinelPassword = params.get('sentinelPassword');
-  return { kind: 'sentinel', sentinels: hosts, name: path ? decodeURIComponent(path) : 'mymaster', ...credentials, ...(sentinelPassword ? { sentinelPassword } : {}), tls };
+  return {
+    kind: 'sentinel',
+    sentinels: hosts,
+    name: path ? decodeURIComponent(path) : 'mymaster',
+    ...credentials,
+    ...(sentinelPassword ? { sentinelPassword } : {}),
+    tls,
+  };
 }

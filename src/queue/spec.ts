@@ -29,7 +29,15 @@ export interface TaskSpec {
 }
 
 export function encodeSpec(spec: TaskSpec): Buffer {
-  const header = pack([spec.key, spec.deps, spec.outs, spec.returns ?? 0, spec.cache ?? '', spec.retries ?? 0, spec.timeoutMs ?? 0]);
+  const header = pack([
+    spec.key,
+    spec.deps,
+    spec.outs,
+    spec.returns ?? 0,
+    spec.cache ?? '',
+    spec.retries ?? 0,
+    spec.timeoutMs ?? 0,
+  ]);
   // The value codec, not plain msgpackr: literals in a template may hold a "__proto__" field.
   const template = encodeValue(spec.template);
   const out = Buffer.allocUnsafe(4 + header.length + template.length);
@@ -41,6 +49,22 @@ export function encodeSpec(spec: TaskSpec): Buffer {
 
 export function decodeSpec(bytes: Buffer): TaskSpec {
   const n = bytes.readUInt32BE(0);
-  const [key, deps, outs, returns, , retries, timeoutMs] = unpack(bytes.subarray(4, 4 + n)) as [string, Slot[], number[], number, string, number?, number?];
-  return { key, deps, outs, template: decodeValue(bytes.subarray(4 + n)) as Template, ...(returns ? { returns } : {}), ...(retries ? { retries } : {}), ...(timeoutMs ? { timeoutMs } : {}) };
+  const [key, deps, outs, returns, , retries, timeoutMs] = unpack(bytes.subarray(4, 4 + n)) as [
+    string,
+    Slot[],
+    number[],
+    number,
+    string,
+    number?,
+    number?,
+  ];
+  return {
+    key,
+    deps,
+    outs,
+    template: decodeValue(bytes.subarray(4 + n)) as Template,
+    ...(returns ? { returns } : {}),
+    ...(retries ? { retries } : {}),
+    ...(timeoutMs ? { timeoutMs } : {}),
+  };
 }

@@ -68,7 +68,6 @@ export const START_BYTES = 8 * 1024 * 1024;
  */
 export const INLINE_MAX_BYTES = 256 * 1024;
 
-
 /** What a failed or cancelled graph records as its error (the API's TaskError). */
 export interface TaskErrorBody {
   message: string;
@@ -81,11 +80,19 @@ export interface TaskErrorBody {
 
 /** The error of a graph whose input object could not be computed: it names the object and carries the original error. */
 export function objectFailed(oid: string, cause: TaskErrorBody, status = 'failed'): TaskErrorBody {
-  return { code: 'object_failed', message: `Input object ${oid} has no value: its graph ${status === 'cancelled' ? 'was cancelled' : 'failed'}: ${cause?.message ?? 'unknown error'}`, object: oid, cause };
+  return {
+    code: 'object_failed',
+    message: `Input object ${oid} has no value: its graph ${status === 'cancelled' ? 'was cancelled' : 'failed'}: ${cause?.message ?? 'unknown error'}`,
+    object: oid,
+    cause,
+  };
 }
 
 /** Reads the started-task entries of a script's reply, from `at` to its end (see includes/startTask.lua). */
-function readStarted(reply: (Buffer | number | null)[], at: number): { run: StartedTask[]; alreadyDone: number[]; deferred: number[] } {
+function readStarted(
+  reply: (Buffer | number | null)[],
+  at: number,
+): { run: StartedTask[]; alreadyDone: number[]; deferred: number[] } {
   const run: StartedTask[] = [];
   const alreadyDone: number[] = [];
   const deferred: number[] = [];
@@ -97,7 +104,16 @@ function readStarted(reply: (Buffer | number | null)[], at: number): { run: Star
     else if (code === 2) deferred.push(index);
     else {
       const { key, deps, template, returns, retries, timeoutMs } = decodeSpec(reply[at + 2] as Buffer);
-      run.push({ index, key, deps, template, returns, retries, timeoutMs, inputs: reply.slice(at + 4, at + 4 + n) as (Buffer | null)[] });
+      run.push({
+        index,
+        key,
+        deps,
+        template,
+        returns,
+        retries,
+        timeoutMs,
+        inputs: reply.slice(at + 4, at + 4 + n) as (Buffer | null)[],
+      });
     }
     at += 4 + n;
   }
@@ -112,7 +128,18 @@ export class TaskState {
 
   async start(graph: string, tasks: number[], runner: Runner, tag = 0): Promise<StartResult> {
     const k = graphKeys(this.prefix, graph);
-    const reply = await this.redis.startTasksBuffer(k.meta, k.spec, k.done, k.vals, this.prefix, START_BYTES, runner.worker, runner.attempt, tag, ...tasks);
+    const reply = await this.redis.startTasksBuffer(
+      k.meta,
+      k.spec,
+      k.done,
+      k.vals,
+      this.prefix,
+      START_BYTES,
+      runner.worker,
+      runner.attempt,
+      tag,
+      ...tasks,
+    );
     const status = String(reply[0]);
     if (status !== 'running') return { status, run: [], alreadyDone: [], deferred: [] };
     return { status, ...readStarted(reply, 1) };
@@ -134,7 +161,8 @@ export class TaskState {
     }
     if (wanted.length === 0) return;
     const pipe = this.redis.pipeline();
-    for (const [, , { key, field }] of wanted) pipe.hgetBuffer(key, field).hgetBuffer(`${key.slice(0, -'vals'.length)}spilled`, field);
+    for (const [, , { key, field }] of wanted)
+      pipe.hgetBuffer(key, field).hgetBuffer(`${key.slice(0, -'vals'.length)}spilled`, field);
     const replies = (await pipe.exec()) ?? [];
     wanted.forEach(([task, i], w) => {
       const [err, value] = replies[2 * w] as [Error | null, Buffer | null];
@@ -152,13 +180,43 @@ export class TaskState {
    * and, when `take` > 0, up to `take` more that became ready and were
    * started for the caller to run next.
    */
-  async complete(graph: string, results: TaskResult[], take: number, spread: number, runner: Runner, pools: string): Promise<Completion> {
+  async complete(
+    graph: string,
+    results: TaskResult[],
+    take: number,
+    spread: number,
+    runner: Runner,
+    pools: string,
+  ): Promise<Completion> {
     const k = graphKeys(this.prefix, graph);
     const args: (number | Buffer)[] = [];
     for (const [index, ms, values] of results) args.push(index, Math.round(ms * 1000) / 1000, values.length, ...values);
-    const reply = await this.redis.completeTasksBuffer(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, finishedChannel(this.prefix), this.prefix, take, spread, START_BYTES, runner.worker, runner.attempt, pools, ...args);
+    const reply = await this.redis.completeTasksBuffer(
+      k.meta,
+      k.spec,
+      k.pend,
+      k.refs,
+      k.done,
+      k.vals,
+      finishedChannel(this.prefix),
+      this.prefix,
+      take,
+      spread,
+      START_BYTES,
+      runner.worker,
+      runner.attempt,
+      pools,
+      ...args,
+    );
     const status = String(reply[0]);
-    if (reply.length === 1) return { status, ready: { tasks: [], placement: {} }, elsewhere: [], skipped: [], next: { status, run: [], alreadyDone: [], deferred: [] } };
+    if (reply.length === 1)
+      return {
+        status,
+        ready: { tasks: [], placement: {} },
+        elsewhere: [],
+        skipped: [],
+        next: { status, run: [], alreadyDone: [], deferred: [] },
+      };
     const tag = reply[1] as number;
     const classed = reply[2] === 1;
     const n = reply[3] as number;
@@ -170,7 +228,13 @@ export class TaskState {
     for (let i = 0; i < m; i++, at += 2) elsewhere.push([String(reply[at]), reply[at + 1] as number]);
     const s = reply[at++] as number;
     const skipped = reply.slice(at, (at += s)) as number[];
-    return { status, ready: { tasks, placement: { tag, classes } }, elsewhere, skipped, next: { status: 'running', ...readStarted(reply, at) } };
+    return {
+      status,
+      ready: { tasks, placement: { tag, classes } },
+      elsewhere,
+      skipped,
+      next: { status: 'running', ...readStarted(reply, at) },
+    };
   }
 
   /**
@@ -193,7 +257,18 @@ export class TaskState {
    */
   async end(graph: string, status: 'failed' | 'cancelled', error: TaskErrorBody): Promise<boolean> {
     const k = graphKeys(this.prefix, graph);
-    const reply = await this.redis.endGraph(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, status, JSON.stringify(error), finishedChannel(this.prefix), this.prefix);
+    const reply = await this.redis.endGraph(
+      k.meta,
+      k.spec,
+      k.pend,
+      k.refs,
+      k.done,
+      k.vals,
+      status,
+      JSON.stringify(error),
+      finishedChannel(this.prefix),
+      this.prefix,
+    );
     if (reply[0] !== 1) return false;
     for (const orphan of reply.slice(1) as string[]) {
       const [waiting, oid] = orphan.split(' ');
@@ -209,7 +284,16 @@ export class TaskState {
    */
   async retry(graph: string, task: StartedTask, ms: number, runner: Runner, error: TaskErrorBody): Promise<boolean> {
     const k = graphKeys(this.prefix, graph);
-    return (await this.redis.retryTask(k.meta, task.key, Math.round(ms * 1000) / 1000, runner.worker, runner.attempt, JSON.stringify(error))) === 1;
+    return (
+      (await this.redis.retryTask(
+        k.meta,
+        task.key,
+        Math.round(ms * 1000) / 1000,
+        runner.worker,
+        runner.attempt,
+        JSON.stringify(error),
+      )) === 1
+    );
   }
 
   /**
@@ -222,7 +306,14 @@ export class TaskState {
     const reply = await this.redis.readTaskBuffer(k.meta, k.spec, this.prefix, index);
     if (reply.length === 0) return null;
     const { key, deps, template, returns } = decodeSpec(reply[0] as Buffer);
-    return { index, key, deps, template, returns, inputs: reply.slice(2, 2 + (reply[1] as number)) as (Buffer | null)[] };
+    return {
+      index,
+      key,
+      deps,
+      template,
+      returns,
+      inputs: reply.slice(2, 2 + (reply[1] as number)) as (Buffer | null)[],
+    };
   }
 
   /** Tasks made ready by finished ones but possibly enqueued nowhere (see findLostTasks-4.lua). */

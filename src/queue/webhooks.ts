@@ -51,7 +51,12 @@ export class Webhooks {
       connection,
       prefix,
       // Failed deliveries are retried with exponential backoff: 0.5 s, 1 s, 2 s, ... about 4 minutes in all.
-      defaultJobOptions: { removeOnComplete: true, removeOnFail: { count: 1000 }, attempts: 10, backoff: { type: 'exponential', delay: 500 } },
+      defaultJobOptions: {
+        removeOnComplete: true,
+        removeOnFail: { count: 1000 },
+        attempts: 10,
+        backoff: { type: 'exponential', delay: 500 },
+      },
     });
     this.queue.on('error', () => {});
   }

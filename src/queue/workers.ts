@@ -34,7 +34,10 @@ export interface WorkerInfo {
 /** Queues one heartbeat on `multi`: the sorted set's score and the details hash, whose TTL is renewed. */
 export function addHeartbeat(multi: ChainableCommander, prefix: string, info: WorkerInfo, timeoutMs: number): void {
   const { id, pools, ...fields } = info;
-  multi.zadd(workersKey(prefix), info.heartbeat, id).hset(workerKey(prefix, id), { ...fields, pools: pools.join(',') }).pexpire(workerKey(prefix, id), timeoutMs);
+  multi
+    .zadd(workersKey(prefix), info.heartbeat, id)
+    .hset(workerKey(prefix, id), { ...fields, pools: pools.join(',') })
+    .pexpire(workerKey(prefix, id), timeoutMs);
 }
 
 /** Takes a closing worker out of the registry at once, rather than after the timeout. */
@@ -50,7 +53,10 @@ export async function liveWorkerCount(redis: Redis, prefix: string, timeoutMs: n
 export async function listWorkers(redis: Redis, prefix: string, timeoutMs: number): Promise<WorkerInfo[]> {
   const key = workersKey(prefix);
   const cutoff = Date.now() - timeoutMs;
-  const [, ids] = await Promise.all([redis.zremrangebyscore(key, '-inf', `(${cutoff}`), redis.zrangebyscore(key, cutoff, '+inf')]);
+  const [, ids] = await Promise.all([
+    redis.zremrangebyscore(key, '-inf', `(${cutoff}`),
+    redis.zrangebyscore(key, cutoff, '+inf'),
+  ]);
   if (ids.length === 0) return [];
   const pipe = redis.pipeline();
   for (const id of ids) pipe.hgetall(workerKey(prefix, id));
@@ -61,7 +67,19 @@ export async function listWorkers(redis: Redis, prefix: string, timeoutMs: numbe
     if (err) throw err;
     if (!h.heartbeat) return;
     const n = (k: string) => Number(h[k] ?? 0);
-    workers.push({ id, host: h.host ?? '', pid: n('pid'), concurrency: n('concurrency'), running: n('running'), jobs: n('jobs'), tasks_done: n('tasks_done'), tasks_failed: n('tasks_failed'), started: n('started'), heartbeat: n('heartbeat'), pools: (h.pools || 'default').split(',') });
+    workers.push({
+      id,
+      host: h.host ?? '',
+      pid: n('pid'),
+      concurrency: n('concurrency'),
+      running: n('running'),
+      jobs: n('jobs'),
+      tasks_done: n('tasks_done'),
+      tasks_failed: n('tasks_failed'),
+      started: n('started'),
+      heartbeat: n('heartbeat'),
+      pools: (h.pools || 'default').split(','),
+    });
   });
   return workers.sort((a, b) => a.started - b.started || a.id.localeCompare(b.id));
 }
@@ -116,7 +134,9 @@ export class OpCatalog {
 
   async list(): Promise<{ name: string; description: string }[]> {
     await this.refreshIfOlderThan(0);
-    return [...this.names].map(([name, description]) => ({ name, description })).sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.names]
+      .map(([name, description]) => ({ name, description }))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** Whether a worker has registered `op`, as of the last refresh. */
@@ -136,9 +156,14 @@ export class OpCatalog {
   }
 
   async refresh(): Promise<void> {
-    const [registered, meta] = await Promise.all([this.redis.hgetall(opsKey(this.prefix)), this.redis.hgetall(`${opsKey(this.prefix)}:meta`)]);
+    const [registered, meta] = await Promise.all([
+      this.redis.hgetall(opsKey(this.prefix)),
+      this.redis.hgetall(`${opsKey(this.prefix)}:meta`),
+    ]);
     const names = new Map(this.builtins.map((o) => [o.name, o.description]));
-    const versions = new Map(this.builtins.map((o) => [o.name, { version: o.version ?? '1', deterministic: o.deterministic !== false }]));
+    const versions = new Map(
+      this.builtins.map((o) => [o.name, { version: o.version ?? '1', deterministic: o.deterministic !== false }]),
+    );
     for (const [name, description] of Object.entries(registered)) names.set(name, description);
     for (const [name, m] of Object.entries(meta)) {
       const [version, deterministic] = m.split('|');

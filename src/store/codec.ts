@@ -64,7 +64,13 @@ function hasRenamedProto(value: unknown): boolean {
 function mapsToObjects(value: unknown): unknown {
   if (value instanceof Map) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of value) Object.defineProperty(out, String(k), { value: mapsToObjects(v), enumerable: true, writable: true, configurable: true });
+    for (const [k, v] of value)
+      Object.defineProperty(out, String(k), {
+        value: mapsToObjects(v),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     return out;
   }
   if (Array.isArray(value)) for (let i = 0; i < value.length; i++) value[i] = mapsToObjects(value[i]);
@@ -83,7 +89,9 @@ export class ValueTooLargeError extends Error {
     readonly limit: number,
     what: string,
   ) {
-    super(`${what} is ${bytes} bytes encoded; this service stores values of at most ${limit} bytes (WEFT_MAX_VALUE_BYTES). Split it into smaller values (chunks, partitions).`);
+    super(
+      `${what} is ${bytes} bytes encoded; this service stores values of at most ${limit} bytes (WEFT_MAX_VALUE_BYTES). Split it into smaller values (chunks, partitions).`,
+    );
   }
 }
 
@@ -99,8 +107,10 @@ export function checkValueSize(encoded: Uint8Array, limit: number, what: string)
 export function jsonReplacer(this: unknown, key: string, value: unknown): unknown {
   // A Buffer's toJSON has run before the replacer sees it: look at the holder's original value.
   const original = (this as Record<string, unknown>)[key];
-  if (original instanceof Uint8Array) return { $bytes: Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('base64') };
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number>);
+  if (original instanceof Uint8Array)
+    return { $bytes: Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('base64') };
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView))
+    return Array.from(value as unknown as ArrayLike<number>);
   if (typeof value === 'bigint') return Number(value);
   return value;
 }

@@ -90,7 +90,10 @@ export class ObjectStore {
     try {
       return await access;
     } catch (err) {
-      throw new ObjectLostError(`Object ${oid} is lost: its spill file cannot be read (${(err as Error).message}).`, oid);
+      throw new ObjectLostError(
+        `Object ${oid} is lost: its spill file cannot be read (${(err as Error).message}).`,
+        oid,
+      );
     }
   }
 
@@ -152,6 +155,10 @@ export class ObjectStore {
     if (!bytes) return null;
     const location = await this.spilledAt(at.graph, at.node, bytes);
     if (!location) return { bytes };
-    return { file: await this.lostUnless(oid, this.files.open(location)), offset: location.offset, length: location.length };
+    return {
+      file: await this.lostUnless(oid, this.files.open(location)),
+      offset: location.offset,
+      length: location.length,
+    };
   }
 }

@@ -102,7 +102,10 @@ async function read(run) {
   const length = last.offset + last.length - offset;
   const into = Buffer.allocUnsafeSlow(length);
   const { bytesRead } = await (await handle(run[0].path)).read(into, 0, length, offset);
-  if (bytesRead !== length) throw new Error(`Spill file ${run[0].path} is shorter than expected (${bytesRead} of ${length} bytes at ${offset}).`);
+  if (bytesRead !== length)
+    throw new Error(
+      `Spill file ${run[0].path} is shorter than expected (${bytesRead} of ${length} bytes at ${offset}).`,
+    );
   return into.buffer;
 }
 

@@ -89,7 +89,9 @@ export class SpillFiles {
   async append(values: Buffer[]): Promise<SpillLocation[]> {
     const total = values.reduce((n, v) => n + v.length, 0);
     if (this.limit > 0 && (await this.bytesOnDisk()) + total > this.limit) {
-      throw new OutOfDiskError(`The spill directory ${this.dir} is full: ${total} more bytes would pass SPILL_DIR_LIMIT (${this.limit}).`);
+      throw new OutOfDiskError(
+        `The spill directory ${this.dir} is full: ${total} more bytes would pass SPILL_DIR_LIMIT (${this.limit}).`,
+      );
     }
     if (!this.current || this.current.size + total > FILE_BYTES) await this.rotate();
     const file = this.current!;
@@ -110,7 +112,8 @@ export class SpillFiles {
       await file.handle.writev(parts, start);
       await file.handle.datasync();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new OutOfDiskError(`The disk of ${this.dir} is full (ENOSPC) while spilling ${total} bytes.`);
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC')
+        throw new OutOfDiskError(`The disk of ${this.dir} is full (ENOSPC) while spilling ${total} bytes.`);
       throw err;
     }
     file.size = at;
@@ -125,18 +128,32 @@ export class SpillFiles {
     if (!this.thread) {
       this.thread = new Worker(new URL('./spill-reader.mjs', import.meta.url));
       this.thread.unref();
-      this.thread.on('message', (m: { id?: number; buffer?: ArrayBuffer; parts?: { id: number; at: number; length: number }[]; from?: number; to?: number; error?: string }) => {
-        if (m.error !== undefined) {
-          this.threadReads.get(m.id!)?.reject(new Error(m.error));
-          this.threadReads.delete(m.id!);
-          return;
-        }
-        this.restored.add(m.from!, m.to!, m.parts!.reduce((n, p) => n + p.length, 0));
-        for (const p of m.parts!) {
-          this.threadReads.get(p.id)?.resolve(Buffer.from(m.buffer!, p.at, p.length));
-          this.threadReads.delete(p.id);
-        }
-      });
+      this.thread.on(
+        'message',
+        (m: {
+          id?: number;
+          buffer?: ArrayBuffer;
+          parts?: { id: number; at: number; length: number }[];
+          from?: number;
+          to?: number;
+          error?: string;
+        }) => {
+          if (m.error !== undefined) {
+            this.threadReads.get(m.id!)?.reject(new Error(m.error));
+            this.threadReads.delete(m.id!);
+            return;
+          }
+          this.restored.add(
+            m.from!,
+            m.to!,
+            m.parts!.reduce((n, p) => n + p.length, 0),
+          );
+          for (const p of m.parts!) {
+            this.threadReads.get(p.id)?.resolve(Buffer.from(m.buffer!, p.at, p.length));
+            this.threadReads.delete(p.id);
+          }
+        },
+      );
       this.thread.on('error', (err) => {
         for (const w of this.threadReads.values()) w.reject(err);
         this.threadReads.clear();
@@ -154,7 +171,10 @@ export class SpillFiles {
     const handle = await this.reader(at.file);
     const out = Buffer.allocUnsafe(at.length);
     const { bytesRead } = await handle.read(out, 0, at.length, at.offset);
-    if (bytesRead !== at.length) throw new Error(`Spill file ${at.file} is shorter than expected (${bytesRead} of ${at.length} bytes at ${at.offset}).`);
+    if (bytesRead !== at.length)
+      throw new Error(
+        `Spill file ${at.file} is shorter than expected (${bytesRead} of ${at.length} bytes at ${at.offset}).`,
+      );
     return out;
   }
 
@@ -167,7 +187,9 @@ export class SpillFiles {
     const { size } = await handle.stat();
     if (size < at.offset + at.length) {
       await handle.close();
-      throw new Error(`Spill file ${at.file} is shorter than expected (${size} bytes, the value ends at ${at.offset + at.length}).`);
+      throw new Error(
+        `Spill file ${at.file} is shorter than expected (${size} bytes, the value ends at ${at.offset + at.length}).`,
+      );
     }
     return handle;
   }

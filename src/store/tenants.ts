@@ -10,4 +10,3 @@ import { OPERATOR_TENANT } from '../config.ts';
 export function visibleTo(viewer: string, owner: string | null | undefined): boolean {
   return viewer === OPERATOR_TENANT || viewer === (owner ?? '');
 }
-

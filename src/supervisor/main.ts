@@ -27,7 +27,9 @@ if (!redisUrl) {
     redisChild = await launchRedis(6379, '.weft/redis');
   }
 } else if (!(await answers(redisUrl))) {
-  process.stderr.write(`REDIS_URL=${redisUrl} does not answer. Start Redis there or unset REDIS_URL to use a local one.\n`);
+  process.stderr.write(
+    `REDIS_URL=${redisUrl} does not answer. Start Redis there or unset REDIS_URL to use a local one.\n`,
+  );
   process.exit(1);
 }
 {

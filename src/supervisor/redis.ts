@@ -23,8 +23,20 @@ export async function answers(url: string): Promise<boolean> {
     target.kind === 'single'
       ? new Redis(target.url, { ...once, retryStrategy: () => null })
       : target.kind === 'sentinel'
-        ? new Redis({ ...once, sentinels: target.sentinels, name: target.name, username: target.username, password: target.password, sentinelPassword: target.sentinelPassword, sentinelRetryStrategy: () => null })
-        : new Cluster(target.nodes, { lazyConnect: true, clusterRetryStrategy: () => null, redisOptions: { ...once, username: target.username, password: target.password } });
+        ? new Redis({
+            ...once,
+            sentinels: target.sentinels,
+            name: target.name,
+            username: target.username,
+            password: target.password,
+            sentinelPassword: target.sentinelPassword,
+            sentinelRetryStrategy: () => null,
+          })
+        : new Cluster(target.nodes, {
+            lazyConnect: true,
+            clusterRetryStrategy: () => null,
+            redisOptions: { ...once, username: target.username, password: target.password },
+          });
   r.on('error', () => {});
   try {
     await r.connect();
@@ -44,10 +56,28 @@ export function hasRedisServer(): boolean {
 /** Starts redis-server on 127.0.0.1:`port`, data in `dir`; resolves once it answers. */
 export async function launchRedis(port: number, dir: string): Promise<ChildProcess> {
   mkdirSync(dir, { recursive: true });
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', resolve(dir), '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '--save', ''], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      resolve(dir),
+      '--appendonly',
+      'yes',
+      '--maxmemory-policy',
+      'noeviction',
+      '--save',
+      '',
+    ],
+    { stdio: 'ignore' },
+  );
   const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}; is port ${port} taken?`);
+    if (child.exitCode !== null)
+      throw new Error(`redis-server exited with code ${child.exitCode}; is port ${port} taken?`);
     if (await answers(url)) return child;
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -25,9 +25,15 @@
 import { Packr } from 'msgpackr';
 
 export type NumericColumn =
-  | Float64Array | Float32Array
-  | Int32Array | Int16Array | Int8Array
-  | Uint32Array | Uint16Array | Uint8Array | Uint8ClampedArray;
+  | Float64Array
+  | Float32Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | Uint32Array
+  | Uint16Array
+  | Uint8Array
+  | Uint8ClampedArray;
 export type StringColumn = (string | null)[];
 export type Column = NumericColumn | StringColumn;
 
@@ -43,7 +49,17 @@ export class FrameError extends Error {
   override readonly name = 'FrameError';
 }
 
-const NUMERIC_TYPES = [Float64Array, Float32Array, Int32Array, Int16Array, Int8Array, Uint32Array, Uint16Array, Uint8Array, Uint8ClampedArray];
+const NUMERIC_TYPES = [
+  Float64Array,
+  Float32Array,
+  Int32Array,
+  Int16Array,
+  Int8Array,
+  Uint32Array,
+  Uint16Array,
+  Uint8Array,
+  Uint8ClampedArray,
+];
 
 export function isNumericColumn(c: unknown): c is NumericColumn {
   return NUMERIC_TYPES.some((T) => c instanceof T);
@@ -64,9 +80,15 @@ export class Frame {
     for (const [name, col] of columns) {
       if (typeof name !== 'string') throw new FrameError(`A column name must be a string, got ${describe(name)}.`);
       if (this.cols.has(name)) throw new FrameError(`Column ${JSON.stringify(name)} is given twice.`);
-      if (!isNumericColumn(col) && !isStringColumn(col)) throw new FrameError(`Column ${JSON.stringify(name)} is ${describe(col)}; a column is a numeric typed array or an array of strings.`);
+      if (!isNumericColumn(col) && !isStringColumn(col))
+        throw new FrameError(
+          `Column ${JSON.stringify(name)} is ${describe(col)}; a column is a numeric typed array or an array of strings.`,
+        );
       if (n === undefined) n = col.length;
-      else if (col.length !== n) throw new FrameError(`Column ${JSON.stringify(name)} has ${col.length} rows, the others ${n}: all columns must be the same length.`);
+      else if (col.length !== n)
+        throw new FrameError(
+          `Column ${JSON.stringify(name)} has ${col.length} rows, the others ${n}: all columns must be the same length.`,
+        );
       this.cols.set(name, col);
     }
     this.length = n ?? 0;
@@ -86,13 +108,15 @@ export class Frame {
 
   column(name: string): Column {
     const c = this.cols.get(name);
-    if (c === undefined) throw new FrameError(`No column ${JSON.stringify(name)}; the columns are ${listNames(this.names)}.`);
+    if (c === undefined)
+      throw new FrameError(`No column ${JSON.stringify(name)}; the columns are ${listNames(this.names)}.`);
     return c;
   }
 
   numeric(name: string): NumericColumn {
     const c = this.column(name);
-    if (!isNumericColumn(c)) throw new FrameError(`Column ${JSON.stringify(name)} holds strings; a number column is needed here.`);
+    if (!isNumericColumn(c))
+      throw new FrameError(`Column ${JSON.stringify(name)} holds strings; a number column is needed here.`);
     return c;
   }
 
@@ -108,16 +132,25 @@ export class Frame {
   }
 
   select(names: string[]): Frame {
-    return new Frame(names.map((n) => [n, this.column(n)] as const), this.length);
+    return new Frame(
+      names.map((n) => [n, this.column(n)] as const),
+      this.length,
+    );
   }
 
   /** The rows at `indices`, in that order (an index may repeat). */
   take(indices: ArrayLike<number>): Frame {
-    return new Frame(this.entries().map(([n, c]) => [n, takeColumn(c, indices)] as const), indices.length);
+    return new Frame(
+      this.entries().map(([n, c]) => [n, takeColumn(c, indices)] as const),
+      indices.length,
+    );
   }
 
   slice(start: number, end: number): Frame {
-    return new Frame(this.entries().map(([n, c]) => [n, c.slice(start, end)] as const), Math.max(0, Math.min(end, this.length) - start));
+    return new Frame(
+      this.entries().map(([n, c]) => [n, c.slice(start, end)] as const),
+      Math.max(0, Math.min(end, this.length) - start),
+    );
   }
 
   /**
@@ -132,11 +165,26 @@ export class Frame {
       const extra = f.names.filter((n) => !frames[0].has(n));
       const missing = names.filter((n) => !f.has(n));
       if (extra.length || missing.length) {
-        throw new FrameError(`Frame ${i} has other columns than frame 0 (${missing.length ? `missing ${listNames(missing)}` : ''}${missing.length && extra.length ? ', ' : ''}${extra.length ? `extra ${listNames(extra)}` : ''}); frames must have the same columns to be concatenated.`);
+        throw new FrameError(
+          `Frame ${i} has other columns than frame 0 (${missing.length ? `missing ${listNames(missing)}` : ''}${missing.length && extra.length ? ', ' : ''}${extra.length ? `extra ${listNames(extra)}` : ''}); frames must have the same columns to be concatenated.`,
+        );
       }
     });
     const total = frames.reduce((s, f) => s + f.length, 0);
-    return new Frame(names.map((name) => [name, concatColumns(name, frames.map((f) => f.column(name)), total)] as const), total);
+    return new Frame(
+      names.map(
+        (name) =>
+          [
+            name,
+            concatColumns(
+              name,
+              frames.map((f) => f.column(name)),
+              total,
+            ),
+          ] as const,
+      ),
+      total,
+    );
   }
 
   /** One object per row; NaN becomes null. */
@@ -186,17 +234,34 @@ export function frameToWire(f: Frame): FrameWire {
  */
 export function frameFromWire(w: unknown): Frame {
   const o = w as Partial<FrameWire> | null;
-  if (typeof o !== 'object' || o === null || o.v !== 1) throw new FrameError(`Not a stored frame (version 1): got ${describe(w)}.`);
-  if (!Array.isArray(o.names) || !Array.isArray(o.cols) || o.names.length !== o.cols.length || !Number.isSafeInteger(o.n) || o.n! < 0) {
+  if (typeof o !== 'object' || o === null || o.v !== 1)
+    throw new FrameError(`Not a stored frame (version 1): got ${describe(w)}.`);
+  if (
+    !Array.isArray(o.names) ||
+    !Array.isArray(o.cols) ||
+    o.names.length !== o.cols.length ||
+    !Number.isSafeInteger(o.n) ||
+    o.n! < 0
+  ) {
     throw new FrameError('A stored frame needs n (a row count), and names and cols of the same length.');
   }
   const cols = o.cols;
-  return new Frame(o.names.map((name, i) => [name, wireColumn(cols[i], `Column ${JSON.stringify(name)}`)] as const), o.n);
+  return new Frame(
+    o.names.map((name, i) => [name, wireColumn(cols[i], `Column ${JSON.stringify(name)}`)] as const),
+    o.n,
+  );
 }
 
 const DTYPES: [string, new (n: number) => NumericColumn][] = [
-  ['float64', Float64Array], ['float32', Float32Array], ['int32', Int32Array], ['int16', Int16Array], ['int8', Int8Array],
-  ['uint32', Uint32Array], ['uint16', Uint16Array], ['uint8', Uint8Array], ['uint8', Uint8ClampedArray],
+  ['float64', Float64Array],
+  ['float32', Float32Array],
+  ['int32', Int32Array],
+  ['int16', Int16Array],
+  ['int8', Int8Array],
+  ['uint32', Uint32Array],
+  ['uint16', Uint16Array],
+  ['uint8', Uint8Array],
+  ['uint8', Uint8ClampedArray],
 ];
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
@@ -208,10 +273,15 @@ function wireColumn(c: unknown, where: string): Column {
   if (typeof c !== 'object' || c === null || ArrayBuffer.isView(c) || !('dtype' in c)) return c as Column;
   const { dtype, data } = c as { dtype: unknown; data: unknown };
   const T = DTYPES.find(([name]) => name === dtype)?.[1];
-  if (!T) throw new FrameError(`${where} has dtype ${describe(dtype)}; use one of ${[...new Set(DTYPES.map(([n]) => n))].join(', ')}.`);
-  if (!(data instanceof Uint8Array)) throw new FrameError(`${where}: data must be the elements' bytes (bin), got ${describe(data)}.`);
+  if (!T)
+    throw new FrameError(
+      `${where} has dtype ${describe(dtype)}; use one of ${[...new Set(DTYPES.map(([n]) => n))].join(', ')}.`,
+    );
+  if (!(data instanceof Uint8Array))
+    throw new FrameError(`${where}: data must be the elements' bytes (bin), got ${describe(data)}.`);
   const width = (T as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-  if (data.byteLength % width !== 0) throw new FrameError(`${where}: ${data.byteLength} bytes is not a whole number of ${dtype} values.`);
+  if (data.byteLength % width !== 0)
+    throw new FrameError(`${where}: ${data.byteLength} bytes is not a whole number of ${dtype} values.`);
   const out = new T(data.byteLength / width);
   const bytes = new Uint8Array(out.buffer);
   bytes.set(data); // a copy: aligned, and not a view into the message
@@ -258,16 +328,29 @@ export function isFrameJSON(v: unknown): v is { $frame: unknown } {
 
 /** Parses `{"$frame": {"columns": {name: [values]}}}`; errors name the JSON path. */
 export function frameFromJSON(v: unknown): Frame {
-  if (!isFrameJSON(v)) throw new FrameError(`A frame in JSON is {"$frame": {"columns": {name: [values]}}}, got ${describe(v)}.`);
+  if (!isFrameJSON(v))
+    throw new FrameError(`A frame in JSON is {"$frame": {"columns": {name: [values]}}}, got ${describe(v)}.`);
   const keys = Object.keys(v);
-  if (keys.length !== 1) throw new FrameError(`A frame in JSON has the single field "$frame"; remove ${listNames(keys.filter((k) => k !== '$frame'))}.`);
+  if (keys.length !== 1)
+    throw new FrameError(
+      `A frame in JSON has the single field "$frame"; remove ${listNames(keys.filter((k) => k !== '$frame'))}.`,
+    );
   const body = v.$frame as { columns?: unknown } | null;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new FrameError(`$frame must be an object {"columns": {...}}, got ${describe(body)}.`);
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new FrameError(`$frame must be an object {"columns": {...}}, got ${describe(body)}.`);
   const extra = Object.keys(body).filter((k) => k !== 'columns');
-  if (extra.length) throw new FrameError(`$frame has unknown field${extra.length > 1 ? 's' : ''} ${listNames(extra)}; it holds only "columns".`);
+  if (extra.length)
+    throw new FrameError(
+      `$frame has unknown field${extra.length > 1 ? 's' : ''} ${listNames(extra)}; it holds only "columns".`,
+    );
   const cols = body.columns;
-  if (typeof cols !== 'object' || cols === null || Array.isArray(cols)) throw new FrameError(`$frame.columns must be an object mapping column names to arrays, got ${describe(cols)}.`);
-  return new Frame(Object.entries(cols).map(([name, values]) => [name, columnFromValues(values, `$frame.columns[${JSON.stringify(name)}]`)] as const));
+  if (typeof cols !== 'object' || cols === null || Array.isArray(cols))
+    throw new FrameError(`$frame.columns must be an object mapping column names to arrays, got ${describe(cols)}.`);
+  return new Frame(
+    Object.entries(cols).map(
+      ([name, values]) => [name, columnFromValues(values, `$frame.columns[${JSON.stringify(name)}]`)] as const,
+    ),
+  );
 }
 
 /**
@@ -277,8 +360,12 @@ export function frameFromJSON(v: unknown): Frame {
  */
 export function columnFromValues(values: unknown, where: string): Column {
   if (isNumericColumn(values)) return values;
-  if (ArrayBuffer.isView(values)) throw new FrameError(`${where} is a ${values.constructor.name}; use a Float64Array, Float32Array or (U)Int8/16/32Array.`);
-  if (!Array.isArray(values)) throw new FrameError(`${where} must be an array of numbers or of strings, got ${describe(values)}.`);
+  if (ArrayBuffer.isView(values))
+    throw new FrameError(
+      `${where} is a ${values.constructor.name}; use a Float64Array, Float32Array or (U)Int8/16/32Array.`,
+    );
+  if (!Array.isArray(values))
+    throw new FrameError(`${where} must be an array of numbers or of strings, got ${describe(values)}.`);
   let kind: 'number' | 'string' | undefined;
   let holes = false;
   for (let i = 0; i < values.length; i++) {
@@ -289,9 +376,13 @@ export function columnFromValues(values: unknown, where: string): Column {
       continue;
     }
     const t = typeof x;
-    if (t !== 'number' && t !== 'string') throw new FrameError(`${where}[${i}] is ${describe(x)}; a frame holds numbers and strings (null for missing).`);
+    if (t !== 'number' && t !== 'string')
+      throw new FrameError(`${where}[${i}] is ${describe(x)}; a frame holds numbers and strings (null for missing).`);
     if (kind === undefined) kind = t as 'number' | 'string';
-    else if (t !== kind) throw new FrameError(`${where}[${i}] is ${describe(x)} but earlier values are ${kind}s; a column holds one type.`);
+    else if (t !== kind)
+      throw new FrameError(
+        `${where}[${i}] is ${describe(x)} but earlier values are ${kind}s; a column holds one type.`,
+      );
   }
   if (kind === 'string') return (holes ? values.map((x) => (x === undefined ? null : x)) : values) as StringColumn;
   const out = new Float64Array(values.length);
@@ -319,7 +410,8 @@ function concatColumns(name: string, parts: Column[], total: number): Column {
   const filled = parts.filter((p) => p.length > 0);
   if (filled.length > 0 && filled.length < parts.length) parts = filled;
   const numeric = parts.map(isNumericColumn);
-  if (numeric.some((x) => x !== numeric[0])) throw new FrameError(`Column ${JSON.stringify(name)} holds numbers in some frames and strings in others.`);
+  if (numeric.some((x) => x !== numeric[0]))
+    throw new FrameError(`Column ${JSON.stringify(name)} holds numbers in some frames and strings in others.`);
   if (!numeric[0]) {
     const out: StringColumn = new Array(total);
     let at = 0;
@@ -339,7 +431,8 @@ function concatColumns(name: string, parts: Column[], total: number): Column {
 
 /** obj[key] = value, also for a column named "__proto__". */
 function setField<T>(obj: Record<string, T>, key: string, value: T): void {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   else obj[key] = value;
 }
 
@@ -350,7 +443,10 @@ export function isMissing(v: number | string | null): boolean {
 
 export function listNames(names: string[]): string {
   if (names.length === 0) return '(none)';
-  const shown = names.slice(0, 20).map((n) => JSON.stringify(n)).join(', ');
+  const shown = names
+    .slice(0, 20)
+    .map((n) => JSON.stringify(n))
+    .join(', ');
   return names.length > 20 ? `${shown}, ... (${names.length} in all)` : shown;
 }
 

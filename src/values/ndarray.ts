@@ -26,9 +26,21 @@ import { Packr } from 'msgpackr';
 export const DTYPES = ['float64', 'float32', 'int32', 'int16', 'int8', 'uint32', 'uint16', 'uint8'] as const;
 export type DType = (typeof DTYPES)[number];
 
-export type NumericArray = Float64Array | Float32Array | Int32Array | Int16Array | Int8Array | Uint32Array | Uint16Array | Uint8Array;
+export type NumericArray =
+  | Float64Array
+  | Float32Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | Uint32Array
+  | Uint16Array
+  | Uint8Array;
 
-type NumericArrayConstructor = { new (length: number): NumericArray; new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): NumericArray; readonly BYTES_PER_ELEMENT: number };
+type NumericArrayConstructor = {
+  new (length: number): NumericArray;
+  new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): NumericArray;
+  readonly BYTES_PER_ELEMENT: number;
+};
 
 interface DTypeInfo {
   ctor: NumericArrayConstructor;
@@ -112,9 +124,15 @@ export class NDArray {
   constructor(dtype: DType, shape: readonly number[], data: NumericArray) {
     if (!isDType(dtype)) throw new NDArrayFormatError(unknownDTypeMessage(dtype));
     checkShape(shape, 'shape');
-    if (!(data instanceof INFO[dtype].ctor)) throw new NDArrayFormatError(`data of a ${dtype} array must be a ${INFO[dtype].ctor.name}, got ${describe(data)}.`);
+    if (!(data instanceof INFO[dtype].ctor))
+      throw new NDArrayFormatError(
+        `data of a ${dtype} array must be a ${INFO[dtype].ctor.name}, got ${describe(data)}.`,
+      );
     const size = sizeOf(shape);
-    if (data.length !== size) throw new NDArrayFormatError(`data has ${data.length} elements but shape ${JSON.stringify(shape)} needs ${size}.`);
+    if (data.length !== size)
+      throw new NDArrayFormatError(
+        `data has ${data.length} elements but shape ${JSON.stringify(shape)} needs ${size}.`,
+      );
     this.dtype = dtype;
     this.shape = [...shape];
     // A Buffer is a Uint8Array whose toJSON and slice behave differently: keep a plain view.
@@ -242,19 +260,24 @@ export function ndarrayUnpack(payload: Uint8Array): NDArray {
 
 /** Reads the extension payload back: `data` is the typed array of the dtype, or its raw little-endian bytes. */
 export function ndarrayFromWire(w: unknown): NDArray {
-  if (!Array.isArray(w) || w.length !== 3) throw new NDArrayFormatError(`an NDArray on the wire is [dtype, shape, data], got ${describe(w)}.`);
+  if (!Array.isArray(w) || w.length !== 3)
+    throw new NDArrayFormatError(`an NDArray on the wire is [dtype, shape, data], got ${describe(w)}.`);
   const [dtype, shape, data] = w as unknown[];
   if (!isDType(dtype)) throw new NDArrayFormatError(unknownDTypeMessage(dtype));
   checkShape(shape, 'shape');
   const ctor = INFO[dtype].ctor;
   if (data instanceof ctor) return new NDArray(dtype, shape, data);
   if (data instanceof Uint8Array) return new NDArray(dtype, shape, fromLittleEndianBytes(dtype, data, sizeOf(shape)));
-  throw new NDArrayFormatError(`data of a ${dtype} array on the wire must be a ${ctor.name} or its bytes, got ${describe(data)}.`);
+  throw new NDArrayFormatError(
+    `data of a ${dtype} array on the wire must be a ${ctor.name} or its bytes, got ${describe(data)}.`,
+  );
 }
 
 /** True for anything shaped like the JSON form (checked in full by fromJSONForm). */
 export function isNDArrayJSON(v: unknown): v is { $ndarray: unknown } {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, '$ndarray');
+  return (
+    typeof v === 'object' && v !== null && !Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, '$ndarray')
+  );
 }
 
 /**
@@ -264,17 +287,21 @@ export function isNDArrayJSON(v: unknown): v is { $ndarray: unknown } {
  */
 export function fromJSONForm(obj: unknown): NDArray {
   const form = 'an NDArray in JSON is {"$ndarray": {"dtype": ..., "shape": [...], "data": [...]}}';
-  if (!isNDArrayJSON(obj) || Object.keys(obj).length !== 1) throw new NDArrayFormatError(`${form}, got ${describe(obj)}.`);
+  if (!isNDArrayJSON(obj) || Object.keys(obj).length !== 1)
+    throw new NDArrayFormatError(`${form}, got ${describe(obj)}.`);
   const body = obj.$ndarray;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new NDArrayFormatError(`${form}; "$ndarray" holds ${describe(body)}.`);
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new NDArrayFormatError(`${form}; "$ndarray" holds ${describe(body)}.`);
   const { dtype, shape, data } = body as Record<string, unknown>;
   const extra = Object.keys(body).filter((k) => k !== 'dtype' && k !== 'shape' && k !== 'data');
   if (extra.length > 0) throw new NDArrayFormatError(`${form}; unexpected field ${JSON.stringify(extra[0])}.`);
   if (!isDType(dtype)) throw new NDArrayFormatError(unknownDTypeMessage(dtype));
   checkShape(shape, '"shape"');
-  if (!Array.isArray(data)) throw new NDArrayFormatError(`"data" must be an array of numbers (row-major), got ${describe(data)}.`);
+  if (!Array.isArray(data))
+    throw new NDArrayFormatError(`"data" must be an array of numbers (row-major), got ${describe(data)}.`);
   const size = sizeOf(shape);
-  if (data.length !== size) throw new NDArrayFormatError(`"data" has ${data.length} numbers but shape ${JSON.stringify(shape)} needs ${size}.`);
+  if (data.length !== size)
+    throw new NDArrayFormatError(`"data" has ${data.length} numbers but shape ${JSON.stringify(shape)} needs ${size}.`);
   const { integer, min, max } = INFO[dtype];
   const out = allocate(dtype, size);
   for (let i = 0; i < size; i++) {
@@ -284,7 +311,8 @@ export function fromJSONForm(obj: unknown): NDArray {
       continue;
     }
     if (typeof x !== 'number') throw new NDArrayFormatError(`"data"[${i}] is ${describe(x)}, not a number.`);
-    if (integer && (!Number.isInteger(x) || x < min || x > max)) throw new NDArrayFormatError(`"data"[${i}] is ${x}, not a ${dtype} (integers ${min} to ${max}).`);
+    if (integer && (!Number.isInteger(x) || x < min || x > max))
+      throw new NDArrayFormatError(`"data"[${i}] is ${x}, not a ${dtype} (integers ${min} to ${max}).`);
     out[i] = x;
   }
   return new NDArray(dtype, shape, out);
@@ -299,7 +327,10 @@ function checkShape(shape: unknown, what: string): asserts shape is number[] {
 function fromLittleEndianBytes(dtype: DType, bytes: Uint8Array, size: number): NumericArray {
   const ctor = INFO[dtype].ctor;
   const width = ctor.BYTES_PER_ELEMENT;
-  if (bytes.byteLength !== size * width) throw new NDArrayFormatError(`data of a ${dtype} array of ${size} elements must be ${size * width} bytes, got ${bytes.byteLength}.`);
+  if (bytes.byteLength !== size * width)
+    throw new NDArrayFormatError(
+      `data of a ${dtype} array of ${size} elements must be ${size * width} bytes, got ${bytes.byteLength}.`,
+    );
   // Where the bytes are aligned (see ndarrayValue), the elements are a view of them: the bytes a
   // task's input is decoded from belong to that one decoding. Otherwise they are copied, as typed arrays need alignment.
   if (LITTLE_ENDIAN && bytes.byteOffset % width === 0) return new ctor(bytes.buffer, bytes.byteOffset, size);

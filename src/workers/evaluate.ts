@@ -26,7 +26,9 @@ export function evaluate(t: Template, inputs: unknown[], ops: OpRegistry, ctx: O
       return then(all(t[2].map((v) => evaluate(v, inputs, ops, ctx))), (values) => {
         const out: Record<string, unknown> = {};
         // defineProperty, so a field named __proto__ is data, not the prototype.
-        names.forEach((name, i) => Object.defineProperty(out, name, { value: values[i], enumerable: true, writable: true, configurable: true }));
+        names.forEach((name, i) =>
+          Object.defineProperty(out, name, { value: values[i], enumerable: true, writable: true, configurable: true }),
+        );
         return out;
       });
     }
@@ -42,13 +44,19 @@ export function evaluate(t: Template, inputs: unknown[], ops: OpRegistry, ctx: O
     case CALL: {
       const [, name, argTemplates, kwNames, kwTemplates] = t;
       const op = ops.get(name);
-      if (!op) throw new UnknownOpError(`This worker has no op ${JSON.stringify(name)}; start workers with the module that defines it (WEFT_OPS).`);
+      if (!op)
+        throw new UnknownOpError(
+          `This worker has no op ${JSON.stringify(name)}; start workers with the module that defines it (WEFT_OPS).`,
+        );
       const args = all(argTemplates.map((a) => evaluate(a, inputs, ops, ctx)));
       const kwargs = kwTemplates ? all(kwTemplates.map((v) => evaluate(v, inputs, ops, ctx))) : [];
       return then(args, (a) =>
         then(kwargs, (kv) => {
           const kw: Record<string, unknown> = {};
-          if (kwNames) kwNames.forEach((n, i) => Object.defineProperty(kw, n, { value: kv[i], enumerable: true, writable: true, configurable: true }));
+          if (kwNames)
+            kwNames.forEach((n, i) =>
+              Object.defineProperty(kw, n, { value: kv[i], enumerable: true, writable: true, configurable: true }),
+            );
           return op.run(a, kw, ctx);
         }),
       );
@@ -62,7 +70,8 @@ export function evaluate(t: Template, inputs: unknown[], ops: OpRegistry, ctx: O
  * The innermost fused task wins.
  */
 function nameFailure(err: unknown, key: string, inner: Template): unknown {
-  if (typeof err === 'object' && err !== null && !('taskKey' in err)) Object.assign(err, { taskKey: key, taskOp: rootOp(inner) });
+  if (typeof err === 'object' && err !== null && !('taskKey' in err))
+    Object.assign(err, { taskKey: key, taskOp: rootOp(inner) });
   return err;
 }
 

@@ -74,7 +74,11 @@ export class Lineage {
     budget.left--;
     await this.complete(graph, producer, budget);
     if (producer.inputs.some((v) => v === null)) return null;
-    const value = await evaluate(producer.template, decodeInputs(producer), this.ops, { signal: this.signal, graph, key: producer.key });
+    const value = await evaluate(producer.template, decodeInputs(producer), this.ops, {
+      signal: this.signal,
+      graph,
+      key: producer.key,
+    });
     const encoded = encodeResult(producer, value);
     this.recomputed++;
     return encoded[output ?? 0] ?? null;

@@ -7,7 +7,9 @@ const config = loadConfig();
 const ops = await loadRegistry(config.opModules);
 const worker = new TaskWorker(config, ops);
 await worker.start();
-process.stdout.write(`weft worker ${worker.id} running (concurrency ${config.concurrency}, ${ops.list().length} ops)\n`);
+process.stdout.write(
+  `weft worker ${worker.id} running (concurrency ${config.concurrency}, ${ops.list().length} ops)\n`,
+);
 
 /** After the grace time, closing connections and threads gets this long before the process exits anyway. */
 const CLOSE_MS = 10_000;
@@ -20,7 +22,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     // A close that hangs (a connection that never answers) must not keep the process alive:
     // its jobs are back in the queue or will be after their locks expire either way.
     setTimeout(() => {
-      process.stderr.write(`weft worker ${worker.id}: shutdown did not finish within ${config.shutdownMs + CLOSE_MS} ms (stuck at: ${worker.closingStage}); exiting\n`);
+      process.stderr.write(
+        `weft worker ${worker.id}: shutdown did not finish within ${config.shutdownMs + CLOSE_MS} ms (stuck at: ${worker.closingStage}); exiting\n`,
+      );
       process.exit(1);
     }, config.shutdownMs + CLOSE_MS);
     worker.close(config.shutdownMs).then(

@@ -20,13 +20,19 @@ const abort = new AbortController();
 port.on('message', async ({ id, graph, task }: { id: number; graph: string; task: StartedTask }) => {
   try {
     task.inputs = task.inputs.map((b) => (b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
-    const value = await evaluate(task.template, decodeInputs(task), ops, { signal: abort.signal, graph, key: task.key });
+    const value = await evaluate(task.template, decodeInputs(task), ops, {
+      signal: abort.signal,
+      graph,
+      key: task.key,
+    });
     // Exact copies, transferred: the encoder's buffers are views into memory it reuses.
     const values = encodeResult(task, value).map((v) => new Uint8Array(v));
-    port.postMessage({ id, values }, values.map((v) => v.buffer as ArrayBuffer));
+    port.postMessage(
+      { id, values },
+      values.map((v) => v.buffer as ArrayBuffer),
+    );
   } catch (err) {
     port.postMessage({ id, error: taskError(task, err) });
   }
 });
 port.postMessage({ ready: true });
-

@@ -47,7 +47,11 @@ export class OpThreads {
           cleanup();
           // The only way to stop an op that does not return: the thread goes, a new one replaces it.
           this.replace(slot);
-          reject(new TaskTimeoutError(`The task ran longer than its timeout of ${timeoutMs} ms and was stopped (raise "timeout_ms" in the task's options or options.task_timeout_ms if it needs longer).`));
+          reject(
+            new TaskTimeoutError(
+              `The task ran longer than its timeout of ${timeoutMs} ms and was stopped (raise "timeout_ms" in the task's options or options.task_timeout_ms if it needs longer).`,
+            ),
+          );
         }, timeoutMs);
         const onMessage = (m: { id?: number; values?: Uint8Array[]; error?: TaskErrorBody }) => {
           if (m.id !== id) return;

@@ -75,7 +75,9 @@ export class Spiller {
       }
       stuckSince ||= Date.now();
       if (Date.now() - stuckSince > STUCK_MS) {
-        throw new StoreFullError(`The object store is over its budget (STORE_MEMORY_LIMIT ${limit} bytes, Redis uses ${this.used}) and nothing more can be spilled: raise the budget or make values of at least SPILL_MIN_BYTES.`);
+        throw new StoreFullError(
+          `The object store is over its budget (STORE_MEMORY_LIMIT ${limit} bytes, Redis uses ${this.used}) and nothing more can be spilled: raise the budget or make values of at least SPILL_MIN_BYTES.`,
+        );
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
@@ -127,7 +129,8 @@ export class Spiller {
     }
     ((await sizes.exec()) ?? []).forEach(([, n], i) => (candidates[i].size = Number(n)));
     let take = 0;
-    for (let total = 0; take < candidates.length && (take === 0 || total + candidates[take].size <= READ_BYTES); take++) total += candidates[take].size;
+    for (let total = 0; take < candidates.length && (take === 0 || total + candidates[take].size <= READ_BYTES); take++)
+      total += candidates[take].size;
     const later = candidates.slice(take);
     if (later.length > 0) await this.redis.zadd(`${prefix}:lru`, ...later.flatMap((c) => [c.score, c.oid]));
     const pipe = this.redis.pipeline();
@@ -136,7 +139,10 @@ export class Spiller {
       pipe.hgetBuffer(valuesKey(prefix, at.graph), at.node);
     }
     const values = ((await pipe.exec()) ?? []).map(([, v]) => v as Buffer | null);
-    const chosen = candidates.slice(0, take).map((c, i) => ({ ...c, value: values[i] })).filter((c): c is { oid: string; score: string; size: number; value: Buffer } => !!c.value && c.value.length > 1);
+    const chosen = candidates
+      .slice(0, take)
+      .map((c, i) => ({ ...c, value: values[i] }))
+      .filter((c): c is { oid: string; score: string; size: number; value: Buffer } => !!c.value && c.value.length > 1);
     if (chosen.length === 0) return 0;
     const t0 = epochNow();
     let locations;
@@ -174,7 +180,9 @@ export class Spiller {
         return { oid, at, offset, length };
       });
       if (objects.length === 0) continue;
-      const bytes = await Promise.all(objects.map((o) => this.files.read({ file: name, offset: o.offset, length: o.length })));
+      const bytes = await Promise.all(
+        objects.map((o) => this.files.read({ file: name, offset: o.offset, length: o.length })),
+      );
       const locations = await this.files.append(bytes);
       const args = objects.flatMap((o, i) => [o.oid, o.at, locations[i].offset]);
       const [, moved] = await this.redis.moveSpilled(`${prefix}:spill:live`, prefix, name, locations[0].file, ...args);

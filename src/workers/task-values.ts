@@ -13,7 +13,10 @@ export function decodeInputs(task: StartedTask): unknown[] {
     if (bytes === null) {
       const dep = task.deps[slot];
       const what = typeof dep === 'number' ? `input node ${dep} of this graph` : `object ${dep}`;
-      throw new ObjectLostError(`${what} is missing: it was released, expired or never existed, or its bytes are gone and it has no lineage.`, String(dep));
+      throw new ObjectLostError(
+        `${what} is missing: it was released, expired or never existed, or its bytes are gone and it has no lineage.`,
+        String(dep),
+      );
     }
     return decodeValue(bytes);
   });
@@ -28,7 +31,9 @@ export function encodeResult(task: StartedTask, value: unknown, limit = Infinity
   if (task.returns === undefined) return checkResultSizes(task, [encode(value)], limit);
   const values = Array.isArray(value) ? value : null;
   if (!values || values.length !== task.returns) {
-    const got = values ? `${values.length} values` : `one value (${value === null ? 'null' : typeof value}), not an array of values`;
+    const got = values
+      ? `${values.length} values`
+      : `one value (${value === null ? 'null' : typeof value}), not an array of values`;
     throw new Error(`The task says "returns": ${task.returns}, but its op returned ${got}.`);
   }
   return checkResultSizes(task, values.map(encode), limit);
@@ -36,7 +41,9 @@ export function encodeResult(task: StartedTask, value: unknown, limit = Infinity
 
 /** Throws ValueTooLargeError (code value_too_large) for the first encoded value over `limit`. */
 export function checkResultSizes(task: StartedTask, encoded: Buffer[], limit: number): Buffer[] {
-  encoded.forEach((bytes, j) => checkValueSize(bytes, limit, task.returns === undefined ? 'The result' : `Result ${j}`));
+  encoded.forEach((bytes, j) =>
+    checkValueSize(bytes, limit, task.returns === undefined ? 'The result' : `Result ${j}`),
+  );
   return encoded;
 }
 
@@ -51,5 +58,12 @@ function encode(value: unknown): Buffer {
 export function taskError(task: StartedTask, err: unknown): TaskErrorBody {
   const e = err instanceof Error ? err : new Error(String(err));
   const { code, taskKey, taskOp, object } = e as { code?: unknown; taskKey?: string; taskOp?: string; object?: string };
-  return { key: taskKey ?? task.key, op: taskOp ?? rootOp(task.template), message: e.message, stack: e.stack, ...(typeof code === 'string' ? { code } : {}), ...(object ? { object } : {}) };
+  return {
+    key: taskKey ?? task.key,
+    op: taskOp ?? rootOp(task.template),
+    message: e.message,
+    stack: e.stack,
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(object ? { object } : {}),
+  };
 }

@@ -38,7 +38,11 @@ export class WebhookDeliverer {
     private readonly targets: TargetPolicy,
   ) {
     this.events = new EventLog(redis, prefix);
-    this.worker = new Worker<WebhookJob>(WEBHOOK_QUEUE, (job) => this.deliver(job), { connection, prefix, concurrency: 16 });
+    this.worker = new Worker<WebhookJob>(WEBHOOK_QUEUE, (job) => this.deliver(job), {
+      connection,
+      prefix,
+      concurrency: 16,
+    });
     this.worker.on('error', () => {});
   }
 
@@ -49,7 +53,14 @@ export class WebhookDeliverer {
   private async deliver(job: Job<WebhookJob>): Promise<void> {
     const { g, i } = job.data;
     const key = hooksKey(this.prefix, g);
-    const [url, types, secret, cursorRaw, status] = await this.redis.hmget(key, `${i}:url`, `${i}:events`, `${i}:secret`, `${i}:cursor`, `${i}:status`);
+    const [url, types, secret, cursorRaw, status] = await this.redis.hmget(
+      key,
+      `${i}:url`,
+      `${i}:events`,
+      `${i}:secret`,
+      `${i}:cursor`,
+      `${i}:status`,
+    );
     if (!url || status !== 'delivering') return;
     const cursor = Number(cursorRaw);
     const wanted = types ? new Set(types.split(',')) : null;
@@ -60,12 +71,22 @@ export class WebhookDeliverer {
     if (events.length > 0) {
       const body = JSON.stringify({ graph: g, events });
       const timestamp = String(Date.now());
-      const headers: Record<string, string> = { 'content-type': 'application/json', 'weft-timestamp': timestamp, 'user-agent': 'weft-webhooks' };
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'weft-timestamp': timestamp,
+        'user-agent': 'weft-webhooks',
+      };
       if (secret) headers['weft-signature'] = sign(secret, timestamp, body);
       let error: string | null = null;
       let refused = false;
       try {
-        const res = await postJson(url, body, { headers, timeoutMs: TIMEOUT_MS, maxResponseBytes: ANSWER_BYTES, policy: this.targets, what: 'The webhook URL' });
+        const res = await postJson(url, body, {
+          headers,
+          timeoutMs: TIMEOUT_MS,
+          maxResponseBytes: ANSWER_BYTES,
+          policy: this.targets,
+          what: 'The webhook URL',
+        });
         if (res.status < 200 || res.status > 299) error = `HTTP ${res.status} from ${url}`;
       } catch (err) {
         refused = err instanceof ForbiddenTargetError;
@@ -74,13 +95,20 @@ export class WebhookDeliverer {
       if (error) {
         // A refused target (its name now resolves to a private address) is not retried: it would be refused again.
         const last = refused || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-        const multi = this.redis.multi().hincrby(key, `${i}:attempts`, 1).hset(key, `${i}:error`, error, ...(last ? [`${i}:status`, 'failed'] : []));
+        const multi = this.redis
+          .multi()
+          .hincrby(key, `${i}:attempts`, 1)
+          .hset(key, `${i}:error`, error, ...(last ? [`${i}:status`, 'failed'] : []));
         multi.hincrby(statsKey(this.prefix), 'webhook_failures', 1);
         if (last) multi.hincrby(statsKey(this.prefix), 'webhooks_failed', 1);
         await multi.exec();
         throw refused ? new UnrecoverableError(error) : new Error(error);
       }
-      await this.redis.multi().hincrby(key, `${i}:deliveries`, 1).hincrby(statsKey(this.prefix), 'webhook_deliveries', 1).exec();
+      await this.redis
+        .multi()
+        .hincrby(key, `${i}:deliveries`, 1)
+        .hincrby(statsKey(this.prefix), 'webhook_deliveries', 1)
+        .exec();
     }
     const next = batch.length > 0 ? batch[batch.length - 1].seq + 1 : cursor;
     await this.redis.hset(key, `${i}:cursor`, next, ...(finished ? [`${i}:status`, 'done'] : []));

@@ -21,7 +21,14 @@ import { opsKey } from '../queue/keys.ts';
 import { DurationHistogram } from '../queue/metrics.ts';
 import { addHeartbeat, BEATS_PER_TIMEOUT, removeWorker } from '../queue/workers.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
-import { INLINE_MAX_BYTES, TaskState, type StartedTask, type StartResult, type TaskErrorBody, type TaskResult } from '../queue/tasks.ts';
+import {
+  INLINE_MAX_BYTES,
+  TaskState,
+  type StartedTask,
+  type StartResult,
+  type TaskErrorBody,
+  type TaskResult,
+} from '../queue/tasks.ts';
 import { SPILL_STUB, SpillFiles } from '../store/spill.ts';
 import { evaluate } from './evaluate.ts';
 import { Lineage } from './lineage.ts';
@@ -44,7 +51,6 @@ const NOT_RETRIED = new Set(['object_lost', 'object_failed', 'unknown_op', 'valu
 export function retryDelay(tries: number): number {
   return Math.min(10_000, 100 * 2 ** (tries - 1));
 }
-
 
 type WorkerState = 'starting' | 'running' | 'closing' | 'closed';
 
@@ -93,10 +99,21 @@ export class TaskWorker {
 
   async start(): Promise<void> {
     await this.publishOps();
-    await this.redis.hset(`${this.config.prefix}:store`, 'spillmin', this.config.spillMinBytes, 'cachettl', this.config.cacheTtl, 'inlinemax', INLINE_MAX_BYTES);
+    await this.redis.hset(
+      `${this.config.prefix}:store`,
+      'spillmin',
+      this.config.spillMinBytes,
+      'cachettl',
+      this.config.cacheTtl,
+      'inlinemax',
+      INLINE_MAX_BYTES,
+    );
     this.spiller.start();
     await this.beat();
-    this.heartbeat = setInterval(() => void this.beat().catch(() => {}), Math.floor(this.config.workerTimeoutMs / BEATS_PER_TIMEOUT));
+    this.heartbeat = setInterval(
+      () => void this.beat().catch(() => {}),
+      Math.floor(this.config.workerTimeoutMs / BEATS_PER_TIMEOUT),
+    );
     this.heartbeat.unref();
     // One BullMQ worker per pool served, each with the configured concurrency.
     this.workers = this.config.pools.map((pool) => {
@@ -113,7 +130,13 @@ export class TaskWorker {
       return worker;
     });
     this.webhooks = new Webhooks(this.redis, this.config.prefix, this.redis);
-    this.deliverer = new WebhookDeliverer(this.redis, this.config.prefix, this.webhooks, connect(this.config.redisUrl, `weft-worker-${this.id}-webhooks`), { allowPrivate: this.config.allowPrivateTargets });
+    this.deliverer = new WebhookDeliverer(
+      this.redis,
+      this.config.prefix,
+      this.webhooks,
+      connect(this.config.redisUrl, `weft-worker-${this.id}-webhooks`),
+      { allowPrivate: this.config.allowPrivateTargets },
+    );
     this.setState('running');
   }
 
@@ -132,7 +155,10 @@ export class TaskWorker {
     stage('draining jobs');
     const drained = Promise.all(this.workers.map((w) => w.close()));
     let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([drained.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)))]);
+    const late = await Promise.race([
+      drained.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs))),
+    ]);
     clearTimeout(timer);
     if (late) {
       stage('handing jobs back');
@@ -222,14 +248,23 @@ export class TaskWorker {
         await this.tasks.end(graph, 'failed', { code: code ?? 'store_full', message, key: todo[0]?.key ?? '', op: '' });
         return;
       }
-      const completed = await this.tasks.complete(graph, results, take, short ? 1 : this.config.bundleSpread, runner, this.servedPools);
+      const completed = await this.tasks.complete(
+        graph,
+        results,
+        take,
+        short ? 1 : this.config.bundleSpread,
+        runner,
+        this.servedPools,
+      );
       this.tasksDone += results.length;
       hold(-results.length);
       for (const [, ms] of results) this.durations.observe(ms / 1000);
       await this.queue.enqueue(graph, completed.ready.tasks, completed.ready.placement);
-      for (const [other, task] of completed.elsewhere) await this.queue.enqueue(other, [task], await this.tasks.placement(other, [task]));
+      for (const [other, task] of completed.elsewhere)
+        await this.queue.enqueue(other, [task], await this.tasks.placement(other, [task]));
       // Done before this call stored them: what their first completion made ready may be queued nowhere.
-      if (completed.skipped.length > 0) await this.requeue(graph, { status: 'running', run: [], deferred: [], alreadyDone: completed.skipped });
+      if (completed.skipped.length > 0)
+        await this.requeue(graph, { status: 'running', run: [], deferred: [], alreadyDone: completed.skipped });
       if (completed.next.status !== 'running') return;
       hold(completed.next.run.length);
       await this.requeue(graph, completed.next);
@@ -244,7 +279,8 @@ export class TaskWorker {
    * back to the front of the queue.
    */
   private async requeue(graph: string, started: StartResult): Promise<void> {
-    if (started.deferred.length > 0) await this.queue.enqueue(graph, started.deferred, await this.tasks.placement(graph, started.deferred));
+    if (started.deferred.length > 0)
+      await this.queue.enqueue(graph, started.deferred, await this.tasks.placement(graph, started.deferred));
     if (started.alreadyDone.length === 0) return;
     const lost = await this.tasks.findLost(graph, started.alreadyDone);
     if (lost.length > 0) await this.queue.enqueue(graph, lost, await this.tasks.placement(graph, lost));
@@ -268,7 +304,8 @@ export class TaskWorker {
       const error = err instanceof ThreadTaskError ? err.body : taskError(task, err);
       if (failure) return;
       const tries = task.tries ?? 1;
-      if (tries <= (task.retries ?? 0) && !NOT_RETRIED.has(error.code ?? '')) retries.push([task, performance.now() - t0, error]);
+      if (tries <= (task.retries ?? 0) && !NOT_RETRIED.has(error.code ?? ''))
+        retries.push([task, performance.now() - t0, error]);
       else failure = tries > 1 ? { ...error, attempts: tries } : error;
     };
     while (todo.length > 0 && bytes < BATCH_BYTES && !failure) {
@@ -276,13 +313,43 @@ export class TaskWorker {
       const t0 = performance.now();
       try {
         if (task.timeoutMs) {
-          this.threads ??= new OpThreads(this.config.opModules, Math.max(1, Math.min(this.config.concurrency, availableParallelism())));
-          pending.push(this.threads.run(graph, task, task.timeoutMs).then((encoded) => void results.push([task.index, performance.now() - t0, checkResultSizes(task, encoded, this.config.maxValueBytes)])).catch((err: unknown) => fail(task, err, t0)));
+          this.threads ??= new OpThreads(
+            this.config.opModules,
+            Math.max(1, Math.min(this.config.concurrency, availableParallelism())),
+          );
+          pending.push(
+            this.threads
+              .run(graph, task, task.timeoutMs)
+              .then(
+                (encoded) =>
+                  void results.push([
+                    task.index,
+                    performance.now() - t0,
+                    checkResultSizes(task, encoded, this.config.maxValueBytes),
+                  ]),
+              )
+              .catch((err: unknown) => fail(task, err, t0)),
+          );
           continue;
         }
-        const value = evaluate(task.template, decodeInputs(task), this.ops, { signal: this.abort.signal, graph, key: task.key });
+        const value = evaluate(task.template, decodeInputs(task), this.ops, {
+          signal: this.abort.signal,
+          graph,
+          key: task.key,
+        });
         if (value instanceof Promise) {
-          pending.push(value.then((v) => void results.push([task.index, performance.now() - t0, encodeResult(task, v, this.config.maxValueBytes)])).catch((err: unknown) => fail(task, err, t0)));
+          pending.push(
+            value
+              .then(
+                (v) =>
+                  void results.push([
+                    task.index,
+                    performance.now() - t0,
+                    encodeResult(task, v, this.config.maxValueBytes),
+                  ]),
+              )
+              .catch((err: unknown) => fail(task, err, t0)),
+          );
         } else {
           const encoded = encodeResult(task, value, this.config.maxValueBytes);
           for (const b of encoded) bytes += b.length;
@@ -332,7 +399,10 @@ export class TaskWorker {
     await this.redis
       .multi()
       .hset(opsKey(this.config.prefix), ...ops.flatMap(({ name, description }) => [name, description]))
-      .hset(`${opsKey(this.config.prefix)}:meta`, ...ops.flatMap(({ name, version, deterministic }) => [name, `${version}|${deterministic ? 1 : 0}`]))
+      .hset(
+        `${opsKey(this.config.prefix)}:meta`,
+        ...ops.flatMap(({ name, version, deterministic }) => [name, `${version}|${deterministic ? 1 : 0}`]),
+      )
       .exec();
   }
 
@@ -342,7 +412,19 @@ export class TaskWorker {
     addHeartbeat(
       multi,
       this.config.prefix,
-      { id: this.id, host: hostname(), pid: process.pid, concurrency: this.config.concurrency, running: this.running, jobs: this.jobs, tasks_done: this.tasksDone, tasks_failed: this.tasksFailed, started: this.startedAt, heartbeat: Date.now(), pools: this.config.pools },
+      {
+        id: this.id,
+        host: hostname(),
+        pid: process.pid,
+        concurrency: this.config.concurrency,
+        running: this.running,
+        jobs: this.jobs,
+        tasks_done: this.tasksDone,
+        tasks_failed: this.tasksFailed,
+        started: this.startedAt,
+        heartbeat: Date.now(),
+        pools: this.config.pools,
+      },
       this.config.workerTimeoutMs,
     );
     const drained = this.durations.drainInto(multi, this.config.prefix);

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { checkAcyclic, checkReferences, cull, dependencyMap, follow, oidsOf, parseGraph, refsOf, resolveAliases } from '../../src/graph/index.ts';
+import {
+  checkAcyclic,
+  checkReferences,
+  cull,
+  dependencyMap,
+  follow,
+  oidsOf,
+  parseGraph,
+  refsOf,
+  resolveAliases,
+} from '../../src/graph/index.ts';
 import { graphError, oid, ref, task } from './helpers.ts';
 
 /** A dependency map from an object literal, keys in the order written. */
@@ -76,12 +86,24 @@ describe('checkReferences', () => {
 describe('resolveAliases', () => {
   it('follows a chain of aliases to the key it ends at', () => {
     const g = parseGraph({ a: ref('b'), b: ref('c'), c: ref('d'), d: task('f') });
-    expect(resolveAliases(g)).toEqual(new Map([['a', 'd'], ['b', 'd'], ['c', 'd']]));
+    expect(resolveAliases(g)).toEqual(
+      new Map([
+        ['a', 'd'],
+        ['b', 'd'],
+        ['c', 'd'],
+      ]),
+    );
   });
 
   it('follows a chain declared in reverse order', () => {
     const g = parseGraph({ d: 1, c: ref('d'), b: ref('c'), a: ref('b') });
-    expect(resolveAliases(g)).toEqual(new Map([['c', 'd'], ['b', 'd'], ['a', 'd']]));
+    expect(resolveAliases(g)).toEqual(
+      new Map([
+        ['c', 'd'],
+        ['b', 'd'],
+        ['a', 'd'],
+      ]),
+    );
   });
 
   it('leaves out keys that are not aliases', () => {
@@ -97,7 +119,11 @@ describe('resolveAliases', () => {
   });
 
   it('reports only the loop when a chain runs into one', () => {
-    expect(cycleOf(() => resolveAliases(parseGraph({ c: ref('a'), a: ref('b'), b: ref('a') })))).toEqual(['a', 'b', 'a']);
+    expect(cycleOf(() => resolveAliases(parseGraph({ c: ref('a'), a: ref('b'), b: ref('a') })))).toEqual([
+      'a',
+      'b',
+      'a',
+    ]);
   });
 
   it('follow returns the target of an alias and any other key unchanged', () => {
@@ -110,7 +136,13 @@ describe('resolveAliases', () => {
 describe('dependencyMap', () => {
   it('maps every key to the keys it references as written, aliases not followed', () => {
     const g = parseGraph({ x: 1, y: ref('x'), z: task('add', ref('y'), ref('x'), ref('y')) });
-    expect(dependencyMap(g)).toEqual(new Map([['x', []], ['y', ['x']], ['z', ['y', 'x']]]));
+    expect(dependencyMap(g)).toEqual(
+      new Map([
+        ['x', []],
+        ['y', ['x']],
+        ['z', ['y', 'x']],
+      ]),
+    );
   });
 });
 
@@ -128,7 +160,12 @@ describe('checkAcyclic', () => {
   });
 
   it('reports only the keys on the cycle, not the path leading to it', () => {
-    expect(cycleOf(() => checkAcyclic(depsOf({ start: ['a'], a: ['b'], b: ['c'], c: ['a'] })))).toEqual(['a', 'b', 'c', 'a']);
+    expect(cycleOf(() => checkAcyclic(depsOf({ start: ['a'], a: ['b'], b: ['c'], c: ['a'] })))).toEqual([
+      'a',
+      'b',
+      'c',
+      'a',
+    ]);
   });
 
   it('reports a cycle that goes through an alias with the keys as written', () => {

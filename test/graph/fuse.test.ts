@@ -16,7 +16,11 @@ describe('fuseLinear', () => {
     const fused = fuseLinear(g, ['a', 'b'], new Map(), new Set(['b']));
     expect([...fused.keys()]).toEqual(['b']);
     const b = fused.get('b') as Extract<Node, { kind: 'task' }>;
-    expect(b.args[0]).toEqual({ kind: 'fused', key: 'a', node: { kind: 'task', op: 'inc', args: [{ kind: 'lit', value: 1 }], kwargs: null } });
+    expect(b.args[0]).toEqual({
+      kind: 'fused',
+      key: 'a',
+      node: { kind: 'task', op: 'inc', args: [{ kind: 'lit', value: 1 }], kwargs: null },
+    });
   });
 
   it('never fuses away a requested key', () => {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { GraphError, defaultLimits, jsonPath, parseGraph, parseKeys, parseLayers, type Node } from '../../src/graph/index.ts';
+import {
+  GraphError,
+  defaultLimits,
+  jsonPath,
+  parseGraph,
+  parseKeys,
+  parseLayers,
+  type Node,
+} from '../../src/graph/index.ts';
 import { graphError, ref, task } from './helpers.ts';
 
 const lit = (value: unknown): Node => ({ kind: 'lit', value }) as Node;
@@ -47,7 +55,9 @@ describe('parseGraph node kinds', () => {
   });
 
   it('keeps the value of $literal as data even when it looks like a node', () => {
-    expect(parseOne({ $literal: { $op: 'inc', $ref: 'x', args: 'no' } })).toEqual(lit({ $op: 'inc', $ref: 'x', args: 'no' }));
+    expect(parseOne({ $literal: { $op: 'inc', $ref: 'x', args: 'no' } })).toEqual(
+      lit({ $op: 'inc', $ref: 'x', args: 'no' }),
+    );
   });
 
   it('parses an array holding a reference into an array node', () => {
@@ -55,7 +65,13 @@ describe('parseGraph node kinds', () => {
   });
 
   it('parses a plain object holding a reference into an object node', () => {
-    expect(parseOne({ a: 1, b: ref('x') })).toEqual({ kind: 'object', entries: [['a', lit(1)], ['b', refNode('x')]] });
+    expect(parseOne({ a: 1, b: ref('x') })).toEqual({
+      kind: 'object',
+      entries: [
+        ['a', lit(1)],
+        ['b', refNode('x')],
+      ],
+    });
   });
 
   it.each([
@@ -71,11 +87,21 @@ describe('parseGraph node kinds', () => {
   });
 
   it('accepts a task field order with $op not first', () => {
-    expect(parseOne({ args: [1], kwargs: { n: 2 }, $op: 'f' })).toEqual({ kind: 'task', op: 'f', args: [lit(1)], kwargs: [['n', lit(2)]] });
+    expect(parseOne({ args: [1], kwargs: { n: 2 }, $op: 'f' })).toEqual({
+      kind: 'task',
+      op: 'f',
+      args: [lit(1)],
+      kwargs: [['n', lit(2)]],
+    });
   });
 
   it('accepts kwargs names that start with "$"', () => {
-    expect(parseOne({ $op: 'f', kwargs: { $ref: 'x' } })).toEqual({ kind: 'task', op: 'f', args: [], kwargs: [['$ref', lit('x')]] });
+    expect(parseOne({ $op: 'f', kwargs: { $ref: 'x' } })).toEqual({
+      kind: 'task',
+      op: 'f',
+      args: [],
+      kwargs: [['$ref', lit('x')]],
+    });
   });
 });
 
@@ -106,7 +132,10 @@ describe('parseGraph literal collapsing', () => {
   });
 
   it('does not collapse an array holding a task', () => {
-    expect(parseOne([1, task('now')])).toEqual({ kind: 'array', items: [lit(1), { kind: 'task', op: 'now', args: [], kwargs: null }] });
+    expect(parseOne([1, task('now')])).toEqual({
+      kind: 'array',
+      items: [lit(1), { kind: 'task', op: 'now', args: [], kwargs: null }],
+    });
   });
 });
 
@@ -314,7 +343,9 @@ describe('parseGraph limits', () => {
 
 describe('parseGraph treats unusual keys as ordinary keys', () => {
   it('parses __proto__, constructor, the empty key and unicode keys in order', () => {
-    const raw = JSON.parse('{"__proto__": 1, "constructor": {"$ref": "__proto__"}, "": {"$ref": "constructor"}, "ключ🙂": [{"$ref": ""}]}');
+    const raw = JSON.parse(
+      '{"__proto__": 1, "constructor": {"$ref": "__proto__"}, "": {"$ref": "constructor"}, "ключ🙂": [{"$ref": ""}]}',
+    );
     const g = parseGraph(raw);
     expect([...g]).toEqual([
       ['__proto__', lit(1)],
@@ -333,7 +364,11 @@ describe('parseGraph treats unusual keys as ordinary keys', () => {
   });
 
   it('accepts __proto__ and constructor as kwargs names and object fields', () => {
-    const g = parseGraph(JSON.parse('{"x": 1, "y": {"$op": "f", "kwargs": {"__proto__": {"$ref": "x"}, "constructor": {"toString": {"$ref": "x"}}}}}'));
+    const g = parseGraph(
+      JSON.parse(
+        '{"x": 1, "y": {"$op": "f", "kwargs": {"__proto__": {"$ref": "x"}, "constructor": {"toString": {"$ref": "x"}}}}}',
+      ),
+    );
     expect(g.get('y')).toEqual({
       kind: 'task',
       op: 'f',

@@ -19,7 +19,8 @@ import { graphError, oid, ref, task } from './helpers.ts';
 
 /** Parses and plans `raw` in one go. */
 // Fusion has its own tests (fuse.test.ts); here it is off so plans show every task.
-const plan = (raw: Record<string, unknown>, keys: KeySpec, options?: PlanOptions): Plan => planGraph(parseGraph(raw), keys, { fuse: false, ...options });
+const plan = (raw: Record<string, unknown>, keys: KeySpec, options?: PlanOptions): Plan =>
+  planGraph(parseGraph(raw), keys, { fuse: false, ...options });
 
 /** Node indexes by key. */
 const indexOf = (p: Plan): Record<string, number> => Object.fromEntries(p.nodes.map((n, i) => [n.key, i]));
@@ -37,7 +38,16 @@ describe('planGraph, the example in its doc comment', () => {
     expect(p).toEqual({
       nodes: [
         { kind: 'data', key: 'x', value: 1, outs: [1], consumers: [1] },
-        { kind: 'task', key: 'y', deps: [0], outs: [], pending: 0, objects: [], template: [CALL, 'inc', [[INPUT, 0]], null, null], consumers: [0] },
+        {
+          kind: 'task',
+          key: 'y',
+          deps: [0],
+          outs: [],
+          pending: 0,
+          objects: [],
+          template: [CALL, 'inc', [[INPUT, 0]], null, null],
+          consumers: [0],
+        },
       ],
       outputs: 1,
       outputIndexes: [1],
@@ -55,11 +65,18 @@ describe('planGraph node numbering', () => {
 
   it('gives every task input a smaller index than the task', () => {
     const p = plan(
-      { out: task('sum', ref('m1'), ref('m2'), ref('m3')), m3: task('f', ref('m1'), ref('m2')), m2: task('f', ref('m1'), ref('s')), m1: task('f', ref('s')), s: [1, 2] },
+      {
+        out: task('sum', ref('m1'), ref('m2'), ref('m3')),
+        m3: task('f', ref('m1'), ref('m2')),
+        m2: task('f', ref('m1'), ref('s')),
+        m1: task('f', ref('s')),
+        s: [1, 2],
+      },
       ['out', 'm3'],
     );
     p.nodes.forEach((node, i) => {
-      if (node.kind === 'task') for (const slot of node.deps) if (typeof slot === 'number') expect(slot).toBeLessThan(i);
+      if (node.kind === 'task')
+        for (const slot of node.deps) if (typeof slot === 'number') expect(slot).toBeLessThan(i);
     });
     expect(p.nodes).toHaveLength(5);
   });
@@ -68,7 +85,14 @@ describe('planGraph node numbering', () => {
 describe('planGraph data nodes and tasks', () => {
   it('makes top-level literals data nodes and everything else tasks', () => {
     const p = plan(
-      { n: 1, arr: [1, [2]], esc: { $literal: { $op: 'x' } }, t: task('f', ref('n'), ref('arr'), ref('esc')), built: [ref('t'), 2], obj: { a: ref('t') } },
+      {
+        n: 1,
+        arr: [1, [2]],
+        esc: { $literal: { $op: 'x' } },
+        t: task('f', ref('n'), ref('arr'), ref('esc')),
+        built: [ref('t'), 2],
+        obj: { a: ref('t') },
+      },
       ['built', 'obj'],
     );
     const kinds = Object.fromEntries(p.nodes.map((n) => [n.key, n.kind]));
@@ -79,8 +103,21 @@ describe('planGraph data nodes and tasks', () => {
 
   it('builds array and object templates for structures holding references', () => {
     const p = plan({ t: task('f'), built: [ref('t'), 2], obj: { a: ref('t'), b: 'x' } }, ['built', 'obj']);
-    expect(taskNode(p, 'built').template).toEqual([ARRAY, [[INPUT, 0], [LIT, 2]]]);
-    expect(taskNode(p, 'obj').template).toEqual([OBJECT, ['a', 'b'], [[INPUT, 0], [LIT, 'x']]]);
+    expect(taskNode(p, 'built').template).toEqual([
+      ARRAY,
+      [
+        [INPUT, 0],
+        [LIT, 2],
+      ],
+    ]);
+    expect(taskNode(p, 'obj').template).toEqual([
+      OBJECT,
+      ['a', 'b'],
+      [
+        [INPUT, 0],
+        [LIT, 'x'],
+      ],
+    ]);
   });
 });
 
@@ -89,7 +126,16 @@ describe('planGraph input slots', () => {
     const p = plan({ x: task('f'), y: { $op: 'add', args: [ref('x'), ref('x')], kwargs: { z: ref('x') } } }, 'y');
     const y = taskNode(p, 'y');
     expect(y.deps).toEqual([0]);
-    expect(y.template).toEqual([CALL, 'add', [[INPUT, 0], [INPUT, 0]], ['z'], [[INPUT, 0]]]);
+    expect(y.template).toEqual([
+      CALL,
+      'add',
+      [
+        [INPUT, 0],
+        [INPUT, 0],
+      ],
+      ['z'],
+      [[INPUT, 0]],
+    ]);
     expect(y.pending).toBe(1);
     expect(p.nodes[0].outs).toEqual([1]);
   });
@@ -98,7 +144,17 @@ describe('planGraph input slots', () => {
     const p = plan({ x: task('f'), y: task('g', oid('o1'), ref('x'), oid('o1')) }, 'y');
     const y = taskNode(p, 'y');
     expect(y.deps).toEqual(['o1', 0]);
-    expect(y.template).toEqual([CALL, 'g', [[INPUT, 0], [INPUT, 1], [INPUT, 0]], null, null]);
+    expect(y.template).toEqual([
+      CALL,
+      'g',
+      [
+        [INPUT, 0],
+        [INPUT, 1],
+        [INPUT, 0],
+      ],
+      null,
+      null,
+    ]);
   });
 
   it('gives a key and its alias one slot', () => {
@@ -108,7 +164,10 @@ describe('planGraph input slots', () => {
 });
 
 describe('planGraph dependents and pending counts', () => {
-  const p = plan({ x: 1, a: task('f'), b: task('g', ref('x'), ref('a')), c: task('h', ref('a'), ref('b'), ref('x')) }, 'c');
+  const p = plan(
+    { x: 1, a: task('f'), b: task('g', ref('x'), ref('a')), c: task('h', ref('a'), ref('b'), ref('x')) },
+    'c',
+  );
   const at = indexOf(p);
 
   it('lists the dependents of each node in outs', () => {
@@ -131,7 +190,16 @@ describe('planGraph dependents and pending counts', () => {
 
 describe('planGraph ready tasks', () => {
   it('lists tasks whose inputs are only data or nothing; tasks on object ids wait for their link', () => {
-    const p = plan({ x: 1, onData: task('f', ref('x')), onOid: task('g', oid('o1'), oid('o1'), oid('o2')), none: task('h'), later: task('k', ref('none')) }, ['onData', 'onOid', 'none', 'later']);
+    const p = plan(
+      {
+        x: 1,
+        onData: task('f', ref('x')),
+        onOid: task('g', oid('o1'), oid('o1'), oid('o2')),
+        none: task('h'),
+        later: task('k', ref('none')),
+      },
+      ['onData', 'onOid', 'none', 'later'],
+    );
     const at = indexOf(p);
     expect([...p.ready].sort()).toEqual([at.onData, at.none].sort());
     expect(taskNode(p, 'onOid').objects).toEqual(['o1', 'o2']);
@@ -246,12 +314,26 @@ describe('planGraph limits and errors', () => {
 
 describe('templates', () => {
   it('builds a template for every node kind', () => {
-    const node = parseGraph({ k: { $op: 'f', args: [1, ref('x'), oid('o'), [ref('x'), 2], { a: ref('x') }], kwargs: { n: task('g') } } }).get('k')!;
+    const node = parseGraph({
+      k: { $op: 'f', args: [1, ref('x'), oid('o'), [ref('x'), 2], { a: ref('x') }], kwargs: { n: task('g') } },
+    }).get('k')!;
     const slots = toTemplate(node, { slotOfKey: (key) => (key === 'x' ? 0 : 2), slotOfOid: () => 1 });
     expect(slots).toEqual([
       CALL,
       'f',
-      [[LIT, 1], [INPUT, 0], [INPUT, 1], [ARRAY, [[INPUT, 0], [LIT, 2]]], [OBJECT, ['a'], [[INPUT, 0]]]],
+      [
+        [LIT, 1],
+        [INPUT, 0],
+        [INPUT, 1],
+        [
+          ARRAY,
+          [
+            [INPUT, 0],
+            [LIT, 2],
+          ],
+        ],
+        [OBJECT, ['a'], [[INPUT, 0]]],
+      ],
       ['n'],
       [[CALL, 'g', [], null, null]],
     ]);

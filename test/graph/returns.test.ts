@@ -14,10 +14,34 @@ function rejects(raw: Record<string, unknown>, keys: string | string[]): GraphEr
 
 describe('multiple-return tasks', () => {
   it('a consumer of output j reads only that output, as its own slot', () => {
-    const p = planGraph(parseGraph({ s: split, a: { $op: 'g', args: [{ $ref: 's', index: 2 }, { $ref: 's', index: 0 }] } }), 'a');
+    const p = planGraph(
+      parseGraph({
+        s: split,
+        a: {
+          $op: 'g',
+          args: [
+            { $ref: 's', index: 2 },
+            { $ref: 's', index: 0 },
+          ],
+        },
+      }),
+      'a',
+    );
     const a = p.nodes[1];
-    expect(a.kind === 'task' && a.deps).toEqual([[0, 2], [0, 0]]);
-    expect(a.kind === 'task' && a.template).toEqual([2, 'g', [[INPUT, 0], [INPUT, 1]], null, null]);
+    expect(a.kind === 'task' && a.deps).toEqual([
+      [0, 2],
+      [0, 0],
+    ]);
+    expect(a.kind === 'task' && a.template).toEqual([
+      2,
+      'g',
+      [
+        [INPUT, 0],
+        [INPUT, 1],
+      ],
+      null,
+      null,
+    ]);
     expect(p.nodes[0].consumers).toEqual([1, 0, 1]);
     expect(p.nodes[0].outs).toEqual([1]);
     expect(a.kind === 'task' && a.pending).toBe(1);
@@ -30,8 +54,12 @@ describe('multiple-return tasks', () => {
   });
 
   it('an index out of range, an index on a single-value task, and a plain reference to a group are rejected', () => {
-    expect(rejects({ s: split, a: { $op: 'g', args: [{ $ref: 's', index: 3 }] } }, 'a').message).toMatch(/returns only 3 values/);
-    expect(rejects({ s: { $op: 'f' }, a: { $op: 'g', args: [{ $ref: 's', index: 0 }] } }, 'a').message).toMatch(/not a multiple-return task/);
+    expect(rejects({ s: split, a: { $op: 'g', args: [{ $ref: 's', index: 3 }] } }, 'a').message).toMatch(
+      /returns only 3 values/,
+    );
+    expect(rejects({ s: { $op: 'f' }, a: { $op: 'g', args: [{ $ref: 's', index: 0 }] } }, 'a').message).toMatch(
+      /not a multiple-return task/,
+    );
     expect(rejects({ s: split, a: { $op: 'g', args: [{ $ref: 's' }] } }, 'a').message).toMatch(/reference one of them/);
   });
 
@@ -48,7 +76,10 @@ describe('multiple-return tasks', () => {
   });
 
   it('a multiple-return task is never fused into its consumer', () => {
-    const p = planGraph(parseGraph({ s: { $op: 'f', returns: 1 }, a: { $op: 'g', args: [{ $ref: 's', index: 0 }] } }), 'a');
+    const p = planGraph(
+      parseGraph({ s: { $op: 'f', returns: 1 }, a: { $op: 'g', args: [{ $ref: 's', index: 0 }] } }),
+      'a',
+    );
     expect(p.taskCount).toBe(2);
   });
 });

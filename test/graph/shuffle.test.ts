@@ -25,7 +25,12 @@ describe('rewriteShuffles', () => {
     const out = rewriteShuffles(g, order, new Map(), new Set(['out0', 'out1']));
     expect([...out.keys()]).toEqual(['p0', 'split0', 'out0', 'out1']);
     expect(out.get('split0')).toMatchObject({ kind: 'task', op: 'frame.shuffle_group', returns: 2 });
-    expect(out.get('out1')).toEqual({ kind: 'task', op: 'frame.concat', args: [{ kind: 'array', items: [{ kind: 'ref', key: 'split0', index: 1 }] }], kwargs: null });
+    expect(out.get('out1')).toEqual({
+      kind: 'task',
+      op: 'frame.concat',
+      args: [{ kind: 'array', items: [{ kind: 'ref', key: 'split0', index: 1 }] }],
+      kwargs: null,
+    });
   });
 
   it('turns n + n x k + k tasks into n + k (plus the inputs)', () => {
@@ -41,13 +46,27 @@ describe('rewriteShuffles', () => {
     const withReader = { ...graph, other: { $op: 'len', args: [{ $ref: 'split1' }] } };
     const p = planGraph(parseGraph(withReader), [...outputs, 'other'], { fuse: false });
     // split0 is rewritten (its getitems go), split1 is not.
-    expect(p.nodes.filter((n) => n.key.startsWith('get')).map((n) => n.key).sort()).toEqual(['get1-0', 'get1-1']);
+    expect(
+      p.nodes
+        .filter((n) => n.key.startsWith('get'))
+        .map((n) => n.key)
+        .sort(),
+    ).toEqual(['get1-0', 'get1-1']);
   });
 
   it('leaves a split alone when its part count is not a literal, or a getitem index is out of range', () => {
-    const g = { p: 1, s: { $op: 'frame.shuffle_group', args: [{ $ref: 'p' }, 'x', 2] }, a: { $op: 'getitem', args: [{ $ref: 's' }, 5] } };
+    const g = {
+      p: 1,
+      s: { $op: 'frame.shuffle_group', args: [{ $ref: 'p' }, 'x', 2] },
+      a: { $op: 'getitem', args: [{ $ref: 's' }, 5] },
+    };
     expect(planGraph(parseGraph(g), 'a', { fuse: false }).taskCount).toBe(2);
-    const h = { p: 1, k: 2, s: { $op: 'frame.shuffle_group', args: [{ $ref: 'p' }, 'x', { $ref: 'k' }] }, a: { $op: 'getitem', args: [{ $ref: 's' }, 0] } };
+    const h = {
+      p: 1,
+      k: 2,
+      s: { $op: 'frame.shuffle_group', args: [{ $ref: 'p' }, 'x', { $ref: 'k' }] },
+      a: { $op: 'getitem', args: [{ $ref: 's' }, 0] },
+    };
     expect(planGraph(parseGraph(h), 'a', { fuse: false }).taskCount).toBe(2);
   });
 });

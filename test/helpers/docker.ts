@@ -35,9 +35,11 @@ export function dockerfile(): Instruction[] {
 
 /** The exec-form command of a CMD or HEALTHCHECK instruction. */
 export function execForm(instruction: Instruction): string[] {
-  const json = instruction.op === 'HEALTHCHECK' ? instruction.args.slice(instruction.args.indexOf('CMD ') + 4) : instruction.args;
+  const json =
+    instruction.op === 'HEALTHCHECK' ? instruction.args.slice(instruction.args.indexOf('CMD ') + 4) : instruction.args;
   const cmd = JSON.parse(json) as unknown;
-  if (!Array.isArray(cmd) || !cmd.every((s) => typeof s === 'string')) throw new Error(`${instruction.op} is not in exec form: ${instruction.args}`);
+  if (!Array.isArray(cmd) || !cmd.every((s) => typeof s === 'string'))
+    throw new Error(`${instruction.op} is not in exec form: ${instruction.args}`);
   return cmd;
 }
 

@@ -12,7 +12,37 @@ export type KeySpec = string | KeySpec[];
 export type Entries = [string, unknown][];
 
 /** Keys that have tripped up JavaScript services: prototype names, separators, braces, unicode, the empty string. */
-export const SPECIAL_KEYS = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'prototype', '', ' ', 'a.b', 'a:b', '{a}', '}{', '{', 'x-{y}-z', '$x', '$ref', 'null', '0', '-1', '1e3', 'key with "quotes" and \\', 'new\nline', '🎉', '👩‍👩‍👧', 'ключ', '日本語', 'e\u0301', '\u0000', 'k'.repeat(500)];
+export const SPECIAL_KEYS = [
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  'prototype',
+  '',
+  ' ',
+  'a.b',
+  'a:b',
+  '{a}',
+  '}{',
+  '{',
+  'x-{y}-z',
+  '$x',
+  '$ref',
+  'null',
+  '0',
+  '-1',
+  '1e3',
+  'key with "quotes" and \\',
+  'new\nline',
+  '🎉',
+  '👩‍👩‍👧',
+  'ключ',
+  '日本語',
+  'e\u0301',
+  '\u0000',
+  'k'.repeat(500),
+];
 
 /** Field names of plain-object nodes (never starting with "$", which would be a marker). */
 const FIELDS = ['__proto__', 'constructor', 'toString', 'a', 'b', '', 'args', 'index', '🎉', 'x.y', '{}', '0'];
@@ -20,7 +50,8 @@ const FIELDS = ['__proto__', 'constructor', 'toString', 'a', 'b', '', 'args', 'i
 /** An object with exactly these own fields, "__proto__" included (an assignment would set the prototype). */
 export function record(entries: [string, unknown][]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of entries) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of entries)
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
   return out;
 }
 
@@ -44,7 +75,15 @@ export interface StoredObject {
  */
 export function drawGraph(g: fc.GeneratorValue, objects: StoredObject[] = []): { graph: Entries; keys: KeySpec } {
   const n = g(fc.integer, { min: 1, max: 12 });
-  const names = g(fc.uniqueArray, fc.oneof(fc.constantFrom(...SPECIAL_KEYS), fc.string({ unit: 'binary', maxLength: 12 }), fc.constantFrom('x', 'y', 'z', 'w')), { minLength: n, maxLength: n }) as string[];
+  const names = g(
+    fc.uniqueArray,
+    fc.oneof(
+      fc.constantFrom(...SPECIAL_KEYS),
+      fc.string({ unit: 'binary', maxLength: 12 }),
+      fc.constantFrom('x', 'y', 'z', 'w'),
+    ),
+    { minLength: n, maxLength: n },
+  ) as string[];
   const graph: Entries = [];
   const env = new Map<string, unknown>();
   const typed: Record<Ty, string[]> = { int: [], list: [], rec: [], multi: [] };
@@ -52,7 +91,8 @@ export function drawGraph(g: fc.GeneratorValue, objects: StoredObject[] = []): {
   const lookup = (key: string) => (key.startsWith('$oid:') ? oidValues.get(key.slice(5)) : env.get(key));
   const intObjects = objects.filter((o) => typeof o.value === 'number');
   const listObjects = objects.filter((o) => Array.isArray(o.value));
-  const pickKey = (ty: Ty) => (typed[ty].length > 0 && g(fc.boolean) ? typed[ty][g(fc.nat, typed[ty].length - 1)] : undefined);
+  const pickKey = (ty: Ty) =>
+    typed[ty].length > 0 && g(fc.boolean) ? typed[ty][g(fc.nat, typed[ty].length - 1)] : undefined;
   const smallInt = () => g(fc.integer, { min: -20, max: 20 });
 
   function int(depth: number): unknown {
@@ -116,7 +156,10 @@ export function drawGraph(g: fc.GeneratorValue, objects: StoredObject[] = []): {
       case 3:
         return task('identity', list(depth - 1));
       case 4:
-        return task('concat', Array.from({ length: g(fc.nat, 3) }, () => list(depth - 1)));
+        return task(
+          'concat',
+          Array.from({ length: g(fc.nat, 3) }, () => list(depth - 1)),
+        );
       case 5:
         return task('range', g(fc.nat, 5));
       case 6:
@@ -162,8 +205,13 @@ export function drawGraph(g: fc.GeneratorValue, objects: StoredObject[] = []): {
     typed[ty].push(key);
   }
 
-  const spec = (depth: number): KeySpec => (depth > 0 && g(fc.boolean) ? Array.from({ length: g(fc.nat, 3) }, () => spec(depth - 1)) : names[g(fc.nat, names.length - 1)]);
-  const keys = g(fc.boolean) ? names[g(fc.nat, names.length - 1)] : Array.from({ length: g(fc.integer, { min: 1, max: 4 }) }, () => spec(2));
+  const spec = (depth: number): KeySpec =>
+    depth > 0 && g(fc.boolean)
+      ? Array.from({ length: g(fc.nat, 3) }, () => spec(depth - 1))
+      : names[g(fc.nat, names.length - 1)];
+  const keys = g(fc.boolean)
+    ? names[g(fc.nat, names.length - 1)]
+    : Array.from({ length: g(fc.integer, { min: 1, max: 4 }) }, () => spec(2));
   // Submission order is not dependency order.
   const shuffled = g(fc.shuffledSubarray, graph, { minLength: graph.length, maxLength: graph.length }) as Entries;
   return { graph: shuffled, keys };
@@ -195,7 +243,11 @@ export function evaluateNode(node: unknown, lookup: (key: string) => unknown): u
     return o.index === undefined ? value : (value as unknown[])[o.index as number];
   }
   if (fields.includes('$oid')) return structuredClone(lookup(`$oid:${o.$oid}`));
-  if (fields.includes('$op')) return runOp(o.$op as string, ((o.args as unknown[]) ?? []).map((a) => evaluateNode(a, lookup)));
+  if (fields.includes('$op'))
+    return runOp(
+      o.$op as string,
+      ((o.args as unknown[]) ?? []).map((a) => evaluateNode(a, lookup)),
+    );
   return record(fields.map((f) => [f, evaluateNode(o[f], lookup)]));
 }
 

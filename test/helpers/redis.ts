@@ -38,9 +38,31 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
   const url = `redis://127.0.0.1:${port}`;
   let proc: ChildProcess;
   const launch = async () => {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction', ...extraArgs], { stdio: 'ignore' });
+    proc = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--maxmemory-policy',
+        'noeviction',
+        ...extraArgs,
+      ],
+      { stdio: 'ignore' },
+    );
     const failed = new Promise<never>((_, reject) => {
-      proc.once('error', (err) => reject(new Error(`Cannot start redis-server (${err.message}); install it (Debian: apt-get install redis-server).`)));
+      proc.once('error', (err) =>
+        reject(
+          new Error(`Cannot start redis-server (${err.message}); install it (Debian: apt-get install redis-server).`),
+        ),
+      );
     });
     await Promise.race([waitForRedis(url), failed]);
   };
@@ -94,10 +116,25 @@ export async function startCluster(masters = 3): Promise<TestCluster> {
   const nodes: TestRedis[] = [];
   for (let i = 0; i < masters; i++) {
     // The bus port is set explicitly: port + 10000 may be taken, or above 65535.
-    nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--cluster-port', String(await freePort())]));
+    nodes.push(
+      await startRedis([
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-node-timeout',
+        '2000',
+        '--cluster-port',
+        String(await freePort()),
+      ]),
+    );
   }
   const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
-  const created = spawnSync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+  const created = spawnSync(
+    'redis-cli',
+    ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'],
+    { encoding: 'utf8' },
+  );
   if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
   const deadline = Date.now() + 15_000;
   for (const node of nodes) {
@@ -111,7 +148,11 @@ export async function startCluster(masters = 3): Promise<TestCluster> {
       r.disconnect();
     }
   }
-  return { url: `redis-cluster://${addresses.join(',')}`, nodes, stop: async () => void (await Promise.all(nodes.map((n) => n.stop()))) };
+  return {
+    url: `redis-cluster://${addresses.join(',')}`,
+    nodes,
+    stop: async () => void (await Promise.all(nodes.map((n) => n.stop()))),
+  };
 }
 
 export interface TestSentinel {
@@ -133,11 +174,23 @@ export async function startSentinel(): Promise<TestSentinel> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'weft-sentinel-'));
   const conf = join(dir, 'sentinel.conf');
-  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor mymaster 127.0.0.1 ${master.port} 1`, 'sentinel down-after-milliseconds mymaster 1000', 'sentinel failover-timeout mymaster 5000', ''].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor mymaster 127.0.0.1 ${master.port} 1`,
+      'sentinel down-after-milliseconds mymaster 1000',
+      'sentinel failover-timeout mymaster 5000',
+      '',
+    ].join('\n'),
+  );
   const proc = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
   await waitForRedis(`redis://127.0.0.1:${port}`);
   const sentinel = new Redis(port, '127.0.0.1');
-  const masterAddress = async () => ((await sentinel.call('SENTINEL', 'get-master-addr-by-name', 'mymaster')) as string[]).join(':');
+  const masterAddress = async () =>
+    ((await sentinel.call('SENTINEL', 'get-master-addr-by-name', 'mymaster')) as string[]).join(':');
   // Until the sentinel has seen the replica, it could not fail over.
   const deadline = Date.now() + 15_000;
   while (((await sentinel.call('SENTINEL', 'replicas', 'mymaster')) as unknown[]).length === 0) {

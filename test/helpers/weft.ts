@@ -57,7 +57,11 @@ export async function startWeft(options: WeftOptions = {}): Promise<Weft> {
   const outputs = new Map<ChildProcess, () => string>();
 
   async function startWorker(extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/workers/main.ts'], { cwd: root, env: { ...process.env, ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/workers/main.ts'], {
+      cwd: root,
+      env: { ...process.env, ...env, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));
@@ -77,7 +81,11 @@ export async function startWeft(options: WeftOptions = {}): Promise<Weft> {
   for (let i = 0; i < (options.workers ?? 2); i++) await startWorker();
 
   async function submit(body: unknown) {
-    const res = await fetch(`${url}/v1/graphs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${url}/v1/graphs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, body: await res.json() };
   }
 
@@ -101,7 +109,10 @@ export async function startWeft(options: WeftOptions = {}): Promise<Weft> {
             new Promise<void>((resolve) => {
               if (w.exitCode !== null || w.signalCode !== null) return resolve();
               w.once('exit', (code) => {
-                if (code !== 0 && code !== null) console.error(`test harness: worker ${w.pid} exited ${code} on SIGTERM:\n${outputs.get(w)?.().slice(-2000)}`);
+                if (code !== 0 && code !== null)
+                  console.error(
+                    `test harness: worker ${w.pid} exited ${code} on SIGTERM:\n${outputs.get(w)?.().slice(-2000)}`,
+                  );
                 resolve();
               });
               w.kill('SIGTERM');

@@ -69,7 +69,22 @@ describe('classifyAddress', () => {
   }
 
   it('is null for what is not an address', () => {
-    for (const s of ['localhost', 'example.com', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '0x7f.0.0.1', '1::2::3', '1:2:3:4:5:6:7:8:9', 'fe80::1%eth0', '::ffff:1.2.3.256', '', ':', 'g::1']) {
+    for (const s of [
+      'localhost',
+      'example.com',
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.1.1.1',
+      '01.2.3.4',
+      '0x7f.0.0.1',
+      '1::2::3',
+      '1:2:3:4:5:6:7:8:9',
+      'fe80::1%eth0',
+      '::ffff:1.2.3.256',
+      '',
+      ':',
+      'g::1',
+    ]) {
       expect(classifyAddress(s), s).toBeNull();
     }
   });
@@ -91,7 +106,16 @@ describe('classifyHost (hosts as WHATWG URL parsing gives them)', () => {
   const host = (url: string) => classifyHost(new URL(url).hostname);
 
   it('numeric forms of 127.0.0.1 are the loopback address', () => {
-    for (const url of ['http://2130706433/', 'http://0x7f000001/', 'http://017700000001/', 'http://127.1/', 'http://0x7f.1/', 'http://127.0.0.1./', 'http://[::ffff:127.0.0.1]/', 'http://[0:0:0:0:0:ffff:7f00:1]/']) {
+    for (const url of [
+      'http://2130706433/',
+      'http://0x7f000001/',
+      'http://017700000001/',
+      'http://127.1/',
+      'http://0x7f.1/',
+      'http://127.0.0.1./',
+      'http://[::ffff:127.0.0.1]/',
+      'http://[0:0:0:0:0:ffff:7f00:1]/',
+    ]) {
       expect(host(url), url).toMatchObject({ cls: 'loopback' });
     }
     expect(host('http://0/')).toMatchObject({ ip: '0.0.0.0', cls: 'unspecified' });
@@ -99,7 +123,8 @@ describe('classifyHost (hosts as WHATWG URL parsing gives them)', () => {
   });
 
   it('localhost names are loopback without DNS; other names are left to DNS', () => {
-    for (const url of ['http://localhost/', 'http://LOCALHOST./', 'http://api.localhost:8080/']) expect(host(url), url).toMatchObject({ cls: 'loopback' });
+    for (const url of ['http://localhost/', 'http://LOCALHOST./', 'http://api.localhost:8080/'])
+      expect(host(url), url).toMatchObject({ cls: 'loopback' });
     expect(host('https://hooks.example.com/x')).toEqual({ name: 'hooks.example.com', cls: null });
     expect(host('https://localhost.example.com/')).toEqual({ name: 'localhost.example.com', cls: null });
   });

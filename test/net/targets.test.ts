@@ -14,10 +14,19 @@ const answers = (table: Record<string, string[]>) => async (name: string) => {
   if (!(name in table)) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
   return table[name];
 };
-const dns = answers({ 'hooks.example.com': ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946'], 'internal.example.com': ['10.0.0.7'], 'mixed.example.com': ['93.184.216.34', '192.168.1.1'], 'v6.example.com': ['fd00::1'], 'meta.example.com': ['169.254.169.254'] });
+const dns = answers({
+  'hooks.example.com': ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946'],
+  'internal.example.com': ['10.0.0.7'],
+  'mixed.example.com': ['93.184.216.34', '192.168.1.1'],
+  'v6.example.com': ['fd00::1'],
+  'meta.example.com': ['169.254.169.254'],
+});
 
 async function refused(p: Promise<unknown>): Promise<ForbiddenTargetError> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ForbiddenTargetError);
   return err as ForbiddenTargetError;
 }
@@ -30,7 +39,15 @@ describe('checkTarget at submission', () => {
   });
 
   it('refuses other schemes and what is not a URL, even when private targets are allowed', async () => {
-    for (const url of ['ftp://hooks.example.com/', 'file:///etc/passwd', 'gopher://127.0.0.1:6379/_INFO', 'javascript:alert(1)', 'http://', 'not a url', 'http://[::1']) {
+    for (const url of [
+      'ftp://hooks.example.com/',
+      'file:///etc/passwd',
+      'gopher://127.0.0.1:6379/_INFO',
+      'javascript:alert(1)',
+      'http://',
+      'not a url',
+      'http://[::1',
+    ]) {
       for (const policy of [strict, open]) {
         const err = await refused(checkTarget(url, policy, 'presubmit.url', dns));
         expect(err.message).toMatch(/^presubmit\.url /);
@@ -40,7 +57,27 @@ describe('checkTarget at submission', () => {
   });
 
   it('refuses private, loopback, link-local, unique-local, CGNAT, multicast and unspecified hosts, however written', async () => {
-    const urls = ['http://127.0.0.1/', 'http://localhost:8080/', 'http://2130706433/', 'http://0x7f.1/', 'http://017700000001/', 'http://0/', 'http://[::1]/', 'http://[::ffff:127.0.0.1]/', 'http://[::ffff:a00:1]/', 'http://10.1.2.3/', 'http://172.20.0.1/', 'http://192.168.0.10/', 'http://169.254.169.254/latest/meta-data/', 'http://100.100.100.200/', 'http://[fd00::1]/', 'http://[fe80::1]/', 'http://224.0.0.251/', 'http://[ff02::1]/', 'http://[64:ff9b::a00:1]/'];
+    const urls = [
+      'http://127.0.0.1/',
+      'http://localhost:8080/',
+      'http://2130706433/',
+      'http://0x7f.1/',
+      'http://017700000001/',
+      'http://0/',
+      'http://[::1]/',
+      'http://[::ffff:127.0.0.1]/',
+      'http://[::ffff:a00:1]/',
+      'http://10.1.2.3/',
+      'http://172.20.0.1/',
+      'http://192.168.0.10/',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://100.100.100.200/',
+      'http://[fd00::1]/',
+      'http://[fe80::1]/',
+      'http://224.0.0.251/',
+      'http://[ff02::1]/',
+      'http://[64:ff9b::a00:1]/',
+    ];
     for (const url of urls) {
       const err = await refused(checkTarget(url, strict, 'callbacks[0].url', dns));
       expect(err.message, url).toContain('WEFT_ALLOW_PRIVATE_WEBHOOKS=1');
@@ -49,8 +86,12 @@ describe('checkTarget at submission', () => {
   });
 
   it('refuses a name that resolves to a non-public address, naming the address; one bad answer among good ones is enough', async () => {
-    expect((await refused(checkTarget('http://internal.example.com/', strict, 'x', dns))).message).toContain('internal.example.com resolves to 10.0.0.7, which is a private address');
-    expect((await refused(checkTarget('http://mixed.example.com/', strict, 'x', dns))).message).toContain('192.168.1.1');
+    expect((await refused(checkTarget('http://internal.example.com/', strict, 'x', dns))).message).toContain(
+      'internal.example.com resolves to 10.0.0.7, which is a private address',
+    );
+    expect((await refused(checkTarget('http://mixed.example.com/', strict, 'x', dns))).message).toContain(
+      '192.168.1.1',
+    );
     expect((await refused(checkTarget('http://v6.example.com/', strict, 'x', dns))).message).toContain('unique-local');
     expect((await refused(checkTarget('http://meta.example.com/', strict, 'x', dns))).message).toContain('link-local');
   });
@@ -78,7 +119,8 @@ describe('postJson at delivery', () => {
     port = (server.address() as AddressInfo).port;
   });
   afterAll(() => server?.close());
-  const post = (url: string, policy = strict, resolver?: Resolver) => postJson(url, '{}', { timeoutMs: 2000, maxResponseBytes: 1000, policy, resolver });
+  const post = (url: string, policy = strict, resolver?: Resolver) =>
+    postJson(url, '{}', { timeoutMs: 2000, maxResponseBytes: 1000, policy, resolver });
 
   it('reaches a loopback receiver only when private targets are allowed', async () => {
     hits.length = 0;
@@ -94,7 +136,12 @@ describe('postJson at delivery', () => {
   it('checks the address it connects to: a name that now resolves to loopback (DNS rebinding) is refused before connecting', async () => {
     hits.length = 0;
     // At submission the name was public...
-    await checkTarget(`http://rebind.example.com:${port}/hook`, strict, 'x', answers({ 'rebind.example.com': ['93.184.216.34'] }));
+    await checkTarget(
+      `http://rebind.example.com:${port}/hook`,
+      strict,
+      'x',
+      answers({ 'rebind.example.com': ['93.184.216.34'] }),
+    );
     // ...at delivery it resolves to the service's own host.
     const rebound: Resolver = (_name, _opts, cb) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
     const err = await refused(post(`http://rebind.example.com:${port}/hook`, strict, rebound));

@@ -41,7 +41,10 @@ const rand = (shape: number[], seed: number): NDArray => call('array.random', [s
 function expectClose(actual: number, expected: number, rel = 1e-12): void {
   if (Object.is(actual, expected) || (Number.isNaN(actual) && Number.isNaN(expected))) return;
   const tol = rel * Math.max(Math.abs(expected), Number.MIN_VALUE);
-  if (!(Math.abs(actual - expected) <= tol)) throw new Error(`expected ${actual} to be within ${rel} relative of ${expected} (off by ${Math.abs(actual - expected) / Math.abs(expected)})`);
+  if (!(Math.abs(actual - expected) <= tol))
+    throw new Error(
+      `expected ${actual} to be within ${rel} relative of ${expected} (off by ${Math.abs(actual - expected) / Math.abs(expected)})`,
+    );
 }
 
 function expectAllClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rel = 1e-12): void {
@@ -49,7 +52,12 @@ function expectAllClose(actual: ArrayLike<number>, expected: ArrayLike<number>, 
   for (let i = 0; i < expected.length; i++) expectClose(actual[i], expected[i], rel);
 }
 
-function expectError(name: string, args: unknown[], message: string | RegExp, kwargs: Record<string, unknown> = {}): void {
+function expectError(
+  name: string,
+  args: unknown[],
+  message: string | RegExp,
+  kwargs: Record<string, unknown> = {},
+): void {
   let error: unknown;
   try {
     call(name, args, kwargs);
@@ -128,26 +136,71 @@ describe('the op list', () => {
 
   it('arguments go by position or by name; unknown, doubled and missing ones are errors', () => {
     expect(list(call('array.zeros', [], { shape: [2], dtype: 'int8' }))).toEqual([0, 0]);
-    expect(call('array.sum', [arr([[1, 2], [3, 4]])], { axis: 0 }).data).toEqual(new Float64Array([4, 6]));
+    expect(
+      call(
+        'array.sum',
+        [
+          arr([
+            [1, 2],
+            [3, 4],
+          ]),
+        ],
+        { axis: 0 },
+      ).data,
+    ).toEqual(new Float64Array([4, 6]));
     expectError('array.zeros', [[2]], 'array.zeros has no argument "size": array.zeros(shape, dtype).', { size: 2 });
-    expectError('array.sum', [arr([1]), 0], 'array.sum: axis is given both as argument 2 and as a keyword; give it once.', { axis: 0 });
+    expectError(
+      'array.sum',
+      [arr([1]), 0],
+      'array.sum: axis is given both as argument 2 and as a keyword; give it once.',
+      { axis: 0 },
+    );
     expectError('array.random', [[2]], 'array.random: missing argument seed: array.random(shape, seed).');
     expectError('array.neg', [arr([1]), 2], 'array.neg takes at most 1 argument, got 2: array.neg(a).');
   });
 
   it('a non-array where an array goes says how to make one', () => {
-    expectError('array.sum', [[1, 2, 3]], 'array.sum expects an NDArray as a, got an array; make one from nested lists with array.from.');
-    expectError('array.sum', [{ $ndarray: { dtype: 'float64', shape: [2], data: [1] } }], 'array.sum: a is not a valid array: "data" has 1 numbers but shape [2] needs 2.');
+    expectError(
+      'array.sum',
+      [[1, 2, 3]],
+      'array.sum expects an NDArray as a, got an array; make one from nested lists with array.from.',
+    );
+    expectError(
+      'array.sum',
+      [{ $ndarray: { dtype: 'float64', shape: [2], data: [1] } }],
+      'array.sum: a is not a valid array: "data" has 1 numbers but shape [2] needs 2.',
+    );
   });
 
   it('no op changes the arrays it is given', () => {
-    const a = arr([[1.5, -2, 3], [4, 5, -6]]);
-    const b = arr([[1, 2, 3], [4, 5, 6]], 'int16');
+    const a = arr([
+      [1.5, -2, 3],
+      [4, 5, -6],
+    ]);
+    const b = arr(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      'int16',
+    );
     const before = [Array.from(a.data), Array.from(b.data)];
     const partial = call('array.moments', [a, 0]);
     const partialBefore = Array.from(partial.mean.data as Float64Array);
-    for (const name of ['array.add', 'array.sub', 'array.mul', 'array.div', 'array.pow', 'array.mod', 'array.lt']) call(name, [a, b]);
-    for (const name of ['array.neg', 'array.abs', 'array.sqrt', 'array.exp', 'array.log', 'array.sum', 'array.var', 'array.transpose', 'array.to_list']) call(name, [a]);
+    for (const name of ['array.add', 'array.sub', 'array.mul', 'array.div', 'array.pow', 'array.mod', 'array.lt'])
+      call(name, [a, b]);
+    for (const name of [
+      'array.neg',
+      'array.abs',
+      'array.sqrt',
+      'array.exp',
+      'array.log',
+      'array.sum',
+      'array.var',
+      'array.transpose',
+      'array.to_list',
+    ])
+      call(name, [a]);
     call('array.reshape', [a, [3, 2]]);
     call('array.slice', [a, [null, [null, null, -1]]]);
     call('array.concatenate', [[a, b]]);
@@ -163,7 +216,14 @@ describe('the op list', () => {
 function splitExtension(value: Buffer): { type: number; data: Buffer } {
   const first = value[0];
   if (first >= 0xd4 && first <= 0xd8) return { type: value[1], data: value.subarray(2, 2 + 2 ** (first - 0xd4)) };
-  const [length, at] = first === 0xc7 ? [value[1], 2] : first === 0xc8 ? [value.readUInt16BE(1), 3] : first === 0xc9 ? [value.readUInt32BE(1), 5] : [-1, 0];
+  const [length, at] =
+    first === 0xc7
+      ? [value[1], 2]
+      : first === 0xc8
+        ? [value.readUInt16BE(1), 3]
+        : first === 0xc9
+          ? [value.readUInt32BE(1), 5]
+          : [-1, 0];
   if (length < 0) throw new Error(`not an extension: 0x${first.toString(16)}`);
   expect(value.length).toBe(at + 1 + length);
   return { type: value[at], data: value.subarray(at + 1) };
@@ -171,10 +231,18 @@ function splitExtension(value: Buffer): { type: number; data: Buffer } {
 
 describe('NDArray and its encodings', () => {
   it('checks its fields', () => {
-    expect(() => new NDArray('float64', [2, 2], new Float64Array(3))).toThrow('data has 3 elements but shape [2,2] needs 4.');
-    expect(() => new NDArray('int32', [2], new Float64Array(2) as never)).toThrow('data of a int32 array must be a Int32Array, got a Float64Array.');
-    expect(() => new NDArray('float16' as DType, [1], new Float64Array(1))).toThrow(/^unknown dtype "float16": use one of float64, float32/);
-    expect(() => new NDArray('uint8', [-1], new Uint8Array(0))).toThrow('shape must be an array of non-negative integers, got [-1].');
+    expect(() => new NDArray('float64', [2, 2], new Float64Array(3))).toThrow(
+      'data has 3 elements but shape [2,2] needs 4.',
+    );
+    expect(() => new NDArray('int32', [2], new Float64Array(2) as never)).toThrow(
+      'data of a int32 array must be a Int32Array, got a Float64Array.',
+    );
+    expect(() => new NDArray('float16' as DType, [1], new Float64Array(1))).toThrow(
+      /^unknown dtype "float16": use one of float64, float32/,
+    );
+    expect(() => new NDArray('uint8', [-1], new Uint8Array(0))).toThrow(
+      'shape must be an array of non-negative integers, got [-1].',
+    );
     const a = new NDArray('uint8', [2], Buffer.from([1, 2]));
     expect(Buffer.isBuffer(a.data)).toBe(false);
     expect(a.ndim).toBe(1);
@@ -186,8 +254,44 @@ describe('NDArray and its encodings', () => {
     class Reference {
       constructor(readonly a: NDArray) {}
     }
-    addExtension({ Class: Reference, type: NDARRAY_EXTENSION_TYPE, pack: (r: Reference) => plain.pack([r.a.dtype, r.a.shape, Buffer.from(r.a.data.buffer, r.a.data.byteOffset, r.a.data.byteLength)]), unpack: ndarrayUnpack });
-    const shapes = [[], [0], [1], [2], [3], [5], [7], [13], [31], [32], [127], [128], [255], [256], [511], [513], [4095], [8192], [65535], [65536], [300_000], [2, 3], [64, 65], [0, 0, 0], [0, 0, 0, 0], [2 ** 32, 0], [0, 2 ** 40], [70_000, 0, 1], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4096]];
+    addExtension({
+      Class: Reference,
+      type: NDARRAY_EXTENSION_TYPE,
+      pack: (r: Reference) =>
+        plain.pack([r.a.dtype, r.a.shape, Buffer.from(r.a.data.buffer, r.a.data.byteOffset, r.a.data.byteLength)]),
+      unpack: ndarrayUnpack,
+    });
+    const shapes = [
+      [],
+      [0],
+      [1],
+      [2],
+      [3],
+      [5],
+      [7],
+      [13],
+      [31],
+      [32],
+      [127],
+      [128],
+      [255],
+      [256],
+      [511],
+      [513],
+      [4095],
+      [8192],
+      [65535],
+      [65536],
+      [300_000],
+      [2, 3],
+      [64, 65],
+      [0, 0, 0],
+      [0, 0, 0, 0],
+      [2 ** 32, 0],
+      [0, 2 ** 40],
+      [70_000, 0, 1],
+      [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4096],
+    ];
     for (const dtype of DTYPES) {
       for (const shape of shapes) {
         const size = shape.reduce((n, d) => n * d, 1);
@@ -220,7 +324,11 @@ describe('NDArray and its encodings', () => {
       }
     }
     // Misaligned bytes (a value read at an odd offset) are copied, and read the same.
-    const big = new NDArray('float64', [1000], new Float64Array(1000).map((_, i) => i * 1.5));
+    const big = new NDArray(
+      'float64',
+      [1000],
+      new Float64Array(1000).map((_, i) => i * 1.5),
+    );
     const encoded = encodeValue(big);
     const shifted = Buffer.alloc(encoded.length + 3);
     encoded.copy(shifted, 3);
@@ -235,7 +343,13 @@ describe('NDArray and its encodings', () => {
 
   it('has a JSON form that reads back for every dtype, NaN as null', () => {
     for (const dtype of DTYPES) {
-      const a = arr([[1, 2, 3], [4, 5, 126]], dtype);
+      const a = arr(
+        [
+          [1, 2, 3],
+          [4, 5, 126],
+        ],
+        dtype,
+      );
       const json = JSON.parse(JSON.stringify(a));
       expect(json).toEqual({ $ndarray: { dtype, shape: [2, 3], data: [1, 2, 3, 4, 5, 126] } });
       const back = fromJSONForm(json);
@@ -253,12 +367,22 @@ describe('NDArray and its encodings', () => {
 
   it('reading the JSON form is strict and says what is wrong', () => {
     const bad = (body: unknown) => () => fromJSONForm({ $ndarray: body });
-    expect(bad({ dtype: 'float16', shape: [1], data: [1] })).toThrow('unknown dtype "float16": use one of float64, float32, int32, int16, int8, uint32, uint16, uint8.');
-    expect(bad({ dtype: 'int8', shape: [2], data: [1, 300] })).toThrow('"data"[1] is 300, not a int8 (integers -128 to 127).');
-    expect(bad({ dtype: 'int32', shape: [2], data: [1, 1.5] })).toThrow('"data"[1] is 1.5, not a int32 (integers -2147483648 to 2147483647).');
+    expect(bad({ dtype: 'float16', shape: [1], data: [1] })).toThrow(
+      'unknown dtype "float16": use one of float64, float32, int32, int16, int8, uint32, uint16, uint8.',
+    );
+    expect(bad({ dtype: 'int8', shape: [2], data: [1, 300] })).toThrow(
+      '"data"[1] is 300, not a int8 (integers -128 to 127).',
+    );
+    expect(bad({ dtype: 'int32', shape: [2], data: [1, 1.5] })).toThrow(
+      '"data"[1] is 1.5, not a int32 (integers -2147483648 to 2147483647).',
+    );
     expect(bad({ dtype: 'int32', shape: [1], data: [null] })).toThrow('"data"[0] is null, not a number.');
-    expect(bad({ dtype: 'float64', shape: [2, 2], data: [1, 2, 3] })).toThrow('"data" has 3 numbers but shape [2,2] needs 4.');
-    expect(bad({ dtype: 'float64', shape: [1.5], data: [] })).toThrow('"shape" must be an array of non-negative integers, got [1.5].');
+    expect(bad({ dtype: 'float64', shape: [2, 2], data: [1, 2, 3] })).toThrow(
+      '"data" has 3 numbers but shape [2,2] needs 4.',
+    );
+    expect(bad({ dtype: 'float64', shape: [1.5], data: [] })).toThrow(
+      '"shape" must be an array of non-negative integers, got [1.5].',
+    );
     expect(bad({ dtype: 'float64', shape: [1], data: [1], order: 'F' })).toThrow('unexpected field "order"');
     expect(() => fromJSONForm({ dtype: 'float64' })).toThrow(NDArrayFormatError);
     expect(() => fromJSONForm({ $ndarray: [] })).toThrow('"$ndarray" holds [].');
@@ -266,7 +390,14 @@ describe('NDArray and its encodings', () => {
 
   it('round-trips through MessagePack as extension 0x41 with the data binary', () => {
     for (const dtype of DTYPES) {
-      const a = arr([[1, 2], [3, 4], [5, 6]], dtype);
+      const a = arr(
+        [
+          [1, 2],
+          [3, 4],
+          [5, 6],
+        ],
+        dtype,
+      );
       const bytes = packr.pack({ chunk: a, n: 1 });
       expect(bytes.includes(NDARRAY_EXTENSION_TYPE)).toBe(true);
       const back = packr.unpack(bytes) as { chunk: NDArray; n: number };
@@ -287,7 +418,13 @@ describe('NDArray and its encodings', () => {
   });
 
   it('is a standard ext on the wire: [dtype, shape, little-endian bytes] as plain MessagePack', () => {
-    const a = arr([[1, -2], [3, 4]], 'int16');
+    const a = arr(
+      [
+        [1, -2],
+        [3, 4],
+      ],
+      'int16',
+    );
     const bytes = packr.pack(a);
     // ext 8: 0xc7, payload length, type, payload.
     expect([bytes[0], bytes[1] + 3, bytes[2]]).toEqual([0xc7, bytes.length, NDARRAY_EXTENSION_TYPE]);
@@ -295,11 +432,19 @@ describe('NDArray and its encodings', () => {
     expect([dtype, shape]).toEqual(['int16', [2, 2]]);
     expect(Array.from(data)).toEqual([1, 0, 0xfe, 0xff, 3, 0, 4, 0]);
     expect(ndarrayUnpack(ndarrayPack(a)).data).toEqual(a.data);
-    expect(() => ndarrayUnpack(new Uint8Array([0x93, 0xa7, 0x66]))).toThrow(/^an NDArray's MessagePack payload is not valid MessagePack/);
+    expect(() => ndarrayUnpack(new Uint8Array([0x93, 0xa7, 0x66]))).toThrow(
+      /^an NDArray's MessagePack payload is not valid MessagePack/,
+    );
   });
 
   it('ndarrayToWire and ndarrayFromWire (msgpackr write/read) keep the typed array binary', () => {
-    const a = arr([[1.5, 2], [3, 4]], 'float32');
+    const a = arr(
+      [
+        [1.5, 2],
+        [3, 4],
+      ],
+      'float32',
+    );
     const wire = ndarrayToWire(a);
     expect(wire).toEqual(['float32', [2, 2], a.data]);
     const back = ndarrayFromWire(packr.unpack(packr.pack(wire)));
@@ -318,15 +463,27 @@ describe('NDArray and its encodings', () => {
     const odd = new Uint8Array(9).subarray(1);
     odd.set(new Uint8Array(new Int32Array([7, -8]).buffer));
     expect(ndarrayFromWire(['int32', [2], odd]).data).toEqual(new Int32Array([7, -8]));
-    expect(() => ndarrayFromWire(['int32', [3], odd])).toThrow('data of a int32 array of 3 elements must be 12 bytes, got 8.');
-    expect(() => ndarrayFromWire(['int32', [2]])).toThrow('an NDArray on the wire is [dtype, shape, data], got ["int32",[2]].');
-    expect(() => ndarrayFromWire(['int32', [1], new Float64Array(1)])).toThrow('data of a int32 array on the wire must be a Int32Array or its bytes, got a Float64Array.');
+    expect(() => ndarrayFromWire(['int32', [3], odd])).toThrow(
+      'data of a int32 array of 3 elements must be 12 bytes, got 8.',
+    );
+    expect(() => ndarrayFromWire(['int32', [2]])).toThrow(
+      'an NDArray on the wire is [dtype, shape, data], got ["int32",[2]].',
+    );
+    expect(() => ndarrayFromWire(['int32', [1], new Float64Array(1)])).toThrow(
+      'data of a int32 array on the wire must be a Int32Array or its bytes, got a Float64Array.',
+    );
   });
 });
 
 describe('creation', () => {
   it('array.from reads the shape off the nesting and picks int32 or float64', () => {
-    const a = arr([[[1, 2], [3, 4], [5, 6]]]);
+    const a = arr([
+      [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ],
+    ]);
     expect([a.dtype, a.shape, Array.from(a.data)]).toEqual(['int32', [1, 3, 2], [1, 2, 3, 4, 5, 6]]);
     expect(arr([1, 2.5]).dtype).toBe('float64');
     expect(arr([1, 2 ** 31]).dtype).toBe('float64');
@@ -340,12 +497,38 @@ describe('creation', () => {
   });
 
   it('array.from names the element that makes lists ragged or is not a number', () => {
-    expectError('array.from', [[[1, 2, 3], [4, 5]]], 'array.from: the lists are ragged: element [1] is a list of 2 where the first elements give shape [2, 3].');
-    expectError('array.from', [[[1, 2], 3]], 'array.from: the lists are ragged: element [1] is number 3 where the first elements give shape [2, 2].');
-    expectError('array.from', [[[1, [2]], [3, 4]]], 'array.from: element [0][1] is an array, not a number (the lists are ragged: the first elements give shape [2, 2]).');
+    expectError(
+      'array.from',
+      [
+        [
+          [1, 2, 3],
+          [4, 5],
+        ],
+      ],
+      'array.from: the lists are ragged: element [1] is a list of 2 where the first elements give shape [2, 3].',
+    );
+    expectError(
+      'array.from',
+      [[[1, 2], 3]],
+      'array.from: the lists are ragged: element [1] is number 3 where the first elements give shape [2, 2].',
+    );
+    expectError(
+      'array.from',
+      [
+        [
+          [1, [2]],
+          [3, 4],
+        ],
+      ],
+      'array.from: element [0][1] is an array, not a number (the lists are ragged: the first elements give shape [2, 2]).',
+    );
     expectError('array.from', [[1, true]], 'array.from: element [1] is boolean true, not a number.');
     expectError('array.from', ['abc'], 'array.from expects nested lists of numbers, got the string "abc".');
-    expectError('array.from', [[1], 'float16'], 'array.from: unknown dtype "float16": use one of float64, float32, int32, int16, int8, uint32, uint16, uint8.');
+    expectError(
+      'array.from',
+      [[1], 'float16'],
+      'array.from: unknown dtype "float16": use one of float64, float32, int32, int16, int8, uint32, uint16, uint8.',
+    );
   });
 
   it('array.zeros and array.ones', () => {
@@ -353,9 +536,17 @@ describe('creation', () => {
     expect([z.dtype, z.shape, Array.from(z.data)]).toEqual(['float64', [2, 3], [0, 0, 0, 0, 0, 0]]);
     const o = call('array.ones', [4, 'uint16']);
     expect([o.dtype, o.shape, Array.from(o.data)]).toEqual(['uint16', [4], [1, 1, 1, 1]]);
-    expectError('array.ones', [[2, -1]], 'array.ones: shape must be a list of non-negative integers such as [2, 3], got [2,-1].');
+    expectError(
+      'array.ones',
+      [[2, -1]],
+      'array.ones: shape must be a list of non-negative integers such as [2, 3], got [2,-1].',
+    );
     expectError('array.zeros', [[2], 'complex128'], /^array\.zeros: unknown dtype "complex128": use one of float64/);
-    expectError('array.zeros', [[100_000, 100_000]], 'array.zeros: shape [100000, 100000] has 10000000000 elements, more than the 50000000 allowed in one chunk; use smaller chunks.');
+    expectError(
+      'array.zeros',
+      [[100_000, 100_000]],
+      'array.zeros: shape [100000, 100000] has 10000000000 elements, more than the 50000000 allowed in one chunk; use smaller chunks.',
+    );
   });
 
   it('array.arange as numpy.arange', () => {
@@ -390,7 +581,11 @@ describe('creation', () => {
     expect(max).toBeLessThan(1);
     expect(Math.abs(sum / a.size - 0.5)).toBeLessThan(0.005);
     for (const b of bins) expect(Math.abs(b - 10_000)).toBeLessThan(500);
-    expectError('array.random', [[3], 1.5], 'array.random: seed must be an integer (the same seed gives the same numbers), got number 1.5.');
+    expectError(
+      'array.random',
+      [[3], 1.5],
+      'array.random: seed must be an integer (the same seed gives the same numbers), got number 1.5.',
+    );
   });
 
   it('array.randint gives int32 in [low, high), every value, the same for the same seed', () => {
@@ -400,8 +595,16 @@ describe('creation', () => {
     expect(call('array.randint', [-3, 4, [10_000], 7]).data).toEqual(a.data);
     const wide = call('array.randint', [-(2 ** 31), 2 ** 31, [1000], 1]);
     expect(Math.min(...wide.data)).toBeLessThan(-(2 ** 30));
-    expectError('array.randint', [5, 5, [2], 1], 'array.randint: low (5) must be less than high (5); high is excluded.');
-    expectError('array.randint', [0, 2 ** 32, [2], 1], 'array.randint: low and high must give int32 values (-2147483648 to 2147483648 excluded), got 0 and 4294967296.');
+    expectError(
+      'array.randint',
+      [5, 5, [2], 1],
+      'array.randint: low (5) must be less than high (5); high is excluded.',
+    );
+    expectError(
+      'array.randint',
+      [0, 2 ** 32, [2], 1],
+      'array.randint: low and high must give int32 values (-2147483648 to 2147483648 excluded), got 0 and 4294967296.',
+    );
   });
 });
 
@@ -424,10 +627,37 @@ describe('layout', () => {
     expect(s(-1)).toEqual(9);
     expect(s(null)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     const g = grid();
-    expect(list(call('array.slice', [g, [[1, null], [null, null, 2]]]))).toEqual([[4, 6], [8, 10]]);
+    expect(
+      list(
+        call('array.slice', [
+          g,
+          [
+            [1, null],
+            [null, null, 2],
+          ],
+        ]),
+      ),
+    ).toEqual([
+      [4, 6],
+      [8, 10],
+    ]);
     expect(list(call('array.slice', [g, [1]]))).toEqual([4, 5, 6, 7]);
     expect(list(call('array.slice', [g, [null, -1]]))).toEqual([3, 7, 11]);
-    expect(list(call('array.slice', [g, [[null, null, -1], [3, 0, -2]]]))).toEqual([[11, 9], [7, 5], [3, 1]]);
+    expect(
+      list(
+        call('array.slice', [
+          g,
+          [
+            [null, null, -1],
+            [3, 0, -2],
+          ],
+        ]),
+      ),
+    ).toEqual([
+      [11, 9],
+      [7, 5],
+      [3, 1],
+    ]);
     expect(call('array.slice', [g, [[0, 0], null]]).shape).toEqual([0, 4]);
   });
 
@@ -442,45 +672,105 @@ describe('layout', () => {
 
   it('array.slice errors say what a slice is', () => {
     const g = grid();
-    expectError('array.slice', [g, [null, null, null]], 'array.slice: 3 slices for a 2-d array of shape [3, 4]; give at most 2.');
+    expectError(
+      'array.slice',
+      [g, [null, null, null]],
+      'array.slice: 3 slices for a 2-d array of shape [3, 4]; give at most 2.',
+    );
     expectError('array.slice', [g, [[0, 2, 0]]], 'array.slice: slices[0] has step 0; a step must not be zero.');
     expectError('array.slice', [g, [3]], 'array.slice: index 3 is out of range for axis 0 of length 3.');
-    expectError('array.slice', [g, [[1]]], /^array\.slice: slices\[0\] is \[1\]; give one entry per axis: null \(the whole axis\), an index/);
+    expectError(
+      'array.slice',
+      [g, [[1]]],
+      /^array\.slice: slices\[0\] is \[1\]; give one entry per axis: null \(the whole axis\), an index/,
+    );
     expectError('array.slice', [g, 'a[1:]'], /^array\.slice: slices must be a list with one entry per axis/);
   });
 
   it('array.transpose reverses or permutes axes, negative axes included', () => {
-    expect(list(call('array.transpose', [grid()]))).toEqual([[0, 4, 8], [1, 5, 9], [2, 6, 10], [3, 7, 11]]);
+    expect(list(call('array.transpose', [grid()]))).toEqual([
+      [0, 4, 8],
+      [1, 5, 9],
+      [2, 6, 10],
+      [3, 7, 11],
+    ]);
     const a = rand([2, 3, 4], 5);
     const t = call('array.transpose', [a, [1, -1, 0]]);
     expect(t.shape).toEqual([3, 4, 2]);
     for (const [j, k, i] of indices(t.shape)) expect(at(t, [j, k, i])).toBe(at(a, [i, j, k]));
-    expectError('array.transpose', [a, [0, 0, 1]], 'array.transpose: axes [0,0,1] repeat an axis; give a permutation of 0 to 2.');
-    expectError('array.transpose', [a, [0, 1]], 'array.transpose: axes must list each of the 3 axes once (a permutation of 0 to 2), got [0,1].');
+    expectError(
+      'array.transpose',
+      [a, [0, 0, 1]],
+      'array.transpose: axes [0,0,1] repeat an axis; give a permutation of 0 to 2.',
+    );
+    expectError(
+      'array.transpose',
+      [a, [0, 1]],
+      'array.transpose: axes must list each of the 3 axes once (a permutation of 0 to 2), got [0,1].',
+    );
   });
 
   it('array.reshape keeps the elements and infers one -1', () => {
     const r = call('array.reshape', [grid(), [2, -1]]);
-    expect([r.shape, list(r)]).toEqual([[2, 6], [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]]);
+    expect([r.shape, list(r)]).toEqual([
+      [2, 6],
+      [
+        [0, 1, 2, 3, 4, 5],
+        [6, 7, 8, 9, 10, 11],
+      ],
+    ]);
     expect(call('array.reshape', [grid(), 12]).shape).toEqual([12]);
-    expectError('array.reshape', [grid(), [5, -1]], 'array.reshape: cannot reshape an array of 12 elements (shape [3, 4]) into shape [5, -1].');
-    expectError('array.reshape', [grid(), [4, 4]], 'array.reshape: cannot reshape an array of 12 elements (shape [3, 4]) into shape [4, 4].');
-    expectError('array.reshape', [grid(), [-1, -1]], /^array\.reshape: shape must be a list of non-negative integers with at most one -1/);
+    expectError(
+      'array.reshape',
+      [grid(), [5, -1]],
+      'array.reshape: cannot reshape an array of 12 elements (shape [3, 4]) into shape [5, -1].',
+    );
+    expectError(
+      'array.reshape',
+      [grid(), [4, 4]],
+      'array.reshape: cannot reshape an array of 12 elements (shape [3, 4]) into shape [4, 4].',
+    );
+    expectError(
+      'array.reshape',
+      [grid(), [-1, -1]],
+      /^array\.reshape: shape must be a list of non-negative integers with at most one -1/,
+    );
   });
 
   it('array.concatenate along any axis, promoting mixed dtypes', () => {
-    const a = arr([[1, 2], [3, 4]]);
+    const a = arr([
+      [1, 2],
+      [3, 4],
+    ]);
     const b = arr([[5, 6]], 'int8');
-    expect(list(call('array.concatenate', [[a, b]]))).toEqual([[1, 2], [3, 4], [5, 6]]);
+    expect(list(call('array.concatenate', [[a, b]]))).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
     expect(call('array.concatenate', [[a, b]]).dtype).toBe('int32');
-    expect(list(call('array.concatenate', [[a, arr([[9], [8]])]], { axis: 1 }))).toEqual([[1, 2, 9], [3, 4, 8]]);
-    expect(list(call('array.concatenate', [[a, arr([[9], [8]])], -1]))).toEqual([[1, 2, 9], [3, 4, 8]]);
+    expect(list(call('array.concatenate', [[a, arr([[9], [8]])]], { axis: 1 }))).toEqual([
+      [1, 2, 9],
+      [3, 4, 8],
+    ]);
+    expect(list(call('array.concatenate', [[a, arr([[9], [8]])], -1]))).toEqual([
+      [1, 2, 9],
+      [3, 4, 8],
+    ]);
     expect(call('array.concatenate', [[arr([1], 'uint32'), arr([1], 'int8')]]).dtype).toBe('float64');
     expect(call('array.concatenate', [[arr([1], 'uint8'), arr([2], 'uint8')]]).dtype).toBe('uint8');
     expect(call('array.concatenate', [[arr([1.5]), arr([1], 'int8')]]).data).toEqual(new Float64Array([1.5, 1]));
-    expectError('array.concatenate', [[a, arr([[1, 2, 3]])]], 'array.concatenate: array 1 has shape [1, 3] but array 0 has [2, 2]; all dimensions except axis 0 must match.');
+    expectError(
+      'array.concatenate',
+      [[a, arr([[1, 2, 3]])]],
+      'array.concatenate: array 1 has shape [1, 3] but array 0 has [2, 2]; all dimensions except axis 0 must match.',
+    );
     expectError('array.concatenate', [[]], 'array.concatenate expects a non-empty list of arrays, got an empty list.');
-    expectError('array.concatenate', [[a], 2], 'array.concatenate: axis 2 is out of range for a 2-d array: use -2 to 1, or null for all axes.');
+    expectError(
+      'array.concatenate',
+      [[a], 2],
+      'array.concatenate: axis 2 is out of range for a 2-d array: use -2 to 1, or null for all axes.',
+    );
   });
 
   it('array.matmul matches the triple loop and names both shapes on a mismatch', () => {
@@ -493,10 +783,42 @@ describe('layout', () => {
       for (let p = 0; p < 7; p++) s += at(a, [i, p]) * at(b, [p, j]);
       expectClose(at(c, [i, j]), s);
     }
-    const ints = call('array.matmul', [arr([[1, 2], [3, 4]]), arr([[5, 6], [7, 8]], 'int8')]);
-    expect([ints.dtype, list(ints)]).toEqual(['int32', [[19, 22], [43, 50]]]);
-    expectError('array.matmul', [arr([[1, 2, 3], [4, 5, 6]]), call('array.ones', [[4, 5]])], "array.matmul: shapes [2, 3] and [4, 5] do not align: the first's columns (3) must equal the second's rows (4).");
-    expectError('array.matmul', [arr([1, 2, 3]), a], 'array.matmul multiplies 2-d arrays, got shapes [3] and [5, 7]; reshape with array.reshape first.');
+    const ints = call('array.matmul', [
+      arr([
+        [1, 2],
+        [3, 4],
+      ]),
+      arr(
+        [
+          [5, 6],
+          [7, 8],
+        ],
+        'int8',
+      ),
+    ]);
+    expect([ints.dtype, list(ints)]).toEqual([
+      'int32',
+      [
+        [19, 22],
+        [43, 50],
+      ],
+    ]);
+    expectError(
+      'array.matmul',
+      [
+        arr([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]),
+        call('array.ones', [[4, 5]]),
+      ],
+      "array.matmul: shapes [2, 3] and [4, 5] do not align: the first's columns (3) must equal the second's rows (4).",
+    );
+    expectError(
+      'array.matmul',
+      [arr([1, 2, 3]), a],
+      'array.matmul multiplies 2-d arrays, got shapes [3] and [5, 7]; reshape with array.reshape first.',
+    );
   });
 
   it('array.astype, array.shape and array.to_list', () => {
@@ -524,15 +846,30 @@ describe('elementwise', () => {
     gt: (x, y) => Number(x > y),
     ge: (x, y) => Number(x >= y),
   };
-  const x = arr([[-3.5, -1, 0, 2.25], [7, 2, 1.5, -4]]);
-  const y = arr([[2, -3, 1.5, 4], [-2.5, 2, 1.5, 0.5]]);
+  const x = arr([
+    [-3.5, -1, 0, 2.25],
+    [7, 2, 1.5, -4],
+  ]);
+  const y = arr([
+    [2, -3, 1.5, 4],
+    [-2.5, 2, 1.5, 0.5],
+  ]);
 
   for (const [name, f] of Object.entries(refs)) {
     it(`array.${name} on two arrays, and a number on either side`, () => {
       const op = `array.${name}`;
-      expectAllClose(call(op, [x, y]).data, Array.from(x.data, (v, i) => f(v, y.data[i])));
-      expectAllClose(call(op, [x, 1.5]).data, Array.from(x.data, (v) => f(v, 1.5)));
-      expectAllClose(call(op, [2, y]).data, Array.from(y.data, (v) => f(2, v)));
+      expectAllClose(
+        call(op, [x, y]).data,
+        Array.from(x.data, (v, i) => f(v, y.data[i])),
+      );
+      expectAllClose(
+        call(op, [x, 1.5]).data,
+        Array.from(x.data, (v) => f(v, 1.5)),
+      );
+      expectAllClose(
+        call(op, [2, y]).data,
+        Array.from(y.data, (v) => f(2, v)),
+      );
       expect(call(op, [x, y]).shape).toEqual([2, 4]);
     });
   }
@@ -563,10 +900,16 @@ describe('elementwise', () => {
     const big = arr([2 ** 31 - 1, -(2 ** 31), 46341, 3]);
     expect(call('array.add', [big, 1]).data).toEqual(new Int32Array([-(2 ** 31), -(2 ** 31) + 1, 46342, 4]));
     expect(call('array.mul', [big, big]).data).toEqual(new Int32Array([1, 0, Math.imul(46341, 46341), 9]));
-    expect(call('array.mul', [arr([123456789]), 987654321]).data).toEqual(new Int32Array([Math.imul(123456789, 987654321)]));
-    expect(call('array.pow', [arr([3, 2, -2, 7]), arr([40, 31, 3, 0])]).data).toEqual(new Int32Array([Number(3n ** 40n % 2n ** 32n) | 0, -(2 ** 31), -8, 1]));
+    expect(call('array.mul', [arr([123456789]), 987654321]).data).toEqual(
+      new Int32Array([Math.imul(123456789, 987654321)]),
+    );
+    expect(call('array.pow', [arr([3, 2, -2, 7]), arr([40, 31, 3, 0])]).data).toEqual(
+      new Int32Array([Number(3n ** 40n % 2n ** 32n) | 0, -(2 ** 31), -8, 1]),
+    );
     expect(call('array.neg', [arr([-(2 ** 31)])]).data).toEqual(new Int32Array([-(2 ** 31)]));
-    expect(call('array.add', [arr([4_000_000_000], 'uint32'), arr([1], 'uint32')]).data).toEqual(new Int32Array([4_000_000_001 | 0]));
+    expect(call('array.add', [arr([4_000_000_000], 'uint32'), arr([1], 'uint32')]).data).toEqual(
+      new Int32Array([4_000_000_001 | 0]),
+    );
   });
 
   it('mod has the sign of the divisor; integer % 0 is 0; float / 0 is infinite', () => {
@@ -577,7 +920,11 @@ describe('elementwise', () => {
   });
 
   it('integers to negative integer powers are an error, floats are not', () => {
-    expectError('array.pow', [arr([2, 3]), -1], 'array.pow: integers to negative integer powers are not integers; convert with array.astype(a, "float64") first.');
+    expectError(
+      'array.pow',
+      [arr([2, 3]), -1],
+      'array.pow: integers to negative integer powers are not integers; convert with array.astype(a, "float64") first.',
+    );
     expect(list(call('array.pow', [arr([2, 4], 'float64'), -1]))).toEqual([0.5, 0.25]);
     expect(list(call('array.pow', [arr([2, 4]), -0.5]))).toEqual([2 ** -0.5, 0.5]);
   });
@@ -590,8 +937,17 @@ describe('elementwise', () => {
   });
 
   it('unary ops match Math', () => {
-    const a = arr([[-2.5, 0], [1, 4]]);
-    const cases: [string, (x: number) => number][] = [['neg', (v) => -v], ['abs', Math.abs], ['sqrt', Math.sqrt], ['exp', Math.exp], ['log', Math.log]];
+    const a = arr([
+      [-2.5, 0],
+      [1, 4],
+    ]);
+    const cases: [string, (x: number) => number][] = [
+      ['neg', (v) => -v],
+      ['abs', Math.abs],
+      ['sqrt', Math.sqrt],
+      ['exp', Math.exp],
+      ['log', Math.log],
+    ];
     for (const [name, f] of cases) {
       const out = call(`array.${name}`, [a]);
       expect(out.shape).toEqual([2, 2]);
@@ -601,11 +957,23 @@ describe('elementwise', () => {
   });
 
   it('shapes must be equal, and at least one operand an array', () => {
-    expectError('array.add', [call('array.ones', [[2, 3]]), call('array.ones', [[3, 2]])], 'array.add: shapes [2, 3] and [3, 2] differ; elementwise ops need equal shapes, or a number on one side.');
-    expectError('array.mul', [call('array.ones', [[2]]), call('array.ones', [[2, 1]])], 'array.mul: shapes [2] and [2, 1] differ; elementwise ops need equal shapes, or a number on one side.');
+    expectError(
+      'array.add',
+      [call('array.ones', [[2, 3]]), call('array.ones', [[3, 2]])],
+      'array.add: shapes [2, 3] and [3, 2] differ; elementwise ops need equal shapes, or a number on one side.',
+    );
+    expectError(
+      'array.mul',
+      [call('array.ones', [[2]]), call('array.ones', [[2, 1]])],
+      'array.mul: shapes [2] and [2, 1] differ; elementwise ops need equal shapes, or a number on one side.',
+    );
     expectError('array.add', [1, 2], 'array.add: a or b must be an NDArray; got two numbers.');
     expectError('array.lt', [arr([1]), '2'], 'array.lt expects an NDArray or a number as b, got the string "2".');
-    expectError('array.sqrt', [4], 'array.sqrt expects an NDArray as a, got number 4; make one from nested lists with array.from.');
+    expectError(
+      'array.sqrt',
+      [4],
+      'array.sqrt expects an NDArray as a, got number 4; make one from nested lists with array.from.',
+    );
   });
 
   it('takes arrays in their JSON form', () => {
@@ -618,7 +986,10 @@ describe('reductions', () => {
   const floats = rand([3, 4, 5], 11);
   const ints = call('array.randint', [-50, 50, [3, 4, 5], 12]);
 
-  for (const [label, a] of [['floats', floats], ['ints', ints]] as const) {
+  for (const [label, a] of [
+    ['floats', floats],
+    ['ints', ints],
+  ] as const) {
     it(`sum, mean, min, max, var and std of ${label} match the reference along every axis`, () => {
       const all: number[] = Array.from(a.data as ArrayLike<number>);
       const cases: [string, (xs: number[]) => number, Record<string, unknown>][] = [
@@ -648,7 +1019,13 @@ describe('reductions', () => {
   }
 
   it('sum, mean, var, std along an axis are float64; min and max keep the dtype', () => {
-    const a = arr([[1, 5], [3, 2]], 'int16');
+    const a = arr(
+      [
+        [1, 5],
+        [3, 2],
+      ],
+      'int16',
+    );
     for (const name of ['sum', 'mean', 'var', 'std']) expect(call(`array.${name}`, [a, 0]).dtype).toBe('float64');
     for (const name of ['min', 'max']) expect(call(`array.${name}`, [a, 0]).dtype).toBe('int16');
     expect(list(call('array.min', [a, 1]))).toEqual([1, 2]);
@@ -660,8 +1037,16 @@ describe('reductions', () => {
     expect(call('array.mean', [empty])).toBeNaN();
     expect(call('array.var', [empty])).toBeNaN();
     expect(call('array.var', [arr([1, 2])], { ddof: 2 })).toBeNaN();
-    expectError('array.min', [empty], 'array.min of an empty array is undefined (axis null of shape [0] has no elements).');
-    expectError('array.max', [call('array.zeros', [[2, 0]]), 1], 'array.max of an empty array is undefined (axis 1 of shape [2, 0] has no elements).');
+    expectError(
+      'array.min',
+      [empty],
+      'array.min of an empty array is undefined (axis null of shape [0] has no elements).',
+    );
+    expectError(
+      'array.max',
+      [call('array.zeros', [[2, 0]]), 1],
+      'array.max of an empty array is undefined (axis 1 of shape [2, 0] has no elements).',
+    );
     expect(call('array.max', [call('array.zeros', [[0, 2]]), 1]).shape).toEqual([0]);
     expect(call('array.min', [arr([1, NaN, -1])])).toBeNaN();
     expect(call('array.max', [arr([NaN, 1])])).toBeNaN();
@@ -669,11 +1054,24 @@ describe('reductions', () => {
 
   it('bad axes and ddof say what is allowed', () => {
     const a = call('array.ones', [[2, 3]]);
-    expectError('array.sum', [a, 2], 'array.sum: axis 2 is out of range for a 2-d array: use -2 to 1, or null for all axes.');
-    expectError('array.mean', [a, -3], 'array.mean: axis -3 is out of range for a 2-d array: use -2 to 1, or null for all axes.');
+    expectError(
+      'array.sum',
+      [a, 2],
+      'array.sum: axis 2 is out of range for a 2-d array: use -2 to 1, or null for all axes.',
+    );
+    expectError(
+      'array.mean',
+      [a, -3],
+      'array.mean: axis -3 is out of range for a 2-d array: use -2 to 1, or null for all axes.',
+    );
     expectError('array.max', [a, 0.5], 'array.max: axis must be an integer or null (all axes), got number 0.5.');
     expectError('array.sum', [arr(3), 0], 'array.sum: a 0-d array has no axis 0; use null.');
-    expectError('array.var', [a], 'array.var: ddof must be a non-negative number (0 for the population, 1 for the sample variance), got number -1.', { ddof: -1 });
+    expectError(
+      'array.var',
+      [a],
+      'array.var: ddof must be a non-negative number (0 for the population, 1 for the sample variance), got number -1.',
+      { ddof: -1 },
+    );
   });
 
   it('keeps full precision far from zero, where the one-pass sum of squares does not', () => {
@@ -692,7 +1090,8 @@ describe('moments: reductions across chunks', () => {
   const finals = ['sum', 'mean', 'min', 'max', 'var', 'std', 'count'] as const;
   const moments = (a: NDArray, axis?: number) => call('array.moments', axis === undefined ? [a] : [a, axis]);
   const combine = (parts: unknown[]) => call('array.combine_moments', [parts]);
-  const finalize = (p: unknown, what: string, ddof?: number) => call('array.finalize', ddof === undefined ? [p, what] : [p, what, ddof]);
+  const finalize = (p: unknown, what: string, ddof?: number) =>
+    call('array.finalize', ddof === undefined ? [p, what] : [p, what, ddof]);
 
   for (const offset of [0, 1e6]) {
     it(`mean, var and std over chunks of ${sizes.join(', ')} equal the one-array values to 1e-12, offset ${offset}`, () => {
@@ -701,7 +1100,10 @@ describe('moments: reductions across chunks', () => {
         const whole = call('array.concatenate', [chunks]);
         const xs = Array.from(whole.data as Float64Array);
         const flat = combine(chunks.map((c) => moments(c)));
-        const tree = combine([combine([moments(chunks[2]), moments(chunks[0])]), combine([moments(chunks[3]), moments(chunks[1])])]);
+        const tree = combine([
+          combine([moments(chunks[2]), moments(chunks[0])]),
+          combine([moments(chunks[3]), moments(chunks[1])]),
+        ]);
         for (const partial of [flat, tree]) {
           expect(finalize(partial, 'count')).toBe(1041);
           expectClose(finalize(partial, 'mean'), call('array.mean', [whole]));
@@ -733,7 +1135,10 @@ describe('moments: reductions across chunks', () => {
     expect(Array.from(finalize(merged, 'count').data)).toEqual([61, 61, 61, 61]);
     // The same through a negative axis on a 3-d array.
     const cube = rand([3, 2, 5], 9);
-    const parts = [call('array.slice', [cube, [null, null, [0, 2]]]), call('array.slice', [cube, [null, null, [2, null]]])].map((c) => moments(c, -1));
+    const parts = [
+      call('array.slice', [cube, [null, null, [0, 2]]]),
+      call('array.slice', [cube, [null, null, [2, null]]]),
+    ].map((c) => moments(c, -1));
     expectAllClose(finalize(combine(parts), 'var').data, call('array.var', [cube, -1]).data);
   });
 
@@ -755,15 +1160,43 @@ describe('moments: reductions across chunks', () => {
 
   it('bad partials and requests say what is expected', () => {
     const p = moments(arr([1, 2, 3]));
-    expectError('array.combine_moments', [[]], 'array.combine_moments expects a non-empty list of partials from array.moments, got an empty list.');
-    expectError('array.combine_moments', [[p, moments(arr([[1, 2]]), 0)]], 'array.combine_moments: partial 1 holds arrays of shape [2] but partial 0 holds numbers (axis null); merge partials taken over the same axis of chunks that agree on the other axes.');
-    expectError('array.combine_moments', [[moments(arr([[1, 2]]), 0), moments(arr([[1, 2, 3]]), 0)]], /^array\.combine_moments: partial 1 holds arrays of shape \[3\] but partial 0 holds arrays of shape \[2\]/);
+    expectError(
+      'array.combine_moments',
+      [[]],
+      'array.combine_moments expects a non-empty list of partials from array.moments, got an empty list.',
+    );
+    expectError(
+      'array.combine_moments',
+      [[p, moments(arr([[1, 2]]), 0)]],
+      'array.combine_moments: partial 1 holds arrays of shape [2] but partial 0 holds numbers (axis null); merge partials taken over the same axis of chunks that agree on the other axes.',
+    );
+    expectError(
+      'array.combine_moments',
+      [[moments(arr([[1, 2]]), 0), moments(arr([[1, 2, 3]]), 0)]],
+      /^array\.combine_moments: partial 1 holds arrays of shape \[3\] but partial 0 holds arrays of shape \[2\]/,
+    );
     const { m2: _, ...noM2 } = p;
-    expectError('array.combine_moments', [[p, noM2]], 'array.combine_moments: partial 1 has no field "m2"; it must be a partial from array.moments: {count, mean, mean_lo, m2, min, max, sum}.');
-    expectError('array.finalize', [arr([1]), 'mean'], 'array.finalize: partial must be a partial from array.moments: {count, mean, mean_lo, m2, min, max, sum}, got an object.');
-    expectError('array.finalize', [p, 'median'], 'array.finalize: what must be one of sum, mean, min, max, var, std, count; got the string "median".');
+    expectError(
+      'array.combine_moments',
+      [[p, noM2]],
+      'array.combine_moments: partial 1 has no field "m2"; it must be a partial from array.moments: {count, mean, mean_lo, m2, min, max, sum}.',
+    );
+    expectError(
+      'array.finalize',
+      [arr([1]), 'mean'],
+      'array.finalize: partial must be a partial from array.moments: {count, mean, mean_lo, m2, min, max, sum}, got an object.',
+    );
+    expectError(
+      'array.finalize',
+      [p, 'median'],
+      'array.finalize: what must be one of sum, mean, min, max, var, std, count; got the string "median".',
+    );
     expectError('array.finalize', [p, 'mean', 1], 'array.finalize: ddof applies to var and std only, not mean.');
-    expectError('array.finalize', [moments(call('array.zeros', [[0]])), 'min'], "array.finalize: min of an empty array is undefined (the partial's count is 0).");
+    expectError(
+      'array.finalize',
+      [moments(call('array.zeros', [[0]])), 'min'],
+      "array.finalize: min of an empty array is undefined (the partial's count is 0).",
+    );
     for (const what of finals) expect(typeof finalize(p, what)).toBe('number');
   });
 });
@@ -778,7 +1211,9 @@ describe('the example graph of docs/arrays.md', () => {
       if ('$literal' in o) return o.$literal;
       if ('$ref' in o) return evaluate(graph, o.$ref as string, memo);
       if ('$op' in o) {
-        const kwargs = Object.fromEntries(Object.entries((o.kwargs ?? {}) as Record<string, unknown>).map(([k, v]) => [k, node(v)]));
+        const kwargs = Object.fromEntries(
+          Object.entries((o.kwargs ?? {}) as Record<string, unknown>).map(([k, v]) => [k, node(v)]),
+        );
         return call(o.$op as string, ((o.args ?? []) as unknown[]).map(node), kwargs);
       }
       return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, node(v)]));

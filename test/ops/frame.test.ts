@@ -8,7 +8,15 @@ import { describe, expect, it } from 'vitest';
 import { parseGraph, planGraph } from '../../src/graph/index.ts';
 import { frameOps, hashPart } from '../../src/ops/frame/index.ts';
 import { OpArgumentError, OpRegistry } from '../../src/ops/registry.ts';
-import { FRAME_EXTENSION_TYPE, Frame, frameFromJSON, frameFromWire, framePack, frameToWire, frameUnpack } from '../../src/values/frame.ts';
+import {
+  FRAME_EXTENSION_TYPE,
+  Frame,
+  frameFromJSON,
+  frameFromWire,
+  framePack,
+  frameToWire,
+  frameUnpack,
+} from '../../src/values/frame.ts';
 import { random } from '../helpers/random.ts';
 
 type Row = Record<string, number | string | null>;
@@ -93,7 +101,15 @@ function direct(rows: Row[], by: string[], aggs: Aggs, ddof = 1): Row[] {
       const mean = nums.reduce((s, v) => s + v, 0) / nums.length;
       const varr = nums.length - ddof > 0 ? nums.reduce((s, v) => s + (v - mean) ** 2, 0) / (nums.length - ddof) : NaN;
       const sorted = [...vals].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      row[name] = { count: vals.length, sum: nums.reduce((s, v) => s + v, 0), mean, var: varr, std: Math.sqrt(varr), min: sorted[0] ?? null, max: sorted[sorted.length - 1] ?? null }[agg]!;
+      row[name] = {
+        count: vals.length,
+        sum: nums.reduce((s, v) => s + v, 0),
+        mean,
+        var: varr,
+        std: Math.sqrt(varr),
+        min: sorted[0] ?? null,
+        max: sorted[sorted.length - 1] ?? null,
+      }[agg]!;
     }
     return row;
   });
@@ -125,48 +141,75 @@ function nestedLoop(left: Row[], right: Row[], on: string, how: 'inner' | 'left'
 
 describe('building and reading frames', () => {
   it('from_records infers float64 and string columns, null is missing, and to_records gives the rows back', () => {
-    const rows: Row[] = [{ a: 1, b: 'x' }, { a: null, b: null }, { a: 2.5, c: 3 }];
+    const rows: Row[] = [
+      { a: 1, b: 'x' },
+      { a: null, b: null },
+      { a: 2.5, c: 3 },
+    ];
     const f = fromRows(rows);
     expect(f.names).toEqual(['a', 'b', 'c']);
     expect(f.column('a')).toBeInstanceOf(Float64Array);
     expect(f.column('b')).toEqual(['x', null, null]);
     expect(call('frame.len', [f])).toBe(3);
     expect(call('frame.columns', [f])).toEqual(['a', 'b', 'c']);
-    expect(records(f)).toEqual([{ a: 1, b: 'x', c: null }, { a: null, b: null, c: null }, { a: 2.5, b: null, c: 3 }]);
+    expect(records(f)).toEqual([
+      { a: 1, b: 'x', c: null },
+      { a: null, b: null, c: null },
+      { a: 2.5, b: null, c: 3 },
+    ]);
   });
 
   it('from_columns keeps typed arrays as they are and checks lengths and types', () => {
     const f = call('frame.from_columns', [{ i: Int32Array.of(1, 2), s: ['p', 'q'], x: [0.5, null] }]);
     expect(f.column('i')).toBeInstanceOf(Int32Array);
-    expect(records(f)).toEqual([{ i: 1, s: 'p', x: 0.5 }, { i: 2, s: 'q', x: null }]);
+    expect(records(f)).toEqual([
+      { i: 1, s: 'p', x: 0.5 },
+      { i: 2, s: 'q', x: null },
+    ]);
     fails('frame.from_columns', [{ a: [1, 2], b: [1] }], /Column "b" has 1 rows, the others 2/);
-    fails('frame.from_columns', [{ a: [1, 'x'] }], /columns\["a"\]\[1\] is the string "x" but earlier values are numbers/);
+    fails(
+      'frame.from_columns',
+      [{ a: [1, 'x'] }],
+      /columns\["a"\]\[1\] is the string "x" but earlier values are numbers/,
+    );
     fails('frame.from_columns', [{ a: new BigInt64Array(2) }], /BigInt64Array; use a Float64Array/);
     fails('frame.from_records', [[{ a: true }]], /column "a"\[0\] is boolean true; a frame holds numbers and strings/);
     fails('frame.from_records', [[{ a: 1 }, 5]], /rows\[1\] is number 5; each row is an object/);
   });
 
   it('the JSON form round-trips, ops accept it, and bad forms say what to fix', () => {
-    const f = fromRows([{ a: 1, s: 'x' }, { a: null, s: null }]);
+    const f = fromRows([
+      { a: 1, s: 'x' },
+      { a: null, s: null },
+    ]);
     const json = JSON.parse(JSON.stringify(f));
     expect(json).toEqual({ $frame: { columns: { a: [1, null], s: ['x', null] } } });
     expect(records(frameFromJSON(json))).toEqual(records(f));
     expect(call('frame.len', [json])).toBe(2);
     expect(() => frameFromJSON({ $frame: { cols: {} } })).toThrow(/unknown field "cols"; it holds only "columns"/);
-    expect(() => frameFromJSON({ $frame: { columns: { a: [1], b: [1, 2] } } })).toThrow(/Column "b" has 2 rows, the others 1/);
-    expect(() => frameFromJSON({ $frame: { columns: { a: [{}] } } })).toThrow(/\$frame\.columns\["a"\]\[0\] is an object/);
+    expect(() => frameFromJSON({ $frame: { columns: { a: [1], b: [1, 2] } } })).toThrow(
+      /Column "b" has 2 rows, the others 1/,
+    );
+    expect(() => frameFromJSON({ $frame: { columns: { a: [{}] } } })).toThrow(
+      /\$frame\.columns\["a"\]\[0\] is an object/,
+    );
     fails('frame.len', [{ $frame: [] }], /f: \$frame must be an object/);
     fails('frame.len', [[1, 2]], /f must be a frame/);
     const proto = call('frame.from_columns', [JSON.parse('{"__proto__": [1], "b": ["x"]}')]);
     expect(proto.names).toEqual(['__proto__', 'b']);
-    expect(JSON.parse(JSON.stringify(proto))).toEqual(JSON.parse('{"$frame": {"columns": {"__proto__": [1], "b": ["x"]}}}'));
+    expect(JSON.parse(JSON.stringify(proto))).toEqual(
+      JSON.parse('{"$frame": {"columns": {"__proto__": [1], "b": ["x"]}}}'),
+    );
     expect(Object.keys(records(proto)[0])).toEqual(['__proto__', 'b']);
   });
 
   it('arguments bind by position or by name, with clear errors', () => {
     const f = fromRows([{ a: 2 }, { a: 1 }]);
     expect(records(call('frame.sort_values', [f], { by: 'a', ascending: false }))).toEqual([{ a: 2 }, { a: 1 }]);
-    fails('frame.sort_values', [f], /has no argument "asc": frame.sort_values\(f, by, ascending\?\)/, { by: 'a', asc: true });
+    fails('frame.sort_values', [f], /has no argument "asc": frame.sort_values\(f, by, ascending\?\)/, {
+      by: 'a',
+      asc: true,
+    });
     fails('frame.sort_values', [f], /argument 2 \(by\) is missing/);
     fails('frame.head', [f, 1], /"n" is given both by position and by name/, { n: 1 });
   });
@@ -199,9 +242,15 @@ describe('frame.filter', () => {
     [['x', '!=', null], (r) => r.x !== null],
     [['x', 'in', [null]], (r) => r.x === null],
     [['s', '>', 'b'], (r) => (r.s as string) > 'b'],
-    [['and', ['k', '>', 1], ['y', '<', 10], ['s', '!=', 'c']], (r) => (r.k as number) > 1 && (r.y as number) < 10 && r.s !== 'c'],
+    [
+      ['and', ['k', '>', 1], ['y', '<', 10], ['s', '!=', 'c']],
+      (r) => (r.k as number) > 1 && (r.y as number) < 10 && r.s !== 'c',
+    ],
     [['or', ['k', '==', 0], ['not', ['y', '<', 20]]], (r) => r.k === 0 || !((r.y as number) < 20)],
-    [['not', ['and', ['x', '>', 1020], ['x', '<', 1080]]], (r) => !(r.x !== null && (r.x as number) > 1020 && (r.x as number) < 1080)],
+    [
+      ['not', ['and', ['x', '>', 1020], ['x', '<', 1080]]],
+      (r) => !(r.x !== null && (r.x as number) > 1020 && (r.x as number) < 1080),
+    ],
   ];
   for (const [p, test] of cases) {
     it(`${JSON.stringify(p)} keeps the rows a plain filter keeps`, () => {
@@ -216,8 +265,16 @@ describe('frame.filter', () => {
 
   it('bad predicates name what to fix', () => {
     fails('frame.filter', [f, ['age', '>', 3]], /No column "age"; the columns are "id", "k", "s", "x", "y"/);
-    fails('frame.filter', [f, ['k', '>', '3']], /predicate\[2\] must be a number \(the column holds numbers\), got the string "3"/);
-    fails('frame.filter', [f, ['k', '~', 3]], /predicate must be a predicate \(\[column, op, value\] with op one of ==/);
+    fails(
+      'frame.filter',
+      [f, ['k', '>', '3']],
+      /predicate\[2\] must be a number \(the column holds numbers\), got the string "3"/,
+    );
+    fails(
+      'frame.filter',
+      [f, ['k', '~', 3]],
+      /predicate must be a predicate \(\[column, op, value\] with op one of ==/,
+    );
     fails('frame.filter', [f, ['and', ['k', '>', 1], 'x']], /must be a predicate/);
     fails('frame.filter', [f, ['x', '<', null]], /null \(missing\) can only be compared with == or !=/);
     fails('frame.filter', [f, ['s', 'in', 'a']], /in takes a list of values/);
@@ -228,11 +285,14 @@ describe('frame.assign', () => {
   it('evaluates nested arithmetic over columns, in order, and replaces columns', () => {
     const rows = sampleRows(50, 2);
     const f = fromRows(rows);
-    const out = call('frame.assign', [f, {
-      z: ['/', ['+', { col: 'x' }, ['*', 2, { col: 'y' }]], ['-', { col: 'k' }, 3]],
-      w: ['*', { col: 'z' }, 0.5],
-      y: 1,
-    }]);
+    const out = call('frame.assign', [
+      f,
+      {
+        z: ['/', ['+', { col: 'x' }, ['*', 2, { col: 'y' }]], ['-', { col: 'k' }, 3]],
+        w: ['*', { col: 'z' }, 0.5],
+        y: 1,
+      },
+    ]);
     const expected = rows.map((r) => {
       const z = r.x === null ? null : ((r.x as number) + 2 * (r.y as number)) / ((r.k as number) - 3);
       const w = z === null ? null : z * 0.5;
@@ -245,7 +305,11 @@ describe('frame.assign', () => {
   it('rejects string columns and malformed expressions', () => {
     const f = fromRows([{ a: 1, s: 'x' }]);
     fails('frame.assign', [f, { b: { col: 's' } }], /Column "s" holds strings; a number column is needed here/);
-    fails('frame.assign', [f, { b: ['%', 1, 2] }], /columns\["b"\] must be a number, \{"col": name\}, or \[op, expr, expr\]/);
+    fails(
+      'frame.assign',
+      [f, { b: ['%', 1, 2] }],
+      /columns\["b"\] must be a number, \{"col": name\}, or \[op, expr, expr\]/,
+    );
     fails('frame.assign', [f, { b: ['toString', 1, 2] }], /columns\["b"\] must be a number/);
     fails('frame.assign', [f, { b: 'a' }], /columns\["b"\] must be a number, \{"col": name\}/);
     fails('frame.assign', [f, [1]], /columns must be an object \{newColumn: expr\}/);
@@ -253,7 +317,18 @@ describe('frame.assign', () => {
 });
 
 describe('groupby: partial, combine, finalize', () => {
-  const AGGS: Aggs = { n: ['x', 'count'], total: ['x', 'sum'], avg: ['x', 'mean'], sd: ['x', 'std'], v: ['x', 'var'], lo: ['x', 'min'], hi: ['x', 'max'], ymax: ['y', 'max'], smin: ['s', 'min'], scount: ['s', 'count'] };
+  const AGGS: Aggs = {
+    n: ['x', 'count'],
+    total: ['x', 'sum'],
+    avg: ['x', 'mean'],
+    sd: ['x', 'std'],
+    v: ['x', 'var'],
+    lo: ['x', 'min'],
+    hi: ['x', 'max'],
+    ymax: ['y', 'max'],
+    smin: ['s', 'min'],
+    scount: ['s', 'count'],
+  };
 
   const rows = sampleRows(2000, 3);
   rows[5].k = null;
@@ -268,8 +343,8 @@ describe('groupby: partial, combine, finalize', () => {
       const right = call('frame.groupby_combine', [partials.slice(3), by, aggs]);
       const root = call('frame.groupby_combine', [[left, right], by, aggs]);
       const result = call('frame.groupby_finalize', [root, by, aggs]);
-      expectRowsClose(records(result), direct(rows, by, aggs ));
-      expectRowsClose(records(call('frame.groupby_agg', [fromRows(rows), by, aggs])), direct(rows, by, aggs ));
+      expectRowsClose(records(result), direct(rows, by, aggs));
+      expectRowsClose(records(call('frame.groupby_agg', [fromRows(rows), by, aggs])), direct(rows, by, aggs));
     });
   }
 
@@ -277,9 +352,9 @@ describe('groupby: partial, combine, finalize', () => {
     const aggs: Aggs = { v: ['x', 'var'], sd: ['x', 'std'] };
     const parts = partitions(rows, sizes).map((p) => call('frame.groupby_partial', [p, 'k', aggs]));
     const result = call('frame.groupby_finalize', [call('frame.groupby_combine', [parts, 'k', aggs]), 'k', aggs], {});
-    expectRowsClose(records(result), direct(rows, ['k'], aggs ));
+    expectRowsClose(records(result), direct(rows, ['k'], aggs));
     const pop = call('frame.groupby_finalize', [call('frame.groupby_combine', [parts, 'k', aggs]), 'k', aggs, 0]);
-    expectRowsClose(records(pop), direct(rows, ['k'], aggs , 0));
+    expectRowsClose(records(pop), direct(rows, ['k'], aggs, 0));
     const one = call('frame.groupby_agg', [fromRows([{ k: 1, x: 5 }]), 'k', aggs]);
     expect(records(one)).toEqual([{ k: 1, v: null, sd: null }]);
   });
@@ -287,9 +362,21 @@ describe('groupby: partial, combine, finalize', () => {
   it('mismatched partials, string sums and bad aggs say what to fix', () => {
     const f = fromRows(rows);
     const p = call('frame.groupby_partial', [f, 'k', { m: ['x', 'mean'] }]);
-    fails('frame.groupby_combine', [[p], 'k', { v: ['x', 'var'] }], /partial 0 has no column "m2\(x\)": give groupby_partial, groupby_combine and groupby_finalize the same by and aggs/);
-    fails('frame.groupby_partial', [f, 'k', { m: ['s', 'mean'] }], /column "s" holds strings: only count, min and max apply to it/);
-    fails('frame.groupby_partial', [f, 'k', { m: ['x', 'median'] }], /aggs\["m"\] must be \[column, agg\] with agg one of sum, mean, count, min, max, std, var/);
+    fails(
+      'frame.groupby_combine',
+      [[p], 'k', { v: ['x', 'var'] }],
+      /partial 0 has no column "m2\(x\)": give groupby_partial, groupby_combine and groupby_finalize the same by and aggs/,
+    );
+    fails(
+      'frame.groupby_partial',
+      [f, 'k', { m: ['s', 'mean'] }],
+      /column "s" holds strings: only count, min and max apply to it/,
+    );
+    fails(
+      'frame.groupby_partial',
+      [f, 'k', { m: ['x', 'median'] }],
+      /aggs\["m"\] must be \[column, agg\] with agg one of sum, mean, count, min, max, std, var/,
+    );
     fails('frame.groupby_partial', [f, 'k', {}], /aggs must be an object mapping output names to \[column, agg\]/);
     fails('frame.groupby_partial', [f, 'nope', { m: ['x', 'mean'] }], /No column "nope"/);
     fails('frame.groupby_partial', [f, 'k', { k: ['x', 'mean'] }], /the output name is also a group column/);
@@ -301,7 +388,11 @@ describe('groupby: partial, combine, finalize', () => {
     const parts = [0, 1, 2, 3].map((i) => call('frame.from_records', [data.slice(i * 256, (i + 1) * 256)]));
     const aggs = { grade: ['grade', 'mean'] };
     const partials = parts.map((p) => call('frame.groupby_partial', [p, 'age', aggs]));
-    const result = call('frame.groupby_finalize', [call('frame.groupby_combine', [partials, 'age', aggs]), 'age', aggs]);
+    const result = call('frame.groupby_finalize', [
+      call('frame.groupby_combine', [partials, 'age', aggs]),
+      'age',
+      aggs,
+    ]);
 
     const sums = new Map<number, [number, number]>();
     for (const { age, grade } of data) {
@@ -356,7 +447,11 @@ describe('sort, head, concat', () => {
     // An empty part read back from the wire has a number column where the others hold strings: the others decide.
     const empty = call('frame.from_columns', [{ i: Int32Array.of(), s: new Float64Array(0) }]);
     expect(call('frame.concat', [[empty, a]]).column('s')).toEqual(['x']);
-    fails('frame.concat', [[a, call('frame.from_columns', [{ i: Int32Array.of(3), s: Float64Array.of(1) }])]], /holds numbers in some frames and strings in others/);
+    fails(
+      'frame.concat',
+      [[a, call('frame.from_columns', [{ i: Int32Array.of(3), s: Float64Array.of(1) }])]],
+      /holds numbers in some frames and strings in others/,
+    );
     fails('frame.concat', [[a, fromRows([{ i: 1 }])]], /Frame 1 has other columns than frame 0 \(missing "s"\)/);
     fails('frame.concat', [[]], /frames is empty/);
   });
@@ -365,7 +460,8 @@ describe('sort, head, concat', () => {
 describe('frame.shuffle_group', () => {
   /** FNV-1a over bytes then murmur3 fmix32, as documented: an independent implementation. */
   function referenceHash(v: number | string, k: number): number {
-    const bytes = typeof v === 'number' ? new Uint8Array(new Float64Array([v === 0 ? 0 : v]).buffer) : new TextEncoder().encode(v);
+    const bytes =
+      typeof v === 'number' ? new Uint8Array(new Float64Array([v === 0 ? 0 : v]).buffer) : new TextEncoder().encode(v);
     let h = 0x811c9dc5;
     for (const b of bytes) h = Math.imul(h ^ b, 0x01000193);
     h ^= h >>> 16;
@@ -377,7 +473,23 @@ describe('frame.shuffle_group', () => {
   }
 
   it('the hash is the documented one, for numbers and strings', () => {
-    for (const v of [0, -0, 1, -1, 3.5, 1e300, -Infinity, 123456789, '', 'a', 'é', '🙂', 'weft', 'x'.repeat(100), '\ud800']) {
+    for (const v of [
+      0,
+      -0,
+      1,
+      -1,
+      3.5,
+      1e300,
+      -Infinity,
+      123456789,
+      '',
+      'a',
+      'é',
+      '🙂',
+      'weft',
+      'x'.repeat(100),
+      '\ud800',
+    ]) {
       expect(hashPart(v, 97)).toBe(referenceHash(v, 97));
     }
     expect(hashPart(-0, 1000)).toBe(hashPart(0, 1000));
@@ -406,8 +518,16 @@ describe('frame.shuffle_group', () => {
       }
     }
     // an int32 key and a float64 key with the same value land in the same part
-    const ints = call('frame.shuffle_group', [call('frame.from_columns', [{ k: Int32Array.of(1, 2, 3, 4, 5, 6) }]), 'k', 4]) as Frame[];
-    const floats = call('frame.shuffle_group', [call('frame.from_columns', [{ k: [1, 2, 3, 4, 5, 6] }]), 'k', 4]) as Frame[];
+    const ints = call('frame.shuffle_group', [
+      call('frame.from_columns', [{ k: Int32Array.of(1, 2, 3, 4, 5, 6) }]),
+      'k',
+      4,
+    ]) as Frame[];
+    const floats = call('frame.shuffle_group', [
+      call('frame.from_columns', [{ k: [1, 2, 3, 4, 5, 6] }]),
+      'k',
+      4,
+    ]) as Frame[];
     expect(ints.map((p) => records(p))).toEqual(floats.map((p) => records(p)));
   });
 
@@ -418,14 +538,29 @@ describe('frame.shuffle_group', () => {
     const parts: Frame[] = call('frame.shuffle_group', [f, 'x', 5, b]);
     expect(parts).toHaveLength(5);
     const bounds = [-Infinity, ...b, Infinity];
-    const expected = bounds.slice(0, 5).map((lo, j) =>
-      rows.filter((r) => (r.x === null ? j === 4 : (r.x as number) >= lo && (r.x as number) < bounds[j + 1])));
+    const expected = bounds
+      .slice(0, 5)
+      .map((lo, j) =>
+        rows.filter((r) => (r.x === null ? j === 4 : (r.x as number) >= lo && (r.x as number) < bounds[j + 1])),
+      );
     expect(parts.map(records)).toEqual(expected);
     expect(call('frame.len', [parts[2]])).toBe(0);
     const byS: Frame[] = call('frame.shuffle_group', [f, 's', 3, ['b', 'c']]);
-    expect(byS.map(records)).toEqual([rows.filter((r) => (r.s as string) < 'b'), rows.filter((r) => r.s === 'b'), rows.filter((r) => (r.s as string) >= 'c')]);
-    fails('frame.shuffle_group', [f, 'x', 5, [1, 2]], /boundaries must be a sorted list of k - 1 = 4 values, got 2 values/);
-    fails('frame.shuffle_group', [f, 'x', 3, [2, 1]], /boundaries must be sorted: boundaries\[1\] is less than boundaries\[0\]/);
+    expect(byS.map(records)).toEqual([
+      rows.filter((r) => (r.s as string) < 'b'),
+      rows.filter((r) => r.s === 'b'),
+      rows.filter((r) => (r.s as string) >= 'c'),
+    ]);
+    fails(
+      'frame.shuffle_group',
+      [f, 'x', 5, [1, 2]],
+      /boundaries must be a sorted list of k - 1 = 4 values, got 2 values/,
+    );
+    fails(
+      'frame.shuffle_group',
+      [f, 'x', 3, [2, 1]],
+      /boundaries must be sorted: boundaries\[1\] is less than boundaries\[0\]/,
+    );
     fails('frame.shuffle_group', [f, 'x', 2, ['a']], /boundaries\[0\] must be a number/);
     fails('frame.shuffle_group', [f, 'x', 0], /k must be an integer from 1 to 100000/);
   });
@@ -442,13 +577,21 @@ describe('frame.shuffle_group', () => {
     const sorted = rows.map((r) => r.v).sort((x, y) => x - y);
     b.forEach((x: number, i: number) => expect(Math.abs(x - sorted[((i + 1) * sorted.length) / 4])).toBeLessThan(4000));
     const split = parts.map((p) => call('frame.shuffle_group', [p, 'v', 4, b]) as Frame[]);
-    const out = [0, 1, 2, 3].map((j) => call('frame.sort_values', [call('frame.concat', [split.map((s) => s[j])]), 'v']));
+    const out = [0, 1, 2, 3].map((j) =>
+      call('frame.sort_values', [call('frame.concat', [split.map((s) => s[j])]), 'v']),
+    );
     for (const o of out) expect(Math.abs(call('frame.len', [o]) - 1000)).toBeLessThan(150);
     expect(out.flatMap((o) => records(o).map((r) => r.v))).toEqual(sorted);
   });
 
   it('quantiles interpolate numbers, take the lower string, and ignore missing values', () => {
-    const f = fromRows([{ v: 4, s: 'd' }, { v: null, s: null }, { v: 1, s: 'a' }, { v: 3, s: 'c' }, { v: 2, s: 'b' }]);
+    const f = fromRows([
+      { v: 4, s: 'd' },
+      { v: null, s: null },
+      { v: 1, s: 'a' },
+      { v: 3, s: 'c' },
+      { v: 2, s: 'b' },
+    ]);
     expect(call('frame.quantiles', [f, 'v', [0, 0.5, 0.9, 1]])).toEqual([1, 2.5, 3.7, 4]);
     expect(call('frame.quantiles', [f, 's', [0, 0.5, 1]])).toEqual(['a', 'b', 'd']);
     expect(call('frame.quantiles', [call('frame.head', [f, 0]), 'v', [0.5]])).toEqual([]);
@@ -462,7 +605,11 @@ describe('frame.shuffle_group', () => {
 
 describe('frame.merge', () => {
   const rnd = random(8);
-  const left: Row[] = Array.from({ length: 300 }, (_, i) => ({ key: i % 37 === 0 ? null : Math.floor(rnd() * 60), lv: i, shared: rnd() }));
+  const left: Row[] = Array.from({ length: 300 }, (_, i) => ({
+    key: i % 37 === 0 ? null : Math.floor(rnd() * 60),
+    lv: i,
+    shared: rnd(),
+  }));
   const right: Row[] = Array.from({ length: 120 }, (_, i) => ({ key: Math.floor(rnd() * 40), rv: `r${i}`, shared: i }));
 
   for (const how of ['inner', 'left'] as const) {
@@ -475,7 +622,12 @@ describe('frame.merge', () => {
       const lparts = partitions(left, [100, 200]).map((p) => call('frame.shuffle_group', [p, 'key', 5]) as Frame[]);
       const rparts = partitions(right, [70, 50]).map((p) => call('frame.shuffle_group', [p, 'key', 5]) as Frame[]);
       const joined = [0, 1, 2, 3, 4].map((j) =>
-        call('frame.merge', [call('frame.concat', [lparts.map((s) => s[j])]), call('frame.concat', [rparts.map((s) => s[j])]), 'key'], { how }));
+        call(
+          'frame.merge',
+          [call('frame.concat', [lparts.map((s) => s[j])]), call('frame.concat', [rparts.map((s) => s[j])]), 'key'],
+          { how },
+        ),
+      );
       const key = (r: Row) => JSON.stringify(r);
       const got = joined.flatMap(records).map(key).sort();
       expect(got).toEqual(nestedLoop(left, right, 'key', how).map(key).sort());
@@ -483,11 +635,18 @@ describe('frame.merge', () => {
   }
 
   it('joins on several columns, and rejects bad arguments', () => {
-    const l = fromRows([{ a: 1, b: 'x', v: 1 }, { a: 1, b: 'y', v: 2 }]);
+    const l = fromRows([
+      { a: 1, b: 'x', v: 1 },
+      { a: 1, b: 'y', v: 2 },
+    ]);
     const r = fromRows([{ a: 1, b: 'y', w: 3 }]);
     expect(records(call('frame.merge', [l, r, ['a', 'b']]))).toEqual([{ a: 1, b: 'y', v: 2, w: 3 }]);
     fails('frame.merge', [l, r, 'a', 'outer'], /how must be "inner" or "left", got the string "outer"/);
-    fails('frame.merge', [l, fromRows([{ a: 'x' }]), 'a'], /key column "a" holds numbers on the left and strings on the right/);
+    fails(
+      'frame.merge',
+      [l, fromRows([{ a: 'x' }]), 'a'],
+      /key column "a" holds numbers on the left and strings on the right/,
+    );
     fails('frame.merge', [l, fromRows([{ c: 1 }]), 'a'], /No column "a"; the columns are "c"/);
   });
 });
@@ -498,7 +657,9 @@ describe('the stored form (MessagePack extension)', () => {
 
   it('round-trips a frame with typed arrays kept binary, strings, nulls and NaN', () => {
     const x = Float64Array.of(1.5, NaN, -0, 1e300);
-    const f = call('frame.from_columns', [{ i: Int32Array.of(1, -2, 3, 4), x, s: ['a', null, 'é', '🙂'], u: Uint8Array.of(0, 1, 2, 255) }]);
+    const f = call('frame.from_columns', [
+      { i: Int32Array.of(1, -2, 3, 4), x, s: ['a', null, 'é', '🙂'], u: Uint8Array.of(0, 1, 2, 255) },
+    ]);
     const bytes = packr.pack(f);
     expect(Buffer.from(bytes).includes(Buffer.from(x.buffer))).toBe(true);
     const back = packr.unpack(bytes) as Frame;
@@ -518,7 +679,7 @@ describe('the stored form (MessagePack extension)', () => {
     expect((packr.unpack(packr.pack(new Frame([], 3))) as Frame).length).toBe(3);
   });
 
-  it('leaves msgpackr\'s own extensions alone (BigInts wider than 64 bits use type 0x42)', () => {
+  it("leaves msgpackr's own extensions alone (BigInts wider than 64 bits use type 0x42)", () => {
     const big = 2n ** 100n;
     expect(FRAME_EXTENSION_TYPE).not.toBe(0x42);
     expect((packr.unpack(packr.pack({ big })) as { big: bigint }).big).toBe(big);
@@ -532,7 +693,12 @@ describe('the stored form (MessagePack extension)', () => {
     expect(bytes[3]).toBe(FRAME_EXTENSION_TYPE);
     expect(bytes[4 + length]).toBe(7); // the array's second value comes right after the payload
     const payload = new Unpackr({ useRecords: false }).unpack(bytes.subarray(4, 4 + length)) as any;
-    expect(payload).toEqual({ v: 1, n: 2, names: ['x', 's'], cols: [{ dtype: 'float64', data: expect.any(Uint8Array) }, ['a', null]] });
+    expect(payload).toEqual({
+      v: 1,
+      n: 2,
+      names: ['x', 's'],
+      cols: [{ dtype: 'float64', data: expect.any(Uint8Array) }, ['a', null]],
+    });
     expect(Buffer.from(payload.cols[0].data)).toEqual(Buffer.from(Float64Array.of(1.5, 2).buffer));
   });
 
@@ -546,16 +712,28 @@ describe('the stored form (MessagePack extension)', () => {
   it('frameFromWire rejects what is not a stored frame', () => {
     expect(() => frameUnpack(Uint8Array.of(0x92, 0x01))).toThrow(/payload is not valid MessagePack/);
     const col = (c: unknown) => ({ v: 1, n: 1, names: ['a'], cols: [c] });
-    expect(() => frameFromWire(col({ dtype: 'float16', data: new Uint8Array(2) }))).toThrow(/Column "a" has dtype the string "float16"; use one of float64, float32, int32/);
-    expect(() => frameFromWire(col({ dtype: 'int32', data: new Uint8Array(3) }))).toThrow(/3 bytes is not a whole number of int32 values/);
+    expect(() => frameFromWire(col({ dtype: 'float16', data: new Uint8Array(2) }))).toThrow(
+      /Column "a" has dtype the string "float16"; use one of float64, float32, int32/,
+    );
+    expect(() => frameFromWire(col({ dtype: 'int32', data: new Uint8Array(3) }))).toThrow(
+      /3 bytes is not a whole number of int32 values/,
+    );
     expect(() => frameFromWire(col({ dtype: 'int32', data: [1] }))).toThrow(/data must be the elements' bytes \(bin\)/);
     expect(() => frameFromWire({ v: 2 })).toThrow(/Not a stored frame \(version 1\)/);
     expect(() => frameFromWire({ v: 1, n: 1, names: ['a'], cols: [] })).toThrow(/names and cols of the same length/);
-    expect(() => frameFromWire({ v: 1, n: 2, names: ['a'], cols: [[1]] })).toThrow(/Column "a" has 1 rows, the others 2/);
+    expect(() => frameFromWire({ v: 1, n: 2, names: ['a'], cols: [[1]] })).toThrow(
+      /Column "a" has 1 rows, the others 2/,
+    );
     expect(() => frameFromWire({ v: 1, n: -1, names: [], cols: [] })).toThrow(/needs n \(a row count\)/);
-    expect(() => frameFromWire({ v: 1, n: 1, names: ['a'], cols: [{}] })).toThrow(/Column "a" is an object; a column is a numeric typed array or an array of strings/);
-    expect(() => frameFromWire({ v: 1, n: 2, names: ['a'], cols: [['x', 2]] })).toThrow(/Column "a"\[1\] is number 2 but earlier values are strings/);
-    expect(frameFromWire({ v: 1, n: 2, names: ['a'], cols: [[1.5, null]] }).column('a')).toEqual(Float64Array.of(1.5, NaN));
+    expect(() => frameFromWire({ v: 1, n: 1, names: ['a'], cols: [{}] })).toThrow(
+      /Column "a" is an object; a column is a numeric typed array or an array of strings/,
+    );
+    expect(() => frameFromWire({ v: 1, n: 2, names: ['a'], cols: [['x', 2]] })).toThrow(
+      /Column "a"\[1\] is number 2 but earlier values are strings/,
+    );
+    expect(frameFromWire({ v: 1, n: 2, names: ['a'], cols: [[1.5, null]] }).column('a')).toEqual(
+      Float64Array.of(1.5, NaN),
+    );
   });
 });
 
@@ -590,17 +768,32 @@ describe('the example graphs of docs/dataframes.md', () => {
 
   const rnd = random(11);
   const rowsOf = (n: number, base: number): Row[] =>
-    Array.from({ length: n }, (_, i) => ({ id: base + i, age: Math.floor(rnd() * 60), grade: Math.floor(rnd() * 100), key: Math.floor(rnd() * 30), v: rnd() < 0.02 ? null : Math.floor(rnd() * 1e6) }));
+    Array.from({ length: n }, (_, i) => ({
+      id: base + i,
+      age: Math.floor(rnd() * 60),
+      grade: Math.floor(rnd() * 100),
+      key: Math.floor(rnd() * 30),
+      v: rnd() < 0.02 ? null : Math.floor(rnd() * 1e6),
+    }));
   const parts = [rowsOf(250, 0), rowsOf(40, 1000), rowsOf(400, 2000), rowsOf(0, 3000)];
   const sides = [rowsOf(120, 5000), rowsOf(80, 6000), rowsOf(30, 7000), rowsOf(25, 8000)];
   const data: Record<string, Frame> = {
-    ...Object.fromEntries(parts.map((p, i) => [`part-${i}`, p.length ? fromRows(p) : call('frame.head', [fromRows(parts[0]), 0])])),
-    'left-0': fromRows(sides[0]), 'left-1': fromRows(sides[1]), 'right-0': fromRows(sides[2]), 'right-1': fromRows(sides[3]),
+    ...Object.fromEntries(
+      parts.map((p, i) => [`part-${i}`, p.length ? fromRows(p) : call('frame.head', [fromRows(parts[0]), 0])]),
+    ),
+    'left-0': fromRows(sides[0]),
+    'left-1': fromRows(sides[1]),
+    'right-0': fromRows(sides[2]),
+    'right-1': fromRows(sides[3]),
   };
-  const outputs = (done: Record<string, any>, prefix: string) => Object.keys(done).filter((k) => k.startsWith(prefix)).sort().map((k) => records(done[k]));
+  const outputs = (done: Record<string, any>, prefix: string) =>
+    Object.keys(done)
+      .filter((k) => k.startsWith(prefix))
+      .sort()
+      .map((k) => records(done[k]));
   const byId = (a: Row, b: Row) => (a.id as number) - (b.id as number);
 
-  it('there are five, and weft\'s graph parser accepts each', () => {
+  it("there are five, and weft's graph parser accepts each", () => {
     expect(examples).toHaveLength(5);
     for (const g of examples) {
       const withData = { ...Object.fromEntries(Object.keys(data).map((k) => [k, 0])), ...g };
@@ -627,8 +820,15 @@ describe('the example graphs of docs/dataframes.md', () => {
   });
 
   it('the distributed merge equals a left join of the whole sides', () => {
-    const got = outputs(runGraph(examples[3], data), 'joined-').flat().map((r) => JSON.stringify(r)).sort();
-    expect(got).toEqual(nestedLoop([...sides[0], ...sides[1]], [...sides[2], ...sides[3]], 'key', 'left').map((r) => JSON.stringify(r)).sort());
+    const got = outputs(runGraph(examples[3], data), 'joined-')
+      .flat()
+      .map((r) => JSON.stringify(r))
+      .sort();
+    expect(got).toEqual(
+      nestedLoop([...sides[0], ...sides[1]], [...sides[2], ...sides[3]], 'key', 'left')
+        .map((r) => JSON.stringify(r))
+        .sort(),
+    );
   });
 
   it('set_index gives the rows sorted by v across the outputs, missing last', () => {

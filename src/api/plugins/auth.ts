@@ -29,7 +29,8 @@ function presentedToken(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization;
   if (header !== undefined) return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
   const query = req.query as { access_token?: unknown } | undefined;
-  if (req.method === 'GET' && req.url.split('?')[0].endsWith('/events') && typeof query?.access_token === 'string') return query.access_token;
+  if (req.method === 'GET' && req.url.split('?')[0].endsWith('/events') && typeof query?.access_token === 'string')
+    return query.access_token;
   return undefined;
 }
 
@@ -43,7 +44,12 @@ async function auth(app: FastifyInstance, opts: { config: Config }): Promise<voi
     const tenant = token === undefined ? undefined : tokens.get(tokenDigest(token));
     if (tenant === undefined) {
       reply.header('www-authenticate', 'Bearer realm="weft"');
-      throw new ApiError('unauthorized', token === undefined ? 'This service needs an API token: send "Authorization: Bearer <token>".' : 'The API token is not valid (unknown or revoked).');
+      throw new ApiError(
+        'unauthorized',
+        token === undefined
+          ? 'This service needs an API token: send "Authorization: Bearer <token>".'
+          : 'The API token is not valid (unknown or revoked).',
+      );
     }
     req.tenant = tenant;
   });
@@ -52,7 +58,10 @@ async function auth(app: FastifyInstance, opts: { config: Config }): Promise<voi
 /** Service-wide routes (stats, workers, metrics) are for operators when tenants share the service. */
 export function requireOperator(req: FastifyRequest, config: Config): void {
   if (config.tokens.size > 0 && req.tenant !== OPERATOR_TENANT) {
-    throw new ApiError('forbidden', `${req.routeOptions.url} shows the whole service: it needs an operator token (tenant "*" in WEFT_TOKENS).`);
+    throw new ApiError(
+      'forbidden',
+      `${req.routeOptions.url} shows the whole service: it needs an operator token (tenant "*" in WEFT_TOKENS).`,
+    );
   }
 }
 

@@ -16,7 +16,12 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
   const { graphs, events, webhooks } = app.weft;
 
   async function exists(id: string, tenant: string): Promise<void> {
-    if (!(await graphs.status(id, tenant))) throw new ApiError('graph_not_found', `No graph has id ${JSON.stringify(id)}: it never existed, or its retention time passed.`, { id });
+    if (!(await graphs.status(id, tenant)))
+      throw new ApiError(
+        'graph_not_found',
+        `No graph has id ${JSON.stringify(id)}: it never existed, or its retention time passed.`,
+        { id },
+      );
   }
 
   /** Where to start: ?from=, or after the SSE Last-Event-ID a reconnecting client sends. */
@@ -41,7 +46,11 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
       const stop = () => abort.abort();
       app.closing.addEventListener('abort', stop);
       reply.hijack();
-      reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      reply.raw.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
       try {
         for await (const e of events.follow(req.params.id, firstSeq(req), abort.signal)) {
           reply.raw.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
@@ -65,7 +74,8 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
         return;
       }
       try {
-        for await (const e of events.follow(id, (req.query as { from?: number }).from ?? 0, abort.signal)) socket.send(JSON.stringify(e satisfies GraphEvent));
+        for await (const e of events.follow(id, (req.query as { from?: number }).from ?? 0, abort.signal))
+          socket.send(JSON.stringify(e satisfies GraphEvent));
         // 1001 "going away": the API is closing before the graph ended; reconnect with ?from=.
         socket.close(app.closing.aborted ? 1001 : 1000, app.closing.aborted ? 'closing' : 'finish');
         // A closing API does not wait out a client that never answers the close (ws waits 30 s): it cuts the connection.
@@ -76,11 +86,15 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
     },
   });
 
-  app.get<{ Params: { id: string } }>('/v1/graphs/:id/webhooks', { schema: routeSchema('getGraphWebhooks') }, async (req) => {
-    await exists(req.params.id, req.tenant);
-    // The secrets stay secret.
-    return { webhooks: (await webhooks.states(req.params.id)).map(({ secret: _secret, ...rest }) => rest) };
-  });
+  app.get<{ Params: { id: string } }>(
+    '/v1/graphs/:id/webhooks',
+    { schema: routeSchema('getGraphWebhooks') },
+    async (req) => {
+      await exists(req.params.id, req.tenant);
+      // The secrets stay secret.
+      return { webhooks: (await webhooks.states(req.params.id)).map(({ secret: _secret, ...rest }) => rest) };
+    },
+  );
 
   app.get<{ Params: { id: string } }>('/v1/graphs/:id/tasks', { schema: routeSchema('getGraphTasks') }, async (req) => {
     await exists(req.params.id, req.tenant);

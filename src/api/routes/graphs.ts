@@ -32,13 +32,19 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     if (info.error) body.error = info.error as GraphOutcome['error'];
     const status = ENDED.has(info.status) ? 200 : 202;
     // Arrays and frames stay binary for clients that read MessagePack (the SDKs do).
-    if (reply.request.headers.accept?.includes(MSGPACK)) return reply.code(status).type(MSGPACK).send(encodeValue(body));
+    if (reply.request.headers.accept?.includes(MSGPACK))
+      return reply.code(status).type(MSGPACK).send(encodeValue(body));
     return sendJson(reply, status, body);
   }
 
   /** Plans with the cached op catalogue; an unknown op is looked up once more before the graph is rejected. */
   function planOptions(options: GraphRequest['options']): PlanOptions {
-    return { isKnownOp: ops.isKnown, maxTasks: config.maxTasks, fuse: options?.optimize?.fuse ?? true, shuffle: options?.optimize?.shuffle ?? true };
+    return {
+      isKnownOp: ops.isKnown,
+      maxTasks: config.maxTasks,
+      fuse: options?.optimize?.fuse ?? true,
+      shuffle: options?.optimize?.shuffle ?? true,
+    };
   }
 
   async function planWithFreshOps(graph: Graph, keys: KeySpec, options: GraphRequest['options']): Promise<Plan> {
@@ -59,7 +65,11 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     const states = await objects.states([...oids], tenant);
     const missing = [...oids].filter((_, i) => states[i] === null);
     if (missing.length > 0) {
-      throw new ApiError('unknown_object', `The graph uses ${missing.length === 1 ? 'an object that does' : 'objects that do'} not exist (released, expired or never made): ${missing.slice(0, 20).join(', ')}.`, { objects: missing.slice(0, 20) });
+      throw new ApiError(
+        'unknown_object',
+        `The graph uses ${missing.length === 1 ? 'an object that does' : 'objects that do'} not exist (released, expired or never made): ${missing.slice(0, 20).join(', ')}.`,
+        { objects: missing.slice(0, 20) },
+      );
     }
   }
 
@@ -74,15 +84,30 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: GraphRequest }>('/v1/graphs', { schema: routeSchema('submitGraph') }, async (req, reply) => {
     const body = req.body;
     if ((body.graph === undefined) === (body.layers === undefined)) {
-      throw new ApiError('invalid_request', 'Give the graph as exactly one of "graph" (keys to nodes) or "layers" (a high-level graph).');
+      throw new ApiError(
+        'invalid_request',
+        'Give the graph as exactly one of "graph" (keys to nodes) or "layers" (a high-level graph).',
+      );
     }
     const graph: Graph = body.graph !== undefined ? parseGraph(body.graph, limits) : parseLayers(body.layers, limits);
     const keys = parseKeys(body.keys);
     const id = newGraphId();
-    if (body.persist && body.wait) throw new ApiError('invalid_request', 'persist answers as soon as the graph is registered; leave out "wait" (fetch results with GET /v1/objects/{oid}?wait=...).');
+    if (body.persist && body.wait)
+      throw new ApiError(
+        'invalid_request',
+        'persist answers as soon as the graph is registered; leave out "wait" (fetch results with GET /v1/objects/{oid}?wait=...).',
+      );
     await checkTargets(body);
     const { plan, cache, counts } = await resolveKnownValues(
-      { redis, prefix: config.prefix, ops, replan: (g) => planGraph(g, keys, planOptions(body.options)), tenant: req.tenant, targets: { allowPrivate: config.allowPrivateTargets }, maxValueBytes: config.maxValueBytes },
+      {
+        redis,
+        prefix: config.prefix,
+        ops,
+        replan: (g) => planGraph(g, keys, planOptions(body.options)),
+        tenant: req.tenant,
+        targets: { allowPrivate: config.allowPrivateTargets },
+        maxValueBytes: config.maxValueBytes,
+      },
       id,
       graph,
       await planWithFreshOps(graph, keys, body.options),
@@ -90,15 +115,33 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     );
     await checkObjectsExist(plan, req.tenant);
     if (!(await graphs.admit(id, req.tenant, config.maxGraphsInFlight))) {
-      throw new ApiError('too_many_graphs', `This tenant already has ${config.maxGraphsInFlight} graphs queued or running (WEFT_MAX_GRAPHS_IN_FLIGHT); submit more when some have ended.`, { limit: config.maxGraphsInFlight });
+      throw new ApiError(
+        'too_many_graphs',
+        `This tenant already has ${config.maxGraphsInFlight} graphs queued or running (WEFT_MAX_GRAPHS_IN_FLIGHT); submit more when some have ended.`,
+        { limit: config.maxGraphsInFlight },
+      );
     }
     // Listening before registering: the graph cannot end unnoticed in between.
     const watch = body.wait ? finished.watch(id) : undefined;
     const ttl = body.ttl ?? (body.persist ? 0 : config.resultTtl);
     try {
-      const taskDefaults = { retries: body.options?.retries, timeoutMs: body.options?.task_timeout_ms, pool: body.options?.pool, priority: body.options?.priority };
+      const taskDefaults = {
+        retries: body.options?.retries,
+        timeoutMs: body.options?.task_timeout_ms,
+        pool: body.options?.pool,
+        priority: body.options?.priority,
+      };
       try {
-        await graphs.register(plan, { id, ttl, outputKeys: flattenKeys(keys), cache, counts, taskDefaults, tenant: req.tenant, maxValueBytes: config.maxValueBytes });
+        await graphs.register(plan, {
+          id,
+          ttl,
+          outputKeys: flattenKeys(keys),
+          cache,
+          counts,
+          taskDefaults,
+          tenant: req.tenant,
+          maxValueBytes: config.maxValueBytes,
+        });
       } catch (err) {
         await graphs.unadmit(id, req.tenant);
         throw err;
@@ -110,13 +153,22 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
       watch?.stop();
     }
     // A persisted graph's answer is its futures, never its values (they may be big): 202 whatever the status.
-    if (body.persist) return sendJson(reply, 202, { id, status: (await graphs.status(id, req.tenant)) ?? 'queued', outputs: oidTree(id, plan.outputs) });
+    if (body.persist)
+      return sendJson(reply, 202, {
+        id,
+        status: (await graphs.status(id, req.tenant)) ?? 'queued',
+        outputs: oidTree(id, plan.outputs),
+      });
     return outcome(reply, id, plan.outputIndexes);
   });
 
-  app.get<{ Querystring: { limit?: number; status?: GraphStatus } }>('/v1/graphs', { schema: routeSchema('listGraphs', ['200']) }, async (req) => ({
-    graphs: await graphs.list(req.query.limit ?? 50, req.tenant, req.query.status),
-  }));
+  app.get<{ Querystring: { limit?: number; status?: GraphStatus } }>(
+    '/v1/graphs',
+    { schema: routeSchema('listGraphs', ['200']) },
+    async (req) => ({
+      graphs: await graphs.list(req.query.limit ?? 50, req.tenant, req.query.status),
+    }),
+  );
 
   app.get<{ Params: { id: string } }>('/v1/graphs/:id', { schema: routeSchema('getGraph') }, async (req, reply) => {
     const found = await graphs.infoAndPools(req.params.id, req.tenant);
@@ -130,26 +182,41 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     return sendJson(reply, 200, info);
   });
 
-  app.get<{ Params: { id: string }; Querystring: { wait?: number } }>('/v1/graphs/:id/result', { schema: routeSchema('getGraphResult') }, async (req, reply) => {
-    const { id } = req.params;
-    if (!(await graphs.status(id, req.tenant))) throw notFound(id);
-    const wait = req.query.wait ?? 0;
-    if (wait > 0) await finished.wait(id, wait * 1000, async () => ENDED.has((await graphs.status(id, req.tenant)) ?? 'done'));
-    return outcome(reply, id);
-  });
+  app.get<{ Params: { id: string }; Querystring: { wait?: number } }>(
+    '/v1/graphs/:id/result',
+    { schema: routeSchema('getGraphResult') },
+    async (req, reply) => {
+      const { id } = req.params;
+      if (!(await graphs.status(id, req.tenant))) throw notFound(id);
+      const wait = req.query.wait ?? 0;
+      if (wait > 0)
+        await finished.wait(id, wait * 1000, async () => ENDED.has((await graphs.status(id, req.tenant)) ?? 'done'));
+      return outcome(reply, id);
+    },
+  );
 
-  app.delete<{ Params: { id: string } }>('/v1/graphs/:id', { schema: routeSchema('cancelGraph') }, async (req, reply) => {
-    const { id } = req.params;
-    if (!(await graphs.status(id, req.tenant))) throw notFound(id);
-    await tasks.end(id, 'cancelled', { code: 'cancelled', message: 'The graph was cancelled by a client (DELETE /v1/graphs/{id}).' });
-    const info = (await graphs.info(id, req.tenant)) as GraphInfo;
-    return sendJson(reply, 200, info);
-  });
+  app.delete<{ Params: { id: string } }>(
+    '/v1/graphs/:id',
+    { schema: routeSchema('cancelGraph') },
+    async (req, reply) => {
+      const { id } = req.params;
+      if (!(await graphs.status(id, req.tenant))) throw notFound(id);
+      await tasks.end(id, 'cancelled', {
+        code: 'cancelled',
+        message: 'The graph was cancelled by a client (DELETE /v1/graphs/{id}).',
+      });
+      const info = (await graphs.info(id, req.tenant)) as GraphInfo;
+      return sendJson(reply, 200, info);
+    },
+  );
 }
 
-
 function notFound(id: string): ApiError {
-  return new ApiError('graph_not_found', `No graph has id ${JSON.stringify(id)}: it never existed, or its retention time passed.`, { id });
+  return new ApiError(
+    'graph_not_found',
+    `No graph has id ${JSON.stringify(id)}: it never existed, or its retention time passed.`,
+    { id },
+  );
 }
 
 /** Results may hold typed arrays and bytes, which need the value codec's JSON form. */

@@ -14,50 +14,64 @@ export default async function objectRoutes(app: FastifyInstance): Promise<void> 
   // Binary bodies arrive as Buffers, in this plugin only.
   app.addContentTypeParser([BYTES, MSGPACK], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  app.post<{ Querystring: { ttl?: number } }>('/v1/objects', { schema: routeSchema('putObject') }, async (req, reply) => {
-    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    let encoded: Buffer;
-    if (type === MSGPACK) {
-      const bytes = req.body as Buffer;
-      try {
-        decodeValue(bytes);
-      } catch (err) {
-        throw new ApiError('invalid_request', `The body is not valid MessagePack: ${(err as Error).message}`);
+  app.post<{ Querystring: { ttl?: number } }>(
+    '/v1/objects',
+    { schema: routeSchema('putObject') },
+    async (req, reply) => {
+      const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      let encoded: Buffer;
+      if (type === MSGPACK) {
+        const bytes = req.body as Buffer;
+        try {
+          decodeValue(bytes);
+        } catch (err) {
+          throw new ApiError('invalid_request', `The body is not valid MessagePack: ${(err as Error).message}`);
+        }
+        encoded = bytes;
+      } else if (type === BYTES) {
+        encoded = encodeValue(req.body as Buffer);
+      } else {
+        encoded = encodeJson(req.body);
       }
-      encoded = bytes;
-    } else if (type === BYTES) {
-      encoded = encodeValue(req.body as Buffer);
-    } else {
-      encoded = encodeJson(req.body);
-    }
-    checkValueSize(encoded, config.maxValueBytes, 'The value');
-    const oid = await graphs.put(encoded, req.query.ttl ?? 0, req.tenant);
-    return reply.code(201).send({ $oid: oid });
-  });
+      checkValueSize(encoded, config.maxValueBytes, 'The value');
+      const oid = await graphs.put(encoded, req.query.ttl ?? 0, req.tenant);
+      return reply.code(201).send({ $oid: oid });
+    },
+  );
 
-  app.get<{ Params: { oid: string }; Querystring: { wait?: number } }>('/v1/objects/:oid', { schema: routeSchema('getObject') }, async (req, reply) => {
-    const { oid } = req.params;
-    let meta = await find(oid, req.tenant);
-    if (meta.state === 'pending' && req.query.wait) {
-      await finished.wait(meta.graph, req.query.wait * 1000, async () => (await find(oid, req.tenant)).state !== 'pending');
-      meta = await find(oid, req.tenant);
-    }
-    if (meta.state === 'pending') return reply.code(202).send(meta);
-    if (meta.state === 'failed') throw failed(meta);
-    if ((req.headers.accept ?? '').includes(MSGPACK)) {
-      // The stored bytes as they are: streamed from the spill file when the object is on disk.
-      const stored = await objects.locate(oid);
-      if (!stored) throw notFound(oid);
-      if ('bytes' in stored) return reply.type(MSGPACK).send(stored.bytes);
-      const stream = stored.file.createReadStream({ start: stored.offset, end: stored.offset + stored.length - 1 });
-      return reply.type(MSGPACK).header('content-length', stored.length).send(stream);
-    }
-    const bytes = await objects.read(oid);
-    if (!bytes) throw notFound(oid);
-    return sendValue(req, reply, oid, bytes);
-  });
+  app.get<{ Params: { oid: string }; Querystring: { wait?: number } }>(
+    '/v1/objects/:oid',
+    { schema: routeSchema('getObject') },
+    async (req, reply) => {
+      const { oid } = req.params;
+      let meta = await find(oid, req.tenant);
+      if (meta.state === 'pending' && req.query.wait) {
+        await finished.wait(
+          meta.graph,
+          req.query.wait * 1000,
+          async () => (await find(oid, req.tenant)).state !== 'pending',
+        );
+        meta = await find(oid, req.tenant);
+      }
+      if (meta.state === 'pending') return reply.code(202).send(meta);
+      if (meta.state === 'failed') throw failed(meta);
+      if ((req.headers.accept ?? '').includes(MSGPACK)) {
+        // The stored bytes as they are: streamed from the spill file when the object is on disk.
+        const stored = await objects.locate(oid);
+        if (!stored) throw notFound(oid);
+        if ('bytes' in stored) return reply.type(MSGPACK).send(stored.bytes);
+        const stream = stored.file.createReadStream({ start: stored.offset, end: stored.offset + stored.length - 1 });
+        return reply.type(MSGPACK).header('content-length', stored.length).send(stream);
+      }
+      const bytes = await objects.read(oid);
+      if (!bytes) throw notFound(oid);
+      return sendValue(req, reply, oid, bytes);
+    },
+  );
 
-  app.get<{ Params: { oid: string } }>('/v1/objects/:oid/meta', { schema: routeSchema('getObjectMeta') }, async (req) => find(req.params.oid, req.tenant));
+  app.get<{ Params: { oid: string } }>('/v1/objects/:oid/meta', { schema: routeSchema('getObjectMeta') }, async (req) =>
+    find(req.params.oid, req.tenant),
+  );
 
   app.delete<{ Params: { oid: string } }>('/v1/objects/:oid', { schema: routeSchema('releaseObject') }, async (req) => {
     await find(req.params.oid, req.tenant);
@@ -77,7 +91,11 @@ function encodeJson(value: unknown): Buffer {
   try {
     return encodeValue(value);
   } catch (err) {
-    if (err instanceof RangeError) throw new ApiError('invalid_request', 'The value is nested too deeply to store (arrays and objects thousands of levels deep); flatten it.');
+    if (err instanceof RangeError)
+      throw new ApiError(
+        'invalid_request',
+        'The value is nested too deeply to store (arrays and objects thousands of levels deep); flatten it.',
+      );
     throw err;
   }
 }
@@ -87,17 +105,30 @@ function sendValue(req: FastifyRequest, reply: FastifyReply, oid: string, bytes:
   const accept = req.headers.accept ?? '';
   const value = decodeValue(bytes);
   if (accept.includes(BYTES) && !accept.includes('json')) {
-    if (!(value instanceof Uint8Array)) throw new ApiError('not_acceptable', `Object ${oid} is not a bytes value; ask for application/json or ${MSGPACK}.`, { oid });
+    if (!(value instanceof Uint8Array))
+      throw new ApiError(
+        'not_acceptable',
+        `Object ${oid} is not a bytes value; ask for application/json or ${MSGPACK}.`,
+        { oid },
+      );
     return reply.type(BYTES).send(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
   }
   return reply.type('application/json; charset=utf-8').send(JSON.stringify(value ?? null, jsonReplacer));
 }
 
 function notFound(oid: string): ApiError {
-  return new ApiError('object_not_found', `No object has id ${JSON.stringify(oid)}: it never existed, was released, or its time to live passed.`, { oid });
+  return new ApiError(
+    'object_not_found',
+    `No object has id ${JSON.stringify(oid)}: it never existed, was released, or its time to live passed.`,
+    { oid },
+  );
 }
 
 function failed(meta: ObjectMeta): ApiError {
   const cause = meta.error as { message?: string } | null;
-  return new ApiError('object_failed', `Object ${meta.oid} has no value: the graph computing it (${meta.graph}) ended without it${cause?.message ? `: ${cause.message}` : ''}.`, { oid: meta.oid, graph: meta.graph, cause: meta.error ?? null });
+  return new ApiError(
+    'object_failed',
+    `Object ${meta.oid} has no value: the graph computing it (${meta.graph}) ended without it${cause?.message ? `: ${cause.message}` : ''}.`,
+    { oid: meta.oid, graph: meta.graph, cause: meta.error ?? null },
+  );
 }

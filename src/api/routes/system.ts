@@ -10,7 +10,10 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
 
   app.get('/v1/stats', { schema: routeSchema('getStats', ['200']) }, async (req) => {
     requireOperator(req, config);
-    const [used, stats] = await Promise.all([usedMemory(redis, config.prefix), redis.hgetall(`${config.prefix}:stats`)]);
+    const [used, stats] = await Promise.all([
+      usedMemory(redis, config.prefix),
+      redis.hgetall(`${config.prefix}:stats`),
+    ]);
     const n = (k: string) => Number(stats[k] ?? 0);
     const rate = (bytes: number, ms: number) => (ms > 0 ? +(bytes / 1e6 / (ms / 1000)).toFixed(1) : null);
     return {
@@ -39,7 +42,10 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
 
   app.get('/v1/workers', { schema: routeSchema('listWorkers', ['200']) }, async (req) => {
     requireOperator(req, config);
-    return { timeout_ms: config.workerTimeoutMs, workers: await listWorkers(redis, config.prefix, config.workerTimeoutMs) };
+    return {
+      timeout_ms: config.workerTimeoutMs,
+      workers: await listWorkers(redis, config.prefix, config.workerTimeoutMs),
+    };
   });
 
   app.get('/healthz', { schema: routeSchema('health', ['200', '503']) }, async (_req, reply) => {

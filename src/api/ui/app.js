@@ -31,7 +31,10 @@ function bytes(n) {
   if (n < 1024) return `${n} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let i = -1;
-  do { n /= 1024; i++; } while (n >= 1024 && i < units.length - 1);
+  do {
+    n /= 1024;
+    i++;
+  } while (n >= 1024 && i < units.length - 1);
   return `${n.toFixed(n < 10 ? 1 : 0)} ${units[i]}`;
 }
 
@@ -59,7 +62,18 @@ function keyGroup(key) {
   return m ? m[1] : key;
 }
 
-const palette = ['#2f6fdb', '#2e9d5b', '#d99a1e', '#8a5cd6', '#1b9aaa', '#e0663a', '#6b8e23', '#c2418c', '#4d5fa8', '#a0522d'];
+const palette = [
+  '#2f6fdb',
+  '#2e9d5b',
+  '#d99a1e',
+  '#8a5cd6',
+  '#1b9aaa',
+  '#e0663a',
+  '#6b8e23',
+  '#c2418c',
+  '#4d5fa8',
+  '#a0522d',
+];
 const groupColours = new Map();
 function colourOf(group) {
   if (!groupColours.has(group)) groupColours.set(group, palette[groupColours.size % palette.length]);
@@ -74,7 +88,9 @@ class HttpError extends Error {
 }
 
 async function getJSON(path) {
-  const res = await fetch(path, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+  const res = await fetch(path, {
+    headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  });
   if (!res.ok) throw new HttpError(path, res.status, await res.json().catch(() => null));
   return res.json();
 }
@@ -119,9 +135,13 @@ class Follower {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     // Browsers cannot set headers on a WebSocket: the token goes as access_token.
     const auth = token ? `&access_token=${encodeURIComponent(token)}` : '';
-    this.socket = new WebSocket(`${proto}//${location.host}/v1/graphs/${encodeURIComponent(id)}/events?from=${from}${auth}`);
+    this.socket = new WebSocket(
+      `${proto}//${location.host}/v1/graphs/${encodeURIComponent(id)}/events?from=${from}${auth}`,
+    );
     this.socket.onmessage = (m) => this.add(JSON.parse(m.data));
-    this.socket.onclose = () => { this.closed = true; };
+    this.socket.onclose = () => {
+      this.closed = true;
+    };
   }
 
   add(e) {
@@ -150,14 +170,19 @@ function follow(id) {
   let f = state.followers.get(id);
   if (!f) {
     const g = state.graphs.find((x) => x.id === id);
-    state.followers.set(id, (f = new Follower(id, g && g.progress.total > FOLLOW_MAX_TASKS ? Math.max(0, g.events - STREAM_EVENTS) : 0)));
+    state.followers.set(
+      id,
+      (f = new Follower(id, g && g.progress.total > FOLLOW_MAX_TASKS ? Math.max(0, g.events - STREAM_EVENTS) : 0)),
+    );
   }
   return f;
 }
 
 /** Follows the running graphs shown (small ones, up to MAX_FOLLOWED) and the selected one; drops the rest. */
 function updateFollowers() {
-  const live = state.graphs.filter((g) => (g.status === 'queued' || g.status === 'running') && g.progress.total <= FOLLOW_MAX_TASKS);
+  const live = state.graphs.filter(
+    (g) => (g.status === 'queued' || g.status === 'running') && g.progress.total <= FOLLOW_MAX_TASKS,
+  );
   const wanted = new Set(live.slice(0, MAX_FOLLOWED).map((g) => g.id));
   if (state.selected) wanted.add(state.selected);
   for (const [id, f] of state.followers) {
@@ -207,12 +232,22 @@ function renderGraphs() {
       const { total, done, status } = progressOf(g);
       const pct = total > 0 ? Math.floor((100 * done) / total) : status === 'done' ? 100 : 0;
       const end = g.finished ?? (status === 'queued' || status === 'running' ? now : g.created);
-      const bar = el('div', { class: `bar ${status}`, 'data-done': String(done), 'data-total': String(total), 'data-pct': String(pct) }, el('span', { class: 'fill' }), el('span', { class: 'pct', textContent: `${pct}%` }));
+      const bar = el(
+        'div',
+        { class: `bar ${status}`, 'data-done': String(done), 'data-total': String(total), 'data-pct': String(pct) },
+        el('span', { class: 'fill' }),
+        el('span', { class: 'pct', textContent: `${pct}%` }),
+      );
       bar.firstChild.style.width = `${pct}%`;
       const tr = el(
         'tr',
         { class: g.id === state.selected ? 'selected' : '', 'data-id': g.id, title: g.error ? g.error.message : g.id },
-        el('td', {}, el('span', { class: 'gid', textContent: g.id.slice(0, 8) }), el('span', { class: 'keys', textContent: g.keys.join(', ') })),
+        el(
+          'td',
+          {},
+          el('span', { class: 'gid', textContent: g.id.slice(0, 8) }),
+          el('span', { class: 'keys', textContent: g.keys.join(', ') }),
+        ),
         el('td', {}, el('span', { class: `status ${status}`, textContent: status })),
         el('td', {}, bar),
         el('td', { class: 'num', textContent: `${done}/${total}` }),
@@ -294,11 +329,17 @@ function renderStream() {
   const busy = bars.reduce((s, b) => s + b.ms, 0);
   const progress = g ? progressOf(g) : { done: f.done.size, total: f.total ?? '?' };
   const recent = f.from > 0 || f.ends.length < f.done.size ? ` · the last ${bars.length} shown` : '';
-  $('stream-summary').textContent = `${f.status ?? 'running'} · ${progress.done}/${progress.total} tasks on ${lanes.length} worker${lanes.length === 1 ? '' : 's'} · ${duration(t1 - t0)} wall, ${duration(busy)} in ops${failed ? ` · ${failed} failed` : ''}${recent}`;
+  $('stream-summary').textContent =
+    `${f.status ?? 'running'} · ${progress.done}/${progress.total} tasks on ${lanes.length} worker${lanes.length === 1 ? '' : 's'} · ${duration(t1 - t0)} wall, ${duration(busy)} in ops${failed ? ` · ${failed} failed` : ''}${recent}`;
 
   const width = canvas.clientWidth || 600;
   const laneHeights = lanes.map((l) => Math.max(1, l.rowEnds.length) * ROW_PX + LANE_GAP_PX);
-  const height = AXIS_PX + Math.max(40, laneHeights.reduce((s, h) => s + h, 0));
+  const height =
+    AXIS_PX +
+    Math.max(
+      40,
+      laneHeights.reduce((s, h) => s + h, 0),
+    );
   const dpr = window.devicePixelRatio || 1;
   canvas.width = Math.round(width * dpr);
   canvas.height = Math.round(height * dpr);
@@ -314,7 +355,10 @@ function renderStream() {
   ctx.fillStyle = '#6b7385';
   ctx.strokeStyle = '#e3e6ec';
   const span = t1 - t0;
-  const step = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000, 300_000, 600_000].find((s) => span / s <= 6) ?? 3_600_000;
+  const step =
+    [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000, 300_000, 600_000].find(
+      (s) => span / s <= 6,
+    ) ?? 3_600_000;
   for (let t = 0; t <= span; t += step) {
     const px = x(t0 + t);
     ctx.beginPath();
@@ -344,7 +388,9 @@ function renderStream() {
   canvas.dataset.lanes = String(lanes.length);
 
   const groups = [...new Set(bars.map((b) => keyGroup(b.key)))];
-  $('legend').replaceChildren(...groups.map((name) => el('span', {}, Object.assign(el('i'), { style: `background:${colourOf(name)}` }), name)));
+  $('legend').replaceChildren(
+    ...groups.map((name) => el('span', {}, Object.assign(el('i'), { style: `background:${colourOf(name)}` }), name)),
+  );
 }
 
 function showTooltip(ev) {
@@ -377,10 +423,12 @@ async function showStats() {
   gauge.querySelector('.mark').style.left = `${100 * s.memory.threshold}%`;
   gauge.classList.toggle('high', used >= s.memory.spill_above_bytes);
   gauge.dataset.used = String(used);
-  $('mem-text').textContent = `${bytes(used)} of ${bytes(budget)} (spills above ${Math.round(s.memory.threshold * 100)}%)`;
+  $('mem-text').textContent =
+    `${bytes(used)} of ${bytes(budget)} (spills above ${Math.round(s.memory.threshold * 100)}%)`;
   const onDisk = s.spill.bytes;
   const spill = $('spill-gauge');
-  spill.querySelector('.fill').style.width = `${onDisk + used > 0 ? Math.min(100, (100 * onDisk) / (onDisk + used)) : 0}%`;
+  spill.querySelector('.fill').style.width =
+    `${onDisk + used > 0 ? Math.min(100, (100 * onDisk) / (onDisk + used)) : 0}%`;
   $('spill-text').textContent = `${bytes(onDisk)} in ${s.spill.objects} objects`;
   const figures = [
     ['spilled in all', bytes(s.spill.total_bytes)],
@@ -391,7 +439,9 @@ async function showStats() {
     ['recomputed from lineage', s.lineage ? String(s.lineage.recomputed) : '–'],
   ];
   if (s.spill.out_of_disk) figures.push(['out of disk', s.spill.out_of_disk]);
-  $('store-figures').replaceChildren(...figures.flatMap(([k, v]) => [el('dt', { textContent: k }), el('dd', { textContent: v })]));
+  $('store-figures').replaceChildren(
+    ...figures.flatMap(([k, v]) => [el('dt', { textContent: k }), el('dd', { textContent: v })]),
+  );
 }
 
 async function refreshWorkers() {
@@ -443,7 +493,12 @@ function every(ms, fn) {
     } catch (err) {
       const unauthorized = err.status === 401;
       $('token-form').classList.toggle('wanted', unauthorized);
-      connection(false, unauthorized ? `${token ? 'the token is not valid' : 'this service needs an API token'}: enter one` : `cannot reach the API: ${err.message}`);
+      connection(
+        false,
+        unauthorized
+          ? `${token ? 'the token is not valid' : 'this service needs an API token'}: enter one`
+          : `cannot reach the API: ${err.message}`,
+      );
     }
     setTimeout(run, ms);
   };
@@ -462,7 +517,10 @@ $('token-form').addEventListener('submit', (ev) => {
   state.graphs = [];
   state.selected = null;
   state.pinned = false;
-  Promise.all([refreshGraphs(), refreshStats(), refreshWorkers()]).then(() => connection(true), () => {});
+  Promise.all([refreshGraphs(), refreshStats(), refreshWorkers()]).then(
+    () => connection(true),
+    () => {},
+  );
 });
 if (token) $('token').placeholder = 'token set';
 $('stream-canvas').addEventListener('mousemove', showTooltip);

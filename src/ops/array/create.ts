@@ -6,8 +6,28 @@
  */
 import { OpArgumentError, defineOp, type OpDefinition } from '../registry.ts';
 import { typeName } from '../builtin.ts';
-import { NDArray, allocate, dtypeOfTypedArray, isNDArrayJSON, sizeOf, type DType, type NumericArray } from '../../values/ndarray.ts';
-import { INT32_MAX, INT32_MIN, MAX_NDIM, bind, checkSize, dtypeArg, fmt, intArg, ndarray, op1, shapeArg } from './args.ts';
+import {
+  NDArray,
+  allocate,
+  dtypeOfTypedArray,
+  isNDArrayJSON,
+  sizeOf,
+  type DType,
+  type NumericArray,
+} from '../../values/ndarray.ts';
+import {
+  INT32_MAX,
+  INT32_MIN,
+  MAX_NDIM,
+  bind,
+  checkSize,
+  dtypeArg,
+  fmt,
+  intArg,
+  ndarray,
+  op1,
+  shapeArg,
+} from './args.ts';
 import { astype } from './layout.ts';
 import { Xoshiro128 } from './prng.ts';
 
@@ -43,14 +63,18 @@ function fromNested(op: string, data: unknown, dtype: DType | null): NDArray {
   let allInt32 = true;
   const walk = (v: unknown, depth: number): void => {
     if (!Array.isArray(v) || v.length !== shape[depth]) {
-      throw new OpArgumentError(`${op}: the lists are ragged: ${at()} is ${Array.isArray(v) ? `a list of ${v.length}` : typeName(v)} where the first elements give shape ${fmt(shape)}.`);
+      throw new OpArgumentError(
+        `${op}: the lists are ragged: ${at()} is ${Array.isArray(v) ? `a list of ${v.length}` : typeName(v)} where the first elements give shape ${fmt(shape)}.`,
+      );
     }
     if (depth === shape.length - 1) {
       for (let i = 0; i < v.length; i++) {
         const x = v[i];
         if (typeof x !== 'number') {
           path.push(i);
-          throw new OpArgumentError(`${op}: ${at()} is ${typeName(x)}, not a number${Array.isArray(x) ? ` (the lists are ragged: the first elements give shape ${fmt(shape)})` : ''}.`);
+          throw new OpArgumentError(
+            `${op}: ${at()} is ${typeName(x)}, not a number${Array.isArray(x) ? ` (the lists are ragged: the first elements give shape ${fmt(shape)})` : ''}.`,
+          );
         }
         if (allInt32 && !(Number.isInteger(x) && x >= INT32_MIN && x <= INT32_MAX)) allInt32 = false;
         flat[pos++] = x;
@@ -80,7 +104,8 @@ function filled(shape: number[], dtype: DType, value: number): NDArray {
 function arange(op: string, args: unknown[], kwargs: Record<string, unknown>): NDArray {
   const [a, b, c, dt] = bind(op, args, kwargs, ['start', 'stop', 'step', 'dtype'], 1);
   const num = (v: unknown, what: string) => {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new OpArgumentError(`${op} expects a finite number as ${what}, got ${typeName(v)}.`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new OpArgumentError(`${op} expects a finite number as ${what}, got ${typeName(v)}.`);
     return v;
   };
   // As numpy and Python's range: one number is the stop.
@@ -90,7 +115,10 @@ function arange(op: string, args: unknown[], kwargs: Record<string, unknown>): N
   const n = Math.max(0, Math.ceil((stop - start) / step));
   checkSize(op, [n]);
   const last = start + (n - 1) * step;
-  const ints = [start, stop, step].every(Number.isInteger) && Math.min(start, last) >= INT32_MIN && Math.max(start, last) <= INT32_MAX;
+  const ints =
+    [start, stop, step].every(Number.isInteger) &&
+    Math.min(start, last) >= INT32_MIN &&
+    Math.max(start, last) <= INT32_MAX;
   const dtype = dtypeArg(op, dt, ints ? 'int32' : 'float64');
   const data = allocate(dtype, n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
@@ -98,7 +126,10 @@ function arange(op: string, args: unknown[], kwargs: Record<string, unknown>): N
 }
 
 function seedArg(op: string, v: unknown): number {
-  if (!Number.isSafeInteger(v)) throw new OpArgumentError(`${op}: seed must be an integer (the same seed gives the same numbers), got ${typeName(v)}.`);
+  if (!Number.isSafeInteger(v))
+    throw new OpArgumentError(
+      `${op}: seed must be an integer (the same seed gives the same numbers), got ${typeName(v)}.`,
+    );
   return v as number;
 }
 
@@ -114,7 +145,10 @@ function randint(op: string, lowV: unknown, highV: unknown, shapeV: unknown, see
   const low = intArg(op, lowV, 'low');
   const high = intArg(op, highV, 'high');
   if (low >= high) throw new OpArgumentError(`${op}: low (${low}) must be less than high (${high}); high is excluded.`);
-  if (low < INT32_MIN || high > INT32_MAX + 1) throw new OpArgumentError(`${op}: low and high must give int32 values (${INT32_MIN} to ${INT32_MAX + 1} excluded), got ${low} and ${high}.`);
+  if (low < INT32_MIN || high > INT32_MAX + 1)
+    throw new OpArgumentError(
+      `${op}: low and high must give int32 values (${INT32_MIN} to ${INT32_MAX + 1} excluded), got ${low} and ${high}.`,
+    );
   const shape = shapeArg(op, shapeV);
   const rng = new Xoshiro128(seedArg(op, seedV));
   const range = high - low;
@@ -130,12 +164,36 @@ function randint(op: string, lowV: unknown, highV: unknown, shapeV: unknown, see
 }
 
 export const createOps: OpDefinition[] = [
-  op1('array.from', 'array.from(data, dtype?): an array from nested lists of numbers (dtype int32 if all are int32 integers, else float64).', ['data', 'dtype'], 1, (op, [data, dt]) =>
-    fromNested(op, data, dt === undefined || dt === null ? null : dtypeArg(op, dt, 'float64')),
+  op1(
+    'array.from',
+    'array.from(data, dtype?): an array from nested lists of numbers (dtype int32 if all are int32 integers, else float64).',
+    ['data', 'dtype'],
+    1,
+    (op, [data, dt]) => fromNested(op, data, dt === undefined || dt === null ? null : dtypeArg(op, dt, 'float64')),
   ),
-  op1('array.zeros', 'array.zeros(shape, dtype="float64"): an array of zeros.', ['shape', 'dtype'], 1, (op, [s, dt]) => filled(shapeArg(op, s), dtypeArg(op, dt, 'float64'), 0)),
-  op1('array.ones', 'array.ones(shape, dtype="float64"): an array of ones.', ['shape', 'dtype'], 1, (op, [s, dt]) => filled(shapeArg(op, s), dtypeArg(op, dt, 'float64'), 1)),
-  defineOp({ name: 'array.arange', description: 'array.arange(start, stop?, step=1, dtype?): evenly spaced values in [start, stop), as numpy.arange.', run: (args, kwargs) => arange('array.arange', args, kwargs) }),
-  op1('array.random', 'array.random(shape, seed): float64 uniform in [0, 1); the same seed gives the same numbers (xoshiro128**).', ['shape', 'seed'], 2, (op, [s, seed]) => random(op, s, seed)),
-  op1('array.randint', 'array.randint(low, high, shape, seed): int32 uniform in [low, high); the same seed gives the same numbers.', ['low', 'high', 'shape', 'seed'], 4, (op, [lo, hi, s, seed]) => randint(op, lo, hi, s, seed)),
+  op1('array.zeros', 'array.zeros(shape, dtype="float64"): an array of zeros.', ['shape', 'dtype'], 1, (op, [s, dt]) =>
+    filled(shapeArg(op, s), dtypeArg(op, dt, 'float64'), 0),
+  ),
+  op1('array.ones', 'array.ones(shape, dtype="float64"): an array of ones.', ['shape', 'dtype'], 1, (op, [s, dt]) =>
+    filled(shapeArg(op, s), dtypeArg(op, dt, 'float64'), 1),
+  ),
+  defineOp({
+    name: 'array.arange',
+    description: 'array.arange(start, stop?, step=1, dtype?): evenly spaced values in [start, stop), as numpy.arange.',
+    run: (args, kwargs) => arange('array.arange', args, kwargs),
+  }),
+  op1(
+    'array.random',
+    'array.random(shape, seed): float64 uniform in [0, 1); the same seed gives the same numbers (xoshiro128**).',
+    ['shape', 'seed'],
+    2,
+    (op, [s, seed]) => random(op, s, seed),
+  ),
+  op1(
+    'array.randint',
+    'array.randint(low, high, shape, seed): int32 uniform in [low, high); the same seed gives the same numbers.',
+    ['low', 'high', 'shape', 'seed'],
+    4,
+    (op, [lo, hi, s, seed]) => randint(op, lo, hi, s, seed),
+  ),
 ];

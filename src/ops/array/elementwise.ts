@@ -7,7 +7,15 @@
  */
 import { OpArgumentError, defineOp, type OpDefinition } from '../registry.ts';
 import { typeName } from '../builtin.ts';
-import { NDArray, allocate, isIntegerDType, isNDArrayJSON, sizeOf, type DType, type NumericArray } from '../../values/ndarray.ts';
+import {
+  NDArray,
+  allocate,
+  isIntegerDType,
+  isNDArrayJSON,
+  sizeOf,
+  type DType,
+  type NumericArray,
+} from '../../values/ndarray.ts';
 import { INT32_MAX, INT32_MIN, bind, fmt, ndarray } from './args.ts';
 
 type Operand = NDArray | number;
@@ -55,10 +63,17 @@ function binaryOp(name: string, description: string, spec: BinarySpec): OpDefini
       const [av, bv] = bind(name, args, kwargs, ['a', 'b'], 2);
       const a = operand(name, av, 'a');
       const b = operand(name, bv, 'b');
-      if (typeof a === 'number' && typeof b === 'number') throw new OpArgumentError(`${name}: a or b must be an NDArray; got two numbers.`);
+      if (typeof a === 'number' && typeof b === 'number')
+        throw new OpArgumentError(`${name}: a or b must be an NDArray; got two numbers.`);
       const shape = a instanceof NDArray ? a.shape : (b as NDArray).shape;
-      if (a instanceof NDArray && b instanceof NDArray && (a.ndim !== b.ndim || a.shape.some((d, i) => d !== b.shape[i]))) {
-        throw new OpArgumentError(`${name}: shapes ${fmt(a.shape)} and ${fmt(b.shape)} differ; elementwise ops need equal shapes, or a number on one side.`);
+      if (
+        a instanceof NDArray &&
+        b instanceof NDArray &&
+        (a.ndim !== b.ndim || a.shape.some((d, i) => d !== b.shape[i]))
+      ) {
+        throw new OpArgumentError(
+          `${name}: shapes ${fmt(a.shape)} and ${fmt(b.shape)} differ; elementwise ops need equal shapes, or a number on one side.`,
+        );
       }
       const ints = spec.result === 'arithmetic' && isIntOperand(a) && isIntOperand(b);
       const dtype: DType = spec.result === 'compare' ? 'uint8' : ints ? 'int32' : 'float64';
@@ -76,7 +91,12 @@ function binaryOp(name: string, description: string, spec: BinarySpec): OpDefini
   });
 }
 
-function map2(f: (x: number, y: number) => number, x: NumericArray | number, y: NumericArray | number, out: NumericArray): void {
+function map2(
+  f: (x: number, y: number) => number,
+  x: NumericArray | number,
+  y: NumericArray | number,
+  out: NumericArray,
+): void {
   const n = out.length;
   if (typeof x === 'number') for (let i = 0; i < n; i++) out[i] = f(x, (y as NumericArray)[i]);
   else if (typeof y === 'number') for (let i = 0; i < n; i++) out[i] = f(x[i], y);
@@ -85,58 +105,123 @@ function map2(f: (x: number, y: number) => number, x: NumericArray | number, y: 
 
 // `sa` loops get the array first: (array, scalar) computes scalar OP array[i].
 const ADD: Loops = {
-  aa: (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] + y[i]; },
-  as: (x, s, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] + s; },
-  sa: (y, s, o) => { for (let i = 0; i < o.length; i++) o[i] = s + y[i]; },
+  aa: (x, y, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] + y[i];
+  },
+  as: (x, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] + s;
+  },
+  sa: (y, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = s + y[i];
+  },
 };
 const SUB: Loops = {
-  aa: (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] - y[i]; },
-  as: (x, s, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] - s; },
-  sa: (y, s, o) => { for (let i = 0; i < o.length; i++) o[i] = s - y[i]; },
+  aa: (x, y, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] - y[i];
+  },
+  as: (x, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] - s;
+  },
+  sa: (y, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = s - y[i];
+  },
 };
 const MUL: Loops = {
-  aa: (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] * y[i]; },
-  as: (x, s, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] * s; },
-  sa: (y, s, o) => { for (let i = 0; i < o.length; i++) o[i] = s * y[i]; },
+  aa: (x, y, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] * y[i];
+  },
+  as: (x, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] * s;
+  },
+  sa: (y, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = s * y[i];
+  },
 };
 const DIV: Loops = {
-  aa: (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] / y[i]; },
-  as: (x, s, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] / s; },
-  sa: (y, s, o) => { for (let i = 0; i < o.length; i++) o[i] = s / y[i]; },
+  aa: (x, y, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] / y[i];
+  },
+  as: (x, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] / s;
+  },
+  sa: (y, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = s / y[i];
+  },
 };
 const EQ: Loops = {
-  aa: (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] === y[i] ? 1 : 0; },
-  as: (x, s, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] === s ? 1 : 0; },
-  sa: (y, s, o) => { for (let i = 0; i < o.length; i++) o[i] = s === y[i] ? 1 : 0; },
+  aa: (x, y, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] === y[i] ? 1 : 0;
+  },
+  as: (x, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] === s ? 1 : 0;
+  },
+  sa: (y, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = s === y[i] ? 1 : 0;
+  },
 };
 const NE: Loops = {
-  aa: (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] !== y[i] ? 1 : 0; },
-  as: (x, s, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] !== s ? 1 : 0; },
-  sa: (y, s, o) => { for (let i = 0; i < o.length; i++) o[i] = s !== y[i] ? 1 : 0; },
+  aa: (x, y, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] !== y[i] ? 1 : 0;
+  },
+  as: (x, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] !== s ? 1 : 0;
+  },
+  sa: (y, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = s !== y[i] ? 1 : 0;
+  },
 };
 const LT: Loops = {
-  aa: (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] < y[i] ? 1 : 0; },
-  as: (x, s, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] < s ? 1 : 0; },
-  sa: (y, s, o) => { for (let i = 0; i < o.length; i++) o[i] = s < y[i] ? 1 : 0; },
+  aa: (x, y, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] < y[i] ? 1 : 0;
+  },
+  as: (x, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] < s ? 1 : 0;
+  },
+  sa: (y, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = s < y[i] ? 1 : 0;
+  },
 };
 const LE: Loops = {
-  aa: (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] <= y[i] ? 1 : 0; },
-  as: (x, s, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] <= s ? 1 : 0; },
-  sa: (y, s, o) => { for (let i = 0; i < o.length; i++) o[i] = s <= y[i] ? 1 : 0; },
+  aa: (x, y, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] <= y[i] ? 1 : 0;
+  },
+  as: (x, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] <= s ? 1 : 0;
+  },
+  sa: (y, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = s <= y[i] ? 1 : 0;
+  },
 };
 const GT: Loops = {
-  aa: (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] > y[i] ? 1 : 0; },
-  as: (x, s, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] > s ? 1 : 0; },
-  sa: (y, s, o) => { for (let i = 0; i < o.length; i++) o[i] = s > y[i] ? 1 : 0; },
+  aa: (x, y, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] > y[i] ? 1 : 0;
+  },
+  as: (x, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] > s ? 1 : 0;
+  },
+  sa: (y, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = s > y[i] ? 1 : 0;
+  },
 };
 const GE: Loops = {
-  aa: (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] >= y[i] ? 1 : 0; },
-  as: (x, s, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] >= s ? 1 : 0; },
-  sa: (y, s, o) => { for (let i = 0; i < o.length; i++) o[i] = s >= y[i] ? 1 : 0; },
+  aa: (x, y, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] >= y[i] ? 1 : 0;
+  },
+  as: (x, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] >= s ? 1 : 0;
+  },
+  sa: (y, s, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = s >= y[i] ? 1 : 0;
+  },
 };
 
 /** Unary ops keep integer kinds (int32) or give float64; their loops are hand-written for the same reason as Loops. */
-function unaryOp(name: string, description: string, keepsInts: boolean, loop: (x: NumericArray, out: NumericArray) => void): OpDefinition {
+function unaryOp(
+  name: string,
+  description: string,
+  keepsInts: boolean,
+  loop: (x: NumericArray, out: NumericArray) => void,
+): OpDefinition {
   return defineOp({
     name,
     description,
@@ -159,7 +244,10 @@ function pyMod(x: number, y: number): number {
 
 /** Integer power wrapping at 32 bits as numpy's int32 does (exact, unlike Math.pow past 2^53). */
 function intPow(base: number, exp: number): number {
-  if (exp < 0) throw new OpArgumentError('array.pow: integers to negative integer powers are not integers; convert with array.astype(a, "float64") first.');
+  if (exp < 0)
+    throw new OpArgumentError(
+      'array.pow: integers to negative integer powers are not integers; convert with array.astype(a, "float64") first.',
+    );
   let r = 1;
   let b = base | 0;
   for (let e = exp; e > 0; e = Math.floor(e / 2)) {
@@ -170,21 +258,85 @@ function intPow(base: number, exp: number): number {
 }
 
 export const elementwiseOps: OpDefinition[] = [
-  binaryOp('array.add', 'array.add(a, b): a + b elementwise; a or b may be a number.', { result: 'arithmetic', f: (x, y) => x + y, loops: ADD }),
-  binaryOp('array.sub', 'array.sub(a, b): a - b elementwise; a or b may be a number.', { result: 'arithmetic', f: (x, y) => x - y, loops: SUB }),
-  binaryOp('array.mul', 'array.mul(a, b): a * b elementwise; a or b may be a number.', { result: 'arithmetic', f: (x, y) => x * y, fInt: Math.imul, loops: MUL }),
-  binaryOp('array.div', 'array.div(a, b): a / b elementwise, always float64 (x/0 is ±Infinity or NaN, as numpy).', { result: 'float', f: (x, y) => x / y, loops: DIV }),
-  binaryOp('array.pow', 'array.pow(a, b): a ** b elementwise; a or b may be a number (integers to negative integer powers are an error).', { result: 'arithmetic', f: Math.pow, fInt: intPow }),
-  binaryOp('array.mod', 'array.mod(a, b): a % b elementwise with the sign of b, as Python (integer x % 0 is 0).', { result: 'arithmetic', f: pyMod, fInt: (x, y) => (y === 0 ? 0 : pyMod(x, y)) }),
-  binaryOp('array.eq', 'array.eq(a, b): 1 where a == b, else 0 (uint8).', { result: 'compare', f: (x, y) => (x === y ? 1 : 0), loops: EQ }),
-  binaryOp('array.ne', 'array.ne(a, b): 1 where a != b, else 0 (uint8).', { result: 'compare', f: (x, y) => (x !== y ? 1 : 0), loops: NE }),
-  binaryOp('array.lt', 'array.lt(a, b): 1 where a < b, else 0 (uint8).', { result: 'compare', f: (x, y) => (x < y ? 1 : 0), loops: LT }),
-  binaryOp('array.le', 'array.le(a, b): 1 where a <= b, else 0 (uint8).', { result: 'compare', f: (x, y) => (x <= y ? 1 : 0), loops: LE }),
-  binaryOp('array.gt', 'array.gt(a, b): 1 where a > b, else 0 (uint8).', { result: 'compare', f: (x, y) => (x > y ? 1 : 0), loops: GT }),
-  binaryOp('array.ge', 'array.ge(a, b): 1 where a >= b, else 0 (uint8).', { result: 'compare', f: (x, y) => (x >= y ? 1 : 0), loops: GE }),
-  unaryOp('array.neg', 'array.neg(a): -a elementwise.', true, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = -x[i]; }),
-  unaryOp('array.abs', 'array.abs(a): |a| elementwise.', true, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.abs(x[i]); }),
-  unaryOp('array.sqrt', 'array.sqrt(a): the square root elementwise (NaN below zero), float64.', false, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.sqrt(x[i]); }),
-  unaryOp('array.exp', 'array.exp(a): e ** a elementwise, float64.', false, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.exp(x[i]); }),
-  unaryOp('array.log', 'array.log(a): the natural logarithm elementwise (-Infinity at 0, NaN below), float64.', false, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.log(x[i]); }),
+  binaryOp('array.add', 'array.add(a, b): a + b elementwise; a or b may be a number.', {
+    result: 'arithmetic',
+    f: (x, y) => x + y,
+    loops: ADD,
+  }),
+  binaryOp('array.sub', 'array.sub(a, b): a - b elementwise; a or b may be a number.', {
+    result: 'arithmetic',
+    f: (x, y) => x - y,
+    loops: SUB,
+  }),
+  binaryOp('array.mul', 'array.mul(a, b): a * b elementwise; a or b may be a number.', {
+    result: 'arithmetic',
+    f: (x, y) => x * y,
+    fInt: Math.imul,
+    loops: MUL,
+  }),
+  binaryOp('array.div', 'array.div(a, b): a / b elementwise, always float64 (x/0 is ±Infinity or NaN, as numpy).', {
+    result: 'float',
+    f: (x, y) => x / y,
+    loops: DIV,
+  }),
+  binaryOp(
+    'array.pow',
+    'array.pow(a, b): a ** b elementwise; a or b may be a number (integers to negative integer powers are an error).',
+    { result: 'arithmetic', f: Math.pow, fInt: intPow },
+  ),
+  binaryOp('array.mod', 'array.mod(a, b): a % b elementwise with the sign of b, as Python (integer x % 0 is 0).', {
+    result: 'arithmetic',
+    f: pyMod,
+    fInt: (x, y) => (y === 0 ? 0 : pyMod(x, y)),
+  }),
+  binaryOp('array.eq', 'array.eq(a, b): 1 where a == b, else 0 (uint8).', {
+    result: 'compare',
+    f: (x, y) => (x === y ? 1 : 0),
+    loops: EQ,
+  }),
+  binaryOp('array.ne', 'array.ne(a, b): 1 where a != b, else 0 (uint8).', {
+    result: 'compare',
+    f: (x, y) => (x !== y ? 1 : 0),
+    loops: NE,
+  }),
+  binaryOp('array.lt', 'array.lt(a, b): 1 where a < b, else 0 (uint8).', {
+    result: 'compare',
+    f: (x, y) => (x < y ? 1 : 0),
+    loops: LT,
+  }),
+  binaryOp('array.le', 'array.le(a, b): 1 where a <= b, else 0 (uint8).', {
+    result: 'compare',
+    f: (x, y) => (x <= y ? 1 : 0),
+    loops: LE,
+  }),
+  binaryOp('array.gt', 'array.gt(a, b): 1 where a > b, else 0 (uint8).', {
+    result: 'compare',
+    f: (x, y) => (x > y ? 1 : 0),
+    loops: GT,
+  }),
+  binaryOp('array.ge', 'array.ge(a, b): 1 where a >= b, else 0 (uint8).', {
+    result: 'compare',
+    f: (x, y) => (x >= y ? 1 : 0),
+    loops: GE,
+  }),
+  unaryOp('array.neg', 'array.neg(a): -a elementwise.', true, (x, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = -x[i];
+  }),
+  unaryOp('array.abs', 'array.abs(a): |a| elementwise.', true, (x, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = Math.abs(x[i]);
+  }),
+  unaryOp('array.sqrt', 'array.sqrt(a): the square root elementwise (NaN below zero), float64.', false, (x, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = Math.sqrt(x[i]);
+  }),
+  unaryOp('array.exp', 'array.exp(a): e ** a elementwise, float64.', false, (x, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = Math.exp(x[i]);
+  }),
+  unaryOp(
+    'array.log',
+    'array.log(a): the natural logarithm elementwise (-Infinity at 0, NaN below), float64.',
+    false,
+    (x, o) => {
+      for (let i = 0; i < o.length; i++) o[i] = Math.log(x[i]);
+    },
+  ),
 ];

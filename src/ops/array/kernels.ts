@@ -21,7 +21,12 @@ export interface Layout {
 
 export function layout(shape: number[], axis: number | null): Layout {
   if (axis === null) return { outer: 1, n: sizeOf(shape), inner: 1, outShape: [] };
-  return { outer: sizeOf(shape.slice(0, axis)), n: shape[axis], inner: sizeOf(shape.slice(axis + 1)), outShape: shape.filter((_, i) => i !== axis) };
+  return {
+    outer: sizeOf(shape.slice(0, axis)),
+    n: shape[axis],
+    inner: sizeOf(shape.slice(axis + 1)),
+    outShape: shape.filter((_, i) => i !== axis),
+  };
 }
 
 export function sumKernel(x: NumericArray, { outer, n, inner }: Layout): Float64Array {
@@ -32,7 +37,8 @@ export function sumKernel(x: NumericArray, { outer, n, inner }: Layout): Float64
       for (let k = 0, p = o * n; k < n; k++, p++) s += x[p];
       out[o] = s;
     } else {
-      for (let k = 0; k < n; k++) for (let i = 0, p = (o * n + k) * inner, q = o * inner; i < inner; i++) out[q + i] += x[p + i];
+      for (let k = 0; k < n; k++)
+        for (let i = 0, p = (o * n + k) * inner, q = o * inner; i < inner; i++) out[q + i] += x[p + i];
     }
   }
   return out;

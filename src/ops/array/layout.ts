@@ -6,7 +6,15 @@
  */
 import { OpArgumentError, type OpDefinition } from '../registry.ts';
 import { typeName } from '../builtin.ts';
-import { NDArray, allocate, isIntegerDType, sizeOf, stridesOf, type DType, type NumericArray } from '../../values/ndarray.ts';
+import {
+  NDArray,
+  allocate,
+  isIntegerDType,
+  sizeOf,
+  stridesOf,
+  type DType,
+  type NumericArray,
+} from '../../values/ndarray.ts';
 import { MAX_NDIM, checkSize, dtypeArg, fmt, intArg, ndarray, normalizeAxis, op1 } from './args.ts';
 
 /**
@@ -45,14 +53,20 @@ function resolveSlice(len: number, start: number | null, stop: number | null, st
   const clamp = (i: number) => (i < 0 ? Math.max(i + len, step < 0 ? -1 : 0) : Math.min(i, step < 0 ? len - 1 : len));
   const s = start === null ? (step < 0 ? len - 1 : 0) : clamp(start);
   const e = stop === null ? (step < 0 ? -1 : len) : clamp(stop);
-  const count = step > 0 ? (s < e ? Math.floor((e - s - 1) / step) + 1 : 0) : e < s ? Math.floor((s - e - 1) / -step) + 1 : 0;
+  const count =
+    step > 0 ? (s < e ? Math.floor((e - s - 1) / step) + 1 : 0) : e < s ? Math.floor((s - e - 1) / -step) + 1 : 0;
   return [s, count];
 }
 
 function slice(op: string, a: NDArray, slices: unknown): NDArray {
-  const usage = 'one entry per axis: null (the whole axis), an index (drops the axis), or [start, stop] or [start, stop, step] (null for a default)';
-  if (!Array.isArray(slices)) throw new OpArgumentError(`${op}: slices must be a list with ${usage}; got ${typeName(slices)}.`);
-  if (slices.length > a.ndim) throw new OpArgumentError(`${op}: ${slices.length} slices for a ${a.ndim}-d array of shape ${fmt(a.shape)}; give at most ${a.ndim}.`);
+  const usage =
+    'one entry per axis: null (the whole axis), an index (drops the axis), or [start, stop] or [start, stop, step] (null for a default)';
+  if (!Array.isArray(slices))
+    throw new OpArgumentError(`${op}: slices must be a list with ${usage}; got ${typeName(slices)}.`);
+  if (slices.length > a.ndim)
+    throw new OpArgumentError(
+      `${op}: ${slices.length} slices for a ${a.ndim}-d array of shape ${fmt(a.shape)}; give at most ${a.ndim}.`,
+    );
   const strides = stridesOf(a.shape);
   const outStrides: number[] = [];
   const counts: number[] = [];
@@ -64,12 +78,16 @@ function slice(op: string, a: NDArray, slices: unknown): NDArray {
       outStrides.push(strides[axis]);
       counts.push(len);
     } else if (typeof s === 'number') {
-      if (!Number.isSafeInteger(s)) throw new OpArgumentError(`${op}: slices[${axis}] must be an integer index, got ${s}.`);
-      if (s < -len || s >= len) throw new OpArgumentError(`${op}: index ${s} is out of range for axis ${axis} of length ${len}.`);
+      if (!Number.isSafeInteger(s))
+        throw new OpArgumentError(`${op}: slices[${axis}] must be an integer index, got ${s}.`);
+      if (s < -len || s >= len)
+        throw new OpArgumentError(`${op}: index ${s} is out of range for axis ${axis} of length ${len}.`);
       offset += (s < 0 ? s + len : s) * strides[axis];
     } else {
       if (!Array.isArray(s) || s.length < 2 || s.length > 3 || !s.every((x) => x === null || Number.isSafeInteger(x))) {
-        throw new OpArgumentError(`${op}: slices[${axis}] is ${Array.isArray(s) ? JSON.stringify(s) : typeName(s)}; give ${usage}.`);
+        throw new OpArgumentError(
+          `${op}: slices[${axis}] is ${Array.isArray(s) ? JSON.stringify(s) : typeName(s)}; give ${usage}.`,
+        );
       }
       const step = s[2] ?? 1;
       if (step === 0) throw new OpArgumentError(`${op}: slices[${axis}] has step 0; a step must not be zero.`);
@@ -88,26 +106,47 @@ function transpose(op: string, a: NDArray, axesV: unknown): NDArray {
   if (axesV === undefined || axesV === null) axes = a.shape.map((_, i) => nd - 1 - i);
   else {
     if (!Array.isArray(axesV) || axesV.length !== nd || !axesV.every((x) => Number.isSafeInteger(x))) {
-      throw new OpArgumentError(`${op}: axes must list each of the ${nd} axes once (a permutation of 0 to ${nd - 1}), got ${Array.isArray(axesV) ? JSON.stringify(axesV) : typeName(axesV)}.`);
+      throw new OpArgumentError(
+        `${op}: axes must list each of the ${nd} axes once (a permutation of 0 to ${nd - 1}), got ${Array.isArray(axesV) ? JSON.stringify(axesV) : typeName(axesV)}.`,
+      );
     }
     axes = axesV.map((x: number) => normalizeAxis(op, x, nd));
-    if (new Set(axes).size !== nd) throw new OpArgumentError(`${op}: axes ${JSON.stringify(axesV)} repeat an axis; give a permutation of 0 to ${nd - 1}.`);
+    if (new Set(axes).size !== nd)
+      throw new OpArgumentError(
+        `${op}: axes ${JSON.stringify(axesV)} repeat an axis; give a permutation of 0 to ${nd - 1}.`,
+      );
   }
   const strides = stridesOf(a.shape);
-  return gather(a.data, 0, axes.map((i) => strides[i]), axes.map((i) => a.shape[i]), a.dtype);
+  return gather(
+    a.data,
+    0,
+    axes.map((i) => strides[i]),
+    axes.map((i) => a.shape[i]),
+    a.dtype,
+  );
 }
 
 function reshape(op: string, a: NDArray, shapeV: unknown): NDArray {
   const raw = typeof shapeV === 'number' ? [shapeV] : shapeV;
-  if (!Array.isArray(raw) || !raw.every((d) => Number.isSafeInteger(d) && d >= -1) || raw.filter((d) => d === -1).length > 1) {
-    throw new OpArgumentError(`${op}: shape must be a list of non-negative integers with at most one -1 (inferred), got ${Array.isArray(shapeV) ? JSON.stringify(shapeV) : typeName(shapeV)}.`);
+  if (
+    !Array.isArray(raw) ||
+    !raw.every((d) => Number.isSafeInteger(d) && d >= -1) ||
+    raw.filter((d) => d === -1).length > 1
+  ) {
+    throw new OpArgumentError(
+      `${op}: shape must be a list of non-negative integers with at most one -1 (inferred), got ${Array.isArray(shapeV) ? JSON.stringify(shapeV) : typeName(shapeV)}.`,
+    );
   }
   const known = sizeOf((raw as number[]).filter((d) => d !== -1));
   const unknown = raw.indexOf(-1);
   const shape = [...(raw as number[])];
   if (unknown >= 0 && known > 0 && a.size % known === 0) shape[unknown] = a.size / known;
-  if (shape.includes(-1) || sizeOf(shape) !== a.size) throw new OpArgumentError(`${op}: cannot reshape an array of ${a.size} elements (shape ${fmt(a.shape)}) into shape ${fmt(raw as number[])}.`);
-  if (shape.length > MAX_NDIM) throw new OpArgumentError(`${op}: ${shape.length} dimensions is more than the ${MAX_NDIM} allowed.`);
+  if (shape.includes(-1) || sizeOf(shape) !== a.size)
+    throw new OpArgumentError(
+      `${op}: cannot reshape an array of ${a.size} elements (shape ${fmt(a.shape)}) into shape ${fmt(raw as number[])}.`,
+    );
+  if (shape.length > MAX_NDIM)
+    throw new OpArgumentError(`${op}: ${shape.length} dimensions is more than the ${MAX_NDIM} allowed.`);
   return new NDArray(a.dtype, shape, a.data); // Shared: no op writes into an array.
 }
 
@@ -118,14 +157,19 @@ function commonDType(dtypes: DType[]): DType {
 }
 
 function concatenate(op: string, listV: unknown, axisV: unknown): NDArray {
-  if (!Array.isArray(listV) || listV.length === 0) throw new OpArgumentError(`${op} expects a non-empty list of arrays, got ${Array.isArray(listV) ? 'an empty list' : typeName(listV)}.`);
+  if (!Array.isArray(listV) || listV.length === 0)
+    throw new OpArgumentError(
+      `${op} expects a non-empty list of arrays, got ${Array.isArray(listV) ? 'an empty list' : typeName(listV)}.`,
+    );
   const parts = listV.map((v, i) => ndarray(op, v, `array ${i}`));
   const nd = parts[0].ndim;
   if (nd === 0) throw new OpArgumentError(`${op}: 0-d arrays cannot be concatenated; reshape them to [1] first.`);
   const axis = axisV === undefined || axisV === null ? 0 : normalizeAxis(op, intArg(op, axisV, 'axis'), nd);
   parts.forEach((p, i) => {
     if (p.ndim !== nd || p.shape.some((d, j) => j !== axis && d !== parts[0].shape[j])) {
-      throw new OpArgumentError(`${op}: array ${i} has shape ${fmt(p.shape)} but array 0 has ${fmt(parts[0].shape)}; all dimensions except axis ${axis} must match.`);
+      throw new OpArgumentError(
+        `${op}: array ${i} has shape ${fmt(p.shape)} but array 0 has ${fmt(parts[0].shape)}; all dimensions except axis ${axis} must match.`,
+      );
     }
   });
   const shape = [...parts[0].shape];
@@ -158,15 +202,23 @@ function toList(a: NDArray): unknown {
   if (a.ndim === 0) return a.data[0];
   const strides = stridesOf(a.shape);
   const build = (axis: number, offset: number): unknown[] =>
-    axis === a.ndim - 1 ? Array.from(a.data.subarray(offset, offset + a.shape[axis])) : Array.from({ length: a.shape[axis] }, (_, i) => build(axis + 1, offset + i * strides[axis]));
+    axis === a.ndim - 1
+      ? Array.from(a.data.subarray(offset, offset + a.shape[axis]))
+      : Array.from({ length: a.shape[axis] }, (_, i) => build(axis + 1, offset + i * strides[axis]));
   return build(0, 0);
 }
 
 function matmul(op: string, a: NDArray, b: NDArray): NDArray {
-  if (a.ndim !== 2 || b.ndim !== 2) throw new OpArgumentError(`${op} multiplies 2-d arrays, got shapes ${fmt(a.shape)} and ${fmt(b.shape)}; reshape with array.reshape first.`);
+  if (a.ndim !== 2 || b.ndim !== 2)
+    throw new OpArgumentError(
+      `${op} multiplies 2-d arrays, got shapes ${fmt(a.shape)} and ${fmt(b.shape)}; reshape with array.reshape first.`,
+    );
   const [m, k] = a.shape;
   const [k2, n] = b.shape;
-  if (k !== k2) throw new OpArgumentError(`${op}: shapes ${fmt(a.shape)} and ${fmt(b.shape)} do not align: the first's columns (${k}) must equal the second's rows (${k2}).`);
+  if (k !== k2)
+    throw new OpArgumentError(
+      `${op}: shapes ${fmt(a.shape)} and ${fmt(b.shape)} do not align: the first's columns (${k}) must equal the second's rows (${k2}).`,
+    );
   checkSize(op, [m, n]);
   const A = a.data;
   const B = b.data;
@@ -185,12 +237,52 @@ function matmul(op: string, a: NDArray, b: NDArray): NDArray {
 }
 
 export const layoutOps: OpDefinition[] = [
-  op1('array.slice', 'array.slice(a, slices): per axis null, an index, or [start, stop, step?] (negative counts from the end), as numpy a[...].', ['a', 'slices'], 2, (op, [a, s]) => slice(op, ndarray(op, a, 'a'), s)),
-  op1('array.transpose', 'array.transpose(a, axes?): the axes permuted (reversed by default).', ['a', 'axes'], 1, (op, [a, axes]) => transpose(op, ndarray(op, a, 'a'), axes)),
-  op1('array.reshape', 'array.reshape(a, shape): the same elements in a new shape; one dimension may be -1 (inferred).', ['a', 'shape'], 2, (op, [a, s]) => reshape(op, ndarray(op, a, 'a'), s)),
-  op1('array.concatenate', 'array.concatenate(arrays, axis=0): arrays joined along an axis.', ['arrays', 'axis'], 1, (op, [list, axis]) => concatenate(op, list, axis)),
-  op1('array.matmul', 'array.matmul(a, b): the matrix product of 2-d arrays.', ['a', 'b'], 2, (op, [a, b]) => matmul(op, ndarray(op, a, 'a'), ndarray(op, b, 'b'))),
-  op1('array.astype', 'array.astype(a, dtype): a copy in another dtype (to an integer dtype: toward zero, wrapping).', ['a', 'dtype'], 2, (op, [a, dt]) => astype(ndarray(op, a, 'a'), dtypeArg(op, dt, 'float64'))),
-  op1('array.shape', 'array.shape(a): the shape, a list of integers.', ['a'], 1, (op, [a]) => [...ndarray(op, a, 'a').shape]),
-  op1('array.to_list', 'array.to_list(a): the elements as nested lists (a number for a 0-d array).', ['a'], 1, (op, [a]) => toList(ndarray(op, a, 'a'))),
+  op1(
+    'array.slice',
+    'array.slice(a, slices): per axis null, an index, or [start, stop, step?] (negative counts from the end), as numpy a[...].',
+    ['a', 'slices'],
+    2,
+    (op, [a, s]) => slice(op, ndarray(op, a, 'a'), s),
+  ),
+  op1(
+    'array.transpose',
+    'array.transpose(a, axes?): the axes permuted (reversed by default).',
+    ['a', 'axes'],
+    1,
+    (op, [a, axes]) => transpose(op, ndarray(op, a, 'a'), axes),
+  ),
+  op1(
+    'array.reshape',
+    'array.reshape(a, shape): the same elements in a new shape; one dimension may be -1 (inferred).',
+    ['a', 'shape'],
+    2,
+    (op, [a, s]) => reshape(op, ndarray(op, a, 'a'), s),
+  ),
+  op1(
+    'array.concatenate',
+    'array.concatenate(arrays, axis=0): arrays joined along an axis.',
+    ['arrays', 'axis'],
+    1,
+    (op, [list, axis]) => concatenate(op, list, axis),
+  ),
+  op1('array.matmul', 'array.matmul(a, b): the matrix product of 2-d arrays.', ['a', 'b'], 2, (op, [a, b]) =>
+    matmul(op, ndarray(op, a, 'a'), ndarray(op, b, 'b')),
+  ),
+  op1(
+    'array.astype',
+    'array.astype(a, dtype): a copy in another dtype (to an integer dtype: toward zero, wrapping).',
+    ['a', 'dtype'],
+    2,
+    (op, [a, dt]) => astype(ndarray(op, a, 'a'), dtypeArg(op, dt, 'float64')),
+  ),
+  op1('array.shape', 'array.shape(a): the shape, a list of integers.', ['a'], 1, (op, [a]) => [
+    ...ndarray(op, a, 'a').shape,
+  ]),
+  op1(
+    'array.to_list',
+    'array.to_list(a): the elements as nested lists (a number for a 0-d array).',
+    ['a'],
+    1,
+    (op, [a]) => toList(ndarray(op, a, 'a')),
+  ),
 ];

@@ -13,7 +13,8 @@ import { OpArgumentError, defineOp, type OpDefinition } from '../registry.ts';
 function bind(op: string, args: unknown[], kwargs: Record<string, unknown> | undefined, params: string[]): unknown[] {
   const names = params.map((p) => p.replace(/\?$/, ''));
   const sig = `${op}(${params.join(', ')})`;
-  if (args.length > params.length) throw new FrameError(`takes at most ${params.length} arguments, got ${args.length}: ${sig}.`);
+  if (args.length > params.length)
+    throw new FrameError(`takes at most ${params.length} arguments, got ${args.length}: ${sig}.`);
   const out = args.slice();
   for (const [k, v] of Object.entries(kwargs ?? {})) {
     const i = names.indexOf(k);
@@ -27,7 +28,12 @@ function bind(op: string, args: unknown[], kwargs: Record<string, unknown> | und
   return out;
 }
 
-export function frameOp(name: string, params: string[], description: string, fn: (a: unknown[]) => unknown): OpDefinition {
+export function frameOp(
+  name: string,
+  params: string[],
+  description: string,
+  fn: (a: unknown[]) => unknown,
+): OpDefinition {
   return defineOp({
     name,
     description: `${name}(${params.join(', ')}): ${description}`,
@@ -52,7 +58,9 @@ export function asFrame(v: unknown, what: string): Frame {
       throw err;
     }
   }
-  throw new FrameError(`${what} must be a frame (made by a frame op, or {"$frame": {"columns": {...}}}), got ${describe(v)}.`);
+  throw new FrameError(
+    `${what} must be a frame (made by a frame op, or {"$frame": {"columns": {...}}}), got ${describe(v)}.`,
+  );
 }
 
 export function frames(v: unknown, what: string): Frame[] {
@@ -70,14 +78,16 @@ export function columnName(f: Frame, v: unknown, what: string): string {
 /** A column name or a non-empty list of distinct names. */
 export function columnList(f: Frame, v: unknown, what: string): string[] {
   const list = typeof v === 'string' ? [v] : v;
-  if (!Array.isArray(list) || list.length === 0) throw new FrameError(`${what} must be a column name or a non-empty list of names, got ${describe(v)}.`);
+  if (!Array.isArray(list) || list.length === 0)
+    throw new FrameError(`${what} must be a column name or a non-empty list of names, got ${describe(v)}.`);
   list.forEach((n, i) => columnName(f, n, `${what}[${i}]`));
   if (new Set(list).size !== list.length) throw new FrameError(`${what} names a column twice.`);
   return list as string[];
 }
 
 export function integer(v: unknown, what: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new FrameError(`${what} must be an integer from ${min} to ${max}, got ${describe(v)}.`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new FrameError(`${what} must be an integer from ${min} to ${max}, got ${describe(v)}.`);
   return v;
 }
 
@@ -86,6 +96,7 @@ export type Scalar = number | string | null;
 export function sameKind(c: Column, v: unknown, what: string, nullOk: boolean): Scalar {
   if (v === null && nullOk) return null;
   const want = isNumericColumn(c) ? 'number' : 'string';
-  if (typeof v !== want) throw new FrameError(`${what} must be a ${want} (the column holds ${want}s), got ${describe(v)}.`);
+  if (typeof v !== want)
+    throw new FrameError(`${what} must be a ${want} (the column holds ${want}s), got ${describe(v)}.`);
   return v as Scalar;
 }

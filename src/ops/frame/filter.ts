@@ -11,7 +11,8 @@ import { asFrame, frameOp, sameKind, type Scalar } from './args.ts';
 
 const COMPARISONS = ['==', '!=', '<', '<=', '>', '>=', 'in', 'not_in'] as const;
 type Comparison = (typeof COMPARISONS)[number];
-const PREDICATE_FORM = '[column, op, value] with op one of ==, !=, <, <=, >, >=, in, not_in; ["and", p, ...]; ["or", p, ...]; or ["not", p]';
+const PREDICATE_FORM =
+  '[column, op, value] with op one of ==, !=, <, <=, >, >=, in, not_in; ["and", p, ...]; ["or", p, ...]; or ["not", p]';
 
 /** A row mask (1 = keep) for a predicate; see PREDICATE_FORM. Missing values fail every test but != and not_in. */
 function predicateMask(f: Frame, p: unknown, path: string, depth = 0): Uint8Array {
@@ -21,7 +22,8 @@ function predicateMask(f: Frame, p: unknown, path: string, depth = 0): Uint8Arra
   if ((head === 'and' || head === 'or') && rest.length > 0 && rest.every(Array.isArray)) {
     const masks = rest.map((q, i) => predicateMask(f, q, `${path}[${i + 1}]`, depth + 1));
     const out = masks[0].slice();
-    for (const m of masks.slice(1)) for (let i = 0; i < out.length; i++) out[i] = head === 'and' ? out[i] & m[i] : out[i] | m[i];
+    for (const m of masks.slice(1))
+      for (let i = 0; i < out.length; i++) out[i] = head === 'and' ? out[i] & m[i] : out[i] | m[i];
     return out;
   }
   if (head === 'not' && rest.length === 1 && Array.isArray(rest[0])) {
@@ -29,7 +31,8 @@ function predicateMask(f: Frame, p: unknown, path: string, depth = 0): Uint8Arra
     for (let i = 0; i < m.length; i++) m[i] ^= 1;
     return m;
   }
-  if (p.length !== 3 || typeof head !== 'string' || !COMPARISONS.includes(p[1])) throw new FrameError(`${path} must be a predicate (${PREDICATE_FORM}), got ${JSON.stringify(p).slice(0, 80)}.`);
+  if (p.length !== 3 || typeof head !== 'string' || !COMPARISONS.includes(p[1]))
+    throw new FrameError(`${path} must be a predicate (${PREDICATE_FORM}), got ${JSON.stringify(p).slice(0, 80)}.`);
   return comparisonMask(f.column(head), p[1] as Comparison, p[2], `${path}[2]`);
 }
 
@@ -45,7 +48,8 @@ function comparisonMask(c: Column, op: Comparison, value: unknown, where: string
   }
   const v = sameKind(c, value, where, true);
   if (v === null) {
-    if (op !== '==' && op !== '!=') throw new FrameError(`${where}: null (missing) can only be compared with == or !=.`);
+    if (op !== '==' && op !== '!=')
+      throw new FrameError(`${where}: null (missing) can only be compared with == or !=.`);
     for (let i = 0; i < n; i++) out[i] = isMissing(c[i]) === (op === '==') ? 1 : 0;
     return out;
   }
@@ -70,7 +74,12 @@ function maskIndices(m: Uint8Array): Int32Array {
 }
 
 const EXPR_FORM = 'a number, {"col": name}, or [op, expr, expr] with op one of + - * /';
-const ARITH: Record<string, (a: number, b: number) => number> = { '+': (a, b) => a + b, '-': (a, b) => a - b, '*': (a, b) => a * b, '/': (a, b) => a / b };
+const ARITH: Record<string, (a: number, b: number) => number> = {
+  '+': (a, b) => a + b,
+  '-': (a, b) => a - b,
+  '*': (a, b) => a * b,
+  '/': (a, b) => a / b,
+};
 
 /** A number (constant) or a Float64Array (one value per row). */
 function evalExpr(f: Frame, e: unknown, path: string, depth = 0): number | Float64Array {
@@ -78,15 +87,22 @@ function evalExpr(f: Frame, e: unknown, path: string, depth = 0): number | Float
   if (typeof e === 'number') return e;
   if (Array.isArray(e)) {
     const fn = typeof e[0] === 'string' && Object.hasOwn(ARITH, e[0]) ? ARITH[e[0]] : undefined;
-    if (e.length !== 3 || !fn) throw new FrameError(`${path} must be ${EXPR_FORM}, got ${JSON.stringify(e).slice(0, 80)}.`);
+    if (e.length !== 3 || !fn)
+      throw new FrameError(`${path} must be ${EXPR_FORM}, got ${JSON.stringify(e).slice(0, 80)}.`);
     const a = evalExpr(f, e[1], `${path}[1]`, depth + 1);
     const b = evalExpr(f, e[2], `${path}[2]`, depth + 1);
     if (typeof a === 'number' && typeof b === 'number') return fn(a, b);
     const out = new Float64Array(f.length);
-    for (let i = 0; i < out.length; i++) out[i] = fn(typeof a === 'number' ? a : a[i], typeof b === 'number' ? b : b[i]);
+    for (let i = 0; i < out.length; i++)
+      out[i] = fn(typeof a === 'number' ? a : a[i], typeof b === 'number' ? b : b[i]);
     return out;
   }
-  if (typeof e === 'object' && e !== null && Object.keys(e).length === 1 && typeof (e as { col?: unknown }).col === 'string') {
+  if (
+    typeof e === 'object' &&
+    e !== null &&
+    Object.keys(e).length === 1 &&
+    typeof (e as { col?: unknown }).col === 'string'
+  ) {
     const c = f.numeric((e as { col: string }).col);
     return c instanceof Float64Array ? c : Float64Array.from(c);
   }
@@ -94,17 +110,28 @@ function evalExpr(f: Frame, e: unknown, path: string, depth = 0): number | Float
 }
 
 export const filterOps: OpDefinition[] = [
-  frameOp('frame.filter', ['f', 'predicate'], 'the rows where predicate holds: [column, op, value] (==, !=, <, <=, >, >=, in, not_in), ["and", p, ...], ["or", p, ...], ["not", p].', ([f, p]) => {
-    const fr = asFrame(f, 'f');
-    return fr.take(maskIndices(predicateMask(fr, p, 'predicate')));
-  }),
-  frameOp('frame.assign', ['f', 'columns'], 'new or replaced float64 columns {name: expr}, in order; expr is a number, {"col": name} or [+|-|*|/, expr, expr].', ([f, a]) => {
-    let fr = asFrame(f, 'f');
-    if (typeof a !== 'object' || a === null || Array.isArray(a)) throw new FrameError(`columns must be an object {newColumn: expr}, got ${describe(a)}.`);
-    for (const [name, e] of Object.entries(a)) {
-      const v = evalExpr(fr, e, `columns[${JSON.stringify(name)}]`);
-      fr = fr.with(name, typeof v === 'number' ? new Float64Array(fr.length).fill(v) : v);
-    }
-    return fr;
-  }),
+  frameOp(
+    'frame.filter',
+    ['f', 'predicate'],
+    'the rows where predicate holds: [column, op, value] (==, !=, <, <=, >, >=, in, not_in), ["and", p, ...], ["or", p, ...], ["not", p].',
+    ([f, p]) => {
+      const fr = asFrame(f, 'f');
+      return fr.take(maskIndices(predicateMask(fr, p, 'predicate')));
+    },
+  ),
+  frameOp(
+    'frame.assign',
+    ['f', 'columns'],
+    'new or replaced float64 columns {name: expr}, in order; expr is a number, {"col": name} or [+|-|*|/, expr, expr].',
+    ([f, a]) => {
+      let fr = asFrame(f, 'f');
+      if (typeof a !== 'object' || a === null || Array.isArray(a))
+        throw new FrameError(`columns must be an object {newColumn: expr}, got ${describe(a)}.`);
+      for (const [name, e] of Object.entries(a)) {
+        const v = evalExpr(fr, e, `columns[${JSON.stringify(name)}]`);
+        fr = fr.with(name, typeof v === 'number' ? new Float64Array(fr.length).fill(v) : v);
+      }
+      return fr;
+    },
+  ),
 ];

@@ -6,7 +6,17 @@
  * sorted by the group keys), and groupby_agg does all three for one partition.
  * This module also parses the shared by and aggs arguments.
  */
-import { Frame, FrameError, describe, isMissing, isNumericColumn, listNames, type Column, type NumericColumn, type StringColumn } from '../../values/frame.ts';
+import {
+  Frame,
+  FrameError,
+  describe,
+  isMissing,
+  isNumericColumn,
+  listNames,
+  type Column,
+  type NumericColumn,
+  type StringColumn,
+} from '../../values/frame.ts';
 import type { OpDefinition } from '../registry.ts';
 import { asFrame, frameOp, frames, integer, type Scalar } from './args.ts';
 import { groupRows } from './keys.ts';
@@ -15,7 +25,15 @@ import { sortIndices } from './sort.ts';
 const AGGS = ['sum', 'mean', 'count', 'min', 'max', 'std', 'var'] as const;
 type Agg = (typeof AGGS)[number];
 type Stat = 'count' | 'sum' | 'mean' | 'm2' | 'min' | 'max';
-const STATS_OF: Record<Agg, Stat[]> = { count: ['count'], sum: ['sum'], mean: ['count', 'mean'], var: ['count', 'mean', 'm2'], std: ['count', 'mean', 'm2'], min: ['min'], max: ['max'] };
+const STATS_OF: Record<Agg, Stat[]> = {
+  count: ['count'],
+  sum: ['sum'],
+  mean: ['count', 'mean'],
+  var: ['count', 'mean', 'm2'],
+  std: ['count', 'mean', 'm2'],
+  min: ['min'],
+  max: ['max'],
+};
 
 interface GroupSpec {
   by: string[];
@@ -29,18 +47,27 @@ const statName = (stat: Stat, col: string) => `${stat}(${col})`;
 /** Parses by and aggs; `columns` looks up a value column to check its type (undefined for partials, which hold stat columns). */
 function groupSpec(by: unknown, aggs: unknown, columns: (name: string) => Column | undefined): GroupSpec {
   const byList = typeof by === 'string' ? [by] : by;
-  if (!Array.isArray(byList) || byList.length === 0 || !byList.every((b) => typeof b === 'string')) throw new FrameError(`by must be a column name or a non-empty list of names, got ${describe(by)}.`);
+  if (!Array.isArray(byList) || byList.length === 0 || !byList.every((b) => typeof b === 'string'))
+    throw new FrameError(`by must be a column name or a non-empty list of names, got ${describe(by)}.`);
   if (new Set(byList).size !== byList.length) throw new FrameError('by names a column twice.');
   if (typeof aggs !== 'object' || aggs === null || Array.isArray(aggs) || Object.keys(aggs).length === 0) {
-    throw new FrameError(`aggs must be an object mapping output names to [column, agg] (agg one of ${AGGS.join(', ')}), e.g. {"mean_grade": ["grade", "mean"]}; got ${describe(aggs)}.`);
+    throw new FrameError(
+      `aggs must be an object mapping output names to [column, agg] (agg one of ${AGGS.join(', ')}), e.g. {"mean_grade": ["grade", "mean"]}; got ${describe(aggs)}.`,
+    );
   }
   const spec: GroupSpec = { by: byList as string[], aggs: [], stats: new Map() };
   for (const [out, a] of Object.entries(aggs)) {
     if (!Array.isArray(a) || a.length !== 2 || typeof a[0] !== 'string' || !AGGS.includes(a[1])) {
-      throw new FrameError(`aggs[${JSON.stringify(out)}] must be [column, agg] with agg one of ${AGGS.join(', ')}, got ${JSON.stringify(a)?.slice(0, 80)}.`);
+      throw new FrameError(
+        `aggs[${JSON.stringify(out)}] must be [column, agg] with agg one of ${AGGS.join(', ')}, got ${JSON.stringify(a)?.slice(0, 80)}.`,
+      );
     }
-    if (spec.by.includes(out)) throw new FrameError(`aggs[${JSON.stringify(out)}]: the output name is also a group column; rename it.`);
-    if (spec.by.includes(a[0])) throw new FrameError(`aggs[${JSON.stringify(out)}]: column ${JSON.stringify(a[0])} is a group column and cannot be aggregated.`);
+    if (spec.by.includes(out))
+      throw new FrameError(`aggs[${JSON.stringify(out)}]: the output name is also a group column; rename it.`);
+    if (spec.by.includes(a[0]))
+      throw new FrameError(
+        `aggs[${JSON.stringify(out)}]: column ${JSON.stringify(a[0])} is a group column and cannot be aggregated.`,
+      );
     spec.aggs.push([out, a[0], a[1]]);
     const set = spec.stats.get(a[0]) ?? new Set<Stat>();
     for (const s of STATS_OF[a[1] as Agg]) set.add(s);
@@ -57,8 +84,11 @@ function groupSpec(by: unknown, aggs: unknown, columns: (name: string) => Column
 
 function partialColumns(spec: GroupSpec): string[] {
   const names = [...spec.by];
-  for (const [col, stats] of spec.stats) for (const s of ['count', 'sum', 'mean', 'm2', 'min', 'max'] as Stat[]) if (stats.has(s)) names.push(statName(s, col));
-  if (new Set(names).size !== names.length) throw new FrameError(`a group column is named like a statistic column (${listNames(names)}); rename it.`);
+  for (const [col, stats] of spec.stats)
+    for (const s of ['count', 'sum', 'mean', 'm2', 'min', 'max'] as Stat[])
+      if (stats.has(s)) names.push(statName(s, col));
+  if (new Set(names).size !== names.length)
+    throw new FrameError(`a group column is named like a statistic column (${listNames(names)}); rename it.`);
   return names;
 }
 
@@ -112,7 +142,8 @@ function groupbyPartial(f: Frame, spec: GroupSpec): Frame {
       }
     }
     const byStat: Record<Stat, Column> = { count, sum, mean, m2, min, max };
-    for (const s of ['count', 'sum', 'mean', 'm2', 'min', 'max'] as Stat[]) if (stats.has(s)) out.push([statName(s, col), byStat[s]]);
+    for (const s of ['count', 'sum', 'mean', 'm2', 'min', 'max'] as Stat[])
+      if (stats.has(s)) out.push([statName(s, col), byStat[s]]);
   }
   return new Frame(out, G);
 }
@@ -122,7 +153,10 @@ function groupbyCombine(partials: Frame[], spec: GroupSpec): Frame {
   const names = partialColumns(spec);
   partials.forEach((p, i) => {
     const missing = names.filter((n) => !p.has(n));
-    if (missing.length) throw new FrameError(`partial ${i} has no column ${listNames(missing)}: give groupby_partial, groupby_combine and groupby_finalize the same by and aggs.`);
+    if (missing.length)
+      throw new FrameError(
+        `partial ${i} has no column ${listNames(missing)}: give groupby_partial, groupby_combine and groupby_finalize the same by and aggs.`,
+      );
   });
   const all = Frame.concat(partials.map((p) => p.select(names)));
   const { ids, first } = groupRows(all, spec.by);
@@ -169,7 +203,8 @@ function groupbyCombine(partials: Frame[], spec: GroupSpec): Frame {
     for (const s of ['min', 'max'] as const) {
       if (!stats.has(s)) continue;
       const c = get(s);
-      const better = (v: Scalar, cur: Scalar) => !isMissing(v) && (isMissing(cur) || (s === 'min' ? v! < cur! : v! > cur!));
+      const better = (v: Scalar, cur: Scalar) =>
+        !isMissing(v) && (isMissing(cur) || (s === 'min' ? v! < cur! : v! > cur!));
       const col2 = isNumericColumn(c) ? new Float64Array(G).fill(NaN) : (new Array(G).fill(null) as StringColumn);
       for (let i = 0; i < all.length; i++) {
         const g = ids[i];
@@ -177,7 +212,8 @@ function groupbyCombine(partials: Frame[], spec: GroupSpec): Frame {
       }
       res.set(s, col2);
     }
-    for (const s of ['count', 'sum', 'mean', 'm2', 'min', 'max'] as Stat[]) if (res.has(s)) out.push([statName(s, col), res.get(s)!]);
+    for (const s of ['count', 'sum', 'mean', 'm2', 'min', 'max'] as Stat[])
+      if (res.has(s)) out.push([statName(s, col), res.get(s)!]);
   }
   return new Frame(out, G);
 }
@@ -201,7 +237,13 @@ function groupbyFinalize(partial: Frame, spec: GroupSpec, ddof: number): Frame {
     out.push([name, v]);
   }
   const result = new Frame(out, p.length);
-  return result.take(sortIndices(result, spec.by, spec.by.map(() => true)));
+  return result.take(
+    sortIndices(
+      result,
+      spec.by,
+      spec.by.map(() => true),
+    ),
+  );
 }
 
 function groupSpecFor(f: Frame, by: unknown, aggs: unknown): GroupSpec {
@@ -220,21 +262,41 @@ function ddofArg(v: unknown): number {
 }
 
 export const groupbyOps: OpDefinition[] = [
-  frameOp('frame.groupby_partial', ['f', 'by', 'aggs'], 'per-group statistics of one partition (count, sum, mean, m2, min, max as aggs need), to merge with groupby_combine.', ([f, by, aggs]) => {
-    const fr = asFrame(f, 'f');
-    return groupbyPartial(fr, groupSpecFor(fr, by, aggs));
-  }),
-  frameOp('frame.groupby_combine', ['partials', 'by', 'aggs'], 'merges a list of groupby partials into one partial, exactly (Chan et al. for mean, var, std).', ([ps, by, aggs]) => {
-    const list = frames(ps, 'partials');
-    return groupbyCombine(list, groupSpecForPartials(by, aggs));
-  }),
-  frameOp('frame.groupby_finalize', ['partial', 'by', 'aggs', 'ddof?'], 'the groupby result from a partial: group columns then one column per agg, sorted by the group keys; var and std divide by count - ddof (default 1).', ([p, by, aggs, ddof]) => {
-    const fr = asFrame(p, 'partial');
-    return groupbyFinalize(fr, groupSpecForPartials(by, aggs), ddofArg(ddof));
-  }),
-  frameOp('frame.groupby_agg', ['f', 'by', 'aggs', 'ddof?'], 'groupby of one partition: {output: [column, sum|mean|count|min|max|std|var]}, sorted by the group keys.', ([f, by, aggs, ddof]) => {
-    const fr = asFrame(f, 'f');
-    const spec = groupSpecFor(fr, by, aggs);
-    return groupbyFinalize(groupbyPartial(fr, spec), spec, ddofArg(ddof));
-  }),
+  frameOp(
+    'frame.groupby_partial',
+    ['f', 'by', 'aggs'],
+    'per-group statistics of one partition (count, sum, mean, m2, min, max as aggs need), to merge with groupby_combine.',
+    ([f, by, aggs]) => {
+      const fr = asFrame(f, 'f');
+      return groupbyPartial(fr, groupSpecFor(fr, by, aggs));
+    },
+  ),
+  frameOp(
+    'frame.groupby_combine',
+    ['partials', 'by', 'aggs'],
+    'merges a list of groupby partials into one partial, exactly (Chan et al. for mean, var, std).',
+    ([ps, by, aggs]) => {
+      const list = frames(ps, 'partials');
+      return groupbyCombine(list, groupSpecForPartials(by, aggs));
+    },
+  ),
+  frameOp(
+    'frame.groupby_finalize',
+    ['partial', 'by', 'aggs', 'ddof?'],
+    'the groupby result from a partial: group columns then one column per agg, sorted by the group keys; var and std divide by count - ddof (default 1).',
+    ([p, by, aggs, ddof]) => {
+      const fr = asFrame(p, 'partial');
+      return groupbyFinalize(fr, groupSpecForPartials(by, aggs), ddofArg(ddof));
+    },
+  ),
+  frameOp(
+    'frame.groupby_agg',
+    ['f', 'by', 'aggs', 'ddof?'],
+    'groupby of one partition: {output: [column, sum|mean|count|min|max|std|var]}, sorted by the group keys.',
+    ([f, by, aggs, ddof]) => {
+      const fr = asFrame(f, 'f');
+      const spec = groupSpecFor(fr, by, aggs);
+      return groupbyFinalize(groupbyPartial(fr, spec), spec, ddofArg(ddof));
+    },
+  ),
 ];

@@ -28,4 +28,11 @@ import { shuffleOps } from './shuffle.ts';
 
 export { hashPart } from './shuffle.ts';
 
-export const frameOps: OpDefinition[] = [...buildOps, ...filterOps, ...groupbyOps, ...orderOps, ...shuffleOps, ...mergeOps];
+export const frameOps: OpDefinition[] = [
+  ...buildOps,
+  ...filterOps,
+  ...groupbyOps,
+  ...orderOps,
+  ...shuffleOps,
+  ...mergeOps,
+];

@@ -15,7 +15,10 @@ function hashJoin(left: Frame, right: Frame, on: string[], how: 'inner' | 'left'
   on.forEach((k) => {
     const a = isNumericColumn(left.column(k));
     // An empty side has no values to disagree with (its column type is a guess).
-    if (a !== isNumericColumn(right.column(k)) && left.length > 0 && right.length > 0) throw new FrameError(`key column ${JSON.stringify(k)} holds ${a ? 'numbers' : 'strings'} on the left and ${a ? 'strings' : 'numbers'} on the right.`);
+    if (a !== isNumericColumn(right.column(k)) && left.length > 0 && right.length > 0)
+      throw new FrameError(
+        `key column ${JSON.stringify(k)} holds ${a ? 'numbers' : 'strings'} on the left and ${a ? 'strings' : 'numbers'} on the right.`,
+      );
   });
   const { codes, count } = rowCodes([left, right], on);
   const [lc, rc] = codes;
@@ -42,7 +45,8 @@ function hashJoin(left: Frame, right: Frame, on: string[], how: 'inner' | 'left'
       li.push(i);
       ri.push(r);
     }
-    if (li.length > MAX_MERGE_ROWS) throw new FrameError(`the join gives more than ${MAX_MERGE_ROWS} rows: the keys repeat too often on both sides.`);
+    if (li.length > MAX_MERGE_ROWS)
+      throw new FrameError(`the join gives more than ${MAX_MERGE_ROWS} rows: the keys repeat too often on both sides.`);
   }
   const lothers = left.names.filter((n) => !on.includes(n));
   const rothers = right.names.filter((n) => !on.includes(n));
@@ -62,13 +66,19 @@ function takeOrMissing(c: Column, idx: number[]): Column {
 }
 
 export const mergeOps: OpDefinition[] = [
-  frameOp('frame.merge', ['left', 'right', 'on', 'how?'], 'joins two frames on key column(s) by hashing (how "inner" or "left"); clashing column names get _x and _y.', ([l, r, on, how]) => {
-    const left = asFrame(l, 'left');
-    const right = asFrame(r, 'right');
-    const keys = columnList(left, on, 'on');
-    keys.forEach((k) => columnName(right, k, 'on (right frame)'));
-    const mode = how ?? 'inner';
-    if (mode !== 'inner' && mode !== 'left') throw new FrameError(`how must be "inner" or "left", got ${describe(how)}.`);
-    return hashJoin(left, right, keys, mode);
-  }),
+  frameOp(
+    'frame.merge',
+    ['left', 'right', 'on', 'how?'],
+    'joins two frames on key column(s) by hashing (how "inner" or "left"); clashing column names get _x and _y.',
+    ([l, r, on, how]) => {
+      const left = asFrame(l, 'left');
+      const right = asFrame(r, 'right');
+      const keys = columnList(left, on, 'on');
+      keys.forEach((k) => columnName(right, k, 'on (right frame)'));
+      const mode = how ?? 'inner';
+      if (mode !== 'inner' && mode !== 'left')
+        throw new FrameError(`how must be "inner" or "left", got ${describe(how)}.`);
+      return hashJoin(left, right, keys, mode);
+    },
+  ),
 ];

@@ -24,7 +24,8 @@ export function hashPart(v: number | string | null, k: number): number {
     const s = v as string;
     for (let i = 0; i < s.length; i++) {
       let cp = s.charCodeAt(i);
-      if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) cp = 0x10000 + ((cp - 0xd800) << 10) + (s.charCodeAt(++i) - 0xdc00);
+      if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00)
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (s.charCodeAt(++i) - 0xdc00);
       else if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
       if (cp < 0x80) h = Math.imul(h ^ cp, 0x01000193);
       else if (cp < 0x800) {
@@ -64,10 +65,14 @@ function splitByPart(f: Frame, part: Int32Array, k: number): Frame[] {
 }
 
 function checkBoundaries(c: Column, b: unknown, k: number): Scalar[] {
-  if (!Array.isArray(b) || b.length !== k - 1) throw new FrameError(`boundaries must be a sorted list of k - 1 = ${k - 1} values, got ${Array.isArray(b) ? `${b.length} values` : describe(b)}.`);
+  if (!Array.isArray(b) || b.length !== k - 1)
+    throw new FrameError(
+      `boundaries must be a sorted list of k - 1 = ${k - 1} values, got ${Array.isArray(b) ? `${b.length} values` : describe(b)}.`,
+    );
   b.forEach((v, i) => {
     sameKind(c, v, `boundaries[${i}]`, false);
-    if (i > 0 && v < b[i - 1]) throw new FrameError(`boundaries must be sorted: boundaries[${i}] is less than boundaries[${i - 1}].`);
+    if (i > 0 && v < b[i - 1])
+      throw new FrameError(`boundaries must be sorted: boundaries[${i}] is less than boundaries[${i - 1}].`);
   });
   return b;
 }
@@ -86,16 +91,21 @@ function rangePart(v: Scalar, b: Scalar[]): number {
 }
 
 export const shuffleOps: OpDefinition[] = [
-  frameOp('frame.shuffle_group', ['f', 'column', 'k', 'boundaries?'], 'splits a frame into exactly k frames by a hash of column (equal values, same part) or, with k - 1 sorted boundaries, by range.', ([f, col, k, b]) => {
-    const fr = asFrame(f, 'f');
-    const c = fr.column(columnName(fr, col, 'column'));
-    const parts = integer(k, 'k', 1, 100_000);
-    const part = new Int32Array(fr.length);
-    if (b === undefined || b === null) for (let i = 0; i < c.length; i++) part[i] = hashPart(c[i], parts);
-    else {
-      const bs = checkBoundaries(c, b, parts);
-      for (let i = 0; i < c.length; i++) part[i] = rangePart(c[i], bs);
-    }
-    return splitByPart(fr, part, parts);
-  }),
+  frameOp(
+    'frame.shuffle_group',
+    ['f', 'column', 'k', 'boundaries?'],
+    'splits a frame into exactly k frames by a hash of column (equal values, same part) or, with k - 1 sorted boundaries, by range.',
+    ([f, col, k, b]) => {
+      const fr = asFrame(f, 'f');
+      const c = fr.column(columnName(fr, col, 'column'));
+      const parts = integer(k, 'k', 1, 100_000);
+      const part = new Int32Array(fr.length);
+      if (b === undefined || b === null) for (let i = 0; i < c.length; i++) part[i] = hashPart(c[i], parts);
+      else {
+        const bs = checkBoundaries(c, b, parts);
+        for (let i = 0; i < c.length; i++) part[i] = rangePart(c[i], bs);
+      }
+      return splitByPart(fr, part, parts);
+    },
+  ),
 ];

@@ -89,11 +89,11 @@ function argsortNumeric(c: NumericColumn, ascending: boolean): Int32Array {
       let j = mid;
       let k = lo;
       while (i < mid && j < hi) {
-        if (ka[j] < ka[i]) (kb[k] = ka[j], b[k++] = a[j++]);
-        else (kb[k] = ka[i], b[k++] = a[i++]);
+        if (ka[j] < ka[i]) (kb[k] = ka[j]), (b[k++] = a[j++]);
+        else (kb[k] = ka[i]), (b[k++] = a[i++]);
       }
-      while (i < mid) (kb[k] = ka[i], b[k++] = a[i++]);
-      while (j < hi) (kb[k] = ka[j], b[k++] = a[j++]);
+      while (i < mid) (kb[k] = ka[i]), (b[k++] = a[i++]);
+      while (j < hi) (kb[k] = ka[j]), (b[k++] = a[j++]);
     }
     [a, b] = [b, a];
     [ka, kb] = [kb, ka];
