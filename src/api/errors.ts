@@ -16,7 +16,10 @@ export const errorCatalogue = {
       'The request does not match the API schema (a field has the wrong type, a required field is missing, an unknown field was given).',
   },
   invalid_json: { status: 400, description: 'The body is not valid JSON.' },
-  invalid_msgpack: { status: 400, description: 'The body is not valid MessagePack (content-type application/msgpack).' },
+  invalid_msgpack: {
+    status: 400,
+    description: 'The body is not valid MessagePack (content-type application/msgpack).',
+  },
   code_forbidden: {
     status: 403,
     description:

@@ -113,7 +113,7 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     if (!mayRunCode(req.tenant) && hasForeignCall(graph)) {
       throw new ApiError(
         'code_forbidden',
-        'The graph calls foreign callables ($call), which run the submitter\'s code on the workers; this tenant may not submit them. An operator allows tenants with WEFT_CODE_TENANTS.',
+        "The graph calls foreign callables ($call), which run the submitter's code on the workers; this tenant may not submit them. An operator allows tenants with WEFT_CODE_TENANTS.",
         { tenant: req.tenant },
       );
     }
