@@ -7,10 +7,11 @@ import { checkTarget } from '../../net/targets.ts';
 import { resolveKnownValues } from '../../queue/known.ts';
 import { defaultLimits, type Graph, type GraphLimits, type KeySpec } from '../../graph/types.ts';
 import { newGraphId, oidTree, type GraphInfo, type GraphStatus } from '../../queue/graphs.ts';
-import { encodeValue, jsonReplacer } from '../../store/codec.ts';
+import { encodeValue } from '../../shared/codec.ts';
+import { jsonReplacer } from '../../store/values.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
-import type { components } from '../openapi-types.ts';
+import type { components } from '../../shared/openapi-types.ts';
 
 type GraphRequest = components['schemas']['GraphRequest'];
 type GraphOutcome = components['schemas']['GraphOutcome'];
