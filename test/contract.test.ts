@@ -44,7 +44,7 @@ describe('architecture', () => {
     for (const file of readdirSync(dir)) {
       const source = readFileSync(join(dir.pathname, file), 'utf8');
       for (const [, spec] of source.matchAll(/from\s+'([^']+)'/g)) {
-        expect(spec, `${file} imports ${spec}`).toMatch(/^\.(\.\/shared)?\/[\w-]+\.ts$/);
+        expect(spec, `${file} imports ${spec}`).toMatch(/^(\.|\.\.\/shared(\/[\w-]+)*)\/[\w-]+\.ts$/);
       }
     }
   });

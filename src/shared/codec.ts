@@ -7,12 +7,14 @@
  * TypeScript SDK; the service's size limit and JSON answers are in src/store/values.ts.
  */
 import { addExtension, Packr } from 'msgpackr';
+import { Foreign, FOREIGN_EXTENSION_TYPE, foreignPack, foreignUnpack } from './values/foreign.ts';
 import { Frame, FRAME_EXTENSION_TYPE, framePack, frameUnpack } from './values/frame.ts';
 import { NDArray, NDARRAY_EXTENSION_TYPE, ndarrayPack, ndarrayUnpack, ndarrayValue } from './values/ndarray.ts';
 
 // Registered once, for every Packr (msgpackr's extensions are global), before anything is encoded.
 addExtension({ Class: NDArray, type: NDARRAY_EXTENSION_TYPE, pack: ndarrayPack, unpack: ndarrayUnpack });
 addExtension({ Class: Frame, type: FRAME_EXTENSION_TYPE, pack: framePack, unpack: frameUnpack });
+addExtension({ Class: Foreign, type: FOREIGN_EXTENSION_TYPE, pack: foreignPack, unpack: foreignUnpack });
 
 const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true });
 /** Reads maps as Maps: see `decodeValue`. */
