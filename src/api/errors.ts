@@ -7,7 +7,7 @@
 import { GraphError } from '../graph/errors.ts';
 import { ObjectLostError } from '../store/objects.ts';
 import { ForbiddenTargetError } from '../net/targets.ts';
-import { ValueTooLargeError } from '../store/codec.ts';
+import { ValueTooLargeError } from '../store/values.ts';
 
 export const errorCatalogue = {
   invalid_request: {

@@ -11,7 +11,7 @@
  *
  * Pure: the input graph is not changed; a graph without `$call` is returned as it is.
  */
-import { Foreign } from '../values/foreign.ts';
+import { Foreign } from '../shared/values/foreign.ts';
 import { forEachNode, follow } from './deps.ts';
 import { GraphError, jsonPath } from './errors.ts';
 import { FOREIGN_CALL, WEFT_LANGUAGE, type Graph, type Node } from './types.ts';

@@ -5,7 +5,7 @@
  *   parseGraph({ x: 1, y: { $op: 'inc', args: [{ $ref: 'x' }] } })
  *   // Map { 'x' => lit 1, 'y' => task inc(ref x) }
  */
-import { checkedForeign, Foreign, ForeignFormatError } from '../values/foreign.ts';
+import { checkedForeign, Foreign, ForeignFormatError } from '../shared/values/foreign.ts';
 import { GraphError, jsonPath } from './errors.ts';
 import {
   defaultLimits,

@@ -13,7 +13,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ObjectField, Plan, OutputSpec } from '../graph/plan.ts';
-import { checkValueSize, decodeValue, encodeValue } from '../store/codec.ts';
+import { decodeValue, encodeValue } from '../shared/codec.ts';
+import { checkValueSize } from '../store/values.ts';
 import { objectId, parseObjectId, type ObjectStore } from '../store/objects.ts';
 import type { TaskQueue } from './dispatch.ts';
 import { activeKey, finishedChannel, graphKeys, graphsKey, inFlightKey, statsKey } from './keys.ts';

@@ -13,7 +13,7 @@
 import { pack, unpack } from 'msgpackr';
 import type { Slot } from '../graph/plan.ts';
 import type { Template } from '../graph/template.ts';
-import { decodeValue, encodeValue } from '../store/codec.ts';
+import { decodeValue, encodeValue } from '../shared/codec.ts';
 
 export interface TaskSpec {
   key: string;

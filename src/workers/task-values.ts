@@ -5,7 +5,8 @@
  */
 import { rootOp } from '../graph/template.ts';
 import type { StartedTask, TaskErrorBody } from '../queue/tasks.ts';
-import { checkValueSize, decodeValue, encodeValue } from '../store/codec.ts';
+import { decodeValue, encodeValue } from '../shared/codec.ts';
+import { checkValueSize } from '../store/values.ts';
 import { ObjectLostError } from '../store/objects.ts';
 
 export function decodeInputs(task: StartedTask): unknown[] {

@@ -12,7 +12,7 @@ import {
   defaultLimits,
   type PlanNode,
 } from '../../src/graph/index.ts';
-import { Foreign } from '../../src/values/foreign.ts';
+import { Foreign } from '../../src/shared/values/foreign.ts';
 import { graphError } from './helpers.ts';
 
 const pyFn = (name: string, data = name) => ({

@@ -7,12 +7,13 @@ import { checkTarget } from '../../net/targets.ts';
 import { resolveKnownValues } from '../../queue/known.ts';
 import { defaultLimits, type Graph, type GraphLimits, type KeySpec } from '../../graph/types.ts';
 import { newGraphId, oidTree, type GraphInfo, type GraphStatus } from '../../queue/graphs.ts';
-import { decodeValue, encodeValue, jsonReplacer } from '../../store/codec.ts';
+import { decodeValue, encodeValue } from '../../shared/codec.ts';
+import { jsonReplacer } from '../../store/values.ts';
 import { hasForeignCall } from '../../graph/languages.ts';
 import { OPERATOR_TENANT } from '../../config.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
-import type { components } from '../openapi-types.ts';
+import type { components } from '../../shared/openapi-types.ts';
 
 type GraphRequest = components['schemas']['GraphRequest'];
 type GraphOutcome = components['schemas']['GraphOutcome'];
