@@ -600,6 +600,19 @@ export interface components {
             heartbeat: number;
             /** @description The pools it serves (WEFT_POOLS); it runs only tasks of these. Concurrency is per pool. */
             pools: string[];
+            /** @description The executor processes it keeps for foreign tasks, one entry per pool that has them (docs/executors.md). */
+            executors?: components["schemas"]["ExecutorInfo"][];
+        };
+        ExecutorInfo: {
+            pool: string;
+            /** @description The language its executors run (their hello), e.g. python. */
+            lang: string;
+            /** @description Executor processes alive. */
+            processes: number;
+            /** @description Of those, how many were running a batch at the last heartbeat. */
+            busy: number;
+            /** @description Executors that died (crashed, killed at a timeout) and were replaced since the worker started. */
+            restarts: number;
         };
         OpList: {
             ops: {

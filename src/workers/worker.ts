@@ -19,7 +19,7 @@ import { connect } from '../queue/connection.ts';
 import { TaskQueue, poolQueue, type BundleJob } from '../queue/dispatch.ts';
 import { opsKey } from '../queue/keys.ts';
 import { DurationHistogram } from '../queue/metrics.ts';
-import { addHeartbeat, BEATS_PER_TIMEOUT, removeWorker } from '../queue/workers.ts';
+import { addHeartbeat, BEATS_PER_TIMEOUT, removeWorker, type ExecutorInfo } from '../queue/workers.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
 import {
   INLINE_MAX_BYTES,
@@ -39,7 +39,7 @@ import {
   type Outcome,
   type OutcomeSink,
 } from './evaluators.ts';
-import { ExecutorPool, type ExecutorPoolInfo } from './executors/pool.ts';
+import { ExecutorPool } from './executors/pool.ts';
 import {
   executorEnvironment,
   findPython,
@@ -105,7 +105,9 @@ export class TaskWorker {
   private readonly eventLoop: EventLoopEvaluator;
   /** Weft ops with a timeout: on op threads, made when the first such task comes. */
   private opThreads: OpThreadEvaluator | undefined;
-  /** Executors by the language they run, started with the worker (docs/executors.md). */
+  /** Executors of the pools that have them, started with the worker (docs/executors.md). */
+  private readonly pools: ExecutorPool[] = [];
+  /** The same, by the language they run: where a foreign task goes. */
   private readonly executors = new Map<string, ExecutorPool>();
   /** Foreign tasks of a language this worker has no executor for. */
   private readonly noExecutor = new RefusingEvaluator((task) => ({
@@ -203,7 +205,7 @@ export class TaskWorker {
     await this.webhooks?.close();
     this.abort.abort();
     stage('closing op threads and executors');
-    await Promise.all([this.opThreads?.close(), ...[...this.executors.values()].map((e) => e.close())]);
+    await Promise.all([this.opThreads?.close(), ...this.pools.map((e) => e.close())]);
     stage('stopping the spiller');
     await this.spiller.stop();
     stage('leaving the registry');
@@ -430,6 +432,7 @@ export class TaskWorker {
         await executors.close();
         throw err;
       }
+      this.pools.push(executors);
       if (!this.executors.has(executors.lang)) this.executors.set(executors.lang, executors);
     }
   }
@@ -456,9 +459,9 @@ export class TaskWorker {
     throw outcome.error;
   }
 
-  /** What the registry shows of this worker's executors, by pool language. */
-  executorInfo(): Record<string, ExecutorPoolInfo> {
-    return Object.fromEntries([...this.executors].map(([lang, e]) => [lang, e.info()]));
+  /** What the registry shows of this worker's executors. */
+  private executorInfo(): ExecutorInfo[] {
+    return [...this.pools].map((e) => e.info());
   }
 
   private async publishOps(): Promise<void> {
@@ -491,6 +494,7 @@ export class TaskWorker {
         started: this.startedAt,
         heartbeat: Date.now(),
         pools: this.config.pools,
+        executors: this.executorInfo(),
       },
       this.config.workerTimeoutMs,
     );

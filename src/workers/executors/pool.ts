@@ -16,6 +16,7 @@
  */
 import { rootOp } from '../../graph/template.ts';
 import type { StartedTask, TaskErrorBody } from '../../queue/tasks.ts';
+import type { ExecutorInfo } from '../../queue/workers.ts';
 import { TaskFailure, type Evaluator, type OutcomeSink } from '../evaluators.ts';
 import { checkResultSizes, missingInput } from '../task-values.ts';
 import {
@@ -33,14 +34,6 @@ export interface ExecutorPoolOptions {
   env: Record<string, string>;
   size: number;
   maxValueBytes: number;
-}
-
-/** What the registry shows of a pool's executors (GET /v1/workers). */
-export interface ExecutorPoolInfo {
-  lang: string;
-  processes: number;
-  busy: number;
-  restarts: number;
 }
 
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -68,13 +61,11 @@ export class ExecutorPool implements Evaluator {
     this.idle.push(...started);
   }
 
-  info(): ExecutorPoolInfo {
-    return {
-      lang: this.lang,
-      processes: this.processes.size,
-      busy: this.processes.size - this.idle.length,
-      restarts: this.restarts,
-    };
+  /** What the registry shows of these executors (GET /v1/workers). */
+  info(): ExecutorInfo {
+    const alive = [...this.processes].filter((p) => p.alive).length;
+    const busy = this.processes.size - this.idle.length;
+    return { pool: this.options.pool, lang: this.lang, processes: alive, busy, restarts: this.restarts };
   }
 
   async run(graph: string, tasks: StartedTask[], done: OutcomeSink): Promise<void> {
