@@ -128,6 +128,14 @@ def test_a_list_or_dict_keeps_its_readable_form_around_items_that_are_not_plain(
     assert raw(encode((np.arange(3.0),))).code == 0x50
 
 
+def test_a_message_holds_encoded_values_as_bin():
+    values = [encode(np.arange(3.0)), encode(np.arange(1000.0)), encode(1), bytearray(b"x")]
+    message = raw(codec.packb({"values": values, 1: (1, 2)}))
+    assert message["values"] == [bytes(v) for v in values]
+    assert message[1].code == 0x50  # a non-plain object is written as encode writes it
+    assert codec.unpackb(codec.packb({"a": [np.arange(3.0)]}))["a"][0].tolist() == [0.0, 1.0, 2.0]
+
+
 def test_a_value_that_cannot_be_pickled_raises_encode_error_naming_its_type():
     with pytest.raises(EncodeError, match="_thread.lock"):
         encode(threading.Lock())

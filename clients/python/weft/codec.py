@@ -109,9 +109,11 @@ def encode(value: Any) -> Union[bytes, memoryview]:
 
 
 def packb(obj: Any) -> bytes:
-    """A whole message (a protocol frame, a request body) as MessagePack, with
-    values inside it encoded as `encode` encodes them (arrays in their shortest form)."""
-    return _pack(_readable(obj))
+    """A whole message (a protocol frame, a request body) as MessagePack. Not
+    a stored value: bytes-likes (such as what `encode` returns) are bin and
+    maps may have any keys; objects that are not plain types are written as
+    `encode` writes them (arrays in their shortest form, foreign values)."""
+    return _pack(obj)
 
 
 def _pack(obj: Any) -> bytes:
