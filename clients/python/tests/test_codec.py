@@ -161,6 +161,9 @@ def test_callables_are_unpickled_once_and_other_values_every_time():
     assert f(2) == 4 and decode(data) is f
     listy = encode(([1],))
     assert decode(listy) is not decode(listy)
+    big = np.zeros(20_000)
+    heavy = encode(lambda: big)  # a closure over 160 kB is not kept alive by the cache
+    assert decode(heavy) is not decode(heavy)
 
 
 def test_a_pickle_naming_a_missing_module_raises_load_error_naming_it():
