@@ -41,6 +41,8 @@ LANG = "python"
 # Values at least this big are written from their own buffer, not copied into the frame.
 _BIG = 1 << 16
 _IOV_MAX = 1024
+# The largest frame a worker reads (src/workers/executors/frames.ts MAX_FRAME).
+_MAX_FRAME = 2**31 - 1
 _OWN_FILES = {os.path.abspath(__file__), os.path.abspath(codec.__file__)}
 
 # Template forms (src/graph/template.ts, docs/executors.md "Templates").
@@ -296,8 +298,8 @@ def done_frame(batch: Any, results: list) -> list:
                     cur = bytearray()
     chunks.append(cur)
     size = sum(len(c) for c in chunks)
-    if size >= 1 << 32:
-        raise ValueError(f"a done frame of {size} bytes is over the protocol's 4 GiB frame limit")
+    if size > _MAX_FRAME:
+        raise ValueError(f"a done frame of {size} bytes is over the protocol's limit of {_MAX_FRAME} bytes")
     return [struct.pack(">I", size)] + chunks
 
 
