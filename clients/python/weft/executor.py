@@ -279,7 +279,8 @@ def done_frame(batch: Any, results: list) -> list:
     cur += _array_header(len(results))
     for r in results:
         values = r.get("values", ())
-        if all(len(v) < _BIG for v in values):
+        # Values are bin: encode() may give a memoryview, which packb would pickle as a foreign value.
+        if all(type(v) is bytes for v in values):
             cur += codec.packb(r)
             continue
         cur += _map_header(len(r))
@@ -291,7 +292,8 @@ def done_frame(batch: Any, results: list) -> list:
             cur += _array_header(len(v))
             for value in v:
                 if len(value) < _BIG:
-                    cur += codec.packb(value)
+                    cur += _bin_header(len(value))
+                    cur += value
                 else:
                     cur += _bin_header(len(value))
                     chunks += [cur, value]
