@@ -226,3 +226,85 @@ describe('Python tasks', () => {
     expect(body.body.result).toBe(3);
   });
 });
+
+describe('who may run code', () => {
+  const ALICE = 'alice-token-0123456789';
+  const BOB = 'bob-token-0123456789abc';
+  let weft: Weft;
+  beforeAll(async () => {
+    weft = await startWeft({
+      workers: 1,
+      env: {
+        WEFT_TOKENS: `alice=${ALICE},bob=${BOB}`,
+        WEFT_CODE_TENANTS: 'alice',
+        WEFT_POOLS: 'default,js',
+        WEFT_EXECUTOR_JS: JS_EXECUTOR,
+        WEFT_EXECUTORS: '1',
+      },
+    });
+  });
+  afterAll(() => weft.close());
+
+  const submit = (token: string, graph: unknown) =>
+    fetch(`${weft.url}/v1/graphs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ graph, keys: 'x', wait: 30 }),
+    });
+
+  it('with tokens, a tenant in WEFT_CODE_TENANTS runs foreign calls and another gets 403 code_forbidden', async () => {
+    const graph = { x: { $call: js('() => 42') } };
+    const allowed = await submit(ALICE, graph);
+    expect(allowed.status).toBe(200);
+    expect((await allowed.json()).result).toBe(42);
+    const refused = await submit(BOB, graph);
+    expect(refused.status).toBe(403);
+    expect((await refused.json()).error).toMatchObject({ code: 'code_forbidden', tenant: 'bob' });
+    // A nested call counts too, and weft ops stay open to everyone.
+    expect((await submit(BOB, { x: { $op: 'inc', args: [{ $call: js('() => 1') }] } })).status).toBe(403);
+    expect((await (await submit(BOB, { x: { $op: 'inc', args: [1] } })).json()).result).toBe(2);
+  });
+});
+
+describe('a worker killed while its executor runs a task', () => {
+  let weft: Weft;
+  beforeAll(async () => {
+    weft = await startWeft({
+      workers: 1,
+      env: { WEFT_POOLS: 'default,js', WEFT_EXECUTOR_JS: JS_EXECUTOR, WEFT_EXECUTORS: '1' },
+    });
+  });
+  afterAll(() => weft.close());
+
+  it('takes its executor with it, and the task runs again on another worker and completes', async () => {
+    const victim = weft.workers[0];
+    const executorPids = await waitFor('the executor to be registered', async () => {
+      const { workers } = await (await fetch(`${weft.url}/v1/workers`)).json();
+      return workers[0]?.executors?.[0]?.processes === 1 ? true : undefined;
+    });
+    expect(executorPids).toBe(true);
+    // A task that reports its executor's pid, then runs for a while.
+    const slow = js('async () => { await new Promise((r) => setTimeout(r, 1500)); return process.pid }', 'slow');
+    const submitted = await weft.submit({ graph: { s: { $call: slow } }, keys: 's' });
+    const id = submitted.body.id as string;
+    await waitFor('the task to start', async () => {
+      const { events } = await (await fetch(`${weft.url}/v1/graphs/${id}/events`)).json();
+      return events.some((e: { type: string }) => e.type === 'pretask') ? true : undefined;
+    });
+    const executors = spawnSync('pgrep', ['-P', String(victim.pid)], { encoding: 'utf8' })
+      .stdout.trim()
+      .split('\n');
+    expect(executors.length).toBeGreaterThan(0);
+    victim.kill('SIGKILL');
+    // Its executors die with it (PR_SET_PDEATHSIG or the end of their stdin), and a new worker finishes the task.
+    await waitFor('the orphaned executors to exit', async () =>
+      executors.every((pid) => spawnSync('kill', ['-0', pid]).status !== 0) ? true : undefined,
+    );
+    await weft.startWorker();
+    const { body } = await (await fetch(`${weft.url}/v1/graphs/${id}/result?wait=30`))
+      .json()
+      .then((b) => ({ body: b }));
+    expect(body.status).toBe('done');
+    expect(executors).not.toContain(String(body.result));
+  });
+});
