@@ -43,7 +43,8 @@ function callLanguage(task: Task): string {
   return task.fn ? (task.lang ?? FOREIGN_CALL) : WEFT_LANGUAGE;
 }
 
-function hasForeignCall(graph: Graph): boolean {
+/** Whether any node calls a foreign callable (`$call`), nested calls included. */
+export function hasForeignCall(graph: Graph): boolean {
   for (const node of graph.values()) {
     let found = false;
     forEachNode(node, (n) => {

@@ -114,7 +114,8 @@ export class GraphStore {
     const poolsUsed = new Set<string>();
     plan.nodes.forEach((node, i) => {
       if (node.kind !== 'task') return;
-      const pool = node.options?.pool ?? defaults.pool ?? DEFAULT_POOL;
+      // A task an executor runs goes to the pool named after its language unless told otherwise.
+      const pool = node.options?.pool ?? defaults.pool ?? node.lang ?? DEFAULT_POOL;
       const cls = encodeClass(pool, node.options?.priority ?? defaults.priority);
       if (cls !== '') classes.set(i, cls);
       poolsUsed.add(pool);

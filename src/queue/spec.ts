@@ -3,11 +3,12 @@
  * with cmsgpack, which knows no binary type, so the template travels after it
  * rather than inside it:
  *
- *   uint32 big-endian header length | msgpack [key, deps, outs, returns, cache, retries, timeout] | msgpack template
+ *   uint32 big-endian header length | msgpack [key, deps, outs, returns, cache, retries, timeout, lang] | msgpack template
  *
  * `returns` is 0 for a task with one value, k for a multiple-return task;
  * `cache` is the task's fingerprint when its result goes to the result cache, else "";
- * `retries` and `timeout` (ms, 0 for none) are the task's, or its graph's.
+ * `retries` and `timeout` (ms, 0 for none) are the task's, or its graph's;
+ * `lang` is the language of a task an executor runs (`$call`), "" for weft ops.
  */
 import { pack, unpack } from 'msgpackr';
 import type { Slot } from '../graph/plan.ts';
@@ -26,6 +27,10 @@ export interface TaskSpec {
   retries?: number;
   /** A run longer than this (ms) is stopped and fails with `timeout`. */
   timeoutMs?: number;
+  /** The language of a task an executor runs (docs/executors.md); absent for weft ops. */
+  lang?: string;
+  /** The template as stored (MessagePack), set when decoded: an executor gets these bytes as they are. */
+  templateBytes?: Buffer;
 }
 
 export function encodeSpec(spec: TaskSpec): Buffer {
@@ -37,6 +42,7 @@ export function encodeSpec(spec: TaskSpec): Buffer {
     spec.cache ?? '',
     spec.retries ?? 0,
     spec.timeoutMs ?? 0,
+    spec.lang ?? '',
   ]);
   // The value codec, not plain msgpackr: literals in a template may hold a "__proto__" field.
   const template = encodeValue(spec.template);
@@ -49,7 +55,7 @@ export function encodeSpec(spec: TaskSpec): Buffer {
 
 export function decodeSpec(bytes: Buffer): TaskSpec {
   const n = bytes.readUInt32BE(0);
-  const [key, deps, outs, returns, , retries, timeoutMs] = unpack(bytes.subarray(4, 4 + n)) as [
+  const [key, deps, outs, returns, , retries, timeoutMs, lang] = unpack(bytes.subarray(4, 4 + n)) as [
     string,
     Slot[],
     number[],
@@ -57,14 +63,17 @@ export function decodeSpec(bytes: Buffer): TaskSpec {
     string,
     number?,
     number?,
+    string?,
   ];
+  const templateBytes = bytes.subarray(4 + n);
   return {
     key,
     deps,
     outs,
-    template: decodeValue(bytes.subarray(4 + n)) as Template,
+    template: decodeValue(templateBytes) as Template,
     ...(returns ? { returns } : {}),
     ...(retries ? { retries } : {}),
     ...(timeoutMs ? { timeoutMs } : {}),
+    ...(lang ? { lang, templateBytes } : {}),
   };
 }

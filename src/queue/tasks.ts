@@ -32,6 +32,10 @@ export interface StartedTask {
   retries?: number;
   /** A run longer than this (ms) is stopped and fails with `timeout`. */
   timeoutMs?: number;
+  /** The language of a task an executor runs (`$call`: docs/executors.md); absent for weft ops. */
+  lang?: string;
+  /** Set with `lang`: the template as stored, for the executor. */
+  templateBytes?: Buffer;
   /** Which run of the task this is (1 for the first; an op error with retries left gives it another). */
   tries?: number;
   /** Encoded input values by slot; null where the object is missing. */
@@ -103,7 +107,9 @@ function readStarted(
     if (code === 1) alreadyDone.push(index);
     else if (code === 2) deferred.push(index);
     else {
-      const { key, deps, template, returns, retries, timeoutMs } = decodeSpec(reply[at + 2] as Buffer);
+      const { key, deps, template, returns, retries, timeoutMs, lang, templateBytes } = decodeSpec(
+        reply[at + 2] as Buffer,
+      );
       run.push({
         index,
         key,
@@ -112,6 +118,7 @@ function readStarted(
         returns,
         retries,
         timeoutMs,
+        ...(lang ? { lang, templateBytes } : {}),
         inputs: reply.slice(at + 4, at + 4 + n) as (Buffer | null)[],
       });
     }
@@ -305,12 +312,13 @@ export class TaskState {
     const k = graphKeys(this.prefix, graph);
     const reply = await this.redis.readTaskBuffer(k.meta, k.spec, this.prefix, index);
     if (reply.length === 0) return null;
-    const { key, deps, template, returns } = decodeSpec(reply[0] as Buffer);
+    const { key, deps, template, returns, lang, templateBytes } = decodeSpec(reply[0] as Buffer);
     return {
       index,
       key,
       deps,
       template,
+      ...(lang ? { lang, templateBytes } : {}),
       returns,
       inputs: reply.slice(2, 2 + (reply[1] as number)) as (Buffer | null)[],
     };

@@ -16,9 +16,13 @@ addExtension({ Class: NDArray, type: NDARRAY_EXTENSION_TYPE, pack: ndarrayPack, 
 addExtension({ Class: Frame, type: FRAME_EXTENSION_TYPE, pack: framePack, unpack: frameUnpack });
 addExtension({ Class: Foreign, type: FOREIGN_EXTENSION_TYPE, pack: foreignPack, unpack: foreignUnpack });
 
-const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true });
+// int64AsType 'auto': an integer past 2^53 (a Python int, a numpy int64) reads as a bigint and is written back
+// unchanged, instead of becoming a float that loses its last digits.
+// (msgpackr's type declarations lack 'auto', which its unpacker implements.)
+const INT64_AUTO = { int64AsType: 'auto' as 'bigint' };
+const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true, ...INT64_AUTO });
 /** Reads maps as Maps: see `decodeValue`. */
-const mapPackr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: false });
+const mapPackr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: false, ...INT64_AUTO });
 /** What msgpackr names a map's "__proto__" key when it reads the map as an object. */
 const RENAMED_PROTO = '__proto_';
 
