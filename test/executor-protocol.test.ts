@@ -9,8 +9,8 @@ import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:chil
 import { fileURLToPath } from 'node:url';
 import { pack, unpack } from 'msgpackr';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { encodeValue } from '../src/store/codec.ts';
-import { NDArray } from '../src/values/ndarray.ts';
+import { encodeValue } from '../src/shared/codec.ts';
+import { NDArray } from '../src/shared/values/ndarray.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const PYTHON = process.env.WEFT_TEST_PYTHON ?? '/usr/bin/python3';

@@ -1,5 +1,5 @@
 """weft.codec: round trips, the plain/foreign rules, zero-copy decoding, and
-cross-checks against Node's own encoding (src/store/codec.ts), run through
+cross-checks against Node's own encoding (src/shared/codec.ts), run through
 tests/node_values.ts. Run: /usr/bin/python3 -m pytest clients/python/tests/test_codec.py
 """
 import base64

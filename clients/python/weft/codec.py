@@ -38,7 +38,7 @@ FOREIGN_EXT = 0x50
 TYPED_ARRAY_EXT = 0x74  # msgpackr's typed arrays (moreTypes): [type code, raw bytes]
 
 DTYPES = frozenset(["float64", "float32", "int32", "int16", "int8", "uint32", "uint16", "uint8"])
-# Arrays with at least this many bytes of data are laid out for zero-copy reads (src/values/ndarray.ts).
+# Arrays with at least this many bytes of data are laid out for zero-copy reads (src/shared/values/ndarray.ts).
 ALIGN_FROM = 4096
 # msgpackr's typed-array codes (node_modules/msgpackr/unpack.js `typedArrays`): Int8, Uint8,
 # Uint8Clamped, Int16, Uint16, Int32, Uint32, Float32, Float64, BigInt64, BigUint64.
