@@ -352,7 +352,7 @@ export class GraphStore {
     const k = graphKeys(this.prefix, id);
     if (!outputNodes) {
       const found = readMeta(id, await this.redis.hgetall(k.meta), viewer);
-      if (!found || found.info.status !== 'done') return found && { info: found.info, result: undefined };
+      if (found?.info.status !== 'done') return found && { info: found.info, result: undefined };
       outputNodes = [...new Set(flatten(found.out))];
     }
     // HMGET needs a field: with no requested keys ("keys": []) the result is [] and only the meta is read.
@@ -443,7 +443,13 @@ function addEvents(
   count: number,
   details: unknown,
 ): void {
-  (pipe as unknown as ScriptedRedis).addEvents(k.meta, type, count, JSON.stringify(details));
+  // On a pipeline a script's command queues the call and returns the pipeline (no promise).
+  (pipe as unknown as { addEvents(...args: (string | number)[]): typeof pipe }).addEvents(
+    k.meta,
+    type,
+    count,
+    JSON.stringify(details),
+  );
 }
 
 /** A graph's meta hash as its public info, plus its requested keys as node indexes. */

@@ -10,7 +10,7 @@ import type { Config } from '../config.ts';
 import { usedMemory } from '../queue/connection.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
 import { parseObjectId, valuesKey } from '../store/objects.ts';
-import { OutOfDiskError, type SpillFiles } from '../store/spill.ts';
+import { OutOfDiskError, type SpillFiles, type SpillLocation } from '../store/spill.ts';
 import { BusyPeriods, epochNow } from '../store/busy-time.ts';
 import { addBusyTime } from '../queue/metrics.ts';
 
@@ -145,7 +145,7 @@ export class Spiller {
       .filter((c): c is { oid: string; score: string; size: number; value: Buffer } => !!c.value && c.value.length > 1);
     if (chosen.length === 0) return 0;
     const t0 = epochNow();
-    let locations;
+    let locations: SpillLocation[];
     try {
       locations = await this.files.append(chosen.map((c) => c.value));
     } catch (err) {

@@ -58,7 +58,7 @@ function el(tag, attrs = {}, ...children) {
 
 /** A task's group for its colour, as Dask's key_split: "inc-3", "inc_3", "('inc', 3)" are all "inc". */
 function keyGroup(key) {
-  const m = /^[\s(\['"]*([A-Za-z_][\w.-]*?)(?:[-_]?\d+)?(?:[\s,'")\]]|$)/.exec(key);
+  const m = /^[\s(['"]*([A-Za-z_][\w.-]*?)(?:[-_]?\d+)?(?:[\s,'")\]]|$)/.exec(key);
   return m ? m[1] : key;
 }
 
@@ -502,7 +502,7 @@ function every(ms, fn) {
     }
     setTimeout(run, ms);
   };
-  run();
+  void run(); // it catches what fn throws
 }
 
 $('token-form').addEventListener('submit', (ev) => {
