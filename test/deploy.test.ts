@@ -117,7 +117,7 @@ describe('docker/compose.yaml', () => {
     expect(config.tokens.size > 0 || config.allowOpen).toBe(true);
   });
 
-  it('has Python workers from the image\'s python stage, serving the pool python, sharing the spill volume', () => {
+  it("has Python workers from the image's python stage, serving the pool python, sharing the spill volume", () => {
     const service = file.services['python-worker'];
     expect(service.build).toEqual({ context: '..', dockerfile: 'docker/Dockerfile', target: 'python' });
     expect(service.depends_on).toEqual({ redis: { condition: 'service_healthy' } });
@@ -127,7 +127,9 @@ describe('docker/compose.yaml', () => {
     const stage = dockerfile().find((i) => i.op === 'FROM' && /\bAS python$/.test(i.args));
     expect(stage).toBeDefined();
     const python = dockerfile().filter((i) => i.stage === stage!.stage);
-    expect(python.find((i) => i.op === 'RUN' && i.args.includes('apt-get install'))?.args).toContain('python3-cloudpickle');
+    expect(python.find((i) => i.op === 'RUN' && i.args.includes('apt-get install'))?.args).toContain(
+      'python3-cloudpickle',
+    );
     expect(execForm(python.find((i) => i.op === 'CMD')!).join(' ')).toBe(pkg.scripts.worker);
     expect(python.find((i) => i.op === 'USER')?.args).toBe('node');
   });
