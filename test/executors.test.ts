@@ -185,6 +185,29 @@ describe('Python tasks', () => {
     expect(typeof body.error.exception).toBe('string');
   });
 
+  it('a pickle naming a module the workers lack, and a result that cannot be pickled, fail the task with a clear message', async () => {
+    // A pickle of a function by reference to a module that does not exist on the workers.
+    const missing = {
+      $foreign: {
+        lang: 'python',
+        name: 'nowhere_module.f',
+        data: Buffer.from(
+          '\x80\x05\x95\x16\x00\x00\x00\x00\x00\x00\x00\x8c\x0enowhere_module\x94\x8c\x01f\x94\x93\x94.',
+          'latin1',
+        ).toString('base64'),
+      },
+    };
+    const lost = await weft.compute({ m: { $call: missing, args: [1] } }, 'm');
+    expect(lost.error).toMatchObject({ key: 'm', code: 'bad_callable' });
+    expect(lost.error.message).toContain('nowhere_module');
+    const p = pickles({ lock: 'lambda: __import__("threading").Lock()' });
+    const bad = await weft.compute({ l: { $call: p.lock } }, 'l');
+    expect(bad.error).toMatchObject({ key: 'l', code: 'bad_result' });
+    expect(bad.error.message).toMatch(/lock/i);
+    // The worker and its executors go on.
+    expect((await weft.compute({ x: { $call: pickles({ f: 'lambda: 5' }).f } }, 'x')).result).toBe(5);
+  });
+
   it('a numpy array made by a Python task is read by a TypeScript op, and the other way round, zero-copy formats both ways', async () => {
     const p = pickles({ make: 'lambda n: np.arange(n, dtype="float64") * 2', total: 'lambda a: float(a.sum())' });
     const body = await weft.compute(
