@@ -14,10 +14,10 @@ const root = new URL('..', import.meta.url);
 const read = (p: string) => readFileSync(new URL(p, root), 'utf8');
 
 describe('openapi.yaml is the contract', () => {
-  it('src/api/openapi-types.ts is what `npm run gen:types` generates now', async () => {
+  it('src/contract/api-types.ts is what `npm run gen:types` generates now', async () => {
     const ast = await openapiTS(new URL('openapi.yaml', root));
     const generated = astToString(ast);
-    const committed = read('src/api/openapi-types.ts');
+    const committed = read('src/contract/api-types.ts');
     // The CLI adds a header comment; compare the generated body.
     expect(
       committed.endsWith(generated) || committed.includes(generated.trim()),

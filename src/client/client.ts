@@ -7,7 +7,7 @@
  *   const client = new Client({ url: 'http://127.0.0.1:8080' });
  *   const total = await client.compute(delayed('add')(1, 2)); // 3
  */
-import type { components } from '../api/openapi-types.ts';
+import type { components } from '../contract/api-types.ts';
 import { decodeValue, encodeValue } from '../store/codec.ts';
 import { NDArray } from '../values/ndarray.ts';
 import { Frame } from '../values/frame.ts';

@@ -10,7 +10,7 @@ import { newGraphId, oidTree, type GraphInfo, type GraphStatus } from '../../que
 import { encodeValue, jsonReplacer } from '../../store/codec.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
-import type { components } from '../openapi-types.ts';
+import type { components } from '../../contract/api-types.ts';
 
 type GraphRequest = components['schemas']['GraphRequest'];
 type GraphOutcome = components['schemas']['GraphOutcome'];
