@@ -14,7 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import type { ObjectField, Plan, OutputSpec } from '../graph/plan.ts';
 import { checkValueSize, decodeValue, encodeValue } from '../store/codec.ts';
-import { objectId, parseObjectId, type ObjectStore } from '../store/objects.ts';
+import { objectId, parseObjectId } from '../store/objects.ts';
+import type { ObjectStore } from './objects.ts';
 import type { TaskQueue } from './dispatch.ts';
 import { activeKey, finishedChannel, graphKeys, graphsKey, inFlightKey, statsKey } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';

@@ -11,6 +11,7 @@ import { rootOp } from '../graph/template.ts';
 import { fingerprints, templateOps } from '../graph/fingerprint.ts';
 import { postJson, type TargetPolicy } from '../net/targets.ts';
 import { encodeValue } from '../store/codec.ts';
+import { cacheKey, statsKey } from './keys.ts';
 
 /** Largest answer read from a presubmit hook (one request asks about 1,000 tasks). */
 const PRESUBMIT_ANSWER_BYTES = 256 * 1024 * 1024;
@@ -40,7 +41,7 @@ export async function lookupCache(
   const hits = new Map<number, Buffer>();
   for (let at = 0; at < tasks.length; at += 1000) {
     const chunk = tasks.slice(at, at + 1000);
-    const values = await redis.mgetBuffer(...chunk.map((i) => `${prefix}:cache:${fps[i]}`));
+    const values = await redis.mgetBuffer(...chunk.map((i) => cacheKey(prefix, fps[i])));
     values.forEach((v, j) => v && hits.set(chunk[j], v));
   }
   return hits;
@@ -139,8 +140,8 @@ export async function resolveKnownValues(
     counts.cache_misses = cacheable.length - known.size;
     await ctx.redis
       .multi()
-      .hincrby(`${ctx.prefix}:stats`, 'cache_hits', counts.cache_hits)
-      .hincrby(`${ctx.prefix}:stats`, 'cache_misses', counts.cache_misses)
+      .hincrby(statsKey(ctx.prefix), 'cache_hits', counts.cache_hits)
+      .hincrby(statsKey(ctx.prefix), 'cache_misses', counts.cache_misses)
       .exec();
   }
   if (ask.presubmit) {

@@ -11,7 +11,7 @@
  *   Redis memory, live workers.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
-import { durationsKey } from './keys.ts';
+import { busyKey, durationsKey, statsKey } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
 
 /** Upper bounds (seconds) of the task duration histogram's buckets; tasks run from microseconds to minutes. */
@@ -97,8 +97,8 @@ export async function addBusyTime(
 ): Promise<void> {
   if (periods.length === 0) return;
   await redis.addBusyTime(
-    `${prefix}:stats`,
-    `${prefix}:busy:${kind}`,
+    statsKey(prefix),
+    busyKey(prefix, kind),
     `${kind}_ms_total`,
     (Date.now() - BUSY_KEPT_MS).toFixed(3),
     ...periods.map((t) => t.toFixed(3)),

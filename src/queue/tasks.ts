@@ -5,7 +5,7 @@
  */
 import type { Template } from '../graph/template.ts';
 import type { Slot } from '../graph/plan.ts';
-import { finishedChannel, graphKeys } from './keys.ts';
+import { finishedChannel, graphKeys, spilledKeyOf } from './keys.ts';
 import { decodeSpec } from './spec.ts';
 import type { ScriptedRedis } from './scripts.ts';
 import type { Placement } from './dispatch.ts';
@@ -161,8 +161,7 @@ export class TaskState {
     }
     if (wanted.length === 0) return;
     const pipe = this.redis.pipeline();
-    for (const [, , { key, field }] of wanted)
-      pipe.hgetBuffer(key, field).hgetBuffer(`${key.slice(0, -'vals'.length)}spilled`, field);
+    for (const [, , { key, field }] of wanted) pipe.hgetBuffer(key, field).hgetBuffer(spilledKeyOf(key), field);
     const replies = (await pipe.exec()) ?? [];
     wanted.forEach(([task, i], w) => {
       const [err, value] = replies[2 * w] as [Error | null, Buffer | null];

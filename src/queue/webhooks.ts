@@ -10,6 +10,7 @@
  */
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { graphKeys } from './keys.ts';
 
 export const WEBHOOK_QUEUE = 'webhooks';
 
@@ -33,10 +34,6 @@ export interface WebhookState {
   deliveries: number;
   attempts: number;
   last_error: string | null;
-}
-
-export function hooksKey(prefix: string, graph: string): string {
-  return `${prefix}:{${graph}}:hooks`;
 }
 
 export class Webhooks {
@@ -74,7 +71,7 @@ export class Webhooks {
       fields[`${i}:deliveries`] = 0;
       fields[`${i}:attempts`] = 0;
     });
-    const key = hooksKey(this.prefix, graph);
+    const key = graphKeys(this.prefix, graph).hooks;
     const pipe = this.redis.multi().hset(key, fields);
     if (ttl > 0) pipe.expire(key, ttl + 24 * 3600);
     await pipe.exec();
@@ -82,7 +79,7 @@ export class Webhooks {
   }
 
   async states(graph: string): Promise<WebhookState[]> {
-    const h = await this.redis.hgetall(hooksKey(this.prefix, graph));
+    const h = await this.redis.hgetall(graphKeys(this.prefix, graph).hooks);
     return Array.from({ length: Number(h.n ?? 0) }, (_, i) => ({
       url: h[`${i}:url`],
       events: h[`${i}:events`] ? h[`${i}:events`].split(',') : null,

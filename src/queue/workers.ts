@@ -7,7 +7,7 @@
  *                    worker timeout unless the next heartbeat renews it
  */
 import type { ChainableCommander, Redis } from 'ioredis';
-import { opsKey, workerKey, workersKey } from './keys.ts';
+import { opsKey, opsMetaKey, workerKey, workersKey } from './keys.ts';
 
 /** A worker beats this many times per timeout, so one late beat does not make it look dead. */
 export const BEATS_PER_TIMEOUT = 5;
@@ -158,7 +158,7 @@ export class OpCatalog {
   async refresh(): Promise<void> {
     const [registered, meta] = await Promise.all([
       this.redis.hgetall(opsKey(this.prefix)),
-      this.redis.hgetall(`${opsKey(this.prefix)}:meta`),
+      this.redis.hgetall(opsMetaKey(this.prefix)),
     ]);
     const names = new Map(this.builtins.map((o) => [o.name, o.description]));
     const versions = new Map(

@@ -17,7 +17,7 @@ import type { Config } from '../config.ts';
 import type { OpRegistry } from '../ops/registry.ts';
 import { connect } from '../queue/connection.ts';
 import { TaskQueue, poolQueue, type BundleJob } from '../queue/dispatch.ts';
-import { opsKey } from '../queue/keys.ts';
+import { opsKey, opsMetaKey, statsKey, storeConfigKey } from '../queue/keys.ts';
 import { DurationHistogram } from '../queue/metrics.ts';
 import { addHeartbeat, BEATS_PER_TIMEOUT, removeWorker } from '../queue/workers.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
@@ -100,7 +100,7 @@ export class TaskWorker {
   async start(): Promise<void> {
     await this.publishOps();
     await this.redis.hset(
-      `${this.config.prefix}:store`,
+      storeConfigKey(this.config.prefix),
       'spillmin',
       this.config.spillMinBytes,
       'cachettl',
@@ -391,7 +391,7 @@ export class TaskWorker {
     await this.tasks.fetchReferenced(incomplete);
     await Promise.all(incomplete.map((task) => this.lineage.complete(graph, task)));
     const recomputed = this.lineage.take();
-    if (recomputed > 0) await this.redis.hincrby(`${this.config.prefix}:stats`, 'lineage_recomputes', recomputed);
+    if (recomputed > 0) await this.redis.hincrby(statsKey(this.config.prefix), 'lineage_recomputes', recomputed);
   }
 
   private async publishOps(): Promise<void> {
@@ -400,7 +400,7 @@ export class TaskWorker {
       .multi()
       .hset(opsKey(this.config.prefix), ...ops.flatMap(({ name, description }) => [name, description]))
       .hset(
-        `${opsKey(this.config.prefix)}:meta`,
+        opsMetaKey(this.config.prefix),
         ...ops.flatMap(({ name, version, deterministic }) => [name, `${version}|${deterministic ? 1 : 0}`]),
       )
       .exec();

@@ -1,6 +1,7 @@
 /** Routes about the service itself: store statistics, ops, workers and health. */
 import type { FastifyInstance } from 'fastify';
 import { usedMemory } from '../../queue/connection.ts';
+import { statsKey } from '../../queue/keys.ts';
 import { listWorkers, liveWorkerCount } from '../../queue/workers.ts';
 import { requireOperator } from '../plugins/auth.ts';
 import { routeSchema } from '../schemas.ts';
@@ -10,10 +11,7 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
 
   app.get('/v1/stats', { schema: routeSchema('getStats', ['200']) }, async (req) => {
     requireOperator(req, config);
-    const [used, stats] = await Promise.all([
-      usedMemory(redis, config.prefix),
-      redis.hgetall(`${config.prefix}:stats`),
-    ]);
+    const [used, stats] = await Promise.all([usedMemory(redis, config.prefix), redis.hgetall(statsKey(config.prefix))]);
     const n = (k: string) => Number(stats[k] ?? 0);
     const rate = (bytes: number, ms: number) => (ms > 0 ? +(bytes / 1e6 / (ms / 1000)).toFixed(1) : null);
     return {
