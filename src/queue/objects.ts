@@ -7,7 +7,8 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { ObjectLostError, parseObjectId } from '../store/objects.ts';
-import { parseLocation, SPILL_STUB, type SpillFiles, type SpillLocation } from '../store/spill.ts';
+import type { SpillFiles } from '../store/spill.ts';
+import { parseLocation, storedForm, type SpillLocation } from '../store/stored-bytes.ts';
 import { visibleTo } from '../store/tenants.ts';
 import { graphKeys } from './keys.ts';
 
@@ -42,7 +43,7 @@ export class ObjectStore {
 
   /** Where a value read as `bytes` is on disk; null when `bytes` is the value itself (not a stub). */
   private async spilledAt(graph: string, field: string, bytes: Buffer): Promise<SpillLocation | null> {
-    if (bytes.length !== 1 || bytes[0] !== SPILL_STUB) return null;
+    if (storedForm(bytes) !== 'stub') return null;
     const at = await this.redis.hgetBuffer(graphKeys(this.prefix, graph).spilled, field);
     const oid = `${graph}.${field}`;
     if (!at) throw new ObjectLostError(`Object ${oid} is lost: it was spilled to disk, but its location is gone.`, oid);

@@ -9,7 +9,7 @@ import { finishedChannel, graphKeys, spilledKeyOf } from './keys.ts';
 import { decodeSpec } from './spec.ts';
 import type { ScriptedRedis } from './scripts.ts';
 import type { Placement } from './dispatch.ts';
-import { parseInputReference, SPILL_STUB } from '../store/spill.ts';
+import { parseInputReference, storedForm } from '../store/stored-bytes.ts';
 
 /** A finished task: its index, its run time (ms) and its encoded value, or values for a multiple-return task. */
 export type TaskResult = [number, number, Buffer[]];
@@ -155,7 +155,7 @@ export class TaskState {
     const wanted: [StartedTask, number, { key: string; field: string }][] = [];
     for (const task of tasks) {
       task.inputs.forEach((v, i) => {
-        const ref = v && parseInputReference(v);
+        const ref = storedForm(v) === 'reference' && parseInputReference(v!);
         if (ref) wanted.push([task, i, ref]);
       });
     }
@@ -167,8 +167,8 @@ export class TaskState {
       const [err, value] = replies[2 * w] as [Error | null, Buffer | null];
       if (err) throw err;
       const location = replies[2 * w + 1][1] as Buffer | null;
-      const spilled = value !== null && value.length === 1 && value[0] === SPILL_STUB;
-      task.inputs[i] = spilled ? (location ? Buffer.concat([value, location]) : value) : value;
+      // A stub alone is as lost as a missing value (lineage computes it again).
+      task.inputs[i] = storedForm(value) === 'stub' && location ? Buffer.concat([value!, location]) : value;
     });
   }
 

@@ -12,6 +12,7 @@ import type { ScriptedRedis } from '../queue/scripts.ts';
 import { parseObjectId } from '../store/objects.ts';
 import { graphKeys, lruKey, spillIndexKey, spillLiveKey, statsKey } from '../queue/keys.ts';
 import { OutOfDiskError, type SpillFiles } from '../store/spill.ts';
+import { storedForm } from '../store/stored-bytes.ts';
 import { BusyPeriods, epochNow } from '../store/busy-time.ts';
 import { addBusyTime } from '../queue/metrics.ts';
 
@@ -143,7 +144,8 @@ export class Spiller {
     const chosen = candidates
       .slice(0, take)
       .map((c, i) => ({ ...c, value: values[i] }))
-      .filter((c): c is { oid: string; score: string; size: number; value: Buffer } => !!c.value && c.value.length > 1);
+      // A stub is on disk already.
+      .filter((c): c is { oid: string; score: string; size: number; value: Buffer } => storedForm(c.value) === 'value');
     if (chosen.length === 0) return 0;
     const t0 = epochNow();
     let locations;

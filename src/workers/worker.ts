@@ -29,7 +29,8 @@ import {
   type TaskErrorBody,
   type TaskResult,
 } from '../queue/tasks.ts';
-import { SPILL_STUB, SpillFiles } from '../store/spill.ts';
+import { SpillFiles } from '../store/spill.ts';
+import { storedForm } from '../store/stored-bytes.ts';
 import { evaluate } from './evaluate.ts';
 import { Lineage } from './lineage.ts';
 import { OpThreads, ThreadTaskError } from './op-threads.ts';
@@ -386,7 +387,7 @@ export class TaskWorker {
    */
   private async restoreInputs(graph: string, tasks: StartedTask[]): Promise<void> {
     // Most tasks have every input in the reply: nothing to wait for, no promise made.
-    const incomplete = tasks.filter((t) => t.inputs.some((v) => v === null || v[0] === SPILL_STUB));
+    const incomplete = tasks.filter((t) => t.inputs.some((v) => storedForm(v) !== 'value'));
     if (incomplete.length === 0) return;
     await this.tasks.fetchReferenced(incomplete);
     await Promise.all(incomplete.map((task) => this.lineage.complete(graph, task)));
