@@ -1,9 +1,12 @@
 /**
- * The Redis protocol is described once: the spec header by src/queue/spec.ts
- * (SPEC_HEADER), which the scripts' field numbers and docs/architecture.md
- * follow.
+ * The Redis protocol has one owner per part: each Lua script one TypeScript
+ * wrapper (src/queue/scripts/<name>.ts), the only code that calls it; key
+ * names one module (src/queue/keys.ts); the spec header one description
+ * (SPEC_HEADER in src/queue/spec.ts), which the scripts' field numbers and
+ * docs/architecture.md follow.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { decodeSpec, encodeSpec, SPEC_HEADER, type TaskSpec } from '../src/queue/spec.ts';
@@ -45,5 +48,44 @@ describe('the task spec header', () => {
       .split(',')
       .map((f) => f.trim());
     expect(fields).toEqual([...SPEC_HEADER]);
+  });
+});
+
+const sources = (dir: string): { path: string; text: string }[] =>
+  (readdirSync(new URL(`../${dir}`, import.meta.url), { recursive: true }) as string[])
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => ({ path: join(dir, f), text: read(join(dir, f)) }));
+
+const scripts = readdirSync(new URL('../src/queue/scripts', import.meta.url))
+  .filter((f) => f.endsWith('.lua'))
+  .map((f) => f.replace(/-\d+\.lua$/, ''));
+
+describe('one wrapper per script', () => {
+  it('every script has a wrapper beside it, and a command in ScriptCommands', () => {
+    const commands = read('src/queue/scripts.ts');
+    for (const name of scripts) {
+      expect(read(`src/queue/scripts/${name}.ts`), name).toMatch(new RegExp(`${name}-\\d+\\.lua`));
+      expect(commands, name).toMatch(new RegExp(`^\\s+${name}(Buffer)?\\(`, 'm'));
+    }
+  });
+
+  it('only its wrapper calls a script', () => {
+    const code = [...sources('src'), ...sources('bench'), ...sources('test')];
+    for (const name of scripts) {
+      const call = new RegExp(`\\.${name}(Buffer)?\\(`);
+      const callers = code.filter((f) => call.test(f.text)).map((f) => f.path);
+      expect(callers, name).toEqual([join('src/queue/scripts', `${name}.ts`)]);
+    }
+  });
+});
+
+describe('key names', () => {
+  it('no server code builds a key from the prefix but src/queue/keys.ts', () => {
+    const builders = sources('src')
+      // The SDK's "prefix" names graph keys, not Redis keys.
+      .filter((f) => f.path !== join('src/queue', 'keys.ts') && !f.path.startsWith(join('src', 'client')))
+      .filter((f) => /`\$\{[\w.]*prefix\}:|prefix \+ ':/i.test(f.text))
+      .map((f) => f.path);
+    expect(builders).toEqual([]);
   });
 });

@@ -20,6 +20,10 @@ import type { TaskQueue } from './dispatch.ts';
 import { activeKey, finishedChannel, graphKeys, graphsKey, inFlightKey, statsKey } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
 import { encodeSpec } from './spec.ts';
+import { addEvents } from './scripts/addEvents.ts';
+import { admitGraph } from './scripts/admitGraph.ts';
+import { linkObjects } from './scripts/linkObjects.ts';
+import { releaseObject } from './scripts/releaseObject.ts';
 import { DEFAULT_POOL, encodeClass } from './dispatch.ts';
 import { visibleTo } from '../store/tenants.ts';
 import { objectFailed, TaskState } from './tasks.ts';
@@ -120,9 +124,14 @@ export class GraphStore {
       poolsUsed.add(pool);
     });
     const flush = async (last = false) => {
-      if (ready.length > 0) addEvents(pipe, k, 'postsubmit', ready.length, { k: ready.map((i) => plan.nodes[i].key) });
+      if (ready.length > 0)
+        addEvents(pipe, this.prefix, id, 'postsubmit', ready.length, { k: ready.map((i) => plan.nodes[i].key) });
       if (last)
-        addEvents(pipe, k, 'postsubmit_all', 1, { tasks: plan.taskCount, ready: plan.ready.length, ...options.counts });
+        addEvents(pipe, this.prefix, id, 'postsubmit_all', 1, {
+          tasks: plan.taskCount,
+          ready: plan.ready.length,
+          ...options.counts,
+        });
       // The jobs go out on the same connection right after the pipeline, so
       // Redis stores the specs before any worker can take the jobs.
       const placement = {
@@ -195,8 +204,8 @@ export class GraphStore {
       }
       flushPhase1();
       if (finished) {
-        addEvents(pipe, k, 'postsubmit_all', 1, { tasks: 0, ready: 0, ...options.counts });
-        addEvents(pipe, k, 'finish', 1, { status: 'done' });
+        addEvents(pipe, this.prefix, id, 'postsubmit_all', 1, { tasks: 0, ready: 0, ...options.counts });
+        addEvents(pipe, this.prefix, id, 'finish', 1, { status: 'done' });
         pipe.hincrby(statsKey(this.prefix), 'graphs_submitted', 1).hincrby(statsKey(this.prefix), 'graphs_done', 1);
         pipe
           .expire(k.meta, options.ttl)
@@ -233,7 +242,7 @@ export class GraphStore {
         if (++inPipe >= REGISTER_CHUNK) await flushSpecs(false);
       }
       await flushSpecs(true);
-      await this.linkObjects(id, plan, classes, jobsMade);
+      await this.linkUsedObjects(id, plan, classes, jobsMade);
       // A task that failed while later chunks were written ended the graph and
       // dropped its scheduling state, which those chunks then wrote again.
       if (flushes > 1 && !RUNNING.has((await this.redis.hget(k.meta, 'status')) ?? ''))
@@ -280,11 +289,11 @@ export class GraphStore {
   async release(oid: string): Promise<boolean> {
     const at = parseObjectId(oid);
     if (!at) return false;
-    return (await this.redis.releaseObject(graphKeys(this.prefix, at.graph).meta, at.node)) === 1;
+    return releaseObject(this.redis, this.prefix, { graph: at.graph, node: at.node });
   }
 
   /** Links the graph's tasks to the objects of other graphs they use (linkObjects-2.lua); enqueues those ready now. */
-  private async linkObjects(id: string, plan: Plan, classes: Map<number, string>, tag: number): Promise<void> {
+  private async linkUsedObjects(id: string, plan: Plan, classes: Map<number, string>, tag: number): Promise<void> {
     const users = new Map<string, number[]>();
     plan.nodes.forEach((node, i) => {
       if (node.kind !== 'task') return;
@@ -295,32 +304,28 @@ export class GraphStore {
       }
     });
     if (users.size === 0) return;
-    const args: (string | number)[] = [];
-    for (const [oid, tasks] of users) args.push(oid, tasks.length, ...tasks);
-    const k = graphKeys(this.prefix, id);
-    const reply = (await this.redis.linkObjects(k.meta, k.pend, this.prefix, ...args)) as (string | number)[];
-    if (reply[0] === 'ok') {
-      if (reply.length > 1) {
-        const tasks = reply.slice(1) as number[];
-        await this.queue.enqueue(id, tasks, { classes: tasks.map((t) => classes.get(t) ?? ''), tag });
-      }
+    const linked = await linkObjects(this.redis, this.prefix, { graph: id, users });
+    if (linked.outcome === 'linked') {
+      const ready = linked.ready;
+      if (ready.length > 0)
+        await this.queue.enqueue(id, ready, { classes: ready.map((t) => classes.get(t) ?? ''), tag });
       return;
     }
-    const oid = String(reply[1]);
+    const { oid } = linked;
     const error =
-      reply[0] === 'missing'
+      linked.outcome === 'missing'
         ? {
             code: 'object_lost',
             message: `Input object ${oid} does not exist: it was released, expired or never existed.`,
             object: oid,
           }
-        : objectFailed(oid, JSON.parse(String(reply[2])));
+        : objectFailed(oid, linked.error);
     await this.tasks.end(id, 'failed', error);
   }
 
   /** Admits a graph of `tenant` unless it has `limit` queued or running (admitGraph-1.lua). */
   async admit(id: string, tenant: string, limit: number): Promise<boolean> {
-    return (await this.redis.admitGraph(inFlightKey(this.prefix, tenant), limit, id, this.prefix)) === 1;
+    return admitGraph(this.redis, this.prefix, { graph: id, tenant, limit });
   }
 
   /** Takes back an admission whose graph was never registered. */
@@ -432,17 +437,6 @@ export interface TaskDefaults {
   timeoutMs?: number;
   pool?: string;
   priority?: number;
-}
-
-/** Appends an entry of events (addEvents-1.lua) to a pipeline. */
-function addEvents(
-  pipe: ReturnType<ScriptedRedis['pipeline']>,
-  k: ReturnType<typeof graphKeys>,
-  type: string,
-  count: number,
-  details: unknown,
-): void {
-  (pipe as unknown as ScriptedRedis).addEvents(k.meta, type, count, JSON.stringify(details));
 }
 
 /** A graph's meta hash as its public info, plus its requested keys as node indexes. */

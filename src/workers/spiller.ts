@@ -14,7 +14,9 @@ import { graphKeys, lruKey, spillIndexKey, spillLiveKey, statsKey } from '../que
 import { OutOfDiskError, type SpillFiles } from '../store/spill.ts';
 import { storedForm } from '../store/stored-bytes.ts';
 import { BusyPeriods, epochNow } from '../store/busy-time.ts';
-import { addBusyTime } from '../queue/metrics.ts';
+import { addBusyTime } from '../queue/scripts/addBusyTime.ts';
+import { moveSpilled } from '../queue/scripts/moveSpilled.ts';
+import { spillObjects } from '../queue/scripts/spillObjects.ts';
 
 const POLL_MS = 20;
 /** How often dead spill files are looked for and restore counters written. */
@@ -160,8 +162,10 @@ export class Spiller {
       }
       throw err;
     }
-    const args = chosen.flatMap((c, i) => [c.oid, locations[i].offset, locations[i].length]);
-    const [, bytes] = await this.redis.spillObjects(`${prefix}:spill:live`, prefix, locations[0].file, ...args);
+    const { bytes } = await spillObjects(this.redis, prefix, {
+      file: locations[0].file,
+      objects: chosen.map((c, i) => ({ oid: c.oid, offset: locations[i].offset, length: locations[i].length })),
+    });
     this.spilled.add(t0, epochNow());
     return bytes;
   }
@@ -187,8 +191,11 @@ export class Spiller {
         objects.map((o) => this.files.read({ file: name, offset: o.offset, length: o.length })),
       );
       const locations = await this.files.append(bytes);
-      const args = objects.flatMap((o, i) => [o.oid, o.at, locations[i].offset]);
-      const [, moved] = await this.redis.moveSpilled(`${prefix}:spill:live`, prefix, name, locations[0].file, ...args);
+      const { bytes: moved } = await moveSpilled(this.redis, prefix, {
+        from: name,
+        to: locations[0].file,
+        objects: objects.map((o, i) => ({ oid: o.oid, at: o.at, offset: locations[i].offset })),
+      });
       liveBytes.set(name, live - moved);
       liveBytes.set(locations[0].file, (liveBytes.get(locations[0].file) ?? 0) + moved);
     }

@@ -64,8 +64,6 @@ export class TaskWorker {
   private readonly tasks: TaskState;
   private readonly queue: TaskQueue;
   private workers: Worker<BundleJob>[] = [];
-  /** The pools this worker serves, as completeTasks takes them: ",default,gpu,". */
-  private readonly servedPools: string;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
   private readonly startedAt = Date.now();
@@ -95,7 +93,6 @@ export class TaskWorker {
     this.files = new SpillFiles(config.spillDir, config.spillDirLimit);
     this.spiller = new Spiller(this.redis, config, this.files);
     this.lineage = new Lineage(this.tasks, this.files, ops, this.abort.signal);
-    this.servedPools = `,${config.pools.join(',')},`;
   }
 
   async start(): Promise<void> {
@@ -255,13 +252,13 @@ export class TaskWorker {
         take,
         short ? 1 : this.config.bundleSpread,
         runner,
-        this.servedPools,
+        this.config.pools,
       );
       this.tasksDone += results.length;
       hold(-results.length);
       for (const [, ms] of results) this.durations.observe(ms / 1000);
       await this.queue.enqueue(graph, completed.ready.tasks, completed.ready.placement);
-      for (const [other, task] of completed.elsewhere)
+      for (const { graph: other, task } of completed.elsewhere)
         await this.queue.enqueue(other, [task], await this.tasks.placement(other, [task]));
       // Done before this call stored them: what their first completion made ready may be queued nowhere.
       if (completed.skipped.length > 0)
