@@ -5,8 +5,8 @@
  * multiple-return splits, 100 concats), in the same run on the same data.
  * Both results are reduced to per-output row counts and sums and compared.
  */
-import { Frame } from '../src/values/frame.ts';
-import { encodeValue } from '../src/store/codec.ts';
+import { Frame } from '../src/shared/values/frame.ts';
+import { encodeValue } from '../src/shared/codec.ts';
 import { random } from '../test/helpers/random.ts';
 
 const PARTITIONS = 100;

@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { freePort, startRedis } from '../test/helpers/redis.ts';
 import { startProcess, stopProcesses } from './lib.ts';
-import { decodeValue } from '../src/store/codec.ts';
-import { NDArray } from '../src/values/ndarray.ts';
+import { decodeValue } from '../src/shared/codec.ts';
+import { NDArray } from '../src/shared/values/ndarray.ts';
 
 const MB = 1024 * 1024;
 const CHUNK = 262_144;

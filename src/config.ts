@@ -54,6 +54,14 @@ export interface Config {
   maxGraphsInFlight: number;
   /** The worker pools a worker process serves (WEFT_POOLS). */
   pools: string[];
+  /** Executor commands by pool (WEFT_EXECUTOR_<POOL>), as given; the pool "python" has a default (docs/executors.md). */
+  executorCommands: Map<string, string>;
+  /** Executor processes per pool per worker (WEFT_EXECUTORS). */
+  executorsPerPool: number;
+  /** Environment variables passed on to executors besides the clean base set (WEFT_EXECUTOR_ENV). */
+  executorEnv: string[];
+  /** With API tokens, the tenants that may submit foreign calls (WEFT_CODE_TENANTS; "*" for all). */
+  codeTenants: Set<string>;
   /** On SIGTERM, how long a process finishes what it is doing before it hands the rest back (workers) or drops it (API). */
   shutdownMs: number;
   /** A worker without a heartbeat for this long is dead: GET /v1/workers drops it. Workers beat five times per timeout. */
@@ -123,6 +131,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownMs: int(env, 'WEFT_SHUTDOWN_MS', 10_000, 0, 3_600_000),
     workerTimeoutMs: int(env, 'WEFT_WORKER_TIMEOUT_MS', 10_000, 500, 3_600_000),
     pools: pools(env),
+    executorCommands: executorCommands(env),
+    executorsPerPool: int(
+      env,
+      'WEFT_EXECUTORS',
+      Math.min(int(env, 'WEFT_CONCURRENCY', 8, 1, 1024), availableParallelism()),
+      1,
+      1024,
+    ),
+    executorEnv: list(env.WEFT_EXECUTOR_ENV),
+    codeTenants: new Set(list(env.WEFT_CODE_TENANTS)),
   };
 }
 
@@ -187,6 +205,27 @@ function pools(env: NodeJS.ProcessEnv): string[] {
   if (list.length === 0)
     throw new ConfigError('WEFT_POOLS lists no pool: give at least one, such as "default" or "default,gpu".');
   return list;
+}
+
+/** The environment variable naming the executor command of `pool`: WEFT_EXECUTOR_PYTHON for "python". */
+export function executorVariable(pool: string): string {
+  return `WEFT_EXECUTOR_${pool.toUpperCase().replace(/[.-]/g, '_')}`;
+}
+
+function executorCommands(env: NodeJS.ProcessEnv): Map<string, string> {
+  const commands = new Map<string, string>();
+  for (const pool of pools(env)) {
+    const command = env[executorVariable(pool)]?.trim();
+    if (command) commands.set(pool, command);
+  }
+  return commands;
+}
+
+function list(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export class ConfigError extends Error {

@@ -23,6 +23,7 @@ describe('the task spec header', () => {
     cache: 'fp',
     retries: 2,
     timeoutMs: 500,
+    lang: 'python',
   };
 
   it('is written in the order of SPEC_HEADER, and read back', () => {
@@ -30,7 +31,9 @@ describe('the task spec header', () => {
     const header = unpack(bytes.subarray(4, 4 + bytes.readUInt32BE(0))) as unknown[];
     expect(header).toEqual(SPEC_HEADER.map((field) => spec[field]));
     const { cache: _cache, ...rest } = spec;
-    expect(decodeSpec(bytes)).toEqual(rest);
+    const { templateBytes, ...decoded } = decodeSpec(bytes);
+    expect(decoded).toEqual(rest);
+    expect(unpack(templateBytes!)).toEqual(spec.template);
   });
 
   it('the scripts number its fields as SPEC_HEADER orders them', () => {

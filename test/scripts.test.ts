@@ -26,7 +26,7 @@ import { releaseObject } from '../src/queue/scripts/releaseObject.ts';
 import { retryTask } from '../src/queue/scripts/retryTask.ts';
 import { startTasks } from '../src/queue/scripts/startTasks.ts';
 import type { TaskResult } from '../src/queue/started.ts';
-import { decodeValue, encodeValue } from '../src/store/codec.ts';
+import { decodeValue, encodeValue } from '../src/shared/codec.ts';
 import { SpillFiles } from '../src/store/spill.ts';
 
 const PREFIX = `s${randomBytes(4).toString('hex')}`;

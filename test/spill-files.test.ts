@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeValue, encodeValue } from '../src/store/codec.ts';
+import { decodeValue, encodeValue } from '../src/shared/codec.ts';
 import { SpillFiles } from '../src/store/spill.ts';
-import { NDArray } from '../src/values/ndarray.ts';
+import { NDArray } from '../src/shared/values/ndarray.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-spill-files-'));
 const files = new SpillFiles(dir);

@@ -1,6 +1,7 @@
 /** Value encoding: typed arrays stay binary through the store; the JSON form for responses. */
 import { describe, expect, it } from 'vitest';
-import { decodeValue, encodeValue, jsonReplacer } from '../src/store/codec.ts';
+import { decodeValue, encodeValue } from '../src/shared/codec.ts';
+import { jsonReplacer } from '../src/store/values.ts';
 import { objectId, parseObjectId } from '../src/store/objects.ts';
 
 describe('value codec', () => {

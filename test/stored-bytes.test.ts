@@ -1,6 +1,6 @@
 /** The meaning of a stored value's leading bytes, decided in one function (src/store/stored-bytes.ts). */
 import { describe, expect, it } from 'vitest';
-import { encodeValue } from '../src/store/codec.ts';
+import { encodeValue } from '../src/shared/codec.ts';
 import { parseInputReference, parseLocation, SPILL_STUB, storedForm } from '../src/store/stored-bytes.ts';
 
 const stub = (rest: string) => Buffer.concat([Buffer.from([SPILL_STUB]), Buffer.from(rest)]);

@@ -7,7 +7,7 @@
 import { GraphError } from '../graph/errors.ts';
 import { ObjectLostError } from '../store/objects.ts';
 import { ForbiddenTargetError } from '../net/targets.ts';
-import { ValueTooLargeError } from '../store/codec.ts';
+import { ValueTooLargeError } from '../store/values.ts';
 
 export const errorCatalogue = {
   invalid_request: {
@@ -16,6 +16,15 @@ export const errorCatalogue = {
       'The request does not match the API schema (a field has the wrong type, a required field is missing, an unknown field was given).',
   },
   invalid_json: { status: 400, description: 'The body is not valid JSON.' },
+  invalid_msgpack: {
+    status: 400,
+    description: 'The body is not valid MessagePack (content-type application/msgpack).',
+  },
+  code_forbidden: {
+    status: 403,
+    description:
+      'The graph calls foreign callables ($call: code the workers run), which this tenant may not submit (WEFT_CODE_TENANTS).',
+  },
   unsupported_media_type: {
     status: 415,
     description: 'The Content-Type is not one the route accepts (use application/json).',

@@ -18,7 +18,7 @@ import {
   isNDArrayJSON,
   sizeOf,
   stridesOf,
-} from '../values/ndarray.ts';
+} from '../shared/values/ndarray.ts';
 import { type AxisSlice, type Chunks, blockIndexes, normalizeChunks, offsets, selectAxis } from './chunks.ts';
 import { Delayed, type Computable, type PersistPlan, type Persistable, type Target, futuresLayer } from './delayed.ts';
 import { type Layers, type Node, combineTree, literal, ref, task, withLayer } from './graph.ts';

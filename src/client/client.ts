@@ -7,10 +7,10 @@
  *   const client = new Client({ url: 'http://127.0.0.1:8080' });
  *   const total = await client.compute(delayed('add')(1, 2)); // 3
  */
-import type { components } from '../contract/api-types.ts';
-import { decodeValue, encodeValue } from '../store/codec.ts';
-import { NDArray } from '../values/ndarray.ts';
-import { Frame } from '../values/frame.ts';
+import type { components } from '../shared/openapi-types.ts';
+import { decodeValue, encodeValue } from '../shared/codec.ts';
+import { NDArray } from '../shared/values/ndarray.ts';
+import { Frame } from '../shared/values/frame.ts';
 import { type Computable, type Persistable, isComputable } from './delayed.ts';
 import { type ObjectRef, isObjectRef, mergeLayers } from './graph.ts';
 import { type Runner, setDefaultRunner } from './runner.ts';

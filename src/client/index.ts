@@ -21,5 +21,5 @@ export { WeftArray, WeftArray as Array, arange, fromArray, ones, random, zeros }
 export { DataFrame, GroupBy, fromRecords, type Expr, type Predicate, type Row } from './dataframe.ts';
 export { tokenize } from './tokenize.ts';
 export type { ObjectRef } from './graph.ts';
-export { NDArray } from '../values/ndarray.ts';
-export { Frame } from '../values/frame.ts';
+export { NDArray } from '../shared/values/ndarray.ts';
+export { Frame } from '../shared/values/frame.ts';

@@ -4,8 +4,8 @@
  * twice are one set of tasks in a graph, and the result cache
  * (`options.cache`) recognises them across graphs.
  */
-import { hash } from '../graph/fingerprint.ts';
-import { NDArray } from '../values/ndarray.ts';
+import { hash } from '../shared/hash.ts';
+import { NDArray } from '../shared/values/ndarray.ts';
 
 /** A JSON text for any value, with object keys sorted, typed arrays and NDArrays spelled out, and collections by name. */
 function canonical(value: unknown): string {

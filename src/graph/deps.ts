@@ -14,6 +14,7 @@ export function forEachNode(node: Node, fn: (node: Node) => void): void {
   fn(node);
   switch (node.kind) {
     case 'task':
+      if (node.fn) forEachNode(node.fn, fn);
       for (const a of node.args) forEachNode(a, fn);
       if (node.kwargs) for (const [, v] of node.kwargs) forEachNode(v, fn);
       break;
@@ -46,7 +47,12 @@ export function mapRefs(node: Node, fn: (ref: Extract<Node, { kind: 'ref' }>) =>
     case 'ref':
       return fn(node);
     case 'task':
-      return { ...node, args: node.args.map(sub), kwargs: node.kwargs && node.kwargs.map(([k, v]) => [k, sub(v)]) };
+      return {
+        ...node,
+        ...(node.fn ? { fn: sub(node.fn) } : {}),
+        args: node.args.map(sub),
+        kwargs: node.kwargs && node.kwargs.map(([k, v]) => [k, sub(v)]),
+      };
     case 'array':
       return { kind: 'array', items: node.items.map(sub) };
     case 'object':

@@ -9,28 +9,9 @@
  *   fingerprints(planGraph(parseGraph({ a: { $op: 'inc', args: [1] } }), 'a'), () => '1')
  *   // one fingerprint per node, 28 hex digits; the same for { b: { $op: 'inc', args: [1] } }
  */
+import { hash } from '../shared/hash.ts';
 import type { Plan, Slot } from './plan.ts';
 import { CALL, FUSED, type Template } from './template.ts';
-
-/** A 106-bit hash of a string (two independent 53-bit cyrb53 hashes), as 28 hex digits. */
-export function hash(text: string): string {
-  return (
-    cyrb53(text, 0x9e3779b9).toString(16).padStart(14, '0') + cyrb53(text, 0x85ebca6b).toString(16).padStart(14, '0')
-  );
-}
-
-function cyrb53(text: string, seed: number): number {
-  let h1 = 0xdeadbeef ^ seed;
-  let h2 = 0x41c6ce57 ^ seed;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
-}
 
 /** Every op a template calls, fused tasks included. */
 export function templateOps(t: Template, out: Set<string> = new Set()): Set<string> {

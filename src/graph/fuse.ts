@@ -10,6 +10,7 @@
  *   // Map { 'b' => task inc(fused a: inc(1)) }
  */
 import { follow, forEachRef, mapRefs, refsOf } from './deps.ts';
+import { nodeLanguage } from './languages.ts';
 import type { Graph, Node } from './types.ts';
 
 /**
@@ -50,6 +51,10 @@ export function fuseLinear(
     if (chain >= maxChain) continue;
     const userNode = nodes.get(user)!;
     if (countRefs(userNode, key, aliases) !== 1) continue;
+    // One process evaluates a task: a weft op and a foreign call never share one (languages.ts).
+    const lang = nodeLanguage(node);
+    const userLang = nodeLanguage(userNode);
+    if (lang !== null && userLang !== null && lang !== userLang) continue;
     nodes.set(user, substitute(userNode, key, { kind: 'fused', key, node }, aliases));
     nodes.delete(key);
     links.set(user, chain);

@@ -7,3 +7,4 @@ export * from './plan.ts';
 export * from './fuse.ts';
 export * from './shuffle.ts';
 export * from './fingerprint.ts';
+export * from './languages.ts';

@@ -5,9 +5,11 @@
  *   parseGraph({ x: 1, y: { $op: 'inc', args: [{ $ref: 'x' }] } })
  *   // Map { 'x' => lit 1, 'y' => task inc(ref x) }
  */
+import { checkedForeign, Foreign, ForeignFormatError } from '../shared/values/foreign.ts';
 import { GraphError, jsonPath } from './errors.ts';
 import {
   defaultLimits,
+  FOREIGN_CALL,
   MAX_PRIORITY,
   MAX_RETURNS,
   MIN_PRIORITY,
@@ -17,10 +19,11 @@ import {
   type Json,
   type KeySpec,
   type Node,
+  type Opaque,
   type TaskOptions,
 } from './types.ts';
 
-const TASK_FIELDS = new Set(['$op', 'args', 'kwargs', 'returns', 'options']);
+const TASK_FIELDS = new Set(['args', 'kwargs', 'returns', 'options']);
 /** Most retries a task may ask for. */
 export const MAX_RETRIES = 100;
 
@@ -160,6 +163,11 @@ class NodeParser {
         (typeof raw === 'number' && Number.isFinite(raw))
       )
         return lit(raw);
+      // JSON has no NaN, Infinity or integers past 2^53; a MessagePack request may (Python's float('nan'), 2**63 - 1).
+      if (this.limits.binary && (typeof raw === 'number' || typeof raw === 'bigint'))
+        return lit(raw as unknown as Json);
+      // Bytes, array chunks, partitions and foreign values of a MessagePack request: data, never walked.
+      if (isOpaque(raw)) return lit(raw as Opaque);
       throw this.bad(null, `is not a JSON value (${describe(raw)})`);
     }
     const fields = Object.keys(raw);
@@ -192,22 +200,29 @@ class NodeParser {
           throw this.bad('$oid', `must be an object id (a non-empty string), got ${describe(raw.$oid)}`);
         return { kind: 'oid', oid: raw.$oid };
       case '$op':
+      case '$call':
         return this.task(raw, fields, depth);
+      case '$foreign':
+        this.onlyFields(fields, '$foreign');
+        return lit(this.foreign(raw.$foreign) as Opaque);
       default:
         throw this.bad(
           null,
-          `has the unknown marker ${JSON.stringify(marker)}; nodes use $op, $ref, $oid or $literal (wrap data whose keys start with "$" in {"$literal": ...})`,
+          `has the unknown marker ${JSON.stringify(marker)}; nodes use $op, $call, $ref, $oid, $foreign or $literal (wrap data whose keys start with "$" in {"$literal": ...})`,
         );
     }
   }
 
   private task(raw: Record<string, unknown>, fields: string[], depth: number): Node {
+    const call = '$call' in raw ? '$call' : '$op';
     for (const f of fields) {
-      if (!TASK_FIELDS.has(f))
-        throw this.bad(f, `is not a task field; a task has "$op", "args", "kwargs", "returns" and "options"`);
+      if (f !== call && !TASK_FIELDS.has(f))
+        throw this.bad(f, `is not a task field; a task has "${call}", "args", "kwargs", "returns" and "options"`);
     }
-    if (typeof raw.$op !== 'string' || raw.$op.length === 0)
-      throw this.bad('$op', `must be an op name (a non-empty string), got ${describe(raw.$op)}`);
+    const task: Node & { kind: 'task' } =
+      call === '$call'
+        ? this.foreignCall(raw.$call, depth)
+        : { kind: 'task', op: this.opName(raw.$op), args: [], kwargs: null };
     let args: Node[] = [];
     if (raw.args !== undefined) {
       if (!Array.isArray(raw.args)) throw this.bad('args', `must be an array of nodes, got ${describe(raw.args)}`);
@@ -223,7 +238,8 @@ class NodeParser {
       kwargs = this.fields(raw.kwargs, Object.keys(raw.kwargs), depth + 1);
       this.path.pop();
     }
-    const task: Node & { kind: 'task' } = { kind: 'task', op: raw.$op, args, kwargs };
+    task.args = args;
+    task.kwargs = kwargs;
     if (raw.options !== undefined) task.options = this.taskOptions(raw.options);
     if (raw.returns === undefined) return task;
     if (this.path.length > 0)
@@ -239,6 +255,47 @@ class NodeParser {
     }
     task.returns = raw.returns as number;
     return task;
+  }
+
+  private opName(raw: unknown): string {
+    if (typeof raw !== 'string' || raw.length === 0)
+      throw this.bad('$op', `must be an op name (a non-empty string), got ${describe(raw)}`);
+    return raw;
+  }
+
+  /**
+   * The callable of a `$call`: a foreign value (its language is then known),
+   * or a reference to a data key holding one (followed when the graph is planned).
+   */
+  private foreignCall(raw: unknown, depth: number): Node & { kind: 'task' } {
+    this.path.push('$call');
+    const fn = this.node(raw, depth + 1);
+    this.path.pop();
+    const task: Node & { kind: 'task' } = { kind: 'task', op: FOREIGN_CALL, fn, args: [], kwargs: null };
+    if (fn.kind === 'lit' && fn.value instanceof Foreign) task.lang = fn.value.lang;
+    else if (fn.kind !== 'ref' || fn.index !== undefined) {
+      throw this.bad(
+        '$call',
+        'must be a foreign value ({"$foreign": {"lang", "name", "data"}}) or a {"$ref"} to a data key holding one',
+      );
+    }
+    return task;
+  }
+
+  /** {"$foreign": {"lang": "python", "name": "...", "data": base64}}, or the same fields with bytes from MessagePack. */
+  private foreign(raw: unknown): Foreign {
+    if (raw instanceof Foreign) return raw;
+    if (!isPlainObject(raw)) throw this.bad('$foreign', `must be {"lang", "name", "data"}, got ${describe(raw)}`);
+    for (const f of Object.keys(raw)) {
+      if (f !== 'lang' && f !== 'name' && f !== 'data')
+        throw this.bad('$foreign', `has the unknown field ${JSON.stringify(f)}`);
+    }
+    try {
+      return checkedForeign(raw.lang, raw.name ?? '', raw.data);
+    } catch (err) {
+      if (err instanceof ForeignFormatError) throw this.bad('$foreign', err.message);
+      throw err;
+    }
   }
 
   /** A task's "options": {"retries": n, "timeout_ms": ms, "pool": name, "priority": p} (Dask's per-layer annotations, per task). */
@@ -287,7 +344,7 @@ class NodeParser {
    * stack overflow later. Recursion stops at the limit.
    */
   private checkLiteralDepth(raw: unknown, depth: number): void {
-    if (typeof raw !== 'object' || raw === null) return;
+    if (typeof raw !== 'object' || raw === null || isOpaque(raw)) return;
     if (depth > this.limits.maxDepth) {
       const where = jsonPath(this.key, this.path);
       throw new GraphError(
@@ -339,7 +396,14 @@ function lit(value: Json): Node {
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** An instance of a value class (bytes, typed arrays, weft's value types), as a MessagePack request decodes them. */
+function isOpaque(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !isPlainObject(v);
 }
 
 function describe(v: unknown): string {

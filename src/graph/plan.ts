@@ -19,9 +19,10 @@ import {
   resolveAliases,
 } from './deps.ts';
 import { fuseLinear } from './fuse.ts';
+import { nodeLanguage, splitLanguages } from './languages.ts';
 import { rewriteShuffles } from './shuffle.ts';
 import { opsOf, toTemplate, type SlotResolver, type Template } from './template.ts';
-import type { Graph, Json, KeySpec, TaskOptions } from './types.ts';
+import { WEFT_LANGUAGE, type Graph, type Json, type KeySpec, type TaskOptions } from './types.ts';
 
 /**
  * An input of a task: a node of the same graph (its index), output j of a
@@ -60,6 +61,8 @@ export type PlanNode =
       returns?: number;
       /** The task's own options, when it has any. */
       options?: TaskOptions;
+      /** The language of a task an executor runs (`$call`: docs/executors.md); absent for weft ops. */
+      lang?: string;
       /** Tasks of this graph that read each output (one entry, or one per returned value). */
       consumers: number[];
     };
@@ -92,9 +95,14 @@ export interface PlanOptions {
 
 export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}): Plan {
   checkRequestedKeys(graph, keys);
-  const deps = dependencyMap(graph);
+  let deps = dependencyMap(graph);
   checkReferences(graph, deps);
   const aliases = resolveAliases(graph);
+  const split = splitLanguages(graph, aliases);
+  if (split !== graph) {
+    graph = split;
+    deps = dependencyMap(graph);
+  }
   const dependenciesFirst = checkAcyclic(deps);
   if (options.isKnownOp) checkOps(graph, options.isKnownOp);
   checkOutputReferences(graph, aliases);
@@ -141,6 +149,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     const template = toTemplate(node, slots);
     const returns = node.kind === 'task' ? node.returns : undefined;
     const taskOptions = node.kind === 'task' ? node.options : undefined;
+    const lang = nodeLanguage(node);
     const objects = slots.list.filter((s): s is string => typeof s === 'string');
     nodes.push({
       kind: 'task',
@@ -153,6 +162,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
       consumers: new Array<number>(returns ?? 1).fill(0),
       ...(returns ? { returns } : {}),
       ...(taskOptions ? { options: taskOptions } : {}),
+      ...(lang !== null && lang !== WEFT_LANGUAGE ? { lang } : {}),
     });
   }
   if (options.maxTasks !== undefined && taskCount > options.maxTasks) {

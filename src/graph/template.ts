@@ -8,9 +8,12 @@
  *   [3, items]                          an array of templates
  *   [4, names, values]                  an object of templates
  *   [5, key, template]                  a task fused into this one; `key` names it in errors
+ *   [6, fn, args, kwNames, kwValues]    a call of a callable of another language (`$call`), `fn` a
+ *                                       template giving the callable: evaluated by an executor
+ *                                       (docs/executors.md), never by the worker itself
  */
 import { forEachNode } from './deps.ts';
-import type { Json, Node } from './types.ts';
+import { FOREIGN_CALL, type Json, type Node } from './types.ts';
 
 export const LIT = 0;
 export const INPUT = 1;
@@ -18,6 +21,7 @@ export const CALL = 2;
 export const ARRAY = 3;
 export const OBJECT = 4;
 export const FUSED = 5;
+export const FOREIGN = 6;
 
 export type Template =
   | [typeof LIT, Json]
@@ -25,7 +29,8 @@ export type Template =
   | [typeof CALL, string, Template[], string[] | null, Template[] | null]
   | [typeof ARRAY, Template[]]
   | [typeof OBJECT, string[], Template[]]
-  | [typeof FUSED, string, Template];
+  | [typeof FUSED, string, Template]
+  | [typeof FOREIGN, Template, Template[], string[] | null, Template[] | null];
 
 /** Gives the input slot of a referenced key or object id. */
 export interface SlotResolver {
@@ -45,8 +50,10 @@ export function toTemplate(node: Node, slotOf: SlotResolver): Template {
       return [INPUT, slotOf.slotOfOid(node.oid)];
     case 'task': {
       const args = node.args.map((a) => toTemplate(a, slotOf));
-      if (!node.kwargs) return [CALL, node.op, args, null, null];
-      return [CALL, node.op, args, node.kwargs.map(([k]) => k), node.kwargs.map(([, v]) => toTemplate(v, slotOf))];
+      const kwNames = node.kwargs ? node.kwargs.map(([k]) => k) : null;
+      const kwValues = node.kwargs ? node.kwargs.map(([, v]) => toTemplate(v, slotOf)) : null;
+      if (node.fn) return [FOREIGN, toTemplate(node.fn, slotOf), args, kwNames, kwValues];
+      return [CALL, node.op, args, kwNames, kwValues];
     }
     case 'array':
       return [ARRAY, node.items.map((i) => toTemplate(i, slotOf))];
@@ -59,16 +66,29 @@ export function toTemplate(node: Node, slotOf: SlotResolver): Template {
   }
 }
 
-/** Every op a node calls, nested calls included. */
+/** Every weft op a node calls, nested calls included (foreign callables are not ops). */
 export function opsOf(node: Node, out: Set<string> = new Set()): Set<string> {
   forEachNode(node, (n) => {
-    if (n.kind === 'task') out.add(n.op);
+    if (n.kind === 'task' && !n.fn) out.add(n.op);
   });
   return out;
 }
 
-/** The op a task is known by in errors and events: its outermost call, or `$build` for a structure. */
+/**
+ * The op a task is known by in errors and events: its outermost call, `$build`
+ * for a structure, and for a foreign call the callable's name when the
+ * template holds it (`python:builtins.sum`), else `$call`.
+ */
 export function rootOp(t: Template): string {
   if (t[0] === FUSED) return rootOp(t[2]);
-  return t[0] === CALL ? t[1] : '$build';
+  if (t[0] === CALL) return t[1];
+  if (t[0] === FOREIGN) return foreignName(t[1]);
+  return '$build';
+}
+
+function foreignName(fn: Template): string {
+  const value = fn[0] === LIT ? (fn[1] as { lang?: unknown; name?: unknown } | null) : null;
+  return value && typeof value.lang === 'string' && typeof value.name === 'string' && value.name !== ''
+    ? `${value.lang}:${value.name}`
+    : FOREIGN_CALL;
 }

@@ -1,6 +1,22 @@
 /** Plain data types of the graph format (docs/graph-format.md). */
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json } | Opaque;
+
+/**
+ * A literal the graph code does not look into: bytes, or a value of weft's
+ * binary types (an array chunk, a dataframe partition, a foreign value) from a
+ * MessagePack request. The graph code treats it as one leaf of data.
+ */
+export type Opaque = Uint8Array | OpaqueObject;
+/** Instances of weft's value classes; parse.ts is where they become literals. */
+export interface OpaqueObject {
+  readonly opaque?: never;
+}
+
+/** The op name a task with a foreign callable (`$call`) is known by until its executor names it. */
+export const FOREIGN_CALL = '$call';
+/** The language of weft's own ops: tasks in it run in the worker's own process. */
+export const WEFT_LANGUAGE = 'weft';
 
 /**
  * A node after parsing. Literal subtrees collapse into one `lit` so that
@@ -11,8 +27,23 @@ export type Node =
   /** `index` picks output `index` of a multiple-return task. */
   | { kind: 'ref'; key: string; index?: number }
   | { kind: 'oid'; oid: string }
-  /** `returns`: the op returns that many values, each stored as its own object (top-level tasks only). */
-  | { kind: 'task'; op: string; args: Node[]; kwargs: [string, Node][] | null; returns?: number; options?: TaskOptions }
+  /**
+   * A call of weft op `op`, or, with `fn`, of a callable of another language
+   * (`$call`, run by an executor: docs/executors.md); `op` is then FOREIGN_CALL.
+   * `fn` is a literal foreign value or a reference to a data key holding one.
+   * `lang` is the callable's language, known once the reference is followed (plan).
+   * `returns`: the op returns that many values, each stored as its own object (top-level tasks only).
+   */
+  | {
+      kind: 'task';
+      op: string;
+      fn?: Node;
+      lang?: string;
+      args: Node[];
+      kwargs: [string, Node][] | null;
+      returns?: number;
+      options?: TaskOptions;
+    }
   | { kind: 'array'; items: Node[] }
   | { kind: 'object'; entries: [string, Node][] }
   /** A value known before the graph runs (a cache hit or a presubmit answer), already encoded: no task runs for it. */
@@ -49,6 +80,8 @@ export interface GraphLimits {
   maxDepth: number;
   /** Longest key, in bytes of UTF-8 (the form keys are stored and sent in). */
   maxKeyBytes: number;
+  /** The graph came as MessagePack: non-finite floats and 64-bit integers (bigint) are literals too. */
+  binary?: boolean;
 }
 
 export const defaultLimits: GraphLimits = { maxDepth: 64, maxKeyBytes: 1024 };

@@ -13,7 +13,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ObjectField, Plan, OutputSpec } from '../graph/plan.ts';
-import { checkValueSize, decodeValue, encodeValue } from '../store/codec.ts';
+import { decodeValue, encodeValue } from '../shared/codec.ts';
+import { checkValueSize } from '../store/values.ts';
 import { objectId, parseObjectId } from '../store/objects.ts';
 import type { ObjectStore } from './objects.ts';
 import type { TaskQueue } from './dispatch.ts';
@@ -118,7 +119,8 @@ export class GraphStore {
     const poolsUsed = new Set<string>();
     plan.nodes.forEach((node, i) => {
       if (node.kind !== 'task') return;
-      const pool = node.options?.pool ?? defaults.pool ?? DEFAULT_POOL;
+      // A task an executor runs goes to the pool named after its language unless told otherwise.
+      const pool = node.options?.pool ?? defaults.pool ?? node.lang ?? DEFAULT_POOL;
       const cls = encodeClass(pool, node.options?.priority ?? defaults.priority);
       if (cls !== '') classes.set(i, cls);
       poolsUsed.add(pool);

@@ -10,7 +10,7 @@ import type { Graph } from '../graph/types.ts';
 import { rootOp } from '../graph/template.ts';
 import { fingerprints, templateOps } from '../graph/fingerprint.ts';
 import { postJson, type TargetPolicy } from '../net/targets.ts';
-import { encodeValue } from '../store/codec.ts';
+import { encodeValue } from '../shared/codec.ts';
 import { cacheKey, statsKey } from './keys.ts';
 
 /** Largest answer read from a presubmit hook (one request asks about 1,000 tasks). */

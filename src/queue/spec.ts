@@ -12,7 +12,7 @@
 import { pack, unpack } from 'msgpackr';
 import type { Slot } from '../graph/plan.ts';
 import type { Template } from '../graph/template.ts';
-import { decodeValue, encodeValue } from '../store/codec.ts';
+import { decodeValue, encodeValue } from '../shared/codec.ts';
 
 /**
  * The header's fields, in order:
@@ -25,10 +25,11 @@ import { decodeValue, encodeValue } from '../store/codec.ts';
  *   cache      the fingerprint its result is cached under (options.cache), else ""
  *   retries    times it runs again after its op throws, 0 for none
  *   timeoutMs  a run longer than this (ms) fails with `timeout`, 0 for none
+ *   lang       the language of a task an executor runs (`$call`), "" for weft ops
  *
  * `retries` and `timeoutMs` are the task's own, else its graph's.
  */
-export const SPEC_HEADER = ['key', 'deps', 'outs', 'returns', 'cache', 'retries', 'timeoutMs'] as const;
+export const SPEC_HEADER = ['key', 'deps', 'outs', 'returns', 'cache', 'retries', 'timeoutMs', 'lang'] as const;
 
 export interface TaskSpec {
   key: string;
@@ -42,6 +43,10 @@ export interface TaskSpec {
   retries?: number;
   /** A run longer than this (ms) is stopped and fails with `timeout`. */
   timeoutMs?: number;
+  /** The language of a task an executor runs (docs/executors.md); absent for weft ops. */
+  lang?: string;
+  /** The template as stored (MessagePack), set when decoded: an executor gets these bytes as they are. */
+  templateBytes?: Buffer;
 }
 
 export function encodeSpec(spec: TaskSpec): Buffer {
@@ -53,6 +58,7 @@ export function encodeSpec(spec: TaskSpec): Buffer {
     spec.cache ?? '',
     spec.retries ?? 0,
     spec.timeoutMs ?? 0,
+    spec.lang ?? '',
   ]);
   // The value codec, not plain msgpackr: literals in a template may hold a "__proto__" field.
   const template = encodeValue(spec.template);
@@ -65,7 +71,7 @@ export function encodeSpec(spec: TaskSpec): Buffer {
 
 export function decodeSpec(bytes: Buffer): TaskSpec {
   const n = bytes.readUInt32BE(0);
-  const [key, deps, outs, returns, , retries, timeoutMs] = unpack(bytes.subarray(4, 4 + n)) as [
+  const [key, deps, outs, returns, , retries, timeoutMs, lang] = unpack(bytes.subarray(4, 4 + n)) as [
     string,
     Slot[],
     number[],
@@ -73,14 +79,17 @@ export function decodeSpec(bytes: Buffer): TaskSpec {
     string,
     number?,
     number?,
+    string?,
   ];
+  const templateBytes = bytes.subarray(4 + n);
   return {
     key,
     deps,
     outs,
-    template: decodeValue(bytes.subarray(4 + n)) as Template,
+    template: decodeValue(templateBytes) as Template,
     ...(returns ? { returns } : {}),
     ...(retries ? { retries } : {}),
     ...(timeoutMs ? { timeoutMs } : {}),
+    ...(lang ? { lang, templateBytes } : {}),
   };
 }

@@ -25,6 +25,10 @@ export interface StartedTask {
   retries?: number;
   /** A run longer than this (ms) is stopped and fails with `timeout`. */
   timeoutMs?: number;
+  /** The language of a task an executor runs (`$call`: docs/executors.md); absent for weft ops. */
+  lang?: string;
+  /** Set with `lang`: the template as stored, for the executor. */
+  templateBytes?: Buffer;
   /** Which run of the task this is (1 for the first; an op error with retries left gives it another). */
   tries?: number;
   /** Encoded input values by slot; null where the object is missing (src/store/stored-bytes.ts says what else they may be). */

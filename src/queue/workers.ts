@@ -7,6 +7,7 @@
  *                    worker timeout unless the next heartbeat renews it
  */
 import type { ChainableCommander, Redis } from 'ioredis';
+import type { components } from '../shared/openapi-types.ts';
 import { opsKey, opsMetaKey, workerKey, workersKey } from './keys.ts';
 
 /** A worker beats this many times per timeout, so one late beat does not make it look dead. */
@@ -29,14 +30,18 @@ export interface WorkerInfo {
   heartbeat: number;
   /** The pools it serves (WEFT_POOLS). */
   pools: string[];
+  /** Its executors for foreign tasks, per pool that has them. */
+  executors?: ExecutorInfo[];
 }
+
+export type ExecutorInfo = components['schemas']['ExecutorInfo'];
 
 /** Queues one heartbeat on `multi`: the sorted set's score and the details hash, whose TTL is renewed. */
 export function addHeartbeat(multi: ChainableCommander, prefix: string, info: WorkerInfo, timeoutMs: number): void {
-  const { id, pools, ...fields } = info;
+  const { id, pools, executors, ...fields } = info;
   multi
     .zadd(workersKey(prefix), info.heartbeat, id)
-    .hset(workerKey(prefix, id), { ...fields, pools: pools.join(',') })
+    .hset(workerKey(prefix, id), { ...fields, pools: pools.join(','), executors: JSON.stringify(executors ?? []) })
     .pexpire(workerKey(prefix, id), timeoutMs);
 }
 
@@ -79,6 +84,7 @@ export async function listWorkers(redis: Redis, prefix: string, timeoutMs: numbe
       started: n('started'),
       heartbeat: n('heartbeat'),
       pools: (h.pools || 'default').split(','),
+      executors: h.executors ? (JSON.parse(h.executors) as ExecutorInfo[]) : [],
     });
   });
   return workers.sort((a, b) => a.started - b.started || a.id.localeCompare(b.id));

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config.ts';
 import { checkEvictionPolicy, connect, DEFAULT_REDIS_URL } from '../queue/connection.ts';
 import { answers, hasRedisServer, INSTALL_HELP, launchRedis } from './redis.ts';
+import { findPython, PYTHON_INSTALL_HELP } from '../workers/executors/python.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const say = (line: string) => process.stdout.write(`[weft] ${line}\n`);
@@ -39,7 +40,7 @@ if (!redisUrl) {
   probe.disconnect();
 }
 
-const env = { ...process.env, REDIS_URL: redisUrl };
+const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, ...pythonTasks() };
 const children = new Set<ChildProcess>();
 let stopping = false;
 
@@ -57,6 +58,28 @@ function run(name: string, script: string, restartDelay = 500): void {
 run('api', 'src/api/main.ts');
 for (let i = 0; i < config.workers; i++) run(`worker ${i + 1}`, 'src/workers/main.ts');
 say(`API on http://${config.host}:${config.port}, ${config.workers} worker processes, Redis ${redisUrl}`);
+
+/**
+ * Python tasks run when a Python with cloudpickle is here: the workers then
+ * serve the pool "python" too, with its executors (docs/executors.md). One
+ * line says which, and how to enable them when they are off.
+ */
+function pythonTasks(): NodeJS.ProcessEnv {
+  if (process.env.WEFT_POOLS !== undefined) {
+    const on = config.pools.includes('python') || config.executorCommands.size > 0;
+    say(`Python tasks: ${on ? 'on' : 'off'} (WEFT_POOLS=${process.env.WEFT_POOLS})`);
+    return {};
+  }
+  const found = findPython();
+  if (!found.python) {
+    say(
+      `Python tasks: off, no Python with cloudpickle and msgpack (${found.tried.join('; ')}); to enable them, ${PYTHON_INSTALL_HELP}`,
+    );
+    return {};
+  }
+  say(`Python tasks: on (${found.python}; executors in the pool "python")`);
+  return { WEFT_POOLS: [...config.pools, 'python'].join(','), WEFT_PYTHON: found.python };
+}
 
 async function stop(): Promise<void> {
   if (stopping) return;

@@ -3,7 +3,7 @@
  * calls inside the same task (Dask semantics). Synchronous ops stay
  * synchronous; a promise is awaited only when an op returns one.
  */
-import { ARRAY, CALL, FUSED, INPUT, LIT, OBJECT, rootOp, type Template } from '../graph/template.ts';
+import { ARRAY, CALL, FOREIGN, FUSED, INPUT, LIT, OBJECT, rootOp, type Template } from '../graph/template.ts';
 import type { OpContext, OpRegistry } from '../ops/registry.ts';
 
 export class UnknownOpError extends Error {
@@ -32,6 +32,9 @@ export function evaluate(t: Template, inputs: unknown[], ops: OpRegistry, ctx: O
         return out;
       });
     }
+    case FOREIGN:
+      // Planning keeps foreign calls out of weft-op tasks (src/graph/languages.ts), and workers send them to executors.
+      throw new UnknownOpError("A foreign call ($call) reached the worker's own evaluator; it runs in an executor.");
     case FUSED: {
       const [, key, inner] = t;
       try {

@@ -12,12 +12,9 @@
  * anything of a graph that has ended.
  */
 import type { Slot } from '../graph/plan.ts';
-import type { OpRegistry } from '../ops/registry.ts';
 import type { StartedTask, TaskState } from '../queue/tasks.ts';
 import type { SpillFiles } from '../store/spill.ts';
 import { parseLocation, storedForm } from '../store/stored-bytes.ts';
-import { evaluate } from './evaluate.ts';
-import { decodeInputs, encodeResult } from './task-values.ts';
 
 /** Most tasks one lost input may make run again: a chain longer than this is reported lost. */
 const MAX_RECOMPUTE = 10_000;
@@ -26,11 +23,14 @@ export class Lineage {
   /** Values recomputed since the last `take()`, for the stats. */
   private recomputed = 0;
 
+  /**
+   * `evaluate` computes a task's stored values the way the worker runs it
+   * (in the event loop, on an op thread or in an executor: evaluators.ts).
+   */
   constructor(
     private readonly tasks: TaskState,
     private readonly files: SpillFiles,
-    private readonly ops: OpRegistry,
-    private readonly signal: AbortSignal,
+    private readonly evaluate: (graph: string, task: StartedTask) => Promise<Buffer[]>,
   ) {}
 
   /**
@@ -75,12 +75,7 @@ export class Lineage {
     budget.left--;
     await this.complete(graph, producer, budget);
     if (producer.inputs.some((v) => v === null)) return null;
-    const value = await evaluate(producer.template, decodeInputs(producer), this.ops, {
-      signal: this.signal,
-      graph,
-      key: producer.key,
-    });
-    const encoded = encodeResult(producer, value);
+    const encoded = await this.evaluate(graph, producer);
     this.recomputed++;
     return encoded[output ?? 0] ?? null;
   }

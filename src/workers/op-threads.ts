@@ -6,18 +6,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { StartedTask, TaskErrorBody } from '../queue/tasks.ts';
+import { TaskFailure } from './evaluators.ts';
 
 /** A task stopped at its timeout; the graph records code `timeout`. */
 export class TaskTimeoutError extends Error {
   override readonly name = 'TaskTimeoutError';
   readonly code = 'timeout';
-}
-
-/** A task's error as the op thread reported it, for the worker to record as it is. */
-export class ThreadTaskError extends Error {
-  constructor(readonly body: TaskErrorBody) {
-    super(body.message);
-  }
 }
 
 interface Slot {
@@ -37,7 +31,7 @@ export class OpThreads {
     private readonly size: number,
   ) {}
 
-  /** Runs a task on a free thread; its encoded results, or a rejection: TaskTimeoutError, ThreadTaskError. */
+  /** Runs a task on a free thread; its encoded results, or a rejection: TaskTimeoutError, TaskFailure (the thread's report of the task's error). */
   async run(graph: string, task: StartedTask, timeoutMs: number): Promise<Buffer[]> {
     const slot = await this.acquire();
     const id = this.nextId++;
@@ -56,7 +50,7 @@ export class OpThreads {
         const onMessage = (m: { id?: number; values?: Uint8Array[]; error?: TaskErrorBody }) => {
           if (m.id !== id) return;
           cleanup();
-          if (m.error) reject(new ThreadTaskError(m.error));
+          if (m.error) reject(new TaskFailure(m.error));
           else resolve(m.values!.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)));
         };
         const onError = (err: Error) => {

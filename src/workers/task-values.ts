@@ -5,21 +5,30 @@
  */
 import { rootOp } from '../graph/template.ts';
 import type { StartedTask, TaskErrorBody } from '../queue/tasks.ts';
-import { checkValueSize, decodeValue, encodeValue } from '../store/codec.ts';
+import { decodeValue, encodeValue } from '../shared/codec.ts';
+import { checkValueSize } from '../store/values.ts';
 import { ObjectLostError } from '../store/objects.ts';
 
 export function decodeInputs(task: StartedTask): unknown[] {
-  return task.inputs.map((bytes, slot) => {
-    if (bytes === null) {
-      const dep = task.deps[slot];
-      const what = typeof dep === 'number' ? `input node ${dep} of this graph` : `object ${dep}`;
-      throw new ObjectLostError(
-        `${what} is missing: it was released, expired or never existed, or its bytes are gone and it has no lineage.`,
-        String(dep),
-      );
-    }
-    return decodeValue(bytes);
-  });
+  const lost = missingInput(task);
+  if (lost) throw lost;
+  return task.inputs.map((bytes) => decodeValue(bytes!));
+}
+
+/** The error for the first input that is missing (null) after restoring and lineage, or null when all are there. */
+export function missingInput(task: StartedTask): ObjectLostError | null {
+  const slot = task.inputs.indexOf(null);
+  if (slot < 0) return null;
+  const dep = task.deps[slot];
+  const what = Array.isArray(dep)
+    ? `output ${dep[1]} of input node ${dep[0]} of this graph`
+    : typeof dep === 'number'
+      ? `input node ${dep} of this graph`
+      : `object ${dep}`;
+  return new ObjectLostError(
+    `${what} is missing: it was released, expired or never existed, or its bytes are gone and it has no lineage.`,
+    String(dep),
+  );
 }
 
 /**

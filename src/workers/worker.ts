@@ -19,7 +19,7 @@ import { connect } from '../queue/connection.ts';
 import { TaskQueue, poolQueue, type BundleJob } from '../queue/dispatch.ts';
 import { opsKey, opsMetaKey, statsKey, storeConfigKey } from '../queue/keys.ts';
 import { DurationHistogram } from '../queue/metrics.ts';
-import { addHeartbeat, BEATS_PER_TIMEOUT, removeWorker } from '../queue/workers.ts';
+import { addHeartbeat, BEATS_PER_TIMEOUT, removeWorker, type ExecutorInfo } from '../queue/workers.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
 import {
   INLINE_MAX_BYTES,
@@ -31,10 +31,27 @@ import {
 } from '../queue/tasks.ts';
 import { SpillFiles } from '../store/spill.ts';
 import { storedForm } from '../store/stored-bytes.ts';
-import { evaluate } from './evaluate.ts';
+import {
+  EventLoopEvaluator,
+  OpThreadEvaluator,
+  RefusingEvaluator,
+  TaskFailure,
+  type Evaluator,
+  type Outcome,
+  type OutcomeSink,
+} from './evaluators.ts';
+import { ExecutorPool } from './executors/pool.ts';
+import {
+  executorEnvironment,
+  findPython,
+  PYTHON_CLIENT_DIR,
+  PYTHON_INSTALL_HELP,
+  pythonExecutorCommand,
+} from './executors/python.ts';
 import { Lineage } from './lineage.ts';
-import { OpThreads, ThreadTaskError } from './op-threads.ts';
-import { checkResultSizes, decodeInputs, encodeResult, taskError } from './task-values.ts';
+import { OpThreads } from './op-threads.ts';
+import { rootOp } from '../graph/template.ts';
+import { checkResultSizes, taskError } from './task-values.ts';
 import { Spiller } from './spiller.ts';
 import { WebhookDeliverer } from './webhooks.ts';
 import { Webhooks } from '../queue/webhooks.ts';
@@ -47,6 +64,9 @@ const SHORT_TASK_MS = 1;
 const BATCH_BYTES = 1 << 20;
 /** Errors that running the task again cannot fix. */
 const NOT_RETRIED = new Set(['object_lost', 'object_failed', 'unknown_op', 'value_too_large']);
+
+/** The pool that gets the Python executor of this checkout unless WEFT_EXECUTOR_PYTHON says otherwise. */
+const PYTHON_POOL = 'python';
 
 /** Exponential backoff before retry `tries` + 1: 100 ms, 200 ms, 400 ms, ... at most 10 s. */
 export function retryDelay(tries: number): number {
@@ -80,8 +100,21 @@ export class TaskWorker {
   private readonly lineage: Lineage;
   /** Jobs running now, with their lock tokens. */
   private readonly active = new Map<string, { job: Job<BundleJob>; token: string }>();
-  /** Threads for tasks with a timeout, made when the first such task comes. */
-  private threads: OpThreads | undefined;
+  /** Weft ops without a timeout: in this process. */
+  private readonly eventLoop: EventLoopEvaluator;
+  /** Weft ops with a timeout: on op threads, made when the first such task comes. */
+  private opThreads: OpThreadEvaluator | undefined;
+  /** Executors of the pools that have them, started with the worker (docs/executors.md). */
+  private readonly pools: ExecutorPool[] = [];
+  /** The same, by the language they run: where a foreign task goes. */
+  private readonly executors = new Map<string, ExecutorPool>();
+  /** Foreign tasks of a language this worker has no executor for. */
+  private readonly noExecutor = new RefusingEvaluator((task) => ({
+    key: task.key,
+    op: rootOp(task.template),
+    code: 'no_executor',
+    message: `This worker (pools ${this.config.pools.join(', ')}) has no executor for ${task.lang} tasks; run them in a pool whose workers have one (WEFT_POOLS and WEFT_EXECUTOR_<POOL>, docs/executors.md).`,
+  }));
 
   constructor(
     private readonly config: Config,
@@ -92,10 +125,12 @@ export class TaskWorker {
     this.queue = new TaskQueue(this.redis, config.prefix, config);
     this.files = new SpillFiles(config.spillDir, config.spillDirLimit);
     this.spiller = new Spiller(this.redis, config, this.files);
-    this.lineage = new Lineage(this.tasks, this.files, ops, this.abort.signal);
+    this.eventLoop = new EventLoopEvaluator(ops, this.abort.signal, config.maxValueBytes);
+    this.lineage = new Lineage(this.tasks, this.files, (graph, task) => this.evaluateOne(graph, task));
   }
 
   async start(): Promise<void> {
+    await this.startExecutors();
     await this.publishOps();
     await this.redis.hset(
       storeConfigKey(this.config.prefix),
@@ -167,8 +202,8 @@ export class TaskWorker {
     await this.deliverer?.close();
     await this.webhooks?.close();
     this.abort.abort();
-    stage('closing op threads');
-    await this.threads?.close();
+    stage('closing op threads and executors');
+    await Promise.all([this.opThreads?.close(), ...this.pools.map((e) => e.close())]);
     stage('stopping the spiller');
     await this.spiller.stop();
     stage('leaving the registry');
@@ -298,65 +333,35 @@ export class TaskWorker {
     const retries: [StartedTask, number, TaskErrorBody][] = [];
     let bytes = 0;
     let failure: TaskErrorBody | undefined;
-    const fail = (task: StartedTask, err: unknown, t0: number) => {
-      const error = err instanceof ThreadTaskError ? err.body : taskError(task, err);
+    const done: OutcomeSink = (task, outcome) => {
+      if ('values' in outcome) {
+        for (const b of outcome.values) bytes += b.length;
+        results.push([task.index, outcome.ms, outcome.values]);
+        return;
+      }
+      const error = outcome.error instanceof TaskFailure ? outcome.error.body : taskError(task, outcome.error);
       if (failure) return;
       const tries = task.tries ?? 1;
-      if (tries <= (task.retries ?? 0) && !NOT_RETRIED.has(error.code ?? ''))
-        retries.push([task, performance.now() - t0, error]);
+      if (tries <= (task.retries ?? 0) && !NOT_RETRIED.has(error.code ?? '')) retries.push([task, outcome.ms, error]);
       else failure = tries > 1 ? { ...error, attempts: tries } : error;
     };
+    // Tasks for other evaluators are gathered and sent as one batch each (an executor takes a batch per message).
+    let batches: Map<Evaluator, StartedTask[]> | undefined;
     while (todo.length > 0 && bytes < BATCH_BYTES && !failure) {
       const task = todo.shift()!;
-      const t0 = performance.now();
-      try {
-        if (task.timeoutMs) {
-          this.threads ??= new OpThreads(
-            this.config.opModules,
-            Math.max(1, Math.min(this.config.concurrency, availableParallelism())),
-          );
-          pending.push(
-            this.threads
-              .run(graph, task, task.timeoutMs)
-              .then(
-                (encoded) =>
-                  void results.push([
-                    task.index,
-                    performance.now() - t0,
-                    checkResultSizes(task, encoded, this.config.maxValueBytes),
-                  ]),
-              )
-              .catch((err: unknown) => fail(task, err, t0)),
-          );
-          continue;
-        }
-        const value = evaluate(task.template, decodeInputs(task), this.ops, {
-          signal: this.abort.signal,
-          graph,
-          key: task.key,
-        });
-        if (value instanceof Promise) {
-          pending.push(
-            value
-              .then(
-                (v) =>
-                  void results.push([
-                    task.index,
-                    performance.now() - t0,
-                    encodeResult(task, v, this.config.maxValueBytes),
-                  ]),
-              )
-              .catch((err: unknown) => fail(task, err, t0)),
-          );
-        } else {
-          const encoded = encodeResult(task, value, this.config.maxValueBytes);
-          for (const b of encoded) bytes += b.length;
-          results.push([task.index, performance.now() - t0, encoded]);
-        }
-      } catch (err) {
-        fail(task, err, t0);
+      const evaluator = this.evaluatorFor(task);
+      if (evaluator === this.eventLoop) {
+        const ran = evaluator.run(graph, [task], done);
+        if (ran) pending.push(ran);
+        continue;
       }
+      batches ??= new Map();
+      const batch = batches.get(evaluator);
+      if (batch) batch.push(task);
+      else batches.set(evaluator, [task]);
     }
+    if (batches)
+      for (const [evaluator, tasks] of batches) pending.push(Promise.resolve(evaluator.run(graph, tasks, done)));
     if (pending.length > 0) await Promise.all(pending);
     // Shutting down aborted the ops: their jobs were handed back, not failed.
     if (this.abort.signal.aborted) return undefined;
@@ -392,6 +397,71 @@ export class TaskWorker {
     if (recomputed > 0) await this.redis.hincrby(statsKey(this.config.prefix), 'lineage_recomputes', recomputed);
   }
 
+  /**
+   * Starts the executors of the pools this worker serves: WEFT_EXECUTOR_<POOL>,
+   * or for the pool "python" the Python executor of this checkout. A pool
+   * whose executors cannot start stops the worker, naming the command.
+   */
+  private async startExecutors(): Promise<void> {
+    for (const pool of this.config.pools) {
+      let command = this.config.executorCommands.get(pool)?.split(/\s+/);
+      const extraEnv: Record<string, string> = {};
+      if (!command && pool === PYTHON_POOL) {
+        const found = findPython();
+        if (!found.python) {
+          throw new Error(
+            `This worker serves the pool "python" but found no Python with cloudpickle and msgpack (${found.tried.join('; ')}): ${PYTHON_INSTALL_HELP}, or set WEFT_EXECUTOR_PYTHON.`,
+          );
+        }
+        command = pythonExecutorCommand(found.python);
+        extraEnv.PYTHONPATH = PYTHON_CLIENT_DIR;
+      }
+      if (!command) continue;
+      const executors = new ExecutorPool({
+        pool,
+        command,
+        env: executorEnvironment(this.config.executorEnv, extraEnv),
+        size: this.config.executorsPerPool,
+        maxValueBytes: this.config.maxValueBytes,
+      });
+      try {
+        await executors.start();
+      } catch (err) {
+        await executors.close();
+        throw err;
+      }
+      this.pools.push(executors);
+      if (!this.executors.has(executors.lang)) this.executors.set(executors.lang, executors);
+    }
+  }
+
+  /** The evaluator of a task: its language's executors, op threads for a timeout, else this event loop. */
+  private evaluatorFor(task: StartedTask): Evaluator {
+    if (task.lang) return this.executors.get(task.lang) ?? this.noExecutor;
+    if (task.timeoutMs) {
+      this.opThreads ??= new OpThreadEvaluator(
+        new OpThreads(this.config.opModules, Math.max(1, Math.min(this.config.concurrency, availableParallelism()))),
+        (task, values) => checkResultSizes(task, values, this.config.maxValueBytes),
+      );
+      return this.opThreads;
+    }
+    return this.eventLoop;
+  }
+
+  /** One task's stored values, evaluated as the job loop would (lineage recomputes with it); throws its error. */
+  private async evaluateOne(graph: string, task: StartedTask): Promise<Buffer[]> {
+    let outcome: Outcome | undefined;
+    await this.evaluatorFor(task).run(graph, [task], (_, o) => (outcome = o));
+    if (!outcome) throw new Error(`No outcome for task ${task.key}.`);
+    if ('values' in outcome) return outcome.values;
+    throw outcome.error;
+  }
+
+  /** What the registry shows of this worker's executors. */
+  private executorInfo(): ExecutorInfo[] {
+    return [...this.pools].map((e) => e.info());
+  }
+
   private async publishOps(): Promise<void> {
     const ops = this.ops.list();
     await this.redis
@@ -422,6 +492,7 @@ export class TaskWorker {
         started: this.startedAt,
         heartbeat: Date.now(),
         pools: this.config.pools,
+        executors: this.executorInfo(),
       },
       this.config.workerTimeoutMs,
     );

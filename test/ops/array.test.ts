@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { addExtension, Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { arrayOps } from '../../src/ops/array/index.ts';
-import { decodeValue, encodeValue } from '../../src/store/codec.ts';
+import { decodeValue, encodeValue } from '../../src/shared/codec.ts';
 import { OpArgumentError, OpRegistry } from '../../src/ops/registry.ts';
 import {
   ALIGN_FROM,
@@ -18,9 +18,9 @@ import {
   ndarrayToWire,
   ndarrayUnpack,
   type DType,
-} from '../../src/values/ndarray.ts';
+} from '../../src/shared/values/ndarray.ts';
 
-// As src/store/codec.ts would register it; pack/unpack give a standard ext any MessagePack library reads.
+// As src/shared/codec.ts would register it; pack/unpack give a standard ext any MessagePack library reads.
 addExtension({ Class: NDArray, type: NDARRAY_EXTENSION_TYPE, pack: ndarrayPack, unpack: ndarrayUnpack });
 const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true });
 /** A MessagePack reader with no extensions of weft's, as a client in another language is. */

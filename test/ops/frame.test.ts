@@ -16,7 +16,7 @@ import {
   framePack,
   frameToWire,
   frameUnpack,
-} from '../../src/values/frame.ts';
+} from '../../src/shared/values/frame.ts';
 import { random } from '../helpers/random.ts';
 
 type Row = Record<string, number | string | null>;

@@ -7,10 +7,13 @@ import { checkTarget } from '../../net/targets.ts';
 import { resolveKnownValues } from '../../queue/known.ts';
 import { defaultLimits, type Graph, type GraphLimits, type KeySpec } from '../../graph/types.ts';
 import { newGraphId, oidTree, type GraphInfo, type GraphStatus } from '../../queue/graphs.ts';
-import { encodeValue, jsonReplacer } from '../../store/codec.ts';
+import { decodeValue, encodeValue } from '../../shared/codec.ts';
+import { jsonReplacer } from '../../store/values.ts';
+import { hasForeignCall } from '../../graph/languages.ts';
+import { OPERATOR_TENANT } from '../../config.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
-import type { components } from '../../contract/api-types.ts';
+import type { components } from '../../shared/openapi-types.ts';
 
 type GraphRequest = components['schemas']['GraphRequest'];
 type GraphOutcome = components['schemas']['GraphOutcome'];
@@ -20,7 +23,8 @@ const MSGPACK = 'application/msgpack';
 
 export default async function graphRoutes(app: FastifyInstance): Promise<void> {
   const { graphs, tasks, finished, ops, config, objects, webhooks, redis, servedPools } = app.weft;
-  const limits: GraphLimits = { ...defaultLimits, maxKeyBytes: config.maxKeyBytes };
+  const jsonLimits: GraphLimits = { ...defaultLimits, maxKeyBytes: config.maxKeyBytes };
+  const binaryLimits: GraphLimits = { ...jsonLimits, binary: true };
 
   /** Answers with a graph's outcome: its result when done, its error when failed or cancelled. */
   async function outcome(reply: FastifyReply, id: string, knownOutputs?: ObjectField[]): Promise<FastifyReply> {
@@ -73,6 +77,12 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     }
   }
 
+  /** Without tokens everyone may (loopback only); with tokens, operators and the tenants in WEFT_CODE_TENANTS. */
+  function mayRunCode(tenant: string): boolean {
+    if (config.tokens.size === 0 || tenant === OPERATOR_TENANT) return true;
+    return config.codeTenants.has('*') || config.codeTenants.has(tenant);
+  }
+
   /** Webhook and presubmit URLs are checked before anything runs (and again when called: src/net/targets.ts). */
   async function checkTargets(body: GraphRequest): Promise<void> {
     const policy = { allowPrivate: config.allowPrivateTargets };
@@ -81,8 +91,18 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     await Promise.all(checks);
   }
 
+  // A MessagePack body is the same request, with binary literals (bytes, arrays, partitions, foreign values).
+  app.addContentTypeParser(MSGPACK, { parseAs: 'buffer' }, (_req, body, done) => {
+    try {
+      done(null, decodeValue(body as Buffer));
+    } catch (err) {
+      done(new ApiError('invalid_msgpack', `The body is not valid MessagePack: ${(err as Error).message}`), undefined);
+    }
+  });
+
   app.post<{ Body: GraphRequest }>('/v1/graphs', { schema: routeSchema('submitGraph') }, async (req, reply) => {
     const body = req.body;
+    const limits = req.headers['content-type']?.startsWith(MSGPACK) ? binaryLimits : jsonLimits;
     if ((body.graph === undefined) === (body.layers === undefined)) {
       throw new ApiError(
         'invalid_request',
@@ -91,6 +111,13 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     }
     const graph: Graph = body.graph !== undefined ? parseGraph(body.graph, limits) : parseLayers(body.layers, limits);
     const keys = parseKeys(body.keys);
+    if (!mayRunCode(req.tenant) && hasForeignCall(graph)) {
+      throw new ApiError(
+        'code_forbidden',
+        "The graph calls foreign callables ($call), which run the submitter's code on the workers; this tenant may not submit them. An operator allows tenants with WEFT_CODE_TENANTS.",
+        { tenant: req.tenant },
+      );
+    }
     const id = newGraphId();
     if (body.persist && body.wait)
       throw new ApiError(

@@ -1,6 +1,7 @@
 /** Routes of /v1/objects: put (ray.put), get, meta, release. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { checkValueSize, decodeValue, encodeValue, jsonReplacer } from '../../store/codec.ts';
+import { decodeValue, encodeValue } from '../../shared/codec.ts';
+import { checkValueSize, jsonReplacer } from '../../store/values.ts';
 import type { ObjectMeta } from '../../queue/objects.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';

@@ -17,7 +17,7 @@ import {
   sizeOf,
   unknownDTypeMessage,
   type DType,
-} from '../../values/ndarray.ts';
+} from '../../shared/values/ndarray.ts';
 
 /** A stored value must fit one Redis string (512 MB); 50M float64 elements are 400 MB. */
 export const MAX_ELEMENTS = 50_000_000;

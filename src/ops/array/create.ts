@@ -14,7 +14,7 @@ import {
   sizeOf,
   type DType,
   type NumericArray,
-} from '../../values/ndarray.ts';
+} from '../../shared/values/ndarray.ts';
 import {
   INT32_MAX,
   INT32_MIN,

@@ -15,7 +15,7 @@ import {
   sizeOf,
   type DType,
   type NumericArray,
-} from '../../values/ndarray.ts';
+} from '../../shared/values/ndarray.ts';
 import { INT32_MAX, INT32_MIN, bind, fmt, ndarray } from './args.ts';
 
 type Operand = NDArray | number;

@@ -1,5 +1,5 @@
 /**
- * Ops over NDArray chunks (src/values/ndarray.ts), named `array.*`: creation
+ * Ops over NDArray chunks (src/shared/values/ndarray.ts), named `array.*`: creation
  * (create.ts), slicing and layout (layout.ts), elementwise arithmetic with
  * scalar broadcasting (elementwise.ts), reductions, and the moments
  * partial/combine/finalize trio that a tree reduction across chunks needs

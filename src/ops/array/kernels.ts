@@ -5,7 +5,7 @@
  * al.). Plain loops over typed arrays with no argument checking; the ops in
  * reduce.ts validate their inputs and call these.
  */
-import { sizeOf, type NumericArray } from '../../values/ndarray.ts';
+import { sizeOf, type NumericArray } from '../../shared/values/ndarray.ts';
 
 /**
  * A reduction along `axis` (null: all) seen as [outer, n, inner]: element

@@ -14,7 +14,7 @@ import {
   stridesOf,
   type DType,
   type NumericArray,
-} from '../../values/ndarray.ts';
+} from '../../shared/values/ndarray.ts';
 import { MAX_NDIM, checkSize, dtypeArg, fmt, intArg, ndarray, normalizeAxis, op1 } from './args.ts';
 
 /**

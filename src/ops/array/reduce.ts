@@ -7,7 +7,7 @@
  */
 import { OpArgumentError, type OpDefinition } from '../registry.ts';
 import { typeName } from '../builtin.ts';
-import { NDArray } from '../../values/ndarray.ts';
+import { NDArray } from '../../shared/values/ndarray.ts';
 import { axisArg, fmt, ndarray, op1 } from './args.ts';
 import {
   MOMENT_FIELDS,

@@ -6,7 +6,7 @@
  * {"$frame": ...}), a list of frames, column names, bounded integers and
  * scalars of a column's kind.
  */
-import { Frame, FrameError, describe, frameFromJSON, isNumericColumn, type Column } from '../../values/frame.ts';
+import { Frame, FrameError, describe, frameFromJSON, isNumericColumn, type Column } from '../../shared/values/frame.ts';
 import { OpArgumentError, defineOp, type OpDefinition } from '../registry.ts';
 
 /** Binds positional args and kwargs to parameter names ("name?" is optional). */

@@ -3,7 +3,7 @@
  * row objects; from_columns, an object of column arrays) and that read one
  * back or describe it (to_records, len, columns).
  */
-import { Frame, FrameError, columnFromValues, describe } from '../../values/frame.ts';
+import { Frame, FrameError, columnFromValues, describe } from '../../shared/values/frame.ts';
 import type { OpDefinition } from '../registry.ts';
 import { asFrame, frameOp } from './args.ts';
 

@@ -16,7 +16,7 @@ import {
   type Column,
   type NumericColumn,
   type StringColumn,
-} from '../../values/frame.ts';
+} from '../../shared/values/frame.ts';
 import type { OpDefinition } from '../registry.ts';
 import { asFrame, frameOp, frames, integer, type Scalar } from './args.ts';
 import { groupRows } from './keys.ts';

@@ -1,5 +1,5 @@
 /**
- * Dataframe ops over Frame partitions (src/values/frame.ts). A Dask dataframe
+ * Dataframe ops over Frame partitions (src/shared/values/frame.ts). A Dask dataframe
  * is many partitions; these ops are what one task does to one or a few of
  * them. Distributed algorithms are graphs of these ops (docs/dataframes.md):
  *

@@ -4,7 +4,7 @@
  * tuples, equal codes; -1 when part of the key is missing), and groupRows
  * turns those codes into groups of one frame.
  */
-import type { Frame } from '../../values/frame.ts';
+import type { Frame } from '../../shared/values/frame.ts';
 
 /**
  * Dense integer codes for the key tuples of the rows of one or more frames

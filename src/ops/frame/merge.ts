@@ -4,7 +4,7 @@
  * distributed merge shuffles both sides by the key (shuffle.ts) and merges
  * part j with part j.
  */
-import { Frame, FrameError, describe, isNumericColumn, takeColumn, type Column } from '../../values/frame.ts';
+import { Frame, FrameError, describe, isNumericColumn, takeColumn, type Column } from '../../shared/values/frame.ts';
 import type { OpDefinition } from '../registry.ts';
 import { asFrame, columnList, columnName, frameOp } from './args.ts';
 import { rowCodes } from './keys.ts';

@@ -5,7 +5,7 @@
  * from the quantiles of all partitions, weighted by their row counts), which
  * shuffle_group (shuffle.ts) then uses to split by range.
  */
-import { Frame, FrameError, describe, isMissing, isNumericColumn, type Column } from '../../values/frame.ts';
+import { Frame, FrameError, describe, isMissing, isNumericColumn, type Column } from '../../shared/values/frame.ts';
 import type { OpDefinition } from '../registry.ts';
 import { asFrame, columnList, columnName, frameOp, frames, integer, type Scalar } from './args.ts';
 import { sortIndices } from './sort.ts';

@@ -4,7 +4,7 @@
  * descending per column, missing values last), using a merge-sort argsort over
  * typed arrays for numeric keys and ranks (keys.ts) for the rest.
  */
-import { Frame, isNumericColumn, type Column, type NumericColumn } from '../../values/frame.ts';
+import { Frame, isNumericColumn, type Column, type NumericColumn } from '../../shared/values/frame.ts';
 import { rowCodes } from './keys.ts';
 
 /**

@@ -3,7 +3,7 @@
 -- fields; scripts read only the header, each field by its number here.
 -- A dep is a node index, {index, j} for output j of a multiple-return node,
 -- or an object id `<graph>.<field>` of another graph.
-local SPEC = { key = 1, deps = 2, outs = 3, returns = 4, cache = 5, retries = 6, timeoutMs = 7 }
+local SPEC = { key = 1, deps = 2, outs = 3, returns = 4, cache = 5, retries = 6, timeoutMs = 7, lang = 8 }
 
 local function specHeader(spec)
   local n = struct.unpack('>I4', spec)

@@ -49,6 +49,6 @@ export function readInputs(r: ReplyReader): (Buffer | null)[] {
 
 /** A task to run from its stored spec and its inputs. */
 export function startedTask(index: number, spec: Buffer, inputs: (Buffer | null)[]): StartedTask {
-  const { key, deps, template, returns, retries, timeoutMs } = decodeSpec(spec);
-  return { index, key, deps, template, returns, retries, timeoutMs, inputs };
+  const { key, deps, template, returns, retries, timeoutMs, lang, templateBytes } = decodeSpec(spec);
+  return { index, key, deps, template, returns, retries, timeoutMs, ...(lang ? { lang, templateBytes } : {}), inputs };
 }

@@ -3,19 +3,26 @@
  * Float64Array comes back a Float64Array) so numeric data never goes through JSON.
  * Array chunks and dataframe partitions are MessagePack extensions whose
  * payload is itself plain MessagePack, so any MessagePack library can read
- * them (docs/arrays.md, docs/dataframes.md).
+ * them (docs/arrays.md, docs/dataframes.md). Shared by the service and the
+ * TypeScript SDK; the service's size limit and JSON answers are in src/store/values.ts.
  */
 import { addExtension, Packr } from 'msgpackr';
-import { Frame, FRAME_EXTENSION_TYPE, framePack, frameUnpack } from '../values/frame.ts';
-import { NDArray, NDARRAY_EXTENSION_TYPE, ndarrayPack, ndarrayUnpack, ndarrayValue } from '../values/ndarray.ts';
+import { Foreign, FOREIGN_EXTENSION_TYPE, foreignPack, foreignUnpack } from './values/foreign.ts';
+import { Frame, FRAME_EXTENSION_TYPE, framePack, frameUnpack } from './values/frame.ts';
+import { NDArray, NDARRAY_EXTENSION_TYPE, ndarrayPack, ndarrayUnpack, ndarrayValue } from './values/ndarray.ts';
 
 // Registered once, for every Packr (msgpackr's extensions are global), before anything is encoded.
 addExtension({ Class: NDArray, type: NDARRAY_EXTENSION_TYPE, pack: ndarrayPack, unpack: ndarrayUnpack });
 addExtension({ Class: Frame, type: FRAME_EXTENSION_TYPE, pack: framePack, unpack: frameUnpack });
+addExtension({ Class: Foreign, type: FOREIGN_EXTENSION_TYPE, pack: foreignPack, unpack: foreignUnpack });
 
-const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true });
+// int64AsType 'auto': an integer past 2^53 (a Python int, a numpy int64) reads as a bigint and is written back
+// unchanged, instead of becoming a float that loses its last digits.
+// (msgpackr's type declarations lack 'auto', which its unpacker implements.)
+const INT64_AUTO = { int64AsType: 'auto' as 'bigint' };
+const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true, ...INT64_AUTO });
 /** Reads maps as Maps: see `decodeValue`. */
-const mapPackr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: false });
+const mapPackr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: false, ...INT64_AUTO });
 /** What msgpackr names a map's "__proto__" key when it reads the map as an object. */
 const RENAMED_PROTO = '__proto_';
 
@@ -74,43 +81,5 @@ function mapsToObjects(value: unknown): unknown {
     return out;
   }
   if (Array.isArray(value)) for (let i = 0; i < value.length; i++) value[i] = mapsToObjects(value[i]);
-  return value;
-}
-
-/**
- * A value that encodes to more than the largest object the service stores
- * (WEFT_MAX_VALUE_BYTES): refused before it reaches Redis.
- */
-export class ValueTooLargeError extends Error {
-  override readonly name = 'ValueTooLargeError';
-  readonly code = 'value_too_large';
-  constructor(
-    readonly bytes: number,
-    readonly limit: number,
-    what: string,
-  ) {
-    super(
-      `${what} is ${bytes} bytes encoded; this service stores values of at most ${limit} bytes (WEFT_MAX_VALUE_BYTES). Split it into smaller values (chunks, partitions).`,
-    );
-  }
-}
-
-export function checkValueSize(encoded: Uint8Array, limit: number, what: string): void {
-  if (encoded.length > limit) throw new ValueTooLargeError(encoded.length, limit, what);
-}
-
-/**
- * JSON form of a stored value for HTTP responses: bytes become
- * {"$bytes": base64}; other typed arrays become arrays of numbers;
- * non-finite numbers become null, as JSON.stringify does.
- */
-export function jsonReplacer(this: unknown, key: string, value: unknown): unknown {
-  // A Buffer's toJSON has run before the replacer sees it: look at the holder's original value.
-  const original = (this as Record<string, unknown>)[key];
-  if (original instanceof Uint8Array)
-    return { $bytes: Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('base64') };
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView))
-    return Array.from(value as unknown as ArrayLike<number>);
-  if (typeof value === 'bigint') return Number(value);
   return value;
 }

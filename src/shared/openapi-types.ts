@@ -28,6 +28,11 @@ export interface paths {
          *     until the graph ends or the wait runs out.
          *     With `Accept: application/msgpack` the outcome comes as MessagePack,
          *     array chunks and frames in their binary extensions (docs/arrays.md).
+         *     The request may be MessagePack too (`content-type: application/msgpack`):
+         *     the same object, where literals may also be bytes, array chunks,
+         *     partitions and foreign values (docs/graph-format.md). A graph with
+         *     foreign calls (`$call`) needs a tenant in WEFT_CODE_TENANTS when the
+         *     service has API tokens (403 code_forbidden).
          */
         post: operations["submitGraph"];
         delete?: never;
@@ -595,6 +600,19 @@ export interface components {
             heartbeat: number;
             /** @description The pools it serves (WEFT_POOLS); it runs only tasks of these. Concurrency is per pool. */
             pools: string[];
+            /** @description The executor processes it keeps for foreign tasks, one entry per pool that has them (docs/executors.md). */
+            executors?: components["schemas"]["ExecutorInfo"][];
+        };
+        ExecutorInfo: {
+            pool: string;
+            /** @description The language its executors run (their hello), e.g. python. */
+            lang: string;
+            /** @description Executor processes alive. */
+            processes: number;
+            /** @description Of those, how many were running a batch at the last heartbeat. */
+            busy: number;
+            /** @description Executors that died (crashed, killed at a timeout) and were replaced since the worker started. */
+            restarts: number;
         };
         OpList: {
             ops: {
@@ -649,7 +667,7 @@ export interface components {
          * @description Stable error codes; src/api/errors.ts is the catalogue and docs/errors.md describes each.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "body_too_large" | "invalid_graph" | "unknown_key" | "missing_dependency" | "cycle" | "unknown_op" | "too_many_tasks" | "unauthorized" | "forbidden" | "too_many_graphs" | "key_too_long" | "value_too_large" | "forbidden_target" | "not_found" | "graph_not_found" | "object_not_found" | "object_lost" | "object_failed" | "unknown_object" | "not_acceptable" | "service_unavailable" | "internal";
+        ErrorCode: "invalid_request" | "invalid_json" | "invalid_msgpack" | "code_forbidden" | "unsupported_media_type" | "body_too_large" | "invalid_graph" | "unknown_key" | "missing_dependency" | "cycle" | "unknown_op" | "too_many_tasks" | "unauthorized" | "forbidden" | "too_many_graphs" | "key_too_long" | "value_too_large" | "forbidden_target" | "not_found" | "graph_not_found" | "object_not_found" | "object_lost" | "object_failed" | "unknown_object" | "not_acceptable" | "service_unavailable" | "internal";
         ErrorBody: {
             error: {
                 code: components["schemas"]["ErrorCode"];
@@ -720,6 +738,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["GraphRequest"];
+                "application/msgpack": components["schemas"]["GraphRequest"];
             };
         };
         responses: {
