@@ -93,15 +93,12 @@ export class GraphStore {
     options: {
       ttl: number;
       id?: string;
-      outputKeys?: string[];
       cache?: Map<number, string>;
       counts?: Record<string, number>;
-      taskDefaults?: TaskDefaults;
       tenant?: string;
       maxValueBytes?: number;
     },
   ): Promise<{ id: string; outputs: unknown }> {
-    const defaults = options.taskDefaults ?? {};
     const id = options.id ?? newGraphId();
     const k = graphKeys(this.prefix, id);
     const outputs = oidTree(id, plan.outputs);
@@ -114,14 +111,14 @@ export class GraphStore {
     let flushes = 0;
     // The first jobs' fairness tags (dispatch.ts) count up from 0 across the chunks.
     let jobsMade = 0;
-    // Classes (pool and priority) of tasks not in the default one; the graph's options are its tasks' defaults.
+    // Classes (pool and priority) of tasks not in the default one.
     const classes = new Map<number, string>();
     const poolsUsed = new Set<string>();
     plan.nodes.forEach((node, i) => {
       if (node.kind !== 'task') return;
       // A task an executor runs goes to the pool named after its language unless told otherwise.
-      const pool = node.options?.pool ?? defaults.pool ?? node.lang ?? DEFAULT_POOL;
-      const cls = encodeClass(pool, node.options?.priority ?? defaults.priority);
+      const pool = node.pool ?? node.lang ?? DEFAULT_POOL;
+      const cls = encodeClass(pool, node.priority);
       if (cls !== '') classes.set(i, cls);
       poolsUsed.add(pool);
     });
@@ -235,9 +232,7 @@ export class GraphStore {
       for (let i = plan.nodes.length - 1; i >= 0; i--) {
         const node = plan.nodes[i];
         if (node.kind !== 'task') continue;
-        const retries = node.options?.retries ?? defaults.retries;
-        const timeoutMs = node.options?.timeoutMs ?? defaults.timeoutMs;
-        spec.push(i, encodeSpec({ ...node, cache: options.cache?.get(i), retries, timeoutMs }));
+        spec.push(i, encodeSpec({ ...node, cache: options.cache?.get(i) }));
         const waits = node.pending + node.objects.length;
         if (waits > 0) pend.push(i, waits);
         else ready.push(i);
@@ -431,14 +426,6 @@ export class GraphStore {
     const [status, tenant] = await this.redis.hmget(graphKeys(this.prefix, id).meta, 'status', 'tenant');
     return status !== null && visibleTo(viewer, tenant) ? (status as GraphStatus) : null;
   }
-}
-
-/** The graph's `options.retries` and `options.task_timeout_ms`: what its tasks get unless they say otherwise. */
-export interface TaskDefaults {
-  retries?: number;
-  timeoutMs?: number;
-  pool?: string;
-  priority?: number;
 }
 
 /** A graph's meta hash as its public info, plus its requested keys as node indexes. */

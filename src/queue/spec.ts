@@ -11,6 +11,7 @@
  */
 import { pack, unpack } from 'msgpackr';
 import type { Slot } from '../graph/plan.ts';
+import type { Task } from '../graph/task.ts';
 import type { Template } from '../graph/template.ts';
 import { decodeValue, encodeValue } from '../shared/codec.ts';
 
@@ -31,20 +32,11 @@ import { decodeValue, encodeValue } from '../shared/codec.ts';
  */
 export const SPEC_HEADER = ['key', 'deps', 'outs', 'returns', 'cache', 'retries', 'timeoutMs', 'lang'] as const;
 
-export interface TaskSpec {
-  key: string;
-  deps: Slot[];
+/** A task (src/graph/task.ts) as stored: with its dependents and where its result is cached. */
+export interface TaskSpec extends Task {
   outs: number[];
-  template: Template;
-  returns?: number;
   /** Fingerprint under which the result is cached (options.cache). */
   cache?: string;
-  /** Runs again after its op throws, this many times at most. */
-  retries?: number;
-  /** A run longer than this (ms) is stopped and fails with `timeout`. */
-  timeoutMs?: number;
-  /** The language of a task an executor runs (docs/executors.md); absent for weft ops. */
-  lang?: string;
   /** The template as stored (MessagePack), set when decoded: an executor gets these bytes as they are. */
   templateBytes?: Buffer;
 }

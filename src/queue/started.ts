@@ -4,8 +4,7 @@
  * The script wrappers (src/queue/scripts/*.ts) produce and take these; the
  * worker imports them through src/queue/tasks.ts.
  */
-import type { Slot } from '../graph/plan.ts';
-import type { Template } from '../graph/template.ts';
+import type { Task } from '../graph/task.ts';
 
 /** Who runs tasks, for the pretask and posttask events. */
 export interface Runner {
@@ -13,20 +12,10 @@ export interface Runner {
   attempt: number;
 }
 
-/** What a worker needs to run one task. */
-export interface StartedTask {
+/** What a worker needs to run one task: the task (src/graph/task.ts), read back from its spec, and its inputs. */
+export interface StartedTask extends Task {
+  /** Its node index in the graph. */
   index: number;
-  key: string;
-  deps: Slot[];
-  template: Template;
-  /** Set for a multiple-return task. */
-  returns?: number;
-  /** Runs again after its op throws, this many times at most. */
-  retries?: number;
-  /** A run longer than this (ms) is stopped and fails with `timeout`. */
-  timeoutMs?: number;
-  /** The language of a task an executor runs (`$call`: docs/executors.md); absent for weft ops. */
-  lang?: string;
   /** Set with `lang`: the template as stored, for the executor. */
   templateBytes?: Buffer;
   /** Which run of the task this is (1 for the first; an op error with retries left gives it another). */
