@@ -12,6 +12,7 @@
  * graph is deleted, so no graph is ever left half registered.
  */
 import { randomBytes } from 'node:crypto';
+import type { components } from '../shared/openapi-types.ts';
 import type { ObjectField, Plan, OutputSpec } from '../graph/plan.ts';
 import { decodeValue, encodeValue } from '../shared/codec.ts';
 import { checkValueSize } from '../store/values.ts';
@@ -29,36 +30,15 @@ import { DEFAULT_POOL, encodeClass } from './dispatch.ts';
 import { visibleTo } from '../store/tenants.ts';
 import { objectFailed, TaskState } from './tasks.ts';
 
-export type GraphStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+export type GraphStatus = components['schemas']['GraphState'];
 
-export interface GraphInfo {
-  id: string;
-  status: GraphStatus;
-  progress: { total: number; done: number; running: number; failed: number };
-  outputs: unknown;
-  error: unknown;
-  created: number;
-  started: number | null;
-  finished: number | null;
-  /** Pools with tasks of the graph that no live worker serves (set by the status route). */
-  waiting_for_pools?: string[];
-}
+/** A graph's status and progress, as GET /v1/graphs/{id} shows it. */
+export type GraphInfo = components['schemas']['GraphInfo'];
 
-export type Oid = { $oid: string };
+export type Oid = components['schemas']['ObjectRef'];
 
 /** A graph as GET /v1/graphs lists it: no outputs (they may be many), the first requested keys as its name. */
-export interface GraphSummary {
-  id: string;
-  status: GraphStatus;
-  progress: GraphInfo['progress'];
-  keys: string[];
-  /** Events recorded so far: where a follower that wants only recent ones starts. */
-  events: number;
-  error: { message: string; key?: string; code?: string } | null;
-  created: number;
-  started: number | null;
-  finished: number | null;
-}
+export type GraphSummary = components['schemas']['GraphSummary'];
 
 /** Nodes written per pipelined round trip while registering. */
 const REGISTER_CHUNK = 5000;
@@ -493,8 +473,9 @@ function firstKeys(outkeys: string): string[] {
   return keys;
 }
 
-export function oidTree(graph: string, spec: OutputSpec): unknown {
-  return reshape(spec, (n): Oid => ({ $oid: objectId(graph, n) }));
+/** A graph's outputs as futures: its requested keys' shape with an object reference for each. */
+export function oidTree(graph: string, spec: OutputSpec): components['schemas']['Outputs'] {
+  return reshape(spec, (n): Oid => ({ $oid: objectId(graph, n) })) as components['schemas']['Outputs'];
 }
 
 function reshape<T>(spec: OutputSpec, fn: (n: ObjectField) => T): unknown {

@@ -11,15 +11,14 @@ import { rootOp } from '../graph/template.ts';
 import { fingerprints, templateOps } from '../graph/fingerprint.ts';
 import { postJson, type TargetPolicy } from '../net/targets.ts';
 import { encodeValue } from '../shared/codec.ts';
+import type { components } from '../shared/openapi-types.ts';
 import { cacheKey, statsKey } from './keys.ts';
 
 /** Largest answer read from a presubmit hook (one request asks about 1,000 tasks). */
 const PRESUBMIT_ANSWER_BYTES = 256 * 1024 * 1024;
 
-export interface Presubmit {
-  url: string;
-  timeout_ms?: number;
-}
+/** The presubmit hook of a request. */
+export type Presubmit = NonNullable<components['schemas']['GraphRequest']['presubmit']>;
 
 /** Tasks whose results may be cached: one value, deterministic ops only. */
 export function cacheableTasks(plan: Plan, isDeterministic: (op: string) => boolean): number[] {

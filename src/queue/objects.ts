@@ -6,24 +6,15 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
+import type { components } from '../shared/openapi-types.ts';
 import { ObjectLostError, parseObjectId } from '../store/objects.ts';
 import type { SpillFiles } from '../store/spill.ts';
 import { parseLocation, storedForm, type SpillLocation } from '../store/stored-bytes.ts';
 import { visibleTo } from '../store/tenants.ts';
 import { graphKeys } from './keys.ts';
 
-export type ObjectState = 'pending' | 'ready' | 'failed';
-
-export interface ObjectMeta {
-  oid: string;
-  state: ObjectState;
-  /** Bytes of the stored value; null until ready. */
-  size: number | null;
-  location: 'memory' | 'disk' | null;
-  graph: string;
-  key: string;
-  error?: unknown;
-}
+/** An object's state and size, as GET /v1/objects/{oid}/meta shows it. */
+export type ObjectMeta = components['schemas']['ObjectMeta'];
 
 const RUNNING = new Set(['queued', 'running']);
 

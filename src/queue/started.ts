@@ -5,6 +5,7 @@
  * worker imports them through src/queue/tasks.ts.
  */
 import type { Task } from '../graph/task.ts';
+import type { components } from '../shared/openapi-types.ts';
 
 /** Who runs tasks, for the pretask and posttask events. */
 export interface Runner {
@@ -27,12 +28,5 @@ export interface StartedTask extends Task {
 /** A finished task: its index, its run time (ms) and its encoded value, or values for a multiple-return task. */
 export type TaskResult = [number, number, Buffer[]];
 
-/** What a failed or cancelled graph records as its error (the API's TaskError). */
-export interface TaskErrorBody {
-  message: string;
-  key?: string;
-  op?: string;
-  stack?: string;
-  code?: string;
-  [more: string]: unknown;
-}
+/** What a failed or cancelled graph records as its error (TaskError of the API). */
+export type TaskErrorBody = components['schemas']['TaskError'];

@@ -10,31 +10,21 @@
  */
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { components } from '../shared/openapi-types.ts';
 import { graphKeys } from './keys.ts';
 
 export const WEBHOOK_QUEUE = 'webhooks';
 
-export interface Callback {
-  url: string;
-  events?: string[];
-  secret?: string;
-}
+/** A webhook as a request gives it. */
+export type Callback = components['schemas']['Callback'];
 
 export interface WebhookJob {
   g: string;
   i: number;
 }
 
-export interface WebhookState {
-  url: string;
-  events: string[] | null;
-  secret: string | null;
-  status: 'delivering' | 'done' | 'failed';
-  delivered_until: number;
-  deliveries: number;
-  attempts: number;
-  last_error: string | null;
-}
+/** A webhook's delivery state, as GET /v1/graphs/{id}/webhooks shows it (without the secret). */
+export type WebhookState = components['schemas']['WebhookStatus'] & { secret: string | null };
 
 export class Webhooks {
   readonly queue: Queue<WebhookJob>;

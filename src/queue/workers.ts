@@ -13,26 +13,8 @@ import { opsKey, opsMetaKey, workerKey, workersKey } from './keys.ts';
 /** A worker beats this many times per timeout, so one late beat does not make it look dead. */
 export const BEATS_PER_TIMEOUT = 5;
 
-export interface WorkerInfo {
-  id: string;
-  host: string;
-  pid: number;
-  concurrency: number;
-  /** Tasks started and not yet completed. */
-  running: number;
-  /** Jobs (bundles) held now. */
-  jobs: number;
-  tasks_done: number;
-  tasks_failed: number;
-  /** When the process started (ms). */
-  started: number;
-  /** Its last heartbeat (ms). */
-  heartbeat: number;
-  /** The pools it serves (WEFT_POOLS). */
-  pools: string[];
-  /** Its executors for foreign tasks, per pool that has them. */
-  executors?: ExecutorInfo[];
-}
+/** A worker as GET /v1/workers lists it, and as it writes itself to the registry. */
+export type WorkerInfo = components['schemas']['WorkerInfo'];
 
 export type ExecutorInfo = components['schemas']['ExecutorInfo'];
 

@@ -32,9 +32,9 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     const found = await graphs.outcome(id, reply.request.tenant, knownOutputs);
     if (!found) throw notFound(id);
     const { info, result } = found;
-    const body: GraphOutcome = { id, status: info.status, outputs: info.outputs as GraphOutcome['outputs'] };
+    const body: GraphOutcome = { id, status: info.status, outputs: info.outputs };
     if (info.status === 'done') body.result = result;
-    if (info.error) body.error = info.error as GraphOutcome['error'];
+    if (info.error) body.error = info.error;
     const status = ENDED.has(info.status) ? 200 : 202;
     // Arrays and frames stay binary for clients that read MessagePack (the SDKs do).
     if (reply.request.headers.accept?.includes(MSGPACK))
