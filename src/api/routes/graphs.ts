@@ -185,7 +185,7 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
 
   app.get<{ Querystring: { limit?: number; status?: GraphStatus } }>(
     '/v1/graphs',
-    { schema: routeSchema('listGraphs', ['200']) },
+    { schema: routeSchema('listGraphs') },
     async (req) => ({
       graphs: await graphs.list(req.query.limit ?? 50, req.tenant, req.query.status),
     }),
