@@ -10,7 +10,7 @@ import {
   DataFrame,
   NDArray,
   RemoteTaskError,
-  WeftArray,
+  type WeftArray,
   WeftError,
   arange,
   delayed,

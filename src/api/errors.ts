@@ -137,7 +137,7 @@ export function toApiError(err: unknown): ApiError {
     return new ApiError('value_too_large', err.message, { bytes: err.bytes, limit: err.limit });
   if (err instanceof ForbiddenTargetError) return new ApiError('forbidden_target', err.message, { url: err.url });
   const e = err as FastifyLikeError;
-  if (e && e.validation) {
+  if (e?.validation) {
     const first = e.validation[0] ?? {};
     const where = `${e.validationContext ?? 'body'}${first.instancePath ?? ''}`;
     const extra =

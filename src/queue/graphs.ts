@@ -333,7 +333,7 @@ export class GraphStore {
     const k = graphKeys(this.prefix, id);
     if (!outputNodes) {
       const found = readMeta(id, await this.redis.hgetall(k.meta), viewer);
-      if (!found || found.info.status !== 'done') return found && { info: found.info, result: undefined };
+      if (found?.info.status !== 'done') return found && { info: found.info, result: undefined };
       outputNodes = [...new Set(flatten(found.out))];
     }
     // HMGET needs a field: with no requested keys ("keys": []) the result is [] and only the meta is read.

@@ -82,8 +82,7 @@ export async function askPresubmit(
       if (!values || typeof values !== 'object') continue;
       for (const i of chunk) {
         const key = plan.nodes[i].key;
-        if (!Object.prototype.hasOwnProperty.call(values, key) || values[key] === null || values[key] === undefined)
-          continue;
+        if (!Object.hasOwn(values, key) || values[key] === null || values[key] === undefined) continue;
         const encoded = encodeValue(values[key]);
         if (encoded.length <= limits.maxValueBytes) answers.set(i, encoded);
       }

@@ -12,7 +12,7 @@ import type { ScriptedRedis } from '../queue/scripts.ts';
 import { parseObjectId } from '../store/objects.ts';
 import { graphKeys, lruKey, spillIndexKey, spillLiveKey, statsKey } from '../queue/keys.ts';
 import { OutOfDiskError, type SpillFiles } from '../store/spill.ts';
-import { storedForm } from '../store/stored-bytes.ts';
+import { storedForm, type SpillLocation } from '../store/stored-bytes.ts';
 import { BusyPeriods, epochNow } from '../store/busy-time.ts';
 import { addBusyTime } from '../queue/scripts/addBusyTime.ts';
 import { moveSpilled } from '../queue/scripts/moveSpilled.ts';
@@ -150,7 +150,7 @@ export class Spiller {
       .filter((c): c is { oid: string; score: string; size: number; value: Buffer } => storedForm(c.value) === 'value');
     if (chosen.length === 0) return 0;
     const t0 = epochNow();
-    let locations;
+    let locations: SpillLocation[];
     try {
       locations = await this.files.append(chosen.map((c) => c.value));
     } catch (err) {

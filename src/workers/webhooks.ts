@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import { ForbiddenTargetError, postJson, type TargetPolicy } from '../net/targets.ts';
 import { EventLog } from '../queue/events.ts';
 import { graphKeys, statsKey } from '../queue/keys.ts';
-import { Webhooks, WEBHOOK_QUEUE, type WebhookJob } from '../queue/webhooks.ts';
+import { type Webhooks, WEBHOOK_QUEUE, type WebhookJob } from '../queue/webhooks.ts';
 
 const BATCH = 2000;
 const BATCH_DELAY_MS = 1000;

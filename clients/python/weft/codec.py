@@ -38,13 +38,16 @@ FOREIGN_EXT = 0x50
 TYPED_ARRAY_EXT = 0x74  # msgpackr's typed arrays (moreTypes): [type code, raw bytes]
 
 DTYPES = frozenset(["float64", "float32", "int32", "int16", "int8", "uint32", "uint16", "uint8"])
-# Arrays with at least this many bytes of data are laid out for zero-copy reads (src/values/ndarray.ts).
+# Arrays with at least this many bytes of data are laid out for zero-copy reads (src/shared/values/ndarray.ts).
 ALIGN_FROM = 4096
 # msgpackr's typed-array codes (node_modules/msgpackr/unpack.js `typedArrays`): Int8, Uint8,
 # Uint8Clamped, Int16, Uint16, Int32, Uint32, Float32, Float64, BigInt64, BigUint64.
 _TYPED_ARRAY_DTYPES = ("<i1", "<u1", "<u1", "<i2", "<u2", "<i4", "<u4", "<f4", "<f8", "<i8", "<u8")
 _PLAIN = frozenset([type(None), bool, int, float, str, bytes])
+# Unpickled callables kept per process, as Dask's workers keep them: small pickles only
+# (a function closing over a big array is not kept alive), the oldest dropped first.
 _CALLABLE_CACHE_SIZE = 1024
+_CALLABLE_CACHE_MAX_BYTES = 100_000
 
 Bytes = Union[bytes, bytearray, memoryview]
 
@@ -93,9 +96,10 @@ class Foreign:
 # ---------------------------------------------------------------- encoding
 
 
-def encode(value: Any) -> Union[bytes, bytearray]:
-    """The stored form of one value: bytes, or a bytearray for a top-level
-    array chunk (written in place, sparing a copy of its data).
+def encode(value: Any) -> Union[bytes, memoryview]:
+    """The stored form of one value: bytes, or for a top-level array chunk a
+    read-only memoryview of the buffer it was written into (sparing a copy of
+    its data; bytes(...) makes it bytes).
 
     Raises EncodeError for a value that is neither readable data nor picklable."""
     t = type(value)
@@ -108,9 +112,11 @@ def encode(value: Any) -> Union[bytes, bytearray]:
 
 
 def packb(obj: Any) -> bytes:
-    """A whole message (a protocol frame, a request body) as MessagePack, with
-    values inside it encoded as `encode` encodes them (arrays in their shortest form)."""
-    return _pack(_readable(obj))
+    """A whole message (a protocol frame, a request body) as MessagePack. Not
+    a stored value: bytes-likes (such as what `encode` returns) are bin and
+    maps may have any keys; objects that are not plain types are written as
+    `encode` writes them (arrays in their shortest form, foreign values)."""
+    return _pack(obj)
 
 
 def _pack(obj: Any) -> bytes:
@@ -201,7 +207,7 @@ def _ndarray_payload(a: Any, np: Any) -> bytes:
     return b"".join((b"\x93", head[1:], _bin_header(a.nbytes), memoryview(le).cast("B")))
 
 
-def _ndarray_value(a: Any, np: Any) -> bytearray:
+def _ndarray_value(a: Any, np: Any) -> memoryview:
     """A whole stored array (Node's ndarrayValue): the ext header, the payload,
     and from ALIGN_FROM bytes of data on a header padded with longer forms of
     its fields so the data starts at a multiple of 8 bytes from the value's
@@ -230,12 +236,12 @@ def _ndarray_value(a: Any, np: Any) -> bytearray:
         head[shape_header_end:],  # the shape's integers
         _bin_header(n),
     ))
-    out = bytearray(len(header) + n)
-    out[: len(header)] = header
+    # numpy's own allocation: not zero-filled first, and for big buffers in huge pages (fewer page faults).
+    out = np.empty(len(header) + n, dtype=np.uint8)
+    out[: len(header)] = np.frombuffer(header, dtype=np.uint8)
     if n:
-        dst = np.frombuffer(out, dtype=a.dtype.newbyteorder("<"), count=a.size, offset=len(header))
-        np.copyto(dst.reshape(a.shape), a)
-    return out
+        np.copyto(out[len(header) :].view(a.dtype.newbyteorder("<")).reshape(a.shape), a)
+    return memoryview(out).toreadonly()
 
 
 def _array_head(a: Any) -> bytes:
@@ -471,7 +477,7 @@ def _foreign(payload: bytes) -> Any:
         value = pickle.loads(data)
     except Exception as e:
         raise LoadError(name, e) from e
-    if callable(value):
+    if callable(value) and len(payload) < _CALLABLE_CACHE_MAX_BYTES:
         with _callables_lock:
             if len(_callables) >= _CALLABLE_CACHE_SIZE:
                 del _callables[next(iter(_callables))]  # the oldest

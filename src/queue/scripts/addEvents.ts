@@ -6,7 +6,6 @@
  */
 import type { ChainableCommander } from 'ioredis';
 import { graphKeys } from '../keys.ts';
-import type { ScriptedRedis } from '../scripts.ts';
 
 /** Queues the entry on `pipe`, written with the rest of a registration. */
 export function addEvents(
@@ -17,5 +16,7 @@ export function addEvents(
   count: number,
   details: unknown,
 ): void {
-  (pipe as unknown as ScriptedRedis).addEvents(graphKeys(prefix, graph).meta, type, count, JSON.stringify(details));
+  // On a pipeline a script's command queues the call and returns the pipeline (no promise).
+  const queued = pipe as unknown as { addEvents(...args: (string | number)[]): ChainableCommander };
+  queued.addEvents(graphKeys(prefix, graph).meta, type, count, JSON.stringify(details));
 }
