@@ -6,7 +6,9 @@
  * the Python executor for Python tasks and values shared with TypeScript ops.
  */
 import { spawnSync } from 'node:child_process';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeSpec } from '../src/queue/spec.ts';
 import { encodeValue, decodeValue } from '../src/shared/codec.ts';
 import { Foreign } from '../src/shared/values/foreign.ts';
 import { NDArray } from '../src/shared/values/ndarray.ts';
@@ -146,6 +148,32 @@ describe('the JavaScript test executor behind real workers', () => {
     );
     expect(body.error).toMatchObject({ key: 'slow', code: 'timeout' });
     expect((await weft.compute({ ok: { $call: js('() => "after"') } }, 'ok')).result).toBe('after');
+  });
+
+  it('a lost value made by a foreign task is computed again from lineage by an executor', async () => {
+    const graph = {
+      base: { $call: js('() => Array.from({ length: 1000 }, (_, i) => i)', 'base') },
+      x: { $call: js('(a) => a.map((v) => v * 2)', 'double'), args: [{ $ref: 'base' }] },
+      gate: { $op: 'sleep', args: [600, 0] },
+      y: { $op: 'add', args: [{ $op: 'sum', args: [{ $ref: 'x' }] }, { $ref: 'gate' }] },
+    };
+    const { body } = await weft.submit({ graph, keys: 'y', options: { optimize: { fuse: false } } });
+    const admin = new Redis(weft.env.REDIS_URL);
+    try {
+      const field = await waitFor('x to be stored', async () => {
+        const specs = await admin.hgetallBuffer(`${weft.env.WEFT_PREFIX}:{${body.id}}:spec`);
+        const x = Object.entries(specs).find(([, spec]) => decodeSpec(spec).key === 'x')?.[0];
+        const vals = `${weft.env.WEFT_PREFIX}:{${body.id}}:vals`;
+        return x !== undefined && (await admin.hexists(vals, x)) ? x : undefined;
+      });
+      // x goes behind the store's back (base was freed when x read it): both come back from lineage.
+      expect(await admin.hdel(`${weft.env.WEFT_PREFIX}:{${body.id}}:vals`, field)).toBe(1);
+    } finally {
+      admin.disconnect();
+    }
+    const out = await (await fetch(`${weft.url}/v1/graphs/${body.id}/result?wait=30`)).json();
+    expect(out.status, JSON.stringify(out.error)).toBe('done');
+    expect(out.result).toBe(999 * 1000);
   });
 
   it('executors start with a clean environment: no REDIS_URL, no tokens, nothing the operator did not pass on', async () => {
