@@ -4,6 +4,7 @@
  * of it for the caller to continue with (see the script's header).
  */
 import { randomBytes } from 'node:crypto';
+import type { ChainableCommander } from 'ioredis';
 import type { Placement } from '../dispatch.ts';
 import { finishedChannel, graphKeys } from '../keys.ts';
 import type { ScriptedRedis } from '../scripts.ts';
@@ -64,7 +65,9 @@ export async function completeTasks(redis: ScriptedRedis, prefix: string, a: Com
       groups.push(Buffer.concat([STAGED, Buffer.from(field)]));
     }
   }
-  (pipe as unknown as ScriptedRedis).completeTasksBuffer(
+  // On a pipeline a script's command queues the call and returns the pipeline (no promise).
+  const queued = pipe as unknown as { completeTasksBuffer(...args: (string | number | Buffer)[]): ChainableCommander };
+  queued.completeTasksBuffer(
     k.meta,
     k.spec,
     k.pend,

@@ -31,7 +31,10 @@ export function encodeFrameChunks(message: unknown): Buffer[] {
     if (v instanceof Uint8Array) {
       const bytes = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
       put(binHeader(bytes.length));
-      if (bytes.length < OWN_CHUNK_BYTES) return put(bytes);
+      if (bytes.length < OWN_CHUNK_BYTES) {
+        put(bytes);
+        return;
+      }
       chunks.push(Buffer.concat(small));
       small = [];
       chunks.push(bytes);
