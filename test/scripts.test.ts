@@ -53,7 +53,7 @@ async function register(
   keys: string | string[],
 ): Promise<{ id: string; plan: Plan; at: (key: string) => number }> {
   const plan = planGraph(parseGraph(graph), keys, { fuse: false });
-  const { id } = await graphs.register(plan, { ttl: 600 });
+  const { id } = await graphs.register({ tenant: '' }, plan, { ttl: 600 });
   return { id, plan, at: (key) => plan.nodes.findIndex((n) => n.key === key) };
 }
 
