@@ -6,7 +6,9 @@
  * the Python executor for Python tasks and values shared with TypeScript ops.
  */
 import { spawnSync } from 'node:child_process';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeSpec } from '../src/queue/spec.ts';
 import { encodeValue, decodeValue } from '../src/shared/codec.ts';
 import { Foreign } from '../src/shared/values/foreign.ts';
 import { NDArray } from '../src/shared/values/ndarray.ts';
@@ -148,6 +150,32 @@ describe('the JavaScript test executor behind real workers', () => {
     expect((await weft.compute({ ok: { $call: js('() => "after"') } }, 'ok')).result).toBe('after');
   });
 
+  it('a lost value made by a foreign task is computed again from lineage by an executor', async () => {
+    const graph = {
+      base: { $call: js('() => Array.from({ length: 1000 }, (_, i) => i)', 'base') },
+      x: { $call: js('(a) => a.map((v) => v * 2)', 'double'), args: [{ $ref: 'base' }] },
+      gate: { $op: 'sleep', args: [600, 0] },
+      y: { $op: 'add', args: [{ $op: 'sum', args: [{ $ref: 'x' }] }, { $ref: 'gate' }] },
+    };
+    const { body } = await weft.submit({ graph, keys: 'y', options: { optimize: { fuse: false } } });
+    const admin = new Redis(weft.env.REDIS_URL);
+    try {
+      const field = await waitFor('x to be stored', async () => {
+        const specs = await admin.hgetallBuffer(`${weft.env.WEFT_PREFIX}:{${body.id}}:spec`);
+        const x = Object.entries(specs).find(([, spec]) => decodeSpec(spec).key === 'x')?.[0];
+        const vals = `${weft.env.WEFT_PREFIX}:{${body.id}}:vals`;
+        return x !== undefined && (await admin.hexists(vals, x)) ? x : undefined;
+      });
+      // x goes behind the store's back (base was freed when x read it): both come back from lineage.
+      expect(await admin.hdel(`${weft.env.WEFT_PREFIX}:{${body.id}}:vals`, field)).toBe(1);
+    } finally {
+      admin.disconnect();
+    }
+    const out = await (await fetch(`${weft.url}/v1/graphs/${body.id}/result?wait=30`)).json();
+    expect(out.status, JSON.stringify(out.error)).toBe('done');
+    expect(out.result).toBe(999 * 1000);
+  });
+
   it('executors start with a clean environment: no REDIS_URL, no tokens, nothing the operator did not pass on', async () => {
     const body = await weft.compute(
       {
@@ -185,6 +213,29 @@ describe('Python tasks', () => {
     expect(typeof body.error.exception).toBe('string');
   });
 
+  it('a pickle naming a module the workers lack, and a result that cannot be pickled, fail the task with a clear message', async () => {
+    // A pickle of a function by reference to a module that does not exist on the workers.
+    const missing = {
+      $foreign: {
+        lang: 'python',
+        name: 'nowhere_module.f',
+        data: Buffer.from(
+          '\x80\x05\x95\x16\x00\x00\x00\x00\x00\x00\x00\x8c\x0enowhere_module\x94\x8c\x01f\x94\x93\x94.',
+          'latin1',
+        ).toString('base64'),
+      },
+    };
+    const lost = await weft.compute({ m: { $call: missing, args: [1] } }, 'm');
+    expect(lost.error).toMatchObject({ key: 'm', code: 'bad_callable' });
+    expect(lost.error.message).toContain('nowhere_module');
+    const p = pickles({ lock: 'lambda: __import__("threading").Lock()' });
+    const bad = await weft.compute({ l: { $call: p.lock } }, 'l');
+    expect(bad.error).toMatchObject({ key: 'l', code: 'bad_result' });
+    expect(bad.error.message).toMatch(/lock/i);
+    // The worker and its executors go on.
+    expect((await weft.compute({ x: { $call: pickles({ f: 'lambda: 5' }).f } }, 'x')).result).toBe(5);
+  });
+
   it('a numpy array made by a Python task is read by a TypeScript op, and the other way round, zero-copy formats both ways', async () => {
     const p = pickles({ make: 'lambda n: np.arange(n, dtype="float64") * 2', total: 'lambda a: float(a.sum())' });
     const body = await weft.compute(
@@ -212,6 +263,10 @@ describe('Python tasks', () => {
     expect(json.result.$foreign.bytes).toBeGreaterThan(0);
     const packed = await postMsgpack(weft, { graph: { t: { $call: p.pair } }, keys: 't', wait: 30 });
     expect(packed.body.result).toBeInstanceOf(Foreign);
+    // The answer holds the stored bytes as they are: an integer past 2^53 keeps every digit.
+    const big = pickles({ f: 'lambda: [2**62 + 1, -(2**63)]' });
+    const ints = await postMsgpack(weft, { graph: { i: { $call: big.f } }, keys: ['i'], wait: 30 });
+    expect(ints.body.result).toEqual([[2n ** 62n + 1n, -(2n ** 63n)]]);
   });
 
   it('a MessagePack request carries numpy data as an array chunk literal', async () => {
