@@ -11,14 +11,14 @@ import { rootOp } from '../graph/template.ts';
 import { fingerprints, templateOps } from '../graph/fingerprint.ts';
 import { postJson, type TargetPolicy } from '../net/targets.ts';
 import { encodeValue } from '../shared/codec.ts';
+import type { components } from '../shared/openapi-types.ts';
+import { cacheKey, statsKey } from './keys.ts';
 
 /** Largest answer read from a presubmit hook (one request asks about 1,000 tasks). */
 const PRESUBMIT_ANSWER_BYTES = 256 * 1024 * 1024;
 
-export interface Presubmit {
-  url: string;
-  timeout_ms?: number;
-}
+/** The presubmit hook of a request. */
+export type Presubmit = NonNullable<components['schemas']['GraphRequest']['presubmit']>;
 
 /** Tasks whose results may be cached: one value, deterministic ops only. */
 export function cacheableTasks(plan: Plan, isDeterministic: (op: string) => boolean): number[] {
@@ -40,7 +40,7 @@ export async function lookupCache(
   const hits = new Map<number, Buffer>();
   for (let at = 0; at < tasks.length; at += 1000) {
     const chunk = tasks.slice(at, at + 1000);
-    const values = await redis.mgetBuffer(...chunk.map((i) => `${prefix}:cache:${fps[i]}`));
+    const values = await redis.mgetBuffer(...chunk.map((i) => cacheKey(prefix, fps[i])));
     values.forEach((v, j) => v && hits.set(chunk[j], v));
   }
   return hits;
@@ -138,8 +138,8 @@ export async function resolveKnownValues(
     counts.cache_misses = cacheable.length - known.size;
     await ctx.redis
       .multi()
-      .hincrby(`${ctx.prefix}:stats`, 'cache_hits', counts.cache_hits)
-      .hincrby(`${ctx.prefix}:stats`, 'cache_misses', counts.cache_misses)
+      .hincrby(statsKey(ctx.prefix), 'cache_hits', counts.cache_hits)
+      .hincrby(statsKey(ctx.prefix), 'cache_misses', counts.cache_misses)
       .exec();
   }
   if (ask.presubmit) {

@@ -15,7 +15,7 @@ import type { ScriptedRedis } from '../../queue/scripts.ts';
 import { TaskState } from '../../queue/tasks.ts';
 import { Webhooks } from '../../queue/webhooks.ts';
 import { OpCatalog, ServedPools } from '../../queue/workers.ts';
-import { ObjectStore } from '../../store/objects.ts';
+import { ObjectStore } from '../../queue/objects.ts';
 import { SpillFiles } from '../../store/spill.ts';
 
 export interface Services {

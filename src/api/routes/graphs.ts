@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseGraph, parseKeys, parseLayers } from '../../graph/parse.ts';
 import { GraphError } from '../../graph/errors.ts';
-import { flattenKeys, planGraph, type ObjectField, type Plan, type PlanOptions } from '../../graph/plan.ts';
+import { planGraph, type ObjectField, type Plan, type PlanOptions } from '../../graph/plan.ts';
 import { checkTarget } from '../../net/targets.ts';
 import { resolveKnownValues } from '../../queue/known.ts';
 import { defaultLimits, type Graph, type GraphLimits, type KeySpec } from '../../graph/types.ts';
@@ -10,6 +10,7 @@ import { newGraphId, oidTree, type GraphInfo, type GraphStatus } from '../../que
 import { decodeValue, encodeValue } from '../../shared/codec.ts';
 import { jsonReplacer } from '../../store/values.ts';
 import { hasForeignCall } from '../../graph/languages.ts';
+import { graphTaskDefaults } from '../../graph/task.ts';
 import { OPERATOR_TENANT } from '../../config.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
@@ -31,9 +32,9 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     const found = await graphs.outcome(id, reply.request.tenant, knownOutputs);
     if (!found) throw notFound(id);
     const { info, result } = found;
-    const body: GraphOutcome = { id, status: info.status, outputs: info.outputs as GraphOutcome['outputs'] };
+    const body: GraphOutcome = { id, status: info.status, outputs: info.outputs };
     if (info.status === 'done') body.result = result;
-    if (info.error) body.error = info.error as GraphOutcome['error'];
+    if (info.error) body.error = info.error;
     const status = ENDED.has(info.status) ? 200 : 202;
     // Arrays and frames stay binary for clients that read MessagePack (the SDKs do).
     if (reply.request.headers.accept?.includes(MSGPACK))
@@ -48,6 +49,7 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
       maxTasks: config.maxTasks,
       fuse: options?.optimize?.fuse ?? true,
       shuffle: options?.optimize?.shuffle ?? true,
+      taskDefaults: graphTaskDefaults(options),
     };
   }
 
@@ -152,20 +154,12 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     const watch = body.wait ? finished.watch(id) : undefined;
     const ttl = body.ttl ?? (body.persist ? 0 : config.resultTtl);
     try {
-      const taskDefaults = {
-        retries: body.options?.retries,
-        timeoutMs: body.options?.task_timeout_ms,
-        pool: body.options?.pool,
-        priority: body.options?.priority,
-      };
       try {
         await graphs.register(plan, {
           id,
           ttl,
-          outputKeys: flattenKeys(keys),
           cache,
           counts,
-          taskDefaults,
           tenant: req.tenant,
           maxValueBytes: config.maxValueBytes,
         });
@@ -191,7 +185,7 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
 
   app.get<{ Querystring: { limit?: number; status?: GraphStatus } }>(
     '/v1/graphs',
-    { schema: routeSchema('listGraphs', ['200']) },
+    { schema: routeSchema('listGraphs') },
     async (req) => ({
       graphs: await graphs.list(req.query.limit ?? 50, req.tenant, req.query.status),
     }),

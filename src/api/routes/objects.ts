@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { decodeValue, encodeValue } from '../../shared/codec.ts';
 import { checkValueSize, jsonReplacer } from '../../store/values.ts';
-import type { ObjectMeta } from '../../store/objects.ts';
+import type { ObjectMeta } from '../../queue/objects.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
 

@@ -466,9 +466,21 @@ async function showWorkers() {
         el('td', { class: 'num', textContent: String(w.tasks_failed) }),
         el('td', { class: 'num', textContent: duration(now - w.started) }),
         el('td', { class: 'num', textContent: `${duration(Math.max(0, now - w.heartbeat))} ago` }),
+        el('td', { class: 'pools', textContent: poolsText(w) }),
       ),
     ),
   );
+}
+
+/** The pools a worker serves, each with its executors: "default, python (2 python executors)". */
+function poolsText(w) {
+  const executors = new Map((w.executors ?? []).map((e) => [e.pool, e]));
+  return w.pools
+    .map((pool) => {
+      const e = executors.get(pool);
+      return e ? `${pool} (${e.processes} ${e.lang} executor${e.processes === 1 ? '' : 's'})` : pool;
+    })
+    .join(', ');
 }
 
 // ------------------------------------------------------------------ the loop

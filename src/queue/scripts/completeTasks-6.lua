@@ -75,7 +75,7 @@ while i <= #ARGV do
   if redis.call('GETBIT', KEYS[5], idx) == 0 then
     redis.call('SETBIT', KEYS[5], idx, 1)
     local spec = specHeader(redis.call('HGET', KEYS[2], idx))
-    local deps, outs, returns = spec[2], spec[3], spec[4] or 0
+    local deps, outs, returns = spec[SPEC.deps], spec[SPEC.outs], spec[SPEC.returns] or 0
     local stored = {}
     if returns > 0 then
       for j = 1, n do stored[j] = idx .. ':' .. (j - 1) end
@@ -99,10 +99,11 @@ while i <= #ARGV do
       end
     end
     -- A result for the result cache (options.cache), under its task's fingerprint.
-    if spec[5] and spec[5] ~= '' and returns == 0 then
-      redis.call('SET', ARGV[2] .. ':cache:' .. spec[5], ARGV[i + 3], 'EX', tonumber(redis.call('HGET', ARGV[2] .. ':store', 'cachettl') or '86400'))
+    local cache = spec[SPEC.cache]
+    if cache and cache ~= '' and returns == 0 then
+      redis.call('SET', ARGV[2] .. ':cache:' .. cache, ARGV[i + 3], 'EX', tonumber(redis.call('HGET', ARGV[2] .. ':store', 'cachettl') or '86400'))
     end
-    done.k[#done.k + 1] = spec[1]
+    done.k[#done.k + 1] = spec[SPEC.key]
     done.ms[#done.ms + 1] = ms
     done.b[#done.b + 1] = bytes
     for j = 1, #outs do
@@ -185,7 +186,7 @@ out[#out + 1] = #skipped
 for i = 1, #skipped do out[#out + 1] = skipped[i] end
 if #ready > 0 then
   local keys = {}
-  for r = 1, #ready do keys[r] = specHeader(redis.call('HGET', KEYS[2], ready[r]))[1] end
+  for r = 1, #ready do keys[r] = specHeader(redis.call('HGET', KEYS[2], ready[r]))[SPEC.key] end
   addEvents(KEYS[1], 'postsubmit', now, #keys, { k = keys })
 end
 local startedKeys = startAll(out, first, KEYS[2], KEYS[5], KEYS[6], ARGV[2], now, tonumber(ARGV[5]), big)

@@ -63,6 +63,7 @@ export class ExecutorProcess {
   private running: { batch: number; resolve: (r: ExecutorResult[]) => void; reject: (e: Error) => void } | undefined;
   private nextBatch = 0;
   private exited = false;
+  private killed = false;
   /** Why the process ended, for the error of the batch it was running. */
   private ending = '';
   private readonly exit: Promise<void>;
@@ -142,14 +143,15 @@ export class ExecutorProcess {
     });
   }
 
+  /** False from the moment it is killed, before its exit is seen: a killed executor takes no batch. */
   get alive(): boolean {
-    return !this.exited;
+    return !this.exited && !this.killed;
   }
 
   /** Runs one batch; with `deadlineMs`, the process is killed at the deadline and the batch rejects with a timeout. */
   run(tasks: ExecutorTask[], deadlineMs?: number): Promise<ExecutorResult[]> {
     if (this.running) throw new Error('An executor runs one batch at a time.');
-    if (this.exited) return Promise.reject(new ExecutorDiedError(`The executor ${this.ending || 'has exited'}.`));
+    if (!this.alive) return Promise.reject(new ExecutorDiedError(`The executor ${this.ending || 'has exited'}.`));
     const batch = this.nextBatch++;
     return new Promise<ExecutorResult[]>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
@@ -182,6 +184,7 @@ export class ExecutorProcess {
   }
 
   kill(): void {
+    this.killed = true;
     if (!this.exited) this.child.kill('SIGKILL');
   }
 
