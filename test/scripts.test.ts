@@ -53,7 +53,7 @@ async function register(
   keys: string | string[],
 ): Promise<{ id: string; plan: Plan; at: (key: string) => number }> {
   const plan = planGraph(parseGraph(graph), keys, { fuse: false });
-  const { id } = await graphs.register(plan, { ttl: 600 });
+  const { id } = await graphs.register({ tenant: '' }, plan, { ttl: 600 });
   return { id, plan, at: (key) => plan.nodes.findIndex((n) => n.key === key) };
 }
 
@@ -112,6 +112,26 @@ describe('completeTasks', () => {
     expect(again.ready.tasks).toEqual([]);
     expect(decodeValue((await redis.hgetBuffer(graphKeys(PREFIX, g.id).vals, String(g.at('a'))))!)).toBe(2);
     expect((await meta(g.id)).done).toBe('1');
+  });
+
+  it('a value over 256 KiB is staged with HSET and moved into place; a second completion or an ended graph leaves no staging field', async () => {
+    const big = new Float64Array(64 * 1024).fill(3); // 512 KiB
+    const g = await register(
+      { x: 1, a: inc('x'), b: inc('x'), c: { $op: 'add', args: [{ $ref: 'a' }, { $ref: 'b' }] } },
+      'c',
+    );
+    const vals = graphKeys(PREFIX, g.id).vals;
+    await start(g.id, [g.at('a'), g.at('b')]);
+    expect((await complete(g.id, [result(g.at('a'), big)])).status).toBe('running');
+    expect(decodeValue((await redis.hgetBuffer(vals, String(g.at('a'))))!)).toEqual(big);
+    // Done already: the staged copy of the second completion is dropped and the first value stays.
+    const again = await complete(g.id, [result(g.at('a'), new Float64Array(64 * 1024).fill(9))]);
+    expect(again.skipped).toEqual([g.at('a')]);
+    expect(decodeValue((await redis.hgetBuffer(vals, String(g.at('a'))))!)).toEqual(big);
+    await endGraph(redis, PREFIX, { graph: g.id, status: 'cancelled', error: { message: 'stop' } });
+    expect((await complete(g.id, [result(g.at('b'), big)])).status).toBe('cancelled');
+    const fields = await redis.hkeys(vals);
+    expect(fields.filter((f) => f.startsWith('~'))).toEqual([]);
   });
 
   it('a graph that has ended writes nothing and answers its status', async () => {

@@ -161,6 +161,26 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     );
   }
 
+  const ready = linkNodes(nodes);
+
+  const fieldsOf = (key: string): OutputSpec => {
+    const at = index.get(follow(aliases, key))!;
+    const returns = (nodes[at] as { returns?: number }).returns;
+    return returns ? Array.from({ length: returns }, (_, j) => `${at}:${j}`) : at;
+  };
+  const outputs = mapKeys(keys, fieldsOf) as OutputSpec;
+  const outputIndexes = [...new Set(requested.flatMap((k) => flattenFields(fieldsOf(k))))];
+  return { nodes, outputs, outputIndexes, ready, taskCount };
+}
+
+/**
+ * Fills in how numbered nodes depend on each other, from each task's input
+ * slots: every node's dependents (`outs`) and consumers per output, every
+ * task's pending inputs. Returns the tasks ready at once (no pending input,
+ * no object of another graph). Mutates `nodes`, whose `outs`, `consumers` and
+ * `pending` must start empty.
+ */
+export function linkNodes(nodes: PlanNode[]): number[] {
   const ready: number[] = [];
   nodes.forEach((node, i) => {
     if (node.kind !== 'task') return;
@@ -177,15 +197,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     }
     if (node.pending === 0 && node.objects.length === 0) ready.push(i);
   });
-
-  const fieldsOf = (key: string): OutputSpec => {
-    const at = index.get(follow(aliases, key))!;
-    const returns = (nodes[at] as { returns?: number }).returns;
-    return returns ? Array.from({ length: returns }, (_, j) => `${at}:${j}`) : at;
-  };
-  const outputs = mapKeys(keys, fieldsOf) as OutputSpec;
-  const outputIndexes = [...new Set(requested.flatMap((k) => flattenFields(fieldsOf(k))))];
-  return { nodes, outputs, outputIndexes, ready, taskCount };
+  return ready;
 }
 
 /** The input slots of one task at a time: each distinct node or object id it references gets the next slot. */

@@ -27,7 +27,7 @@ import { admitGraph } from './scripts/admitGraph.ts';
 import { linkObjects } from './scripts/linkObjects.ts';
 import { releaseObject } from './scripts/releaseObject.ts';
 import { DEFAULT_POOL, encodeClass } from './dispatch.ts';
-import { visibleTo } from '../store/tenants.ts';
+import { visibleTo, type RequestContext } from '../store/tenants.ts';
 import { objectFailed, TaskState } from './tasks.ts';
 
 export type GraphStatus = components['schemas']['GraphState'];
@@ -69,13 +69,13 @@ export class GraphStore {
    * while later ones are still being written (see "Registration" at the top).
    */
   async register(
+    request: RequestContext,
     plan: Plan,
     options: {
       ttl: number;
       id?: string;
       cache?: Map<number, string>;
       counts?: Record<string, number>;
-      tenant?: string;
       maxValueBytes?: number;
     },
   ): Promise<{ id: string; outputs: unknown }> {
@@ -138,7 +138,7 @@ export class GraphStore {
         outidx: plan.outputIndexes.join(','),
         outkeys: JSON.stringify(plan.outputIndexes.map((f) => plan.nodes[Number(String(f).split(':')[0])].key)),
         ...(finished ? { finished: now } : {}),
-        ...(options.tenant ? { tenant: options.tenant } : {}),
+        ...(request.tenant ? { tenant: request.tenant } : {}),
         ...(classes.size > 0 ? { classes: 1, pools: [...poolsUsed].join(',') } : {}),
       });
       // Listed at once, and active before any task can end it (finishGraph takes it off).
@@ -238,7 +238,7 @@ export class GraphStore {
   }
 
   /** Stores a value given by a client (ray.put): a graph of one data node, done at once. */
-  async put(encoded: Buffer, ttl: number, tenant = ''): Promise<string> {
+  async put(request: RequestContext, encoded: Buffer, ttl: number): Promise<string> {
     const id = newGraphId();
     const k = graphKeys(this.prefix, id);
     const now = Date.now();
@@ -255,7 +255,7 @@ export class GraphStore {
       out: '0',
       outidx: '0',
       outkeys: '["put"]',
-      ...(tenant ? { tenant } : {}),
+      ...(request.tenant ? { tenant: request.tenant } : {}),
     });
     if (ttl > 0) pipe.expire(k.meta, ttl).expire(k.vals, ttl);
     await execOrThrow(pipe);
@@ -300,25 +300,25 @@ export class GraphStore {
     await this.tasks.end(id, 'failed', error);
   }
 
-  /** Admits a graph of `tenant` unless it has `limit` queued or running (admitGraph-1.lua). */
-  async admit(id: string, tenant: string, limit: number): Promise<boolean> {
-    return admitGraph(this.redis, this.prefix, { graph: id, tenant, limit });
+  /** Admits a graph of the request's tenant unless it has `limit` queued or running (admitGraph-1.lua). */
+  async admit(request: RequestContext, id: string, limit: number): Promise<boolean> {
+    return admitGraph(this.redis, this.prefix, { graph: id, tenant: request.tenant, limit });
   }
 
   /** Takes back an admission whose graph was never registered. */
-  async unadmit(id: string, tenant: string): Promise<void> {
-    await this.redis.srem(inFlightKey(this.prefix, tenant), id);
+  async unadmit(request: RequestContext, id: string): Promise<void> {
+    await this.redis.srem(inFlightKey(this.prefix, request.tenant), id);
   }
 
-  /** A graph's public info and the pools it has tasks in; null when there is no such graph or `viewer` may not see it. */
-  async infoAndPools(id: string, viewer: string): Promise<{ info: GraphInfo; pools: string[] } | null> {
-    const found = readMeta(id, await this.redis.hgetall(graphKeys(this.prefix, id).meta), viewer);
+  /** A graph's public info and the pools it has tasks in; null when there is no such graph or `request` may not see it. */
+  async infoAndPools(request: RequestContext, id: string): Promise<{ info: GraphInfo; pools: string[] } | null> {
+    const found = readMeta(id, await this.redis.hgetall(graphKeys(this.prefix, id).meta), request);
     return found && { info: found.info, pools: found.pools };
   }
 
-  /** A graph's public info; null when there is no such graph or `viewer` may not see it. */
-  async info(id: string, viewer: string): Promise<GraphInfo | null> {
-    return (await this.infoAndPools(id, viewer))?.info ?? null;
+  /** A graph's public info; null when there is no such graph or `request` may not see it. */
+  async info(request: RequestContext, id: string): Promise<GraphInfo | null> {
+    return (await this.infoAndPools(request, id))?.info ?? null;
   }
 
   /**
@@ -326,13 +326,13 @@ export class GraphStore {
    * one round trip when the caller knows the output nodes.
    */
   async outcome(
+    request: RequestContext,
     id: string,
-    viewer: string,
     outputNodes?: ObjectField[],
   ): Promise<{ info: GraphInfo; result: unknown } | null> {
     const k = graphKeys(this.prefix, id);
     if (!outputNodes) {
-      const found = readMeta(id, await this.redis.hgetall(k.meta), viewer);
+      const found = readMeta(id, await this.redis.hgetall(k.meta), request);
       if (found?.info.status !== 'done') return found && { info: found.info, result: undefined };
       outputNodes = [...new Set(flatten(found.out))];
     }
@@ -344,7 +344,7 @@ export class GraphStore {
       [Error | null, (Buffer | null)[]]?,
     ];
     if (metaErr || valsErr) throw metaErr ?? valsErr;
-    const found = readMeta(id, meta, viewer);
+    const found = readMeta(id, meta, request);
     if (!found) return null;
     if (found.info.status !== 'done') return { info: found.info, result: undefined };
     const decoded = await Promise.all(
@@ -357,11 +357,11 @@ export class GraphStore {
   }
 
   /**
-   * The newest graphs `viewer` may see first, at most `limit`, only those in
+   * The newest graphs `request` may see first, at most `limit`, only those in
    * `status` when given. Ids whose graph has expired are dropped from the
    * list on the way.
    */
-  async list(limit: number, viewer: string, status?: GraphStatus): Promise<GraphSummary[]> {
+  async list(request: RequestContext, limit: number, status?: GraphStatus): Promise<GraphSummary[]> {
     const key = graphsKey(this.prefix);
     const out: GraphSummary[] = [];
     const gone: string[] = [];
@@ -391,7 +391,7 @@ export class GraphStore {
         const [err, fields] = rows[i] as [Error | null, (string | null)[]];
         if (err) throw err;
         if (fields[0] === null) return void gone.push(id);
-        if (!visibleTo(viewer, fields[10])) return;
+        if (!visibleTo(request, fields[10])) return;
         const summary = readSummary(id, fields);
         if (out.length < limit && (!status || summary.status === status)) out.push(summary);
       });
@@ -401,10 +401,10 @@ export class GraphStore {
     return out;
   }
 
-  /** A graph's status; null when there is no such graph or `viewer` may not see it. */
-  async status(id: string, viewer: string): Promise<GraphStatus | null> {
+  /** A graph's status; null when there is no such graph or `request` may not see it. */
+  async status(request: RequestContext, id: string): Promise<GraphStatus | null> {
     const [status, tenant] = await this.redis.hmget(graphKeys(this.prefix, id).meta, 'status', 'tenant');
-    return status !== null && visibleTo(viewer, tenant) ? (status as GraphStatus) : null;
+    return status !== null && visibleTo(request, tenant) ? (status as GraphStatus) : null;
   }
 }
 
@@ -412,9 +412,9 @@ export class GraphStore {
 function readMeta(
   id: string,
   m: Record<string, string>,
-  viewer: string,
+  request: RequestContext,
 ): { info: GraphInfo; out: OutputSpec; pools: string[] } | null {
-  if (!m.status || !visibleTo(viewer, m.tenant)) return null;
+  if (!m.status || !visibleTo(request, m.tenant)) return null;
   const num = (v: string | undefined) => (v === undefined ? null : Number(v));
   const out = JSON.parse(m.out) as OutputSpec;
   const info: GraphInfo = {

@@ -10,7 +10,7 @@ import type { components } from '../shared/openapi-types.ts';
 import { ObjectLostError, parseObjectId } from '../store/objects.ts';
 import type { SpillFiles } from '../store/spill.ts';
 import { parseLocation, storedForm, type SpillLocation } from '../store/stored-bytes.ts';
-import { visibleTo } from '../store/tenants.ts';
+import { visibleTo, type RequestContext } from '../store/tenants.ts';
 import { graphKeys } from './keys.ts';
 
 /** An object's state and size, as GET /v1/objects/{oid}/meta shows it. */
@@ -53,8 +53,8 @@ export class ObjectStore {
     }
   }
 
-  /** Meta of each object, in order; null where there is no such object (or it was released, or `viewer` may not see it). */
-  async states(oids: string[], viewer: string): Promise<(ObjectMeta | null)[]> {
+  /** Meta of each object, in order; null where there is no such object (or it was released, or `request` may not see it). */
+  async states(request: RequestContext, oids: string[]): Promise<(ObjectMeta | null)[]> {
     const pipe = this.redis.pipeline();
     const addresses = oids.map(parseObjectId);
     for (const at of addresses) {
@@ -77,7 +77,7 @@ export class ObjectStore {
       const released = replies[r++] as number;
       const spilledAt = replies[r++] as string | null;
       const spilledSize = spilledAt === null ? null : spilledAt.split(':').pop()!;
-      if (status === null || released === 1 || !visibleTo(viewer, tenant)) return null;
+      if (status === null || released === 1 || !visibleTo(request, tenant)) return null;
       const outputs = (outidx ?? '').split(',');
       const position = outputs.indexOf(at.node);
       if (position < 0) return null;

@@ -3,6 +3,8 @@
  * their dependents and returns what became ready, starting the first bundle
  * of it for the caller to continue with (see the script's header).
  */
+import { randomBytes } from 'node:crypto';
+import type { ChainableCommander } from 'ioredis';
 import type { Placement } from '../dispatch.ts';
 import { finishedChannel, graphKeys } from '../keys.ts';
 import type { ScriptedRedis } from '../scripts.ts';
@@ -47,9 +49,25 @@ export interface Completion {
 export async function completeTasks(redis: ScriptedRedis, prefix: string, a: CompleteTasks): Promise<Completion> {
   const k = graphKeys(prefix, a.graph);
   const groups: (number | Buffer)[] = [];
-  for (const [index, ms, values] of a.results)
-    groups.push(index, Math.round(ms * 1000) / 1000, values.length, ...values);
-  const reply = await redis.completeTasksBuffer(
+  // Big values go in with HSET on the same pipeline, and the script moves them (see its ARGV[9..]).
+  const pipe = redis.pipeline();
+  const staged: string[] = [];
+  for (const [index, ms, values] of a.results) {
+    groups.push(index, Math.round(ms * 1000) / 1000, values.length);
+    for (const value of values) {
+      if (value.length <= STAGE_FROM_BYTES) {
+        groups.push(value);
+        continue;
+      }
+      const field = `~${randomBytes(6).toString('hex')}:${index}:${staged.length}`;
+      pipe.hset(k.vals, field, value);
+      staged.push(field);
+      groups.push(Buffer.concat([STAGED, Buffer.from(field)]));
+    }
+  }
+  // On a pipeline a script's command queues the call and returns the pipeline (no promise).
+  const queued = pipe as unknown as { completeTasksBuffer(...args: (string | number | Buffer)[]): ChainableCommander };
+  queued.completeTasksBuffer(
     k.meta,
     k.spec,
     k.pend,
@@ -66,8 +84,20 @@ export async function completeTasks(redis: ScriptedRedis, prefix: string, a: Com
     `,${a.pools.join(',')},`,
     ...groups,
   );
-  return readCompletion(new ReplyReader(reply));
+  const replies = (await pipe.exec()) ?? [];
+  for (const [err] of replies) if (err) throw err;
+  const completion = readCompletion(new ReplyReader(replies[replies.length - 1][1] as (Buffer | number | null)[]));
+  // The graph had ended: the script wrote nothing, so the staged values are the caller's to drop.
+  if (staged.length > 0 && completion.status !== 'running' && completion.status !== 'done') {
+    await redis.hdel(k.vals, ...staged);
+  }
+  return completion;
 }
+
+/** Values longer than this are staged with HSET rather than passed through the script (INLINE_MAX_BYTES, the same cut as inputs). */
+const STAGE_FROM_BYTES = 256 * 1024;
+/** The prefix of a staged value's argument: 0xC1 (never MessagePack) '~'. */
+const STAGED = Buffer.from([0xc1, 0x7e]);
 
 /** The reply, in the order of the script's Output section. */
 function readCompletion(r: ReplyReader): Completion {

@@ -6,7 +6,7 @@
  * deadline has the process killed and rejects with ExecutorTimeoutError.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { encodeFrame, FrameReader } from './frames.ts';
+import { encodeFrameChunks, FrameReader } from './frames.ts';
 
 /** One task of a run frame, as the executor receives it. */
 export interface ExecutorTask {
@@ -179,7 +179,11 @@ export class ExecutorProcess {
           );
         }, deadlineMs);
       }
-      this.child.stdin!.write(encodeFrame({ t: 'run', batch, tasks }));
+      // Inputs of megabytes go to the pipe as they are, not copied into one frame buffer.
+      const stdin = this.child.stdin!;
+      stdin.cork();
+      for (const chunk of encodeFrameChunks({ t: 'run', batch, tasks })) stdin.write(chunk);
+      stdin.uncork();
     });
   }
 
