@@ -63,7 +63,7 @@ describe('GET /v1/workers', () => {
     await new Promise((r) => killed.once('exit', r));
     const lastBeat = (await workers()).find((w) => w.pid === killed.pid)?.heartbeat;
     expect(lastBeat).toBeDefined();
-    await waitFor("the killed worker to leave the list, and its entry Redis's", async () => {
+    await waitFor('the killed worker to leave the list and Redis', async () => {
       expect((await workers()).map((w) => w.pid)).toEqual([stopped.pid]);
       // Gone from Redis too, not only hidden.
       expect(await redis.zcard(`${weft.env.WEFT_PREFIX}:workers`)).toBe(1);

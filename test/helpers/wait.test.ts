@@ -3,11 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { waitFor } from './wait.ts';
 
 describe('waitFor', () => {
-  it('resolves to the first value that is not false, null or undefined', async () => {
+  it('resolves to the first truthy value', async () => {
     let calls = 0;
-    const values = [false, null, undefined, 0, 'late'];
-    expect(await waitFor('a value', () => values[calls++], { intervalMs: 1 })).toBe(0);
-    expect(calls).toBe(4);
+    const values = [false, null, undefined, 0, '', 'first', 'second'];
+    expect(await waitFor('a value', () => values[calls++], { intervalMs: 1 })).toBe('first');
+    expect(calls).toBe(6);
   });
 
   it('counts a check that throws as not yet', async () => {

@@ -1,9 +1,8 @@
 /**
  * Tests wait for a condition, never for a time. `waitFor` polls `check` until
- * it returns something other than false, null or undefined, and resolves to
- * that; `check` may also throw (an `expect` that does not hold yet), which
- * counts as "not yet". Past the deadline it fails naming what was awaited,
- * with the last error `check` threw:
+ * it returns something truthy, and resolves to that; `check` may also throw
+ * (an `expect` that does not hold yet), which counts as "not yet". Past the
+ * deadline it fails naming what was awaited, with the last error `check` threw:
  *
  *   const info = await waitFor('60 tasks done', async () => {
  *     const graph = await status();
@@ -17,14 +16,13 @@ export async function waitFor<T>(
   what: string,
   check: () => T | Promise<T>,
   { timeoutMs = 20_000, intervalMs = 25 }: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<Exclude<T, false | null | undefined>> {
+): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let thrown: unknown;
     try {
       const value = await check();
-      if (value !== false && value !== null && value !== undefined)
-        return value as Exclude<T, false | null | undefined>;
+      if (value) return value as Truthy<T>;
     } catch (err) {
       thrown = err;
     }
@@ -35,3 +33,5 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
