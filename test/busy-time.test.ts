@@ -7,7 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addBusyTime } from '../src/queue/metrics.ts';
+import { addBusyTime } from '../src/queue/scripts/addBusyTime.ts';
 import { withScripts, type ScriptedRedis } from '../src/queue/scripts.ts';
 import { BusyPeriods, busyLength, epochNow, mergePeriods } from '../src/store/busy-time.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';

@@ -1,10 +1,9 @@
 /**
  * Keeps the contract files in step: the generated types match openapi.yaml,
- * the error catalogue matches openapi.yaml and docs/errors.md, and src/graph
- * stays pure (imports nothing with I/O).
+ * and the error catalogue matches openapi.yaml and docs/errors.md. (Import
+ * boundaries, src/graph's purity among them, are .dependency-cruiser.mjs's.)
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -34,29 +33,6 @@ describe('openapi.yaml is the contract', () => {
     const doc = read('docs/errors.md');
     for (const [code, { status }] of Object.entries(errorCatalogue)) {
       expect(doc, code).toMatch(new RegExp(`\\| \`${code}\` \\| ${status} \\|`));
-    }
-  });
-});
-
-describe('architecture', () => {
-  it('src/graph is pure: it imports only its own modules and src/shared', () => {
-    const dir = new URL('src/graph/', root);
-    for (const file of readdirSync(dir)) {
-      const source = readFileSync(join(dir.pathname, file), 'utf8');
-      for (const [, spec] of source.matchAll(/from\s+'([^']+)'/g)) {
-        expect(spec, `${file} imports ${spec}`).toMatch(/^(\.|\.\.\/shared(\/[\w-]+)*)\/[\w-]+\.ts$/);
-      }
-    }
-  });
-
-  it('imports flow one way: graph, ops, store and queue never import api or workers', () => {
-    for (const layer of ['graph', 'ops', 'store', 'queue']) {
-      const dir = new URL(`src/${layer}/`, root);
-      for (const file of readdirSync(dir, { recursive: true }) as string[]) {
-        if (!file.endsWith('.ts')) continue;
-        const source = readFileSync(join(dir.pathname, file), 'utf8');
-        expect(source, `src/${layer}/${file}`).not.toMatch(/from\s+'\.\.\/(api|workers)\//);
-      }
     }
   });
 });

@@ -131,6 +131,26 @@ it('a graph too big to replay: progress from the listing, the stream from its la
   expect(pageErrors, pageErrors.join('\n')).toEqual([]);
 });
 
+it('shows the pools each worker serves and the executors it keeps for them', async () => {
+  const extra = await weft.startWorker({
+    WEFT_POOLS: 'default,js',
+    WEFT_EXECUTOR_JS: 'node test/fixtures/executors/js-executor.mjs',
+    WEFT_EXECUTORS: '2',
+  });
+  await page.waitForFunction(
+    () =>
+      [...document.querySelectorAll('#worker-rows td.pools')].some(
+        (td) => td.textContent === 'default, js (2 js executors)',
+      ),
+    undefined,
+    { timeout: 20_000 },
+  );
+  const pools = await page.locator('#worker-rows td.pools').allTextContents();
+  expect(pools.filter((p) => p === 'default')).toHaveLength(2);
+  extra.kill('SIGTERM');
+  expect(pageErrors, pageErrors.join('\n')).toEqual([]);
+});
+
 it('serves only the dashboard files', async () => {
   for (const [path, type] of [
     ['/ui', 'text/html'],

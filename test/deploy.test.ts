@@ -117,6 +117,23 @@ describe('docker/compose.yaml', () => {
     expect(config.tokens.size > 0 || config.allowOpen).toBe(true);
   });
 
+  it("has Python workers from the image's python stage, serving the pool python, sharing the spill volume", () => {
+    const service = file.services['python-worker'];
+    expect(service.build).toEqual({ context: '..', dockerfile: 'docker/Dockerfile', target: 'python' });
+    expect(service.depends_on).toEqual({ redis: { condition: 'service_healthy' } });
+    expect(loadConfig(service.environment as NodeJS.ProcessEnv).pools).toEqual(['python']);
+    expect(service.volumes).toEqual(worker.volumes);
+    expect(service.ports).toBeUndefined();
+    const stage = dockerfile().find((i) => i.op === 'FROM' && /\bAS python$/.test(i.args));
+    expect(stage).toBeDefined();
+    const python = dockerfile().filter((i) => i.stage === stage!.stage);
+    expect(python.find((i) => i.op === 'RUN' && i.args.includes('apt-get install'))?.args).toContain(
+      'python3-cloudpickle',
+    );
+    expect(execForm(python.find((i) => i.op === 'CMD')!).join(' ')).toBe(pkg.scripts.worker);
+    expect(python.find((i) => i.op === 'USER')?.args).toBe('node');
+  });
+
   it('ships no API tokens, so it publishes the API on the host loopback only', () => {
     expect(loadConfig(api.environment as NodeJS.ProcessEnv).tokens.size).toBe(0);
     expect(api.ports![0].startsWith('127.0.0.1:')).toBe(true);

@@ -9,8 +9,8 @@ import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:chil
 import { fileURLToPath } from 'node:url';
 import { pack, unpack } from 'msgpackr';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { encodeValue } from '../src/store/codec.ts';
-import { NDArray } from '../src/values/ndarray.ts';
+import { encodeValue } from '../src/shared/codec.ts';
+import { NDArray } from '../src/shared/values/ndarray.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const PYTHON = process.env.WEFT_TEST_PYTHON ?? '/usr/bin/python3';
@@ -48,10 +48,14 @@ const langs: Lang[] = [
 beforeAll(() => {
   // The Python functions, pickled by reference (what cloudpickle does for importable functions).
   const script = `import base64, json, operator, pickle
+import cloudpickle, msgpack  # what the executor needs
 fns = dict(add=operator.add, neg=operator.neg, div=operator.truediv, divmod=divmod, kw=dict, print=print)
 print(json.dumps({k: base64.b64encode(pickle.dumps(f, protocol=5)).decode() for k, f in fns.items()}))`;
   const out = spawnSync(PYTHON, ['-c', script], { encoding: 'utf8' });
-  expect(out.status, `${PYTHON} cannot pickle the test functions: ${out.stderr}`).toBe(0);
+  expect(
+    out.status,
+    `${PYTHON} needs cloudpickle and msgpack (Debian: python3-cloudpickle, python3-msgpack): ${out.stderr}`,
+  ).toBe(0);
   const python = langs[1];
   for (const [k, b64] of Object.entries(JSON.parse(out.stdout) as Record<Fn, string>))
     python.fns[k as Fn] = ['python', k, Buffer.from(b64, 'base64')];

@@ -317,10 +317,11 @@ function breakGraph(graph: Entries, keys: unknown, how: number, pick: number): s
           withNode({ $op: ['inc', 'add', 'getitem', 'concat', 'sum'][pick % 5], args: [{ $ref: key }, 'text', null] }),
         ),
       );
-    default:
+    default: {
       // The graph truncated somewhere: never valid JSON.
       const text = req(toJson(graph));
       return text.slice(0, 1 + (pick % (text.length - 1)));
+    }
   }
 }
 

@@ -13,7 +13,7 @@ import { graphKeys } from '../src/queue/keys.ts';
 import { withScripts, type ScriptedRedis } from '../src/queue/scripts.ts';
 import { encodeSpec } from '../src/queue/spec.ts';
 import { TaskState } from '../src/queue/tasks.ts';
-import { isSpilled, parseInputReference, SPILL_STUB } from '../src/store/spill.ts';
+import { parseInputReference, SPILL_STUB, storedForm } from '../src/store/stored-bytes.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
 
 const PREFIX = 'refs';
@@ -66,7 +66,7 @@ describe('inputs by reference', () => {
     expect(parseInputReference(task.inputs[1]!)).toEqual({ field: '1', key: graphKeys(PREFIX, 'g1').vals });
     expect(parseInputReference(task.inputs[2]!)).toEqual({ field: '2', key: graphKeys(PREFIX, 'g1').vals });
     // A reference is not a spilled value.
-    expect(isSpilled(task.inputs[1]!)).toBe(false);
+    expect(storedForm(task.inputs[1])).toBe('reference');
     expect(task.inputs[3]).toBeNull();
     await tasks.fetchReferenced([task]);
     expect(task.inputs[1]!.equals(large)).toBe(true);
@@ -87,7 +87,7 @@ describe('inputs by reference', () => {
     await redis.hset(`${k.vals.slice(0, -4)}spilled`, '0', 'file-a.spill:64:5000');
     await redis.hdel(k.vals, '1');
     await tasks.fetchReferenced([task]);
-    expect(isSpilled(task.inputs[0]!)).toBe(true);
+    expect(storedForm(task.inputs[0])).toBe('spilled');
     expect(task.inputs[0]!.subarray(1).toString()).toBe('file-a.spill:64:5000');
     expect(task.inputs[1]).toBeNull();
   });

@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import { ApiError, toApiError } from './errors.ts';
 import auth from './plugins/auth.ts';
+import responseCheck from './plugins/response-check.ts';
 import services from './plugins/services.ts';
 import websocket from '@fastify/websocket';
 import eventRoutes from './routes/events.ts';
@@ -17,7 +18,13 @@ import uiRoutes from './routes/ui.ts';
 import metrics from './metrics.ts';
 import { addSharedSchemas } from './schemas.ts';
 
-export async function buildApp(config: Config, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
+export interface AppOptions {
+  logger?: boolean;
+  /** Hold every JSON response to openapi.yaml (plugins/response-check.ts): the tests do. */
+  checkResponses?: boolean;
+}
+
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ? { level: 'info' } : false,
     bodyLimit: config.bodyLimit,
@@ -32,6 +39,7 @@ export async function buildApp(config: Config, options: { logger?: boolean } = {
   addSharedSchemas(app);
   await app.register(services, { config });
   await app.register(auth, { config });
+  if (options.checkResponses) await app.register(responseCheck);
 
   app.setErrorHandler((err, req, reply) => {
     const apiError = toApiError(err);

@@ -7,6 +7,7 @@
 import { GraphError } from '../graph/errors.ts';
 import { ObjectLostError } from '../store/objects.ts';
 import { ForbiddenTargetError } from '../net/targets.ts';
+import { SubmissionError } from '../queue/submit.ts';
 import { ValueTooLargeError } from '../store/values.ts';
 
 export const errorCatalogue = {
@@ -131,13 +132,14 @@ interface FastifyLikeError {
 /** Maps anything thrown while handling a request to a catalogued error. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
-  if (err instanceof GraphError) return new ApiError(err.code, err.message, err.details);
+  if (err instanceof GraphError || err instanceof SubmissionError)
+    return new ApiError(err.code, err.message, err.details);
   if (err instanceof ObjectLostError) return new ApiError('object_lost', err.message, { oid: err.object });
   if (err instanceof ValueTooLargeError)
     return new ApiError('value_too_large', err.message, { bytes: err.bytes, limit: err.limit });
   if (err instanceof ForbiddenTargetError) return new ApiError('forbidden_target', err.message, { url: err.url });
   const e = err as FastifyLikeError;
-  if (e && e.validation) {
+  if (e?.validation) {
     const first = e.validation[0] ?? {};
     const where = `${e.validationContext ?? 'body'}${first.instancePath ?? ''}`;
     const extra =

@@ -2,6 +2,11 @@
  * Route schemas come from openapi.yaml, the contract: component schemas are
  * added to Fastify as shared schemas (`$ref: 'Name#'`), and each route asks
  * for its operation's body, query, params and response schemas by operationId.
+ * Every documented response is in the route's schema, by status and media
+ * type: an object a route returns as JSON goes through Fastify's serializer
+ * with it. Routes that send ready JSON text (results may hold typed arrays,
+ * which need the value codec's JSON form) are held to the same schemas by
+ * the response check the tests turn on (plugins/response-check.ts).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +32,7 @@ interface Parameter {
   schema: Obj;
   description?: string;
 }
-interface Operation {
+export interface Operation {
   operationId: string;
   parameters?: (Parameter | { $ref: string })[];
   requestBody?: { content: Record<string, { schema: Obj }> };
@@ -68,39 +73,51 @@ export function addSharedSchemas(app: FastifyInstance): void {
   }
 }
 
-/** The Fastify schema of one operation. Responses are included only where `withResponses` lists their status. */
-export function routeSchema(operationId: string, withResponses: string[] = []): FastifySchema {
-  const spec = openApi();
-  for (const methods of Object.values(spec.paths)) {
-    for (const op of Object.values(methods)) {
-      if (op.operationId !== operationId) continue;
-      const schema: FastifySchema = {};
-      const body = op.requestBody?.content['application/json']?.schema;
-      if (body) schema.body = toJsonSchema(body);
-      const params = (op.parameters ?? []).map((p) =>
-        '$ref' in p ? spec.components.parameters[p.$ref.split('/').pop()!] : p,
-      );
-      for (const where of ['path', 'query'] as const) {
-        const ps = params.filter((p) => p.in === where);
-        if (ps.length === 0) continue;
-        const s = {
-          type: 'object',
-          properties: Object.fromEntries(ps.map((p) => [p.name, toJsonSchema(p.schema)])),
-          required: ps.filter((p) => p.required).map((p) => p.name),
-        };
-        if (where === 'path') schema.params = s;
-        else schema.querystring = s;
-      }
-      const response: Obj = {};
-      for (const status of withResponses) {
-        let r = op.responses[status];
-        if (r?.$ref) r = spec.components.responses[r.$ref.split('/').pop()!];
-        const s = r?.content?.['application/json']?.schema;
-        if (s) response[status] = toJsonSchema(s);
-      }
-      if (withResponses.length) schema.response = response;
-      return schema;
-    }
+/** The operation of an operationId, with its path. */
+export function operation(operationId: string): { path: string; op: Operation } {
+  for (const [path, methods] of Object.entries(openApi().paths)) {
+    for (const op of Object.values(methods)) if (op.operationId === operationId) return { path, op };
   }
   throw new Error(`openapi.yaml has no operation ${operationId}`);
+}
+
+/** An operation's responses: status -> media type -> schema (OpenAPI form, `#/components/...` references). */
+export function responseSchemas(op: Operation): Record<string, Record<string, Obj>> {
+  const out: Record<string, Record<string, Obj>> = {};
+  for (const [status, declared] of Object.entries(op.responses)) {
+    const r = declared.$ref ? openApi().components.responses[declared.$ref.split('/').pop()!] : declared;
+    for (const [media, { schema }] of Object.entries(r.content ?? {})) (out[status] ??= {})[media] = schema;
+  }
+  return out;
+}
+
+/** The Fastify schema of one operation: its body, params and query, and every response it documents. */
+export function routeSchema(operationId: string): FastifySchema {
+  const spec = openApi();
+  const { op } = operation(operationId);
+  const schema: FastifySchema = {};
+  const body = op.requestBody?.content['application/json']?.schema;
+  if (body) schema.body = toJsonSchema(body);
+  const params = (op.parameters ?? []).map((p) =>
+    '$ref' in p ? spec.components.parameters[p.$ref.split('/').pop()!] : p,
+  );
+  for (const where of ['path', 'query'] as const) {
+    const ps = params.filter((p) => p.in === where);
+    if (ps.length === 0) continue;
+    const s = {
+      type: 'object',
+      properties: Object.fromEntries(ps.map((p) => [p.name, toJsonSchema(p.schema)])),
+      required: ps.filter((p) => p.required).map((p) => p.name),
+    };
+    if (where === 'path') schema.params = s;
+    else schema.querystring = s;
+  }
+  const response: Obj = {};
+  for (const [status, byMedia] of Object.entries(responseSchemas(op))) {
+    const content: Obj = {};
+    for (const [media, s] of Object.entries(byMedia)) content[media] = { schema: toJsonSchema(s) };
+    response[status] = { content };
+  }
+  schema.response = response;
+  return schema;
 }

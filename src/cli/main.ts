@@ -67,7 +67,7 @@ async function call(
   method: string,
   path: string,
   body?: unknown,
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: Record<string, unknown> }> {
   let res: Response;
   try {
     res = await fetch(`${base}${path}`, {
@@ -123,13 +123,16 @@ export async function run(
       case 'submit': {
         const file = positional[0];
         if (!file) throw new CliError('submit needs a graph file', EXIT.usage);
-        let raw: any;
+        let raw: unknown;
         try {
           raw = JSON.parse(readFileSync(file, 'utf8'));
         } catch (e) {
           throw new CliError(`cannot read ${file} as JSON: ${(e as Error).message}`, EXIT.usage);
         }
-        const body = raw && typeof raw === 'object' && 'graph' in raw && 'keys' in raw ? raw : { graph: raw };
+        const body: Record<string, unknown> =
+          raw && typeof raw === 'object' && 'graph' in raw && 'keys' in raw
+            ? (raw as Record<string, unknown>)
+            : { graph: raw };
         const keys = flags.get('keys');
         if (typeof keys === 'string') body.keys = keys.includes(',') ? keys.split(',') : keys;
         if (body.keys === undefined) throw new CliError('give the keys to compute with --keys a,b', EXIT.usage);

@@ -51,7 +51,7 @@ export function mapRefs(node: Node, fn: (ref: Extract<Node, { kind: 'ref' }>) =>
         ...node,
         ...(node.fn ? { fn: sub(node.fn) } : {}),
         args: node.args.map(sub),
-        kwargs: node.kwargs && node.kwargs.map(([k, v]) => [k, sub(v)]),
+        kwargs: node.kwargs ? node.kwargs.map(([k, v]) => [k, sub(v)]) : null,
       };
     case 'array':
       return { kind: 'array', items: node.items.map(sub) };

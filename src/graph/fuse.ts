@@ -44,7 +44,7 @@ export function fuseLinear(
     // A task with its own options (retries, timeout) keeps them: never inlined into another.
     if (node.kind === 'lit' || (node.kind === 'task' && (node.returns || node.options)) || requested.has(key)) continue;
     const users = dependents.get(key);
-    if (!users || users.length !== 1) continue;
+    if (users?.length !== 1) continue;
     const user = users[0];
     if (depsOf.get(user)!.length !== 1) continue;
     const chain = (links.get(key) ?? 0) + 1;

@@ -7,4 +7,6 @@ export * from './plan.ts';
 export * from './fuse.ts';
 export * from './shuffle.ts';
 export * from './fingerprint.ts';
+export * from './known.ts';
+export * from './task.ts';
 export * from './languages.ts';

@@ -118,7 +118,7 @@ class Splitter {
       ...node,
       ...(node.fn ? { fn: fn(node.fn, [...path, '$call']) } : {}),
       args: node.args.map((a, i) => fn(a, [...path, 'args', i])),
-      kwargs: node.kwargs && node.kwargs.map(([name, v]) => [name, fn(v, [...path, 'kwargs', name])]),
+      kwargs: node.kwargs ? node.kwargs.map(([name, v]) => [name, fn(v, [...path, 'kwargs', name])]) : null,
     };
   }
 

@@ -8,20 +8,12 @@
  *   // nodes: [x: data 1, y: task inc(input 0) deps [0]], outputs: 1, ready: [1]
  */
 import { GraphError } from './errors.ts';
-import {
-  checkAcyclic,
-  checkReferences,
-  cull,
-  dependencyMap,
-  follow,
-  forEachRef,
-  oidsOf,
-  resolveAliases,
-} from './deps.ts';
+import { checkAcyclic, checkReferences, cull, dependencyMap, follow, forEachRef, resolveAliases } from './deps.ts';
 import { fuseLinear } from './fuse.ts';
 import { nodeLanguage, splitLanguages } from './languages.ts';
 import { rewriteShuffles } from './shuffle.ts';
-import { opsOf, toTemplate, type SlotResolver, type Template } from './template.ts';
+import { withDefaults, type Task } from './task.ts';
+import { opsOf, toTemplate, type SlotResolver } from './template.ts';
 import { WEFT_LANGUAGE, type Graph, type Json, type KeySpec, type TaskOptions } from './types.ts';
 
 /**
@@ -47,25 +39,19 @@ export type PlanNode =
       outs: number[];
       consumers: number[];
     }
-  | {
-      kind: 'task';
-      key: string;
-      deps: Slot[];
-      outs: number[];
-      /** Task inputs of this graph not yet computed when it starts. */
-      pending: number;
-      /** Inputs that are objects of other graphs ($oid): they may still be computing. */
-      objects: string[];
-      template: Template;
-      /** Set for a multiple-return task: the number of values it returns. */
-      returns?: number;
-      /** The task's own options, when it has any. */
-      options?: TaskOptions;
-      /** The language of a task an executor runs (`$call`: docs/executors.md); absent for weft ops. */
-      lang?: string;
-      /** Tasks of this graph that read each output (one entry, or one per returned value). */
-      consumers: number[];
-    };
+  | PlannedTask;
+
+/** A task of a plan (src/graph/task.ts): with its options, the graph's applied, and its place among the other nodes. */
+export interface PlannedTask extends Task, Pick<TaskOptions, 'pool' | 'priority'> {
+  kind: 'task';
+  outs: number[];
+  /** Task inputs of this graph not yet computed when it starts. */
+  pending: number;
+  /** Inputs that are objects of other graphs ($oid): they may still be computing. */
+  objects: string[];
+  /** Tasks of this graph that read each output (one entry, or one per returned value). */
+  consumers: number[];
+}
 
 /** Requested keys with each key replaced by the field of its value (an array of fields for a multiple-return key). */
 export type OutputSpec = Nested<ObjectField>;
@@ -91,6 +77,8 @@ export interface PlanOptions {
   fuse?: boolean;
   /** Rewrite task-based shuffles into multiple-return tasks (src/graph/shuffle.ts). Default true. */
   shuffle?: boolean;
+  /** The graph's options for its tasks; a task's own override them. */
+  taskDefaults?: TaskOptions;
 }
 
 export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}): Plan {
@@ -161,7 +149,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
       template,
       consumers: new Array<number>(returns ?? 1).fill(0),
       ...(returns ? { returns } : {}),
-      ...(taskOptions ? { options: taskOptions } : {}),
+      ...withDefaults(taskOptions, options.taskDefaults),
       ...(lang !== null && lang !== WEFT_LANGUAGE ? { lang } : {}),
     });
   }
@@ -173,6 +161,26 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     );
   }
 
+  const ready = linkNodes(nodes);
+
+  const fieldsOf = (key: string): OutputSpec => {
+    const at = index.get(follow(aliases, key))!;
+    const returns = (nodes[at] as { returns?: number }).returns;
+    return returns ? Array.from({ length: returns }, (_, j) => `${at}:${j}`) : at;
+  };
+  const outputs = mapKeys(keys, fieldsOf) as OutputSpec;
+  const outputIndexes = [...new Set(requested.flatMap((k) => flattenFields(fieldsOf(k))))];
+  return { nodes, outputs, outputIndexes, ready, taskCount };
+}
+
+/**
+ * Fills in how numbered nodes depend on each other, from each task's input
+ * slots: every node's dependents (`outs`) and consumers per output, every
+ * task's pending inputs. Returns the tasks ready at once (no pending input,
+ * no object of another graph). Mutates `nodes`, whose `outs`, `consumers` and
+ * `pending` must start empty.
+ */
+export function linkNodes(nodes: PlanNode[]): number[] {
   const ready: number[] = [];
   nodes.forEach((node, i) => {
     if (node.kind !== 'task') return;
@@ -189,15 +197,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     }
     if (node.pending === 0 && node.objects.length === 0) ready.push(i);
   });
-
-  const fieldsOf = (key: string): OutputSpec => {
-    const at = index.get(follow(aliases, key))!;
-    const returns = (nodes[at] as { returns?: number }).returns;
-    return returns ? Array.from({ length: returns }, (_, j) => `${at}:${j}`) : at;
-  };
-  const outputs = mapKeys(keys, fieldsOf) as OutputSpec;
-  const outputIndexes = [...new Set(requested.flatMap((k) => flattenFields(fieldsOf(k))))];
-  return { nodes, outputs, outputIndexes, ready, taskCount };
+  return ready;
 }
 
 /** The input slots of one task at a time: each distinct node or object id it references gets the next slot. */
@@ -314,11 +314,4 @@ export function flattenKeys(keys: KeySpec, out: string[] = []): string[] {
 
 export function mapKeys<T>(keys: KeySpec, fn: (key: string) => T): Nested<T> {
   return typeof keys === 'string' ? fn(keys) : keys.map((k) => mapKeys(k, fn));
-}
-
-/** Object ids referenced anywhere in the graph. */
-export function graphOids(graph: Graph): Set<string> {
-  const out = new Set<string>();
-  for (const node of graph.values()) oidsOf(node, out);
-  return out;
 }

@@ -65,7 +65,10 @@ export const builtinOps: OpDefinition[] = [
   defineOp({
     name: 'identity',
     description: 'identity(x): returns x unchanged.',
-    run: (args) => (arity('identity', args, 1), args[0]),
+    run: (args) => {
+      arity('identity', args, 1);
+      return args[0];
+    },
   }),
   unary('inc', 'inc(x): x + 1.', (x) => x + 1),
   unary('neg', 'neg(x): -x.', (x) => -x),
@@ -146,7 +149,7 @@ export const builtinOps: OpDefinition[] = [
       if (typeof c === 'object' && c !== null) {
         if (typeof i !== 'string' && typeof i !== 'number')
           throw new OpArgumentError(`getitem: a field name must be a string, got ${typeName(i)}.`);
-        if (!Object.prototype.hasOwnProperty.call(c, String(i)))
+        if (!Object.hasOwn(c, String(i)))
           throw new OpArgumentError(`getitem: the object has no field ${JSON.stringify(String(i))}.`);
         return (c as Record<string, unknown>)[String(i)];
       }

@@ -6,6 +6,7 @@
  * is a hash tag), so multi, pipelines and scripts go to one node.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { statsKey } from './keys.ts';
 import { parseRedisUrl } from './redis-url.ts';
 import { withScripts, type ScriptedRedis } from './scripts.ts';
 
@@ -70,7 +71,7 @@ export async function usedMemory(redis: Redis, prefix: string): Promise<number> 
   const cluster: unknown = redis;
   if (cluster instanceof Cluster) {
     let slot = slotNodes.get(cluster);
-    if (!slot) slotNodes.set(cluster, (slot = cluster.cluster('KEYSLOT', `${prefix}:stats`) as Promise<number>));
+    if (!slot) slotNodes.set(cluster, (slot = cluster.cluster('KEYSLOT', statsKey(prefix)) as Promise<number>));
     const [master] = cluster.slots[await slot] ?? [];
     const node = cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === master);
     info = await (node ?? cluster).info('memory');

@@ -5,45 +5,19 @@
  * sequence number.
  */
 import type { Redis } from 'ioredis';
+import type { components } from '../shared/openapi-types.ts';
 import type { OutputSpec } from '../graph/plan.ts';
-import { objectId } from '../store/objects.ts';
+import { oidTree } from './graphs.ts';
 import { graphKeys } from './keys.ts';
 
+/** The outputs of a graph as futures, from its meta's `out` (the scripts do not build object ids). */
 function outputsOf(graph: string, out: string | null): unknown {
-  const shape = (spec: OutputSpec): unknown =>
-    Array.isArray(spec) ? spec.map(shape) : { $oid: objectId(graph, spec) };
-  return out === null ? null : shape(JSON.parse(out) as OutputSpec);
+  return out === null ? null : oidTree(graph, JSON.parse(out) as OutputSpec);
 }
 
-export type EventType = 'postsubmit' | 'pretask' | 'posttask' | 'postsubmit_all' | 'finish';
-
-export interface GraphEvent {
-  seq: number;
-  type: EventType;
-  graph: string;
-  /** Milliseconds since the epoch (Redis time). */
-  time: number;
-  key?: string;
-  worker?: string;
-  attempt?: number;
-  duration_ms?: number;
-  bytes?: number;
-  ok?: boolean;
-  error?: unknown;
-  /** posttask of a failed run that will be retried. */
-  retry?: boolean;
-  /** postsubmit_all: tasks in the graph, tasks enqueued at once. */
-  tasks?: number;
-  ready?: number;
-  /** finish: done, failed or cancelled. */
-  status?: string;
-  /** finish: the graph's outputs (futures), shaped like its requested keys. */
-  outputs?: unknown;
-  /** postsubmit_all: tasks answered by the result cache, tasks it did not know, tasks answered by the presubmit hook. */
-  cache_hits?: number;
-  cache_misses?: number;
-  presubmitted?: number;
-}
+/** A lifecycle event, as the API sends it (docs/events.md). */
+export type GraphEvent = components['schemas']['GraphEvent'];
+export type EventType = GraphEvent['type'];
 
 interface Details {
   k?: string[];
@@ -137,17 +111,8 @@ export class EventLog {
   }
 }
 
-export interface TaskTiming {
-  key: string;
-  submitted: number | null;
-  started: number | null;
-  finished: number | null;
-  queue_wait_ms: number | null;
-  run_ms: number | null;
-  worker: string | null;
-  attempts: number;
-  ok: boolean | null;
-}
+/** A task's timings, derived from its events (GET /v1/graphs/{id}/tasks). */
+export type TaskTiming = components['schemas']['TaskTiming'];
 
 /** Per task: when it was enqueued, started and finished, on which worker, how often it was tried (from its events). */
 export function taskTimings(events: GraphEvent[]): TaskTiming[] {

@@ -12,48 +12,33 @@
  * graph is deleted, so no graph is ever left half registered.
  */
 import { randomBytes } from 'node:crypto';
+import type { components } from '../shared/openapi-types.ts';
 import type { ObjectField, Plan, OutputSpec } from '../graph/plan.ts';
 import { decodeValue, encodeValue } from '../shared/codec.ts';
 import { checkValueSize } from '../store/values.ts';
-import { objectId, parseObjectId, type ObjectStore } from '../store/objects.ts';
+import { objectId, parseObjectId } from '../store/objects.ts';
+import type { ObjectStore } from './objects.ts';
 import type { TaskQueue } from './dispatch.ts';
 import { activeKey, finishedChannel, graphKeys, graphsKey, inFlightKey, statsKey } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
 import { encodeSpec } from './spec.ts';
+import { addEvents } from './scripts/addEvents.ts';
+import { admitGraph } from './scripts/admitGraph.ts';
+import { linkObjects } from './scripts/linkObjects.ts';
+import { releaseObject } from './scripts/releaseObject.ts';
 import { DEFAULT_POOL, encodeClass } from './dispatch.ts';
-import { visibleTo } from '../store/tenants.ts';
+import { visibleTo, type RequestContext } from '../store/tenants.ts';
 import { objectFailed, TaskState } from './tasks.ts';
 
-export type GraphStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+export type GraphStatus = components['schemas']['GraphState'];
 
-export interface GraphInfo {
-  id: string;
-  status: GraphStatus;
-  progress: { total: number; done: number; running: number; failed: number };
-  outputs: unknown;
-  error: unknown;
-  created: number;
-  started: number | null;
-  finished: number | null;
-  /** Pools with tasks of the graph that no live worker serves (set by the status route). */
-  waiting_for_pools?: string[];
-}
+/** A graph's status and progress, as GET /v1/graphs/{id} shows it. */
+export type GraphInfo = components['schemas']['GraphInfo'];
 
-export type Oid = { $oid: string };
+export type Oid = components['schemas']['ObjectRef'];
 
 /** A graph as GET /v1/graphs lists it: no outputs (they may be many), the first requested keys as its name. */
-export interface GraphSummary {
-  id: string;
-  status: GraphStatus;
-  progress: GraphInfo['progress'];
-  keys: string[];
-  /** Events recorded so far: where a follower that wants only recent ones starts. */
-  events: number;
-  error: { message: string; key?: string; code?: string } | null;
-  created: number;
-  started: number | null;
-  finished: number | null;
-}
+export type GraphSummary = components['schemas']['GraphSummary'];
 
 /** Nodes written per pipelined round trip while registering. */
 const REGISTER_CHUNK = 5000;
@@ -84,19 +69,16 @@ export class GraphStore {
    * while later ones are still being written (see "Registration" at the top).
    */
   async register(
+    request: RequestContext,
     plan: Plan,
     options: {
       ttl: number;
       id?: string;
-      outputKeys?: string[];
       cache?: Map<number, string>;
       counts?: Record<string, number>;
-      taskDefaults?: TaskDefaults;
-      tenant?: string;
       maxValueBytes?: number;
     },
   ): Promise<{ id: string; outputs: unknown }> {
-    const defaults = options.taskDefaults ?? {};
     const id = options.id ?? newGraphId();
     const k = graphKeys(this.prefix, id);
     const outputs = oidTree(id, plan.outputs);
@@ -109,21 +91,26 @@ export class GraphStore {
     let flushes = 0;
     // The first jobs' fairness tags (dispatch.ts) count up from 0 across the chunks.
     let jobsMade = 0;
-    // Classes (pool and priority) of tasks not in the default one; the graph's options are its tasks' defaults.
+    // Classes (pool and priority) of tasks not in the default one.
     const classes = new Map<number, string>();
     const poolsUsed = new Set<string>();
     plan.nodes.forEach((node, i) => {
       if (node.kind !== 'task') return;
       // A task an executor runs goes to the pool named after its language unless told otherwise.
-      const pool = node.options?.pool ?? defaults.pool ?? node.lang ?? DEFAULT_POOL;
-      const cls = encodeClass(pool, node.options?.priority ?? defaults.priority);
+      const pool = node.pool ?? node.lang ?? DEFAULT_POOL;
+      const cls = encodeClass(pool, node.priority);
       if (cls !== '') classes.set(i, cls);
       poolsUsed.add(pool);
     });
     const flush = async (last = false) => {
-      if (ready.length > 0) addEvents(pipe, k, 'postsubmit', ready.length, { k: ready.map((i) => plan.nodes[i].key) });
+      if (ready.length > 0)
+        addEvents(pipe, this.prefix, id, 'postsubmit', ready.length, { k: ready.map((i) => plan.nodes[i].key) });
       if (last)
-        addEvents(pipe, k, 'postsubmit_all', 1, { tasks: plan.taskCount, ready: plan.ready.length, ...options.counts });
+        addEvents(pipe, this.prefix, id, 'postsubmit_all', 1, {
+          tasks: plan.taskCount,
+          ready: plan.ready.length,
+          ...options.counts,
+        });
       // The jobs go out on the same connection right after the pipeline, so
       // Redis stores the specs before any worker can take the jobs.
       const placement = {
@@ -151,7 +138,7 @@ export class GraphStore {
         outidx: plan.outputIndexes.join(','),
         outkeys: JSON.stringify(plan.outputIndexes.map((f) => plan.nodes[Number(String(f).split(':')[0])].key)),
         ...(finished ? { finished: now } : {}),
-        ...(options.tenant ? { tenant: options.tenant } : {}),
+        ...(request.tenant ? { tenant: request.tenant } : {}),
         ...(classes.size > 0 ? { classes: 1, pools: [...poolsUsed].join(',') } : {}),
       });
       // Listed at once, and active before any task can end it (finishGraph takes it off).
@@ -196,8 +183,8 @@ export class GraphStore {
       }
       flushPhase1();
       if (finished) {
-        addEvents(pipe, k, 'postsubmit_all', 1, { tasks: 0, ready: 0, ...options.counts });
-        addEvents(pipe, k, 'finish', 1, { status: 'done' });
+        addEvents(pipe, this.prefix, id, 'postsubmit_all', 1, { tasks: 0, ready: 0, ...options.counts });
+        addEvents(pipe, this.prefix, id, 'finish', 1, { status: 'done' });
         pipe.hincrby(statsKey(this.prefix), 'graphs_submitted', 1).hincrby(statsKey(this.prefix), 'graphs_done', 1);
         pipe
           .expire(k.meta, options.ttl)
@@ -225,16 +212,14 @@ export class GraphStore {
       for (let i = plan.nodes.length - 1; i >= 0; i--) {
         const node = plan.nodes[i];
         if (node.kind !== 'task') continue;
-        const retries = node.options?.retries ?? defaults.retries;
-        const timeoutMs = node.options?.timeoutMs ?? defaults.timeoutMs;
-        spec.push(i, encodeSpec({ ...node, cache: options.cache?.get(i), retries, timeoutMs }));
+        spec.push(i, encodeSpec({ ...node, cache: options.cache?.get(i) }));
         const waits = node.pending + node.objects.length;
         if (waits > 0) pend.push(i, waits);
         else ready.push(i);
         if (++inPipe >= REGISTER_CHUNK) await flushSpecs(false);
       }
       await flushSpecs(true);
-      await this.linkObjects(id, plan, classes, jobsMade);
+      await this.linkUsedObjects(id, plan, classes, jobsMade);
       // A task that failed while later chunks were written ended the graph and
       // dropped its scheduling state, which those chunks then wrote again.
       if (flushes > 1 && !RUNNING.has((await this.redis.hget(k.meta, 'status')) ?? ''))
@@ -253,7 +238,7 @@ export class GraphStore {
   }
 
   /** Stores a value given by a client (ray.put): a graph of one data node, done at once. */
-  async put(encoded: Buffer, ttl: number, tenant = ''): Promise<string> {
+  async put(request: RequestContext, encoded: Buffer, ttl: number): Promise<string> {
     const id = newGraphId();
     const k = graphKeys(this.prefix, id);
     const now = Date.now();
@@ -270,7 +255,7 @@ export class GraphStore {
       out: '0',
       outidx: '0',
       outkeys: '["put"]',
-      ...(tenant ? { tenant } : {}),
+      ...(request.tenant ? { tenant: request.tenant } : {}),
     });
     if (ttl > 0) pipe.expire(k.meta, ttl).expire(k.vals, ttl);
     await execOrThrow(pipe);
@@ -281,11 +266,11 @@ export class GraphStore {
   async release(oid: string): Promise<boolean> {
     const at = parseObjectId(oid);
     if (!at) return false;
-    return (await this.redis.releaseObject(graphKeys(this.prefix, at.graph).meta, at.node)) === 1;
+    return releaseObject(this.redis, this.prefix, { graph: at.graph, node: at.node });
   }
 
   /** Links the graph's tasks to the objects of other graphs they use (linkObjects-2.lua); enqueues those ready now. */
-  private async linkObjects(id: string, plan: Plan, classes: Map<number, string>, tag: number): Promise<void> {
+  private async linkUsedObjects(id: string, plan: Plan, classes: Map<number, string>, tag: number): Promise<void> {
     const users = new Map<string, number[]>();
     plan.nodes.forEach((node, i) => {
       if (node.kind !== 'task') return;
@@ -296,63 +281,62 @@ export class GraphStore {
       }
     });
     if (users.size === 0) return;
-    const args: (string | number)[] = [];
-    for (const [oid, tasks] of users) args.push(oid, tasks.length, ...tasks);
-    const k = graphKeys(this.prefix, id);
-    const reply = (await this.redis.linkObjects(k.meta, k.pend, this.prefix, ...args)) as (string | number)[];
-    if (reply[0] === 'ok') {
-      if (reply.length > 1) {
-        const tasks = reply.slice(1) as number[];
-        await this.queue.enqueue(id, tasks, { classes: tasks.map((t) => classes.get(t) ?? ''), tag });
-      }
+    const linked = await linkObjects(this.redis, this.prefix, { graph: id, users });
+    if (linked.outcome === 'linked') {
+      const ready = linked.ready;
+      if (ready.length > 0)
+        await this.queue.enqueue(id, ready, { classes: ready.map((t) => classes.get(t) ?? ''), tag });
       return;
     }
-    const oid = String(reply[1]);
+    const { oid } = linked;
     const error =
-      reply[0] === 'missing'
+      linked.outcome === 'missing'
         ? {
             code: 'object_lost',
             message: `Input object ${oid} does not exist: it was released, expired or never existed.`,
             object: oid,
           }
-        : objectFailed(oid, JSON.parse(String(reply[2])));
+        : objectFailed(oid, linked.error);
     await this.tasks.end(id, 'failed', error);
   }
 
-  /** Admits a graph of `tenant` unless it has `limit` queued or running (admitGraph-1.lua). */
-  async admit(id: string, tenant: string, limit: number): Promise<boolean> {
-    return (await this.redis.admitGraph(inFlightKey(this.prefix, tenant), limit, id, this.prefix)) === 1;
+  /** Admits a graph of the request's tenant unless it has `limit` queued or running (admitGraph-1.lua). */
+  async admit(request: RequestContext, id: string, limit: number): Promise<boolean> {
+    return admitGraph(this.redis, this.prefix, { graph: id, tenant: request.tenant, limit });
   }
 
   /** Takes back an admission whose graph was never registered. */
-  async unadmit(id: string, tenant: string): Promise<void> {
-    await this.redis.srem(inFlightKey(this.prefix, tenant), id);
+  async unadmit(request: RequestContext, id: string): Promise<void> {
+    await this.redis.srem(inFlightKey(this.prefix, request.tenant), id);
   }
 
-  /** A graph's public info and the pools it has tasks in; null when there is no such graph or `viewer` may not see it. */
-  async infoAndPools(id: string, viewer: string): Promise<{ info: GraphInfo; pools: string[] } | null> {
-    const found = readMeta(id, await this.redis.hgetall(graphKeys(this.prefix, id).meta), viewer);
+  /** A graph's public info and the pools it has tasks in; null when there is no such graph or `request` may not see it. */
+  async infoAndPools(request: RequestContext, id: string): Promise<{ info: GraphInfo; pools: string[] } | null> {
+    const found = readMeta(id, await this.redis.hgetall(graphKeys(this.prefix, id).meta), request);
     return found && { info: found.info, pools: found.pools };
   }
 
-  /** A graph's public info; null when there is no such graph or `viewer` may not see it. */
-  async info(id: string, viewer: string): Promise<GraphInfo | null> {
-    return (await this.infoAndPools(id, viewer))?.info ?? null;
+  /** A graph's public info; null when there is no such graph or `request` may not see it. */
+  async info(request: RequestContext, id: string): Promise<GraphInfo | null> {
+    return (await this.infoAndPools(request, id))?.info ?? null;
   }
 
   /**
    * Status and, when done, the result (shaped like the requested keys), in
-   * one round trip when the caller knows the output nodes.
+   * one round trip when the caller knows the output nodes. With `stored`, the
+   * result's leaves are the values' stored bytes (Buffers), not decoded: an
+   * answer in MessagePack splices them in as they are.
    */
   async outcome(
+    request: RequestContext,
     id: string,
-    viewer: string,
     outputNodes?: ObjectField[],
+    stored = false,
   ): Promise<{ info: GraphInfo; result: unknown } | null> {
     const k = graphKeys(this.prefix, id);
     if (!outputNodes) {
-      const found = readMeta(id, await this.redis.hgetall(k.meta), viewer);
-      if (!found || found.info.status !== 'done') return found && { info: found.info, result: undefined };
+      const found = readMeta(id, await this.redis.hgetall(k.meta), request);
+      if (found?.info.status !== 'done') return found && { info: found.info, result: undefined };
       outputNodes = [...new Set(flatten(found.out))];
     }
     // HMGET needs a field: with no requested keys ("keys": []) the result is [] and only the meta is read.
@@ -363,24 +347,26 @@ export class GraphStore {
       [Error | null, (Buffer | null)[]]?,
     ];
     if (metaErr || valsErr) throw metaErr ?? valsErr;
-    const found = readMeta(id, meta, viewer);
+    const found = readMeta(id, meta, request);
     if (!found) return null;
     if (found.info.status !== 'done') return { info: found.info, result: undefined };
     const decoded = await Promise.all(
-      vals.map(async (v, i) =>
-        v === null ? undefined : decodeValue(await this.objects.restore(id, String(outputNodes![i]), v)),
-      ),
+      vals.map(async (v, i) => {
+        if (v === null) return undefined;
+        const bytes = await this.objects.restore(id, String(outputNodes![i]), v);
+        return stored ? bytes : decodeValue(bytes);
+      }),
     );
     const byNode = new Map(outputNodes.map((n, i) => [n, decoded[i]]));
     return { info: found.info, result: reshape(found.out, (n) => byNode.get(n)) };
   }
 
   /**
-   * The newest graphs `viewer` may see first, at most `limit`, only those in
+   * The newest graphs `request` may see first, at most `limit`, only those in
    * `status` when given. Ids whose graph has expired are dropped from the
    * list on the way.
    */
-  async list(limit: number, viewer: string, status?: GraphStatus): Promise<GraphSummary[]> {
+  async list(request: RequestContext, limit: number, status?: GraphStatus): Promise<GraphSummary[]> {
     const key = graphsKey(this.prefix);
     const out: GraphSummary[] = [];
     const gone: string[] = [];
@@ -410,7 +396,7 @@ export class GraphStore {
         const [err, fields] = rows[i] as [Error | null, (string | null)[]];
         if (err) throw err;
         if (fields[0] === null) return void gone.push(id);
-        if (!visibleTo(viewer, fields[10])) return;
+        if (!visibleTo(request, fields[10])) return;
         const summary = readSummary(id, fields);
         if (out.length < limit && (!status || summary.status === status)) out.push(summary);
       });
@@ -420,39 +406,20 @@ export class GraphStore {
     return out;
   }
 
-  /** A graph's status; null when there is no such graph or `viewer` may not see it. */
-  async status(id: string, viewer: string): Promise<GraphStatus | null> {
+  /** A graph's status; null when there is no such graph or `request` may not see it. */
+  async status(request: RequestContext, id: string): Promise<GraphStatus | null> {
     const [status, tenant] = await this.redis.hmget(graphKeys(this.prefix, id).meta, 'status', 'tenant');
-    return status !== null && visibleTo(viewer, tenant) ? (status as GraphStatus) : null;
+    return status !== null && visibleTo(request, tenant) ? (status as GraphStatus) : null;
   }
-}
-
-/** The graph's `options.retries` and `options.task_timeout_ms`: what its tasks get unless they say otherwise. */
-export interface TaskDefaults {
-  retries?: number;
-  timeoutMs?: number;
-  pool?: string;
-  priority?: number;
-}
-
-/** Appends an entry of events (addEvents-1.lua) to a pipeline. */
-function addEvents(
-  pipe: ReturnType<ScriptedRedis['pipeline']>,
-  k: ReturnType<typeof graphKeys>,
-  type: string,
-  count: number,
-  details: unknown,
-): void {
-  (pipe as unknown as ScriptedRedis).addEvents(k.meta, type, count, JSON.stringify(details));
 }
 
 /** A graph's meta hash as its public info, plus its requested keys as node indexes. */
 function readMeta(
   id: string,
   m: Record<string, string>,
-  viewer: string,
+  request: RequestContext,
 ): { info: GraphInfo; out: OutputSpec; pools: string[] } | null {
-  if (!m.status || !visibleTo(viewer, m.tenant)) return null;
+  if (!m.status || !visibleTo(request, m.tenant)) return null;
   const num = (v: string | undefined) => (v === undefined ? null : Number(v));
   const out = JSON.parse(m.out) as OutputSpec;
   const info: GraphInfo = {
@@ -511,8 +478,9 @@ function firstKeys(outkeys: string): string[] {
   return keys;
 }
 
-export function oidTree(graph: string, spec: OutputSpec): unknown {
-  return reshape(spec, (n): Oid => ({ $oid: objectId(graph, n) }));
+/** A graph's outputs as futures: its requested keys' shape with an object reference for each. */
+export function oidTree(graph: string, spec: OutputSpec): components['schemas']['Outputs'] {
+  return reshape(spec, (n): Oid => ({ $oid: objectId(graph, n) })) as components['schemas']['Outputs'];
 }
 
 function reshape<T>(spec: OutputSpec, fn: (n: ObjectField) => T): unknown {

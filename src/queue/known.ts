@@ -6,19 +6,20 @@
  */
 import type { Redis } from 'ioredis';
 import type { Plan } from '../graph/plan.ts';
-import type { Graph } from '../graph/types.ts';
+import { withKnownValues, type KnownValue } from '../graph/known.ts';
 import { rootOp } from '../graph/template.ts';
 import { fingerprints, templateOps } from '../graph/fingerprint.ts';
 import { postJson, type TargetPolicy } from '../net/targets.ts';
 import { encodeValue } from '../shared/codec.ts';
+import type { RequestContext } from '../store/tenants.ts';
+import type { components } from '../shared/openapi-types.ts';
+import { cacheKey, statsKey } from './keys.ts';
 
 /** Largest answer read from a presubmit hook (one request asks about 1,000 tasks). */
 const PRESUBMIT_ANSWER_BYTES = 256 * 1024 * 1024;
 
-export interface Presubmit {
-  url: string;
-  timeout_ms?: number;
-}
+/** The presubmit hook of a request. */
+export type Presubmit = NonNullable<components['schemas']['GraphRequest']['presubmit']>;
 
 /** Tasks whose results may be cached: one value, deterministic ops only. */
 export function cacheableTasks(plan: Plan, isDeterministic: (op: string) => boolean): number[] {
@@ -40,7 +41,7 @@ export async function lookupCache(
   const hits = new Map<number, Buffer>();
   for (let at = 0; at < tasks.length; at += 1000) {
     const chunk = tasks.slice(at, at + 1000);
-    const values = await redis.mgetBuffer(...chunk.map((i) => `${prefix}:cache:${fps[i]}`));
+    const values = await redis.mgetBuffer(...chunk.map((i) => cacheKey(prefix, fps[i])));
     values.forEach((v, j) => v && hits.set(chunk[j], v));
   }
   return hits;
@@ -82,8 +83,7 @@ export async function askPresubmit(
       if (!values || typeof values !== 'object') continue;
       for (const i of chunk) {
         const key = plan.nodes[i].key;
-        if (!Object.prototype.hasOwnProperty.call(values, key) || values[key] === null || values[key] === undefined)
-          continue;
+        if (!Object.hasOwn(values, key) || values[key] === null || values[key] === undefined) continue;
         const encoded = encodeValue(values[key]);
         if (encoded.length <= limits.maxValueBytes) answers.set(i, encoded);
       }
@@ -98,63 +98,72 @@ export interface KnownValuesContext {
   redis: Redis;
   prefix: string;
   ops: { versionOf: (op: string) => string; isDeterministic: (op: string) => boolean };
-  /** Plans the graph again (same keys and options) around the known values. */
-  replan: (graph: Graph) => Plan;
-  /** The tenant: each tenant has its own result cache, so no one learns what another computed. */
-  tenant?: string;
   targets: TargetPolicy;
   maxValueBytes: number;
 }
 
+/** What a submission looks up, and what it found. */
+export interface KnownValues {
+  /** The plan to register: known tasks replaced by data, what only they needed dropped. */
+  plan: Plan;
+  /** Task index -> the name its result is cached under (options.cache). */
+  cache?: Map<number, string>;
+  /** For the postsubmit_all event: cache_hits, cache_misses, presubmitted. */
+  counts?: Record<string, number>;
+}
+
 /**
  * Tasks whose values are known before the graph runs never run: cached
- * results (`cache`) and presubmit answers become data, and the graph is
- * planned again around them (so what only they needed is culled too).
- * Returns the plan to register, the fingerprints under which the remaining
- * cacheable results are to be stored, and counts for the postsubmit_all event.
+ * results (`cache`) and presubmit answers become data, and what only they
+ * needed is dropped too (withKnownValues, src/graph/known.ts). Fingerprints
+ * are computed once, on the plan as given: a task that remains keeps its own.
+ * Each tenant has its own result cache (`request`), so no one learns what
+ * another computed; the hook sees plain fingerprints.
  */
 export async function resolveKnownValues(
   ctx: KnownValuesContext,
+  request: RequestContext,
   graphId: string,
-  graph: Graph,
   plan: Plan,
   ask: { cache: boolean; presubmit?: Presubmit },
-): Promise<{ plan: Plan; cache?: Map<number, string>; counts?: Record<string, number> }> {
+): Promise<KnownValues> {
   if (!ask.cache && !ask.presubmit) return { plan };
-  // Cache entries are named by tenant and fingerprint; the hook sees plain fingerprints.
-  const ns = ctx.tenant ? `${ctx.tenant}/` : '';
+  const ns = request.tenant ? `${request.tenant}/` : '';
   const fps = fingerprints(plan, ctx.ops.versionOf);
-  const known = new Map<number, Buffer>();
+  const known = new Map<number, KnownValue>();
   const counts: Record<string, number> = {};
+  const cacheable = ask.cache ? cacheableTasks(plan, ctx.ops.isDeterministic) : [];
   if (ask.cache) {
-    const cacheable = cacheableTasks(plan, ctx.ops.isDeterministic);
-    for (const [i, bytes] of await lookupCache(
+    const hits = await lookupCache(
       ctx.redis,
       ctx.prefix,
       cacheable,
       fps.map((f) => ns + f),
-    ))
-      known.set(i, bytes);
-    counts.cache_hits = known.size;
-    counts.cache_misses = cacheable.length - known.size;
+    );
+    for (const [i, encoded] of hits) known.set(i, { encoded, fingerprint: fps[i] });
+    counts.cache_hits = hits.size;
+    counts.cache_misses = cacheable.length - hits.size;
     await ctx.redis
       .multi()
-      .hincrby(`${ctx.prefix}:stats`, 'cache_hits', counts.cache_hits)
-      .hincrby(`${ctx.prefix}:stats`, 'cache_misses', counts.cache_misses)
+      .hincrby(statsKey(ctx.prefix), 'cache_hits', counts.cache_hits)
+      .hincrby(statsKey(ctx.prefix), 'cache_misses', counts.cache_misses)
       .exec();
   }
   if (ask.presubmit) {
     const tasks = plan.nodes.flatMap((n, i) => (n.kind === 'task' && !known.has(i) ? [i] : []));
     const answers = await askPresubmit(ask.presubmit, graphId, plan, tasks, fps, ctx);
-    counts.presubmitted = answers.size;
-    for (const [i, bytes] of answers) known.set(i, bytes);
+    // A multiple-return task's values are not one value: an answer for it is not taken.
+    for (const [i, encoded] of answers) if (!isMultipleReturn(plan, i)) known.set(i, { encoded, fingerprint: fps[i] });
+    counts.presubmitted = known.size - (counts.cache_hits ?? 0);
   }
-  if (known.size > 0) {
-    const rewritten: Graph = new Map(graph);
-    for (const [i, encoded] of known) rewritten.set(plan.nodes[i].key, { kind: 'known', encoded, fingerprint: fps[i] });
-    plan = ctx.replan(rewritten);
-  }
-  if (!ask.cache) return { plan, counts };
-  const after = fingerprints(plan, ctx.ops.versionOf);
-  return { plan, counts, cache: new Map(cacheableTasks(plan, ctx.ops.isDeterministic).map((i) => [i, ns + after[i]])) };
+  const { plan: final, oldToNew } = withKnownValues(plan, known);
+  if (!ask.cache) return { plan: final, counts };
+  const cache = new Map<number, string>();
+  for (const i of cacheable) if (!known.has(i) && oldToNew[i] >= 0) cache.set(oldToNew[i], ns + fps[i]);
+  return { plan: final, counts, cache };
+}
+
+function isMultipleReturn(plan: Plan, index: number): boolean {
+  const node = plan.nodes[index];
+  return node.kind === 'task' && node.returns !== undefined;
 }

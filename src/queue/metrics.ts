@@ -12,7 +12,6 @@
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import { durationsKey } from './keys.ts';
-import type { ScriptedRedis } from './scripts.ts';
 
 /** Upper bounds (seconds) of the task duration histogram's buckets; tasks run from microseconds to minutes. */
 export const TASK_SECONDS_BUCKETS = [
@@ -78,29 +77,4 @@ export async function readDurations(redis: Redis, prefix: string): Promise<Histo
     sum: Number(h.sum ?? 0),
     count: Number(h.count ?? 0),
   };
-}
-
-/** How long a worker's busy periods are kept to merge with other workers' (they report every few seconds). */
-const BUSY_KEPT_MS = 60_000;
-
-/**
- * Adds a worker's spill or restore busy periods (flat start, end pairs; see
- * src/store/busy-time.ts) to the cluster's busy time in P:stats
- * (`spill_ms_total`, `restore_ms_total`), counting time during which several
- * workers were busy once.
- */
-export async function addBusyTime(
-  redis: ScriptedRedis,
-  prefix: string,
-  kind: 'spill' | 'restore',
-  periods: number[],
-): Promise<void> {
-  if (periods.length === 0) return;
-  await redis.addBusyTime(
-    `${prefix}:stats`,
-    `${prefix}:busy:${kind}`,
-    `${kind}_ms_total`,
-    (Date.now() - BUSY_KEPT_MS).toFixed(3),
-    ...periods.map((t) => t.toFixed(3)),
-  );
 }

@@ -1,34 +1,42 @@
 /**
- * A task's stored spec. Lua reads the header (its key, inputs and dependents)
- * with cmsgpack, which knows no binary type, so the template travels after it
- * rather than inside it:
+ * A task's stored spec, one field of `P:{g}:spec` per task. The scripts read
+ * its header with cmsgpack, which knows no binary type, so the template
+ * travels after the header rather than inside it:
  *
- *   uint32 big-endian header length | msgpack [key, deps, outs, returns, cache, retries, timeout, lang] | msgpack template
+ *   uint32 big-endian header length | msgpack array of SPEC_HEADER fields | msgpack template
  *
- * `returns` is 0 for a task with one value, k for a multiple-return task;
- * `cache` is the task's fingerprint when its result goes to the result cache, else "";
- * `retries` and `timeout` (ms, 0 for none) are the task's, or its graph's;
- * `lang` is the language of a task an executor runs (`$call`), "" for weft ops.
+ * This file is the one description of the header (SPEC_HEADER, below): its
+ * writer and reader are here, and test/protocol.test.ts holds the scripts'
+ * field numbers (includes/specHeader.lua) and docs/architecture.md to it.
  */
 import { pack, unpack } from 'msgpackr';
 import type { Slot } from '../graph/plan.ts';
+import type { Task } from '../graph/task.ts';
 import type { Template } from '../graph/template.ts';
 import { decodeValue, encodeValue } from '../shared/codec.ts';
 
-export interface TaskSpec {
-  key: string;
-  deps: Slot[];
+/**
+ * The header's fields, in order:
+ *
+ *   key        the task's key (events and errors name it)
+ *   deps       its input slots: a node index, [index, j] for output j of a
+ *              multiple-return node, or the id of another graph's object
+ *   outs       the tasks that depend on it (completeTasks counts them down)
+ *   returns    0 for a task with one value, k for a multiple-return task
+ *   cache      the fingerprint its result is cached under (options.cache), else ""
+ *   retries    times it runs again after its op throws, 0 for none
+ *   timeoutMs  a run longer than this (ms) fails with `timeout`, 0 for none
+ *   lang       the language of a task an executor runs (`$call`), "" for weft ops
+ *
+ * `retries` and `timeoutMs` are the task's own, else its graph's.
+ */
+export const SPEC_HEADER = ['key', 'deps', 'outs', 'returns', 'cache', 'retries', 'timeoutMs', 'lang'] as const;
+
+/** A task (src/graph/task.ts) as stored: with its dependents and where its result is cached. */
+export interface TaskSpec extends Task {
   outs: number[];
-  template: Template;
-  returns?: number;
   /** Fingerprint under which the result is cached (options.cache). */
   cache?: string;
-  /** Runs again after its op throws, this many times at most. */
-  retries?: number;
-  /** A run longer than this (ms) is stopped and fails with `timeout`. */
-  timeoutMs?: number;
-  /** The language of a task an executor runs (docs/executors.md); absent for weft ops. */
-  lang?: string;
   /** The template as stored (MessagePack), set when decoded: an executor gets these bytes as they are. */
   templateBytes?: Buffer;
 }

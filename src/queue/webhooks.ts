@@ -10,34 +10,21 @@
  */
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { components } from '../shared/openapi-types.ts';
+import { graphKeys } from './keys.ts';
 
 export const WEBHOOK_QUEUE = 'webhooks';
 
-export interface Callback {
-  url: string;
-  events?: string[];
-  secret?: string;
-}
+/** A webhook as a request gives it. */
+export type Callback = components['schemas']['Callback'];
 
 export interface WebhookJob {
   g: string;
   i: number;
 }
 
-export interface WebhookState {
-  url: string;
-  events: string[] | null;
-  secret: string | null;
-  status: 'delivering' | 'done' | 'failed';
-  delivered_until: number;
-  deliveries: number;
-  attempts: number;
-  last_error: string | null;
-}
-
-export function hooksKey(prefix: string, graph: string): string {
-  return `${prefix}:{${graph}}:hooks`;
-}
+/** A webhook's delivery state, as GET /v1/graphs/{id}/webhooks shows it (without the secret). */
+export type WebhookState = components['schemas']['WebhookStatus'] & { secret: string | null };
 
 export class Webhooks {
   readonly queue: Queue<WebhookJob>;
@@ -74,7 +61,7 @@ export class Webhooks {
       fields[`${i}:deliveries`] = 0;
       fields[`${i}:attempts`] = 0;
     });
-    const key = hooksKey(this.prefix, graph);
+    const key = graphKeys(this.prefix, graph).hooks;
     const pipe = this.redis.multi().hset(key, fields);
     if (ttl > 0) pipe.expire(key, ttl + 24 * 3600);
     await pipe.exec();
@@ -82,7 +69,7 @@ export class Webhooks {
   }
 
   async states(graph: string): Promise<WebhookState[]> {
-    const h = await this.redis.hgetall(hooksKey(this.prefix, graph));
+    const h = await this.redis.hgetall(graphKeys(this.prefix, graph).hooks);
     return Array.from({ length: Number(h.n ?? 0) }, (_, i) => ({
       url: h[`${i}:url`],
       events: h[`${i}:events`] ? h[`${i}:events`].split(',') : null,

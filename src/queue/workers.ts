@@ -8,31 +8,13 @@
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { components } from '../shared/openapi-types.ts';
-import { opsKey, workerKey, workersKey } from './keys.ts';
+import { opsKey, opsMetaKey, workerKey, workersKey } from './keys.ts';
 
 /** A worker beats this many times per timeout, so one late beat does not make it look dead. */
 export const BEATS_PER_TIMEOUT = 5;
 
-export interface WorkerInfo {
-  id: string;
-  host: string;
-  pid: number;
-  concurrency: number;
-  /** Tasks started and not yet completed. */
-  running: number;
-  /** Jobs (bundles) held now. */
-  jobs: number;
-  tasks_done: number;
-  tasks_failed: number;
-  /** When the process started (ms). */
-  started: number;
-  /** Its last heartbeat (ms). */
-  heartbeat: number;
-  /** The pools it serves (WEFT_POOLS). */
-  pools: string[];
-  /** Its executors for foreign tasks, per pool that has them. */
-  executors?: ExecutorInfo[];
-}
+/** A worker as GET /v1/workers lists it, and as it writes itself to the registry. */
+export type WorkerInfo = components['schemas']['WorkerInfo'];
 
 export type ExecutorInfo = components['schemas']['ExecutorInfo'];
 
@@ -164,7 +146,7 @@ export class OpCatalog {
   async refresh(): Promise<void> {
     const [registered, meta] = await Promise.all([
       this.redis.hgetall(opsKey(this.prefix)),
-      this.redis.hgetall(`${opsKey(this.prefix)}:meta`),
+      this.redis.hgetall(opsMetaKey(this.prefix)),
     ]);
     const names = new Map(this.builtins.map((o) => [o.name, o.description]));
     const versions = new Map(

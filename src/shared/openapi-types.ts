@@ -484,6 +484,8 @@ export interface components {
             bytes?: number;
             ok?: boolean;
             error?: unknown;
+            /** @description posttask of a failed run, true when the task runs again (its retries). */
+            retry?: boolean;
             tasks?: number;
             ready?: number;
             status?: string;
@@ -524,13 +526,21 @@ export interface components {
         };
         /** @enum {string} */
         GraphState: "queued" | "running" | "done" | "failed" | "cancelled";
-        /** @description The error of the task that failed the graph, or of the cancel. */
+        /** @description The error of the task that failed the graph, or of the cancel. It may carry more data about what failed (docs/errors.md). */
         TaskError: {
             key?: string;
             op?: string;
             message: string;
             stack?: string;
             code?: string;
+            /** @description The object that was lost or failed (object_lost, object_failed). */
+            object?: string;
+            /** @description object_failed, the error of the graph that was to compute the object. */
+            cause?: unknown;
+            /** @description The runs the task had, when it had retries. */
+            attempts?: number;
+        } & {
+            [key: string]: unknown;
         };
         GraphOutcome: {
             id: string;

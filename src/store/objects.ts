@@ -1,34 +1,17 @@
 /**
- * The object store. Every task result and every data node is an object named
- * by an id `<graph id>.<node index>`; its bytes live in the graph's `vals` hash
- * under the node index. A graph id is 128 random bits, so object ids are
- * unguessable. Only a graph's outputs are objects clients can name.
+ * Objects and their ids. Every task result and every data node is an object
+ * named by an id `<graph id>.<node index>`; its bytes live in the graph's
+ * `vals` hash under the node index. A graph id is 128 random bits, so object
+ * ids are unguessable. Only a graph's outputs are objects clients can name.
  *
- * This module reads objects; changes of their state are scripts in
- * src/queue/scripts (completeTasks stores, releaseObject releases).
+ * Reading objects from Redis is src/queue/objects.ts; changes of their state
+ * are scripts in src/queue/scripts (completeTasks stores, releaseObject releases).
  */
-import type { FileHandle } from 'node:fs/promises';
-import type { Redis } from 'ioredis';
-import { parseLocation, SPILL_STUB, type SpillFiles, type SpillLocation } from './spill.ts';
-import { visibleTo } from './tenants.ts';
 
 export interface ObjectAddress {
   graph: string;
   /** The value's field in the graph's vals hash: a node index, or "<index>:<j>" for output j of a multiple-return task. */
   node: string;
-}
-
-export type ObjectState = 'pending' | 'ready' | 'failed';
-
-export interface ObjectMeta {
-  oid: string;
-  state: ObjectState;
-  /** Bytes of the stored value; null until ready. */
-  size: number | null;
-  location: 'memory' | 'disk' | null;
-  graph: string;
-  key: string;
-  error?: unknown;
 }
 
 const OID = /^([A-Za-z0-9_-]{1,64})\.(\d{1,10}(?::\d{1,6})?)$/;
@@ -42,13 +25,6 @@ export function parseObjectId(oid: string): ObjectAddress | null {
   return m ? { graph: m[1], node: m[2] } : null;
 }
 
-/** The Redis hash that holds the values of a graph's nodes. */
-export function valuesKey(prefix: string, graph: string): string {
-  return `${prefix}:{${graph}}:vals`;
-}
-
-const RUNNING = new Set(['queued', 'running']);
-
 /** An object whose value is gone: released or expired, or its bytes lost (its key deleted, its spill file removed or cut short). */
 export class ObjectLostError extends Error {
   override readonly name = 'ObjectLostError';
@@ -59,106 +35,5 @@ export class ObjectLostError extends Error {
     readonly object: string,
   ) {
     super(message);
-  }
-}
-
-export class ObjectStore {
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly files: SpillFiles,
-  ) {}
-
-  /** A stored value's bytes (as read from field `field` of graph `graph`'s vals), read back from its spill file if it is on disk. */
-  async restore(graph: string, field: string, bytes: Buffer): Promise<Buffer> {
-    const location = await this.spilledAt(graph, field, bytes);
-    if (!location) return bytes;
-    return this.lostUnless(`${graph}.${field}`, this.files.read(location));
-  }
-
-  /** Where a value read as `bytes` is on disk; null when `bytes` is the value itself (not a stub). */
-  private async spilledAt(graph: string, field: string, bytes: Buffer): Promise<SpillLocation | null> {
-    if (bytes.length !== 1 || bytes[0] !== SPILL_STUB) return null;
-    const at = await this.redis.hgetBuffer(`${this.prefix}:{${graph}}:spilled`, field);
-    const oid = `${graph}.${field}`;
-    if (!at) throw new ObjectLostError(`Object ${oid} is lost: it was spilled to disk, but its location is gone.`, oid);
-    return parseLocation(Buffer.concat([bytes, at]));
-  }
-
-  /** A spill file access, its failure reported as the object being lost. */
-  private async lostUnless<T>(oid: string, access: Promise<T>): Promise<T> {
-    try {
-      return await access;
-    } catch (err) {
-      throw new ObjectLostError(
-        `Object ${oid} is lost: its spill file cannot be read (${(err as Error).message}).`,
-        oid,
-      );
-    }
-  }
-
-  /** Meta of each object, in order; null where there is no such object (or it was released, or `viewer` may not see it). */
-  async states(oids: string[], viewer: string): Promise<(ObjectMeta | null)[]> {
-    const pipe = this.redis.pipeline();
-    const addresses = oids.map(parseObjectId);
-    for (const at of addresses) {
-      if (!at) continue;
-      const base = `${this.prefix}:{${at.graph}}:`;
-      pipe.hmget(base + 'meta', 'status', 'outidx', 'outkeys', 'error', 'tenant');
-      pipe.hstrlen(base + 'vals', at.node);
-      pipe.sismember(base + 'released', at.node);
-      pipe.hget(base + 'spilled', at.node);
-    }
-    const replies = ((await pipe.exec()) ?? []).map(([err, value]) => {
-      if (err) throw err;
-      return value;
-    });
-    let r = 0;
-    return addresses.map((at, i) => {
-      if (!at) return null;
-      const [status, outidx, outkeys, error, tenant] = replies[r++] as (string | null)[];
-      const size = replies[r++] as number;
-      const released = replies[r++] as number;
-      const spilledAt = replies[r++] as string | null;
-      const spilledSize = spilledAt === null ? null : spilledAt.split(':').pop()!;
-      if (status === null || released === 1 || !visibleTo(viewer, tenant)) return null;
-      const outputs = (outidx ?? '').split(',');
-      const position = outputs.indexOf(at.node);
-      if (position < 0) return null;
-      const key = (JSON.parse(outkeys ?? '[]') as string[])[position] ?? at.node;
-      const base: ObjectMeta = { oid: oids[i], state: 'ready', size, location: 'memory', graph: at.graph, key };
-      if (size === 1 && spilledSize !== null) return { ...base, size: Number(spilledSize), location: 'disk' };
-      if (size > 0) return base;
-      if (RUNNING.has(status)) return { ...base, state: 'pending', size: null, location: null };
-      return { ...base, state: 'failed', size: null, location: null, error: error ? JSON.parse(error) : null };
-    });
-  }
-
-  /** The stored (MessagePack) bytes of an object, from memory or disk, or null. */
-  async read(oid: string): Promise<Buffer | null> {
-    const at = parseObjectId(oid);
-    if (!at) return null;
-    const bytes = await this.redis.hgetBuffer(valuesKey(this.prefix, at.graph), at.node);
-    return bytes && this.restore(at.graph, at.node, bytes);
-  }
-
-  /**
-   * Where an object's stored bytes are, to send them as they are: its bytes
-   * when in memory; when on disk, its spill file opened and the range to
-   * stream from it, so a large object is never held whole in memory. The file
-   * stays readable through the handle even if compaction removes it meanwhile.
-   */
-  async locate(oid: string): Promise<{ bytes: Buffer } | { file: FileHandle; offset: number; length: number } | null> {
-    const at = parseObjectId(oid);
-    if (!at) return null;
-    const bytes = await this.redis.hgetBuffer(valuesKey(this.prefix, at.graph), at.node);
-    if (!bytes) return null;
-    const location = await this.spilledAt(at.graph, at.node, bytes);
-    if (!location) return { bytes };
-    return {
-      file: await this.lostUnless(oid, this.files.open(location)),
-      offset: location.offset,
-      length: location.length,
-    };
   }
 }

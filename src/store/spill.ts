@@ -2,8 +2,8 @@
  * Spill files: the disk side of the object store. Values evicted from Redis
  * are appended to large files (many objects per file, as Ray fuses small
  * objects, so a million small objects do not make a million files), and Redis
- * keeps a 1-byte stub plus the location `file:offset:length` (see the store
- * include of src/queue/scripts). Reads are positional and asynchronous, so a
+ * keeps a 1-byte stub plus the location `file:offset:length` (see
+ * src/store/stored-bytes.ts and the store include of src/queue/scripts). Reads are positional and asynchronous, so a
  * worker's event loop keeps running while a value comes back from disk.
  */
 import { mkdirSync, statSync } from 'node:fs';
@@ -12,9 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { BusyPeriods } from './busy-time.ts';
-
-/** The first byte of a value that is on disk: 0xC1, which MessagePack never uses. */
-export const SPILL_STUB = 0xc1;
+import type { SpillLocation } from './stored-bytes.ts';
 
 /** Files are closed and a new one started past this size. */
 const FILE_BYTES = 256 * 1024 * 1024;
@@ -25,41 +23,9 @@ const PADDING = Buffer.alloc(8);
 /** Read handles kept open. */
 const READERS = 16;
 
-export interface SpillLocation {
-  file: string;
-  offset: number;
-  length: number;
-}
-
 export class OutOfDiskError extends Error {
   override readonly name = 'OutOfDiskError';
   readonly code = 'out_of_disk';
-}
-
-/** The second byte of an input passed by reference ('@'): see parseInputReference. A spill file name never starts with it. */
-const REFERENCE_MARK = 0x40;
-
-/** Is this stored value a stub (with its location after it)? */
-export function isSpilled(bytes: Buffer | Uint8Array): boolean {
-  return bytes.length > 1 && bytes[0] === SPILL_STUB && bytes[1] !== REFERENCE_MARK;
-}
-
-/**
- * A large input that a start script passed by reference instead of copying
- * it through Lua (`INLINE_MAX` in the store include of src/queue/scripts):
- * `0xC1 '@' <field> '@' <hash key>`. The worker reads it with HGET.
- */
-export function parseInputReference(bytes: Buffer): { key: string; field: string } | null {
-  if (bytes.length < 4 || bytes[0] !== SPILL_STUB || bytes[1] !== REFERENCE_MARK) return null;
-  const text = bytes.subarray(2).toString('utf8');
-  const at = text.indexOf('@');
-  return at > 0 ? { field: text.slice(0, at), key: text.slice(at + 1) } : null;
-}
-
-export function parseLocation(stub: Buffer): SpillLocation {
-  const m = /^(.*):(\d+):(\d+)$/.exec(stub.subarray(1).toString('utf8'));
-  if (!m) throw new Error(`A spilled value's location is unreadable: ${stub.subarray(1, 80).toString('utf8')}`);
-  return { file: m[1], offset: Number(m[2]), length: Number(m[3]) };
 }
 
 export class SpillFiles {

@@ -6,7 +6,17 @@
  */
 import { OPERATOR_TENANT } from '../config.ts';
 
-/** Can a request of tenant `viewer` see what tenant `owner` made? */
-export function visibleTo(viewer: string, owner: string | null | undefined): boolean {
-  return viewer === OPERATOR_TENANT || viewer === (owner ?? '');
+/** Can `request` see what tenant `owner` made? */
+export function visibleTo(request: RequestContext, owner: string | null | undefined): boolean {
+  return request.tenant === OPERATOR_TENANT || request.tenant === (owner ?? '');
+}
+
+/**
+ * Who a request acts for, given to everything that keeps tenants apart
+ * (what a graph or an object shows, the result cache, admission). One object
+ * rather than a tenant parameter, so what a request carries can grow in one place.
+ */
+export interface RequestContext {
+  /** The tenant of the request's token: "" without tokens, "*" (OPERATOR_TENANT) for an operator. */
+  readonly tenant: string;
 }

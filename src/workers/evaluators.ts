@@ -74,7 +74,8 @@ export class EventLoopEvaluator implements Evaluator {
     try {
       values = encodeResult(task, value, this.maxValueBytes);
     } catch (error) {
-      return done(task, { error, ms: performance.now() - t0 });
+      done(task, { error, ms: performance.now() - t0 });
+      return;
     }
     done(task, { values, ms: performance.now() - t0 });
   }

@@ -13,7 +13,8 @@
  */
 import type { Slot } from '../graph/plan.ts';
 import type { StartedTask, TaskState } from '../queue/tasks.ts';
-import { isSpilled, parseLocation, SPILL_STUB, type SpillFiles } from '../store/spill.ts';
+import type { SpillFiles } from '../store/spill.ts';
+import { parseLocation, storedForm } from '../store/stored-bytes.ts';
 
 /** Most tasks one lost input may make run again: a chain longer than this is reported lost. */
 const MAX_RECOMPUTE = 10_000;
@@ -41,18 +42,18 @@ export class Lineage {
   async complete(graph: string, task: StartedTask, budget = { left: MAX_RECOMPUTE }): Promise<void> {
     await Promise.all(
       task.inputs.map(async (input, i) => {
-        if (input === null || !isSpilled(input)) return;
+        if (storedForm(input) !== 'spilled') return;
         try {
-          task.inputs[i] = await this.files.readOnThread(parseLocation(input));
+          task.inputs[i] = await this.files.readOnThread(parseLocation(input!));
         } catch {
           task.inputs[i] = null; // the spill file is gone or short: lost
         }
       }),
     );
     for (let i = 0; i < task.inputs.length; i++) {
-      const input = task.inputs[i];
-      // A 1-byte stub with no location left is as lost as a missing value.
-      if (input !== null && !(input.length === 1 && input[0] === SPILL_STUB)) continue;
+      // A stub with no location left is as lost as a missing value.
+      const form = storedForm(task.inputs[i]);
+      if (form !== 'missing' && form !== 'stub') continue;
       task.inputs[i] = await this.recompute(graph, task.deps[i], budget);
     }
   }

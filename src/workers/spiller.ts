@@ -9,10 +9,14 @@
 import type { Config } from '../config.ts';
 import { usedMemory } from '../queue/connection.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
-import { parseObjectId, valuesKey } from '../store/objects.ts';
+import { parseObjectId } from '../store/objects.ts';
+import { graphKeys, lruKey, spillIndexKey, spillLiveKey, statsKey } from '../queue/keys.ts';
 import { OutOfDiskError, type SpillFiles } from '../store/spill.ts';
+import { storedForm, type SpillLocation } from '../store/stored-bytes.ts';
 import { BusyPeriods, epochNow } from '../store/busy-time.ts';
-import { addBusyTime } from '../queue/metrics.ts';
+import { addBusyTime } from '../queue/scripts/addBusyTime.ts';
+import { moveSpilled } from '../queue/scripts/moveSpilled.ts';
+import { spillObjects } from '../queue/scripts/spillObjects.ts';
 
 const POLL_MS = 20;
 /** How often dead spill files are looked for and restore counters written. */
@@ -92,13 +96,13 @@ export class Spiller {
     if (Date.now() - this.lastSweep > SWEEP_MS) {
       this.lastSweep = Date.now();
       await this.flushStats();
-      const live = await this.redis.hgetall(`${this.config.prefix}:spill:live`);
+      const live = await this.redis.hgetall(spillLiveKey(this.config.prefix));
       const liveBytes = new Map(Object.entries(live).map(([f, n]) => [f, Number(n)]));
       await this.compact(liveBytes);
       const removed = await this.files.removeDead(liveBytes);
       if (removed.length > 0) {
-        await this.redis.hdel(`${this.config.prefix}:spill:live`, ...removed);
-        await this.redis.unlink(...removed.map((f) => `${this.config.prefix}:spill:index:${f}`));
+        await this.redis.hdel(spillLiveKey(this.config.prefix), ...removed);
+        await this.redis.unlink(...removed.map((f) => spillIndexKey(this.config.prefix, f)));
       }
     }
   }
@@ -117,7 +121,7 @@ export class Spiller {
 
   private async spillBatch(): Promise<number> {
     const prefix = this.config.prefix;
-    const popped = await this.redis.zpopmin(`${prefix}:lru`, BATCH);
+    const popped = await this.redis.zpopmin(lruKey(prefix), BATCH);
     if (popped.length === 0) return 0;
     const candidates: { oid: string; score: string; size: number }[] = [];
     for (let i = 0; i < popped.length; i += 2) candidates.push({ oid: popped[i], score: popped[i + 1], size: 0 });
@@ -125,40 +129,43 @@ export class Spiller {
     const sizes = this.redis.pipeline();
     for (const { oid } of candidates) {
       const at = parseObjectId(oid)!;
-      sizes.hstrlen(valuesKey(prefix, at.graph), at.node);
+      sizes.hstrlen(graphKeys(prefix, at.graph).vals, at.node);
     }
     ((await sizes.exec()) ?? []).forEach(([, n], i) => (candidates[i].size = Number(n)));
     let take = 0;
     for (let total = 0; take < candidates.length && (take === 0 || total + candidates[take].size <= READ_BYTES); take++)
       total += candidates[take].size;
     const later = candidates.slice(take);
-    if (later.length > 0) await this.redis.zadd(`${prefix}:lru`, ...later.flatMap((c) => [c.score, c.oid]));
+    if (later.length > 0) await this.redis.zadd(lruKey(prefix), ...later.flatMap((c) => [c.score, c.oid]));
     const pipe = this.redis.pipeline();
     for (const { oid } of candidates.slice(0, take)) {
       const at = parseObjectId(oid)!;
-      pipe.hgetBuffer(valuesKey(prefix, at.graph), at.node);
+      pipe.hgetBuffer(graphKeys(prefix, at.graph).vals, at.node);
     }
     const values = ((await pipe.exec()) ?? []).map(([, v]) => v as Buffer | null);
     const chosen = candidates
       .slice(0, take)
       .map((c, i) => ({ ...c, value: values[i] }))
-      .filter((c): c is { oid: string; score: string; size: number; value: Buffer } => !!c.value && c.value.length > 1);
+      // A stub is on disk already.
+      .filter((c): c is { oid: string; score: string; size: number; value: Buffer } => storedForm(c.value) === 'value');
     if (chosen.length === 0) return 0;
     const t0 = epochNow();
-    let locations;
+    let locations: SpillLocation[];
     try {
       locations = await this.files.append(chosen.map((c) => c.value));
     } catch (err) {
       // Nothing was swapped: the values stay in memory and go back in line.
-      await this.redis.zadd(`${prefix}:lru`, ...chosen.flatMap((c) => [c.score, c.oid]));
+      await this.redis.zadd(lruKey(prefix), ...chosen.flatMap((c) => [c.score, c.oid]));
       if (err instanceof OutOfDiskError) {
         this.failure = err;
-        await this.redis.hset(`${prefix}:stats`, 'out_of_disk', err.message);
+        await this.redis.hset(statsKey(prefix), 'out_of_disk', err.message);
       }
       throw err;
     }
-    const args = chosen.flatMap((c, i) => [c.oid, locations[i].offset, locations[i].length]);
-    const [, bytes] = await this.redis.spillObjects(`${prefix}:spill:live`, prefix, locations[0].file, ...args);
+    const { bytes } = await spillObjects(this.redis, prefix, {
+      file: locations[0].file,
+      objects: chosen.map((c, i) => ({ oid: c.oid, offset: locations[i].offset, length: locations[i].length })),
+    });
     this.spilled.add(t0, epochNow());
     return bytes;
   }
@@ -174,7 +181,7 @@ export class Spiller {
       const live = liveBytes.get(name) ?? 0;
       if (live <= 0 || live >= size * COMPACT_BELOW || size < COMPACT_MIN_BYTES) continue;
       await this.files.seal(name);
-      const index = await this.redis.hgetall(`${prefix}:spill:index:${name}`);
+      const index = await this.redis.hgetall(spillIndexKey(prefix, name));
       const objects = Object.entries(index).map(([oid, at]) => {
         const [offset, length] = at.split(':').map(Number);
         return { oid, at, offset, length };
@@ -184,8 +191,11 @@ export class Spiller {
         objects.map((o) => this.files.read({ file: name, offset: o.offset, length: o.length })),
       );
       const locations = await this.files.append(bytes);
-      const args = objects.flatMap((o, i) => [o.oid, o.at, locations[i].offset]);
-      const [, moved] = await this.redis.moveSpilled(`${prefix}:spill:live`, prefix, name, locations[0].file, ...args);
+      const { bytes: moved } = await moveSpilled(this.redis, prefix, {
+        from: name,
+        to: locations[0].file,
+        objects: objects.map((o, i) => ({ oid: o.oid, at: o.at, offset: locations[i].offset })),
+      });
       liveBytes.set(name, live - moved);
       liveBytes.set(locations[0].file, (liveBytes.get(locations[0].file) ?? 0) + moved);
     }
@@ -195,7 +205,7 @@ export class Spiller {
   private async flushStats(): Promise<void> {
     const prefix = this.config.prefix;
     const restored = this.files.restored.take();
-    if (restored.bytes > 0) await this.redis.hincrby(`${prefix}:stats`, 'restored_bytes_total', restored.bytes);
+    if (restored.bytes > 0) await this.redis.hincrby(statsKey(prefix), 'restored_bytes_total', restored.bytes);
     await addBusyTime(this.redis, prefix, 'restore', restored.periods);
     await addBusyTime(this.redis, prefix, 'spill', this.spilled.take().periods);
   }

@@ -13,8 +13,8 @@ import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bu
 import type { Redis } from 'ioredis';
 import { ForbiddenTargetError, postJson, type TargetPolicy } from '../net/targets.ts';
 import { EventLog } from '../queue/events.ts';
-import { statsKey } from '../queue/keys.ts';
-import { hooksKey, Webhooks, WEBHOOK_QUEUE, type WebhookJob } from '../queue/webhooks.ts';
+import { graphKeys, statsKey } from '../queue/keys.ts';
+import { type Webhooks, WEBHOOK_QUEUE, type WebhookJob } from '../queue/webhooks.ts';
 
 const BATCH = 2000;
 const BATCH_DELAY_MS = 1000;
@@ -52,7 +52,7 @@ export class WebhookDeliverer {
 
   private async deliver(job: Job<WebhookJob>): Promise<void> {
     const { g, i } = job.data;
-    const key = hooksKey(this.prefix, g);
+    const key = graphKeys(this.prefix, g).hooks;
     const [url, types, secret, cursorRaw, status] = await this.redis.hmget(
       key,
       `${i}:url`,
@@ -115,7 +115,7 @@ export class WebhookDeliverer {
     if (finished) return;
     // More than a batch waiting: go on at once; otherwise collect for a while.
     const delay = all.length > BATCH ? 0 : BATCH_DELAY_MS;
-    if (!(await this.redis.exists(`${this.prefix}:{${g}}:meta`))) return;
+    if (!(await this.redis.exists(graphKeys(this.prefix, g).meta))) return;
     await this.hooks.queue.add('deliver', { g, i }, { delay });
   }
 }

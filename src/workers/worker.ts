@@ -17,7 +17,7 @@ import type { Config } from '../config.ts';
 import type { OpRegistry } from '../ops/registry.ts';
 import { connect } from '../queue/connection.ts';
 import { TaskQueue, poolQueue, type BundleJob } from '../queue/dispatch.ts';
-import { opsKey } from '../queue/keys.ts';
+import { opsKey, opsMetaKey, statsKey, storeConfigKey } from '../queue/keys.ts';
 import { DurationHistogram } from '../queue/metrics.ts';
 import { addHeartbeat, BEATS_PER_TIMEOUT, removeWorker, type ExecutorInfo } from '../queue/workers.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
@@ -29,7 +29,8 @@ import {
   type TaskErrorBody,
   type TaskResult,
 } from '../queue/tasks.ts';
-import { SPILL_STUB, SpillFiles } from '../store/spill.ts';
+import { SpillFiles } from '../store/spill.ts';
+import { storedForm } from '../store/stored-bytes.ts';
 import {
   EventLoopEvaluator,
   OpThreadEvaluator,
@@ -83,8 +84,6 @@ export class TaskWorker {
   private readonly tasks: TaskState;
   private readonly queue: TaskQueue;
   private workers: Worker<BundleJob>[] = [];
-  /** The pools this worker serves, as completeTasks takes them: ",default,gpu,". */
-  private readonly servedPools: string;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
   private readonly startedAt = Date.now();
@@ -128,14 +127,13 @@ export class TaskWorker {
     this.spiller = new Spiller(this.redis, config, this.files);
     this.eventLoop = new EventLoopEvaluator(ops, this.abort.signal, config.maxValueBytes);
     this.lineage = new Lineage(this.tasks, this.files, (graph, task) => this.evaluateOne(graph, task));
-    this.servedPools = `,${config.pools.join(',')},`;
   }
 
   async start(): Promise<void> {
     await this.startExecutors();
     await this.publishOps();
     await this.redis.hset(
-      `${this.config.prefix}:store`,
+      storeConfigKey(this.config.prefix),
       'spillmin',
       this.config.spillMinBytes,
       'cachettl',
@@ -289,13 +287,13 @@ export class TaskWorker {
         take,
         short ? 1 : this.config.bundleSpread,
         runner,
-        this.servedPools,
+        this.config.pools,
       );
       this.tasksDone += results.length;
       hold(-results.length);
       for (const [, ms] of results) this.durations.observe(ms / 1000);
       await this.queue.enqueue(graph, completed.ready.tasks, completed.ready.placement);
-      for (const [other, task] of completed.elsewhere)
+      for (const { graph: other, task } of completed.elsewhere)
         await this.queue.enqueue(other, [task], await this.tasks.placement(other, [task]));
       // Done before this call stored them: what their first completion made ready may be queued nowhere.
       if (completed.skipped.length > 0)
@@ -391,12 +389,12 @@ export class TaskWorker {
    */
   private async restoreInputs(graph: string, tasks: StartedTask[]): Promise<void> {
     // Most tasks have every input in the reply: nothing to wait for, no promise made.
-    const incomplete = tasks.filter((t) => t.inputs.some((v) => v === null || v[0] === SPILL_STUB));
+    const incomplete = tasks.filter((t) => t.inputs.some((v) => storedForm(v) !== 'value'));
     if (incomplete.length === 0) return;
     await this.tasks.fetchReferenced(incomplete);
     await Promise.all(incomplete.map((task) => this.lineage.complete(graph, task)));
     const recomputed = this.lineage.take();
-    if (recomputed > 0) await this.redis.hincrby(`${this.config.prefix}:stats`, 'lineage_recomputes', recomputed);
+    if (recomputed > 0) await this.redis.hincrby(statsKey(this.config.prefix), 'lineage_recomputes', recomputed);
   }
 
   /**
@@ -470,7 +468,7 @@ export class TaskWorker {
       .multi()
       .hset(opsKey(this.config.prefix), ...ops.flatMap(({ name, description }) => [name, description]))
       .hset(
-        `${opsKey(this.config.prefix)}:meta`,
+        opsMetaKey(this.config.prefix),
         ...ops.flatMap(({ name, version, deterministic }) => [name, `${version}|${deterministic ? 1 : 0}`]),
       )
       .exec();

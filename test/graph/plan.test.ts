@@ -287,7 +287,12 @@ describe('planGraph limits and errors', () => {
 
   it('accepts a graph whose ops are all known', () => {
     const seen: string[] = [];
-    plan({ a: task('f', task('g')) }, 'a', { isKnownOp: (op) => (seen.push(op), true) });
+    plan({ a: task('f', task('g')) }, 'a', {
+      isKnownOp: (op) => {
+        seen.push(op);
+        return true;
+      },
+    });
     expect(seen.sort()).toEqual(['f', 'g']);
   });
 

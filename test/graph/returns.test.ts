@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GraphError, INPUT, parseGraph, planGraph } from '../../src/graph/index.ts';
+import { type GraphError, INPUT, parseGraph, planGraph } from '../../src/graph/index.ts';
 
 const split = { $op: 'f', args: [1], returns: 3 };
 

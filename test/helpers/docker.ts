@@ -50,7 +50,7 @@ export function imageCommand(): string[] {
 }
 
 export interface ComposeService {
-  build?: { context: string; dockerfile: string };
+  build?: { context: string; dockerfile: string; target?: string };
   image?: string;
   command?: string[];
   environment?: Record<string, string>;
@@ -85,9 +85,14 @@ export function dockerignore(): string[] {
 }
 
 /** Whether .dockerignore keeps `path` (relative to the context) out of the build context. */
+/** Whether .dockerignore keeps `path` out of the context: as Docker reads it, the last matching line wins and `!` lets a path back in. */
 export function ignored(path: string): boolean {
-  return dockerignore().some((pattern) => {
+  let out = false;
+  for (const line of dockerignore()) {
+    const negated = line.startsWith('!');
+    const pattern = negated ? line.slice(1) : line;
     const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}(/.*)?$`);
-    return re.test(path);
-  });
+    if (re.test(path)) out = !negated;
+  }
+  return out;
 }

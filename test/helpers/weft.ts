@@ -49,7 +49,8 @@ export async function startWeft(options: WeftOptions = {}): Promise<Weft> {
     ...options.env,
   };
   const config = loadConfig({ ...env, PORT: '0' });
-  const app = await buildApp(config);
+  // Every JSON response of the tests is held to openapi.yaml (src/api/plugins/response-check.ts).
+  const app = await buildApp(config, { checkResponses: true });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as { port: number };
   const url = `http://127.0.0.1:${port}`;

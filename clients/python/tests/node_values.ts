@@ -1,6 +1,6 @@
 /**
  * Node's side of test_codec.py's cross-checks: reads a JSON list of cases on
- * stdin and answers a JSON list, using weft's own value code (src/store/codec.ts):
+ * stdin and answers a JSON list, using weft's own value code (src/shared/codec.ts):
  *   {"encode": <value>}  -> {"bytes": base64 of encodeValue(value)}
  *   {"decode": base64}   -> {"json": the decoded value as JSON, "bytes": base64 of it encoded again}
  * In a value, {"$nd": [dtype, shape, base64 little-endian data]} is an NDArray,
@@ -8,9 +8,9 @@
  * a Frame (a column is {"$typed": ...} or a list of strings and nulls).
  * Run from the repository root: node --import tsx clients/python/tests/node_values.ts
  */
-import { decodeValue, encodeValue } from '../../../src/store/codec.ts';
-import { Frame } from '../../../src/values/frame.ts';
-import { allocate, type DType, NDArray } from '../../../src/values/ndarray.ts';
+import { decodeValue, encodeValue } from '../../../src/shared/codec.ts';
+import { Frame } from '../../../src/shared/values/frame.ts';
+import { allocate, type DType, NDArray } from '../../../src/shared/values/ndarray.ts';
 
 function typed(dtype: DType, b64: string) {
   const bytes = Buffer.from(b64, 'base64');

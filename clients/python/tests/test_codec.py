@@ -1,5 +1,5 @@
 """weft.codec: round trips, the plain/foreign rules, zero-copy decoding, and
-cross-checks against Node's own encoding (src/store/codec.ts), run through
+cross-checks against Node's own encoding (src/shared/codec.ts), run through
 tests/node_values.ts. Run: /usr/bin/python3 -m pytest clients/python/tests/test_codec.py
 """
 import base64
@@ -128,6 +128,14 @@ def test_a_list_or_dict_keeps_its_readable_form_around_items_that_are_not_plain(
     assert raw(encode((np.arange(3.0),))).code == 0x50
 
 
+def test_a_message_holds_encoded_values_as_bin():
+    values = [encode(np.arange(3.0)), encode(np.arange(1000.0)), encode(1), bytearray(b"x")]
+    message = raw(codec.packb({"values": values, 1: (1, 2)}))
+    assert message["values"] == [bytes(v) for v in values]
+    assert message[1].code == 0x50  # a non-plain object is written as encode writes it
+    assert codec.unpackb(codec.packb({"a": [np.arange(3.0)]}))["a"][0].tolist() == [0.0, 1.0, 2.0]
+
+
 def test_a_value_that_cannot_be_pickled_raises_encode_error_naming_its_type():
     with pytest.raises(EncodeError, match="_thread.lock"):
         encode(threading.Lock())
@@ -153,6 +161,9 @@ def test_callables_are_unpickled_once_and_other_values_every_time():
     assert f(2) == 4 and decode(data) is f
     listy = encode(([1],))
     assert decode(listy) is not decode(listy)
+    big = np.zeros(20_000)
+    heavy = encode(lambda: big)  # a closure over 160 kB is not kept alive by the cache
+    assert decode(heavy) is not decode(heavy)
 
 
 def test_a_pickle_naming_a_missing_module_raises_load_error_naming_it():

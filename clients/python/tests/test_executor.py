@@ -16,6 +16,7 @@ import unittest
 
 try:
     import cloudpickle
+    import msgpack
     import numpy as np
     import pytest
     from dask.optimization import SubgraphCallable
@@ -41,8 +42,9 @@ class Executor:
         self.batch = 0
 
     def read(self):
+        """The next frame, as plain MessagePack: values must be bin in it, never extensions."""
         (n,) = struct.unpack(">I", self.proc.stdout.read(4))
-        return codec.unpackb(self.proc.stdout.read(n))
+        return msgpack.unpackb(self.proc.stdout.read(n), raw=False)
 
     def send(self, message):
         body = codec.packb(message)
@@ -250,6 +252,12 @@ def test_an_array_input_is_a_read_only_view_of_the_input_bytes(ex):
     a = np.arange(100_000, dtype=np.float64)
     flags = ex.value(call(lambda x: [bool(x.flags.owndata), bool(x.flags.writeable), x.ctypes.data % 8, float(x.sum())], inp(0)), a)
     assert flags == [False, False, 0, float(a.sum())]
+
+
+def test_array_results_small_and_big_come_back_as_stored_values(ex):
+    small, listed = ex.run((call(lambda x: x * 2, inp(0)), [np.arange(3.0)]), (call(lambda: [np.arange(2, dtype="int8")]), []))
+    assert small["values"][0] == codec.encode(np.arange(3.0) * 2)
+    assert codec.decode(listed["values"][0])[0].tolist() == [0, 1]
 
 
 def test_a_big_result_comes_back_in_the_aligned_layout(ex):

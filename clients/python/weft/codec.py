@@ -38,13 +38,16 @@ FOREIGN_EXT = 0x50
 TYPED_ARRAY_EXT = 0x74  # msgpackr's typed arrays (moreTypes): [type code, raw bytes]
 
 DTYPES = frozenset(["float64", "float32", "int32", "int16", "int8", "uint32", "uint16", "uint8"])
-# Arrays with at least this many bytes of data are laid out for zero-copy reads (src/values/ndarray.ts).
+# Arrays with at least this many bytes of data are laid out for zero-copy reads (src/shared/values/ndarray.ts).
 ALIGN_FROM = 4096
 # msgpackr's typed-array codes (node_modules/msgpackr/unpack.js `typedArrays`): Int8, Uint8,
 # Uint8Clamped, Int16, Uint16, Int32, Uint32, Float32, Float64, BigInt64, BigUint64.
 _TYPED_ARRAY_DTYPES = ("<i1", "<u1", "<u1", "<i2", "<u2", "<i4", "<u4", "<f4", "<f8", "<i8", "<u8")
 _PLAIN = frozenset([type(None), bool, int, float, str, bytes])
+# Unpickled callables kept per process, as Dask's workers keep them: small pickles only
+# (a function closing over a big array is not kept alive), the oldest dropped first.
 _CALLABLE_CACHE_SIZE = 1024
+_CALLABLE_CACHE_MAX_BYTES = 100_000
 
 Bytes = Union[bytes, bytearray, memoryview]
 
@@ -109,9 +112,11 @@ def encode(value: Any) -> Union[bytes, memoryview]:
 
 
 def packb(obj: Any) -> bytes:
-    """A whole message (a protocol frame, a request body) as MessagePack, with
-    values inside it encoded as `encode` encodes them (arrays in their shortest form)."""
-    return _pack(_readable(obj))
+    """A whole message (a protocol frame, a request body) as MessagePack. Not
+    a stored value: bytes-likes (such as what `encode` returns) are bin and
+    maps may have any keys; objects that are not plain types are written as
+    `encode` writes them (arrays in their shortest form, foreign values)."""
+    return _pack(obj)
 
 
 def _pack(obj: Any) -> bytes:
@@ -472,7 +477,7 @@ def _foreign(payload: bytes) -> Any:
         value = pickle.loads(data)
     except Exception as e:
         raise LoadError(name, e) from e
-    if callable(value):
+    if callable(value) and len(payload) < _CALLABLE_CACHE_MAX_BYTES:
         with _callables_lock:
             if len(_callables) >= _CALLABLE_CACHE_SIZE:
                 del _callables[next(iter(_callables))]  # the oldest

@@ -41,6 +41,8 @@ LANG = "python"
 # Values at least this big are written from their own buffer, not copied into the frame.
 _BIG = 1 << 16
 _IOV_MAX = 1024
+# The largest frame a worker reads (src/workers/executors/frames.ts MAX_FRAME).
+_MAX_FRAME = 2**31 - 1
 _OWN_FILES = {os.path.abspath(__file__), os.path.abspath(codec.__file__)}
 
 # Template forms (src/graph/template.ts, docs/executors.md "Templates").
@@ -277,7 +279,8 @@ def done_frame(batch: Any, results: list) -> list:
     cur += _array_header(len(results))
     for r in results:
         values = r.get("values", ())
-        if all(len(v) < _BIG for v in values):
+        # Values are bin: encode() may give a memoryview, which packb would pickle as a foreign value.
+        if all(type(v) is bytes for v in values):
             cur += codec.packb(r)
             continue
         cur += _map_header(len(r))
@@ -289,15 +292,16 @@ def done_frame(batch: Any, results: list) -> list:
             cur += _array_header(len(v))
             for value in v:
                 if len(value) < _BIG:
-                    cur += codec.packb(value)
+                    cur += _bin_header(len(value))
+                    cur += value
                 else:
                     cur += _bin_header(len(value))
                     chunks += [cur, value]
                     cur = bytearray()
     chunks.append(cur)
     size = sum(len(c) for c in chunks)
-    if size >= 1 << 32:
-        raise ValueError(f"a done frame of {size} bytes is over the protocol's 4 GiB frame limit")
+    if size > _MAX_FRAME:
+        raise ValueError(f"a done frame of {size} bytes is over the protocol's limit of {_MAX_FRAME} bytes")
     return [struct.pack(">I", size)] + chunks
 
 

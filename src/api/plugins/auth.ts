@@ -1,19 +1,23 @@
 /**
  * Bearer tokens. With tokens configured (WEFT_TOKENS, WEFT_TOKENS_FILE),
  * every route but the health check and the dashboard's files needs `Authorization: Bearer <token>`,
- * and the request's tenant is the token's; routes pass it on so a tenant
- * sees only its own graphs and objects. Without tokens every request is
- * tenant "" (and the API listens on loopback only, see main.ts).
+ * and the request acts for the token's tenant: its context (req.ctx), which
+ * routes pass on so a tenant sees only its own graphs and objects. Without
+ * tokens every request is tenant "" (and the API listens on loopback only, see main.ts).
  */
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { OPERATOR_TENANT, tokenDigest, type Config } from '../../config.ts';
+import type { RequestContext } from '../../store/tenants.ts';
 import { ApiError } from '../errors.ts';
+
+/** The request of everyone when the service has no tokens, and of the public routes. */
+const NO_TENANT: RequestContext = Object.freeze({ tenant: '' });
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The tenant of the request's token ("" without auth, "*" for an operator). */
-    tenant: string;
+    /** Who the request acts for: the tenant of its token ("" without auth, "*" for an operator). */
+    ctx: RequestContext;
   }
 }
 
@@ -36,9 +40,10 @@ function presentedToken(req: FastifyRequest): string | undefined {
 
 async function auth(app: FastifyInstance, opts: { config: Config }): Promise<void> {
   const { tokens } = opts.config;
-  app.decorateRequest('tenant', '');
-  if (tokens.size === 0) return;
+  app.decorateRequest('ctx', null as unknown as RequestContext);
   app.addHook('onRequest', async (req, reply) => {
+    req.ctx = NO_TENANT;
+    if (tokens.size === 0) return;
     if (req.routeOptions.url !== undefined && PUBLIC.has(req.routeOptions.url)) return;
     const token = presentedToken(req);
     const tenant = token === undefined ? undefined : tokens.get(tokenDigest(token));
@@ -51,13 +56,13 @@ async function auth(app: FastifyInstance, opts: { config: Config }): Promise<voi
           : 'The API token is not valid (unknown or revoked).',
       );
     }
-    req.tenant = tenant;
+    req.ctx = { tenant };
   });
 }
 
 /** Service-wide routes (stats, workers, metrics) are for operators when tenants share the service. */
 export function requireOperator(req: FastifyRequest, config: Config): void {
-  if (config.tokens.size > 0 && req.tenant !== OPERATOR_TENANT) {
+  if (config.tokens.size > 0 && req.ctx.tenant !== OPERATOR_TENANT) {
     throw new ApiError(
       'forbidden',
       `${req.routeOptions.url} shows the whole service: it needs an operator token (tenant "*" in WEFT_TOKENS).`,

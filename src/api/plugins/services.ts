@@ -11,11 +11,12 @@ import { TaskQueue } from '../../queue/dispatch.ts';
 import { EventLog } from '../../queue/events.ts';
 import { FinishWatcher } from '../../queue/finished.ts';
 import { GraphStore } from '../../queue/graphs.ts';
+import { GraphSubmitter } from '../../queue/submit.ts';
 import type { ScriptedRedis } from '../../queue/scripts.ts';
 import { TaskState } from '../../queue/tasks.ts';
 import { Webhooks } from '../../queue/webhooks.ts';
 import { OpCatalog, ServedPools } from '../../queue/workers.ts';
-import { ObjectStore } from '../../store/objects.ts';
+import { ObjectStore } from '../../queue/objects.ts';
 import { SpillFiles } from '../../store/spill.ts';
 
 export interface Services {
@@ -32,6 +33,8 @@ export interface Services {
   objects: ObjectStore;
   events: EventLog;
   webhooks: Webhooks;
+  /** Submits graphs (POST /v1/graphs). */
+  submitter: GraphSubmitter;
 }
 
 declare module 'fastify' {
@@ -49,19 +52,22 @@ async function services(app: FastifyInstance, opts: { config: Config }): Promise
   const finished = new FinishWatcher(connect(config.redisUrl, 'weft-api-sub'), config.prefix);
   const objects = new ObjectStore(redis, config.prefix, new SpillFiles(config.spillDir));
   const webhooks = new Webhooks(redis, config.prefix, redis);
+  const graphs = new GraphStore(redis, config.prefix, queue, objects);
+  const ops = new OpCatalog(redis, config.prefix, standardOps);
   await finished.ready;
   app.decorate('weft', {
     config,
     redis,
-    graphs: new GraphStore(redis, config.prefix, queue, objects),
+    graphs,
     tasks: new TaskState(redis, config.prefix),
     queue,
     finished,
-    ops: new OpCatalog(redis, config.prefix, standardOps),
+    ops,
     servedPools: new ServedPools(redis, config.prefix, config.workerTimeoutMs),
     objects,
     events: new EventLog(redis, config.prefix),
     webhooks,
+    submitter: new GraphSubmitter({ config, redis, graphs, objects, ops, webhooks, finished }),
   });
   // Closing: in-flight requests finish, but long polls and event streams end now rather than at their wait's end.
   const closing = new AbortController();

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { taskTimings, type GraphEvent } from '../../queue/events.ts';
+import type { RequestContext } from '../../store/tenants.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
 
@@ -15,8 +16,8 @@ type EventsRequest = FastifyRequest<{ Params: { id: string }; Querystring: { fro
 export default async function eventRoutes(app: FastifyInstance): Promise<void> {
   const { graphs, events, webhooks } = app.weft;
 
-  async function exists(id: string, tenant: string): Promise<void> {
-    if (!(await graphs.status(id, tenant)))
+  async function exists(request: RequestContext, id: string): Promise<void> {
+    if (!(await graphs.status(request, id)))
       throw new ApiError(
         'graph_not_found',
         `No graph has id ${JSON.stringify(id)}: it never existed, or its retention time passed.`,
@@ -36,7 +37,7 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
     url: '/v1/graphs/:id/events',
     schema: routeSchema('getGraphEvents'),
     handler: async (req, reply) => {
-      await exists(req.params.id, req.tenant);
+      await exists(req.ctx, req.params.id);
       if (!(req.headers.accept ?? '').includes('text/event-stream')) {
         return { events: (await events.read(req.params.id, firstSeq(req))).events };
       }
@@ -69,7 +70,7 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
         app.closing.removeEventListener('abort', stop);
       });
       app.closing.addEventListener('abort', stop);
-      if (!(await graphs.status(id, req.tenant))) {
+      if (!(await graphs.status(req.ctx, id))) {
         socket.close(4404, 'graph_not_found');
         return;
       }
@@ -90,14 +91,14 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
     '/v1/graphs/:id/webhooks',
     { schema: routeSchema('getGraphWebhooks') },
     async (req) => {
-      await exists(req.params.id, req.tenant);
+      await exists(req.ctx, req.params.id);
       // The secrets stay secret.
       return { webhooks: (await webhooks.states(req.params.id)).map(({ secret: _secret, ...rest }) => rest) };
     },
   );
 
   app.get<{ Params: { id: string } }>('/v1/graphs/:id/tasks', { schema: routeSchema('getGraphTasks') }, async (req) => {
-    await exists(req.params.id, req.tenant);
+    await exists(req.ctx, req.params.id);
     return { tasks: taskTimings((await events.read(req.params.id)).events) };
   });
 }

@@ -1,94 +1,39 @@
-/** Routes of /v1/graphs: submit, status, result, cancel. */
+/** Routes of /v1/graphs: submit (src/queue/submit.ts does the submitting), status, result, cancel. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { parseGraph, parseKeys, parseLayers } from '../../graph/parse.ts';
-import { GraphError } from '../../graph/errors.ts';
-import { flattenKeys, planGraph, type ObjectField, type Plan, type PlanOptions } from '../../graph/plan.ts';
-import { checkTarget } from '../../net/targets.ts';
-import { resolveKnownValues } from '../../queue/known.ts';
-import { defaultLimits, type Graph, type GraphLimits, type KeySpec } from '../../graph/types.ts';
-import { newGraphId, oidTree, type GraphInfo, type GraphStatus } from '../../queue/graphs.ts';
+import type { ObjectField } from '../../graph/plan.ts';
+import type { GraphInfo, GraphStatus } from '../../queue/graphs.ts';
+import type { GraphRequest } from '../../queue/submit.ts';
 import { decodeValue, encodeValue } from '../../shared/codec.ts';
+import type { components } from '../../shared/openapi-types.ts';
 import { jsonReplacer } from '../../store/values.ts';
-import { hasForeignCall } from '../../graph/languages.ts';
-import { OPERATOR_TENANT } from '../../config.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
-import type { components } from '../../shared/openapi-types.ts';
 
-type GraphRequest = components['schemas']['GraphRequest'];
 type GraphOutcome = components['schemas']['GraphOutcome'];
 
 const ENDED = new Set(['done', 'failed', 'cancelled']);
 const MSGPACK = 'application/msgpack';
 
 export default async function graphRoutes(app: FastifyInstance): Promise<void> {
-  const { graphs, tasks, finished, ops, config, objects, webhooks, redis, servedPools } = app.weft;
-  const jsonLimits: GraphLimits = { ...defaultLimits, maxKeyBytes: config.maxKeyBytes };
-  const binaryLimits: GraphLimits = { ...jsonLimits, binary: true };
+  const { graphs, tasks, finished, servedPools, submitter } = app.weft;
 
   /** Answers with a graph's outcome: its result when done, its error when failed or cancelled. */
   async function outcome(reply: FastifyReply, id: string, knownOutputs?: ObjectField[]): Promise<FastifyReply> {
-    const found = await graphs.outcome(id, reply.request.tenant, knownOutputs);
+    // Values stay binary for clients that read MessagePack (the SDKs do): their stored bytes, never decoded here.
+    const binary = reply.request.headers.accept?.includes(MSGPACK) ?? false;
+    const found = await graphs.outcome(reply.request.ctx, id, knownOutputs, binary);
     if (!found) throw notFound(id);
     const { info, result } = found;
-    const body: GraphOutcome = { id, status: info.status, outputs: info.outputs as GraphOutcome['outputs'] };
-    if (info.status === 'done') body.result = result;
-    if (info.error) body.error = info.error as GraphOutcome['error'];
+    const body: GraphOutcome = { id, status: info.status, outputs: info.outputs };
+    if (info.error) body.error = info.error;
     const status = ENDED.has(info.status) ? 200 : 202;
-    // Arrays and frames stay binary for clients that read MessagePack (the SDKs do).
-    if (reply.request.headers.accept?.includes(MSGPACK))
-      return reply.code(status).type(MSGPACK).send(encodeValue(body));
+    if (binary)
+      return reply
+        .code(status)
+        .type(MSGPACK)
+        .send(encodeWithStored(body, info.status === 'done', result));
+    if (info.status === 'done') body.result = result;
     return sendJson(reply, status, body);
-  }
-
-  /** Plans with the cached op catalogue; an unknown op is looked up once more before the graph is rejected. */
-  function planOptions(options: GraphRequest['options']): PlanOptions {
-    return {
-      isKnownOp: ops.isKnown,
-      maxTasks: config.maxTasks,
-      fuse: options?.optimize?.fuse ?? true,
-      shuffle: options?.optimize?.shuffle ?? true,
-    };
-  }
-
-  async function planWithFreshOps(graph: Graph, keys: KeySpec, options: GraphRequest['options']): Promise<Plan> {
-    await ops.refreshIfOlderThan(1000);
-    try {
-      return planGraph(graph, keys, planOptions(options));
-    } catch (err) {
-      if (!(err instanceof GraphError && err.code === 'unknown_op') || !(await ops.refreshIfOlderThan(100))) throw err;
-      return planGraph(graph, keys, planOptions(options));
-    }
-  }
-
-  /** A graph using objects that do not exist is rejected before it runs (a release racing with this check fails the graph instead). */
-  async function checkObjectsExist(plan: Plan, tenant: string): Promise<void> {
-    const oids = new Set<string>();
-    for (const node of plan.nodes) if (node.kind === 'task') for (const oid of node.objects) oids.add(oid);
-    if (oids.size === 0) return;
-    const states = await objects.states([...oids], tenant);
-    const missing = [...oids].filter((_, i) => states[i] === null);
-    if (missing.length > 0) {
-      throw new ApiError(
-        'unknown_object',
-        `The graph uses ${missing.length === 1 ? 'an object that does' : 'objects that do'} not exist (released, expired or never made): ${missing.slice(0, 20).join(', ')}.`,
-        { objects: missing.slice(0, 20) },
-      );
-    }
-  }
-
-  /** Without tokens everyone may (loopback only); with tokens, operators and the tenants in WEFT_CODE_TENANTS. */
-  function mayRunCode(tenant: string): boolean {
-    if (config.tokens.size === 0 || tenant === OPERATOR_TENANT) return true;
-    return config.codeTenants.has('*') || config.codeTenants.has(tenant);
-  }
-
-  /** Webhook and presubmit URLs are checked before anything runs (and again when called: src/net/targets.ts). */
-  async function checkTargets(body: GraphRequest): Promise<void> {
-    const policy = { allowPrivate: config.allowPrivateTargets };
-    const checks = (body.callbacks ?? []).map((c, i) => checkTarget(c.url, policy, `callbacks[${i}].url`));
-    if (body.presubmit) checks.push(checkTarget(body.presubmit.url, policy, 'presubmit.url'));
-    await Promise.all(checks);
   }
 
   // A MessagePack body is the same request, with binary literals (bytes, arrays, partitions, foreign values).
@@ -101,104 +46,24 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
   });
 
   app.post<{ Body: GraphRequest }>('/v1/graphs', { schema: routeSchema('submitGraph') }, async (req, reply) => {
-    const body = req.body;
-    const limits = req.headers['content-type']?.startsWith(MSGPACK) ? binaryLimits : jsonLimits;
-    if ((body.graph === undefined) === (body.layers === undefined)) {
-      throw new ApiError(
-        'invalid_request',
-        'Give the graph as exactly one of "graph" (keys to nodes) or "layers" (a high-level graph).',
-      );
-    }
-    const graph: Graph = body.graph !== undefined ? parseGraph(body.graph, limits) : parseLayers(body.layers, limits);
-    const keys = parseKeys(body.keys);
-    if (!mayRunCode(req.tenant) && hasForeignCall(graph)) {
-      throw new ApiError(
-        'code_forbidden',
-        "The graph calls foreign callables ($call), which run the submitter's code on the workers; this tenant may not submit them. An operator allows tenants with WEFT_CODE_TENANTS.",
-        { tenant: req.tenant },
-      );
-    }
-    const id = newGraphId();
-    if (body.persist && body.wait)
-      throw new ApiError(
-        'invalid_request',
-        'persist answers as soon as the graph is registered; leave out "wait" (fetch results with GET /v1/objects/{oid}?wait=...).',
-      );
-    await checkTargets(body);
-    const { plan, cache, counts } = await resolveKnownValues(
-      {
-        redis,
-        prefix: config.prefix,
-        ops,
-        replan: (g) => planGraph(g, keys, planOptions(body.options)),
-        tenant: req.tenant,
-        targets: { allowPrivate: config.allowPrivateTargets },
-        maxValueBytes: config.maxValueBytes,
-      },
-      id,
-      graph,
-      await planWithFreshOps(graph, keys, body.options),
-      { cache: body.options?.cache === true, presubmit: body.presubmit },
-    );
-    await checkObjectsExist(plan, req.tenant);
-    if (!(await graphs.admit(id, req.tenant, config.maxGraphsInFlight))) {
-      throw new ApiError(
-        'too_many_graphs',
-        `This tenant already has ${config.maxGraphsInFlight} graphs queued or running (WEFT_MAX_GRAPHS_IN_FLIGHT); submit more when some have ended.`,
-        { limit: config.maxGraphsInFlight },
-      );
-    }
-    // Listening before registering: the graph cannot end unnoticed in between.
-    const watch = body.wait ? finished.watch(id) : undefined;
-    const ttl = body.ttl ?? (body.persist ? 0 : config.resultTtl);
-    try {
-      const taskDefaults = {
-        retries: body.options?.retries,
-        timeoutMs: body.options?.task_timeout_ms,
-        pool: body.options?.pool,
-        priority: body.options?.priority,
-      };
-      try {
-        await graphs.register(plan, {
-          id,
-          ttl,
-          outputKeys: flattenKeys(keys),
-          cache,
-          counts,
-          taskDefaults,
-          tenant: req.tenant,
-          maxValueBytes: config.maxValueBytes,
-        });
-      } catch (err) {
-        await graphs.unadmit(id, req.tenant);
-        throw err;
-      }
-      // Deliveries replay the events from the first, so starting them after registration misses none.
-      if (body.callbacks?.length) await webhooks.register(id, body.callbacks, ttl);
-      if (watch) await watch.ended(body.wait! * 1000);
-    } finally {
-      watch?.stop();
-    }
+    const binary = req.headers['content-type']?.startsWith(MSGPACK) ?? false;
+    const { id, outputs, outputFields } = await submitter.submit(req.ctx, req.body, { binary });
     // A persisted graph's answer is its futures, never its values (they may be big): 202 whatever the status.
-    if (body.persist)
-      return sendJson(reply, 202, {
-        id,
-        status: (await graphs.status(id, req.tenant)) ?? 'queued',
-        outputs: oidTree(id, plan.outputs),
-      });
-    return outcome(reply, id, plan.outputIndexes);
+    if (req.body.persist)
+      return sendJson(reply, 202, { id, status: (await graphs.status(req.ctx, id)) ?? 'queued', outputs });
+    return outcome(reply, id, outputFields);
   });
 
   app.get<{ Querystring: { limit?: number; status?: GraphStatus } }>(
     '/v1/graphs',
-    { schema: routeSchema('listGraphs', ['200']) },
+    { schema: routeSchema('listGraphs') },
     async (req) => ({
-      graphs: await graphs.list(req.query.limit ?? 50, req.tenant, req.query.status),
+      graphs: await graphs.list(req.ctx, req.query.limit ?? 50, req.query.status),
     }),
   );
 
   app.get<{ Params: { id: string } }>('/v1/graphs/:id', { schema: routeSchema('getGraph') }, async (req, reply) => {
-    const found = await graphs.infoAndPools(req.params.id, req.tenant);
+    const found = await graphs.infoAndPools(req.ctx, req.params.id);
     if (!found) throw notFound(req.params.id);
     const { info, pools } = found;
     if (info.status === 'queued' || info.status === 'running') {
@@ -214,10 +79,10 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     { schema: routeSchema('getGraphResult') },
     async (req, reply) => {
       const { id } = req.params;
-      if (!(await graphs.status(id, req.tenant))) throw notFound(id);
+      if (!(await graphs.status(req.ctx, id))) throw notFound(id);
       const wait = req.query.wait ?? 0;
       if (wait > 0)
-        await finished.wait(id, wait * 1000, async () => ENDED.has((await graphs.status(id, req.tenant)) ?? 'done'));
+        await finished.wait(id, wait * 1000, async () => ENDED.has((await graphs.status(req.ctx, id)) ?? 'done'));
       return outcome(reply, id);
     },
   );
@@ -227,12 +92,12 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     { schema: routeSchema('cancelGraph') },
     async (req, reply) => {
       const { id } = req.params;
-      if (!(await graphs.status(id, req.tenant))) throw notFound(id);
+      if (!(await graphs.status(req.ctx, id))) throw notFound(id);
       await tasks.end(id, 'cancelled', {
         code: 'cancelled',
         message: 'The graph was cancelled by a client (DELETE /v1/graphs/{id}).',
       });
-      const info = (await graphs.info(id, req.tenant)) as GraphInfo;
+      const info = (await graphs.info(req.ctx, id)) as GraphInfo;
       return sendJson(reply, 200, info);
     },
   );
@@ -244,6 +109,41 @@ function notFound(id: string): ApiError {
     `No graph has id ${JSON.stringify(id)}: it never existed, or its retention time passed.`,
     { id },
   );
+}
+
+/**
+ * The MessagePack of `body` with a `result` field whose leaves are stored
+ * values, written as they are: a 64 MiB array is copied once into the answer,
+ * never decoded and encoded again (and a 64-bit integer keeps every digit).
+ */
+function encodeWithStored(body: Record<string, unknown>, withResult: boolean, result: unknown): Buffer {
+  const fields = Object.entries(body).filter(([, v]) => v !== undefined);
+  const parts: Buffer[] = [mapHeader(fields.length + (withResult ? 1 : 0))];
+  for (const [name, value] of fields) parts.push(encodeValue(name), encodeValue(value));
+  if (withResult) {
+    parts.push(encodeValue('result'));
+    const add = (v: unknown): void => {
+      if (Buffer.isBuffer(v)) parts.push(v);
+      else if (Array.isArray(v)) {
+        parts.push(arrayHeader(v.length));
+        for (const item of v) add(item);
+      } else parts.push(encodeValue(v ?? null));
+    };
+    add(result);
+  }
+  return Buffer.concat(parts);
+}
+
+function mapHeader(n: number): Buffer {
+  return n < 16 ? Buffer.from([0x80 | n]) : Buffer.from([0xde, n >> 8, n & 0xff]);
+}
+
+function arrayHeader(n: number): Buffer {
+  if (n < 16) return Buffer.from([0x90 | n]);
+  const b = Buffer.allocUnsafe(5);
+  b[0] = 0xdd;
+  b.writeUInt32BE(n, 1);
+  return b;
 }
 
 /** Results may hold typed arrays and bytes, which need the value codec's JSON form. */

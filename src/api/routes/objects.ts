@@ -2,7 +2,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { decodeValue, encodeValue } from '../../shared/codec.ts';
 import { checkValueSize, jsonReplacer } from '../../store/values.ts';
-import type { ObjectMeta } from '../../store/objects.ts';
+import type { ObjectMeta } from '../../queue/objects.ts';
+import type { RequestContext } from '../../store/tenants.ts';
 import { ApiError } from '../errors.ts';
 import { routeSchema } from '../schemas.ts';
 
@@ -35,7 +36,7 @@ export default async function objectRoutes(app: FastifyInstance): Promise<void> 
         encoded = encodeJson(req.body);
       }
       checkValueSize(encoded, config.maxValueBytes, 'The value');
-      const oid = await graphs.put(encoded, req.query.ttl ?? 0, req.tenant);
+      const oid = await graphs.put(req.ctx, encoded, req.query.ttl ?? 0);
       return reply.code(201).send({ $oid: oid });
     },
   );
@@ -45,14 +46,14 @@ export default async function objectRoutes(app: FastifyInstance): Promise<void> 
     { schema: routeSchema('getObject') },
     async (req, reply) => {
       const { oid } = req.params;
-      let meta = await find(oid, req.tenant);
+      let meta = await find(req.ctx, oid);
       if (meta.state === 'pending' && req.query.wait) {
         await finished.wait(
           meta.graph,
           req.query.wait * 1000,
-          async () => (await find(oid, req.tenant)).state !== 'pending',
+          async () => (await find(req.ctx, oid)).state !== 'pending',
         );
-        meta = await find(oid, req.tenant);
+        meta = await find(req.ctx, oid);
       }
       if (meta.state === 'pending') return reply.code(202).send(meta);
       if (meta.state === 'failed') throw failed(meta);
@@ -71,17 +72,17 @@ export default async function objectRoutes(app: FastifyInstance): Promise<void> 
   );
 
   app.get<{ Params: { oid: string } }>('/v1/objects/:oid/meta', { schema: routeSchema('getObjectMeta') }, async (req) =>
-    find(req.params.oid, req.tenant),
+    find(req.ctx, req.params.oid),
   );
 
   app.delete<{ Params: { oid: string } }>('/v1/objects/:oid', { schema: routeSchema('releaseObject') }, async (req) => {
-    await find(req.params.oid, req.tenant);
+    await find(req.ctx, req.params.oid);
     if (!(await graphs.release(req.params.oid))) throw notFound(req.params.oid);
     return { oid: req.params.oid, released: true };
   });
 
-  async function find(oid: string, tenant: string): Promise<ObjectMeta> {
-    const [meta] = await objects.states([oid], tenant);
+  async function find(request: RequestContext, oid: string): Promise<ObjectMeta> {
+    const [meta] = await objects.states(request, [oid]);
     if (!meta) throw notFound(oid);
     return meta;
   }

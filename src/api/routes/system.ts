@@ -1,6 +1,7 @@
 /** Routes about the service itself: store statistics, ops, workers and health. */
 import type { FastifyInstance } from 'fastify';
 import { usedMemory } from '../../queue/connection.ts';
+import { statsKey } from '../../queue/keys.ts';
 import { listWorkers, liveWorkerCount } from '../../queue/workers.ts';
 import { requireOperator } from '../plugins/auth.ts';
 import { routeSchema } from '../schemas.ts';
@@ -8,12 +9,9 @@ import { routeSchema } from '../schemas.ts';
 export default async function systemRoutes(app: FastifyInstance): Promise<void> {
   const { redis, ops, config } = app.weft;
 
-  app.get('/v1/stats', { schema: routeSchema('getStats', ['200']) }, async (req) => {
+  app.get('/v1/stats', { schema: routeSchema('getStats') }, async (req) => {
     requireOperator(req, config);
-    const [used, stats] = await Promise.all([
-      usedMemory(redis, config.prefix),
-      redis.hgetall(`${config.prefix}:stats`),
-    ]);
+    const [used, stats] = await Promise.all([usedMemory(redis, config.prefix), redis.hgetall(statsKey(config.prefix))]);
     const n = (k: string) => Number(stats[k] ?? 0);
     const rate = (bytes: number, ms: number) => (ms > 0 ? +(bytes / 1e6 / (ms / 1000)).toFixed(1) : null);
     return {
@@ -38,9 +36,9 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
     };
   });
 
-  app.get('/v1/ops', { schema: routeSchema('listOps', ['200']) }, async () => ({ ops: await ops.list() }));
+  app.get('/v1/ops', { schema: routeSchema('listOps') }, async () => ({ ops: await ops.list() }));
 
-  app.get('/v1/workers', { schema: routeSchema('listWorkers', ['200']) }, async (req) => {
+  app.get('/v1/workers', { schema: routeSchema('listWorkers') }, async (req) => {
     requireOperator(req, config);
     return {
       timeout_ms: config.workerTimeoutMs,
@@ -48,7 +46,7 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
     };
   });
 
-  app.get('/healthz', { schema: routeSchema('health', ['200', '503']) }, async (_req, reply) => {
+  app.get('/healthz', { schema: routeSchema('health') }, async (_req, reply) => {
     try {
       await redis.ping();
       return { ok: true, redis: true, workers: await liveWorkerCount(redis, config.prefix, config.workerTimeoutMs) };

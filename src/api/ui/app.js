@@ -58,7 +58,7 @@ function el(tag, attrs = {}, ...children) {
 
 /** A task's group for its colour, as Dask's key_split: "inc-3", "inc_3", "('inc', 3)" are all "inc". */
 function keyGroup(key) {
-  const m = /^[\s(\['"]*([A-Za-z_][\w.-]*?)(?:[-_]?\d+)?(?:[\s,'")\]]|$)/.exec(key);
+  const m = /^[\s(['"]*([A-Za-z_][\w.-]*?)(?:[-_]?\d+)?(?:[\s,'")\]]|$)/.exec(key);
   return m ? m[1] : key;
 }
 
@@ -466,9 +466,21 @@ async function showWorkers() {
         el('td', { class: 'num', textContent: String(w.tasks_failed) }),
         el('td', { class: 'num', textContent: duration(now - w.started) }),
         el('td', { class: 'num', textContent: `${duration(Math.max(0, now - w.heartbeat))} ago` }),
+        el('td', { class: 'pools', textContent: poolsText(w) }),
       ),
     ),
   );
+}
+
+/** The pools a worker serves, each with its executors: "default, python (2 python executors)". */
+function poolsText(w) {
+  const executors = new Map((w.executors ?? []).map((e) => [e.pool, e]));
+  return w.pools
+    .map((pool) => {
+      const e = executors.get(pool);
+      return e ? `${pool} (${e.processes} ${e.lang} executor${e.processes === 1 ? '' : 's'})` : pool;
+    })
+    .join(', ');
 }
 
 // ------------------------------------------------------------------ the loop
@@ -502,7 +514,7 @@ function every(ms, fn) {
     }
     setTimeout(run, ms);
   };
-  run();
+  void run(); // it catches what fn throws
 }
 
 $('token-form').addEventListener('submit', (ev) => {

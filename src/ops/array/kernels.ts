@@ -58,7 +58,7 @@ export function extremeKernel(x: NumericArray, { outer, n, inner }: Layout, min:
         for (let p = o * n; p < end; p++) {
           const v = x[p];
           if (v < e) e = v;
-          else if (v !== v) {
+          else if (Number.isNaN(v)) {
             e = NaN;
             break;
           }
@@ -67,7 +67,7 @@ export function extremeKernel(x: NumericArray, { outer, n, inner }: Layout, min:
         for (let p = o * n; p < end; p++) {
           const v = x[p];
           if (v > e) e = v;
-          else if (v !== v) {
+          else if (Number.isNaN(v)) {
             e = NaN;
             break;
           }
@@ -81,7 +81,7 @@ export function extremeKernel(x: NumericArray, { outer, n, inner }: Layout, min:
     for (let k = 0; k < n; k++) {
       for (let i = 0, p = (o * n + k) * inner, q = o * inner; i < inner; i++) {
         const v = x[p + i];
-        if ((min ? v < out[q + i] : v > out[q + i]) || v !== v) out[q + i] = v;
+        if ((min ? v < out[q + i] : v > out[q + i]) || Number.isNaN(v)) out[q + i] = v;
       }
     }
   }

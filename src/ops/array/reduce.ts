@@ -35,8 +35,7 @@ function readMoments(op: string, v: unknown, what: string): { m: Moments; shape:
     throw new OpArgumentError(`${op}: ${what} must be ${usage}, got ${typeName(v)}.`);
   const rec = v as Record<string, unknown>;
   for (const f of REQUIRED_FIELDS)
-    if (!Object.prototype.hasOwnProperty.call(rec, f))
-      throw new OpArgumentError(`${op}: ${what} has no field "${f}"; it must be ${usage}.`);
+    if (!Object.hasOwn(rec, f)) throw new OpArgumentError(`${op}: ${what} has no field "${f}"; it must be ${usage}.`);
   if (typeof rec.count === 'number') {
     const m = {} as Moments;
     for (const f of MOMENT_FIELDS) {

@@ -20,7 +20,11 @@ export const buildOps: OpDefinition[] = [
       rows.forEach((r, i) => {
         if (typeof r !== 'object' || r === null || Array.isArray(r) || ArrayBuffer.isView(r))
           throw new FrameError(`rows[${i}] is ${describe(r)}; each row is an object {column: value}.`);
-        for (const k of Object.keys(r)) if (!seen.has(k)) seen.add(k), names.push(k);
+        for (const k of Object.keys(r)) {
+          if (seen.has(k)) continue;
+          seen.add(k);
+          names.push(k);
+        }
       });
       return new Frame(
         names.map(

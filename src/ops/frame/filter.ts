@@ -5,7 +5,7 @@
  * expressions over columns and numbers. Both forms are plain JSON, checked
  * here with error messages that give the path of the bad part.
  */
-import { Frame, FrameError, describe, isMissing, type Column } from '../../shared/values/frame.ts';
+import { type Frame, FrameError, describe, isMissing, type Column } from '../../shared/values/frame.ts';
 import type { OpDefinition } from '../registry.ts';
 import { asFrame, frameOp, sameKind, type Scalar } from './args.ts';
 

@@ -122,7 +122,7 @@ function groupbyPartial(f: Frame, spec: GroupSpec): Frame {
     for (let i = 0; i < c.length; i++) {
       const g = ids[i];
       const v = c[i];
-      if (g < 0 || v !== v) continue;
+      if (g < 0 || Number.isNaN(v)) continue;
       count[g]++;
       sum[g] += v;
       if (!(v >= min[g])) min[g] = v;
@@ -136,7 +136,7 @@ function groupbyPartial(f: Frame, spec: GroupSpec): Frame {
       for (let i = 0; i < c.length; i++) {
         const g = ids[i];
         const v = c[i];
-        if (g < 0 || v !== v) continue;
+        if (g < 0 || Number.isNaN(v)) continue;
         const d = v - mean[g];
         m2[g] += d * d;
       }

@@ -23,7 +23,7 @@ export function rowCodes(fs: Frame[], by: string[]): { codes: Int32Array[]; coun
       const out = new Int32Array(c.length);
       for (let i = 0; i < c.length; i++) {
         const v = c[i];
-        if (v === null || v !== v) {
+        if (v === null || Number.isNaN(v)) {
           out[i] = -1;
           continue;
         }

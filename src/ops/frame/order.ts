@@ -21,7 +21,7 @@ function ascendingList(v: unknown, n: number): boolean[] {
 
 function sampleQuantiles(c: Column, q: number[]): Scalar[] {
   const vals = (
-    isNumericColumn(c) ? Array.from(c).filter((v) => v === v) : (c.filter((v) => v !== null) as string[])
+    isNumericColumn(c) ? Array.from(c).filter((v) => !Number.isNaN(v)) : (c.filter((v) => v !== null) as string[])
   ) as (number | string)[];
   if (vals.length === 0) return [];
   const numeric = isNumericColumn(c);

@@ -4,7 +4,7 @@
  * process) or by range against k - 1 sorted boundaries. hashPart's algorithm
  * (FNV-1a, then murmur3's fmix32) is specified in docs/dataframes.md.
  */
-import { Frame, FrameError, describe, isMissing, type Column } from '../../shared/values/frame.ts';
+import { type Frame, FrameError, describe, isMissing, type Column } from '../../shared/values/frame.ts';
 import type { OpDefinition } from '../registry.ts';
 import { asFrame, columnName, frameOp, integer, sameKind, type Scalar } from './args.ts';
 

@@ -55,10 +55,10 @@ function argsortNumeric(c: NumericColumn, ascending: boolean): Int32Array {
   const n = c.length;
   let a = new Int32Array(n);
   let m = 0;
-  for (let i = 0; i < n; i++) if (c[i] === c[i]) a[m++] = i;
+  for (let i = 0; i < n; i++) if (!Number.isNaN(c[i])) a[m++] = i;
   if (m < n) {
     let t = m;
-    for (let i = 0; i < n; i++) if (c[i] !== c[i]) a[t++] = i;
+    for (let i = 0; i < n; i++) if (Number.isNaN(c[i])) a[t++] = i;
   }
   const tail = a.slice(m);
   let ka = new Float64Array(m);
@@ -89,11 +89,22 @@ function argsortNumeric(c: NumericColumn, ascending: boolean): Int32Array {
       let j = mid;
       let k = lo;
       while (i < mid && j < hi) {
-        if (ka[j] < ka[i]) (kb[k] = ka[j]), (b[k++] = a[j++]);
-        else (kb[k] = ka[i]), (b[k++] = a[i++]);
+        if (ka[j] < ka[i]) {
+          kb[k] = ka[j];
+          b[k++] = a[j++];
+        } else {
+          kb[k] = ka[i];
+          b[k++] = a[i++];
+        }
       }
-      while (i < mid) (kb[k] = ka[i]), (b[k++] = a[i++]);
-      while (j < hi) (kb[k] = ka[j]), (b[k++] = a[j++]);
+      for (; i < mid; i++, k++) {
+        kb[k] = ka[i];
+        b[k] = a[i];
+      }
+      for (; j < hi; j++, k++) {
+        kb[k] = ka[j];
+        b[k] = a[j];
+      }
     }
     [a, b] = [b, a];
     [ka, kb] = [kb, ka];

@@ -30,7 +30,7 @@ while #todo > 0 and visited < limit do
     if redis.call('GETBIT', KEYS[4], idx) == 1 then
       local spec = redis.call('HGET', KEYS[2], idx)
       if spec then
-        local outs = specHeader(spec)[3]
+        local outs = specHeader(spec)[SPEC.outs]
         for j = 1, #outs do todo[#todo + 1] = outs[j] end
       end
     elseif not redis.call('HGET', KEYS[3], idx) then

@@ -21,5 +21,5 @@ if not spec then return {} end
 loadStoreConfig(ARGV[1])
 local base = string.sub(KEYS[2], 1, -5)
 local out = { spec }
-appendInputs(out, specHeader(spec)[2], base, graphOf(base), ARGV[1], nowMs(), { left = 0, big = true })
+appendInputs(out, specHeader(spec)[SPEC.deps], base, graphOf(base), ARGV[1], nowMs(), { left = 0, big = true })
 return out

@@ -323,7 +323,7 @@ export function frameUnpack(payload: Uint8Array): Frame {
 
 /** Whether a value looks like the JSON form (has a `$frame` field). */
 export function isFrameJSON(v: unknown): v is { $frame: unknown } {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, '$frame');
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.hasOwn(v, '$frame');
 }
 
 /** Parses `{"$frame": {"columns": {name: [values]}}}`; errors name the JSON path. */

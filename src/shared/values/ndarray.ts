@@ -72,7 +72,7 @@ export class NDArrayFormatError extends Error {
 }
 
 export function isDType(v: unknown): v is DType {
-  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(INFO, v);
+  return typeof v === 'string' && Object.hasOwn(INFO, v);
 }
 
 export function isIntegerDType(dtype: DType): boolean {
@@ -200,6 +200,25 @@ function binHeaderLength(n: number): number {
   return n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
 }
 
+/** First bytes of MessagePack's ext 8/16/32 and bin 8/16/32 forms. */
+const EXT_FORMS = [0xc7, 0xc8, 0xc9] as const;
+const BIN_FORMS = [0xc4, 0xc5, 0xc6] as const;
+
+/** Writes the first byte of the 8-, 16- or 32-bit form that fits `n`, then `n`; returns the offset after it. */
+function writeLength(out: Buffer, at: number, forms: readonly [number, number, number], n: number): number {
+  if (n < 0x100) {
+    out[at] = forms[0];
+    out[at + 1] = n;
+    return at + 2;
+  }
+  if (n < 0x10000) {
+    out[at] = forms[1];
+    return out.writeUInt16BE(n, at + 1);
+  }
+  out[at] = forms[2];
+  return out.writeUInt32BE(n, at + 1);
+}
+
 function ndarrayEncode(a: NDArray, asValue: boolean): Buffer {
   const { data } = a;
   const n = data.byteLength;
@@ -223,24 +242,27 @@ function ndarrayEncode(a: NDArray, asValue: boolean): Buffer {
   if (asValue) {
     const fixed = [1, 2, 4, 8, 16].indexOf(payloadLength);
     if (fixed >= 0) out[at++] = 0xd4 + fixed;
-    else if (payloadLength < 0x100) (out[at++] = 0xc7), (out[at++] = payloadLength);
-    else if (payloadLength < 0x10000) (out[at++] = 0xc8), out.writeUInt16BE(payloadLength, at), (at += 2);
-    else (out[at++] = 0xc9), out.writeUInt32BE(payloadLength, at), (at += 4);
+    else at = writeLength(out, at, EXT_FORMS, payloadLength);
     out[at++] = NDARRAY_EXTENSION_TYPE;
   }
   // A fixarray of 3 (not 2), or array16.
-  if (pad & 2) (out[at++] = 0xdc), (out[at++] = 0), (out[at++] = 3);
-  else out[at++] = 0x93;
+  if (pad & 2) {
+    out[at++] = 0xdc;
+    at = out.writeUInt16BE(3, at);
+  } else out[at++] = 0x93;
   // The dtype: fixstr, or str8.
-  if (pad & 1) (out[at++] = 0xd9), (out[at++] = a.dtype.length), (at += out.write(a.dtype, at, 'latin1'));
-  else at += head.copy(out, at, 1, dtypeEnd);
+  if (pad & 1) {
+    out[at++] = 0xd9;
+    out[at++] = a.dtype.length;
+    at += out.write(a.dtype, at, 'latin1');
+  } else at += head.copy(out, at, 1, dtypeEnd);
   // The shape: its header as msgpackr wrote it, or array32; then its integers.
-  if (pad & 4) (out[at++] = 0xdd), out.writeUInt32BE(a.shape.length, at), (at += 4);
-  else at += head.copy(out, at, dtypeEnd, dtypeEnd + shapeHeader);
+  if (pad & 4) {
+    out[at++] = 0xdd;
+    at = out.writeUInt32BE(a.shape.length, at);
+  } else at += head.copy(out, at, dtypeEnd, dtypeEnd + shapeHeader);
   at += head.copy(out, at, dtypeEnd + shapeHeader);
-  if (n < 0x100) (out[at++] = 0xc4), (out[at++] = n);
-  else if (n < 0x10000) (out[at++] = 0xc5), out.writeUInt16BE(n, at), (at += 2);
-  else (out[at++] = 0xc6), out.writeUInt32BE(n, at), (at += 4);
+  at = writeLength(out, at, BIN_FORMS, n);
   out.set(new Uint8Array(data.buffer, data.byteOffset, n), at);
   const width = data.BYTES_PER_ELEMENT;
   if (!LITTLE_ENDIAN && width > 1) for (let i = at; i < at + n; i += width) out.subarray(i, i + width).reverse();
@@ -275,9 +297,7 @@ export function ndarrayFromWire(w: unknown): NDArray {
 
 /** True for anything shaped like the JSON form (checked in full by fromJSONForm). */
 export function isNDArrayJSON(v: unknown): v is { $ndarray: unknown } {
-  return (
-    typeof v === 'object' && v !== null && !Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, '$ndarray')
-  );
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.hasOwn(v, '$ndarray');
 }
 
 /**

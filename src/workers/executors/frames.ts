@@ -10,12 +10,75 @@ export const MAX_FRAME = 2 ** 31 - 1;
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' as 'bigint' });
 
-export function encodeFrame(message: unknown): Buffer {
-  const body = packr.pack(message);
-  const out = Buffer.allocUnsafe(4 + body.length);
-  out.writeUInt32BE(body.length, 0);
-  body.copy(out, 4);
-  return out;
+/** Byte strings at least this long are written as their own chunk, never copied into the frame. */
+const OWN_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * A frame as chunks to write one after the other, for a message whose big
+ * byte strings (inputs of megabytes) must not be copied: the MessagePack of
+ * `message` is built around them, each written with a `bin` header and then
+ * as itself. Maps, arrays, strings, numbers, booleans, null and bytes only.
+ */
+export function encodeFrameChunks(message: unknown): Buffer[] {
+  const chunks: Buffer[] = [];
+  let small: Buffer[] = [];
+  let size = 0;
+  const put = (b: Buffer) => {
+    small.push(b);
+    size += b.length;
+  };
+  const write = (v: unknown): void => {
+    if (v instanceof Uint8Array) {
+      const bytes = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      put(binHeader(bytes.length));
+      if (bytes.length < OWN_CHUNK_BYTES) {
+        put(bytes);
+        return;
+      }
+      chunks.push(Buffer.concat(small));
+      small = [];
+      chunks.push(bytes);
+      size += bytes.length;
+    } else if (Array.isArray(v)) {
+      put(header(v.length, 0x90, 0xdc, 0xdd, 15));
+      for (const item of v) write(item);
+    } else if (v !== null && typeof v === 'object') {
+      const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+      put(header(entries.length, 0x80, 0xde, 0xdf, 15));
+      for (const [name, item] of entries) {
+        put(packr.pack(name));
+        write(item);
+      }
+    } else put(packr.pack(v));
+  };
+  write(message);
+  chunks.push(Buffer.concat(small));
+  const length = Buffer.allocUnsafe(4);
+  length.writeUInt32BE(size, 0);
+  return [length, ...chunks];
+}
+
+function binHeader(n: number): Buffer {
+  if (n < 0x100) return Buffer.from([0xc4, n]);
+  const b = Buffer.allocUnsafe(n < 0x10000 ? 3 : 5);
+  if (n < 0x10000) {
+    b[0] = 0xc5;
+    b.writeUInt16BE(n, 1);
+  } else {
+    b[0] = 0xc6;
+    b.writeUInt32BE(n, 1);
+  }
+  return b;
+}
+
+/** A MessagePack array or map header: fix form up to `fixMax` entries, then 16- and 32-bit forms. */
+function header(n: number, fix: number, h16: number, h32: number, fixMax: number): Buffer {
+  if (n <= fixMax) return Buffer.from([fix | n]);
+  const b = Buffer.allocUnsafe(n < 0x10000 ? 3 : 5);
+  b[0] = n < 0x10000 ? h16 : h32;
+  if (n < 0x10000) b.writeUInt16BE(n, 1);
+  else b.writeUInt32BE(n, 1);
+  return b;
 }
 
 export class FrameError extends Error {

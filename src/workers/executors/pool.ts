@@ -183,7 +183,10 @@ export class ExecutorPool implements Evaluator {
 
   /** Gives a process back; a dead one is replaced first (after a delay when replacements keep dying at start). */
   private release(executor: ExecutorProcess): void {
-    if (executor.alive) return this.handBack(executor);
+    if (executor.alive) {
+      this.handBack(executor);
+      return;
+    }
     this.processes.delete(executor);
     if (this.closed) return;
     this.restarts++;

@@ -6,7 +6,7 @@
  * deadline has the process killed and rejects with ExecutorTimeoutError.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { encodeFrame, FrameReader } from './frames.ts';
+import { encodeFrameChunks, FrameReader } from './frames.ts';
 
 /** One task of a run frame, as the executor receives it. */
 export interface ExecutorTask {
@@ -63,6 +63,7 @@ export class ExecutorProcess {
   private running: { batch: number; resolve: (r: ExecutorResult[]) => void; reject: (e: Error) => void } | undefined;
   private nextBatch = 0;
   private exited = false;
+  private killed = false;
   /** Why the process ended, for the error of the batch it was running. */
   private ending = '';
   private readonly exit: Promise<void>;
@@ -142,14 +143,15 @@ export class ExecutorProcess {
     });
   }
 
+  /** False from the moment it is killed, before its exit is seen: a killed executor takes no batch. */
   get alive(): boolean {
-    return !this.exited;
+    return !this.exited && !this.killed;
   }
 
   /** Runs one batch; with `deadlineMs`, the process is killed at the deadline and the batch rejects with a timeout. */
   run(tasks: ExecutorTask[], deadlineMs?: number): Promise<ExecutorResult[]> {
     if (this.running) throw new Error('An executor runs one batch at a time.');
-    if (this.exited) return Promise.reject(new ExecutorDiedError(`The executor ${this.ending || 'has exited'}.`));
+    if (!this.alive) return Promise.reject(new ExecutorDiedError(`The executor ${this.ending || 'has exited'}.`));
     const batch = this.nextBatch++;
     return new Promise<ExecutorResult[]>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
@@ -177,11 +179,16 @@ export class ExecutorProcess {
           );
         }, deadlineMs);
       }
-      this.child.stdin!.write(encodeFrame({ t: 'run', batch, tasks }));
+      // Inputs of megabytes go to the pipe as they are, not copied into one frame buffer.
+      const stdin = this.child.stdin!;
+      stdin.cork();
+      for (const chunk of encodeFrameChunks({ t: 'run', batch, tasks })) stdin.write(chunk);
+      stdin.uncork();
     });
   }
 
   kill(): void {
+    this.killed = true;
     if (!this.exited) this.child.kill('SIGKILL');
   }
 

@@ -40,8 +40,8 @@ local function startTask(out, idx, specKey, doneKey, valsKey, prefix, now, budge
   local base = string.sub(valsKey, 1, -5)
   out[#out + 1] = 0
   out[#out + 1] = spec
-  appendInputs(out, header[2], base, graphOf(base), prefix, now, budget)
-  return header[1]
+  appendInputs(out, header[SPEC.deps], base, graphOf(base), prefix, now, budget)
+  return header[SPEC.key]
 end
 
 -- A task not started because the reply already holds budget.left's worth of

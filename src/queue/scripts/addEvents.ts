@@ -1,0 +1,28 @@
+/**
+ * The wrapper of addEvents-1.lua: appends an entry of events to a graph's
+ * stream, for the events the API writes (postsubmit of the first ready
+ * tasks, postsubmit_all, the finish of a graph with no task); the scripts
+ * add the others themselves.
+ */
+import type { ChainableCommander } from 'ioredis';
+import { graphKeys } from '../keys.ts';
+
+declare module '../scripts.ts' {
+  interface ScriptCommands {
+    addEvents(...args: ScriptArgs): Promise<null>;
+  }
+}
+
+/** Queues the entry on `pipe`, written with the rest of a registration. */
+export function addEvents(
+  pipe: ChainableCommander,
+  prefix: string,
+  graph: string,
+  type: string,
+  count: number,
+  details: unknown,
+): void {
+  // On a pipeline a script's command queues the call and returns the pipeline (no promise).
+  const queued = pipe as unknown as { addEvents(...args: (string | number)[]): ChainableCommander };
+  queued.addEvents(graphKeys(prefix, graph).meta, type, count, JSON.stringify(details));
+}

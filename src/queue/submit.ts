@@ -1,0 +1,247 @@
+/**
+ * Submitting a graph: everything POST /v1/graphs does between the request
+ * body and the answer, in one place the route calls and a test can call
+ * without HTTP. The steps, in order; each may refuse the graph:
+ *
+ *    1. the request's shape: a graph or layers, not both
+ *    2. parse the graph and its keys (src/graph/parse.ts)
+ *    3. may the tenant run foreign code? (`$call`, WEFT_CODE_TENANTS);
+ *       `persist` is not given with `wait`
+ *    4. webhook and presubmit URLs are public addresses (src/net/targets.ts)
+ *    5. plan, once: check, cull, fuse, number (src/graph/plan.ts), with an op
+ *       catalogue fresh enough to know the graph's ops
+ *    6. the objects of other graphs it uses exist (unknown_object)
+ *    7. admission: the tenant's graphs in flight (too_many_graphs)
+ *    8. values known before it runs: the result cache and the presubmit hook
+ *       (known.ts), after every refusal, so a refused graph calls no hook
+ *    9. register the graph and its webhooks (graphs.ts, webhooks.ts)
+ *   10. wait for it to end, when asked (finished.ts)
+ *
+ * Nothing is written before step 7; an admission whose graph is not then
+ * registered is taken back.
+ */
+import type { Config } from '../config.ts';
+import { OPERATOR_TENANT } from '../config.ts';
+import { hasForeignCall } from '../graph/languages.ts';
+import { parseGraph, parseKeys, parseLayers } from '../graph/parse.ts';
+import { planGraph, type ObjectField, type Plan } from '../graph/plan.ts';
+import { graphTaskDefaults } from '../graph/task.ts';
+import { opsOf } from '../graph/template.ts';
+import { defaultLimits, type Graph, type GraphLimits, type KeySpec } from '../graph/types.ts';
+import { checkTarget } from '../net/targets.ts';
+import type { components } from '../shared/openapi-types.ts';
+import type { RequestContext } from '../store/tenants.ts';
+import type { FinishWatcher } from './finished.ts';
+import { newGraphId, oidTree, type GraphStore } from './graphs.ts';
+import { resolveKnownValues, type KnownValues } from './known.ts';
+import type { ObjectStore } from './objects.ts';
+import type { ScriptedRedis } from './scripts.ts';
+import type { Webhooks } from './webhooks.ts';
+import type { OpCatalog } from './workers.ts';
+
+export type GraphRequest = components['schemas']['GraphRequest'];
+
+/** Why a submission was refused, with the API's error code and the data the client needs. */
+export class SubmissionError extends Error {
+  override readonly name = 'SubmissionError';
+  constructor(
+    readonly code: 'invalid_request' | 'code_forbidden' | 'unknown_object' | 'too_many_graphs',
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** What submitting needs of the service. */
+export interface SubmitServices {
+  config: Pick<
+    Config,
+    | 'prefix'
+    | 'maxKeyBytes'
+    | 'maxTasks'
+    | 'maxValueBytes'
+    | 'maxGraphsInFlight'
+    | 'resultTtl'
+    | 'allowPrivateTargets'
+    | 'tokens'
+    | 'codeTenants'
+  >;
+  redis: ScriptedRedis;
+  graphs: GraphStore;
+  objects: ObjectStore;
+  ops: OpCatalog;
+  webhooks: Webhooks;
+  finished: FinishWatcher;
+}
+
+/** A registered graph: its id and its outputs (futures), and the fields of its output values (to read its result). */
+export interface Submitted {
+  id: string;
+  outputs: components['schemas']['Outputs'];
+  outputFields: ObjectField[];
+}
+
+export class GraphSubmitter {
+  constructor(private readonly s: SubmitServices) {}
+
+  /**
+   * Submits a graph for `request`'s tenant: from the request body to a
+   * registered graph (ended, when `wait` asked for it and it ended in time).
+   * `binary`: the body was MessagePack, so literals may be binary values.
+   */
+  async submit(request: RequestContext, body: GraphRequest, options: { binary?: boolean } = {}): Promise<Submitted> {
+    checkOneGraph(body);
+    const graph = this.parse(body, options.binary ?? false);
+    const keys = parseKeys(body.keys);
+    this.checkMayRunCode(request, graph);
+    checkPersistAlone(body);
+    await this.checkTargets(body);
+    const plan = await this.plan(graph, keys, body.options);
+    await this.checkObjectsExist(request, plan);
+    const id = newGraphId();
+    await this.admit(request, id);
+    let known: KnownValues;
+    const ttl = body.ttl ?? (body.persist ? 0 : this.s.config.resultTtl);
+    // Listening before registering: the graph cannot end unnoticed in between.
+    const watch = body.wait ? this.s.finished.watch(id) : undefined;
+    try {
+      try {
+        known = await this.knownValues(request, id, plan, body);
+        await this.s.graphs.register(request, known.plan, {
+          id,
+          ttl,
+          cache: known.cache,
+          counts: known.counts,
+          maxValueBytes: this.s.config.maxValueBytes,
+        });
+      } catch (err) {
+        await this.s.graphs.unadmit(request, id);
+        throw err;
+      }
+      // Deliveries replay the events from the first, so starting them after registration misses none.
+      if (body.callbacks?.length) await this.s.webhooks.register(id, body.callbacks, ttl);
+      if (watch && body.wait) await watch.ended(body.wait * 1000);
+    } finally {
+      watch?.stop();
+    }
+    return { id, outputs: oidTree(id, known.plan.outputs), outputFields: known.plan.outputIndexes };
+  }
+
+  private parse(body: GraphRequest, binary: boolean): Graph {
+    const limits: GraphLimits = {
+      ...defaultLimits,
+      maxKeyBytes: this.s.config.maxKeyBytes,
+      ...(binary ? { binary } : {}),
+    };
+    return body.graph !== undefined ? parseGraph(body.graph, limits) : parseLayers(body.layers, limits);
+  }
+
+  /** Without tokens everyone may (loopback only); with tokens, operators and the tenants in WEFT_CODE_TENANTS. */
+  private checkMayRunCode(request: RequestContext, graph: Graph): void {
+    const { tokens, codeTenants } = this.s.config;
+    const may =
+      tokens.size === 0 ||
+      request.tenant === OPERATOR_TENANT ||
+      codeTenants.has('*') ||
+      codeTenants.has(request.tenant);
+    if (!may && hasForeignCall(graph)) {
+      throw new SubmissionError(
+        'code_forbidden',
+        "The graph calls foreign callables ($call), which run the submitter's code on the workers; this tenant may not submit them. An operator allows tenants with WEFT_CODE_TENANTS.",
+        { tenant: request.tenant },
+      );
+    }
+  }
+
+  /** Webhook and presubmit URLs are checked before anything runs (and again when called: src/net/targets.ts). */
+  private async checkTargets(body: GraphRequest): Promise<void> {
+    const policy = { allowPrivate: this.s.config.allowPrivateTargets };
+    const checks = (body.callbacks ?? []).map((c, i) => checkTarget(c.url, policy, `callbacks[${i}].url`));
+    if (body.presubmit) checks.push(checkTarget(body.presubmit.url, policy, 'presubmit.url'));
+    await Promise.all(checks);
+  }
+
+  /**
+   * Plans the graph once. The op catalogue is a cache (a second old at most);
+   * when the graph calls an op it does not know, it is read again first, as a
+   * worker with new ops may just have started.
+   */
+  private async plan(graph: Graph, keys: KeySpec, options: GraphRequest['options']): Promise<Plan> {
+    const { ops } = this.s;
+    await ops.refreshIfOlderThan(1000);
+    if (callsUnknownOp(graph, ops.isKnown)) await ops.refreshIfOlderThan(100);
+    return planGraph(graph, keys, {
+      isKnownOp: ops.isKnown,
+      maxTasks: this.s.config.maxTasks,
+      fuse: options?.optimize?.fuse ?? true,
+      shuffle: options?.optimize?.shuffle ?? true,
+      taskDefaults: graphTaskDefaults(options),
+    });
+  }
+
+  /** A graph using objects that do not exist is refused before it runs (a release racing with this check fails the graph instead). */
+  private async checkObjectsExist(request: RequestContext, plan: Plan): Promise<void> {
+    const oids = new Set<string>();
+    for (const node of plan.nodes) if (node.kind === 'task') for (const oid of node.objects) oids.add(oid);
+    if (oids.size === 0) return;
+    const states = await this.s.objects.states(request, [...oids]);
+    const missing = [...oids].filter((_, i) => states[i] === null).slice(0, 20);
+    if (missing.length === 0) return;
+    throw new SubmissionError(
+      'unknown_object',
+      `The graph uses ${missing.length === 1 ? 'an object that does' : 'objects that do'} not exist (released, expired or never made): ${missing.join(', ')}.`,
+      { objects: missing },
+    );
+  }
+
+  private async admit(request: RequestContext, id: string): Promise<void> {
+    const limit = this.s.config.maxGraphsInFlight;
+    if (await this.s.graphs.admit(request, id, limit)) return;
+    throw new SubmissionError(
+      'too_many_graphs',
+      `This tenant already has ${limit} graphs queued or running (WEFT_MAX_GRAPHS_IN_FLIGHT); submit more when some have ended.`,
+      { limit },
+    );
+  }
+
+  private knownValues(request: RequestContext, id: string, plan: Plan, body: GraphRequest): Promise<KnownValues> {
+    const { redis, config, ops } = this.s;
+    return resolveKnownValues(
+      {
+        redis,
+        prefix: config.prefix,
+        ops,
+        targets: { allowPrivate: config.allowPrivateTargets },
+        maxValueBytes: config.maxValueBytes,
+      },
+      request,
+      id,
+      plan,
+      { cache: body.options?.cache === true, presubmit: body.presubmit },
+    );
+  }
+}
+
+function checkOneGraph(body: GraphRequest): void {
+  if ((body.graph === undefined) === (body.layers === undefined))
+    throw new SubmissionError(
+      'invalid_request',
+      'Give the graph as exactly one of "graph" (keys to nodes) or "layers" (a high-level graph).',
+    );
+}
+
+function checkPersistAlone(body: GraphRequest): void {
+  if (body.persist && body.wait)
+    throw new SubmissionError(
+      'invalid_request',
+      'persist answers as soon as the graph is registered; leave out "wait" (fetch results with GET /v1/objects/{oid}?wait=...).',
+    );
+}
+
+/** Whether the graph calls an op the catalogue does not know (as of its last refresh). */
+function callsUnknownOp(graph: Graph, isKnown: (op: string) => boolean): boolean {
+  const ops = new Set<string>();
+  for (const node of graph.values()) opsOf(node, ops);
+  return [...ops].some((op) => !isKnown(op));
+}

@@ -1,0 +1,95 @@
+/**
+ * The Redis protocol has one owner per part: each Lua script one TypeScript
+ * wrapper (src/queue/scripts/<name>.ts), the only code that calls it; key
+ * names one module (src/queue/keys.ts); the spec header one description
+ * (SPEC_HEADER in src/queue/spec.ts), which the scripts' field numbers and
+ * docs/architecture.md follow.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { unpack } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import { decodeSpec, encodeSpec, SPEC_HEADER, type TaskSpec } from '../src/queue/spec.ts';
+
+const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
+
+describe('the task spec header', () => {
+  const spec: TaskSpec = {
+    key: 'k',
+    deps: [1, [2, 0], 'g.3'],
+    outs: [4],
+    template: [0, 'x'] as never,
+    returns: 3,
+    cache: 'fp',
+    retries: 2,
+    timeoutMs: 500,
+    lang: 'python',
+  };
+
+  it('is written in the order of SPEC_HEADER, and read back', () => {
+    const bytes = encodeSpec(spec);
+    const header = unpack(bytes.subarray(4, 4 + bytes.readUInt32BE(0))) as unknown[];
+    expect(header).toEqual(SPEC_HEADER.map((field) => spec[field]));
+    const { cache: _cache, ...rest } = spec;
+    const { templateBytes, ...decoded } = decodeSpec(bytes);
+    expect(decoded).toEqual(rest);
+    expect(unpack(templateBytes!)).toEqual(spec.template);
+  });
+
+  it('the scripts number the fields they read as SPEC_HEADER orders them', () => {
+    const table = /local SPEC = \{([^}]*)\}/.exec(read('src/queue/scripts/includes/specHeader.lua'))![1];
+    const numbered = [...table.matchAll(/(\w+) = (\d+)/g)].map(([, name, n]) => [name, Number(n)]);
+    expect(numbered.length).toBeGreaterThan(0);
+    for (const [name, n] of numbered) expect(SPEC_HEADER.indexOf(name as never) + 1, String(name)).toBe(n);
+  });
+
+  it('docs/architecture.md names the same fields', () => {
+    const row = read('docs/architecture.md')
+      .split('\n')
+      .find((line) => line.startsWith('| `P:{g}:spec`'))!;
+    const fields = /msgpack \[([^\]]*)\]/
+      .exec(row)![1]
+      .split(',')
+      .map((f) => f.trim());
+    expect(fields).toEqual([...SPEC_HEADER]);
+  });
+});
+
+const sources = (dir: string): { path: string; text: string }[] =>
+  (readdirSync(new URL(`../${dir}`, import.meta.url), { recursive: true }) as string[])
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => ({ path: join(dir, f), text: read(join(dir, f)) }));
+
+const scripts = readdirSync(new URL('../src/queue/scripts', import.meta.url))
+  .filter((f) => f.endsWith('.lua'))
+  .map((f) => f.replace(/-\d+\.lua$/, ''));
+
+describe('one wrapper per script', () => {
+  it('every script has a wrapper beside it, which declares its command', () => {
+    for (const name of scripts) {
+      const wrapper = read(`src/queue/scripts/${name}.ts`);
+      expect(wrapper, name).toMatch(new RegExp(`${name}-\\d+\\.lua`));
+      expect(wrapper, name).toMatch(new RegExp(`interface ScriptCommands \\{\\s+${name}(Buffer)?\\(`));
+    }
+  });
+
+  it('only its wrapper calls a script', () => {
+    const code = [...sources('src'), ...sources('bench'), ...sources('test')];
+    for (const name of scripts) {
+      const call = new RegExp(`\\.${name}(Buffer)?\\(`);
+      const callers = code.filter((f) => call.test(f.text)).map((f) => f.path);
+      expect(callers, name).toEqual([join('src/queue/scripts', `${name}.ts`)]);
+    }
+  });
+});
+
+describe('key names', () => {
+  it('no server code builds a key from the prefix but src/queue/keys.ts', () => {
+    const builders = sources('src')
+      // The SDK's "prefix" names graph keys, not Redis keys.
+      .filter((f) => f.path !== join('src/queue', 'keys.ts') && !f.path.startsWith(join('src', 'client')))
+      .filter((f) => /`\$\{[\w.]*prefix\}:|prefix \+ ':/i.test(f.text))
+      .map((f) => f.path);
+    expect(builders).toEqual([]);
+  });
+});

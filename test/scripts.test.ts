@@ -1,0 +1,329 @@
+/**
+ * The scheduling scripts, called directly through their wrappers on a real
+ * Redis (no worker, no API): each test registers a small graph as the API
+ * does, then drives the script and checks its reply and what it left in
+ * Redis. End-to-end tests cover the same scripts through workers; these pin
+ * down each one's contract (its header in src/queue/scripts/*.lua).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseGraph } from '../src/graph/parse.ts';
+import { planGraph, type Plan } from '../src/graph/plan.ts';
+import { TaskQueue } from '../src/queue/dispatch.ts';
+import { GraphStore } from '../src/queue/graphs.ts';
+import { graphKeys, statsKey } from '../src/queue/keys.ts';
+import { ObjectStore } from '../src/queue/objects.ts';
+import { withScripts, type ScriptedRedis } from '../src/queue/scripts.ts';
+import { completeTasks } from '../src/queue/scripts/completeTasks.ts';
+import { endGraph } from '../src/queue/scripts/endGraph.ts';
+import { findLostTasks } from '../src/queue/scripts/findLostTasks.ts';
+import { linkObjects } from '../src/queue/scripts/linkObjects.ts';
+import { releaseObject } from '../src/queue/scripts/releaseObject.ts';
+import { retryTask } from '../src/queue/scripts/retryTask.ts';
+import { startTasks } from '../src/queue/scripts/startTasks.ts';
+import type { TaskResult } from '../src/queue/started.ts';
+import { decodeValue, encodeValue } from '../src/shared/codec.ts';
+import { SpillFiles } from '../src/store/spill.ts';
+
+const PREFIX = `s${randomBytes(4).toString('hex')}`;
+const runner = { worker: 'w1', attempt: 1 };
+const MAX_BYTES = 8 * 1024 * 1024;
+let redis: ScriptedRedis;
+let queue: TaskQueue;
+let graphs: GraphStore;
+
+beforeAll(() => {
+  redis = withScripts(new Redis(inject('redisUrl')));
+  queue = new TaskQueue(redis, PREFIX, { bundleMax: 64, bundleSpread: 1 });
+  const files = new SpillFiles(mkdtempSync(join(tmpdir(), 'weft-scripts-')));
+  graphs = new GraphStore(redis, PREFIX, queue, new ObjectStore(redis, PREFIX, files));
+});
+afterAll(async () => {
+  await queue?.close();
+  redis?.disconnect();
+});
+
+/** Registers a graph as the API does (unfused, so every key is its own task); returns its id and a key -> node index map. */
+async function register(
+  graph: Record<string, unknown>,
+  keys: string | string[],
+): Promise<{ id: string; plan: Plan; at: (key: string) => number }> {
+  const plan = planGraph(parseGraph(graph), keys, { fuse: false });
+  const { id } = await graphs.register({ tenant: '' }, plan, { ttl: 600 });
+  return { id, plan, at: (key) => plan.nodes.findIndex((n) => n.key === key) };
+}
+
+const inc = (ref: string) => ({ $op: 'inc', args: [{ $ref: ref }] });
+const result = (index: number, value: unknown): TaskResult => [index, 1.5, [encodeValue(value)]];
+const meta = async (id: string) => redis.hgetall(graphKeys(PREFIX, id).meta);
+const start = (graph: string, tasks: number[]) =>
+  startTasks(redis, PREFIX, { graph, tasks, runner, tag: 0, maxBytes: MAX_BYTES });
+const complete = (graph: string, results: TaskResult[], take = 0, pools = ['default']) =>
+  completeTasks(redis, PREFIX, { graph, results, take, spread: 1, maxBytes: MAX_BYTES, runner, pools });
+
+describe('completeTasks', () => {
+  it('stores a result, counts down its dependent and returns it ready for the queue', async () => {
+    const g = await register({ x: 1, a: inc('x'), b: inc('a') }, 'b');
+    expect(g.plan.ready).toEqual([g.at('a')]);
+    await start(g.id, [g.at('a')]);
+    const done = await complete(g.id, [result(g.at('a'), 2)]);
+    expect(done).toMatchObject({ status: 'running', elsewhere: [], skipped: [] });
+    expect(done.ready.tasks).toEqual([g.at('b')]);
+    expect(done.next.run).toEqual([]);
+    expect(decodeValue((await redis.hgetBuffer(graphKeys(PREFIX, g.id).vals, String(g.at('a'))))!)).toBe(2);
+    expect(await meta(g.id)).toMatchObject({ done: '1', running: '0' });
+  });
+
+  it('with take, starts the ready task for the caller, its input in the reply', async () => {
+    const g = await register({ x: 1, a: inc('x'), b: inc('a') }, 'b');
+    await start(g.id, [g.at('a')]);
+    const done = await complete(g.id, [result(g.at('a'), 2)], 1);
+    expect(done.ready.tasks).toEqual([]);
+    expect(done.next.status).toBe('running');
+    expect(done.next.run.map((t) => [t.index, t.key])).toEqual([[g.at('b'), 'b']]);
+    expect(decodeValue(done.next.run[0].inputs[0]!)).toBe(2);
+    expect((await meta(g.id)).running).toBe('1');
+  });
+
+  it('the last task ends the graph done: the intermediate is freed, the output kept', async () => {
+    const g = await register({ x: 1, a: inc('x'), b: inc('a') }, 'b');
+    await start(g.id, [g.at('a')]);
+    await complete(g.id, [result(g.at('a'), 2)]);
+    await start(g.id, [g.at('b')]);
+    const done = await complete(g.id, [result(g.at('b'), 3)]);
+    expect(done.status).toBe('done');
+    expect(await meta(g.id)).toMatchObject({ status: 'done', done: '2' });
+    const k = graphKeys(PREFIX, g.id);
+    expect(await redis.hexists(k.vals, String(g.at('a')))).toBe(0);
+    expect(decodeValue((await redis.hgetBuffer(k.vals, String(g.at('b'))))!)).toBe(3);
+    expect(await redis.exists(k.spec, k.pend, k.done)).toBe(0);
+  });
+
+  it('a task completed twice is skipped the second time and counted once', async () => {
+    const g = await register({ x: 1, a: inc('x'), b: inc('a') }, 'b');
+    await start(g.id, [g.at('a')]);
+    await complete(g.id, [result(g.at('a'), 2)]);
+    const again = await complete(g.id, [result(g.at('a'), 99)]);
+    expect(again.skipped).toEqual([g.at('a')]);
+    expect(again.ready.tasks).toEqual([]);
+    expect(decodeValue((await redis.hgetBuffer(graphKeys(PREFIX, g.id).vals, String(g.at('a'))))!)).toBe(2);
+    expect((await meta(g.id)).done).toBe('1');
+  });
+
+  it('a value over 256 KiB is staged with HSET and moved into place; a second completion or an ended graph leaves no staging field', async () => {
+    const big = new Float64Array(64 * 1024).fill(3); // 512 KiB
+    const g = await register(
+      { x: 1, a: inc('x'), b: inc('x'), c: { $op: 'add', args: [{ $ref: 'a' }, { $ref: 'b' }] } },
+      'c',
+    );
+    const vals = graphKeys(PREFIX, g.id).vals;
+    await start(g.id, [g.at('a'), g.at('b')]);
+    expect((await complete(g.id, [result(g.at('a'), big)])).status).toBe('running');
+    expect(decodeValue((await redis.hgetBuffer(vals, String(g.at('a'))))!)).toEqual(big);
+    // Done already: the staged copy of the second completion is dropped and the first value stays.
+    const again = await complete(g.id, [result(g.at('a'), new Float64Array(64 * 1024).fill(9))]);
+    expect(again.skipped).toEqual([g.at('a')]);
+    expect(decodeValue((await redis.hgetBuffer(vals, String(g.at('a'))))!)).toEqual(big);
+    await endGraph(redis, PREFIX, { graph: g.id, status: 'cancelled', error: { message: 'stop' } });
+    expect((await complete(g.id, [result(g.at('b'), big)])).status).toBe('cancelled');
+    const fields = await redis.hkeys(vals);
+    expect(fields.filter((f) => f.startsWith('~'))).toEqual([]);
+  });
+
+  it('a graph that has ended writes nothing and answers its status', async () => {
+    const g = await register({ x: 1, a: inc('x'), b: inc('a') }, 'b');
+    await endGraph(redis, PREFIX, { graph: g.id, status: 'cancelled', error: { message: 'stop' } });
+    const done = await complete(g.id, [result(g.at('a'), 2)]);
+    expect(done).toMatchObject({ status: 'cancelled', ready: { tasks: [] }, elsewhere: [], skipped: [] });
+    expect(await redis.hexists(graphKeys(PREFIX, g.id).vals, String(g.at('a')))).toBe(0);
+  });
+
+  it('a ready task of a pool the caller does not serve goes to the queue with its class', async () => {
+    const g = await register({ x: 1, a: inc('x'), b: { ...inc('a'), options: { pool: 'gpu', priority: 2 } } }, 'b');
+    await start(g.id, [g.at('a')]);
+    const done = await complete(g.id, [result(g.at('a'), 2)], 1, ['default']);
+    expect(done.next.run).toEqual([]);
+    expect(done.ready).toEqual({ tasks: [g.at('b')], placement: { tag: 0, classes: ['gpu|2'] } });
+  });
+
+  it('stores each value of a multiple-return task under its own field', async () => {
+    const g = await register({ x: 1, s: { $op: 'split', args: [{ $ref: 'x' }], returns: 2 } }, 's');
+    const s = g.at('s');
+    await start(g.id, [s]);
+    const done = await complete(g.id, [[s, 1, [encodeValue('first'), encodeValue('second')]]]);
+    expect(done.status).toBe('done');
+    const vals = graphKeys(PREFIX, g.id).vals;
+    expect(decodeValue((await redis.hgetBuffer(vals, `${s}:1`))!)).toBe('second');
+  });
+
+  it('wakes a task of another graph that waits for the result as an $oid input', async () => {
+    const producer = await register({ x: 1, a: inc('x') }, 'a');
+    const consumer = await register({ y: { $op: 'inc', args: [{ $oid: `${producer.id}.${producer.at('a')}` }] } }, 'y');
+    // Registration linked the consumer: the object is still being computed, so its task waits.
+    expect(await redis.hget(graphKeys(PREFIX, producer.id).waiters, String(producer.at('a')))).toBe(
+      `${consumer.id} ${consumer.at('y')}`,
+    );
+    await start(producer.id, [producer.at('a')]);
+    const done = await complete(producer.id, [result(producer.at('a'), 2)]);
+    expect(done.elsewhere).toEqual([{ graph: consumer.id, task: consumer.at('y') }]);
+  });
+});
+
+describe('endGraph', () => {
+  it('fails a running graph: status, error, scheduling state dropped; a second end changes nothing', async () => {
+    const g = await register({ x: 1, a: inc('x'), b: inc('a') }, 'b');
+    const error = { message: 'boom', key: 'a', op: 'inc' };
+    expect(await endGraph(redis, PREFIX, { graph: g.id, status: 'failed', error })).toEqual({
+      ended: true,
+      waiting: [],
+    });
+    const m = await meta(g.id);
+    expect(m.status).toBe('failed');
+    expect(JSON.parse(m.error)).toEqual(error);
+    const k = graphKeys(PREFIX, g.id);
+    expect(await redis.exists(k.spec, k.pend, k.refs, k.done)).toBe(0);
+    expect(await endGraph(redis, PREFIX, { graph: g.id, status: 'cancelled', error })).toEqual({
+      ended: false,
+      status: 'failed',
+    });
+  });
+
+  it('names the graphs that wait for its outputs, for the caller to fail them', async () => {
+    const producer = await register({ x: 1, a: inc('x') }, 'a');
+    const oid = `${producer.id}.${producer.at('a')}`;
+    const consumer = await register({ y: { $op: 'inc', args: [{ $oid: oid }] } }, 'y');
+    const ended = await endGraph(redis, PREFIX, { graph: producer.id, status: 'cancelled', error: { message: 'no' } });
+    expect(ended).toEqual({ ended: true, waiting: [{ graph: consumer.id, oid }] });
+  });
+
+  it('answers missing for a graph that never existed', async () => {
+    expect(await endGraph(redis, PREFIX, { graph: 'nope', status: 'failed', error: { message: 'x' } })).toEqual({
+      ended: false,
+      status: 'missing',
+    });
+  });
+});
+
+describe('linkObjects', () => {
+  it('a ready object is pinned and its users are ready at once', async () => {
+    const producer = await register({ a: 5 }, 'a');
+    const oid = `${producer.id}.${producer.at('a')}`;
+    // A graph of its own whose task 7 waits for the object: GraphStore links the graphs it registers by
+    // itself, so this one is made by hand, and the reply is the test's to see.
+    const { id } = await register({ z: 0 }, 'z');
+    await redis.hset(graphKeys(PREFIX, id).pend, '7', 1);
+    const linked = await linkObjects(redis, PREFIX, { graph: id, users: new Map([[oid, [7]]]) });
+    expect(linked).toEqual({ outcome: 'linked', ready: [7] });
+    expect(await redis.hget(graphKeys(PREFIX, producer.id).pins, String(producer.at('a')))).toBe('1');
+    expect((await meta(id)).ext).toBe(oid);
+  });
+
+  it('an object still being computed gets the task as a waiter', async () => {
+    const producer = await register({ x: 1, a: inc('x') }, 'a');
+    const oid = `${producer.id}.${producer.at('a')}`;
+    const { id } = await register({ z: 0 }, 'z');
+    await redis.hset(graphKeys(PREFIX, id).pend, '3', 1);
+    expect(await linkObjects(redis, PREFIX, { graph: id, users: new Map([[oid, [3]]]) })).toEqual({
+      outcome: 'linked',
+      ready: [],
+    });
+    expect(await redis.hget(graphKeys(PREFIX, producer.id).waiters, String(producer.at('a')))).toBe(`${id} 3`);
+    expect((await meta(producer.id)).waited).toBe('1');
+  });
+
+  it('a missing object, or one whose graph failed, is reported with its id', async () => {
+    const { id } = await register({ z: 0 }, 'z');
+    expect(await linkObjects(redis, PREFIX, { graph: id, users: new Map([['nope.0', [1]]]) })).toEqual({
+      outcome: 'missing',
+      oid: 'nope.0',
+    });
+    const producer = await register({ x: 1, a: inc('x') }, 'a');
+    const error = { message: 'boom', key: 'a' };
+    await endGraph(redis, PREFIX, { graph: producer.id, status: 'failed', error });
+    const oid = `${producer.id}.${producer.at('a')}`;
+    expect(await linkObjects(redis, PREFIX, { graph: id, users: new Map([[oid, [1]]]) })).toEqual({
+      outcome: 'failed',
+      oid,
+      error,
+    });
+  });
+});
+
+describe('findLostTasks', () => {
+  it('walks down from finished tasks to the ready ones not finished', async () => {
+    const g = await register({ x: 1, a: inc('x'), b: inc('a'), c: inc('b') }, 'c');
+    await start(g.id, [g.at('a')]);
+    await complete(g.id, [result(g.at('a'), 2)]);
+    // b became ready, but (as if its worker died) was never enqueued.
+    expect(await findLostTasks(redis, PREFIX, { graph: g.id, finished: [g.at('a')], limit: 100 })).toEqual([g.at('b')]);
+  });
+
+  it('finds nothing in a graph that has ended', async () => {
+    const g = await register({ x: 1, a: inc('x'), b: inc('a') }, 'b');
+    await start(g.id, [g.at('a')]);
+    await complete(g.id, [result(g.at('a'), 2)]);
+    await endGraph(redis, PREFIX, { graph: g.id, status: 'cancelled', error: { message: 'stop' } });
+    expect(await findLostTasks(redis, PREFIX, { graph: g.id, finished: [g.at('a')], limit: 100 })).toEqual([]);
+  });
+});
+
+describe('retryTask', () => {
+  it('a running task stops counting as running, a posttask event says it runs again, the retry is counted', async () => {
+    const g = await register({ x: 1, a: inc('x') }, 'a');
+    await start(g.id, [g.at('a')]);
+    const retriesBefore = Number((await redis.hget(statsKey(PREFIX), 'task_retries')) ?? 0);
+    const error = { message: 'flaky', key: 'a', op: 'inc' };
+    expect(await retryTask(redis, PREFIX, { graph: g.id, key: 'a', ms: 2.5, runner, error })).toBe(true);
+    expect((await meta(g.id)).running).toBe('0');
+    expect(Number(await redis.hget(statsKey(PREFIX), 'task_retries'))).toBe(retriesBefore + 1);
+    const entries = await redis.xrange(graphKeys(PREFIX, g.id).events, '-', '+');
+    const last = entries.at(-1)![1];
+    expect(last[last.indexOf('t') + 1]).toBe('posttask');
+    expect(JSON.parse(last[last.indexOf('d') + 1])).toMatchObject({ k: ['a'], ok: false, retry: true, error });
+  });
+
+  it('a graph that has ended has nothing to retry', async () => {
+    const g = await register({ x: 1, a: inc('x') }, 'a');
+    await endGraph(redis, PREFIX, { graph: g.id, status: 'cancelled', error: { message: 'stop' } });
+    expect(await retryTask(redis, PREFIX, { graph: g.id, key: 'a', ms: 1, runner, error: { message: 'x' } })).toBe(
+      false,
+    );
+  });
+});
+
+describe('releaseObject', () => {
+  it('releases an output of a finished graph: its value goes, and with every output released the graph', async () => {
+    const g = await register({ x: 1, a: inc('x') }, 'a');
+    await start(g.id, [g.at('a')]);
+    await complete(g.id, [result(g.at('a'), 2)]);
+    const node = String(g.at('a'));
+    expect(await releaseObject(redis, PREFIX, { graph: g.id, node })).toBe(true);
+    const k = graphKeys(PREFIX, g.id);
+    expect(await redis.exists(k.meta, k.vals)).toBe(0);
+    expect(await releaseObject(redis, PREFIX, { graph: g.id, node })).toBe(false);
+  });
+
+  it('refuses what is not an output, and what does not exist', async () => {
+    const g = await register({ x: 1, a: inc('x') }, 'a');
+    expect(await releaseObject(redis, PREFIX, { graph: g.id, node: String(g.at('x')) })).toBe(false);
+    expect(await releaseObject(redis, PREFIX, { graph: 'nope', node: '0' })).toBe(false);
+  });
+
+  it('a released object a running graph uses stays until that graph ends', async () => {
+    const producer = await register({ a: 5, b: 6 }, ['a', 'b']);
+    const oid = `${producer.id}.${producer.at('a')}`;
+    const consumer = await register({ y: { $op: 'inc', args: [{ $oid: oid }] } }, 'y');
+    const node = String(producer.at('a'));
+    expect(await releaseObject(redis, PREFIX, { graph: producer.id, node })).toBe(true);
+    const vals = graphKeys(PREFIX, producer.id).vals;
+    expect(await redis.hexists(vals, node)).toBe(1);
+    await endGraph(redis, PREFIX, { graph: consumer.id, status: 'cancelled', error: { message: 'stop' } });
+    expect(await redis.hexists(vals, node)).toBe(0);
+    // Its other output is still there, so the graph is.
+    expect(await redis.hexists(vals, String(producer.at('b')))).toBe(1);
+  });
+});
