@@ -16,7 +16,11 @@ harness runs with `DASK_SUITE_BACKEND=raw` (this module) or `client`
   Python foreign value (its cloudpickle), so it reaches the task exactly as Dask
   would pass it.
 
-The request is MessagePack (weft.codec) and so is the answer. A failed task
+The request is MessagePack (weft.codec) and so is the answer. A top-level list
+holding references or tasks is built by a `$call` of Python's `list`, not by
+weft's own list node, which Node evaluates: its numbers do not keep an integral
+float a float (68.0 comes back 68), as a literal float in a request does not
+either (both reported in the suite's triage). A failed task
 raises its original exception (unpickled), with the remote traceback appended
 to its message's notes.
 """
@@ -65,7 +69,21 @@ def _plain_key(key: Any) -> Any:
 def _foreign(value: Any) -> codec.Foreign:
     t = type(value)
     name = getattr(value, "__qualname__", None) if callable(value) else None
-    return codec.Foreign("python", name if isinstance(name, str) else f"{t.__module__}.{t.__qualname__}", cloudpickle.dumps(value, protocol=5))
+    return codec.Foreign("python", name if isinstance(name, str) else f"{t.__module__}.{t.__qualname__}", dumps(value))
+
+
+def dumps(value: Any) -> bytes:
+    """As Dask distributed pickles: by reference with pickle when that works and
+    names nothing in __main__, else by value with cloudpickle. (cloudpickle alone
+    pickles numpy's dtype classes, numpy.dtype[int64], by value, and those do
+    not load again.)"""
+    try:
+        data = pickle.dumps(value, protocol=5)
+        if b"__main__" not in data:
+            return data
+    except Exception:
+        pass
+    return cloudpickle.dumps(value, protocol=5)
 
 
 class Translator:
@@ -212,20 +230,7 @@ class RawClient:
             status, res = self.request("GET", f"/v1/graphs/{res['id']}/result?wait=30")
         if res["status"] != "done":
             raise _task_exception(res.get("error") or {"message": res["status"]})
-        # Each output as it is stored (GET /v1/objects), not the response's `result`: the API decodes
-        # and encodes that again in Node, where an integral float (68.0) becomes an integer.
-        values: dict = {}
-        return _reshape(keys, self._fetch(res["outputs"], values))
-
-    def _fetch(self, outputs: Any, values: dict) -> Any:
-        if isinstance(outputs, list):
-            return [self._fetch(o, values) for o in outputs]
-        oid = outputs["$oid"]
-        if oid not in values:
-            status, values[oid] = self.request("GET", f"/v1/objects/{oid}")
-            if status != 200:
-                raise WeftGraphError(f"cannot read output {oid}: {status} {values[oid]}", {})
-        return values[oid]
+        return _reshape(keys, res["result"])
 
 
 def _task_exception(error: dict) -> BaseException:
