@@ -61,6 +61,16 @@ def run_area(area: str, mode: str, out_dir: str, env: dict, sample: int, quiet: 
     return {"records": records, "seconds": seconds}
 
 
+def client_runs_python(url: str) -> bool:
+    """Whether weft's Python client sends Python callables (issue 18), or still only weft ops."""
+    try:
+        import weft
+
+        return weft.Client(url, progress=False).get({"x": (lambda v: v * 3, 4)}, "x") == 12
+    except Exception:
+        return False
+
+
 def computed(r: dict) -> bool:
     """The test made at least one routed compute and none around it."""
     return r.get("computes", 0) > 0 and r.get("bypass", 0) == 0
@@ -99,7 +109,10 @@ def main(argv: list | None = None) -> int:
     ap.add_argument("--ci", action="store_true", help=f"the CI selection: 1 in {selection.CI_SAMPLE} tests, {', '.join(selection.CI_WHOLE)} whole")
     ap.add_argument("--sample", type=int, default=1, help="keep 1 in N tests (stable by test id)")
     ap.add_argument("--modes", default="sync,weft")
-    ap.add_argument("--backend", default=os.environ.get("DASK_SUITE_BACKEND", "client"), choices=["client", "raw"])
+    ap.add_argument(
+        "--backend", default=os.environ.get("DASK_SUITE_BACKEND", "auto"), choices=["auto", "client", "raw"],
+        help="client: weft.Client(url).get; raw: dask_suite.rawget; auto (default): client when it runs Python callables",
+    )
     ap.add_argument("--out", default=os.path.abspath(".weft/dask-suite"))
     ap.add_argument("--min-rate", type=float, default=0.0)
     ap.add_argument("--json", action="store_true", help="print the summary as JSON only")
@@ -113,6 +126,8 @@ def main(argv: list | None = None) -> int:
     if "weft" in modes and not os.environ.get("WEFT_URL"):
         ap.error("mode weft needs WEFT_URL")
     os.makedirs(args.out, exist_ok=True)
+    if args.backend == "auto":
+        args.backend = "client" if "weft" in modes and client_runs_python(os.environ["WEFT_URL"]) else "raw"
     env = {"DASK_SUITE_BACKEND": args.backend}
     say = (lambda *a, **k: None) if args.json else print
     say(f"Dask's tests ({selection.DASK_DIR}) on sync and through weft ({os.environ.get('WEFT_URL', '-')}, backend {args.backend}); outcomes in {args.out}")
