@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import io
 import json
 import os
 import pickle
@@ -43,6 +44,8 @@ from weft import codec
 _PLAIN = (type(None), bool, float, str)
 _INT64 = (-(2**63), 2**63)
 _local = threading.local()
+# Callables as a literal in each task instead of a data key the tasks reference (for measuring both).
+_INLINE_CALLABLES = os.environ.get("DASK_SUITE_RAW_INLINE_CALLABLES") == "1"
 
 
 class WeftGraphError(RuntimeError):
@@ -72,18 +75,21 @@ def _foreign(value: Any) -> codec.Foreign:
     return codec.Foreign("python", name if isinstance(name, str) else f"{t.__module__}.{t.__qualname__}", dumps(value))
 
 
+class _Pickler(cloudpickle.CloudPickler):
+    """cloudpickle, except for numpy's dtype classes (numpy.dtype[int64]): cloudpickle pickles
+    them by value, since their names do not import, and such pickles do not load again;
+    numpy's own reducer pickles them by reference."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, type) and type(obj).__name__ == "_DTypeMeta":
+            return NotImplemented
+        return super().reducer_override(obj)
+
+
 def dumps(value: Any) -> bytes:
-    """As Dask distributed pickles: by reference with pickle when that works and
-    names nothing in __main__, else by value with cloudpickle. (cloudpickle alone
-    pickles numpy's dtype classes, numpy.dtype[int64], by value, and those do
-    not load again.)"""
-    try:
-        data = pickle.dumps(value, protocol=5)
-        if b"__main__" not in data:
-            return data
-    except Exception:
-        pass
-    return cloudpickle.dumps(value, protocol=5)
+    buf = io.BytesIO()
+    _Pickler(buf, protocol=5).dump(value)
+    return buf.getvalue()
 
 
 class Translator:
@@ -97,7 +103,12 @@ class Translator:
         self.callables: dict = {}  # id(fn) -> (data key, fn); fn kept so its id stays unique
         self.nodes: dict = {}
 
-    def callable_ref(self, fn: Any) -> dict:
+    def callable_ref(self, fn: Any) -> Any:
+        if _INLINE_CALLABLES:
+            hit = self.callables.get(id(fn))
+            if hit is None:
+                hit = self.callables[id(fn)] = (_foreign(fn), fn)
+            return hit[0]
         hit = self.callables.get(id(fn))
         if hit is None:
             name = f"\u0000fn:{len(self.callables)}"
