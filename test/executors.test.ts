@@ -253,6 +253,10 @@ describe('Python tasks', () => {
     expect(json.result.$foreign.bytes).toBeGreaterThan(0);
     const packed = await postMsgpack(weft, { graph: { t: { $call: p.pair } }, keys: 't', wait: 30 });
     expect(packed.body.result).toBeInstanceOf(Foreign);
+    // The answer holds the stored bytes as they are: an integer past 2^53 keeps every digit.
+    const big = pickles({ f: 'lambda: [2**62 + 1, -(2**63)]' });
+    const ints = await postMsgpack(weft, { graph: { i: { $call: big.f } }, keys: ['i'], wait: 30 });
+    expect(ints.body.result).toEqual([[2n ** 62n + 1n, -(2n ** 63n)]]);
   });
 
   it('a MessagePack request carries numpy data as an array chunk literal', async () => {

@@ -323,12 +323,15 @@ export class GraphStore {
 
   /**
    * Status and, when done, the result (shaped like the requested keys), in
-   * one round trip when the caller knows the output nodes.
+   * one round trip when the caller knows the output nodes. With `stored`, the
+   * result's leaves are the values' stored bytes (Buffers), not decoded: an
+   * answer in MessagePack splices them in as they are.
    */
   async outcome(
     request: RequestContext,
     id: string,
     outputNodes?: ObjectField[],
+    stored = false,
   ): Promise<{ info: GraphInfo; result: unknown } | null> {
     const k = graphKeys(this.prefix, id);
     if (!outputNodes) {
@@ -348,9 +351,11 @@ export class GraphStore {
     if (!found) return null;
     if (found.info.status !== 'done') return { info: found.info, result: undefined };
     const decoded = await Promise.all(
-      vals.map(async (v, i) =>
-        v === null ? undefined : decodeValue(await this.objects.restore(id, String(outputNodes![i]), v)),
-      ),
+      vals.map(async (v, i) => {
+        if (v === null) return undefined;
+        const bytes = await this.objects.restore(id, String(outputNodes![i]), v);
+        return stored ? bytes : decodeValue(bytes);
+      }),
     );
     const byNode = new Map(outputNodes.map((n, i) => [n, decoded[i]]));
     return { info: found.info, result: reshape(found.out, (n) => byNode.get(n)) };

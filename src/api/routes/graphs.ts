@@ -19,16 +19,20 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
 
   /** Answers with a graph's outcome: its result when done, its error when failed or cancelled. */
   async function outcome(reply: FastifyReply, id: string, knownOutputs?: ObjectField[]): Promise<FastifyReply> {
-    const found = await graphs.outcome(reply.request.ctx, id, knownOutputs);
+    // Values stay binary for clients that read MessagePack (the SDKs do): their stored bytes, never decoded here.
+    const binary = reply.request.headers.accept?.includes(MSGPACK) ?? false;
+    const found = await graphs.outcome(reply.request.ctx, id, knownOutputs, binary);
     if (!found) throw notFound(id);
     const { info, result } = found;
     const body: GraphOutcome = { id, status: info.status, outputs: info.outputs };
-    if (info.status === 'done') body.result = result;
     if (info.error) body.error = info.error;
     const status = ENDED.has(info.status) ? 200 : 202;
-    // Arrays and frames stay binary for clients that read MessagePack (the SDKs do).
-    if (reply.request.headers.accept?.includes(MSGPACK))
-      return reply.code(status).type(MSGPACK).send(encodeValue(body));
+    if (binary)
+      return reply
+        .code(status)
+        .type(MSGPACK)
+        .send(encodeWithStored(body, info.status === 'done', result));
+    if (info.status === 'done') body.result = result;
     return sendJson(reply, status, body);
   }
 
@@ -105,6 +109,41 @@ function notFound(id: string): ApiError {
     `No graph has id ${JSON.stringify(id)}: it never existed, or its retention time passed.`,
     { id },
   );
+}
+
+/**
+ * The MessagePack of `body` with a `result` field whose leaves are stored
+ * values, written as they are: a 64 MiB array is copied once into the answer,
+ * never decoded and encoded again (and a 64-bit integer keeps every digit).
+ */
+function encodeWithStored(body: Record<string, unknown>, withResult: boolean, result: unknown): Buffer {
+  const fields = Object.entries(body).filter(([, v]) => v !== undefined);
+  const parts: Buffer[] = [mapHeader(fields.length + (withResult ? 1 : 0))];
+  for (const [name, value] of fields) parts.push(encodeValue(name), encodeValue(value));
+  if (withResult) {
+    parts.push(encodeValue('result'));
+    const add = (v: unknown): void => {
+      if (Buffer.isBuffer(v)) parts.push(v);
+      else if (Array.isArray(v)) {
+        parts.push(arrayHeader(v.length));
+        for (const item of v) add(item);
+      } else parts.push(encodeValue(v ?? null));
+    };
+    add(result);
+  }
+  return Buffer.concat(parts);
+}
+
+function mapHeader(n: number): Buffer {
+  return n < 16 ? Buffer.from([0x80 | n]) : Buffer.from([0xde, n >> 8, n & 0xff]);
+}
+
+function arrayHeader(n: number): Buffer {
+  if (n < 16) return Buffer.from([0x90 | n]);
+  const b = Buffer.allocUnsafe(5);
+  b[0] = 0xdd;
+  b.writeUInt32BE(n, 1);
+  return b;
 }
 
 /** Results may hold typed arrays and bytes, which need the value codec's JSON form. */
