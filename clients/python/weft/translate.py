@@ -213,6 +213,10 @@ class _Translator:
             return False
 
     def ref(self, key: Hashable) -> dict:
+        target = self.dsk[key]
+        if type(target) is ObjectRef:
+            # A persisted value: read the object itself (a top-level {"$oid"} is a task that copies it).
+            return {"$oid": target.oid}
         if self.returns:
             picked = self.picked_output(self.dsk[key])
             if picked is not None:
