@@ -27,7 +27,8 @@ export default {
     {
       name: 'graph-is-pure',
       comment:
-        'src/graph is pure (parse, check, cull, plan): it imports only itself and src/shared, no Node built-in, no package, no I/O.',
+        'src/graph is pure (parse, check, cull, plan): it imports only itself and src/shared, ' +
+        'no Node built-in, no package, no I/O.',
       severity: 'error',
       from: { path: '^src/graph/' },
       to: { pathNot: '^src/(graph|shared)/' },
@@ -50,7 +51,9 @@ export default {
     {
       name: 'layers-below-processes',
       comment:
-        'ops, store, queue, net and config.ts are used by the processes (api, workers, supervisor) and the clients (cli, client) and import none of them: src/queue imports neither src/api nor src/workers. (graph and shared have stricter rules.)',
+        'ops, store, queue, net and config.ts are used by the processes (api, workers, supervisor) and the ' +
+        'clients (cli, client) and import none of them: src/queue imports neither src/api nor src/workers. ' +
+        '(graph and shared have stricter rules.)',
       severity: 'error',
       from: { path: ['^src/(ops|store|queue|net)/', '^src/config[.]ts$'] },
       to: { path: TOP },
@@ -58,7 +61,8 @@ export default {
     {
       name: 'no-circular',
       comment:
-        'Modules of src import each other in one direction: in a cycle, which module runs first depends on who imports it first. Cycles through `import type` (erased) are allowed.',
+        'Modules of src import each other in one direction: in a cycle, which module runs first depends on ' +
+        'who imports it first. Cycles through `import type` (erased) are allowed.',
       severity: 'error',
       from: { path: '^src/' },
       to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },

@@ -1,8 +1,11 @@
 /** The HTTP contract: status codes, error codes, lifecycle routes. Real Fastify, Redis and a worker process. */
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { poolQueue } from '../src/queue/dispatch.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { ref, task } from './helpers/nodes.ts';
+import { waitFor } from './helpers/wait.ts';
 
 let weft: Weft;
 let redis: Redis;
@@ -21,6 +24,17 @@ const startWeftWithoutLimits = () => startWeft({ workers: 1 });
 async function post(body: string, contentType = 'application/json') {
   const res = await fetch(`${weft.url}/v1/graphs`, { method: 'POST', headers: { 'content-type': contentType }, body });
   return { status: res.status, body: (await res.json()) as any };
+}
+
+/** No job of the default pool's queue is waiting, delayed or running: every task handed to it has ended. */
+async function queueIsIdle(): Promise<boolean> {
+  const queue = new Queue(poolQueue('default'), { connection: redis, prefix: weft.env.WEFT_PREFIX });
+  try {
+    const counts = await queue.getJobCounts('active', 'wait', 'prioritized', 'delayed');
+    return Object.values(counts).every((n) => n === 0);
+  } finally {
+    await queue.close();
+  }
 }
 
 async function graphKeysInRedis(): Promise<string[]> {
@@ -162,14 +176,19 @@ describe('graph lifecycle', () => {
     const graph: Record<string, unknown> = { slow: task('sleep', 400, 1) };
     for (let i = 0; i < 20; i++) graph[`after${i}`] = task('inc', ref('slow'));
     const res = await post(JSON.stringify({ graph, keys: Object.keys(graph).filter((k) => k !== 'slow') }));
+    const events = async () => (await (await fetch(`${weft.url}/v1/graphs/${res.body.id}/events`)).json()).events;
+    // Cancelled while `slow` runs, so its completion comes after the cancel: were it accepted, its
+    // dependents would be released then.
+    await waitFor('slow to start', async () => (await events()).some((e: any) => e.type === 'pretask'));
     const del = await fetch(`${weft.url}/v1/graphs/${res.body.id}`, { method: 'DELETE' });
     expect(del.status).toBe(200);
     expect(((await del.json()) as any).status).toBe('cancelled');
-    await new Promise((r) => setTimeout(r, 800));
+    await waitFor('the worker to finish slow and the task queue to be empty', queueIsIdle);
     const info = (await (await fetch(`${weft.url}/v1/graphs/${res.body.id}`)).json()) as any;
     expect(info.status).toBe('cancelled');
     expect(info.progress.done).toBe(0);
     expect(info.error.code).toBe('cancelled');
+    expect((await events()).filter((e: any) => e.type === 'pretask').map((e: any) => e.key)).toEqual(['slow']);
     const result = (await (await fetch(`${weft.url}/v1/graphs/${res.body.id}/result`)).json()) as any;
     expect(result.status).toBe('cancelled');
     expect(result.result).toBeUndefined();

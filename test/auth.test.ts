@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { freePort } from './helpers/redis.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const ALICE = 'alice-token-0123456789';
 const BOB = 'bob-token-0123456789abc';
@@ -216,8 +217,11 @@ describe('graphs in flight per tenant', () => {
     expect(third.status).toBe(429);
     expect(((await third.json()) as any).error).toMatchObject({ code: 'too_many_graphs', limit: 2 });
     expect((await submit(BOB, 10)).status).toBe(202);
-    await fetch(`${small.url}/v1/graphs/${first.id}/result?wait=10`, { headers: { authorization: `Bearer ${ALICE}` } });
-    await new Promise((r) => setTimeout(r, 100));
+    const ended = await fetch(`${small.url}/v1/graphs/${first.id}/result?wait=10`, {
+      headers: { authorization: `Bearer ${ALICE}` },
+    });
+    expect(((await ended.json()) as any).status).toBe('done');
+    // Its place was freed as it ended (finishGraph), before the result was answered.
     expect((await submit(ALICE, 10)).status).toBe(202);
   });
 });
@@ -235,7 +239,7 @@ describe('without tokens', () => {
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
     try {
-      for (let i = 0; i < 200 && !output.includes('Server listening'); i++) await new Promise((r) => setTimeout(r, 50));
+      await waitFor('the API to listen', () => output.includes('Server listening'), { timeoutMs: 10_000 });
       expect(output).toContain('listening on 127.0.0.1 only');
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBeLessThan(500);
       const external = Object.values(networkInterfaces())

@@ -12,6 +12,7 @@ import { decodeSpec } from '../src/queue/spec.ts';
 import { encodeValue, decodeValue } from '../src/shared/codec.ts';
 import { Foreign } from '../src/shared/values/foreign.ts';
 import { NDArray } from '../src/shared/values/ndarray.ts';
+import { waitFor } from './helpers/wait.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 
 const JS_EXECUTOR = 'node test/fixtures/executors/js-executor.mjs';
@@ -38,17 +39,6 @@ print(json.dumps(out))
   const run = spawnSync(PYTHON, ['-c', script, JSON.stringify(expressions)], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`${PYTHON} could not pickle: ${run.stderr}`);
   return JSON.parse(run.stdout);
-}
-
-/** Polls `check` until it gives a value, for at most `ms`; the error names what was awaited. */
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}.`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function postMsgpack(weft: Weft, body: unknown): Promise<{ status: number; body: any }> {
@@ -352,8 +342,10 @@ describe('a worker killed while its executor runs a task', () => {
     expect(executors.length).toBeGreaterThan(0);
     victim.kill('SIGKILL');
     // Its executors die with it (PR_SET_PDEATHSIG or the end of their stdin), and a new worker finishes the task.
-    await waitFor('the orphaned executors to exit', async () =>
-      executors.every((pid) => spawnSync('kill', ['-0', pid]).status !== 0) ? true : undefined,
+    await waitFor(
+      'the orphaned executors to exit',
+      () => executors.every((pid) => spawnSync('kill', ['-0', pid]).status !== 0),
+      { intervalMs: 100 },
     );
     await weft.startWorker();
     const { body } = await (await fetch(`${weft.url}/v1/graphs/${id}/result?wait=30`))

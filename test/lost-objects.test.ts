@@ -11,20 +11,13 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSpec } from '../src/queue/spec.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
+import { waitFor } from './helpers/wait.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 
 const MB = 1024 * 1024;
 
 async function eventsOf(weft: Weft, id: string): Promise<any[]> {
   return ((await (await fetch(`${weft.url}/v1/graphs/${id}/events`)).json()) as any).events;
-}
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** The vals field of each task key of a graph, from its specs. */
@@ -53,9 +46,8 @@ describe('in memory', () => {
       y: { $op: 'array.sum', args: [{ $op: 'array.add', args: [{ $ref: 'x' }, { $ref: 'gate' }] }] },
     };
     const { body } = await weft.submit({ graph, keys: 'y', options: { optimize: { fuse: false } } });
-    await until(
-      async () => (await eventsOf(weft, body.id)).some((e) => e.type === 'posttask' && e.key === 'x'),
-      'x to finish',
+    await waitFor('x to finish', async () =>
+      (await eventsOf(weft, body.id)).some((e) => e.type === 'posttask' && e.key === 'x'),
     );
     const fields = await fieldsByKey(admin, weft, body.id);
     const vals = `${weft.env.WEFT_PREFIX}:{${body.id}}:vals`;
@@ -118,7 +110,7 @@ describe('on disk', () => {
     graph.total = { $op: 'sum', args: [Array.from({ length: n }, (_, i) => ({ $ref: `s${i}` }))] };
     const { body } = await weft.submit({ graph, keys: 'total', options: { optimize: { fuse: false } } });
     const spilled = async () => ((await (await fetch(`${weft.url}/v1/stats`)).json()) as any).spill.objects;
-    await until(async () => (await spilled()) >= 2, 'chunks to spill');
+    await waitFor('chunks to spill', async () => (await spilled()) >= 2);
     const files = readdirSync(spillDir).filter((f) => f.endsWith('.spill'));
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) rmSync(join(spillDir, f));

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheus, type Scrape } from './helpers/prometheus.ts';
 import { freePort } from './helpers/redis.ts';
+import { waitFor } from './helpers/wait.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { ref, task } from './helpers/nodes.ts';
 
@@ -35,16 +36,6 @@ async function scrape(): Promise<Scrape> {
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   return parsePrometheus(await res.text());
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('/metrics', () => {
@@ -76,10 +67,14 @@ describe('/metrics', () => {
 
   it('counts the tasks, graphs and task durations of known graphs', async () => {
     // Earlier tasks' durations reach Redis with a heartbeat after they finish: start from a scrape that has them all.
-    const before = await until('earlier durations', async () => {
-      const s = await scrape();
-      return s.value('weft_task_duration_seconds_count') === s.value('weft_tasks_finished_total') && s;
-    });
+    const before = await waitFor(
+      'earlier durations',
+      async () => {
+        const s = await scrape();
+        return s.value('weft_task_duration_seconds_count') === s.value('weft_tasks_finished_total') && s;
+      },
+      { intervalMs: 100 },
+    );
     // Five 60 ms sleeps and six quick tasks, unfused so each is a task: 11 tasks, all started and finished once.
     const graph: Record<string, unknown> = {};
     for (let i = 0; i < 5; i++) graph[`s${i}`] = task('sleep', 60, i);
@@ -94,10 +89,16 @@ describe('/metrics', () => {
     expect(failed.status).toBe('failed');
 
     // Durations reach Redis with the next heartbeat (every 200 ms here).
-    const after = await until('the durations of 11 tasks', async () => {
-      const s = await scrape();
-      return s.value('weft_task_duration_seconds_count') - before.value('weft_task_duration_seconds_count') >= 11 && s;
-    });
+    const after = await waitFor(
+      'the durations of 11 tasks',
+      async () => {
+        const s = await scrape();
+        return (
+          s.value('weft_task_duration_seconds_count') - before.value('weft_task_duration_seconds_count') >= 11 && s
+        );
+      },
+      { intervalMs: 100 },
+    );
     const delta = (name: string, labels?: Record<string, string>) =>
       after.value(name, labels) - before.value(name, labels);
     expect(delta('weft_tasks_started_total')).toBe(12);
@@ -174,12 +175,16 @@ describe('/metrics', () => {
       ],
     });
     expect(res.status).toBe('done');
-    const after = await until('a delivery and a failed attempt', async () => {
-      const s = await scrape();
-      const d = s.value('weft_webhook_deliveries_total') - before.value('weft_webhook_deliveries_total');
-      const f = s.value('weft_webhook_failures_total') - before.value('weft_webhook_failures_total');
-      return d >= 1 && f >= 1 && s;
-    });
+    const after = await waitFor(
+      'a delivery and a failed attempt',
+      async () => {
+        const s = await scrape();
+        const d = s.value('weft_webhook_deliveries_total') - before.value('weft_webhook_deliveries_total');
+        const f = s.value('weft_webhook_failures_total') - before.value('weft_webhook_failures_total');
+        return d >= 1 && f >= 1 && s;
+      },
+      { intervalMs: 100 },
+    );
     expect(after.value('weft_webhook_deliveries_total') - before.value('weft_webhook_deliveries_total')).toBe(received);
   });
 });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from './helpers/wait.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { task } from './helpers/nodes.ts';
 
@@ -125,8 +126,8 @@ describe('persist', () => {
     const limited = await weft.submit({ graph: { x: task('inc', 1) }, keys: 'x', persist: true, ttl: 1 });
     await http('GET', `/v1/objects/${limited.body.outputs.$oid}?wait=5`);
     expect(await redis.ttl(`${weft.env.WEFT_PREFIX}:{${forever.body.id}}:vals`)).toBe(-1);
-    await new Promise((r) => setTimeout(r, 1500));
-    expect((await http('GET', `/v1/objects/${limited.body.outputs.$oid}`)).status).toBe(404);
+    const expired = async () => (await http('GET', `/v1/objects/${limited.body.outputs.$oid}`)).status === 404;
+    await waitFor('the 1 s ttl to expire', expired, { timeoutMs: 5_000 });
     expect((await http('GET', `/v1/objects/${forever.body.outputs.$oid}`)).body).toBe(2);
   });
 });
@@ -217,8 +218,8 @@ describe('objects', () => {
   it('a put with ttl expires', async () => {
     const put = await http('POST', '/v1/objects?ttl=1', [1]);
     expect((await http('GET', `/v1/objects/${put.body.$oid}`)).body).toEqual([1]);
-    await new Promise((r) => setTimeout(r, 1500));
-    expect((await http('GET', `/v1/objects/${put.body.$oid}`)).status).toBe(404);
+    const expired = async () => (await http('GET', `/v1/objects/${put.body.$oid}`)).status === 404;
+    await waitFor('the 1 s ttl to expire', expired, { timeoutMs: 5_000 });
   });
 
   it('GET of a pending object waits with ?wait, or answers 202 with its meta', async () => {

@@ -36,10 +36,11 @@ describe('the task spec header', () => {
     expect(unpack(templateBytes!)).toEqual(spec.template);
   });
 
-  it('the scripts number its fields as SPEC_HEADER orders them', () => {
+  it('the scripts number the fields they read as SPEC_HEADER orders them', () => {
     const table = /local SPEC = \{([^}]*)\}/.exec(read('src/queue/scripts/includes/specHeader.lua'))![1];
-    const numbered = Object.fromEntries([...table.matchAll(/(\w+) = (\d+)/g)].map(([, name, n]) => [name, Number(n)]));
-    expect(numbered).toEqual(Object.fromEntries(SPEC_HEADER.map((field, i) => [field, i + 1])));
+    const numbered = [...table.matchAll(/(\w+) = (\d+)/g)].map(([, name, n]) => [name, Number(n)]);
+    expect(numbered.length).toBeGreaterThan(0);
+    for (const [name, n] of numbered) expect(SPEC_HEADER.indexOf(name as never) + 1, String(name)).toBe(n);
   });
 
   it('docs/architecture.md names the same fields', () => {
@@ -64,11 +65,11 @@ const scripts = readdirSync(new URL('../src/queue/scripts', import.meta.url))
   .map((f) => f.replace(/-\d+\.lua$/, ''));
 
 describe('one wrapper per script', () => {
-  it('every script has a wrapper beside it, and a command in ScriptCommands', () => {
-    const commands = read('src/queue/scripts.ts');
+  it('every script has a wrapper beside it, which declares its command', () => {
     for (const name of scripts) {
-      expect(read(`src/queue/scripts/${name}.ts`), name).toMatch(new RegExp(`${name}-\\d+\\.lua`));
-      expect(commands, name).toMatch(new RegExp(`^\\s+${name}(Buffer)?\\(`, 'm'));
+      const wrapper = read(`src/queue/scripts/${name}.ts`);
+      expect(wrapper, name).toMatch(new RegExp(`${name}-\\d+\\.lua`));
+      expect(wrapper, name).toMatch(new RegExp(`interface ScriptCommands \\{\\s+${name}(Buffer)?\\(`));
     }
   });
 

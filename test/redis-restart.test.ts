@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
+import { waitFor } from './helpers/wait.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 
 let redis: TestRedis;
@@ -30,11 +31,7 @@ it('a running graph finishes after a Redis restart; API and workers reconnect wi
   graph.total = { $op: 'sum', args: [Array.from({ length: 20 }, (_, i) => ({ $ref: `l19-${i}` }))] };
   const { body } = await weft.submit({ graph, keys: 'total', options: { optimize: { fuse: false } } });
   const status = async () => (await (await fetch(`${weft.url}/v1/graphs/${body.id}`)).json()) as any;
-  for (;;) {
-    const info = await status();
-    if (info.progress.done >= 60) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor('60 tasks done', async () => (await status()).progress.done >= 60);
 
   await redis.halt();
   const t0 = Date.now();
@@ -42,6 +39,8 @@ it('a running graph finishes after a Redis restart; API and workers reconnect wi
   expect(down.status).toBe(503);
   expect(((await down.json()) as any).error.code).toBe('service_unavailable');
   expect(Date.now() - t0).toBeLessThan(5000);
+  // Not a wait for anything: the outage lasts a second, longer than any task (25 ms), so every
+  // worker meets it with completions to store.
   await new Promise((r) => setTimeout(r, 1000));
   await redis.resume();
 

@@ -15,6 +15,7 @@ import { ConfigError, loadConfig } from '../src/config.ts';
 import { parseRedisUrl } from '../src/queue/redis-url.ts';
 import { parsePrometheus } from './helpers/prometheus.ts';
 import { startCluster, startSentinel, type TestCluster, type TestSentinel } from './helpers/redis.ts';
+import { waitFor } from './helpers/wait.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { oid, ref, task } from './helpers/nodes.ts';
 
@@ -97,15 +98,14 @@ describe('Redis Sentinel', () => {
     expect(await sentinel.masterAddress()).toBe(`127.0.0.1:${sentinel.master.port}`);
 
     await sentinel.sentinel.call('SENTINEL', 'FAILOVER', 'mymaster');
-    const deadline = Date.now() + 20_000;
     // Over once the replica is master and the old master its replica (writes the old one took in between are lost: Redis replicates asynchronously).
-    while (
-      (await sentinel.masterAddress()) !== `127.0.0.1:${sentinel.replica.port}` ||
-      (await role(sentinel.master.url)) !== 'slave'
-    ) {
-      if (Date.now() > deadline) throw new Error('no failover');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(
+      'the failover',
+      async () =>
+        (await sentinel.masterAddress()) === `127.0.0.1:${sentinel.replica.port}` &&
+        (await role(sentinel.master.url)) === 'slave',
+      { intervalMs: 100 },
+    );
     // Writes now go to the new master: the API and the worker found it.
     const after = await weft.compute(graph, 'total', { wait: 60 });
     expect(after).toMatchObject({ status: 'done', result: expected });

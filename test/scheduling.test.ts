@@ -6,6 +6,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from './helpers/wait.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 
 async function json(url: string): Promise<any> {
@@ -57,8 +58,10 @@ describe('pools', () => {
       keys: 'b',
       options: { optimize: { fuse: false } },
     });
-    await new Promise((r) => setTimeout(r, 300));
-    const waiting = await json(`${weft.url}/v1/graphs/${body.id}`);
+    const waiting = await waitFor('task a to finish', async () => {
+      const info = await json(`${weft.url}/v1/graphs/${body.id}`);
+      return info.progress.done > 0 && info;
+    });
     expect(waiting.status).toBe('running');
     expect(waiting.progress.done).toBe(1);
     expect(waiting.waiting_for_pools).toEqual(['tpu']);
@@ -114,7 +117,10 @@ describe('priorities and fairness', () => {
     for (let i = 0; i < 600; i++) big[`b${i}`] = { $op: 'sleep', args: [3, i] };
     big.all = { $op: 'sum', args: [Array.from({ length: 600 }, (_, i) => ({ $ref: `b${i}` }))] };
     const { body: bigGraph } = await weft.submit({ graph: big, keys: 'all' });
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor('the big graph to be under way', async () => {
+      const info = await json(`${weft.url}/v1/graphs/${bigGraph.id}`);
+      return info.progress.done > 0;
+    });
     const t0 = Date.now();
     const small = await weft.compute(
       {

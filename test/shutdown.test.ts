@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { freePort } from './helpers/redis.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -28,7 +29,7 @@ describe('workers', () => {
   }
 
   async function untilStarted(id: string): Promise<void> {
-    while (!(await events(id)).some((e) => e.type === 'pretask')) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(`a task of graph ${id} to start`, async () => (await events(id)).some((e) => e.type === 'pretask'));
   }
 
   it('SIGTERM: a task that ends within the grace time finishes there', async () => {
@@ -81,7 +82,7 @@ describe('the API', () => {
     api.stdout.on('data', (d) => (output += d));
     api.stderr.on('data', (d) => (output += d));
     try {
-      for (let i = 0; i < 200 && !output.includes('Server listening'); i++) await new Promise((r) => setTimeout(r, 50));
+      await waitFor('the API to listen', () => output.includes('Server listening'), { timeoutMs: 10_000 });
       const base = `http://127.0.0.1:${port}`;
       const submitted = (await (
         await fetch(`${base}/v1/graphs`, {
@@ -90,8 +91,15 @@ describe('the API', () => {
           body: JSON.stringify({ graph: { s: { $op: 'sleep', args: [3000, 1] } }, keys: 's' }),
         })
       ).json()) as any;
-      const poll = fetch(`${base}/v1/graphs/${submitted.id}/result?wait=30`);
-      await new Promise((r) => setTimeout(r, 200));
+      // The answer should say running: the task has started.
+      await waitFor('the task to start', async () => {
+        const { events } = (await (await fetch(`${base}/v1/graphs/${submitted.id}/events`)).json()) as any;
+        return events.some((e: any) => e.type === 'pretask');
+      });
+      const path = `/v1/graphs/${submitted.id}/result?wait=30`;
+      const poll = fetch(`${base}${path}`);
+      // The long poll is in flight once the API has logged it (Fastify logs each incoming request).
+      await waitFor('the API to receive the long poll', () => output.includes(path));
       const t0 = Date.now();
       api.kill('SIGTERM');
       const res = await poll;

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeValue } from '../src/shared/codec.ts';
 import { NDArray } from '../src/shared/values/ndarray.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
+import { waitFor } from './helpers/wait.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { task } from './helpers/nodes.ts';
 
@@ -102,9 +103,10 @@ describe('spilling', () => {
       `spill test: Redis peak ${(peak / MB).toFixed(1)} MiB (budget ${BUDGET / MB} + slack ${SLACK / MB}); spilled ${(s.spill.total_bytes / MB).toFixed(0)} MiB at ${s.spill.spill_mb_per_s} MB/s`,
     );
     // Restores are counted when workers flush their counters (every 2 s).
-    await new Promise((r) => setTimeout(r, 2500));
-    const after = await stats();
-    expect(after.spill.restored_bytes).toBeGreaterThan(100 * MB);
+    const after = await waitFor('the workers to count over 100 MB restored, with a restore rate', async () => {
+      const now = await stats();
+      return now.spill.restored_bytes > 100 * MB && now.spill.restore_mb_per_s > 0 && now;
+    });
     // Throughputs over busy time: positive, and no faster than memory could copy (a unit slip would show).
     for (const rate of [after.spill.spill_mb_per_s, after.spill.restore_mb_per_s]) {
       expect(rate).toBeGreaterThan(0);
@@ -147,9 +149,9 @@ describe('spilling', () => {
     const kept = chunks.filter((_, i) => i % 5 === 0);
     for (const [i, c] of chunks.entries())
       if (i % 5 !== 0) expect((await fetch(`${weft.url}/v1/objects/${c.$oid}`, { method: 'DELETE' })).status).toBe(200);
-    const deadline = Date.now() + 20_000;
-    while (diskBytes() > before - 150 * MB && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect(diskBytes()).toBeLessThanOrEqual(before - 150 * MB);
+    await waitFor('compaction to free 150 MB of spill files', () => diskBytes() <= before - 150 * MB, {
+      intervalMs: 200,
+    });
     // The survivors still read back right, wherever they moved.
     const sum = await weft.compute(
       {
@@ -171,9 +173,7 @@ describe('spilling', () => {
     for (const c of kept)
       expect((await fetch(`${weft.url}/v1/objects/${c.$oid}`, { method: 'DELETE' })).status).toBe(200);
     expect((await stats()).spill).toMatchObject({ bytes: 0, objects: 0 });
-    const end = Date.now() + 15_000;
-    while (diskBytes() > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
-    expect(diskBytes()).toBe(0);
+    await waitFor('every spill file to be deleted', () => diskBytes() === 0, { timeoutMs: 15_000, intervalMs: 200 });
   });
 });
 

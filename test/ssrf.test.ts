@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhooks } from '../src/queue/webhooks.ts';
+import { waitFor } from './helpers/wait.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { task } from './helpers/nodes.ts';
 
@@ -107,12 +108,10 @@ describe('at delivery', () => {
     const res = await submit({});
     const hooks = new Webhooks(redis, weft.env.WEFT_PREFIX, redis);
     await hooks.register(res.body.id, [{ url: `http://localhost:${port}/rebound` }], 60);
-    let state: any;
-    const deadline = Date.now() + 15_000;
-    do {
-      await new Promise((r) => setTimeout(r, 100));
-      [state] = ((await (await fetch(`${weft.url}/v1/graphs/${res.body.id}/webhooks`)).json()) as any).webhooks;
-    } while (state.status === 'delivering' && Date.now() < deadline);
+    const state = await waitFor('the delivery to end', async () => {
+      const [hook] = ((await (await fetch(`${weft.url}/v1/graphs/${res.body.id}/webhooks`)).json()) as any).webhooks;
+      return hook.status !== 'delivering' && hook;
+    });
     await hooks.close();
     expect(state).toMatchObject({ status: 'failed', attempts: 1, deliveries: 0 });
     expect(state.last_error).toContain('localhost is a loopback address');

@@ -3,6 +3,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from './helpers/redis.ts';
+import { waitFor } from './helpers/wait.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { task } from './helpers/nodes.ts';
 
@@ -42,33 +43,32 @@ afterAll(async () => {
 
 const graph = { a: task('sleep', 50, 1), b: task('sleep', 50, 2), c: task('add', { $ref: 'a' }, { $ref: 'b' }) };
 
-async function until<T>(fn: () => T | undefined, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+async function webhook(id: string): Promise<any> {
+  return ((await (await fetch(`${weft.url}/v1/graphs/${id}/webhooks`)).json()) as any).webhooks[0];
 }
 
 /** The webhook's status once its deliverer has recorded the last delivery (it does so after the receiver answers). */
 async function settled(id: string): Promise<any> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const [hook] = ((await (await fetch(`${weft.url}/v1/graphs/${id}/webhooks`)).json()) as any).webhooks;
-    if (hook.status !== 'delivering' || Date.now() > deadline) return hook;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return waitFor(`the webhook of ${id} to settle`, async () => {
+    const hook = await webhook(id);
+    return hook.status !== 'delivering' && hook;
+  });
 }
 
 const events = (path: string) => (received.get(path) ?? []).flatMap((d) => d.body.events);
-const finished = (path: string) => (events(path).some((e: { type: string }) => e.type === 'finish') ? true : undefined);
+const finishReceived = (path: string) =>
+  waitFor(
+    `${path} to receive the finish event`,
+    () => events(path).some((e: { type: string }) => e.type === 'finish'),
+    {
+      timeoutMs: 30_000,
+    },
+  );
 
 it('a receiver gets every event type, in order, signed (verified here), in batches', async () => {
   const res = await weft.compute(graph, 'c', { callbacks: [{ url: `${base}/all`, secret: 's3cret' }] });
   expect(res.result).toBe(3);
-  await until(() => finished('/all'));
+  await finishReceived('/all');
   const got = events('/all');
   expect(got.map((e: { seq: number }) => e.seq)).toEqual(got.map((_: unknown, i: number) => i));
   expect(new Set(got.map((e: { type: string }) => e.type))).toEqual(
@@ -99,7 +99,7 @@ it('a receiver gets every event type, in order, signed (verified here), in batch
 it('a receiver that fails the first 3 deliveries still gets them all, after retries', async () => {
   failFirst.set('/flaky', 3);
   const res = await weft.compute(graph, 'c', { callbacks: [{ url: `${base}/flaky` }] });
-  await until(() => finished('/flaky'), 30_000);
+  await finishReceived('/flaky');
   const got = events('/flaky');
   expect(got.map((e: { seq: number }) => e.seq)).toEqual(got.map((_: unknown, i: number) => i));
   expect(await settled(res.id)).toMatchObject({
@@ -111,7 +111,7 @@ it('a receiver that fails the first 3 deliveries still gets them all, after retr
 
 it('only the event types asked for are sent', async () => {
   await weft.compute(graph, 'c', { callbacks: [{ url: `${base}/finish-only`, events: ['finish'] }] });
-  await until(() => finished('/finish-only'));
+  await finishReceived('/finish-only');
   expect(events('/finish-only').map((e: { type: string }) => e.type)).toEqual(['finish']);
 });
 
@@ -119,13 +119,10 @@ it('a dead receiver does not hold the graph up; its deliveries are retried and r
   const dead = `http://127.0.0.1:${await freePort()}/gone`;
   const res = await weft.compute(graph, 'c', { callbacks: [{ url: dead }] });
   expect(res.status).toBe('done');
-  const deadline = Date.now() + 10_000;
-  let hook: any;
-  do {
-    hook = ((await (await fetch(`${weft.url}/v1/graphs/${res.id}/webhooks`)).json()) as any).webhooks[0];
-    if (hook.attempts > 0) break;
-    await new Promise((r) => setTimeout(r, 100));
-  } while (Date.now() < deadline);
+  const hook = await waitFor('a failed delivery attempt', async () => {
+    const now = await webhook(res.id);
+    return now.attempts > 0 && now;
+  });
   expect(hook).toMatchObject({ status: 'delivering', deliveries: 0 });
   expect(hook.attempts).toBeGreaterThan(0);
   expect(hook.last_error).toMatch(/fetch failed|ECONNREFUSED|TypeError/);

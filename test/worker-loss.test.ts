@@ -4,6 +4,7 @@
  * and re-enqueues what the dead worker had made ready.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { waitFor } from './helpers/wait.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 
 let weft: Weft;
@@ -24,11 +25,7 @@ it('SIGKILL of a worker during a graph: the graph finishes with the right result
   const status = async () => (await (await fetch(`${weft.url}/v1/graphs/${body.id}`)).json()) as any;
 
   // Kill the first worker once the graph is under way, with tasks in flight.
-  for (;;) {
-    const info = await status();
-    if (info.progress.done >= 100) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor('100 tasks done', async () => (await status()).progress.done >= 100);
   const victim = weft.workers[0];
   expect(victim.kill('SIGKILL')).toBe(true);
   await new Promise((r) => victim.once('exit', r));
@@ -71,12 +68,15 @@ it('SIGKILL of a worker 3 times during a 10,000-task graph: the right result, an
 
     let kills = 0;
     for (const at of [0.15, 0.4, 0.65]) {
-      for (;;) {
-        const info = await status();
-        expect(info.status).not.toBe('failed');
-        if (info.progress.done >= at * info.progress.total) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      const info = await waitFor(
+        `${at * 100}% of the tasks done`,
+        async () => {
+          const now = await status();
+          return (now.status === 'failed' || now.progress.done >= at * now.progress.total) && now;
+        },
+        { timeoutMs: 60_000 },
+      );
+      expect(info.status, JSON.stringify(info.error)).not.toBe('failed');
       const victim = lossy.workers.find((w) => w.exitCode === null && w.signalCode === null)!;
       expect(victim.kill('SIGKILL')).toBe(true);
       await new Promise((r) => victim.once('exit', r));

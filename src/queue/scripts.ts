@@ -1,7 +1,9 @@
 /**
  * Loads the Lua scripts of src/queue/scripts as ioredis commands. A script's
  * file name is `verbObject-<number of keys>.lua`, as BullMQ names its own.
- * Each atomic change of a graph's state is exactly one of these scripts.
+ * Each atomic change of a graph's state is exactly one of these scripts, and
+ * each script has one TypeScript wrapper beside it (`verbObject.ts`), the only
+ * code that calls it (docs/architecture.md, "The protocol layer").
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,24 +12,17 @@ import type { Redis } from 'ioredis';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'scripts');
 
-type Args = (string | number | Buffer)[];
+/** The keys, then the arguments, of a script call, as ioredis takes them. */
+export type ScriptArgs = (string | number | Buffer)[];
 
-/** The scripts, as methods that ioredis adds to a connection. Buffer variants return bytes. */
-export interface ScriptCommands {
-  startTasksBuffer(...args: Args): Promise<(Buffer | number | null)[]>;
-  completeTasksBuffer(...args: Args): Promise<(Buffer | number | null)[]>;
-  endGraph(...args: Args): Promise<(string | number)[]>;
-  findLostTasks(...args: Args): Promise<number[]>;
-  linkObjects(...args: Args): Promise<(string | number)[]>;
-  releaseObject(...args: Args): Promise<number>;
-  spillObjects(...args: Args): Promise<[number, number]>;
-  moveSpilled(...args: Args): Promise<[number, number]>;
-  addEvents(...args: Args): Promise<null>;
-  retryTask(...args: Args): Promise<number>;
-  admitGraph(...args: Args): Promise<number>;
-  readTaskBuffer(...args: Args): Promise<(Buffer | number | null)[]>;
-  addBusyTime(...args: Args): Promise<string>;
-}
+/**
+ * The scripts, as methods that ioredis adds to a connection (Buffer variants
+ * return bytes). Each script's wrapper (src/queue/scripts/<name>.ts) adds its
+ * own method here, by declaration merging, so all of a script's TypeScript
+ * side is in its wrapper.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled in by each wrapper (declaration merging).
+export interface ScriptCommands {}
 
 export type ScriptedRedis = Redis & ScriptCommands;
 

@@ -7,6 +7,12 @@
 import { busyKey, statsKey } from '../keys.ts';
 import type { ScriptedRedis } from '../scripts.ts';
 
+declare module '../scripts.ts' {
+  interface ScriptCommands {
+    addBusyTime(...args: ScriptArgs): Promise<string>;
+  }
+}
+
 /** How long busy periods are kept to merge with other workers' (they report every few seconds). */
 const BUSY_KEPT_MS = 60_000;
 

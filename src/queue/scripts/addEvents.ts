@@ -7,6 +7,12 @@
 import type { ChainableCommander } from 'ioredis';
 import { graphKeys } from '../keys.ts';
 
+declare module '../scripts.ts' {
+  interface ScriptCommands {
+    addEvents(...args: ScriptArgs): Promise<null>;
+  }
+}
+
 /** Queues the entry on `pipe`, written with the rest of a registration. */
 export function addEvents(
   pipe: ChainableCommander,

@@ -5,6 +5,12 @@
 import { inFlightKey } from '../keys.ts';
 import type { ScriptedRedis } from '../scripts.ts';
 
+declare module '../scripts.ts' {
+  interface ScriptCommands {
+    admitGraph(...args: ScriptArgs): Promise<number>;
+  }
+}
+
 export interface AdmitGraph {
   graph: string;
   tenant: string;

@@ -13,6 +13,12 @@ import { readStartedEntries } from './includes/startTask.ts';
 import { ReplyReader } from './reply.ts';
 import type { StartReply } from './startTasks.ts';
 
+declare module '../scripts.ts' {
+  interface ScriptCommands {
+    completeTasksBuffer(...args: ScriptArgs): Promise<(Buffer | number | null)[]>;
+  }
+}
+
 export interface CompleteTasks {
   graph: string;
   results: TaskResult[];

@@ -8,6 +8,12 @@ import type { ScriptedRedis } from '../scripts.ts';
 import type { TaskErrorBody } from '../started.ts';
 import { ReplyReader } from './reply.ts';
 
+declare module '../scripts.ts' {
+  interface ScriptCommands {
+    endGraph(...args: ScriptArgs): Promise<(string | number)[]>;
+  }
+}
+
 export interface EndGraph {
   graph: string;
   status: 'failed' | 'cancelled';

@@ -5,6 +5,12 @@
 import { graphKeys } from '../keys.ts';
 import type { ScriptedRedis } from '../scripts.ts';
 
+declare module '../scripts.ts' {
+  interface ScriptCommands {
+    findLostTasks(...args: ScriptArgs): Promise<number[]>;
+  }
+}
+
 export interface FindLostTasks {
   graph: string;
   /** Finished tasks to walk down from. */

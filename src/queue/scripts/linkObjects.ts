@@ -9,6 +9,12 @@ import type { ScriptedRedis } from '../scripts.ts';
 import type { TaskErrorBody } from '../started.ts';
 import { ReplyReader } from './reply.ts';
 
+declare module '../scripts.ts' {
+  interface ScriptCommands {
+    linkObjects(...args: ScriptArgs): Promise<(string | number)[]>;
+  }
+}
+
 export interface LinkObjects {
   graph: string;
   /** Object id -> the tasks of the graph that use it. */

@@ -6,6 +6,12 @@
 import { spillLiveKey } from '../keys.ts';
 import type { ScriptedRedis } from '../scripts.ts';
 
+declare module '../scripts.ts' {
+  interface ScriptCommands {
+    moveSpilled(...args: ScriptArgs): Promise<[number, number]>;
+  }
+}
+
 export interface MoveSpilled {
   /** The file the objects were copied from, and the one they were copied to. */
   from: string;

@@ -8,6 +8,12 @@ import type { StartedTask } from '../started.ts';
 import { readInputs, startedTask } from './includes/startTask.ts';
 import { ReplyReader } from './reply.ts';
 
+declare module '../scripts.ts' {
+  interface ScriptCommands {
+    readTaskBuffer(...args: ScriptArgs): Promise<(Buffer | number | null)[]>;
+  }
+}
+
 export interface ReadTask {
   graph: string;
   index: number;

@@ -5,6 +5,12 @@
 import { graphKeys } from '../keys.ts';
 import type { ScriptedRedis } from '../scripts.ts';
 
+declare module '../scripts.ts' {
+  interface ScriptCommands {
+    releaseObject(...args: ScriptArgs): Promise<number>;
+  }
+}
+
 export interface ReleaseObject {
   graph: string;
   /** The object's field in its graph's vals hash. */

@@ -6,6 +6,12 @@ import { graphKeys } from '../keys.ts';
 import type { ScriptedRedis } from '../scripts.ts';
 import type { Runner, TaskErrorBody } from '../started.ts';
 
+declare module '../scripts.ts' {
+  interface ScriptCommands {
+    retryTask(...args: ScriptArgs): Promise<number>;
+  }
+}
+
 export interface RetryTask {
   graph: string;
   /** The task's key, for the event. */

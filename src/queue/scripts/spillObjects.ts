@@ -5,6 +5,12 @@
 import { spillLiveKey } from '../keys.ts';
 import type { ScriptedRedis } from '../scripts.ts';
 
+declare module '../scripts.ts' {
+  interface ScriptCommands {
+    spillObjects(...args: ScriptArgs): Promise<[number, number]>;
+  }
+}
+
 export interface SpillObjects {
   /** The spill file (relative to SPILL_DIR). */
   file: string;

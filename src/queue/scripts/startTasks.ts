@@ -8,6 +8,12 @@ import type { Runner } from '../started.ts';
 import { readStartedEntries, type StartedEntries } from './includes/startTask.ts';
 import { ReplyReader } from './reply.ts';
 
+declare module '../scripts.ts' {
+  interface ScriptCommands {
+    startTasksBuffer(...args: ScriptArgs): Promise<(Buffer | number | null)[]>;
+  }
+}
+
 export interface StartTasks {
   graph: string;
   tasks: number[];

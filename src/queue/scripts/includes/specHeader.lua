@@ -1,9 +1,11 @@
 -- A spec is: 4-byte big-endian length, a msgpack array (the header), the
 -- packed template. src/queue/spec.ts (SPEC_HEADER) describes the header's
--- fields; scripts read only the header, each field by its number here.
+-- fields; scripts read only the header, each field by its number in SPEC
+-- (test/protocol.test.ts holds these numbers to SPEC_HEADER; a field no
+-- script reads need not be here).
 -- A dep is a node index, {index, j} for output j of a multiple-return node,
 -- or an object id `<graph>.<field>` of another graph.
-local SPEC = { key = 1, deps = 2, outs = 3, returns = 4, cache = 5, retries = 6, timeoutMs = 7, lang = 8 }
+local SPEC = { key = 1, deps = 2, outs = 3, returns = 4, cache = 5 }
 
 local function specHeader(spec)
   local n = struct.unpack('>I4', spec)
