@@ -244,6 +244,26 @@ class TestCallbacks(unittest.TestCase):
         # Event hooks of other callbacks still run here, for every task.
         self.assertEqual(set(events.ran), {("a", 0), "b", "z"})
 
+    def test_rays_hook_names_have_rays_meaning(self):
+        path = os.path.join(tempfile.mkdtemp(), "ray.jsonl")
+
+        class RayStyle(Callback):  # a RayDaskCallback subclass with its base class swapped
+            def _ray_presubmit(self, task, key, deps):
+                return 100 if key == "skip" else None
+
+            def _ray_pretask(self, key, object_refs):
+                return list(object_refs)
+
+            def _ray_posttask(self, key, result, pre_state):
+                with open(path, "a") as f:
+                    f.write(json.dumps([repr(key), pre_state, result]) + "\n")
+
+        d = {"skip": (lambda: 1 / 0,), "a": (lambda x: x + 1, "skip"), "b": (lambda x, y: x * y, "a", 2)}
+        with RayStyle():
+            self.assertEqual(client.get(d, "b"), 202)
+        with open(path) as f:
+            self.assertEqual(sorted(map(json.loads, f)), [["'a'", [100], 101], ["'b'", [101], 202]])
+
     def test_presubmit_answers_a_python_task_with_a_python_value(self):
         cb = Callback(presubmit=lambda task, key, deps: (7, 8) if key == "a" else None)
         with cb:

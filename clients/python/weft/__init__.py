@@ -216,7 +216,16 @@ def _wants_events(cb: Callback) -> bool:
 
 
 def _runs_in_executor(cb: Callback) -> bool:
+    if hasattr(cb, "_ray_pretask") or hasattr(cb, "_ray_posttask"):
+        return True  # Ray's names: Ray's semantics, in the executor
     return bool(cb.in_executor) and (_overrides(cb, "_pretask") or _overrides(cb, "_posttask"))
+
+
+def _presubmit_hook(cb: Callback) -> Any:
+    ray = getattr(cb, "_ray_presubmit", None)
+    if ray is not None:
+        return ray
+    return cb._presubmit if _overrides(cb, "_presubmit") else None
 
 
 def _iter_sse(res: Any) -> Iterator[dict]:
@@ -537,7 +546,7 @@ class Client:
     def _run_presubmit(self, graph: Mapping, keys: Any, hooks: list) -> dict:
         """Asks the presubmit hooks about each task the requested keys need;
         a task they answer keeps its value and its dependencies are not asked."""
-        askers = [cb for cb in hooks if _overrides(cb, "_presubmit")]
+        askers = [h for h in map(_presubmit_hook, hooks) if h is not None]
         known: dict = {}
         if not askers:
             return known
@@ -551,8 +560,8 @@ class Client:
             node = graph[key]
             deps = _deps_of(node, graph, [])
             if type(node) is tuple and node and callable(node[0]):
-                for cb in askers:
-                    value = cb._presubmit(node, key, deps)
+                for ask in askers:
+                    value = ask(node, key, deps)
                     if value is not None:
                         known[key] = value
                         break

@@ -61,6 +61,13 @@ class Callback:
           is given to _posttask.
       _posttask(key, result, pre_state): after the task succeeded, with its
           result and what _pretask returned.
+    Ray's names for these hooks are accepted too, with Ray's semantics, so a
+    RayDaskCallback subclass ports by changing its base class:
+    `_ray_presubmit(task, key, deps)` is `_presubmit`, and `_ray_pretask(key,
+    object_refs)` and `_ray_posttask(key, result, pre_state)` run in the
+    executor as above (no `in_executor` needed). Ray's other hooks
+    (_ray_postsubmit, _ray_postsubmit_all, _ray_finish) are not called: use
+    weft's event hooks.
     The callback is pickled (cloudpickle) once per graph and unpickled once
     per executor process: what the hooks change there (attributes, prints,
     which go to the worker's log) stays there. Its other hooks run here as

@@ -12,7 +12,8 @@ The executor recognizes a call of a TaskHooks object: it does not evaluate its
 arguments first, but calls `run(key, inputs, evaluate_the_task)`: each
 callback's `_pretask` with the task's key (the Dask key) and its input values,
 then the task, then each `_posttask` with the result and what that
-callback's `_pretask` returned.
+callback's `_pretask` returned. Ray's names for them, `_ray_pretask` and
+`_ray_posttask`, are taken first (and need no `in_executor`).
 
 Standard library only.
 """
@@ -23,6 +24,14 @@ from typing import Any, Callable, List, Sequence
 from .keys import dask_key
 
 
+def _hook(cb: Any, name: str) -> Any:
+    """Ray's name for the hook (_ray_pretask) first, then weft's (_pretask) on an in-executor callback."""
+    ray = getattr(cb, f"_ray_{name}", None)
+    if ray is not None:
+        return ray
+    return getattr(cb, f"_{name}", None) if getattr(cb, "in_executor", False) else None
+
+
 class TaskHooks:
     __slots__ = ("callbacks",)
 
@@ -31,10 +40,15 @@ class TaskHooks:
 
     def run(self, key: str, inputs: List[Any], call: Callable[[], Any]) -> Any:
         k = dask_key(key)
-        states = [cb._pretask(k, inputs) for cb in self.callbacks]
+        states = []
+        for cb in self.callbacks:
+            pre = _hook(cb, "pretask")
+            states.append(pre(k, inputs) if pre is not None else None)
         result = call()
         for cb, state in zip(self.callbacks, states):
-            cb._posttask(k, result, state)
+            post = _hook(cb, "posttask")
+            if post is not None:
+                post(k, result, state)
         return result
 
     def __call__(self, *args: Any) -> Any:
