@@ -1,4 +1,4 @@
-"""The mean of a chunked array (Dask-on-Ray's first example):
+"""The mean of a chunked array with weft's TypeScript array ops (the hand-built version of array_mean.py):
 
     d_arr = da.from_array(np.random.randint(0, 1000, size=(256, 256)))
     d_arr.mean().compute(scheduler=ray_dask_get)
@@ -9,11 +9,11 @@ partial per chunk (array.moments), a tree of exact merges
 (array.combine_moments) and array.finalize. client.get is the call
 `.compute(scheduler=client.get)` makes.
 
-    python3 examples/python/array_mean.py --url http://127.0.0.1:8080
+    python3 examples/python/array_mean_ops.py --url http://127.0.0.1:8080
 """
 import numpy as np
 
-from _common import check, client_from_args, ndarray, ops, run
+from _common import check, client_from_args, ops, run
 
 
 def main():
@@ -31,7 +31,7 @@ def main():
     dsk = {}
     for i, j in blocks:
         r, c = starts[i], starts[j]
-        dsk[("array", i, j)] = ndarray(x[r:r + args.chunk, c:c + args.chunk])
+        dsk[("array", i, j)] = np.ascontiguousarray(x[r:r + args.chunk, c:c + args.chunk])  # an int32 chunk (ext 0x41)
         dsk[("mean-chunk", i, j)] = (ops["array.moments"], ("array", i, j))
     # Rows first, then the rows together: a two-level tree, as dask's split_every does.
     for i in range(len(starts)):

@@ -1,4 +1,4 @@
-"""A caching callback (Dask-on-Ray's SimpleCacheCallback), and weft's own result cache.
+"""A caching callback in this process over weft ops and Python's sum, and weft's own result cache (the event version of caching_callback.py).
 
 The seed caches a task's result in an actor when the task ran longer than a
 threshold, and its ray_presubmit hook answers later submissions of that task
@@ -22,7 +22,7 @@ from the cache, so the task is not created:
    server, shared by every client, and found again at submission; the
    postsubmit_all event counts hits and misses.
 
-    python3 examples/python/caching_callback.py --url http://127.0.0.1:8080
+    python3 examples/python/caching_callback_ops.py --url http://127.0.0.1:8080
 """
 import random
 import time

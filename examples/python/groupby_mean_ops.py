@@ -1,4 +1,4 @@
-"""A dataframe's groupby mean (Dask-on-Ray's second example):
+"""A dataframe's groupby mean with weft's TypeScript frame ops (the hand-built version of groupby_mean.py):
 
     dask.config.set(scheduler=ray_dask_get)
     df = dd.from_pandas(pd.DataFrame(np.random.randint(0, 100, size=(1024, 2)), columns=["age", "grade"]))
@@ -9,7 +9,7 @@ aggregation is: a partial per partition (frame.groupby_partial), one exact
 combine (frame.groupby_combine), then frame.groupby_finalize; computed with
 dask.config.set(scheduler=client.get), as in the seed.
 
-    python3 examples/python/groupby_mean.py --url http://127.0.0.1:8080
+    python3 examples/python/groupby_mean_ops.py --url http://127.0.0.1:8080
 """
 import dask
 import numpy as np

@@ -1,4 +1,4 @@
-"""set_index then head over all partitions (Dask-on-Ray's shuffle example):
+"""set_index then head with weft's TypeScript frame ops (the hand-built version of set_index_head.py):
 
     df = dd.from_pandas(pd.DataFrame(np.random.randint(0, 100, size=(10000, 2)),
                                      columns=["age", "grade"]), npartitions=100)
@@ -12,10 +12,8 @@ multiple-return splits; weft rewrites this pattern itself at submission
 (docs/graph-format.md), so the n x n getitems never run (the task count
 printed shows it).
 
-    python3 examples/python/set_index_head.py --url http://127.0.0.1:8080
+    python3 examples/python/set_index_head_ops.py --url http://127.0.0.1:8080
 """
-import operator
-
 import numpy as np
 import pandas as pd
 
@@ -46,7 +44,7 @@ def main():
     for p in range(n):
         dsk[("shuffle-split", p)] = (ops["frame.shuffle_group"], ("from-pandas", p), "age", n, "divisions")
         for j in range(n):
-            dsk[("shuffle-part", p, j)] = (operator.getitem, ("shuffle-split", p), j)
+            dsk[("shuffle-part", p, j)] = (ops.getitem, ("shuffle-split", p), j)
     for j in range(n):
         merged = (ops["frame.concat"], [("shuffle-part", p, j) for p in range(n)])
         dsk[("set-index", j)] = (ops["frame.sort_values"], merged, "age")

@@ -1,4 +1,4 @@
-"""A timing callback (Dask-on-Ray's MyTimerCallback):
+"""A timing callback fed by the event stream, over weft ops and Python's sum (the event version of timing_callback.py):
 
     class MyTimerCallback(RayDaskCallback):
         def _ray_pretask(self, key, object_refs):
@@ -16,7 +16,7 @@ figures come from GET /v1/graphs/{id}/tasks (client.task_timings), checked
 against the callback's here, and each task must have run at least as long as
 the sleep it was given.
 
-    python3 examples/python/timing_callback.py --url http://127.0.0.1:8080
+    python3 examples/python/timing_callback_ops.py --url http://127.0.0.1:8080
 """
 import dask
 
