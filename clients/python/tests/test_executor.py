@@ -344,6 +344,8 @@ def test_sigint_is_left_to_the_worker(ex):
 class RecordingCallback:
     """What weft.Callback(in_executor=True) gives the executor: _pretask and _posttask."""
 
+    in_executor = True
+
     def __init__(self, path, fail_pre=False):
         self.path = path
         self.fail_pre = fail_pre

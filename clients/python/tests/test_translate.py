@@ -9,7 +9,6 @@ Run: /usr/bin/python3 -m pytest clients/python/tests/test_translate.py
 import base64
 import functools
 import operator
-import pickle
 import unittest
 
 try:

@@ -36,7 +36,7 @@ import urllib.parse
 import urllib.request
 import warnings
 import weakref
-from typing import IO, Any, Hashable, Iterator, Mapping, Optional, Sequence
+from typing import IO, Any, Iterator, Mapping, Optional, Sequence
 
 import msgpack
 

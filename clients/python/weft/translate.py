@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import pickle
 import sys
-from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Hashable, List, Mapping, Optional, Tuple
 
 import msgpack
 
