@@ -1,8 +1,11 @@
 /**
- * The seed's examples written with the Python client (examples/python), each
- * run with Debian's python3 (numpy, pandas, dask) as a user runs it from a
- * checkout, against a running weft: each checks its result against numpy or
- * pandas and exits 1 on a mismatch, 2 when weft cannot be reached.
+ * The seed's examples with the Python client (examples/python), each run with
+ * Debian's python3 (numpy, pandas, dask) as a user runs it from a checkout,
+ * against a running weft with Python executors: the seed's code as written
+ * for Ray with only the names swapped (array_mean.py, ..., checked against
+ * Dask's sync scheduler), and the hand-built versions over weft's TypeScript
+ * ops, graphs that mix languages (*_ops.py, checked against numpy or
+ * pandas). Each exits 1 on a mismatch, 2 when weft cannot be reached.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +22,7 @@ beforeAll(async () => {
     throw new Error(
       `${PYTHON} cannot import dask, numpy and pandas (Debian: apt-get install python3-dask; .ci/run does): ${probe.stderr}`,
     );
-  weft = await startWeft({ workers: 2 });
+  weft = await startWeft({ workers: 2, env: { WEFT_POOLS: 'default,python' } });
 });
 afterAll(() => weft?.close());
 
@@ -37,9 +40,69 @@ async function python(args: string[]): Promise<{ code: number | null; stdout: st
   return { code, stdout, stderr };
 }
 
-const cases: [string, (out: string) => void][] = [
+const cases: [string, (out: string) => void, string[]?][] = [
+  // The seed's code, as written for Ray.
   [
     'array_mean.py',
+    (out) => {
+      expect(out).toMatch(/^mean of a 256x256 array: \d+\.\d+$/m);
+      expect(out).toMatch(/^Dask's sync scheduler agrees$/m);
+    },
+  ],
+  [
+    'groupby_mean.py',
+    (out) => {
+      expect(out).toMatch(/^groupby\(\['age'\]\)\.mean\(\) of 1024 rows in 2 partitions: 100 groups$/m);
+      expect(out).toMatch(/^Dask's sync scheduler agrees on every group$/m);
+    },
+  ],
+  [
+    'persist.py',
+    (out) => {
+      expect(out).toMatch(/\(subgraph_callable-[\w-]+, \(100,\)\)\}$/m);
+      expect(out).toMatch(/^\{\('ones_like-\w+', 0\): ObjectRef\('[\w-]+\.\d+'\)\}$/m);
+      expect(out).toMatch(/^sum: 100\.0$/m);
+      expect(out).toMatch(
+        /^Dask's sync scheduler agrees; \d+ tasks ran for the three reductions, none of them d_arr's$/m,
+      );
+    },
+  ],
+  [
+    'set_index_head.py',
+    (out) => {
+      // The divisions' graph, then the shuffle's: 100 splits with 100 outputs each, no 10,000 getitems.
+      const [, shuffle] = /tasks per graph \[\d+, (\d+)\]/.exec(out) ?? [];
+      expect(Number(shuffle)).toBeLessThan(1000);
+      expect(out).toMatch(/^Dask's sync scheduler agrees row for row$/m);
+    },
+  ],
+  [
+    'timing_callback.py',
+    (out) => {
+      expect(out).toMatch(/^z = 14; the execution times are in the weft workers' log$/m);
+      expect(out).toMatch(/^Dask's sync scheduler agrees$/m);
+      // The seed's prints, from inside the executors that ran the tasks.
+      const logs = weft.logs();
+      for (let i = 0; i < 4; i++) {
+        const [, seconds] =
+          new RegExp(`^Execution time for task \\('work', ${i}\\): (\\d+\\.\\d+(e-\\d+)?)s$`, 'm').exec(logs) ?? [];
+        expect(Number(seconds), logs.slice(-2000)).toBeGreaterThanOrEqual(0.098 * (i + 1));
+      }
+      expect(logs).toMatch(/^Execution time for task z: /m);
+    },
+  ],
+  [
+    'caching_callback.py',
+    (out) => {
+      expect(out).toMatch(/^first compute: z = 1200; cached 2 results: \["\('part', 1\)", "\('part', 3\)"\]$/m);
+      expect(out).toMatch(/^second compute: z = 1200 in \d+\.\d+s, ran \["\('part', 0\)", "\('part', 2\)", 'z'\]$/m);
+      expect(out).toMatch(/^Dask's sync scheduler agrees, and the slow tasks came from the cache$/m);
+    },
+    ['--sleeps', '50,500,50,200', '--put-threshold', '0.15'],
+  ],
+  // Hand-built over weft's TypeScript ops, with Python tasks beside them.
+  [
+    'array_mean_ops.py',
     (out) => {
       // numpy's legacy RandomState(0) is stable across versions: this is the mean of its 256x256 draw.
       expect(out).toMatch(/^mean of a 256x256 array in 16 chunks: 498\.536224365234\d*$/m);
@@ -47,14 +110,14 @@ const cases: [string, (out: string) => void][] = [
     },
   ],
   [
-    'groupby_mean.py',
+    'groupby_mean_ops.py',
     (out) => {
       expect(out).toMatch(/^groupby\('age'\)\.mean\(\) of 1024 rows in 4 partitions: 100 groups$/m);
       expect(out).toMatch(/^pandas agrees on every group$/m);
     },
   ],
   [
-    'persist_reduce.py',
+    'persist_ops.py',
     (out) => {
       expect(out).toMatch(/ObjectRef\('[\w-]+\.\d+'\)/);
       expect(out).toMatch(/^sum: 100 \(5 tasks ran, none of them array\.ones\)$/m);
@@ -63,7 +126,7 @@ const cases: [string, (out: string) => void][] = [
     },
   ],
   [
-    'set_index_head.py',
+    'set_index_head_ops.py',
     (out) => {
       const [, ran, all] = /(\d+) tasks ran of the (\d+) in Dask's graph/.exec(out) ?? [];
       expect(Number(all)).toBe(10_602);
@@ -74,7 +137,7 @@ const cases: [string, (out: string) => void][] = [
     },
   ],
   [
-    'timing_callback.py',
+    'timing_callback_ops.py',
     (out) => {
       for (let i = 0; i < 4; i++) {
         const [, seconds] =
@@ -87,7 +150,7 @@ const cases: [string, (out: string) => void][] = [
     },
   ],
   [
-    'caching_callback.py',
+    'caching_callback_ops.py',
     (out) => {
       expect(out).toMatch(/cached: \["\('part', 1\)", "\('part', 3\)"\]/);
       expect(out).toMatch(/warm: \d+\.\d+s, ran \["\('part', 0\)", "\('part', 2\)", 'total'\]/);
@@ -97,16 +160,16 @@ const cases: [string, (out: string) => void][] = [
   ],
 ];
 
-for (const [file, expectations] of cases) {
+for (const [file, expectations, flags = []] of cases) {
   it(`examples/python/${file}`, async () => {
-    const { code, stdout, stderr } = await python([`examples/python/${file}`, '--url', weft.url]);
+    const { code, stdout, stderr } = await python([`examples/python/${file}`, '--url', weft.url, ...flags]);
     expect(code, stdout + stderr).toBe(0);
     expectations(stdout);
   }, 60_000);
 }
 
 it('WEFT_URL is the default service', async () => {
-  const { code, stdout, stderr } = await python(['examples/python/persist_reduce.py', '--size', '10', '--chunk', '4']);
+  const { code, stdout, stderr } = await python(['examples/python/persist_ops.py', '--size', '10', '--chunk', '4']);
   expect(code, stderr).toBe(0);
   expect(stdout).toMatch(/^sum: 10 \(4 tasks ran/m);
 });
@@ -126,7 +189,7 @@ it('an unreachable weft exits 2 and says so; a bad url or flag is a usage error'
   const badUrl = await python(['examples/python/groupby_mean.py', '--url', 'localhost:8080']);
   expect(badUrl.code).toBe(2);
   expect(badUrl.stderr).toMatch(/weft url must be http:\/\/host:port/);
-  const badFlag = await python(['examples/python/caching_callback.py', '--sleeps', 'fast']);
+  const badFlag = await python(['examples/python/caching_callback_ops.py', '--sleeps', 'fast']);
   expect(badFlag.code).not.toBe(0);
   expect(badFlag.stderr).toMatch(/--sleeps must be comma-separated milliseconds/);
 });

@@ -1,8 +1,9 @@
 """What every example shares: its command line, the client, the checks.
 
-Each example prints its result, checks it against a plain numpy/pandas/Python
-computation of the same data, and exits 1 on a mismatch (2 when weft cannot
-be reached or rejects a request).
+Each example prints its result, checks it against Dask's sync scheduler (the
+seed's examples) or a plain numpy/pandas/Python computation of the same data
+(the *_ops.py ones), and exits 1 on a mismatch (2 when weft cannot be
+reached or rejects a request).
 """
 import argparse
 import os
@@ -17,6 +18,12 @@ except ImportError:
     import weft
 
 from weft import Callback, Client, WeftError, ops  # noqa: F401  (the examples import them from here)
+
+
+def url_from_args(description, setup=None):
+    """--url (default $WEFT_URL, else http://127.0.0.1:8080), checked, and the example's own flags."""
+    client, args = client_from_args(description, setup)
+    return client.url, args
 
 
 def client_from_args(description, setup=None):
@@ -36,6 +43,25 @@ class Mismatch(Exception):
     pass
 
 
+def check_same(what, got, want):
+    """The same value as Dask's sync scheduler gives: same type, and equal (floats within 1e-12)."""
+    import numpy as np
+    import pandas as pd
+
+    if type(got) is not type(want):
+        raise Mismatch(f"{what}: weft gave a {type(got).__name__}, the sync scheduler a {type(want).__name__}")
+    if isinstance(want, (pd.DataFrame, pd.Series)):
+        try:
+            (pd.testing.assert_frame_equal if isinstance(want, pd.DataFrame) else pd.testing.assert_series_equal)(got, want, check_exact=False, rtol=1e-12)
+        except AssertionError as err:
+            raise Mismatch(f"{what}: weft and the sync scheduler differ: {err}") from None
+    elif isinstance(want, (np.ndarray, np.generic, float)):
+        if np.shape(got) != np.shape(want) or not np.allclose(got, want, rtol=1e-12, atol=0, equal_nan=True):
+            raise Mismatch(f"{what}: weft gave {got!r}, the sync scheduler {want!r}")
+    elif got != want:
+        raise Mismatch(f"{what}: weft gave {got!r}, the sync scheduler {want!r}")
+
+
 def check(what, got, want, rel=1e-12):
     """Equal, or for numbers within `rel` relative; a Mismatch says what differs."""
     if isinstance(want, float) or isinstance(got, float):
@@ -44,10 +70,6 @@ def check(what, got, want, rel=1e-12):
     elif got != want:
         raise Mismatch(f"{what}: weft gave {got!r}, expected {want!r}")
 
-
-def ndarray(a):
-    """A numpy array in weft's JSON form (docs/arrays.md): what a literal chunk is in a graph."""
-    return {"$ndarray": {"dtype": a.dtype.name, "shape": list(a.shape), "data": a.ravel().tolist()}}
 
 
 def run(main):

@@ -1,72 +1,84 @@
-"""set_index then head over all partitions (Dask-on-Ray's shuffle example):
+"""The seed's shuffle example, as written for Ray, on weft: set_index with dataframe_optimize, then head.
 
-    df = dd.from_pandas(pd.DataFrame(np.random.randint(0, 100, size=(10000, 2)),
-                                     columns=["age", "grade"]), npartitions=100)
-    df.set_index(["age"], shuffle="tasks", max_branch=float("inf")).head(10, npartitions=-1)
+The seed's code with `ray.init()` -> `client = Client(url)`,
+`ray_dask_get` -> `client.get` and Ray's dataframe_optimize -> weft's (and
+the result kept, to check it):
 
-The graph is Dask's task-based shuffle in one stage, as set_index builds it:
-quantiles per partition, split points, per input partition a split into one
-part per output (frame.shuffle_group), n x n getitem tasks picking the parts,
-per output a concat and a sort. Ray needs its dataframe_optimize for
-multiple-return splits; weft rewrites this pattern itself at submission
-(docs/graph-format.md), so the n x n getitems never run (the task count
-printed shows it).
+    with dask.config.set(scheduler=ray_dask_get, dataframe_optimize=dataframe_optimize):
+        npartitions = 100
+        df = dd.from_pandas(pd.DataFrame(
+            np.random.randint(0, 100, size=(10000, 2)),
+            columns=["age", "grade"]), npartitions=npartitions)
+        # We set max_branch to infinity in order to ensure that the task-based shuffle
+        # happens in a single stage, which is required in order for our optimization to
+        # work.
+        df.set_index(
+            ["age"], shuffle="tasks", max_branch=float("inf")).head(10, npartitions=-1)
+
+weft.dataframe_optimize makes the shuffle's split tasks multiple-return tasks
+(weft's "returns"): each input partition is split once, each part stored as
+its own object and read once, and the 100 x 100 getitem tasks never run. The
+head is checked row for row against Dask's sync scheduler; --compare also
+runs it without the optimizer and prints both task counts and times.
+set_index_head_ops.py builds the shuffle from weft's TypeScript frame ops.
 
     python3 examples/python/set_index_head.py --url http://127.0.0.1:8080
 """
-import operator
+import time
 
+import dask
+import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
-from _common import check, client_from_args, ops, run
+from _common import Callback, check_same, run, url_from_args
+from weft import Client, dataframe_optimize
+
+
+class Counts(Callback):
+    """Tasks per graph (set_index computes its divisions first, then the shuffle)."""
+
+    def __init__(self):
+        self.tasks = []
+
+    def _postsubmit_all(self, event):
+        self.tasks.append(event["tasks"])
 
 
 def main():
-    client, args = client_from_args(__doc__.splitlines()[0], lambda p: (
-        p.add_argument("--rows", type=int, default=10000),
-        p.add_argument("--npartitions", type=int, default=100),
-        p.add_argument("--head", type=int, default=10),
-        p.add_argument("--seed", type=int, default=0),
-    ))
-    n = args.npartitions
-    if args.rows < 1 or not 1 <= n <= args.rows or args.head < 0:
-        raise SystemExit("--rows must be positive, --npartitions between 1 and --rows, --head >= 0")
-    df = pd.DataFrame(np.random.RandomState(args.seed).randint(0, 100, size=(args.rows, 2)), columns=["age", "grade"])
-    bounds = np.linspace(0, args.rows, n + 1).astype(int)
-    q = [(i + 0.5) / 20 for i in range(20)]
+    url, args = url_from_args(__doc__.splitlines()[0], lambda p: p.add_argument("--compare", action="store_true", help="also run it without dataframe_optimize"))
+    client = Client(url)
+    counts = Counts()
+    t0 = time.monotonic()
 
-    dsk = {}
-    for p in range(n):
-        part = df.iloc[bounds[p]:bounds[p + 1]]
-        dsk[("from-pandas", p)] = (ops["frame.from_columns"], {c: part[c].tolist() for c in part.columns})
-        dsk[("quantiles", p)] = (ops["frame.quantiles"], ("from-pandas", p), "age", q)
-        dsk[("len", p)] = (ops["frame.len"], ("from-pandas", p))
-    dsk["divisions"] = (ops["frame.boundaries"], [("quantiles", p) for p in range(n)], n, [("len", p) for p in range(n)])
-    for p in range(n):
-        dsk[("shuffle-split", p)] = (ops["frame.shuffle_group"], ("from-pandas", p), "age", n, "divisions")
-        for j in range(n):
-            dsk[("shuffle-part", p, j)] = (operator.getitem, ("shuffle-split", p), j)
-    for j in range(n):
-        merged = (ops["frame.concat"], [("shuffle-part", p, j) for p in range(n)])
-        dsk[("set-index", j)] = (ops["frame.sort_values"], merged, "age")
-        dsk[("head-part", j)] = (ops["frame.head"], ("set-index", j), args.head)
-    # head(10, npartitions=-1): the first rows over all partitions in order.
-    dsk["head"] = (ops["frame.to_records"], (ops["frame.head"], (ops["frame.concat"], [("head-part", j) for j in range(n)]), args.head))
+    # ---- the seed's code
+    # Set the scheduler to client.get, and set the Dask DataFrame optimizer to weft's
+    # optimization function, this time using the config setter as a context manager.
+    with dask.config.set(scheduler=client.get, dataframe_optimize=dataframe_optimize), counts:
+        npartitions = 100
+        df = dd.from_pandas(pd.DataFrame(
+            np.random.randint(0, 100, size=(10000, 2)),
+            columns=["age", "grade"]), npartitions=npartitions)
+        # We set max_branch to infinity in order to ensure that the task-based shuffle
+        # happens in a single stage, which is required in order for our optimization to
+        # work.
+        head = df.set_index(
+            ["age"], shuffle="tasks", max_branch=float("inf")).head(10, npartitions=-1)
+    # ----
 
-    res = client.compute_graph(dsk, "head")
-    ran = client.graph_info(res.id)["progress"]["total"]
-    tasks = sum(1 for v in dsk.values() if isinstance(v, tuple))
-    print(f"set_index('age') of {args.rows} rows in {n} partitions, head({args.head}): {ran} tasks ran of the {tasks} in Dask's graph")
-    for row in res.result:
-        print(f"  age {row['age']:g}  grade {row['grade']:g}")
-
-    # Rows of equal age keep their order in the shuffle (parts keep row order,
-    # concat goes by input partition, the sort is stable), so a stable sort
-    # gives the same rows, not just the same ages.
-    want = df.sort_values("age", kind="stable").head(args.head)
-    check("head", [(r["age"], r["grade"]) for r in res.result], [(float(a), float(g)) for a, g in zip(want["age"], want["grade"])])
-    print("pandas agrees: df.sort_values('age', kind='stable').head()")
+    seconds = time.monotonic() - t0
+    print(f"set_index(['age']) of 10000 rows in 100 partitions, head(10): {seconds:.2f}s, tasks per graph {counts.tasks}")
+    print(head.to_string())
+    want = df.set_index(["age"], shuffle="tasks", max_branch=float("inf")).head(10, npartitions=-1, compute=False).compute(scheduler="sync")
+    check_same("head", head, want)
+    print("Dask's sync scheduler agrees row for row")
+    if args.compare:
+        plain = Counts()
+        t0 = time.monotonic()
+        with dask.config.set(scheduler=client.get), plain:
+            again = df.set_index(["age"], shuffle="tasks", max_branch=float("inf")).head(10, npartitions=-1)
+        print(f"without dataframe_optimize: {time.monotonic() - t0:.2f}s, tasks per graph {plain.tasks}")
+        check_same("head without dataframe_optimize", again, want)
 
 
 if __name__ == "__main__":

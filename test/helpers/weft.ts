@@ -24,6 +24,8 @@ export interface Weft {
   submit(body: unknown): Promise<{ status: number; body: any }>;
   /** Computes `keys` of `graph`, waiting up to 30 s; returns the response body. */
   compute(graph: unknown, keys: unknown, extra?: Record<string, unknown>): Promise<any>;
+  /** Everything the workers (and the executors they started) wrote to stdout and stderr so far. */
+  logs(): string;
   close(): Promise<void>;
 }
 
@@ -101,6 +103,9 @@ export async function startWeft(options: WeftOptions = {}): Promise<Weft> {
     async compute(graph, keys, extra = {}) {
       const { body } = await submit({ graph, keys, wait: 30, ...extra });
       return body;
+    },
+    logs() {
+      return workers.map((w) => outputs.get(w)?.() ?? '').join('');
     },
     async close() {
       // A worker whose shutdown fails or hangs exits non-zero by itself (src/workers/main.ts); say so, with its output.

@@ -336,3 +336,61 @@ def _alive(pid):
 def test_sigint_is_left_to_the_worker(ex):
     ex.proc.send_signal(signal.SIGINT)
     assert ex.value(call(inc, lit(1))) == 2
+
+
+# ---------------------------------------------------------------- hooks (weft.hooks, in-executor callbacks)
+
+
+class RecordingCallback:
+    """What weft.Callback(in_executor=True) gives the executor: _pretask and _posttask."""
+
+    in_executor = True
+
+    def __init__(self, path, fail_pre=False):
+        self.path = path
+        self.fail_pre = fail_pre
+
+    def _pretask(self, key, inputs):
+        if self.fail_pre:
+            raise RuntimeError("pretask refused")
+        return {"key": key, "inputs": inputs}
+
+    def _posttask(self, key, result, pre_state):
+        import json
+
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"key": key, "result": result, "pre": pre_state}) + "\n")
+
+
+def hooked(hooks_slot, key, inner):
+    return [6, inp(hooks_slot), [lit(key), inner], None, None]
+
+
+def test_hooks_run_around_the_task_with_its_key_inputs_and_result(ex, tmp_path):
+    import json
+
+    from weft.hooks import TaskHooks
+    from weft.keys import key_name
+
+    path = str(tmp_path / "hooks.jsonl")
+    hooks = TaskHooks([RecordingCallback(path), RecordingCallback(path)])
+    # Slot 0: the hooks, slot 1: a callable shared by many tasks, slots 2 and 3: values.
+    template = hooked(0, key_name(("x", 1)), call(inp(1), inp(2), call(inc, inp(3))))
+    assert ex.value(template, hooks, add, 10, 20) == 31
+    lines = [json.loads(line) for line in open(path)]
+    assert len(lines) == 2
+    for line in lines:
+        assert line == {"key": ["x", 1], "result": 31, "pre": {"key": ["x", 1], "inputs": [10, 20]}}
+
+
+def test_a_hook_that_raises_fails_the_task_and_names_the_hooks(ex, tmp_path):
+    from weft.hooks import TaskHooks
+
+    hooks = TaskHooks([RecordingCallback(str(tmp_path / "x"), fail_pre=True)])
+    (result,) = ex.run((hooked(0, "k", call(inc, inp(1))), [hooks, 1]))
+    assert not result["ok"] and result["error"]["type"] == "RuntimeError" and result["error"]["op"] == "weft hooks"
+    # The task's own error is still the task's.
+    ok_hooks = TaskHooks([RecordingCallback(str(tmp_path / "y"))])
+    (result,) = ex.run((hooked(0, "k", call(fail, inp(1))), [ok_hooks, 1]))
+    assert result["error"]["type"] == "ValueError" and result["error"]["op"] == "fail"
+    assert not os.path.exists(tmp_path / "y")  # no posttask for a task that failed

@@ -158,8 +158,13 @@ class TestCallbacks(unittest.TestCase):
         ref = client.put([1, 2, 3])
         cb = Callback(presubmit=lambda task, key, deps: ref if key == ("x", 0) else None)
         self.assertEqual(client.compute_graph({("x", 0): (ops.fail, "no"), "n": (len, ("x", 0))}, "n", callbacks=[cb]).result, 3)
-        with self.assertRaisesRegex(TypeError, "not JSON"):
-            client.compute_graph({"x": (ops.inc, 1)}, "x", callbacks=[Callback(presubmit=lambda *a: object())])
+        # Any Python value may answer (a pickle, for Python tasks); one that cannot be sent says so.
+        answer = Callback(presubmit=lambda task, key, deps: (1, 2) if key == "x" else None)
+        self.assertEqual(client.compute_graph({"x": (ops.inc, 1), "y": (len, "x")}, "y", callbacks=[answer]).result, 2)
+        import threading
+
+        with self.assertRaisesRegex(TypeError, "cannot be pickled"):
+            client.compute_graph({"x": (ops.inc, 1)}, "x", callbacks=[Callback(presubmit=lambda *a: threading.Lock())])
 
     def test_a_callback_needs_functions(self):
         with self.assertRaisesRegex(TypeError, "posttask"):

@@ -1,33 +1,78 @@
-"""Python client for weft, standard library only.
+"""Python client for weft: a Dask scheduler that runs any Dask graph on a weft service.
 
-    from weft import Client, ops
+    import dask
+    from weft import Client
     client = Client("http://127.0.0.1:8080")
     dask.compute(x, scheduler=client.get)          # or dask.config.set(scheduler=client.get)
-    client.get({"x": 1, "y": (ops.inc, "x")}, "y")  # Dask's scheduler signature
+    client.get({"x": (lambda v: v * 3, 4)}, "x")   # 12: Dask's scheduler signature
+    x = x.persist()                                # weft futures (ObjectRefs) in x's graph
 
-Dask graphs are translated to weft's JSON graphs (docs/graph-format.md):
-tuple keys become strings and come back as they were, a task (a tuple whose
-first element is callable) becomes {"$op": ...}, a string that is a key of
-the graph becomes {"$ref": ...}, lists and plain tuples become arrays.
+Dask graphs are translated with Dask's semantics (weft.translate): Python
+callables become `$call` tasks that weft's Python executors run (workers
+started with WEFT_POOLS=default,python), `weft.ops.<name>` stubs stay weft
+(TypeScript) ops, literals go as plain MessagePack, array chunks or pickles.
+Requests and answers are MessagePack; results come back as Python values of
+their own types, and a task's exception is raised again with its own type.
+
+Needs msgpack and cloudpickle (Debian: python3-msgpack python3-cloudpickle);
+numpy, pandas and dask are imported only when a graph or value uses them.
 """
 from __future__ import annotations
 
+import atexit
+import base64
 import contextlib
+import contextvars
 import http.client
 import json
-import operator
 import os
+import pickle
+import queue
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import IO, Any, Hashable, Iterator, Mapping, Optional, Sequence
+import warnings
+import weakref
+from typing import IO, Any, Iterator, Mapping, Optional, Sequence
 
+import msgpack
+
+from . import codec
 from .callbacks import Callback
+from .hooks import TaskHooks
+from .keys import dask_key as _dask_key
+from .keys import key_name as _key_name
 from .progress import ProgressBar
+from . import translate as _translate
+from .translate import Translation
+from .values import ObjectRef, Op, ops
 
-__all__ = ["Callback", "Client", "GraphResult", "ObjectRef", "Op", "RemoteTaskError", "WeftError", "ops"]
+__all__ = [
+    "Callback",
+    "Client",
+    "GraphResult",
+    "ObjectRef",
+    "Op",
+    "RemoteTaskError",
+    "RemoteTraceback",
+    "WeftError",
+    "dataframe_optimize",
+    "ops",
+]
+
+MSGPACK = "application/msgpack"
+
+
+def __getattr__(name: str) -> Any:
+    # weft.dataframe_optimize imports dask.dataframe: only when asked for.
+    if name == "dataframe_optimize":
+        from .optimizations import dataframe_optimize
+
+        return dataframe_optimize
+    raise AttributeError(f"module 'weft' has no attribute {name!r}")
 
 
 class WeftError(Exception):
@@ -40,9 +85,12 @@ class WeftError(Exception):
 
 
 class RemoteTaskError(Exception):
-    """A task failed on a worker: its key, op, message and the remote stack."""
+    """A task failed on a worker and its exception cannot be raised again as
+    it was (a weft op's error, an executor that died, a timeout, an exception
+    that cannot be unpickled here): its key, op, message and the remote stack.
+    `error` is the graph's error as the API gives it (docs/errors.md)."""
 
-    def __init__(self, key: str, op: str, message: str, stack: str | None, error: dict):
+    def __init__(self, key: Any, op: str, message: str, stack: str | None, error: dict):
         super().__init__(f"task {key!r} ({op}) failed: {message}")
         self.key = key
         self.op = op
@@ -51,174 +99,51 @@ class RemoteTaskError(Exception):
         self.error = error
 
 
-class Op:
-    """A remote op by name; call it inside dask.delayed, or use it in tuple tasks."""
+class RemoteTraceback(Exception):
+    """The cause of an exception raised again from a task (its `__cause__`):
+    the task's `key`, `op` and the traceback where it ran (`stack`), shown
+    above the local traceback. `error` is the graph's error."""
 
-    def __init__(self, name: str):
-        self.name = name
-        self.__name__ = name.replace(".", "_")
+    def __init__(self, key: Any, op: str, stack: str, error: dict):
+        super().__init__(stack)
+        self.key = key
+        self.op = op
+        self.stack = stack
+        self.error = error
 
-    def __call__(self, *args: Any) -> Any:
-        raise TypeError(f"weft op {self.name!r} runs on a weft worker: use it in a graph (dask.delayed, or a task tuple)")
-
-    def __repr__(self) -> str:
-        return f"weft.ops[{self.name!r}]"
-
-
-class _Ops:
-    """`ops.add`, `ops["my.op"]`: stubs of the ops workers run (GET /v1/ops lists them)."""
-
-    def __getattr__(self, name: str) -> Op:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return Op(name)
-
-    def __getitem__(self, name: str) -> Op:
-        return Op(name)
+    def __str__(self) -> str:
+        return f"task {self.key!r} failed on a weft worker:\n\"\"\"\n{self.stack.rstrip()}\n\"\"\""
 
 
-ops = _Ops()
-
-# Python callables weft has an op for, so plain Dask graphs of them run as they are.
-_KNOWN_CALLABLES = {
-    sum: "sum", len: "len", min: "min", max: "max",
-    operator.add: "add", operator.sub: "sub", operator.mul: "mul", operator.truediv: "div",
-    operator.neg: "neg", operator.getitem: "getitem",
-}
-# dask.delayed packs containers that hold delayed values as (type, [items])
-# tasks, a dict as (dict, [[key, value], ...]); weft graphs have them as plain
-# arrays and objects, so they are unpacked instead of run.
-_CONTAINERS = (dict, list, tuple, set, frozenset)
-_KNOWN_NAMES = {"inc", "add", "sub", "mul", "div", "neg", "identity", "sum", "len", "min", "max", "getitem", "concat", "range"}
-
-
-class ObjectRef:
-    """A stored object (a future): pass it in later graphs; `client.fetch(ref)` gets its value."""
-
-    def __init__(self, oid: str):
-        self.oid = oid
-
-    def __repr__(self) -> str:
-        return f"ObjectRef({self.oid!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ObjectRef) and other.oid == self.oid
-
-    def __hash__(self) -> int:
-        return hash(self.oid)
+def _task_exception(error: dict, status: str) -> BaseException:
+    """What a failed graph raises: the task's own exception, pickled by the
+    executor, with the remote traceback as its cause; RemoteTaskError otherwise.
+    An input object that failed (object_failed) raises its graph's error."""
+    cause = error
+    while cause.get("code") == "object_failed" and isinstance(cause.get("cause"), dict):
+        cause = cause["cause"]
+    key = _dask_key(cause.get("key", "")) if isinstance(cause.get("key"), str) else cause.get("key")
+    op = cause.get("op", "")
+    exc = _unpickle_exception(cause.get("exception"))
+    if exc is None:
+        key0 = _dask_key(error.get("key", "")) if isinstance(error.get("key"), str) else error.get("key")
+        return RemoteTaskError(key0, error.get("op", ""), error.get("message", status), error.get("stack"), error)
+    stack = cause.get("stack") or cause.get("message") or ""
+    exc.__cause__ = RemoteTraceback(key, op, stack, error)
+    if hasattr(exc, "add_note"):  # Python 3.11
+        exc.add_note(f"(raised by weft task {key!r}, {op}; the traceback where it ran is the cause above)")
+    return exc
 
 
-def _key_name(key: Hashable) -> str:
-    """Dask keys are strings or tuples; weft keys are strings."""
-    if isinstance(key, str):
-        return key
-    return "\u0000" + json.dumps(_plain_key(key))
-
-
-def _plain_key(key: Any) -> Any:
-    if isinstance(key, tuple):
-        return [_plain_key(k) for k in key]
-    return key
-
-
-def _dask_key(name: str) -> Any:
-    """The inverse of _key_name: weft's key string back to the Dask key."""
-    if not name.startswith("\u0000"):
-        return name
-    return _tuple_key(json.loads(name[1:]))
-
-
-def _tuple_key(key: Any) -> Any:
-    if isinstance(key, list):
-        return tuple(_tuple_key(k) for k in key)
-    return key
-
-
-def _op_name(fn: Any) -> str:
-    if isinstance(fn, Op):
-        return fn.name
-    if fn in _KNOWN_CALLABLES:
-        return _KNOWN_CALLABLES[fn]
-    name = getattr(fn, "__name__", None)
-    if name in _KNOWN_NAMES:
-        return name
-    raise TypeError(f"{fn!r} is not a weft op: use weft.ops.<name> (or a function named after a weft op such as inc or add)")
-
-
-def _is_task(x: Any) -> bool:
-    return isinstance(x, tuple) and len(x) > 0 and callable(x[0])
-
-
-class _Translator:
-    def __init__(self, dsk: Mapping):
-        self.keys = set(dsk.keys())
-
-    def container(self, kind: type, items: list) -> Any:
-        if kind is dict:
-            if not all(isinstance(i, list) and len(i) == 2 for i in items):
-                raise TypeError(f"(dict, {items!r}) is not a list of [key, value] pairs")
-            return self.node({k: v for k, v in items})
-        return [self.node(i) for i in items]
-
-    def node(self, x: Any) -> Any:
-        if isinstance(x, ObjectRef):
-            return {"$oid": x.oid}
-        if _is_task(x):
-            fn, args = x[0], x[1:]
-            if getattr(fn, "__module__", "").startswith("dask") and getattr(fn, "__name__", "") == "apply" and len(args) >= 2:
-                # dask's apply(func, args, kwargs)
-                return {"$op": _op_name(args[0]), "args": [self.node(a) for a in args[1]], "kwargs": {k: self.node(v) for k, v in (args[2] if len(args) > 2 else {}).items()}}
-            if fn in _CONTAINERS and len(args) == 1 and isinstance(args[0], list):
-                return self.container(fn, args[0])
-            return {"$op": _op_name(fn), "args": [self.node(a) for a in args]}
-        try:
-            if x in self.keys:
-                return {"$ref": _key_name(x)}
-        except TypeError:
-            pass  # unhashable: not a key
-        if isinstance(x, (list, tuple)):
-            return [self.node(i) for i in x]
-        if isinstance(x, dict):
-            if any(isinstance(k, str) and k.startswith("$") for k in x):
-                return {"$literal": x}
-            return {str(k): self.node(v) for k, v in x.items()}
-        if isinstance(x, (set, frozenset)):
-            return [self.node(i) for i in x]
-        if x is None or isinstance(x, (bool, int, float, str)):
-            return x
-        raise TypeError(f"{x!r} cannot be sent to weft (give JSON values, keys, tasks or ObjectRef)")
-
-
-def _deps_of(x: Any, keys: set, out: list) -> list:
-    """The keys a node reads, in order, as the translator would turn them into references."""
-    if _is_task(x):
-        for a in x[1:]:
-            _deps_of(a, keys, out)
-        return out
+def _unpickle_exception(b64: Any) -> Optional[BaseException]:
+    if not isinstance(b64, str):
+        return None
     try:
-        if x in keys:
-            out.append(x)
-            return out
-    except TypeError:
-        pass  # unhashable: not a key
-    if isinstance(x, (list, tuple, set, frozenset)):
-        for i in x:
-            _deps_of(i, keys, out)
-    elif isinstance(x, dict) and not any(isinstance(k, str) and k.startswith("$") for k in x):
-        for v in x.values():
-            _deps_of(v, keys, out)
-    return out
-
-
-def _presubmitted(value: Any) -> Any:
-    """A value a presubmit hook gave for a key: data in the graph, never walked for references."""
-    if isinstance(value, ObjectRef):
-        return {"$oid": value.oid}
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"a presubmit hook returned {value!r}, which is not JSON (give JSON values or an ObjectRef)") from None
-    return {"$literal": value}
+        exc = pickle.loads(base64.b64decode(b64))
+    except Exception:
+        return None
+    # A task's sys.exit() or KeyboardInterrupt fails the task; it does not stop this process.
+    return exc if isinstance(exc, Exception) else None
 
 
 def _flat_keys(keys: Any) -> Any:
@@ -241,7 +166,27 @@ def _graph_of(dsk: Any) -> Mapping:
     return dict(dsk)
 
 
+def _deps_of(x: Any, keys: Mapping, out: list) -> list:
+    """The keys a value reads, as Dask's scheduler substitutes them (dask.core._execute_task)."""
+    if type(x) is tuple and x and callable(x[0]):
+        for a in x[1:]:
+            _deps_of(a, keys, out)
+        return out
+    if isinstance(x, list):
+        for i in x:
+            _deps_of(i, keys, out)
+        return out
+    try:
+        if x in keys:
+            out.append(x)
+    except TypeError:
+        pass  # unhashable: not a key
+    return out
+
+
 _PENDING = ("queued", "running")
+# The client whose get dask.persist (wrapped by weft.persist) is running with: its get answers with futures.
+_PERSISTING: contextvars.ContextVar[Any] = contextvars.ContextVar("weft_persisting", default=None)
 
 
 class GraphResult:
@@ -259,12 +204,28 @@ class GraphResult:
         return f"GraphResult(id={self.id!r}, status={self.status!r})"
 
 
+def _overrides(cb: Callback, hook: str) -> bool:
+    return hook in vars(cb) or getattr(type(cb), hook) is not getattr(Callback, hook)
+
+
 def _wants_events(cb: Callback) -> bool:
-    """Only a callback with an event hook makes a compute follow the event stream."""
-    for hook in ("_postsubmit", "_pretask", "_posttask", "_postsubmit_all", "_finish"):
-        if hook in vars(cb) or getattr(type(cb), hook) is not getattr(Callback, hook):
-            return True
-    return False
+    """Only a callback with an event hook makes a compute follow the event stream
+    (an in-executor callback's _pretask and _posttask run where the tasks run)."""
+    hooks = ("_postsubmit", "_postsubmit_all", "_finish") if cb.in_executor else ("_postsubmit", "_pretask", "_posttask", "_postsubmit_all", "_finish")
+    return any(_overrides(cb, h) for h in hooks)
+
+
+def _runs_in_executor(cb: Callback) -> bool:
+    if hasattr(cb, "_ray_pretask") or hasattr(cb, "_ray_posttask"):
+        return True  # Ray's names: Ray's semantics, in the executor
+    return bool(cb.in_executor) and (_overrides(cb, "_pretask") or _overrides(cb, "_posttask"))
+
+
+def _presubmit_hook(cb: Callback) -> Any:
+    ray = getattr(cb, "_ray_presubmit", None)
+    if ray is not None:
+        return ray
+    return cb._presubmit if _overrides(cb, "_presubmit") else None
 
 
 def _iter_sse(res: Any) -> Iterator[dict]:
@@ -300,12 +261,90 @@ def _refs_by_key(keys: Any, outputs: Any, out: dict) -> dict:
     return out
 
 
+def _result_ext(code: int, payload: bytes) -> Any:
+    value = codec._ext_hook(code, payload)
+    if code in (codec.NDARRAY_EXT, codec.TYPED_ARRAY_EXT) and type(value).__name__ == "ndarray":
+        return value.copy()  # writable, as the arrays Dask's own schedulers return
+    return value
+
+
+def _unpack(data: bytes) -> Any:
+    """An answer in MessagePack, weft's values decoded: arrays (writable), frames, unpickled foreign values."""
+    return msgpack.unpackb(data, ext_hook=_result_ext, raw=False, strict_map_key=False)
+
+
+class _Releaser:
+    """Releases the objects of owned ObjectRefs (dask.persist's futures) when
+    they are garbage collected: a finalizer queues the id, a daemon thread
+    sends the DELETEs over one connection; at exit the rest are released."""
+
+    def __init__(self, url: str, token: Optional[str]):
+        self.url = urllib.parse.urlsplit(url)
+        self.token = token
+        self.queue: "queue.SimpleQueue[Optional[str]]" = queue.SimpleQueue()
+        self.finalizers: set = set()
+        self.lock = threading.Lock()
+        self.thread: Optional[threading.Thread] = None
+        self.conn: Optional[http.client.HTTPConnection] = None
+        self.closed = False
+
+    def own(self, ref: ObjectRef) -> None:
+        fin = weakref.finalize(ref, self.queue.put, ref.oid)
+        fin.atexit = False  # at exit, close() releases what is left, with a deadline
+        ref._finalizer = fin
+        with self.lock:
+            if len(self.finalizers) > 64 and len(self.finalizers) % 64 == 0:
+                self.finalizers = {f for f in self.finalizers if f.alive}
+            self.finalizers.add(fin)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="weft-release", daemon=True)
+                self.thread.start()
+                atexit.register(self.close)
+
+    def _run(self) -> None:
+        while True:
+            oid = self.queue.get()
+            if oid is None:
+                return
+            self._delete(oid)
+
+    def _delete(self, oid: str) -> None:
+        path = f"{self.url.path.rstrip('/')}/v1/objects/{urllib.parse.quote(oid, safe='')}"
+        headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
+        for _ in range(2):  # once more on a fresh connection if the kept-alive one was closed
+            try:
+                if self.conn is None:
+                    cls = http.client.HTTPSConnection if self.url.scheme == "https" else http.client.HTTPConnection
+                    self.conn = cls(self.url.netloc, timeout=10)
+                self.conn.request("DELETE", path, headers=headers)
+                self.conn.getresponse().read()
+                return
+            except (OSError, http.client.HTTPException):
+                if self.conn is not None:
+                    self.conn.close()
+                self.conn = None
+
+    def close(self, deadline: float = 5.0) -> None:
+        """Releases every object still owned (at exit), for at most `deadline` seconds."""
+        if self.closed:
+            return
+        self.closed = True
+        for fin in list(self.finalizers):
+            fin()  # queues the id of a ref that is still alive
+        self.queue.put(None)
+        if self.thread is not None:
+            self.thread.join(deadline)
+
+
 class Client:
     """A weft service. `url` defaults to $WEFT_URL, else http://127.0.0.1:8080.
 
     progress: a progress bar on `progress_stream` (default sys.stderr) for
     computes that take longer than `progress_delay` seconds: True, False, or
     None (the default) for on when that stream is a terminal.
+
+    Creating a Client also makes dask.persist and Dask collections' .persist()
+    give weft futures when their scheduler is a weft client's get (weft.persist).
     """
 
     def __init__(
@@ -332,15 +371,16 @@ class Client:
         self.progress = progress
         self.progress_stream = progress_stream
         self.progress_delay = progress_delay
+        self._releaser = _Releaser(self.url, token)
+        from .persist import install
+
+        install()
 
     # -- HTTP
 
-    def _open(self, method: str, path: str, body: Any = None, headers: Optional[dict] = None) -> Any:
+    def _open(self, method: str, path: str, body: Optional[bytes] = None, headers: Optional[dict] = None) -> Any:
         """The response; an error answer raises WeftError, an unreachable service URLError."""
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        if data is not None:
-            req.add_header("content-type", "application/json")
+        req = urllib.request.Request(self.url + path, data=body, method=method)
         if self.token:
             req.add_header("authorization", f"Bearer {self.token}")
         for name, value in (headers or {}).items():
@@ -352,29 +392,75 @@ class Client:
             try:
                 payload = json.loads(raw).get("error", {})
             except ValueError:
-                payload = {"message": raw.decode("utf-8", "replace")[:500]}
+                try:
+                    payload = _unpack(raw).get("error", {})
+                except Exception:
+                    payload = {"message": raw.decode("utf-8", "replace")[:500]}
             raise WeftError(payload.get("code", str(err.code)), payload.get("message", str(err)), payload) from None
 
-    def _request(self, method: str, path: str, body: Any = None) -> Any:
+    def _request(self, method: str, path: str, body: Any = None, *, packed: Optional[bytes] = None, binary: bool = False) -> Any:
+        """A JSON request (`body`), or a MessagePack one (`packed`, its bytes);
+        with `binary` the answer is asked for in MessagePack and decoded with weft's values."""
+        headers = {}
+        data = packed
+        if packed is not None:
+            headers["content-type"] = MSGPACK
+        elif body is not None:
+            data = json.dumps(body).encode()
+            headers["content-type"] = "application/json"
+        if binary:
+            headers["accept"] = MSGPACK
         try:
-            with self._open(method, path, body) as res:
-                return json.loads(res.read())
+            with self._open(method, path, data, headers) as res:
+                raw = res.read()
+                if binary and (res.headers.get("content-type") or "").startswith(MSGPACK):
+                    return _unpack(raw)
+                return json.loads(raw)
         except urllib.error.URLError as err:
             raise WeftError("unreachable", f"cannot reach weft at {self.url}: {err.reason}") from None
 
-    def _submit(self, dsk: Any, keys: Any, known: Optional[dict] = None, **extra: Any) -> dict:
-        graph = _graph_of(dsk)
-        t = _Translator(graph)
-        known = known or {}
-        nodes = {_key_name(k): (_presubmitted(known[k]) if k in known else t.node(v)) for k, v in graph.items()}
-        body = {"graph": nodes, "keys": _flat_keys(keys), **extra}
-        return self._request("POST", "/v1/graphs", body)
+    def _submit(self, translation: Translation, keys: Any, **extra: Any) -> dict:
+        body = {"graph": translation.graph, "keys": _flat_keys(keys), **extra}
+        return self._request("POST", "/v1/graphs", packed=translation.packb(body), binary=True)
 
     # -- computing
 
     def get(self, dsk: Any, keys: Any, **kwargs: Any) -> Any:
-        """Dask's scheduler signature: use as `scheduler=client.get`. A key not in the graph raises KeyError."""
+        """Dask's scheduler signature: use as `scheduler=client.get`. A key not
+        in the graph raises KeyError; a task's exception is raised again.
+        Inside dask.persist (or with weft_persist=True) it answers with
+        ObjectRefs, which own their objects (released when collected)."""
+        if kwargs.pop("weft_persist", False) or _PERSISTING.get() is self:
+            token = _PERSISTING.set(None)  # a compute inside this one is a compute
+            try:
+                return _reshape(keys, self.persist(dsk, keys, owned=True))
+            finally:
+                _PERSISTING.reset(token)
         return self.compute_graph(dsk, keys).result
+
+    def _prepare(self, dsk: Any, keys: Any, callbacks: Sequence[Callback], options: Optional[dict]) -> tuple:
+        graph = _graph_of(dsk)
+        for k in _iter_keys(keys):
+            try:
+                found = k in graph
+            except TypeError:
+                found = False
+            if not found:
+                raise KeyError(k)
+        hooks = list(Callback.active) + [cb for cb in callbacks if cb not in Callback.active]
+        for cb in hooks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be weft.Callback instances, got {cb!r}")
+        known = self._run_presubmit(graph, keys, hooks)
+        in_executor = [cb for cb in hooks if _runs_in_executor(cb)]
+        translation = _translate.translate(graph, known, TaskHooks(in_executor) if in_executor else None)
+        if in_executor and translation.python:
+            # Hooks run per Dask task, with its inputs, as Ray's do: no task is fused into another.
+            options = dict(options or {})
+            optimize = dict(options.get("optimize") or {})
+            optimize.setdefault("fuse", False)
+            options["optimize"] = optimize
+        return translation, hooks, options
 
     def compute_graph(
         self,
@@ -392,16 +478,8 @@ class Client:
         the active ones; `options` (e.g. {"cache": True}), `presubmit` (a hook
         URL), `webhooks` (the API's `callbacks`) and `ttl` go to POST /v1/graphs
         as they are (docs/graph-format.md, docs/webhooks.md). A failed task
-        raises RemoteTaskError; Ctrl-C cancels the graph."""
-        graph = _graph_of(dsk)
-        missing = [k for k in _iter_keys(keys) if k not in graph]
-        if missing:
-            raise KeyError(missing[0])
-        hooks = list(Callback.active) + [cb for cb in callbacks if cb not in Callback.active]
-        for cb in hooks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be weft.Callback instances, got {cb!r}")
-        known = self._run_presubmit(graph, keys, hooks)
+        raises its own exception again (or RemoteTaskError); Ctrl-C cancels the graph."""
+        translation, hooks, options = self._prepare(dsk, keys, callbacks, options)
         extra: dict = {}
         for name, value in (("options", options), ("presubmit", presubmit), ("callbacks", webhooks), ("ttl", ttl)):
             if value is not None:
@@ -412,17 +490,22 @@ class Client:
         # with only a bar, the submission itself waits out the bar's delay, and
         # a graph done by then costs one request and shows no bar. Otherwise
         # long polls, each well inside the socket timeout.
-        wait = 0 if listeners else (self.progress_delay if bar else min(60, self.timeout / 2))
+        poll = min(60, self.timeout / 2)
+        wait = 0 if listeners else (self.progress_delay if bar else min(5, poll))
         gid = None
         try:
-            res = self._submit(graph, keys, known, wait=wait, **extra)
+            res = self._submit(translation, keys, wait=wait, **extra)
             gid = res["id"]
             # A bar whose delay has passed is drawn at the end even if the graph
             # ended during the submission's wait: its events (replayed) give it the final counts.
             if listeners or (bar and (res["status"] in _PENDING or bar.due())):
                 self._follow(gid, listeners, bar, _refs_by_key(keys, res["outputs"], {}))
+            checked_pools = False
             while res["status"] in _PENDING:
-                res = self._request("GET", f"/v1/graphs/{gid}/result?wait={min(60, self.timeout / 2)}")
+                if not checked_pools:
+                    checked_pools = True
+                    self._warn_if_waiting_for_pools(gid)
+                res = self._request("GET", f"/v1/graphs/{gid}/result?wait={poll}", binary=True)
         except KeyboardInterrupt:
             # Nobody is left to read the result.
             if gid is not None:
@@ -436,9 +519,19 @@ class Client:
             if bar is not None:
                 bar.close(final=gid is not None)
         if res["status"] != "done":
-            e = res.get("error") or {}
-            raise RemoteTaskError(_dask_key(e.get("key", "")), e.get("op", ""), e.get("message", res["status"]), e.get("stack"), e)
+            raise _task_exception(res.get("error") or {}, res["status"])
         return GraphResult(gid, res["status"], _reshape(keys, res["result"]), _refs(res["outputs"]))
+
+    def _warn_if_waiting_for_pools(self, gid: str) -> None:
+        """A graph whose tasks need a pool no live worker serves waits until one does: say so once."""
+        try:
+            waiting = self.graph_info(gid).get("waiting_for_pools") or []
+        except WeftError:
+            return
+        if waiting:
+            names = ", ".join(waiting)
+            hint = " (start workers with WEFT_POOLS=default,python)" if "python" in waiting else ""
+            warnings.warn(f"weft graph {gid} waits for the pool(s) {names}: no live worker serves them{hint}", RuntimeWarning, stacklevel=3)
 
     def _progress_bar(self) -> Optional[ProgressBar]:
         stream = self.progress_stream if self.progress_stream is not None else sys.stderr
@@ -453,11 +546,10 @@ class Client:
     def _run_presubmit(self, graph: Mapping, keys: Any, hooks: list) -> dict:
         """Asks the presubmit hooks about each task the requested keys need;
         a task they answer keeps its value and its dependencies are not asked."""
-        askers = [cb for cb in hooks if "_presubmit" in vars(cb) or type(cb)._presubmit is not Callback._presubmit]
+        askers = [h for h in map(_presubmit_hook, hooks) if h is not None]
         known: dict = {}
         if not askers:
             return known
-        names = set(graph.keys())
         seen: set = set()
         stack = list(_iter_keys(keys))
         while stack:
@@ -466,10 +558,10 @@ class Client:
                 continue
             seen.add(key)
             node = graph[key]
-            deps = _deps_of(node, names, [])
-            if _is_task(node):
-                for cb in askers:
-                    value = cb._presubmit(node, key, deps)
+            deps = _deps_of(node, graph, [])
+            if type(node) is tuple and node and callable(node[0]):
+                for ask in askers:
+                    value = ask(node, key, deps)
                     if value is not None:
                         known[key] = value
                         break
@@ -495,15 +587,27 @@ class Client:
                 if kind == "posttask" and event.get("ok") and _key_name(key) in refs:
                     event["ref"] = refs[_key_name(key)]
                 for cb in listeners:
+                    if kind != "postsubmit" and cb.in_executor:
+                        continue  # its _pretask and _posttask run in the executor
                     getattr(cb, "_" + kind)(key, event)
             elif kind in ("postsubmit_all", "finish"):
                 for cb in listeners:
                     getattr(cb, "_" + kind)(event)
 
-    def persist(self, dsk: Any, keys: Any) -> Any:
-        """Dask's persist: starts the graph and returns ObjectRefs at once, shaped like `keys`."""
-        res = self._submit(dsk, keys, persist=True)
-        return _refs(res["outputs"])
+    def persist(self, dsk: Any, keys: Any, *, owned: bool = False, callbacks: Sequence[Callback] = (), options: Optional[dict] = None) -> Any:
+        """Dask's persist: starts the graph and returns ObjectRefs at once,
+        shaped like `keys` (lists where the keys were lists). With `owned`,
+        each object is released when its ref is garbage collected (as
+        dask.persist's futures are); otherwise it is kept until
+        `client.release(ref)`."""
+        translation, _, options = self._prepare(dsk, keys, callbacks, options)
+        extra = {"options": options} if options is not None else {}
+        res = self._submit(translation, keys, persist=True, **extra)
+        refs = _refs(res["outputs"])
+        if owned:
+            for ref in _iter_keys(refs):
+                self._releaser.own(ref)
+        return refs
 
     # -- a graph's state, events and timings
 
@@ -550,13 +654,25 @@ class Client:
     # -- objects
 
     def fetch(self, ref: ObjectRef, wait: float = 60) -> Any:
-        return self._request("GET", f"/v1/objects/{ref.oid}?wait={wait}")
+        """The value of a stored object, as a Python value (waits up to `wait` seconds for a pending one)."""
+        try:
+            with self._open("GET", f"/v1/objects/{_quote(ref.oid)}?wait={wait}", headers={"accept": MSGPACK}) as res:
+                raw = res.read()
+                if res.status == 202:
+                    raise WeftError("pending", f"object {ref.oid} is not computed yet (waited {wait}s)", json.loads(raw))
+                return _unpack(raw)
+        except urllib.error.URLError as err:
+            raise WeftError("unreachable", f"cannot reach weft at {self.url}: {err.reason}") from None
 
     def put(self, value: Any) -> ObjectRef:
-        return ObjectRef(self._request("POST", "/v1/objects", value)["$oid"])
+        """Stores a value (any Python value: numpy arrays as array chunks, others as plain data or a pickle)."""
+        return ObjectRef(self._request("POST", "/v1/objects", packed=bytes(codec.encode(value)))["$oid"])
 
     def release(self, ref: ObjectRef) -> None:
-        self._request("DELETE", f"/v1/objects/{ref.oid}")
+        """Releases a stored object now (an owned ref's finalizer then does nothing)."""
+        if ref._finalizer is not None:
+            ref._finalizer.detach()
+        self._request("DELETE", f"/v1/objects/{_quote(ref.oid)}")
 
 
 def _quote(graph_id: str) -> str:

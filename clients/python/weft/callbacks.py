@@ -7,12 +7,22 @@
     with Timer():
         dask.compute(x, scheduler=client.get)
 
-Tasks run on weft workers, not in this process, so the hooks that Ray runs
-inside a task (pretask, posttask) are fed here by the graph's event stream
-(docs/events.md): they see the event (worker, attempt, duration_ms, bytes, ok,
-error) rather than the task's value. `_presubmit` runs in this process before
-the graph is sent, as Ray's does: a value it returns replaces the task, which
-then never runs.
+Tasks run on weft workers, not in this process. By default the hooks that Ray
+runs inside a task (pretask, posttask) are fed here by the graph's event
+stream (docs/events.md): they see the event (worker, attempt, duration_ms,
+bytes, ok, error) rather than the task's values, for every task, weft ops
+included. A callback with `in_executor = True` has them run where each Python
+task runs instead, with Ray's signatures and values:
+
+    class Timer(Callback):
+        in_executor = True
+        def _pretask(self, key, inputs):            # in the executor, before the task
+            return time.perf_counter()
+        def _posttask(self, key, result, pre_state): # in the executor, after it
+            print(key, time.perf_counter() - pre_state)
+
+`_presubmit` runs in this process before the graph is sent, as Ray's does: a
+value it returns replaces the task, which then never runs.
 """
 from __future__ import annotations
 
@@ -42,9 +52,33 @@ class Callback:
           (event: graph, tasks, ready; cache_hits/cache_misses with
           options.cache).
       _finish(event): the graph ended (event: status, error).
+
+    With `in_executor = True` (a class attribute, or `Callback(...,
+    in_executor=True)`), _pretask and _posttask run inside the Python executor
+    that runs each Python task, as Ray's _ray_pretask and _ray_posttask do:
+      _pretask(key, inputs): before the task; `inputs` are the values of the
+          keys it reads (in the order it first reads them). Its return value
+          is given to _posttask.
+      _posttask(key, result, pre_state): after the task succeeded, with its
+          result and what _pretask returned.
+    Ray's names for these hooks are accepted too, with Ray's semantics, so a
+    RayDaskCallback subclass ports by changing its base class:
+    `_ray_presubmit(task, key, deps)` is `_presubmit`, and `_ray_pretask(key,
+    object_refs)` and `_ray_posttask(key, result, pre_state)` run in the
+    executor as above (no `in_executor` needed). Ray's other hooks
+    (_ray_postsubmit, _ray_postsubmit_all, _ray_finish) are not called: use
+    weft's event hooks.
+    The callback is pickled (cloudpickle) once per graph and unpickled once
+    per executor process: what the hooks change there (attributes, prints,
+    which go to the worker's log) stays there. Its other hooks run here as
+    usual. weft ops' tasks run no in-executor hooks. Cost: the graph's tasks
+    are not fused (each Dask task is its own weft task, so each has its own
+    hooks and inputs), and each task reads the pickled callbacks as one more
+    input; the hooks' own run time adds to each task's.
     """
 
     active: ClassVar[List["Callback"]] = []
+    in_executor: bool = False
 
     def __init__(
         self,
@@ -54,6 +88,7 @@ class Callback:
         posttask: Optional[Callable[..., Any]] = None,
         postsubmit_all: Optional[Callable[..., Any]] = None,
         finish: Optional[Callable[..., Any]] = None,
+        in_executor: Optional[bool] = None,
     ):
         given = dict(presubmit=presubmit, postsubmit=postsubmit, pretask=pretask, posttask=posttask, postsubmit_all=postsubmit_all, finish=finish)
         for name, fn in given.items():
@@ -61,6 +96,8 @@ class Callback:
                 if not callable(fn):
                     raise TypeError(f"Callback({name}=...) needs a function, got {fn!r}")
                 setattr(self, "_" + name, fn)
+        if in_executor is not None:
+            self.in_executor = bool(in_executor)
 
     def __enter__(self) -> "Callback":
         self.register()
@@ -83,10 +120,10 @@ class Callback:
     def _postsubmit(self, key: Any, event: dict) -> None:
         pass
 
-    def _pretask(self, key: Any, event: dict) -> None:
-        pass
+    def _pretask(self, key: Any, event: Any) -> Any:
+        return None
 
-    def _posttask(self, key: Any, event: dict) -> None:
+    def _posttask(self, key: Any, event: Any, *pre_state: Any) -> None:
         pass
 
     def _postsubmit_all(self, event: dict) -> None:

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from . import codec
+from .hooks import TaskHooks
 
 PROTOCOL = 1
 LANG = "python"
@@ -102,6 +103,8 @@ def evaluate(t: list, task: _Task) -> Any:
 
 def _call(t: list, task: _Task) -> Any:
     fn = evaluate(t[1], task)
+    if type(fn) is TaskHooks and len(t[2]) == 2:
+        return _hooked(fn, t, task)
     args = [evaluate(a, task) for a in t[2]]
     kwargs = {name: evaluate(v, task) for name, v in zip(t[3], t[4])} if t[3] else None
     if type(fn) is codec.Foreign:
@@ -114,6 +117,44 @@ def _call(t: list, task: _Task) -> Any:
         raise
 
 
+def _hooked(hooks: TaskHooks, t: list, task: _Task) -> Any:
+    """A task wrapped in callbacks (weft.hooks): [6, hooks, [key, inner], nil, nil]. The callbacks'
+    _pretask runs before anything of the task is evaluated, _posttask after."""
+    key = evaluate(t[2][0], task)
+    inputs = [task.inputs[slot] for slot in _value_slots(t[2][1], [])]
+    try:
+        return hooks.run(key, inputs, lambda: evaluate(t[2][1], task))
+    except BaseException:
+        if task.failed_fn is None:  # a hook raised, not the task's own callable
+            task.failed_fn = hooks
+        raise
+
+
+def _value_slots(t: list, out: list) -> list:
+    """The input slots a template reads as values, in the order it first reads them: not
+    those it only calls (a callable shared by many tasks comes as an input too)."""
+    form = t[0]
+    if form == INPUT:
+        if t[1] not in out:
+            out.append(t[1])
+    elif form == CALL or form == OP:
+        if form == CALL and t[1][0] != INPUT:
+            _value_slots(t[1], out)
+        for a in t[2]:
+            _value_slots(a, out)
+        for v in t[4] or ():
+            _value_slots(v, out)
+    elif form == LIST:
+        for item in t[1]:
+            _value_slots(item, out)
+    elif form == MAP:
+        for v in t[2]:
+            _value_slots(v, out)
+    elif form == FUSED:
+        _value_slots(t[2], out)
+    return out
+
+
 def op_name(fn: Any) -> str:
     """What an error calls a callable: its qualified name (a partial's function's, a SubgraphCallable's name)."""
     if fn is None:
@@ -122,6 +163,8 @@ def op_name(fn: Any) -> str:
         fn = fn.func
     if type(fn).__name__ == "SubgraphCallable" and isinstance(getattr(fn, "name", None), str):
         return fn.name
+    if type(fn) is TaskHooks:
+        return "weft hooks"
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
     return name if isinstance(name, str) else type(fn).__qualname__
 
@@ -133,7 +176,10 @@ def _root_callable(t: list, inputs: list) -> Any:
     if t[0] != CALL:
         return None
     fn = t[1]
-    return fn[1] if fn[0] == LIT else inputs[fn[1]] if fn[0] == INPUT else None
+    fn = fn[1] if fn[0] == LIT else inputs[fn[1]] if fn[0] == INPUT else None
+    if type(fn) is TaskHooks and len(t[2]) == 2:  # the task inside its callbacks
+        return _root_callable(t[2][1], inputs)
+    return fn
 
 
 # ---------------------------------------------------------------- one task

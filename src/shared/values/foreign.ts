@@ -13,6 +13,7 @@
  *   {"$foreign": {"lang", "name", "bytes"}}.
  */
 import { pack, unpack } from 'msgpackr';
+import { PayloadReader } from './payload.ts';
 
 export const FOREIGN_EXTENSION_TYPE = 0x50;
 
@@ -43,6 +44,14 @@ export function foreignPack(value: Foreign): Buffer {
 }
 
 export function foreignUnpack(payload: Uint8Array): Foreign {
+  // [lang, name, bin] as the encoders write it is read in place (payload.ts says why); other forms by msgpackr.
+  const r = new PayloadReader(payload);
+  if (r.arrayHeader() === 3) {
+    const lang = r.str();
+    const name = lang === undefined ? undefined : r.str();
+    const data = name === undefined ? undefined : r.bin();
+    if (data !== undefined && r.done) return checkedForeign(lang, name, data);
+  }
   const fields = unpack(payload) as unknown;
   if (!Array.isArray(fields) || fields.length !== 3) {
     throw new ForeignFormatError('A foreign value (extension 0x50) must hold [lang, name, data].');

@@ -20,6 +20,7 @@
  * Values are immutable by convention: no op writes into an input's data, which
  * is what lets reshape share a buffer instead of copying it.
  */
+import { PayloadReader } from './payload.ts';
 import { endianness } from 'node:os';
 import { Packr } from 'msgpackr';
 
@@ -271,6 +272,9 @@ function ndarrayEncode(a: NDArray, asValue: boolean): Buffer {
 
 /** Reads ndarrayPack's payload back (msgpackr allows this nested unpack). */
 export function ndarrayUnpack(payload: Uint8Array): NDArray {
+  // [dtype, shape, bin] as the encoders write it is read in place (payload.ts says why); other forms by msgpackr.
+  const fast = simpleWire(payload);
+  if (fast) return ndarrayFromWire(fast);
   let wire: unknown;
   try {
     wire = payloadPackr.unpack(payload);
@@ -278,6 +282,23 @@ export function ndarrayUnpack(payload: Uint8Array): NDArray {
     throw new NDArrayFormatError(`an NDArray's MessagePack payload is not valid MessagePack: ${(e as Error).message}`);
   }
   return ndarrayFromWire(wire);
+}
+
+function simpleWire(payload: Uint8Array): [string, number[], Uint8Array] | undefined {
+  const r = new PayloadReader(payload);
+  if (r.arrayHeader() !== 3) return undefined;
+  const dtype = r.str();
+  if (dtype === undefined) return undefined;
+  const ndim = r.arrayHeader();
+  if (ndim < 0) return undefined;
+  const shape: number[] = [];
+  for (let i = 0; i < ndim; i++) {
+    const d = r.count();
+    if (d === undefined) return undefined;
+    shape.push(d);
+  }
+  const data = r.bin();
+  return data !== undefined && r.done ? [dtype, shape, data] : undefined;
 }
 
 /** Reads the extension payload back: `data` is the typed array of the dtype, or its raw little-endian bytes. */

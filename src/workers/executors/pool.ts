@@ -19,6 +19,7 @@ import type { StartedTask, TaskErrorBody } from '../../queue/tasks.ts';
 import type { ExecutorInfo } from '../../queue/workers.ts';
 import { TaskFailure, type Evaluator, type OutcomeSink } from '../evaluators.ts';
 import { checkResultSizes, missingInput } from '../task-values.ts';
+import { MAX_FRAME } from './frames.ts';
 import {
   ExecutorDiedError,
   ExecutorProcess,
@@ -37,6 +38,10 @@ export interface ExecutorPoolOptions {
 }
 
 const MAX_RESTART_DELAY_MS = 30_000;
+/** Inputs one batch carries at most; a task with more goes alone. */
+const BATCH_INPUT_BYTES = 256 * 2 ** 20;
+/** Inputs one task may have: a frame is at most MAX_FRAME, with room for the frame around them. */
+const MAX_TASK_BYTES = MAX_FRAME - 2 ** 20;
 
 export class ExecutorPool implements Evaluator {
   lang = '';
@@ -68,18 +73,53 @@ export class ExecutorPool implements Evaluator {
     return { pool: this.options.pool, lang: this.lang, processes: alive, busy, restarts: this.restarts };
   }
 
+  /**
+   * Tasks without a timeout go in batches of at most BATCH_INPUT_BYTES of
+   * inputs (a frame is at most 2 GiB, and big inputs are better spread over
+   * the processes), each task with a timeout in a batch of its own.
+   */
   async run(graph: string, tasks: StartedTask[], done: OutcomeSink): Promise<void> {
-    const ready: StartedTask[] = [];
+    const batches: StartedTask[][] = [];
+    let batch: StartedTask[] = [];
+    let bytes = 0;
     const timed: StartedTask[] = [];
     for (const task of tasks) {
       const lost = missingInput(task);
-      if (lost) done(task, { error: lost, ms: 0 });
-      else (task.timeoutMs ? timed : ready).push(task);
+      if (lost) {
+        done(task, { error: lost, ms: 0 });
+        continue;
+      }
+      const size = task.inputs.reduce((n, b) => n + (b?.length ?? 0), task.templateBytes?.length ?? 0);
+      if (size > MAX_TASK_BYTES) {
+        done(task, { error: this.tooBig(task, size), ms: 0 });
+        continue;
+      }
+      if (task.timeoutMs) {
+        timed.push(task);
+        continue;
+      }
+      if (batch.length > 0 && bytes + size > BATCH_INPUT_BYTES) {
+        batches.push(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(task);
+      bytes += size;
     }
+    if (batch.length > 0) batches.push(batch);
     await Promise.all([
-      ready.length > 0 ? this.runBatch(graph, ready, done) : undefined,
+      ...batches.map((b) => this.runBatch(graph, b, done)),
       ...timed.map((task) => this.runBatch(graph, [task], done, task.timeoutMs)),
     ]);
+  }
+
+  private tooBig(task: StartedTask, size: number): TaskFailure {
+    return new TaskFailure({
+      key: task.key,
+      op: rootOp(task.template),
+      code: 'value_too_large',
+      message: `The task's inputs are ${size} bytes; an executor takes at most ${MAX_TASK_BYTES} bytes of inputs for one task (a frame of the protocol is under 2 GiB). Split the data into smaller chunks.`,
+    });
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-"""Persist, then sum/min/max over the persisted chunks (Dask-on-Ray's persist example):
+"""Persist, then sum/min/max with weft ops and Python's sum/min/max in one graph (the hand-built version of persist.py):
 
     d_arr = da.ones(100)
     d_arr_p = d_arr.persist()      # tasks submitted, futures inlined in the graph
@@ -9,7 +9,7 @@ persisted graph has them in place of the tasks, and each reduction's graph
 reads the stored chunks instead of making them again (checked below: no
 array.ones task runs in the three reductions).
 
-    python3 examples/python/persist_reduce.py --url http://127.0.0.1:8080
+    python3 examples/python/persist_ops.py --url http://127.0.0.1:8080
 """
 import numpy as np
 

@@ -1,0 +1,51 @@
+"""Dask keys as weft keys and back.
+
+weft's keys are strings. A Dask key that is a string is sent as it is; any
+other key (a tuple such as ("x", 0), an int) is sent as "\\x00" followed by its
+JSON form, with tuples as arrays, and read back as the same tuple. Keys weft
+makes itself from a key (a call moved into a task of its own is named
+"<key>/args[0]", docs/graph-format.md) are not JSON after the prefix: they come
+back as the string they are.
+
+Standard library only: the executor imports this module too.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Hashable
+
+TUPLE_PREFIX = "\u0000"
+
+
+def key_name(key: Hashable) -> str:
+    """The weft key of a Dask key."""
+    if type(key) is str:
+        return key
+    try:
+        return TUPLE_PREFIX + json.dumps(_plain(key), separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        raise TypeError(f"weft cannot name the Dask key {key!r}: keys are strings, numbers and tuples of them") from None
+
+
+def _plain(key: Any) -> Any:
+    if type(key) is tuple:
+        return [_plain(k) for k in key]
+    if key is None or type(key) in (str, int, float, bool):
+        return key
+    raise TypeError(key)
+
+
+def dask_key(name: str) -> Any:
+    """The Dask key a weft key stands for (the inverse of key_name)."""
+    if not name.startswith(TUPLE_PREFIX):
+        return name
+    try:
+        return _tuple(json.loads(name[1:]))
+    except ValueError:
+        return name
+
+
+def _tuple(key: Any) -> Any:
+    if isinstance(key, list):
+        return tuple(_tuple(k) for k in key)
+    return key
