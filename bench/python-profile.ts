@@ -9,7 +9,9 @@
  * checked) and reads the CPU time (utime + stime, /proc) each process spent
  * meanwhile, by role: the API, the Node workers, the Python executors, Redis,
  * the Python client (which builds, pickles and sends the graph). With
- * --typescript, the same graph shape of TypeScript ops instead. It prints
+ * --typescript, the same graph shape of TypeScript ops instead; with
+ * --workload NAME, one of issue 18's workloads (then "tasks/s" is runs/s and
+ * the CPU figures are µs per run). It prints
  * tasks/s and CPU µs per task for each role; the CPU figures cover the warm-up
  * run too, so they are per task over all runs.
  */
@@ -86,15 +88,17 @@ async function profile(env: Record<string, string>, runs: number): Promise<void>
     const t0 = performance.now();
     const res = typescript
       ? await typescriptRuns(stack.url, runs)
-      : await runPython(stack.python, 'tiny.py', ['weft', '--url', stack.url, '--runs', String(runs)]);
+      : workload
+        ? await workloadRuns(stack.python, stack.url, workload, runs)
+        : await runPython(stack.python, 'tiny.py', ['weft', '--url', stack.url, '--runs', String(runs)]);
     const wallMs = performance.now() - t0;
     clearInterval(sampler);
     for (const [pid, v] of cpuByRole()) last.set(pid, v);
     const byRole = new Map<string, number>();
     for (const [pid, v] of last)
       byRole.set(v.role, (byRole.get(v.role) ?? 0) + v.cpuMs - (before.get(pid)?.cpuMs ?? 0));
-    const tasks = res.tasks * (runs + 1);
-    const rate = res.tasks / median(res.seconds);
+    const tasks = (res.tasks ?? 1) * (runs + 1);
+    const rate = (res.tasks ?? 1) / median(res.seconds);
     const parts = ['client', 'api', 'workers', 'executors', 'redis']
       .map((r) => `${r} ${((1000 * (byRole.get(r) ?? 0)) / tasks).toFixed(1)}`)
       .join(', ');
@@ -110,6 +114,12 @@ async function profile(env: Record<string, string>, runs: number): Promise<void>
   } finally {
     await stack.stop();
   }
+}
+
+/** One of issue 18's workloads (bench/py/workloads.py) instead; its CPU figures are per run (µs/1000 = ms), not per task. */
+async function workloadRuns(python: string, api: string, name: string, runs: number): Promise<{ seconds: number[] }> {
+  const res = await runPython(python, 'workloads.py', ['weft', '--url', api, '--runs', String(runs), '--only', name]);
+  return { seconds: res.workloads[name].seconds };
 }
 
 /** The same graph shape with TypeScript ops, POSTed as JSON from here (no Python client). */
@@ -131,9 +141,11 @@ async function typescriptRuns(api: string, runs: number): Promise<{ tasks: numbe
 
 const argv = process.argv.slice(2);
 const typescript = argv.includes('--typescript');
+const workloadAt = argv.indexOf('--workload');
+const workload = workloadAt >= 0 ? argv[workloadAt + 1] : undefined;
 const runsAt = argv.indexOf('--runs');
 const runs = runsAt >= 0 ? Number(argv[runsAt + 1]) : 3;
-const sets = argv.filter((a, i) => !a.startsWith('--') && !(i > 0 && argv[i - 1] === '--runs'));
+const sets = argv.filter((a, i) => !a.startsWith('--') && !(i > 0 && ['--runs', '--workload'].includes(argv[i - 1])));
 for (const set of sets.length > 0 ? sets : ['']) {
   const env = Object.fromEntries(
     set
