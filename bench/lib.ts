@@ -14,14 +14,19 @@ export function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 }
 
-/** Starts a TypeScript entry point of the project; resolves once it prints `readyText`. */
+/**
+ * Starts a TypeScript entry point of the project; resolves once it prints `readyText`.
+ * BENCH_NODE_ARGS adds options to its node command line (profiling: `--cpu-prof --cpu-prof-dir=DIR`,
+ * which NODE_OPTIONS does not accept).
+ */
 export function startProcess(
   script: string,
   argv: string[],
   env: Record<string, string>,
   readyText: string,
 ): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...argv], {
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...argv], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- wide ladder latency million shuffle spill webhooks fairness load] [-- --seconds N]`: weft's throughput and
+ * `npm run bench [-- --json] [-- wide ladder latency million shuffle spill webhooks fairness load python dask] [-- --seconds N]`: weft's throughput and
  * latency, each next to raw BullMQ measured in the same run on the same
  * private Redis. Every result is checked. Not a test: figures go to
  * docs/benchmarks.md.
@@ -16,6 +16,10 @@ import { loadBench } from './load.ts';
 import { shuffleBench } from './shuffle.ts';
 import { spillBench } from './spill.ts';
 import { webhookBench } from './webhooks.ts';
+import { pythonBench } from './python.ts';
+import { daskBench } from './dask.ts';
+import { projectPython } from './stack.ts';
+import { wideGraph } from './wide-graph.ts';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -62,29 +66,6 @@ async function rawBullmq(url: string, count: number): Promise<number> {
   return (count / ms) * 1000;
 }
 
-function wideGraph(
-  n: number,
-  fanIn: number,
-): { graph: Record<string, unknown>; key: string; expected: number; tasks: number } {
-  const graph: Record<string, unknown> = {};
-  let level = Array.from({ length: n }, (_, i) => {
-    graph[`inc-${i}`] = { $op: 'inc', args: [i] };
-    return `inc-${i}`;
-  });
-  let tasks = n;
-  for (let depth = 0; level.length > 1; depth++) {
-    const next: string[] = [];
-    for (let i = 0; i < level.length; i += fanIn) {
-      const key = `sum-${depth}-${i / fanIn}`;
-      graph[key] = { $op: 'sum', args: [level.slice(i, i + fanIn).map((k) => ({ $ref: k }))] };
-      next.push(key);
-      tasks++;
-    }
-    level = next;
-  }
-  return { graph, key: level[0], expected: (n * (n + 1)) / 2, tasks };
-}
-
 /** A lean HTTP client (node:http with keep-alive), so client overhead does not hide the server's latency. */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 function post(api: string, body: string): Promise<any> {
@@ -125,7 +106,15 @@ async function main(): Promise<void> {
 
   const port = await freePort();
   // Webhook receivers of the bench listen on loopback, which weft refuses as a target unless allowed.
-  const env = { REDIS_URL: redis.url, PORT: String(port), WEFT_PREFIX: 'bench', WEFT_ALLOW_PRIVATE_WEBHOOKS: '1' };
+  const env: Record<string, string> = {
+    REDIS_URL: redis.url,
+    PORT: String(port),
+    WEFT_PREFIX: 'bench',
+    WEFT_ALLOW_PRIVATE_WEBHOOKS: '1',
+  };
+  // The Python parts need workers with Python executors (docs/executors.md); the others run as they always have.
+  const python = want('python') || want('dask') ? projectPython() : undefined;
+  if (python) Object.assign(env, { WEFT_POOLS: 'default,python', WEFT_PYTHON: python });
   const api = `http://127.0.0.1:${port}`;
   const procs: ChildProcess[] = [];
   try {
@@ -220,6 +209,9 @@ async function main(): Promise<void> {
         `latency: 200 sequential computes of a 3-task graph (POST with wait to result): p50 ${median(lat).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms`,
       );
     }
+    if (want('python'))
+      figures.python = await pythonBench({ api, redisUrl: redis.url, python: python!, log, wideGraph });
+    if (want('dask')) figures.dask = await daskBench({ api, python: python!, log });
     if (want('shuffle')) figures.shuffle = await shuffleBench(api, raw, log);
     if (want('webhooks')) figures.webhooks = await webhookBench(api, wideGraph(20_000, 100), log);
     if (want('spill')) figures.spill = await spillBench(log);

@@ -1,0 +1,170 @@
+"""Failures of the suite through weft, sorted into whose they are.
+
+Categories:
+- client: the Python client's translation of a Dask graph or of its result
+  (clients/python/weft/__init__.py);
+- executor: the Python executor or value codec (weft/executor.py, weft/codec.py);
+- node: the service (API, planning, workers, store: src/);
+- inherent: what a scheduler in other processes cannot do the way Dask's
+  in-process schedulers do (object identity of results, the local
+  scheduler's own callbacks and cache, thread counts), also failing on Dask
+  distributed;
+- untriaged: no rule matches yet.
+
+Each rule matches a failure record (dask_suite.plugin's JSON line) by test id,
+exception type and message, and says why. First match wins.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# (category, name, test id pattern, exception pattern, message pattern, why)
+RULES: list = [
+    # ---- the Python client's translation (clients/python/weft/__init__.py, translate.py, keys.py)
+    (
+        "client", "numpy-int-key", r"", r"TypeError", r"weft cannot name the Dask key",
+        "a task refers to a key through a tuple equal to the graph's key but holding numpy integers "
+        "(da.diagonal and da.trace build ('array-...', np.int64(0), 0)); weft.keys.key_name refuses it. "
+        "Look a reference up among the graph's own keys (a dict lookup by equality) and use that key's name",
+    ),
+    # ---- the service (src/)
+    (
+        "node", "float-literal", r"", r"AssertionError", r"different types \(a: <class 'float'>, b: <class 'int'>\)",
+        "a float with an integral value (68.0) in a MessagePack request (a task's argument, a data key) comes "
+        "back an int: the API decodes the body into JS numbers and encodes the graph's literals again "
+        "(the same happens to the inputs of a list or dict node weft evaluates in Node); Dask passes 68.0",
+    ),
+    (
+        "node", "api-oom", r"", r"ConnectionResetError|ConnectionRefusedError|RemoteDisconnected", r"",
+        "the API died while the test computed (the stack's memory guard killed it, see the run's stack events): "
+        "a request body with thousands of pickles was copied once per pickle while decoding (msgpackr's "
+        "nested unpack in the extension decoders); fixed on dask-client (22f5162), not yet in main",
+    ),
+    (
+        "node", "task-order", r"test_groupby_reduction_split\[disk", r"AssertionError", r"",
+        "first/last per group after a disk shuffle depend on the order the tasks append to the shared partd, "
+        "which the graph does not constrain: Dask's local schedulers follow dask.order (and distributed uses it "
+        "as task priorities), weft runs tasks in its own order (its priorities, -10 to 10, cannot carry "
+        "dask.order's ranks); sum, mean, count, min, max and std agree",
+    ),
+    # ---- the Python executor and value codec (clients/python/weft/executor.py, codec.py)
+    (
+        "executor", "empty-array", r"", r"TypeError", r"memoryview: cannot cast view with zeros",
+        "weft.codec cannot encode an array with a 0 in its shape inside a list, dict or request "
+        "(_ndarray_payload casts a memoryview of it): the client fails sending a graph with an empty numpy "
+        "literal, the executor storing a result holding one (np.zeros((0, 3)) in a list)",
+    ),
+    (
+        "executor", "dtype-class-pickle", r"", r"AttributeError|TypeError", r"_DTypeMeta",
+        "weft.codec pickles a result with cloudpickle only, which pickles numpy's dtype classes "
+        "(numpy.dtype[int64]) by value, and those do not load again; pickle.dumps first (as Dask distributed "
+        "does), cloudpickle when that fails",
+    ),
+    (
+        "executor", "categorical", r"categorical|category", r"AssertionError", r"[Cc]ategorical",
+        "a pandas DataFrame with a categorical (or StringDtype) column and a RangeIndex from 0 is stored as a "
+        "weft partition of plain strings (codec._frame_payload looks at series.to_numpy(), which is object for "
+        "them), so it comes back with object columns and a plain Index",
+    ),
+    (
+        "executor", "hash-seed", r"test_bag_groupby_normal_hash", r"", r"",
+        "executors start without PYTHONHASHSEED, so hash(str) differs between the executor processes and a "
+        "hash-partitioned dask.bag groupby splits a group; Dask's multiprocessing scheduler "
+        "sets PYTHONHASHSEED=6640 for its workers for this reason (dask/dask#6640)",
+    ),
+    # ---- what no scheduler in other processes does
+    (
+        "inherent", "identity", r"", r"AssertionError|ValueError",
+        r"^assert .* is |^assert \[<function|truth value of an array with more than one element",
+        "the test checks that compute returns the very object it was given (`is`, or list equality that "
+        "relies on identity); a result that went through another process is an equal copy (Dask distributed "
+        "fails these too)",
+    ),
+    (
+        "inherent", "local-callbacks", r"test_local\.py::test_complex_ordering|test_threaded\.py::test_broken_callback|"
+        r"test_local\.py::test_cache_options", r"", r"",
+        "the test checks the local scheduler's own machinery (dask.callbacks.Callback hooks, the `cache=` "
+        "option, the order the local scheduler runs tasks in), which runs in the client process",
+    ),
+    (
+        "inherent", "warnings", r"", r"Failed", r"DID NOT WARN",
+        "the warning is raised inside a task, in the executor's process, and stays there (as on Dask "
+        "distributed)",
+    ),
+    (
+        "inherent", "unpicklable", r"", r"TypeError|PicklingError", r"cannot pickle '(_thread\.lock|generator)'",
+        "the graph holds an object that cannot leave the process (the threading.Lock da.store uses by "
+        "default, a generator); Dask's multiprocessing and distributed schedulers cannot send it either",
+    ),
+    (
+        "inherent", "client-side-effects", r"test_from_array_with_lock|test_set_index_does_not_repeat_work", r"", r"",
+        "the test counts calls or lock use through objects in the test's own process, which tasks running "
+        "in executors do not touch",
+    ),
+    (
+        "inherent", "client-config", r"test_disk_shuffle_with_unknown_compression", r"", r"",
+        "the test sets dask.config in its own process and expects tasks to see it; executors have their own "
+        "config (Dask distributed does not ship a `with dask.config.set(...)` to workers either)",
+    ),
+    (
+        "inherent", "cloudpickle", r"test_delayed_with_namedtuple", r"KeyError", r"__module__",
+        "cloudpickle cannot load a typing.NamedTuple class defined inside a function (by value); the same "
+        "cloudpickle fails on Dask distributed",
+    ),
+]
+
+
+def classify(record: dict) -> dict:
+    text = record.get("message", "") or ""
+    for category, name, id_re, exc_re, msg_re, why in RULES:
+        if id_re and not re.search(id_re, record.get("id", "")):
+            continue
+        if exc_re and not re.search(exc_re, record.get("exception", "") or ""):
+            continue
+        if msg_re and not re.search(msg_re, text):
+            continue
+        return {**record, "category": category, "rule": name, "why": why}
+    return {**record, "category": "untriaged", "rule": "", "why": ""}
+
+
+def summarize(failures: list) -> dict:
+    out: dict = {}
+    for f in failures:
+        cat = out.setdefault(f["category"], {})
+        cat[f["rule"] or "-"] = cat.get(f["rule"] or "-", 0) + 1
+    return out
+
+
+def render(failures: list) -> str:
+    lines = []
+    order = ["client", "executor", "node", "inherent", "untriaged"]
+    for category in order:
+        group = [f for f in failures if f["category"] == category]
+        if not group:
+            continue
+        lines.append(f"\n{category} ({len(group)})")
+        rules: dict = {}
+        for f in group:
+            rules.setdefault(f["rule"], []).append(f)
+        for rule, fs in sorted(rules.items(), key=lambda kv: -len(kv[1])):
+            if rule:
+                lines.append(f"  [{rule}] {len(fs)}: {fs[0]['why']}")
+            for f in fs[: 8 if rule else 1000]:
+                lines.append(f"    {f['id']}  ({f.get('outcome')}) {_what(f)}")
+            if rule and len(fs) > 8:
+                lines.append(f"    ... and {len(fs) - 8} more")
+    return "\n".join(lines)
+
+
+def _what(f: dict) -> str:
+    parts = [f"{f.get('exception', '')}: {f.get('message', '')[:200]}"]
+    if f.get("where"):
+        parts.append(f"at {f['where']}")
+    if f.get("scheduler_errors"):
+        parts.append(f"scheduler raised {f['scheduler_errors'][0][:200]}")
+    if not f.get("computes") and f.get("outcome") == "passed":
+        parts.append("(passed without a compute through weft)")
+    return " ".join(parts)
+
+
