@@ -1,6 +1,6 @@
 /**
  * Linear fusion, Dask's `fuse` for chains: a task whose only dependent
- * references it once and depends on nothing else runs inside that dependent,
+ * references it once and depends on no other task runs inside that dependent,
  * which saves a queue round trip per link. A chain of n tasks becomes
  * ceil(n / maxChain) tasks. Requested keys are never fused away, and a fused
  * task keeps its key (a `fused` node) so its errors still name it.
@@ -27,7 +27,11 @@ export function fuseLinear(
   const depsOf = new Map<string, string[]>();
   const dependents = new Map<string, string[]>();
   for (const key of order) {
-    const deps = [...new Set([...refsOf(graph.get(key)!)].map((r) => follow(aliases, r)))];
+    // Data keys (literals) are inputs anyone may read, not links of a chain: a task reading a shared
+    // callable or constant besides its one producer is still linear.
+    const deps = [...new Set([...refsOf(graph.get(key)!)].map((r) => follow(aliases, r)))].filter(
+      (d) => graph.get(d)?.kind !== 'lit',
+    );
     depsOf.set(key, deps);
     for (const d of deps) {
       let list = dependents.get(d);

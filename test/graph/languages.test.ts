@@ -132,3 +132,13 @@ describe('splitLanguages', () => {
     expect(((b.template as unknown[])[2] as unknown[][])[0][0]).toBe(FUSED);
   });
 });
+
+describe('fusion with shared data', () => {
+  it('a chain of foreign calls sharing one callable through a data key still fuses', () => {
+    const graph: Record<string, unknown> = { f: pyFn('m.inc'), x0: 0 };
+    for (let i = 1; i <= 10; i++) graph[`x${i}`] = { $call: { $ref: 'f' }, args: [{ $ref: `x${i - 1}` }] };
+    const plan = planGraph(parseGraph(graph), 'x10');
+    expect(plan.taskCount).toBe(1);
+    expect(taskOf(plan.nodes, 'x10').deps.length).toBe(2);
+  });
+});

@@ -4,7 +4,6 @@
  * of it for the caller to continue with (see the script's header).
  */
 import { randomBytes } from 'node:crypto';
-import type { ChainableCommander } from 'ioredis';
 import type { Placement } from '../dispatch.ts';
 import { finishedChannel, graphKeys } from '../keys.ts';
 import type { ScriptedRedis } from '../scripts.ts';
@@ -55,8 +54,8 @@ export interface Completion {
 export async function completeTasks(redis: ScriptedRedis, prefix: string, a: CompleteTasks): Promise<Completion> {
   const k = graphKeys(prefix, a.graph);
   const groups: (number | Buffer)[] = [];
-  // Big values go in with HSET on the same pipeline, and the script moves them (see its ARGV[9..]).
-  const pipe = redis.pipeline();
+  // Big values go in with HSET just before the script on the same connection, and the script moves them (see its ARGV[9..]).
+  const staging: Promise<unknown>[] = [];
   const staged: string[] = [];
   for (const [index, ms, values] of a.results) {
     groups.push(index, Math.round(ms * 1000) / 1000, values.length);
@@ -65,34 +64,34 @@ export async function completeTasks(redis: ScriptedRedis, prefix: string, a: Com
         groups.push(value);
         continue;
       }
+      // Sent on the same connection just before the script, so Redis has it when the script runs.
       const field = `~${randomBytes(6).toString('hex')}:${index}:${staged.length}`;
-      pipe.hset(k.vals, field, value);
+      staging.push(redis.hset(k.vals, field, value));
       staged.push(field);
       groups.push(Buffer.concat([STAGED, Buffer.from(field)]));
     }
   }
-  // On a pipeline a script's command queues the call and returns the pipeline (no promise).
-  const queued = pipe as unknown as { completeTasksBuffer(...args: (string | number | Buffer)[]): ChainableCommander };
-  queued.completeTasksBuffer(
-    k.meta,
-    k.spec,
-    k.pend,
-    k.refs,
-    k.done,
-    k.vals,
-    finishedChannel(prefix),
-    prefix,
-    a.take,
-    a.spread,
-    a.maxBytes,
-    a.runner.worker,
-    a.runner.attempt,
-    `,${a.pools.join(',')},`,
-    ...groups,
-  );
-  const replies = (await pipe.exec()) ?? [];
-  for (const [err] of replies) if (err) throw err;
-  const completion = readCompletion(new ReplyReader(replies[replies.length - 1][1] as (Buffer | number | null)[]));
+  const [reply] = await Promise.all([
+    redis.completeTasksBuffer(
+      k.meta,
+      k.spec,
+      k.pend,
+      k.refs,
+      k.done,
+      k.vals,
+      finishedChannel(prefix),
+      prefix,
+      a.take,
+      a.spread,
+      a.maxBytes,
+      a.runner.worker,
+      a.runner.attempt,
+      `,${a.pools.join(',')},`,
+      ...groups,
+    ),
+    ...staging,
+  ]);
+  const completion = readCompletion(new ReplyReader(reply));
   // The graph had ended: the script wrote nothing, so the staged values are the caller's to drop.
   if (staged.length > 0 && completion.status !== 'running' && completion.status !== 'done') {
     await redis.hdel(k.vals, ...staged);
