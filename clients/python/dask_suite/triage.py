@@ -50,12 +50,6 @@ RULES: list = [
     ),
     # ---- the Python executor and value codec (clients/python/weft/executor.py, codec.py)
     (
-        "executor", "empty-array", r"", r"TypeError", r"memoryview: cannot cast view with zeros",
-        "weft.codec cannot encode an array with a 0 in its shape inside a list, dict or request "
-        "(_ndarray_payload casts a memoryview of it): the client fails sending a graph with an empty numpy "
-        "literal, the executor storing a result holding one (np.zeros((0, 3)) in a list)",
-    ),
-    (
         "executor", "dtype-class-pickle", r"", r"AttributeError|TypeError", r"_DTypeMeta",
         "weft.codec pickles a result with cloudpickle only, which pickles numpy's dtype classes "
         "(numpy.dtype[int64]) by value, and those do not load again; pickle.dumps first (as Dask distributed "

@@ -275,6 +275,21 @@ def test_arrays_are_byte_for_byte_what_node_writes():
     assert encode([arrays[2], arrays[40], 1]) == base64.b64decode(answers[-1]["bytes"])
 
 
+def test_arrays_with_a_zero_in_their_shape_round_trip_inside_containers_and_node_reads_them():
+    empties = [np.zeros((0, 3)), np.zeros((3, 0), dtype="int16"), np.zeros((2, 0, 4), dtype="uint8"), np.zeros(0, dtype="float32")]
+    for value in ([*empties, 1], {"a": empties[0], "b": [empties[1]]}):
+        back = decode(encode(value))
+        items = back if isinstance(back, list) else [back["a"], back["b"][0]]
+        for got, want in zip(items, empties):
+            assert got.shape == want.shape and got.dtype == want.dtype
+    # In a message (a request body, a done frame) too.
+    assert codec.unpackb(codec.packb({"x": [np.zeros((0, 5))]}))["x"][0].shape == (0, 5)
+    # The shortest form, as Node's ndarrayPack writes it, and Node reads it back.
+    answers = node([{"encode": [nd(a) for a in empties]}, {"decode": base64.b64encode(bytes(encode(empties))).decode()}])
+    assert bytes(encode(empties)) == base64.b64decode(answers[0]["bytes"])
+    assert answers[1]["json"] == [nd(a) for a in empties]
+
+
 def test_node_reads_what_python_writes_and_python_reads_what_node_writes():
     a = np.arange(12, dtype=">i4").reshape(3, 4)
     big = np.linspace(0, 1, 5000)

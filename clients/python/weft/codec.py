@@ -203,7 +203,8 @@ def _name_of(obj: Any) -> str:
 def _ndarray_payload(a: Any, np: Any) -> bytes:
     """The extension's payload in its shortest form (Node's ndarrayPack), for an array inside a container."""
     head = _array_head(a)
-    le = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+    # Flattened first: a memoryview cannot be cast to bytes when a dimension is 0 (shape (0, 3)).
+    le = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).reshape(-1)
     return b"".join((b"\x93", head[1:], _bin_header(a.nbytes), memoryview(le).cast("B")))
 
 
