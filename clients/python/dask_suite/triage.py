@@ -50,12 +50,6 @@ RULES: list = [
     ),
     # ---- the Python executor and value codec (clients/python/weft/executor.py, codec.py)
     (
-        "executor", "dtype-class-pickle", r"", r"AttributeError|TypeError", r"_DTypeMeta",
-        "weft.codec pickles a result with cloudpickle only, which pickles numpy's dtype classes "
-        "(numpy.dtype[int64]) by value, and those do not load again; pickle.dumps first (as Dask distributed "
-        "does), cloudpickle when that fails",
-    ),
-    (
         "executor", "categorical", r"categorical|category", r"AssertionError", r"[Cc]ategorical",
         "a pandas DataFrame with a categorical (or StringDtype) column and a RangeIndex from 0 is stored as a "
         "weft partition of plain strings (codec._frame_payload looks at series.to_numpy(), which is object for "

@@ -181,6 +181,45 @@ def test_a_pickle_naming_a_missing_module_raises_load_error_naming_it():
     assert "weft_test_missing_module" in str(info.value)
 
 
+def test_importable_objects_are_pickled_by_reference_with_the_standard_pickle():
+    # cloudpickle pickles numpy's dtype classes by value and cannot load them again.
+    dtype_classes = [type(np.dtype("int64")), type(np.dtype("float64")), type(np.dtype("O"))]
+    for value in (dtype_classes[0], dtype_classes, {"a": dtype_classes[2], "b": 1}, (dtype_classes[1], np.dtype("f4"))):
+        back = decode(encode(value))
+        assert back == value
+    assert decode(encode(dtype_classes))[0] is dtype_classes[0]
+    # An importable function is a reference, the same bytes as the standard pickle makes.
+    assert foreign_fields(encode(inc))[2] == __import__("pickle").dumps(inc, protocol=5)
+    assert codec.dumps(np.add) == __import__("pickle").dumps(np.add, protocol=5)
+
+
+def test_main_lambdas_local_functions_and_modules_registered_by_value_are_pickled_by_value():
+    def local(x):
+        return x + 2
+
+    assert decode(encode(local))(1) == 3
+    assert decode(encode(lambda x: x * 5))(2) == 10
+    main = types.FunctionType(inc.__code__, {"__name__": "__main__"}, "inc_main")
+    main.__module__, main.__qualname__ = "__main__", "inc_main"
+    sys.modules["__main__"].inc_main = main
+    try:
+        data = foreign_fields(encode(main))[2]
+    finally:
+        del sys.modules["__main__"].inc_main
+    assert cloudpickle.loads(data)(1) == 2  # by value: it loads where __main__ has no inc_main
+    # A module registered with cloudpickle.register_pickle_by_value, even inside a container.
+    module = types.ModuleType("weft_test_by_value_module")
+    exec("def f(x):\n    return x * 7", module.__dict__)
+    sys.modules[module.__name__] = module
+    cloudpickle.register_pickle_by_value(module)
+    try:
+        data = encode([functools.partial(module.f, 2)])
+    finally:
+        cloudpickle.unregister_pickle_by_value(module)
+        del sys.modules[module.__name__]
+    assert decode(data)[0]() == 14
+
+
 # ---------------------------------------------------------------- arrays
 
 

@@ -3,7 +3,7 @@
 A stored value is one MessagePack value that every language reads: plain
 MessagePack for plain data, extension 0x41 for an array chunk (docs/arrays.md),
 0x46 for a dataframe partition (docs/dataframes.md), and 0x50 for a *foreign*
-value, an object only its own language can open (here: a cloudpickle pickle).
+value, an object only its own language can open (here: a pickle, `dumps`).
 The executor (weft.executor) uses this module for inputs and results, and the
 client will use it for what it sends.
 
@@ -30,7 +30,7 @@ from typing import Any, Union
 
 import msgpack
 
-__all__ = ["DecodeError", "EncodeError", "Foreign", "LoadError", "decode", "encode", "packb", "unpackb"]
+__all__ = ["DecodeError", "EncodeError", "Foreign", "LoadError", "decode", "dumps", "encode", "packb", "unpackb"]
 
 NDARRAY_EXT = 0x41
 FRAME_EXT = 0x46
@@ -170,10 +170,36 @@ def _default(obj: Any) -> msgpack.ExtType:
 
 def _foreign_ext(obj: Any) -> msgpack.ExtType:
     try:
-        data = _cloudpickle().dumps(obj, protocol=5)
+        data = dumps(obj)
     except Exception as e:
         raise EncodeError(f"a {_type_name(obj)} cannot be encoded: it is not plain data and cannot be pickled ({type(e).__name__}: {e})") from e
     return msgpack.ExtType(FOREIGN_EXT, _pack(["python", _name_of(obj), data]))
+
+
+def dumps(obj: Any) -> bytes:
+    """obj's pickle (protocol 5), as Dask distributed makes it (distributed.protocol.pickle.dumps):
+    the standard pickle first, which pickles importable functions and classes by reference
+    (cloudpickle pickles some by value and cannot load them again: numpy's dtype classes,
+    numpy.dtype[int64]), and cloudpickle when that fails (lambdas, local functions) or when
+    the pickle names `__main__` or a module registered with cloudpickle.register_pickle_by_value
+    (those are sent by value: the workers cannot import them). Raises what cloudpickle raises."""
+    try:
+        data = pickle.dumps(obj, protocol=5)
+    except Exception:
+        return _cloudpickle().dumps(obj, protocol=5)
+    if b"__main__" in data or _names_a_module_by_value(data):
+        return _cloudpickle().dumps(obj, protocol=5)
+    return data
+
+
+def _names_a_module_by_value(data: bytes) -> bool:
+    """Whether a pickle may refer to a module registered to be pickled by value (a cheap
+    byte search: a false positive only costs a cloudpickle)."""
+    cloudpickle = sys.modules.get("cloudpickle")
+    if cloudpickle is None:
+        return False  # nothing can have been registered
+    registry = getattr(cloudpickle, "list_registry_pickle_by_value", None)
+    return registry is not None and any(name.encode() in data for name in registry())
 
 
 def _cloudpickle() -> Any:

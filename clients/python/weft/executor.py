@@ -276,9 +276,7 @@ def _traceback(e: BaseException) -> str:
 def _pickled(e: BaseException) -> Optional[bytes]:
     """The exception as a pickle a client can raise again, or None when it does not survive the round trip."""
     try:
-        import cloudpickle
-
-        data = cloudpickle.dumps(e, protocol=5)
+        data = codec.dumps(e)
         pickle.loads(data)
         return data
     except Exception:

@@ -122,14 +122,13 @@ def _builtin_only(x: Any, depth: int = 0) -> bool:
 
 
 def pickled(obj: Any) -> bytes:
-    """obj's pickle (protocol 5): the standard pickle for builtin-only data, cloudpickle otherwise
-    (functions and classes of __main__ and lambdas by value, importable ones by reference)."""
+    """obj's pickle (protocol 5): the standard pickle for builtin-only data, codec.dumps otherwise
+    (the standard pickle where it pickles by reference what the workers can import, cloudpickle
+    for functions and classes of __main__, lambdas and local functions, by value)."""
     if _builtin_only(obj):
         return pickle.dumps(obj, protocol=5)
-    import cloudpickle
-
     try:
-        return cloudpickle.dumps(obj, protocol=5)
+        return codec.dumps(obj)
     except Exception as e:
         raise TypeError(f"weft cannot send {_describe(obj)}: it cannot be pickled ({type(e).__name__}: {e})") from e
 
