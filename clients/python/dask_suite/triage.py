@@ -50,12 +50,6 @@ RULES: list = [
     ),
     # ---- the Python executor and value codec (clients/python/weft/executor.py, codec.py)
     (
-        "executor", "categorical", r"categorical|category", r"AssertionError", r"[Cc]ategorical",
-        "a pandas DataFrame with a categorical (or StringDtype) column and a RangeIndex from 0 is stored as a "
-        "weft partition of plain strings (codec._frame_payload looks at series.to_numpy(), which is object for "
-        "them), so it comes back with object columns and a plain Index",
-    ),
-    (
         "executor", "hash-seed", r"test_bag_groupby_normal_hash", r"", r"",
         "executors start without PYTHONHASHSEED, so hash(str) differs between the executor processes and a "
         "hash-partitioned dask.bag groupby splits a group; Dask's multiprocessing scheduler "

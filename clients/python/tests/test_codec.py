@@ -286,6 +286,15 @@ def test_a_frame_round_trips_with_numeric_and_string_columns():
     pd.DataFrame({"s": [None, None]}),
     pd.DataFrame({"s": ["x", 1]}),
     pd.DataFrame([[1.0, 2.0]], columns=["a", "a"]),
+    # Extension dtypes, though to_numpy() gives strings or numbers: only exact weft column types are partitions.
+    pd.DataFrame({"c": pd.Categorical(["a", "b", "a"]), "x": [1.0, 2.0, 3.0]}),
+    pd.DataFrame({"c": pd.Categorical([1.5, 2.5])}),
+    pd.DataFrame({"s": pd.array(["a", None, "c"], dtype="string")}),
+    pd.DataFrame({"i": pd.array([1, None, 3], dtype="Int32")}),
+    pd.DataFrame({"f": pd.array([1.5, None], dtype="Float64")}),
+    pd.DataFrame({"t": pd.date_range("2020-01-01", periods=2, tz="UTC")}),
+    pd.DataFrame([[1.0, 2.0]], columns=pd.CategoricalIndex(["a", "b"])),
+    pd.DataFrame(np.zeros((2, 0))),  # RangeIndex columns
 ])
 def test_frames_that_the_partition_form_would_change_are_foreign(df):
     data = encode(df)

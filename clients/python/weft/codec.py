@@ -309,16 +309,27 @@ def _bin_header(n: int) -> bytes:
 def _frame_payload(df: Any, np: Any) -> Union[bytes, None]:
     """The partition's payload, or None when the frame does not fit the form
     without losing something (an index, a non-str column name, a column of
-    another dtype, an object column with other values than str and None)."""
+    another dtype, an object column with other values than str and None).
+
+    Only columns whose dtype is exactly a weft column type qualify: a numpy
+    dtype of DTYPES, or numpy's object dtype holding strings. pandas'
+    extension dtypes (categorical, StringDtype, nullable integers, dates with
+    a time zone) would come back as something else, so such a frame is a
+    foreign value, even where `to_numpy()` gives strings or numbers."""
     index = df.index
     pd = sys.modules["pandas"]
     if type(index) is not pd.RangeIndex or index.start != 0 or index.step != 1 or index.name is not None:
         return None
-    names = list(df.columns)
-    if df.columns.name is not None or df.attrs or not all(type(c) is str for c in names) or len(set(names)) != len(names):
+    columns = df.columns
+    names = list(columns)
+    if type(columns) is not pd.Index or not isinstance(columns.dtype, np.dtype) or columns.dtype.kind != "O":
+        return None  # a CategoricalIndex, a RangeIndex, a MultiIndex of names comes back a plain Index
+    if columns.name is not None or df.attrs or not all(type(c) is str for c in names) or len(set(names)) != len(names):
         return None
     cols = []
     for _, series in df.items():
+        if not isinstance(series.dtype, np.dtype):  # an extension dtype: not a weft column type
+            return None
         col = _frame_column(series.to_numpy(), np)
         if col is None:
             return None
