@@ -12,6 +12,7 @@ import { decodeSpec } from '../src/queue/spec.ts';
 import { encodeValue, decodeValue } from '../src/shared/codec.ts';
 import { Foreign } from '../src/shared/values/foreign.ts';
 import { NDArray } from '../src/shared/values/ndarray.ts';
+import { executorEnvironment, pythonExecutorEnv } from '../src/workers/executors/python.ts';
 import { waitFor } from './helpers/wait.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 
@@ -244,6 +245,38 @@ describe('Python tasks', () => {
     }
     expect(body.error).toBeUndefined();
     expect(body.result).toEqual([999 * 1000, 45]);
+  });
+
+  it('every Python executor hashes strings alike: PYTHONHASHSEED is fixed (6640, as Dask multiprocessing), unless the operator passes their own', async () => {
+    const p = pickles({
+      h: 'lambda i: [__import__("os").environ.get("PYTHONHASHSEED"), str(hash("weft")), __import__("os").getpid()]',
+    });
+    // Tasks spread over both workers' executors (a slow task each, so neither worker takes them all).
+    const slow = pickles({
+      s: 'lambda i: (__import__("time").sleep(0.05), [__import__("os").environ.get("PYTHONHASHSEED"), str(hash("weft")), __import__("os").getpid()])[1]',
+    });
+    const graph: Record<string, unknown> = {};
+    for (let i = 0; i < 16; i++) graph[`h${i}`] = { $call: i % 2 ? p.h : slow.s, args: [i] };
+    const body = await weft.compute(graph, Object.keys(graph));
+    expect(body.error).toBeUndefined();
+    const results = body.result as [string, string, number][];
+    expect(new Set(results.map((r) => r[2])).size).toBeGreaterThan(1);
+    const local = spawnSync(PYTHON, ['-c', 'print(hash("weft"))'], {
+      encoding: 'utf8',
+      env: { ...process.env, PYTHONHASHSEED: '6640' },
+    });
+    for (const [seed, hash] of results) {
+      expect(seed).toBe('6640');
+      expect(hash).toBe(local.stdout.trim());
+    }
+    expect(pythonExecutorEnv([], { PYTHONHASHSEED: '1' })).toMatchObject({ PYTHONHASHSEED: '6640' });
+    expect(pythonExecutorEnv(['PYTHONHASHSEED'], { PYTHONHASHSEED: '1' }).PYTHONHASHSEED).toBeUndefined();
+    expect(pythonExecutorEnv(['PYTHONHASHSEED'], {}).PYTHONHASHSEED).toBe('6640');
+    expect(
+      executorEnvironment(['PYTHONHASHSEED'], pythonExecutorEnv(['PYTHONHASHSEED'], { PYTHONHASHSEED: '7' }), {
+        PYTHONHASHSEED: '7',
+      }).PYTHONHASHSEED,
+    ).toBe('7');
   });
 
   it('a Python-only result is a foreign value: described in JSON, its bytes in MessagePack', async () => {

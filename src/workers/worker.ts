@@ -44,9 +44,9 @@ import { ExecutorPool } from './executors/pool.ts';
 import {
   executorEnvironment,
   findPython,
-  PYTHON_CLIENT_DIR,
   PYTHON_INSTALL_HELP,
   pythonExecutorCommand,
+  pythonExecutorEnv,
 } from './executors/python.ts';
 import { Lineage } from './lineage.ts';
 import { OpThreads } from './op-threads.ts';
@@ -405,7 +405,7 @@ export class TaskWorker {
   private async startExecutors(): Promise<void> {
     for (const pool of this.config.pools) {
       let command = this.config.executorCommands.get(pool)?.split(/\s+/);
-      const extraEnv: Record<string, string> = {};
+      let extraEnv: Record<string, string> = {};
       if (!command && pool === PYTHON_POOL) {
         const found = findPython();
         if (!found.python) {
@@ -414,7 +414,7 @@ export class TaskWorker {
           );
         }
         command = pythonExecutorCommand(found.python);
-        extraEnv.PYTHONPATH = PYTHON_CLIENT_DIR;
+        extraEnv = pythonExecutorEnv(this.config.executorEnv);
       }
       if (!command) continue;
       const executors = new ExecutorPool({

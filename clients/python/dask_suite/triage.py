@@ -48,13 +48,7 @@ RULES: list = [
         "as task priorities), weft runs tasks in its own order (its priorities, -10 to 10, cannot carry "
         "dask.order's ranks); sum, mean, count, min, max and std agree",
     ),
-    # ---- the Python executor and value codec (clients/python/weft/executor.py, codec.py)
-    (
-        "executor", "hash-seed", r"test_bag_groupby_normal_hash", r"", r"",
-        "executors start without PYTHONHASHSEED, so hash(str) differs between the executor processes and a "
-        "hash-partitioned dask.bag groupby splits a group; Dask's multiprocessing scheduler "
-        "sets PYTHONHASHSEED=6640 for its workers for this reason (dask/dask#6640)",
-    ),
+    # ---- the Python executor and value codec (clients/python/weft/executor.py, codec.py): none left
     # ---- what no scheduler in other processes does
     (
         "inherent", "identity", r"", r"AssertionError|ValueError",

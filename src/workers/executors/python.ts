@@ -39,6 +39,25 @@ export function findPython(env: NodeJS.ProcessEnv = process.env): PythonFound {
   return { python: null, tried };
 }
 
+/**
+ * The hash seed of the default Python executors, as Dask's multiprocessing
+ * scheduler sets it for its workers (dask/dask#6640): with a random seed per
+ * process, `hash(str)` differs between executors, and hash partitioning (a
+ * dask.bag groupby) splits a group across them.
+ */
+export const PYTHON_HASH_SEED = '6640';
+
+/**
+ * What the default Python executor's environment adds to the clean base: the
+ * checkout's `weft` package on PYTHONPATH and a fixed PYTHONHASHSEED, unless
+ * the operator passes their own on (WEFT_EXECUTOR_ENV=PYTHONHASHSEED, set).
+ */
+export function pythonExecutorEnv(passOn: string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const extra: Record<string, string> = { PYTHONPATH: PYTHON_CLIENT_DIR };
+  if (!(passOn.includes('PYTHONHASHSEED') && env.PYTHONHASHSEED !== undefined)) extra.PYTHONHASHSEED = PYTHON_HASH_SEED;
+  return extra;
+}
+
 /** The command of the Python executor for an interpreter. */
 export function pythonExecutorCommand(python: string): string[] {
   return [python, '-m', 'weft.executor'];
