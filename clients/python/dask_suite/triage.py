@@ -21,13 +21,7 @@ from typing import Any
 
 # (category, name, test id pattern, exception pattern, message pattern, why)
 RULES: list = [
-    # ---- the Python client's translation (clients/python/weft/__init__.py, translate.py, keys.py)
-    (
-        "client", "numpy-int-key", r"", r"TypeError", r"weft cannot name the Dask key",
-        "a task refers to a key through a tuple equal to the graph's key but holding numpy integers "
-        "(da.diagonal and da.trace build ('array-...', np.int64(0), 0)); weft.keys.key_name refuses it. "
-        "Look a reference up among the graph's own keys (a dict lookup by equality) and use that key's name",
-    ),
+    # ---- the Python client's translation (clients/python/weft/__init__.py, translate.py, keys.py): none left
     # ---- the service (src/)
     (
         "node", "float-literal", r"", r"AssertionError", r"different types \(a: <class 'float'>, b: <class 'int'>\)",

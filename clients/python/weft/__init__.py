@@ -146,10 +146,10 @@ def _unpickle_exception(b64: Any) -> Optional[BaseException]:
     return exc if isinstance(exc, Exception) else None
 
 
-def _flat_keys(keys: Any) -> Any:
+def _flat_keys(keys: Any, name: Any = _key_name) -> Any:
     if isinstance(keys, list):
-        return [_flat_keys(k) for k in keys]
-    return _key_name(keys)
+        return [_flat_keys(k, name) for k in keys]
+    return name(keys)
 
 
 def _reshape(keys: Any, value: Any) -> Any:
@@ -420,7 +420,7 @@ class Client:
             raise WeftError("unreachable", f"cannot reach weft at {self.url}: {err.reason}") from None
 
     def _submit(self, translation: Translation, keys: Any, **extra: Any) -> dict:
-        body = {"graph": translation.graph, "keys": _flat_keys(keys), **extra}
+        body = {"graph": translation.graph, "keys": _flat_keys(keys, translation.key_name), **extra}
         return self._request("POST", "/v1/graphs", packed=translation.packb(body), binary=True)
 
     # -- computing

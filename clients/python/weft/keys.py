@@ -2,7 +2,9 @@
 
 weft's keys are strings. A Dask key that is a string is sent as it is; any
 other key (a tuple such as ("x", 0), an int) is sent as "\\x00" followed by its
-JSON form, with tuples as arrays, and read back as the same tuple. Keys weft
+JSON form, with tuples as arrays, and read back as the same tuple. numpy
+integers and floats in a key are written as the Python ints and floats they
+equal, so ('x', np.int64(0)) reads back as ('x', 0), an equal key. Keys weft
 makes itself from a key (a call moved into a task of its own is named
 "<key>/args[0]", docs/graph-format.md) are not JSON after the prefix: they come
 back as the string they are.
@@ -12,6 +14,7 @@ Standard library only: the executor imports this module too.
 from __future__ import annotations
 
 import json
+import operator
 from typing import Any, Hashable
 
 TUPLE_PREFIX = "\u0000"
@@ -30,8 +33,17 @@ def key_name(key: Hashable) -> str:
 def _plain(key: Any) -> Any:
     if type(key) is tuple:
         return [_plain(k) for k in key]
-    if key is None or type(key) in (str, int, float, bool):
+    t = type(key)
+    if key is None or t in (str, int, float, bool):
         return key
+    # numpy's integers (da.diagonal and da.trace build ('array-...', np.int64(0), 0)) and
+    # floats: named as the int or float they equal, as a Dask graph finds them by equality.
+    if hasattr(t, "__index__") and not isinstance(key, bool):
+        return operator.index(key)
+    if isinstance(key, float):
+        return float(key)
+    if isinstance(key, str):  # numpy.str_
+        return str(key)
     raise TypeError(key)
 
 

@@ -167,9 +167,10 @@ class Translation:
     values as slots until packed), `python` says whether a task calls Python.
     `packb(request)` is the MessagePack request body holding the graph."""
 
-    def __init__(self, graph: Dict[str, Any], python: bool, shared: List[_Shared]):
+    def __init__(self, graph: Dict[str, Any], python: bool, shared: List[_Shared], names: Optional[Dict[Hashable, str]] = None):
         self.graph = graph
         self.python = python
+        self.names = names if names is not None else {}
         self.shared_data: Dict[str, Any] = {}
         n = 0
         for entry in shared:
@@ -179,6 +180,11 @@ class Translation:
             if entry.name is not None:
                 self.shared_data[entry.name] = entry.value
         graph.update(self.shared_data)
+
+    def key_name(self, key: Hashable) -> str:
+        """The weft name of the graph's key equal to `key` (a requested key may hold numpy integers)."""
+        name = self.names.get(key)
+        return name if name is not None else key_name(key)
 
     def packb(self, request: dict) -> bytes:
         """The request (holding this translation's graph) as MessagePack, values in weft's encoding."""
@@ -202,6 +208,9 @@ class _Translator:
         self.apply = getattr(utils, "apply", None) if utils is not None else None
         self.returns: Dict[Hashable, int] = {}  # keys of multiple-return tasks, and their k
         self.np = sys.modules.get("numpy")
+        # Each key's weft name, found by equality: a reference may be a tuple equal to the graph's
+        # key but not the same (('x', np.int64(0)) for ('x', 0)); it is named as the graph's key.
+        self.names: Dict[Hashable, str] = {}
 
     # -- keys and references
 
@@ -220,14 +229,21 @@ class _Translator:
             picked = self.picked_output(self.dsk[key])
             if picked is not None:
                 return picked
-        return {"$ref": key_name(key)}
+        return {"$ref": self.name(key)}
+
+    def name(self, key: Hashable) -> str:
+        """The weft name of the graph's key equal to `key`."""
+        name = self.names.get(key)
+        if name is None:
+            name = self.names[key] = key_name(key)
+        return name
 
     def picked_output(self, value: Any) -> Optional[dict]:
         """{"$ref": key, "index": j} for (multiple_return_get, key, j) over a multiple-return task."""
         if type(value) is tuple and len(value) == 3 and value[0] is multiple_return_get:
             source, j = value[1], value[2]
             if self.is_key(source) and source in self.returns and type(j) is int and 0 <= j < self.returns[source]:
-                return {"$ref": key_name(source), "index": j}
+                return {"$ref": self.name(source), "index": j}
         return None
 
     # -- shared values
@@ -396,8 +412,10 @@ def translate(dsk: Mapping, known: Optional[Mapping] = None, hooks: Any = None) 
     graph: Dict[str, Any] = {}
     lists: List[str] = []
     calls: List[str] = []
+    for key in dsk:
+        t.name(key)
     for key, value in dsk.items():
-        name = key_name(key)
+        name = t.names[key]
         if name.startswith(SHARED_PREFIX):
             raise ValueError(f"the key {key!r} starts with {SHARED_PREFIX!r}, which weft keeps for its own data keys")
         if key in known:
@@ -423,4 +441,4 @@ def translate(dsk: Mapping, known: Optional[Mapping] = None, hooks: Any = None) 
             if "returns" in node:
                 wrapped["returns"] = node.pop("returns")
             graph[name] = wrapped
-    return Translation(graph, t.python, list(t.shared.values()))
+    return Translation(graph, t.python, list(t.shared.values()), t.names)
