@@ -24,12 +24,6 @@ RULES: list = [
     # ---- the Python client's translation (clients/python/weft/__init__.py, translate.py, keys.py): none left
     # ---- the service (src/)
     (
-        "node", "float-literal", r"", r"AssertionError", r"different types \(a: <class 'float'>, b: <class 'int'>\)",
-        "a float with an integral value (68.0) in a MessagePack request (a task's argument, a data key) comes "
-        "back an int: the API decodes the body into JS numbers and encodes the graph's literals again "
-        "(the same happens to the inputs of a list or dict node weft evaluates in Node); Dask passes 68.0",
-    ),
-    (
         "node", "api-oom", r"", r"ConnectionResetError|ConnectionRefusedError|RemoteDisconnected", r"",
         "the API died while the test computed (the stack's memory guard killed it, see the run's stack events): "
         "a request body with thousands of pickles was copied once per pickle while decoding (msgpackr's "

@@ -61,5 +61,38 @@ class TestWeftOps(unittest.TestCase):
         self.assertEqual(client.get(d, ["x", "y"]), (6, 16))
 
 
+# Each value's type and repr, as the task saw it (a lambda: pickled by value, the executors cannot import this module).
+kinds = lambda *values: [(type(v).__name__, repr(v)) for v in values]  # noqa: E731
+
+
+class TestLiterals(unittest.TestCase):
+    """Literals come to Python tasks as they were sent, though the API reads requests as JavaScript values."""
+
+    def test_integral_non_finite_and_negative_zero_floats_stay_floats(self):
+        floats = [68.0, 0.0, -0.0, 1e300, float("inf"), float("-inf"), 2.5]
+        d = {
+            "x": (kinds, *floats, [1.0, 2], 3),
+            "a": 68.0,
+            "b": (kinds, "a"),
+            "l": [4.0, "a"],
+            "c": (kinds, "l"),
+            "m": (kinds, {"k": 5.0, "n": [6.0]}),
+        }
+        want = [(type(v).__name__, repr(v)) for v in floats] + [("list", "[1.0, 2]"), ("int", "3")]
+        self.assertEqual(client.get(d, "x"), want)
+        self.assertEqual(client.get(d, "b"), [("float", "68.0")])
+        self.assertEqual(client.get(d, "c"), [("list", "[4.0, 68.0]")])
+        self.assertEqual(client.get(d, "m"), [("dict", "{'k': 5.0, 'n': [6.0]}")])
+        self.assertEqual(repr(client.get(d, "a")), "68.0")
+        nan = client.get({"n": (kinds, float("nan"))}, "n")
+        self.assertEqual(nan, [("float", "nan")])
+        # As Dask's sync scheduler passes them.
+        self.assertEqual(client.get(d, ["x", "b", "c", "m"]), dask.get(d, ["x", "b", "c", "m"]))
+
+    def test_weft_ops_read_floats_as_plain_numbers(self):
+        d = {"a": 2.0, "b": (ops.inc, "a"), "c": (ops.add, 1.0, 2.0), "l": [1.0, 2.0], "s": (ops.sum, "l")}
+        self.assertEqual(client.get(d, ["b", "c", "s"]), (3, 3, 3))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -191,6 +191,25 @@ def test_literals_plain_arrays_and_pickles():
     assert same(got[:4], want[:4]) and same(got[4], arr) and same(got[5], i64) and same(got[6:], want[6:])
 
 
+def test_floats_node_would_write_back_as_ints_go_to_python_as_pickles():
+    # The API reads a request into JavaScript values (68.0 is 68) and writes the literals again.
+    f = lambda *a: a  # noqa: E731
+    dsk = {"x": (f, 68.0, 2.5, -0.0, float("inf"), [1.0], {"k": 2.0}), "a": 3.0, "y": (f, "a"), "o": 4.0, "z": (ops.inc, "o"), "w": (ops.add, 1.0, 5.0)}
+    g = raw(dsk, "x")
+    args = g["x"]["args"]
+    assert isinstance(args[0], codec.Foreign) and args[1] == 2.5
+    assert isinstance(args[2], codec.Foreign) and isinstance(args[3], codec.Foreign)
+    assert isinstance(args[4][0], codec.Foreign)  # a list is evaluated item by item
+    assert isinstance(args[5], codec.Foreign)  # a dict literal is pickled whole
+    assert isinstance(g["a"], codec.Foreign)
+    # weft ops read plain numbers: their literals, and data keys they read, stay plain.
+    assert g["o"] == 4.0 and g["w"]["args"] == [1.0, 5.0]
+    got = weft_get(dsk, "x")
+    assert [type(v) for v in got[:4]] == [float] * 4 and str(got[2]) == "-0.0" and got[4:] == ([1.0], {"k": 2.0})
+    assert type(got[4][0]) is float and type(got[5]["k"]) is float
+    assert weft_get(dsk, "y") == (3.0,) and type(weft_get(dsk, "y")[0]) is float
+
+
 def test_apply_becomes_a_call_with_keyword_arguments():
     def f(a, b, scale=1, name=""):
         return (a + b) * scale, name

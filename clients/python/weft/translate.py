@@ -27,6 +27,20 @@ In weft's graph that is:
   {"$literal": ...};
 - an ObjectRef: {"$oid": id}.
 
+Floats for Python that Node would not give back as the same float are sent
+as foreign values (a pickle of the float), not as MessagePack floats: the API
+decodes a MessagePack request into JavaScript values, where 68.0 and 68 are
+one number, and writes the graph's literals (a task's template, a data key's
+value) again, so an integral float (68.0), -0.0 and, by their bits, NaN and
+the infinities would reach the executor as an int or another float. Dask
+passes 68.0 to the task, and some results depend on it (a float's dtype, an
+integer division). A finite non-integral float is a float64 on both sides and
+goes as it is. This holds for literals inside Python tasks and for data keys
+(also inside lists and dicts, which are then pickled whole); the arguments of
+weft ops, and data keys a weft op reads, stay plain numbers, which is what
+TypeScript reads. Results are not affected: executors' bytes pass through
+Node untouched.
+
 A top-level list that references keys or holds tasks is, in a graph with
 Python tasks, a call of `list` in a Python executor, so it is evaluated and
 assembled with Python's semantics; in a graph of weft ops only it stays a weft
@@ -45,6 +59,7 @@ multiple-return tasks ("returns": k), and their getitems {"$ref": key, "index": 
 """
 from __future__ import annotations
 
+import math
 import pickle
 import sys
 from typing import Any, Dict, Hashable, List, Mapping, Optional, Tuple
@@ -75,34 +90,51 @@ def _is_task(x: Any) -> bool:
     return type(x) is tuple and len(x) > 0 and callable(x[0])
 
 
-def _is_plain(x: Any, depth: int = 0) -> bool:
-    """Exactly plain data, read the same by every language, with no `$` keys (weft reads those as markers)."""
+def _node_keeps(f: float) -> bool:
+    """Whether a float literal comes back from Node as the same Python float.
+
+    The API decodes a MessagePack request into JavaScript values, where 68.0
+    and 68 are one number, and writes the graph's literals again: an integral
+    float becomes an integer (msgpackr writes integral numbers as ints), and
+    so does -0.0 (as 0); NaN and the infinities keep their value but not
+    necessarily their bits. A finite, non-integral float is a float64 on both
+    sides and comes back exactly."""
+    return math.isfinite(f) and f != math.floor(f)
+
+
+def _is_plain(x: Any, depth: int = 0, exact: bool = True) -> bool:
+    """Exactly plain data, read the same by every language, with no `$` keys (weft reads those as markers).
+    With `exact` (a value for Python), only floats Node writes back as the same float (_node_keeps)."""
     t = type(x)
-    if t is str or t is float or t is bool or x is None or t is bytes:
+    if t is str or t is bool or x is None or t is bytes:
         return True
+    if t is float:
+        return not exact or _node_keeps(x)
     if t is int:
         return _INT64_MIN <= x < _INT64_END
     if depth > 32:
         return False
     if t is list:
-        return all(_is_plain(i, depth + 1) for i in x)
+        return all(_is_plain(i, depth + 1, exact) for i in x)
     if t is dict:
-        return all(type(k) is str and k[:1] != "$" and _is_plain(v, depth + 1) for k, v in x.items())
+        return all(type(k) is str and k[:1] != "$" and _is_plain(v, depth + 1, exact) for k, v in x.items())
     return False
 
 
-def _is_json(x: Any, depth: int = 0) -> bool:
+def _is_json(x: Any, depth: int = 0, exact: bool = True) -> bool:
     t = type(x)
-    if t is str or t is float or t is bool or x is None:
+    if t is str or t is bool or x is None:
         return True
+    if t is float:
+        return not exact or _node_keeps(x)
     if t is int:
         return _INT64_MIN <= x < _INT64_END
     if depth > 32:
         return False
     if t is list:
-        return all(_is_json(i, depth + 1) for i in x)
+        return all(_is_json(i, depth + 1, exact) for i in x)
     if t is dict:
-        return all(type(k) is str and _is_json(v, depth + 1) for k, v in x.items())
+        return all(type(k) is str and _is_json(v, depth + 1, exact) for k, v in x.items())
     return False
 
 
@@ -211,6 +243,10 @@ class _Translator:
         # Each key's weft name, found by equality: a reference may be a tuple equal to the graph's
         # key but not the same (('x', np.int64(0)) for ('x', 0)); it is named as the graph's key.
         self.names: Dict[Hashable, str] = {}
+        # Whether literals are for Python (floats Node would write back as ints are pickled,
+        # see _node_keeps) or for a weft op (plain numbers, what TypeScript reads).
+        self.exact = True
+        self.op_inputs: set = set()  # keys weft ops' tasks read
 
     # -- keys and references
 
@@ -271,12 +307,12 @@ class _Translator:
 
     def literal(self, x: Any) -> Any:
         """A value passed as it is (never read for references)."""
-        if _is_plain(x):
+        if _is_plain(x, 0, self.exact):
             return x
         t = type(x)
         if t is ObjectRef:
             return {"$oid": x.oid}
-        if t is dict and _is_json(x):
+        if t is dict and _is_json(x, 0, self.exact):
             return {"$literal": x}
         if self.np is not None and t is self.np.ndarray and x.dtype.name in codec.DTYPES:
             return self.array(x)
@@ -295,7 +331,8 @@ class _Translator:
     def task(self, x: tuple, top_key: Any = None) -> Any:
         fn = x[0]
         if type(fn) is Op:
-            return {"$op": fn.name, "args": [self.node(a) for a in x[1:]]}
+            self.op_reads(x[1:])
+            return {"$op": fn.name, "args": self.for_op(lambda: [self.node(a) for a in x[1:]])}
         if fn is self.apply and self.apply is not None and len(x) in (3, 4):
             call = self.applied(x[1:])
             if call is not None:
@@ -308,6 +345,25 @@ class _Translator:
         if top_key is not None and type(fn) is MultipleReturn and self.returns.get(top_key) == fn.n:
             node["returns"] = fn.n
         return node
+
+    def for_op(self, make: Any) -> Any:
+        """make() with literals for a weft op: plain numbers, as TypeScript reads them."""
+        exact, self.exact = self.exact, False
+        try:
+            return make()
+        finally:
+            self.exact = exact
+
+    def data(self, key: Hashable, x: Any, make: Any = None) -> Any:
+        """A data key's value (or make()'s, a top-level list): for Python unless a weft op
+        reads it (translate() translates the tasks first, so op_inputs knows)."""
+        if make is None:
+            make = lambda: self.literal(x)  # noqa: E731
+        return self.for_op(make) if key in self.op_inputs else make()
+
+    def op_reads(self, args: Any) -> None:
+        """A weft op's arguments: the keys they read are data for TypeScript."""
+        self.op_inputs.update(_references(list(args), self.dsk))
 
     def applied(self, args: tuple) -> Optional[dict]:
         """dask.utils.apply(func, args[, kwargs]) as a call with keyword arguments when its
@@ -330,8 +386,16 @@ class _Translator:
         else:
             return None
         # A literal tuple of arguments and a literal dict are passed as they are: not evaluated.
-        arg_nodes = [self.literal(a) for a in fargs] if literal_args else [self.node(a) for a in fargs]
-        kw = {k: self.node(v) for k, v in pairs} if pairs is not None else {k: self.literal(v) for k, v in kwargs.items()}
+        def nodes() -> tuple:
+            arg_nodes = [self.literal(a) for a in fargs] if literal_args else [self.node(a) for a in fargs]
+            kw = {k: self.node(v) for k, v in pairs} if pairs is not None else {k: self.literal(v) for k, v in kwargs.items()}
+            return arg_nodes, kw
+
+        if type(func) is Op:
+            self.op_reads([fargs, kwargs])
+            arg_nodes, kw = self.for_op(nodes)
+        else:
+            arg_nodes, kw = nodes()
         if type(func) is Op:
             node: Dict[str, Any] = {"$op": func.name, "args": arg_nodes}
         else:
@@ -347,11 +411,11 @@ class _Translator:
         if type(x) is ObjectRef:
             return {"$oid": x.oid}, False
         if isinstance(x, list):
-            items = [self.node(i) for i in x]
+            items = self.data(key, x, lambda: [self.node(i) for i in x])
             return items, _has_work(items)
         if self.is_key(x):
             return self.ref(x), False
-        return self.literal(x), False
+        return self.data(key, x), False
 
     def find_multiple_returns(self) -> None:
         """Keys whose task is a MultipleReturn that every reader reads through (multiple_return_get, key, j)."""
@@ -401,6 +465,14 @@ def _references(x: Any, dsk: Mapping) -> List[Hashable]:
     return out
 
 
+def _stage(key: Hashable, value: Any, known: Mapping) -> int:
+    if key in known:
+        return 2
+    if type(value) is tuple and value and callable(value[0]):
+        return 0
+    return 1 if isinstance(value, list) else 2
+
+
 def translate(dsk: Mapping, known: Optional[Mapping] = None, hooks: Any = None) -> Translation:
     """weft's graph for the Dask graph `dsk` (a dict). `known` maps keys to
     values given in place of their tasks (a presubmit hook's answers): data,
@@ -413,20 +485,26 @@ def translate(dsk: Mapping, known: Optional[Mapping] = None, hooks: Any = None) 
     lists: List[str] = []
     calls: List[str] = []
     for key in dsk:
-        t.name(key)
-    for key, value in dsk.items():
-        name = t.names[key]
-        if name.startswith(SHARED_PREFIX):
+        if t.name(key).startswith(SHARED_PREFIX):
             raise ValueError(f"the key {key!r} starts with {SHARED_PREFIX!r}, which weft keeps for its own data keys")
-        if key in known:
-            graph[name] = t.literal(known[key])
-            continue
-        node, is_list = t.top(key, value)
-        graph[name] = node
-        if is_list:
-            lists.append(name)
-        elif type(node) is dict and "$call" in node:
-            calls.append(name)
+    # Tasks first, then lists, then data: a data key's literals depend on whether a weft op reads it.
+    nodes: Dict[Hashable, Any] = {}
+    stages: Tuple[list, list, list] = ([], [], [])
+    for key, value in dsk.items():
+        stages[_stage(key, value, known)].append((key, value))
+    for stage in stages:
+        for key, value in stage:
+            if key in known:
+                nodes[key] = t.data(key, known[key])
+                continue
+            node, is_list = t.top(key, value)
+            nodes[key] = node
+            if is_list:
+                lists.append(t.names[key])
+            elif type(node) is dict and "$call" in node:
+                calls.append(t.names[key])
+    for key in dsk:
+        graph[t.names[key]] = nodes[key]
     if t.python and lists:
         make_list = t.callable(list).shared
         for name in lists:
