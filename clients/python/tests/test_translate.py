@@ -32,18 +32,18 @@ from weft.keys import dask_key, key_name
 from weft.multireturn import MultipleReturn, multiple_return_get
 
 
-def wire(dsk, keys="x", known=None, hooks=None):
+def wire(dsk, keys="x", known=None, hooks=None, multiple_returns=True):
     """The graph as the API receives it: packed by the client, unpacked (foreign values unpickled)."""
-    t = T.translate(dsk, known, hooks)
+    t = T.translate(dsk, known, hooks, keys=keys, multiple_returns=multiple_returns)
     body = codec.unpackb(t.packb({"graph": t.graph, "keys": keys}))
     return body["graph"], t
 
 
-def raw(dsk, keys="x"):
+def raw(dsk, keys="x", multiple_returns=True):
     """The graph with foreign values as Foreign (not unpickled), to look at the request itself."""
     import msgpack
 
-    t = T.translate(dsk)
+    t = T.translate(dsk, keys=keys, multiple_returns=multiple_returns)
     packed = t.packb({"graph": t.graph, "keys": keys})
 
     def ext(code, data):
@@ -100,11 +100,15 @@ class Weft:
         return n
 
 
-def weft_get(dsk, keys):
-    graph, _ = wire(dsk, keys)
+def weft_get(dsk, keys, multiple_returns=True):
+    graph, _ = wire(dsk, keys, multiple_returns=multiple_returns)
     w = Weft(graph)
+    return _values(w, keys)
+
+
+def _values(w, keys):
     if isinstance(keys, list):
-        return [weft_get(dsk, k) if isinstance(k, list) else w.value(key_name(k)) for k in keys]
+        return [_values(w, k) for k in keys]
     return w.value(key_name(keys))
 
 
@@ -376,13 +380,73 @@ def test_multiple_return_tasks_and_their_getitems():
     check(dsk, "u")
 
 
+def test_a_task_read_only_through_getitems_becomes_a_multiple_return_task():
+    parts = lambda x: {"a": x, "b": x * 2, "c": x * 3}  # noqa: E731
+    dsk = {
+        "s": (parts, 5),
+        ("g", 0): (operator.getitem, "s", "a"),
+        ("g", 1): (operator.getitem, "s", "c"),
+        ("g", 2): (operator.getitem, "s", "a"),  # the same item twice: one output
+        "t": (lambda *xs: list(xs), [("g", 0), ("g", 1)], ("g", 2)),
+    }
+    g = raw(dsk, "t")
+    assert g["s"]["returns"] == 2 and g["s"]["$call"].name == "weft.multireturn.TakeItems"
+    assert g["s"]["args"][0]["$call"].name.endswith("<lambda>")  # the task itself, inside
+    assert g["t"]["args"] == [[{"$ref": "s", "index": 0}, {"$ref": "s", "index": 1}], {"$ref": "s", "index": 0}]
+    assert g[key_name(("g", 1))] == {"$ref": "s", "index": 1}  # no task: nothing reads it
+    assert check(dsk, "t") == [[5, 15], 5]
+    # A getitem key requested is the item itself.
+    assert weft_get(dsk, [("g", 1), "t"]) == [15, [[5, 15], 5]]
+    # Not when the task is requested, read whole by any other task, or the option is off.
+    for other, keys in (({}, ["t", "s"]), ({"u": (len, "s")}, ["t", "u"]), ({"v": (lambda x: x, ["s"])}, ["t", "v"])):
+        d = {**dsk, **other}
+        g = raw(d, keys)
+        assert "returns" not in g["s"] and "$call" in g[key_name(("g", 0))]
+        assert same(tuple(weft_get(d, keys)), dask.get(d, keys))
+    assert "returns" not in raw(dsk, "t", multiple_returns=False)["s"]
+    assert "returns" not in T.translate(dsk).graph["s"]  # requested keys unknown: nothing rewritten
+    # An item that is a key, or a getitem over a weft op's task or data: not rewritten.
+    d = {"s": (parts, 1), "k": "a", "x": (operator.getitem, "s", "k"), "o": (ops.range, 3), "y": (operator.getitem, "o", 1), "d": {"a": 1}, "z": (operator.getitem, "d", "a")}
+    g = raw(d, ["x", "y", "z"])
+    assert all("returns" not in g[k] for k in ("s", "o"))
+    # Items of any hashable kind, read by many tasks (Dask's task shuffle: split, then getitems).
+    d = {("split", p): (lambda p: {j: p * 10 + j for j in range(4)}, p) for p in range(3)}
+    d.update({("get", j, p): (operator.getitem, ("split", p), j) for j in range(4) for p in range(3)})
+    d.update({("out", j): (sum, [("get", j, p) for p in range(3)]) for j in range(4)})
+    keys = [("out", j) for j in range(4)]
+    g = raw(d, keys)
+    assert all(g[key_name(("split", p))]["returns"] == 4 for p in range(3))
+    assert g[key_name(("out", 2))]["args"] == [[{"$ref": key_name(("split", p)), "index": 2} for p in range(3)]]
+    assert tuple(weft_get(d, keys)) == dask.get(d, keys) == (30, 33, 36, 39)
+    # One TakeItems pickle for the splits that read the same items.
+    assert len({bytes(g[key_name(("split", p))]["$call"].data) for p in range(3)}) == 1
+
+
+def test_the_task_shuffle_of_set_index_is_one_stage_without_dataframe_optimize():
+    pdf = pd.DataFrame({"age": np.random.RandomState(0).randint(0, 100, size=600), "grade": np.arange(600.0)})
+    df = dd.from_pandas(pdf, npartitions=6)
+    s = df.set_index("age", shuffle="tasks", max_branch=float("inf"), divisions=[0, 20, 50, 99])
+    dsk = dict(s.__dask_optimize__(s.__dask_graph__(), s.__dask_keys__()))
+    keys = s.__dask_keys__()
+    getitems = sum(1 for v in dsk.values() if type(v) is tuple and v and v[0] is operator.getitem)
+    g = raw(dsk, keys)
+    splits = [v for v in g.values() if type(v) is dict and v.get("returns")]
+    assert getitems >= 9 and getitems == len(splits) ** 2  # dask repartitions to the outputs first
+    fns = [v["$call"] for v in g.values() if type(v) is dict and "$call" in v]
+    assert not [f for f in fns if (g[f["$ref"]] if type(f) is dict else f).name.endswith("getitem")]
+    got = weft_get(dsk, keys)
+    want = dask.get(dsk, keys)
+    assert all(a.equals(b) for a, b in zip(got, want))
+    assert all(a.equals(b) for a, b in zip(weft_get(dsk, keys, multiple_returns=False), want))
+
+
 def test_dataframe_optimize_makes_the_task_shuffle_one_stage():
     pdf = pd.DataFrame(np.random.RandomState(0).randint(0, 100, size=(600, 2)), columns=["age", "grade"])
     df = dd.from_pandas(pdf, npartitions=6)
     with dask.config.set(dataframe_optimize=weft.dataframe_optimize):
         s = df.shuffle("age", shuffle="tasks", max_branch=float("inf"))
         dsk = dict(s.__dask_optimize__(s.__dask_graph__(), s.__dask_keys__()))
-    g = raw(dsk, [key_name(k) for k in s.__dask_keys__()])
+    g = raw(dsk, s.__dask_keys__())
     splits = [v for v in g.values() if type(v) is dict and v.get("returns") == 6]
     assert len(splits) == 6
     picks = [a for v in g.values() if type(v) is dict and "$call" in v for arg in v["args"] if type(arg) is list for a in arg if type(a) is dict and "index" in a]

@@ -343,6 +343,12 @@ class Client:
     computes that take longer than `progress_delay` seconds: True, False, or
     None (the default) for on when that stream is a terminal.
 
+    multiple_returns: a task whose every reader is `(operator.getitem, task, j)`
+    (Dask's task shuffle: a split, then n x k getitems) runs as one
+    multiple-return task that stores each item read as its own object, and the
+    getitems never run (weft.translate, make_splits). On by default; False sends
+    the graph's tasks as they are.
+
     Creating a Client also makes dask.persist and Dask collections' .persist()
     give weft futures when their scheduler is a weft client's get (weft.persist).
     """
@@ -355,6 +361,7 @@ class Client:
         progress: Optional[bool] = None,
         progress_stream: Optional[IO[str]] = None,
         progress_delay: float = 0.5,
+        multiple_returns: bool = True,
     ):
         url = url if url is not None else os.environ.get("WEFT_URL", "http://127.0.0.1:8080")
         if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in ("http", "https") or not urllib.parse.urlsplit(url).netloc:
@@ -371,6 +378,7 @@ class Client:
         self.progress = progress
         self.progress_stream = progress_stream
         self.progress_delay = progress_delay
+        self.multiple_returns = bool(multiple_returns)
         self._releaser = _Releaser(self.url, token)
         from .persist import install
 
@@ -453,7 +461,9 @@ class Client:
                 raise TypeError(f"callbacks must be weft.Callback instances, got {cb!r}")
         known = self._run_presubmit(graph, keys, hooks)
         in_executor = [cb for cb in hooks if _runs_in_executor(cb)]
-        translation = _translate.translate(graph, known, TaskHooks(in_executor) if in_executor else None)
+        translation = _translate.translate(
+            graph, known, TaskHooks(in_executor) if in_executor else None, keys=keys, multiple_returns=self.multiple_returns
+        )
         if in_executor and translation.python:
             # Hooks run per Dask task, with its inputs, as Ray's do: no task is fused into another.
             options = dict(options or {})

@@ -1,4 +1,5 @@
-"""Multiple-return tasks in Dask graphs (weft.dataframe_optimize builds them).
+"""Multiple-return tasks in Dask graphs (weft.dataframe_optimize builds them,
+and weft.translate makes them of tasks read only through getitem).
 
 `(MultipleReturn(f, k), *args)` is a task whose callable returns k values
 (a sequence, or a dict with keys 0..k-1, as dask's shuffle_group returns);
@@ -41,3 +42,29 @@ class MultipleReturn:
 def multiple_return_get(values: Any, j: int) -> Any:
     """Value j of a multiple-return task."""
     return values[j]
+
+
+class TakeItems:
+    """`TakeItems(items)(value)` is `[value[j] for j in items]`: weft.translate
+    calls it around a task whose every reader is `(operator.getitem, task, j)`,
+    making the task a multiple-return task of len(items) values."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Any):
+        self.items = tuple(items)
+
+    def __call__(self, value: Any) -> list:
+        return [value[j] for j in self.items]
+
+    def __repr__(self) -> str:
+        return f"TakeItems({list(self.items)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is TakeItems and other.items == self.items
+
+    def __hash__(self) -> int:
+        return hash(("weft.TakeItems", self.items))
+
+    def __reduce__(self) -> Any:
+        return (TakeItems, (self.items,))

@@ -56,10 +56,25 @@ per task would cost more than their bytes.
 
 dataframe_optimize's multiple-return tasks (weft.multireturn) become weft
 multiple-return tasks ("returns": k), and their getitems {"$ref": key, "index": j}.
+
+Any Python task T that is not requested (nor given by a presubmit hook) and
+whose every reader is exactly `(operator.getitem, T, j)` with a hashable
+literal j becomes one the same way (make_splits; on unless
+translate(multiple_returns=False), Client(multiple_returns=False), and off
+with in-executor callbacks, which see each Dask task's own value). This is
+Dask's task-based shuffle (`shuffle_group` returns a dict of k parts, then n x k
+getitems each read their split's whole output to keep one part), and any
+other task whose value is only ever indexed: T runs as
+`TakeItems(items)(T's call)` with `"returns": len(items)`, the distinct items
+read in their first-read order, each stored as its own object; each getitem,
+and every reference to one, is `{"$ref": T, "index": position}`, which reads
+only that object, so the getitems never run. The values are the same: a
+getitem requested is its item.
 """
 from __future__ import annotations
 
 import math
+import operator
 import pickle
 import sys
 from typing import Any, Dict, Hashable, List, Mapping, Optional, Tuple
@@ -69,7 +84,7 @@ import msgpack
 from . import codec
 from .codec import Foreign, _name_of
 from .keys import key_name
-from .multireturn import MultipleReturn, multiple_return_get
+from .multireturn import MultipleReturn, TakeItems, multiple_return_get
 from .values import ObjectRef, Op
 
 __all__ = ["SHARED_PREFIX", "SHARE_BYTES", "Translation", "pickled", "translate"]
@@ -247,6 +262,13 @@ class _Translator:
         # see _node_keeps) or for a weft op (plain numbers, what TypeScript reads).
         self.exact = True
         self.op_inputs: set = set()  # keys weft ops' tasks read
+        # Tasks read only through (operator.getitem, task, j) (find_splits): the getitem keys
+        # and what they pick, how often each split is referenced, and the reference nodes
+        # made for each getitem key (rewritten in place when its split becomes multiple-return).
+        self.picks: Dict[Hashable, Tuple[Hashable, Any]] = {}
+        self.split_refs: Dict[Hashable, int] = {}
+        self.pick_refs: Dict[Hashable, List[dict]] = {}
+        self.takes: Dict[tuple, _Shared] = {}
 
     # -- keys and references
 
@@ -265,7 +287,13 @@ class _Translator:
             picked = self.picked_output(self.dsk[key])
             if picked is not None:
                 return picked
-        return {"$ref": self.name(key)}
+        node = {"$ref": self.name(key)}
+        if self.picks:
+            if key in self.split_refs:
+                self.split_refs[key] += 1
+            elif key in self.picks:
+                self.pick_refs[key].append(node)
+        return node
 
     def name(self, key: Hashable) -> str:
         """The weft name of the graph's key equal to `key`."""
@@ -417,6 +445,59 @@ class _Translator:
             return self.ref(x), False
         return self.data(key, x), False
 
+    def find_splits(self, requested: Any, known: Mapping) -> None:
+        """Getitem tasks `(operator.getitem, T, j)` (j a hashable literal) over Python tasks T that
+        are not requested nor known: candidates for make_splits, which keeps those T whose every
+        reference is such a getitem."""
+        for key, v in self.dsk.items():
+            if type(v) is tuple and len(v) == 3 and v[0] is operator.getitem and self.is_key(v[1]):
+                j = v[2]
+                try:
+                    hash(j)
+                except TypeError:
+                    continue
+                if _is_task(j) or self.is_key(j):
+                    continue
+                source = v[1]
+                target = self.dsk[source]
+                if not _is_task(target) or type(target[0]) is Op or type(target[0]) is MultipleReturn or source in known or source in requested:
+                    continue
+                self.picks[key] = (source, j)
+                self.pick_refs[key] = []
+                self.split_refs[source] = 0
+
+    def make_splits(self, graph: Dict[str, Any], nodes: Dict[Hashable, Any], calls: List[str]) -> None:
+        """Each split whose every reference is one of its getitems becomes a multiple-return task
+        ("returns": k, the task's value wrapped in TakeItems of the k items read), and each of its
+        getitems, and every reference to one, {"$ref": split, "index": position}: the getitems never run."""
+        by_split: Dict[Hashable, List[Hashable]] = {}
+        for key, (source, _) in self.picks.items():
+            by_split.setdefault(source, []).append(key)
+        dropped: set = set()
+        for source, getters in by_split.items():
+            node = nodes.get(source)
+            # Each getitem's own task referenced the split once; any other reference reads it whole.
+            if self.split_refs[source] != len(getters) or type(node) is not dict or "$call" not in node or "returns" in node:
+                continue
+            positions: Dict[Any, int] = {}
+            for g in getters:
+                positions.setdefault(self.picks[g][1], len(positions))
+            items = tuple(positions)
+            entry = self.takes.get(items)
+            if entry is None:
+                entry = self.takes[items] = self.foreign(TakeItems(items)).shared
+                entry.uses -= 1
+            split = self.name(source)
+            graph[split] = {"$call": _Slot(entry), "args": [node], "returns": len(items)}
+            for g in getters:
+                picked = {"$ref": split, "index": positions[self.picks[g][1]]}
+                graph[self.name(g)] = dict(picked)
+                dropped.add(self.name(g))
+                for ref in self.pick_refs[g]:
+                    ref.update(picked)
+        if dropped:
+            calls[:] = [c for c in calls if c not in dropped]
+
     def find_multiple_returns(self) -> None:
         """Keys whose task is a MultipleReturn that every reader reads through (multiple_return_get, key, j)."""
         candidates = {k: v[0].n for k, v in self.dsk.items() if type(v) is tuple and v and type(v[0]) is MultipleReturn}
@@ -465,6 +546,19 @@ def _references(x: Any, dsk: Mapping) -> List[Hashable]:
     return out
 
 
+def _flat(keys: Any) -> List[Hashable]:
+    """The keys of Dask's nested lists of keys."""
+    out: List[Hashable] = []
+    work = [keys]
+    while work:
+        k = work.pop()
+        if isinstance(k, list):
+            work.extend(k)
+        else:
+            out.append(k)
+    return out
+
+
 def _stage(key: Hashable, value: Any, known: Mapping) -> int:
     if key in known:
         return 2
@@ -473,14 +567,20 @@ def _stage(key: Hashable, value: Any, known: Mapping) -> int:
     return 1 if isinstance(value, list) else 2
 
 
-def translate(dsk: Mapping, known: Optional[Mapping] = None, hooks: Any = None) -> Translation:
+def translate(dsk: Mapping, known: Optional[Mapping] = None, hooks: Any = None, keys: Any = None, multiple_returns: bool = True) -> Translation:
     """weft's graph for the Dask graph `dsk` (a dict). `known` maps keys to
     values given in place of their tasks (a presubmit hook's answers): data,
     never read for references. `hooks`, a weft.hooks.TaskHooks, wraps every
-    top-level Python task so the executor runs its callbacks around it."""
+    top-level Python task so the executor runs its callbacks around it.
+    `keys`, the requested keys (nested lists as Dask's get takes them): with
+    them and `multiple_returns`, a task read only through getitems of
+    literal items becomes a multiple-return task (make_splits); without hooks only,
+    since the callbacks see each Dask task's own value."""
     t = _Translator(dsk)
     t.find_multiple_returns()
     known = known or {}
+    if multiple_returns and keys is not None and hooks is None:
+        t.find_splits(set(_flat(keys)), known)
     graph: Dict[str, Any] = {}
     lists: List[str] = []
     calls: List[str] = []
@@ -505,6 +605,8 @@ def translate(dsk: Mapping, known: Optional[Mapping] = None, hooks: Any = None) 
                 calls.append(t.names[key])
     for key in dsk:
         graph[t.names[key]] = nodes[key]
+    if t.picks:
+        t.make_splits(graph, nodes, calls)
     if t.python and lists:
         make_list = t.callable(list).shared
         for name in lists:
