@@ -114,24 +114,103 @@ describe('completeTasks', () => {
     expect((await meta(g.id)).done).toBe('1');
   });
 
-  it('a value over 256 KiB is staged with HSET and moved into place; a second completion or an ended graph leaves no staging field', async () => {
-    const big = new Float64Array(64 * 1024).fill(3); // 512 KiB
-    const g = await register(
-      { x: 1, a: inc('x'), b: inc('x'), c: { $op: 'add', args: [{ $ref: 'a' }, { $ref: 'b' }] } },
-      'c',
-    );
-    const vals = graphKeys(PREFIX, g.id).vals;
-    await start(g.id, [g.at('a'), g.at('b')]);
-    expect((await complete(g.id, [result(g.at('a'), big)])).status).toBe('running');
-    expect(decodeValue((await redis.hgetBuffer(vals, String(g.at('a'))))!)).toEqual(big);
-    // Done already: the staged copy of the second completion is dropped and the first value stays.
-    const again = await complete(g.id, [result(g.at('a'), new Float64Array(64 * 1024).fill(9))]);
-    expect(again.skipped).toEqual([g.at('a')]);
-    expect(decodeValue((await redis.hgetBuffer(vals, String(g.at('a'))))!)).toEqual(big);
-    await endGraph(redis, PREFIX, { graph: g.id, status: 'cancelled', error: { message: 'stop' } });
-    expect((await complete(g.id, [result(g.at('b'), big)])).status).toBe('cancelled');
-    const fields = await redis.hkeys(vals);
-    expect(fields.filter((f) => f.startsWith('~'))).toEqual([]);
+  describe('values over 256 KiB, written ahead of the script', () => {
+    const big = (fill: number) => new Float64Array(64 * 1024).fill(fill); // 512 KiB
+    const read = async (id: string, field: number) =>
+      decodeValue((await redis.hgetBuffer(graphKeys(PREFIX, id).vals, String(field)))!);
+    const marks = async (id: string) => redis.hgetall(graphKeys(PREFIX, id).staged);
+
+    it('are taken in place by the completion, which leaves no mark', async () => {
+      const g = await register({ x: 1, a: inc('x'), b: inc('a') }, 'b');
+      await start(g.id, [g.at('a')]);
+      const done = await complete(g.id, [result(g.at('a'), big(3))]);
+      expect(done.ready.tasks).toEqual([g.at('b')]);
+      expect(await read(g.id, g.at('a'))).toEqual(big(3));
+      expect(await marks(g.id)).toEqual({});
+      expect(await meta(g.id)).toMatchObject({ big: '1', done: '1' });
+    });
+
+    it('a second completion of a done task keeps the first value', async () => {
+      const g = await register({ x: 1, a: inc('x'), b: inc('a') }, 'b');
+      await start(g.id, [g.at('a')]);
+      await complete(g.id, [result(g.at('a'), big(3))]);
+      const again = await complete(g.id, [result(g.at('a'), big(9))]);
+      expect(again.skipped).toEqual([g.at('a')]);
+      expect(await read(g.id, g.at('a'))).toEqual(big(3));
+      expect(await marks(g.id)).toEqual({});
+    });
+
+    it('a run that completes a task whose value was already consumed and freed drops what it wrote', async () => {
+      const g = await register({ x: 1, a: inc('x'), b: inc('a'), c: inc('b') }, 'c');
+      const vals = graphKeys(PREFIX, g.id).vals;
+      await start(g.id, [g.at('a')]);
+      await complete(g.id, [result(g.at('a'), big(3))]);
+      await start(g.id, [g.at('b')]);
+      await complete(g.id, [result(g.at('b'), 4)]);
+      expect(await redis.hexists(vals, String(g.at('a')))).toBe(0); // b consumed a: freed
+      await complete(g.id, [result(g.at('a'), big(9))]);
+      expect(await redis.hexists(vals, String(g.at('a')))).toBe(0);
+      expect(await marks(g.id)).toEqual({});
+    });
+
+    it('of two runs of one task, the value the first completion takes stays when the other completes', async () => {
+      const g = await register({ x: 1, a: inc('x'), b: inc('a') }, 'b');
+      const k = graphKeys(PREFIX, g.id);
+      await start(g.id, [g.at('a')]);
+      // Run A wrote its value ahead and has not completed yet (its worker is slow, or died).
+      await redis
+        .multi()
+        .hsetnx(k.vals, String(g.at('a')), encodeValue(big(1)))
+        .hsetnx(k.staged, String(g.at('a')), 'runA')
+        .exec();
+      // Run B finds the field taken: its completion takes A's value, a value of the same task.
+      await complete(g.id, [result(g.at('a'), big(2))]);
+      expect(await read(g.id, g.at('a'))).toEqual(big(1));
+      expect(await marks(g.id)).toEqual({});
+      // Run A completes at last: done already, and the value it wrote is the graph's now, not dropped.
+      const late = await completeTasks(redis, PREFIX, {
+        graph: g.id,
+        results: [[g.at('a'), 1, [Buffer.concat([Buffer.from([0xc1, 0x3d]), Buffer.from(`1runA:${g.at('a')}`)])]]],
+        take: 0,
+        spread: 1,
+        maxBytes: MAX_BYTES,
+        runner,
+        pools: ['default'],
+      });
+      expect(late.skipped).toEqual([g.at('a')]);
+      expect(await read(g.id, g.at('a'))).toEqual(big(1));
+    });
+
+    it('a graph that ended meanwhile drops what the run wrote', async () => {
+      const g = await register({ x: 1, a: inc('x'), b: inc('a') }, 'b');
+      await start(g.id, [g.at('a')]);
+      await endGraph(redis, PREFIX, { graph: g.id, status: 'cancelled', error: { message: 'stop' } });
+      expect((await complete(g.id, [result(g.at('a'), big(3))])).status).toBe('cancelled');
+      expect(await redis.hexists(graphKeys(PREFIX, g.id).vals, String(g.at('a')))).toBe(0);
+      expect(await marks(g.id)).toEqual({});
+    });
+
+    it('each value of a multiple-return task goes to its own field', async () => {
+      const g = await register(
+        {
+          x: 1,
+          s: { $op: 'f', args: [{ $ref: 'x' }], returns: 2 },
+          a: {
+            $op: 'add',
+            args: [
+              { $ref: 's', index: 0 },
+              { $ref: 's', index: 1 },
+            ],
+          },
+        },
+        'a',
+      );
+      await start(g.id, [g.at('s')]);
+      await complete(g.id, [[g.at('s'), 1, [encodeValue(big(1)), encodeValue(big(2))], true]]);
+      const vals = graphKeys(PREFIX, g.id).vals;
+      expect(decodeValue((await redis.hgetBuffer(vals, `${g.at('s')}:1`))!)).toEqual(big(2));
+      expect(await marks(g.id)).toEqual({});
+    });
   });
 
   it('a graph that has ended writes nothing and answers its status', async () => {

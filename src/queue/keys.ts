@@ -29,6 +29,11 @@ export interface GraphKeys {
   cls: string;
   /** Hash: field -> "file:offset:length" of a value on disk (its vals field is then a stub). */
   spilled: string;
+  /**
+   * Hash: vals field -> token of the run that wrote a big result there before
+   * its completion (completeTasks-6.lua); the completion that takes the value clears it.
+   */
+  staged: string;
   /** Hash: output node -> running graphs that use it as an $oid input. */
   pins: string;
   /** Set: output nodes a client released. */
@@ -55,6 +60,7 @@ export function graphKeys(prefix: string, graph: string): GraphKeys {
     released: base + 'released',
     waiters: base + 'waiters',
     hooks: base + 'hooks',
+    staged: base + 'staged',
   };
 }
 

@@ -25,8 +25,11 @@ export interface StartedTask extends Task {
   inputs: (Buffer | null)[];
 }
 
-/** A finished task: its index, its run time (ms) and its encoded value, or values for a multiple-return task. */
-export type TaskResult = [number, number, Buffer[]];
+/**
+ * A finished task: its index, its run time (ms) and its encoded value, or
+ * values for a multiple-return task (`multi`: stored as `<index>:<j>`).
+ */
+export type TaskResult = [index: number, ms: number, values: Buffer[], multi?: boolean];
 
 /** What a failed or cancelled graph records as its error (TaskError of the API). */
 export type TaskErrorBody = components['schemas']['TaskError'];

@@ -16,9 +16,9 @@
  *
  * The scripts write these forms (the store include of src/queue/scripts:
  * STUB, REFERENCE, readValue); a spill file name never starts with '@'.
- * One more use of the marker never reaches a reader: `0xC1 '~' field`, a big
- * result staged for completeTasks, exists only in that script's arguments
- * (src/queue/scripts/completeTasks.ts).
+ * One more use of the marker never reaches a reader: `0xC1 '=' w token ':' field`,
+ * a big result written to its field ahead of completeTasks, exists only in
+ * that script's arguments (src/queue/scripts/completeTasks.ts).
  */
 
 /** The first byte of a value that is not the value: 0xC1, which MessagePack never uses. */

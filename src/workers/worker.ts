@@ -336,7 +336,7 @@ export class TaskWorker {
     const done: OutcomeSink = (task, outcome) => {
       if ('values' in outcome) {
         for (const b of outcome.values) bytes += b.length;
-        results.push([task.index, outcome.ms, outcome.values]);
+        results.push([task.index, outcome.ms, outcome.values, task.returns !== undefined]);
         return;
       }
       const error = outcome.error instanceof TaskFailure ? outcome.error.body : taskError(task, outcome.error);

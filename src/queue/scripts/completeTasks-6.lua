@@ -26,11 +26,18 @@
     ARGV[8] the pools the caller serves, as ",pool,pool,"
     ARGV[9..] groups: task index, run time (ms), number of values n, n encoded
               values (n is 1, or the task's `returns`: value j is output j).
-              A value over INLINE_MAX_BYTES comes staged instead: 0xC1 '~' and the
-              field of vals the caller wrote it to (HSET) just before; it is moved
-              to its own field here, or dropped if the task was done already.
-              Through a script's arguments a value is copied twice more and Redis
-              takes about twice as long on it (120 against 240 ms for 64 MiB).
+              A value over INLINE_MAX_BYTES comes written already: the caller
+              wrote it to its own field of vals with HSETNX, and its run's token to
+              the same field of the graph's `staged` hash (HSETNX, in one MULTI),
+              just before; the argument is then 0xC1 '=' w token ':' field, w '1'
+              when the value was written ('0': the field held one already). The
+              completion takes what the field holds (this run's value, or a value
+              another run of the same task wrote first) and clears `staged`; a
+              task done already, or a graph that has ended, drops the value only
+              when this run wrote it and `staged` still names this run (nothing
+              took it), and clears this run's mark. Through a script's
+              arguments a 64 MiB value takes Redis about twice as long (120 against
+              240 ms), and moving it inside a script as long again.
 
   Tasks of other graphs waiting for a finished node (a pending $oid, see
   linkObjects) are counted down too; those that became ready are returned.
@@ -58,20 +65,54 @@
 --- @include "objects"
 --- @include "events"
 --- @include "finishGraph"
--- A staged value (see ARGV[9..]) taken out of its staging field: the value.
-local function unstage(value)
-  if string.byte(value, 1) ~= 0xC1 or string.sub(value, 2, 2) ~= '~' then return value end
-  local field = string.sub(value, 3)
-  local staged = redis.call('HGET', KEYS[6], field)
-  if not staged then return redis.error_reply('completeTasks: the staged value ' .. field .. ' is missing') end
-  redis.call('HDEL', KEYS[6], field)
-  return staged
+local stagedKey = string.sub(KEYS[1], 1, -5) .. 'staged'
+
+-- The token, field and whether this run wrote it, of a value written in advance (see ARGV[9..]), or nil.
+local function stagedOf(arg)
+  if string.byte(arg, 1) ~= 0xC1 or string.sub(arg, 2, 2) ~= '=' then return nil end
+  local wrote, token, field = string.match(arg, '^..([01])([^:]+):(.*)$')
+  return token, field, wrote == '1'
+end
+
+-- A value written in advance that no completion takes: dropped if this run wrote it and it is still
+-- marked as this run's; this run's mark goes either way.
+local function dropStaged(arg)
+  local token, field, wrote = stagedOf(arg)
+  if token and redis.call('HGET', stagedKey, field) == token then
+    if wrote then redis.call('HDEL', KEYS[6], field) end
+    redis.call('HDEL', stagedKey, field)
+  end
+end
+
+-- Drops the values written in advance by every group of the call.
+local function dropAllStaged()
+  local g = 9
+  while g <= #ARGV do
+    local n = tonumber(ARGV[g + 2])
+    for j = 1, n do dropStaged(ARGV[g + 2 + j]) end
+    g = g + 3 + n
+  end
 end
 
 local current = redis.call('HGET', KEYS[1], 'status')
 if current ~= 'running' and current ~= 'queued' then
-  -- The caller drops what it staged (nothing else is written).
+  -- Nothing is written, but what the caller wrote in advance goes.
+  dropAllStaged()
   return { current or 'missing' }
+end
+-- Checked before anything is written: a value written in advance is where its argument says.
+do
+  local g = 9
+  while g <= #ARGV do
+    local n = tonumber(ARGV[g + 2])
+    for j = 1, n do
+      local token, field = stagedOf(ARGV[g + 2 + j])
+      if token and redis.call('HEXISTS', KEYS[6], field) == 0 then
+        return redis.error_reply('completeTasks: the value written in advance to ' .. field .. ' is missing')
+      end
+    end
+    g = g + 3 + n
+  end
 end
 loadStoreConfig(ARGV[2])
 local now = nowMs()
@@ -100,15 +141,23 @@ while i <= #ARGV do
     end
     local bytes = 0
     for j = 1, #stored do
-      local value = unstage(ARGV[i + 2 + j])
-      bytes = bytes + #value
+      local value = ARGV[i + 2 + j]
+      local token, field = stagedOf(value)
+      local size = #value
+      if token then
+        if field ~= stored[j] then return redis.error_reply('completeTasks: a value written in advance to ' .. field .. ' for ' .. stored[j]) end
+        size = redis.call('HSTRLEN', KEYS[6], field)
+        redis.call('HDEL', stagedKey, field)
+      end
+      bytes = bytes + size
       -- An output of a multiple-return task that nothing reads (refs -1) is not kept.
       if returns > 0 and redis.call('HGET', KEYS[4], stored[j]) == '-1' then
         redis.call('HDEL', KEYS[4], stored[j])
+        if token then redis.call('HDEL', KEYS[6], stored[j]) end
       else
-        redis.call('HSET', KEYS[6], stored[j], value)
-        touchValue(ARGV[2], graph, stored[j], #value, true, now)
-        if not big and #value >= SPILL_MIN then
+        if not token then redis.call('HSET', KEYS[6], stored[j], value) end
+        touchValue(ARGV[2], graph, stored[j], size, true, now)
+        if not big and size >= SPILL_MIN then
           big = true
           redis.call('HSET', KEYS[1], 'big', 1)
         end
@@ -157,7 +206,7 @@ while i <= #ARGV do
     finished = finished + 1
   else
     skipped[#skipped + 1] = tonumber(idx)
-    for j = 1, n do unstage(ARGV[i + 2 + j]) end
+    for j = 1, n do dropStaged(ARGV[i + 2 + j]) end
   end
   i = i + 3 + n
 end

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Placement } from '../dispatch.ts';
-import { finishedChannel, graphKeys } from '../keys.ts';
+import { finishedChannel, graphKeys, type GraphKeys } from '../keys.ts';
 import type { ScriptedRedis } from '../scripts.ts';
 import type { Runner, TaskResult } from '../started.ts';
 import { readStartedEntries } from './includes/startTask.ts';
@@ -54,55 +54,71 @@ export interface Completion {
 export async function completeTasks(redis: ScriptedRedis, prefix: string, a: CompleteTasks): Promise<Completion> {
   const k = graphKeys(prefix, a.graph);
   const groups: (number | Buffer)[] = [];
-  // Big values go in with HSET just before the script on the same connection, and the script moves them (see its ARGV[9..]).
-  const staging: Promise<unknown>[] = [];
-  const staged: string[] = [];
-  for (const [index, ms, values] of a.results) {
+  // A big value goes to its own field before the script, not through its arguments (see its ARGV[9..]).
+  const token = randomBytes(6).toString('hex');
+  const ahead: Promise<Buffer>[] = [];
+  for (const [index, ms, values, multi] of a.results) {
     groups.push(index, Math.round(ms * 1000) / 1000, values.length);
-    for (const value of values) {
-      if (value.length <= STAGE_FROM_BYTES) {
+    values.forEach((value, j) => {
+      if (value.length <= WRITE_AHEAD_FROM_BYTES) {
         groups.push(value);
-        continue;
+        return;
       }
-      // Sent on the same connection just before the script, so Redis has it when the script runs.
-      const field = `~${randomBytes(6).toString('hex')}:${index}:${staged.length}`;
-      staging.push(redis.hset(k.vals, field, value));
-      staged.push(field);
-      groups.push(Buffer.concat([STAGED, Buffer.from(field)]));
-    }
+      const field = multi ? `${index}:${j}` : String(index);
+      groups.push(value); // replaced by its marker below
+      const at = groups.length - 1;
+      ahead.push(
+        writeAhead(redis, k, field, value, token).then((wrote) => {
+          const marker = Buffer.concat([WRITTEN, Buffer.from(`${wrote ? 1 : 0}${token}:${field}`)]);
+          groups[at] = marker;
+          return marker;
+        }),
+      );
+    });
   }
-  const [reply] = await Promise.all([
-    redis.completeTasksBuffer(
-      k.meta,
-      k.spec,
-      k.pend,
-      k.refs,
-      k.done,
-      k.vals,
-      finishedChannel(prefix),
-      prefix,
-      a.take,
-      a.spread,
-      a.maxBytes,
-      a.runner.worker,
-      a.runner.attempt,
-      `,${a.pools.join(',')},`,
-      ...groups,
-    ),
-    ...staging,
-  ]);
-  const completion = readCompletion(new ReplyReader(reply));
-  // The graph had ended: the script wrote nothing, so the staged values are the caller's to drop.
-  if (staged.length > 0 && completion.status !== 'running' && completion.status !== 'done') {
-    await redis.hdel(k.vals, ...staged);
-  }
-  return completion;
+  await Promise.all(ahead);
+  const reply = await redis.completeTasksBuffer(
+    k.meta,
+    k.spec,
+    k.pend,
+    k.refs,
+    k.done,
+    k.vals,
+    finishedChannel(prefix),
+    prefix,
+    a.take,
+    a.spread,
+    a.maxBytes,
+    a.runner.worker,
+    a.runner.attempt,
+    `,${a.pools.join(',')},`,
+    ...groups,
+  );
+  return readCompletion(new ReplyReader(reply));
 }
 
-/** Values longer than this are staged with HSET rather than passed through the script (INLINE_MAX_BYTES, the same cut as inputs). */
-const STAGE_FROM_BYTES = 256 * 1024;
-/** The prefix of a staged value's argument: 0xC1 (never MessagePack) '~'. */
-const STAGED = Buffer.from([0xc1, 0x7e]);
+/**
+ * Writes a big value to its field unless the field holds one already, and
+ * marks the field as this run's in `staged` unless it is marked: one MULTI.
+ * Whether the value was written goes to the script, which drops only a value
+ * this run wrote and nothing took.
+ */
+async function writeAhead(
+  redis: ScriptedRedis,
+  k: GraphKeys,
+  field: string,
+  value: Buffer,
+  token: string,
+): Promise<boolean> {
+  const replies = (await redis.multi().hsetnx(k.vals, field, value).hsetnx(k.staged, field, token).exec()) ?? [];
+  for (const [err] of replies) if (err) throw err;
+  return replies[0]?.[1] === 1;
+}
+
+/** Values longer than this are written ahead of the script rather than passed through it (INLINE_MAX_BYTES, the same cut as inputs). */
+const WRITE_AHEAD_FROM_BYTES = 256 * 1024;
+/** The prefix of the argument that stands for a value written ahead: 0xC1 (never MessagePack) '='. */
+const WRITTEN = Buffer.from([0xc1, 0x3d]);
 
 /** The reply, in the order of the script's Output section. */
 function readCompletion(r: ReplyReader): Completion {

@@ -53,6 +53,7 @@ local function finishGraph(meta, status, errorJson, channel, prefix)
     redis.call('EXPIRE', vals, ttl)
     redis.call('EXPIRE', base .. 'spilled', ttl)
     redis.call('EXPIRE', base .. 'events', ttl)
+    redis.call('EXPIRE', base .. 'staged', ttl)
   end
   redis.call('PUBLISH', channel, graph)
   dropIfReleased(base)

@@ -34,7 +34,7 @@ local function dropIfReleased(base)
   for _ in string.gmatch(redis.call('HGET', meta, 'outidx') or '', '[^,]+') do outputs = outputs + 1 end
   if redis.call('SCARD', base .. 'released') >= outputs and redis.call('HLEN', base .. 'pins') == 0 then
     freeSpilled(prefixOf(meta), base)
-    redis.call('UNLINK', meta, base .. 'vals', base .. 'pins', base .. 'released', base .. 'waiters', base .. 'spilled', base .. 'events')
+    redis.call('UNLINK', meta, base .. 'vals', base .. 'pins', base .. 'released', base .. 'waiters', base .. 'spilled', base .. 'events', base .. 'staged')
   end
 end
 
