@@ -19,7 +19,9 @@ weft.dataframe_optimize makes the shuffle's split tasks multiple-return tasks
 (weft's "returns"): each input partition is split once, each part stored as
 its own object and read once, and the 100 x 100 getitem tasks never run. The
 head is checked row for row against Dask's sync scheduler; --compare also
-runs it without the optimizer and prints both task counts and times.
+runs it without the optimizer (the client then makes the same multiple-return
+tasks itself, of any task read only through getitems) and without either
+(`Client(url, multiple_returns=False)`), and prints the task counts and times.
 set_index_head_ops.py builds the shuffle from weft's TypeScript frame ops.
 
     python3 examples/python/set_index_head.py --url http://127.0.0.1:8080
@@ -73,12 +75,16 @@ def main():
     check_same("head", head, want)
     print("Dask's sync scheduler agrees row for row")
     if args.compare:
-        plain = Counts()
-        t0 = time.monotonic()
-        with dask.config.set(scheduler=client.get), plain:
-            again = df.set_index(["age"], shuffle="tasks", max_branch=float("inf")).head(10, npartitions=-1)
-        print(f"without dataframe_optimize: {time.monotonic() - t0:.2f}s, tasks per graph {plain.tasks}")
-        check_same("head without dataframe_optimize", again, want)
+        for title, get in (
+            ("without dataframe_optimize", client.get),
+            ("without dataframe_optimize and multiple returns", Client(url, multiple_returns=False).get),
+        ):
+            plain = Counts()
+            t0 = time.monotonic()
+            with dask.config.set(scheduler=get), plain:
+                again = df.set_index(["age"], shuffle="tasks", max_branch=float("inf")).head(10, npartitions=-1)
+            print(f"{title}: {time.monotonic() - t0:.2f}s, tasks per graph {plain.tasks}")
+            check_same(f"head {title}", again, want)
 
 
 if __name__ == "__main__":
