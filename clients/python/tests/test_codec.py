@@ -188,6 +188,11 @@ def test_importable_objects_are_pickled_by_reference_with_the_standard_pickle():
         back = decode(encode(value))
         assert back == value
     assert decode(encode(dtype_classes))[0] is dtype_classes[0]
+    # Also inside what the standard pickle cannot pickle (cloudpickle then pickles the whole
+    # value, as for a SubgraphCallable holding a local function and a dtype class).
+    local = lambda x: x  # noqa: E731
+    back = decode(encode([local, dtype_classes[0], {"k": dtype_classes[1]}]))
+    assert back[0](4) == 4 and back[1] is dtype_classes[0] and back[2]["k"] is dtype_classes[1]
     # An importable function is a reference, the same bytes as the standard pickle makes.
     assert foreign_fields(encode(inc))[2] == __import__("pickle").dumps(inc, protocol=5)
     assert codec.dumps(np.add) == __import__("pickle").dumps(np.add, protocol=5)

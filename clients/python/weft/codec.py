@@ -22,6 +22,7 @@ only when a value needs them, so importing this module is cheap.
 """
 from __future__ import annotations
 
+import io
 import pickle
 import struct
 import sys
@@ -186,10 +187,33 @@ def dumps(obj: Any) -> bytes:
     try:
         data = pickle.dumps(obj, protocol=5)
     except Exception:
-        return _cloudpickle().dumps(obj, protocol=5)
+        return _cloudpickle_dumps(obj)
     if b"__main__" in data or _names_a_module_by_value(data):
-        return _cloudpickle().dumps(obj, protocol=5)
+        return _cloudpickle_dumps(obj)
     return data
+
+
+_Pickler: Any = None
+
+
+def _cloudpickle_dumps(obj: Any) -> bytes:
+    """cloudpickle, except for numpy's dtype classes, which it would pickle by value even
+    inside an object the standard pickle cannot pickle (a SubgraphCallable holding a local
+    function and a dtype class): numpy's own reducer (copyreg) pickles them by reference."""
+    global _Pickler
+    if _Pickler is None:
+        cloudpickle = _cloudpickle()
+
+        class _DTypeClassesByReference(cloudpickle.CloudPickler):
+            def reducer_override(self, obj: Any) -> Any:
+                if isinstance(obj, type) and type(obj).__name__ == "_DTypeMeta":
+                    return NotImplemented
+                return super().reducer_override(obj)
+
+        _Pickler = _DTypeClassesByReference
+    buf = io.BytesIO()
+    _Pickler(buf, protocol=5).dump(obj)
+    return buf.getvalue()
 
 
 def _names_a_module_by_value(data: bytes) -> bool:
