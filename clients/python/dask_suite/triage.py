@@ -42,8 +42,10 @@ RULES: list = [
         "nested unpack in the extension decoders); fixed on dask-client (22f5162), not yet in main",
     ),
     (
-        "node", "task-order", r"test_groupby_reduction_split\[disk", r"AssertionError", r"",
-        "first/last per group after a disk shuffle depend on the order the tasks append to the shared partd, "
+        "node", "task-order", r"test_groupby_reduction_split\[disk|test_groupby_shift_with_freq\[disk", r"AssertionError", r"",
+        "the order of rows after a disk shuffle follows the order the tasks append to the shared partd "
+        "(first/last per group; a DatetimeIndex's freq lost, flaky and only with the disk shuffle, is filed "
+        "here without its cause confirmed), "
         "which the graph does not constrain: Dask's local schedulers follow dask.order (and distributed uses it "
         "as task priorities), weft runs tasks in its own order (its priorities, -10 to 10, cannot carry "
         "dask.order's ranks); sum, mean, count, min, max and std agree",
