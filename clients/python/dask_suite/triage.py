@@ -31,12 +31,12 @@ RULES: list = [
     ),
     (
         "node", "task-order", r"test_groupby_reduction_split\[disk|test_groupby_shift_with_freq\[disk", r"AssertionError", r"",
-        "first/last per group after a disk shuffle depend on the order the tasks append to the shared partd, "
+        "the order of rows after a disk shuffle follows the order the tasks append to the shared partd "
+        "(first/last per group; whether a groupby shift's DatetimeIndex comes back with freq Day or None, "
+        "test_groupby_shift_with_freq[disk], which fails in about half of the runs, only with the disk shuffle), "
         "which the graph does not constrain: Dask's local schedulers follow dask.order (and distributed uses it "
         "as task priorities), weft runs tasks in its own order (its priorities, -10 to 10, cannot carry "
-        "dask.order's ranks); sum, mean, count, min, max and std agree. So does the row order within a "
-        "partition, and with it whether a groupby shift's DatetimeIndex comes back with freq Day or None "
-        "(test_groupby_shift_with_freq[disk] fails in about half of the runs)",
+        "dask.order's ranks); sum, mean, count, min, max and std agree",
     ),
     # ---- the Python executor and value codec (clients/python/weft/executor.py, codec.py): none left
     # ---- what no scheduler in other processes does
