@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -67,15 +68,14 @@ describe('import boundaries (.dependency-cruiser.mjs)', () => {
         '--output-type',
         'err',
       ],
-      { cwd: dir, encoding: 'utf8' },
+      // CI=true (as .ci/run may be started) makes the reporter colour its output: ask for none, and strip any left.
+      { cwd: dir, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' } },
     );
     expect(run.status, run.stderr).not.toBe(0);
     // One line per violation: "  error <rule>: <from> → <to>" (a cycle continues on the next lines).
-    const reported = [...run.stdout.matchAll(/error ([\w-]+): (\S+) → \s*(\S+)/g)].map(([, rule, from, to]) => [
-      rule,
-      from,
-      to,
-    ]);
+    const reported = [...stripVTControlCharacters(run.stdout).matchAll(/error ([\w-]+): (\S+) → \s*(\S+)/g)].map(
+      ([, rule, from, to]) => [rule, from, to],
+    );
     expect(reported.sort()).toEqual(violations.sort());
   });
 });
