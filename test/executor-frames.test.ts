@@ -39,4 +39,22 @@ describe('executor frames', () => {
       expect(got).toEqual(messages);
     }
   });
+
+  it('a reader gathers a frame of megabytes as it arrives, with the frames around it in the same chunks', () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 11);
+    for (let i = 0; i < big.length; i += 4093) big[i] = i % 251;
+    const messages = [
+      { t: 'done', batch: 1, results: [{ id: 0, values: [Buffer.from('small')] }] },
+      { t: 'done', batch: 2, results: [{ id: 0, values: [big, Buffer.from('after')] }] },
+      { t: 'done', batch: 3, results: [] },
+    ];
+    const stream = Buffer.concat(messages.flatMap((m) => encodeFrameChunks(m)));
+    // 65,536 is how a pipe is read; the others cut the length prefix and the frame's end at odd places.
+    for (const cut of [65_536, 65_537, 1_000_003, stream.length - 7]) {
+      const got: unknown[] = [];
+      const reader = new FrameReader((m) => got.push(m));
+      for (let at = 0; at < stream.length; at += cut) reader.push(stream.subarray(at, at + cut));
+      expect(got).toEqual(messages);
+    }
+  });
 });

@@ -24,6 +24,7 @@ import { findLostTasks } from '../src/queue/scripts/findLostTasks.ts';
 import { linkObjects } from '../src/queue/scripts/linkObjects.ts';
 import { releaseObject } from '../src/queue/scripts/releaseObject.ts';
 import { retryTask } from '../src/queue/scripts/retryTask.ts';
+import { hsetnxUncopied } from '../src/queue/uncopied.ts';
 import { startTasks } from '../src/queue/scripts/startTasks.ts';
 import type { TaskResult } from '../src/queue/started.ts';
 import { decodeValue, encodeValue } from '../src/shared/codec.ts';
@@ -179,6 +180,17 @@ describe('completeTasks', () => {
       });
       expect(late.skipped).toEqual([g.at('a')]);
       expect(await read(g.id, g.at('a'))).toEqual(big(1));
+    });
+
+    it('a value whose run died before its mark was written is taken by the next run, and no mark is left', async () => {
+      const g = await register({ x: 1, a: inc('x'), b: inc('a') }, 'b');
+      const k = graphKeys(PREFIX, g.id);
+      await start(g.id, [g.at('a')]);
+      // The value and its mark go as two commands: a worker can die between them.
+      await redis.hsetnx(k.vals, String(g.at('a')), encodeValue(big(4)));
+      await complete(g.id, [result(g.at('a'), big(5))]);
+      expect(await read(g.id, g.at('a'))).toEqual(big(4));
+      expect(await marks(g.id)).toEqual({});
     });
 
     it('a graph that ended meanwhile drops what the run wrote', async () => {
@@ -404,5 +416,41 @@ describe('releaseObject', () => {
     expect(await redis.hexists(vals, node)).toBe(0);
     // Its other output is still there, so the graph is.
     expect(await redis.hexists(vals, String(producer.at('b')))).toBe(1);
+  });
+});
+
+describe('hsetnxUncopied (a big value written to the socket as it is)', () => {
+  const key = `${PREFIX}:uncopied`;
+  const chunks = [Buffer.alloc(70_000, 1), Buffer.alloc(0), Buffer.from('\r\n$3\r\n'), Buffer.alloc(1_000_001, 2)];
+
+  it('stores the chunks as one value, once: a second write to the field answers 0 and changes nothing', async () => {
+    expect(await hsetnxUncopied(redis, key, 'f', chunks)).toBe(1);
+    expect(await redis.hgetBuffer(key, 'f')).toEqual(Buffer.concat(chunks));
+    expect(await hsetnxUncopied(redis, key, 'f', [Buffer.from('other')])).toBe(0);
+    expect(await redis.hstrlen(key, 'f')).toBe(Buffer.concat(chunks).length);
+  });
+
+  it('commands sent around it on the same connection get their own replies, in order', async () => {
+    const replies = await Promise.all([
+      redis.set(`${key}:a`, 'A'),
+      hsetnxUncopied(redis, key, 'g', chunks),
+      redis.get(`${key}:a`),
+      hsetnxUncopied(redis, key, 'h', [Buffer.alloc(0)]),
+      redis.hstrlen(key, 'g'),
+    ]);
+    expect(replies).toEqual(['OK', 1, 'A', 1, Buffer.concat(chunks).length]);
+    expect(await redis.hgetBuffer(key, 'h')).toEqual(Buffer.alloc(0));
+  });
+
+  it('a command sent before the connection is up goes when it is', async () => {
+    const lazy = new Redis(inject('redisUrl'), { lazyConnect: true });
+    try {
+      // Sent while not connected: it waits in ioredis's offline queue, which connects and then writes it.
+      expect(lazy.status).toBe('wait');
+      expect(await hsetnxUncopied(lazy, key, 'lazy', chunks)).toBe(1);
+      expect(await redis.hgetBuffer(key, 'lazy')).toEqual(Buffer.concat(chunks));
+    } finally {
+      lazy.disconnect();
+    }
   });
 });

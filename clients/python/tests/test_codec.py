@@ -383,3 +383,23 @@ def test_a_64_mb_array_encodes_and_decodes_fast(capsys):
     assert np.array_equal(back, a)
     with capsys.disabled():
         print(f"\n64 MiB float64 array: encode {(t1 - t0) * 1000:.1f} ms, decode {(t2 - t1) * 1000:.3f} ms (zero-copy)")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: np.arange(1 << 16, dtype=np.float64),  # big, C-contiguous: header and its own memory
+    lambda: np.arange(1 << 16, dtype=np.int32).reshape(256, 256),
+    lambda: np.ones(1 << 15, dtype=np.uint8),
+    lambda: np.ones(1 << 15, dtype=bool),  # not an array chunk dtype: one buffer
+    lambda: np.arange(1 << 16, dtype=np.float64).reshape(256, 256).T,  # not C-contiguous: copied
+    lambda: np.arange(1 << 16, dtype=">f8"),  # big-endian: swapped, so copied
+    lambda: np.arange(10, dtype=np.float64),  # small: one buffer
+])
+def test_encode_parts_are_the_stored_form_and_a_big_array_is_not_copied(make):
+    a = make()
+    parts = codec.encode_parts(a)
+    assert b"".join(bytes(p) for p in parts) == bytes(encode(a))
+    np.testing.assert_array_equal(decode(b"".join(bytes(p) for p in parts)), a)
+    own_memory = a.flags.c_contiguous and a.nbytes >= codec.ALIGN_FROM and a.dtype.byteorder != ">" and a.dtype != bool
+    assert len(parts) == (2 if own_memory else 1)
+    if own_memory:
+        assert np.shares_memory(np.frombuffer(parts[1], dtype=np.uint8), a)

@@ -112,6 +112,30 @@ def encode(value: Any) -> Union[bytes, memoryview]:
     return _pack(_readable(value))
 
 
+def encode_parts(value: Any) -> list:
+    """The stored form of one value as buffers to write one after the other
+    (their concatenation is encode(value)): a big array whose memory already
+    is its stored data (C-contiguous, little-endian) is its header and a view
+    of that memory, never copied here; anything else is one buffer. For a
+    writer that sends the parts at once (the executor's done frame), while
+    nothing can change the array."""
+    np = sys.modules.get("numpy")
+    if (
+        np is not None
+        and type(value) is np.ndarray
+        and value.nbytes >= ALIGN_FROM
+        and value.dtype.name in DTYPES
+        and value.flags.c_contiguous
+        and value.dtype.byteorder in _LITTLE
+    ):
+        return [_ndarray_header(value), memoryview(value.reshape(-1).view(np.uint8))]
+    return [encode(value)]
+
+
+# The byte orders numpy writes as little-endian: '<', native ('=') on a little-endian machine, '|' (one byte).
+_LITTLE = ("<", "|", "=") if sys.byteorder == "little" else ("<", "|")
+
+
 def packb(obj: Any) -> bytes:
     """A whole message (a protocol frame, a request body) as MessagePack. Not
     a stored value: bytes-likes (such as what `encode` returns) are bin and
@@ -259,11 +283,24 @@ def _ndarray_payload(a: Any, np: Any) -> bytes:
 
 
 def _ndarray_value(a: Any, np: Any) -> memoryview:
-    """A whole stored array (Node's ndarrayValue): the ext header, the payload,
-    and from ALIGN_FROM bytes of data on a header padded with longer forms of
-    its fields so the data starts at a multiple of 8 bytes from the value's
-    start. One buffer of exactly its size, one copy of the data (which also
+    """A whole stored array (Node's ndarrayValue) in one buffer of exactly its
+    size: its header (_ndarray_header), then one copy of the data (which also
     swaps the byte order or gathers a non-contiguous array when needed)."""
+    header = _ndarray_header(a)
+    n = a.nbytes
+    # numpy's own allocation: not zero-filled first, and for big buffers in huge pages (fewer page faults).
+    out = np.empty(len(header) + n, dtype=np.uint8)
+    out[: len(header)] = np.frombuffer(header, dtype=np.uint8)
+    if n:
+        np.copyto(out[len(header) :].view(a.dtype.newbyteorder("<")).reshape(a.shape), a)
+    return memoryview(out).toreadonly()
+
+
+def _ndarray_header(a: Any) -> bytes:
+    """The stored array's bytes before its data: the ext header, the payload's
+    dtype and shape, and from ALIGN_FROM bytes of data on a header padded with
+    longer forms of its fields so the data starts at a multiple of 8 bytes
+    from the value's start."""
     head = _array_head(a)
     n = a.nbytes
     dtype = a.dtype.name
@@ -279,7 +316,7 @@ def _ndarray_value(a: Any, np: Any) -> memoryview:
     payload = len(head) + pad + _bin_header_len(n) + n
     dtype_end = 2 + len(dtype)
     shape_header_end = dtype_end + (1 if short_shape else 3)
-    header = b"".join((
+    return b"".join((
         _ext_header(NDARRAY_EXT, payload),
         b"\xdc\x00\x03" if pad & 2 else b"\x93",  # array16 or fixarray of 3
         b"\xd9" + bytes([len(dtype)]) + dtype.encode() if pad & 1 else head[1:dtype_end],  # str8 or fixstr
@@ -287,12 +324,6 @@ def _ndarray_value(a: Any, np: Any) -> memoryview:
         head[shape_header_end:],  # the shape's integers
         _bin_header(n),
     ))
-    # numpy's own allocation: not zero-filled first, and for big buffers in huge pages (fewer page faults).
-    out = np.empty(len(header) + n, dtype=np.uint8)
-    out[: len(header)] = np.frombuffer(header, dtype=np.uint8)
-    if n:
-        np.copyto(out[len(header) :].view(a.dtype.newbyteorder("<")).reshape(a.shape), a)
-    return memoryview(out).toreadonly()
 
 
 def _array_head(a: Any) -> bytes:

@@ -28,7 +28,7 @@
               values (n is 1, or the task's `returns`: value j is output j).
               A value over INLINE_MAX_BYTES comes written already: the caller
               wrote it to its own field of vals with HSETNX, and its run's token to
-              the same field of the graph's `staged` hash (HSETNX, in one MULTI),
+              the same field of the graph's `staged` hash (HSETNX, sent with it),
               just before; the argument is then 0xC1 '=' w token ':' field, w '1'
               when the value was written ('0': the field held one already). The
               completion takes what the field holds (this run's value, or a value

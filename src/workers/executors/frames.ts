@@ -85,18 +85,31 @@ export class FrameError extends Error {
   override readonly name = 'FrameError';
 }
 
+/** A frame at least this long is gathered into its own buffer as it arrives rather than joined at its end. */
+const GATHER_FROM_BYTES = 1024 * 1024;
+
 /**
- * Splits a byte stream into frames. Chunks are kept as they come and joined
- * once per frame, so a 64 MB result read in 64 KB chunks is copied once.
+ * Splits a byte stream into frames. A big frame (a result of megabytes,
+ * read from the pipe 64 KiB at a time) is copied into a buffer of its size
+ * chunk by chunk as it arrives, while the executor is still writing it, so
+ * its one copy in Node is done by the time its last byte is; small frames
+ * are joined once when complete.
  */
 export class FrameReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private need = -1;
+  /** The big frame being gathered, and how much of it has arrived. */
+  private gathering: Buffer | undefined;
+  private gathered = 0;
 
   constructor(private readonly onFrame: (message: unknown) => void) {}
 
   push(chunk: Buffer): void {
+    if (this.gathering) {
+      chunk = this.gather(chunk);
+      if (chunk.length === 0) return;
+    }
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     for (;;) {
@@ -104,12 +117,32 @@ export class FrameReader {
         if (this.buffered < 4) return;
         this.need = this.take(4).readUInt32BE(0);
         if (this.need > MAX_FRAME) throw new FrameError(`An executor sent a frame of ${this.need} bytes.`);
+        if (this.need >= GATHER_FROM_BYTES && this.buffered < this.need) {
+          this.gathering = Buffer.allocUnsafe(this.need);
+          this.gathered = 0;
+          const rest = this.take(this.buffered);
+          this.gather(rest);
+          return;
+        }
       }
       if (this.buffered < this.need) return;
       const body = this.take(this.need);
       this.need = -1;
       this.onFrame(packr.unpack(body));
     }
+  }
+
+  /** Copies what belongs to the frame being gathered; returns what comes after it (the next frames). */
+  private gather(chunk: Buffer): Buffer {
+    const frame = this.gathering!;
+    const n = Math.min(chunk.length, frame.length - this.gathered);
+    chunk.copy(frame, this.gathered, 0, n);
+    this.gathered += n;
+    if (this.gathered < frame.length) return chunk.subarray(chunk.length);
+    this.gathering = undefined;
+    this.need = -1;
+    this.onFrame(packr.unpack(frame));
+    return chunk.subarray(n);
   }
 
   private take(n: number): Buffer {
