@@ -2,6 +2,7 @@
 Run: /usr/bin/python3 -m pytest clients/python/tests/test_executor.py
 """
 import functools
+import io
 import os
 import pickle
 import signal
@@ -252,6 +253,50 @@ def test_an_array_input_is_a_read_only_view_of_the_input_bytes(ex):
     a = np.arange(100_000, dtype=np.float64)
     flags = ex.value(call(lambda x: [bool(x.flags.owndata), bool(x.flags.writeable), x.ctypes.data % 8, float(x.sum())], inp(0)), a)
     assert flags == [False, False, 0, float(a.sum())]
+
+
+def test_a_big_array_input_is_read_into_its_own_aligned_buffer_and_viewed_there(ex):
+    # A frame of megabytes is decoded as it is read: the input's bytes go straight into their own buffer.
+    a = np.arange(2_000_001, dtype=np.float64)
+    small = np.arange(10, dtype=np.int16)
+    flags = ex.value(call(lambda x, y: [bool(x.flags.owndata), bool(x.flags.writeable), x.ctypes.data % 8, float(x.sum()), y.tolist()], inp(0), inp(1)), a, small)
+    assert flags == [False, False, 0, float(a.sum()), small.tolist()]
+
+
+def _plain(v):
+    if isinstance(v, memoryview):
+        return bytes(v)
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
+@pytest.mark.parametrize("message", [
+    {"t": "run", "batch": 7, "tasks": [{"id": 0, "graph": "g", "key": "k", "template": b"\x93\x01", "inputs": [b"x" * (1 << 20), b"", b"y" * 300], "returns": None}]},
+    {"ints": [0, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**64 - 1, -1, -32, -33, -128, -129, -32768, -32769, -2**31, -2**31 - 1, -2**63],
+     "floats": [0.5, -1e300, float("inf")], "strs": ["", "é" * 20, "s" * 40, "t" * 300, "u" * 70_000], "nil": None, "bools": [True, False],
+     "nested": {"m": {str(i): [i, {"x": b"z" * i}] for i in range(20)}}, 3: "int key",
+     "big": [b"\x01" * (1 << 20), b"\x02" * 70_000], "ext": codec.Foreign("r", "f", b"data")},
+])
+def test_a_frame_of_megabytes_is_decoded_as_it_is_read_to_what_msgpack_decodes(message):
+    from weft import executor
+
+    body = codec.packb(message)
+    assert len(body) >= executor._STREAM_FROM
+    got = executor.read_frame(io.BufferedReader(io.BytesIO(struct.pack(">I", len(body)) + body)))
+    assert _plain(got) == _plain(codec.unpackb(body))
+
+
+def test_a_frame_of_megabytes_that_is_not_one_value_is_an_error():
+    from weft import executor
+
+    body = codec.packb([b"x" * (1 << 20)])
+    with pytest.raises(ValueError):  # one value, then bytes the frame says are its own
+        executor.read_frame(io.BufferedReader(io.BytesIO(struct.pack(">I", len(body) + 1) + body + b"\xc0")))
+    with pytest.raises(ValueError):  # a value longer than the frame
+        executor.read_frame(io.BufferedReader(io.BytesIO(struct.pack(">I", len(body) - 1) + body)))
 
 
 def test_array_results_small_and_big_come_back_as_stored_values(ex):

@@ -300,10 +300,126 @@ def read_frame(stream: io.BufferedReader) -> Optional[dict]:
     if head is None:
         return None
     (n,) = struct.unpack(">I", head)
+    if n >= _STREAM_FROM:
+        return _FrameStream(stream, n).message()
     body = _read_exact(stream, n)
     if body is None:
         raise EOFError(f"stdin ended inside a frame of {n} bytes")
     return codec.unpackb(body)
+
+
+# A frame this long (inputs of megabytes) is decoded as it is read, each big byte string read straight
+# into a buffer of its own: no copy out of the frame, and its data aligned as an array's must be to be
+# viewed rather than copied (codec.decode). Smaller frames are read whole and decoded by msgpack.
+_STREAM_FROM = 1 << 20
+
+
+class _FrameStream:
+    """Reads one frame's MessagePack value from the stream: maps, arrays,
+    strings, numbers, booleans, nil and byte strings (what a worker's run
+    frame holds; an extension is decoded as codec.unpackb would)."""
+
+    def __init__(self, stream: io.BufferedReader, n: int):
+        self.stream = stream
+        self.left = n
+
+    def message(self) -> Any:
+        value = self.value()
+        if self.left:
+            raise ValueError(f"a frame's MessagePack value ended {self.left} bytes before the frame")
+        return value
+
+    def read(self, k: int) -> bytes:
+        if k > self.left:
+            raise ValueError("a frame's MessagePack value runs past the frame's length")
+        data = self.stream.read(k)
+        if len(data) != k:
+            raise EOFError("stdin ended inside a frame")
+        self.left -= k
+        return data
+
+    def bytes_(self, k: int) -> Any:
+        if k < _BIG:
+            return self.read(k)
+        if k > self.left:
+            raise ValueError("a frame's MessagePack value runs past the frame's length")
+        view = memoryview(_aligned_buffer(k))
+        got = 0
+        while got < k:
+            r = self.stream.readinto(view[got:])
+            if not r:
+                raise EOFError("stdin ended inside a frame")
+            got += r
+        self.left -= k
+        return view.toreadonly()
+
+    def value(self) -> Any:
+        b = self.read(1)[0]
+        if b <= 0x7F:
+            return b
+        if b >= 0xE0:
+            return b - 0x100
+        if 0x80 <= b <= 0x8F:
+            return self.map(b & 0x0F)
+        if 0x90 <= b <= 0x9F:
+            return [self.value() for _ in range(b & 0x0F)]
+        if 0xA0 <= b <= 0xBF:
+            return self.read(b & 0x1F).decode()
+        if b == 0xC0:
+            return None
+        if b in (0xC2, 0xC3):
+            return b == 0xC3
+        if b in _SIZED:
+            fmt, kind = _SIZED[b]
+            (k,) = struct.unpack(fmt, self.read(struct.calcsize(fmt)))
+            if kind == "bin":
+                return self.bytes_(k)
+            if kind == "str":
+                return self.read(k).decode()
+            if kind == "array":
+                return [self.value() for _ in range(k)]
+            if kind == "map":
+                return self.map(k)
+            return k  # a number
+        if b in _EXT:
+            fmt, fixed = _EXT[b]
+            head = self.read(struct.calcsize(fmt)) if fmt else b""
+            k = fixed if fixed is not None else struct.unpack(fmt, head)[0]
+            return codec.unpackb(bytes((b,)) + head + self.read(1 + k))
+        raise ValueError(f"byte 0x{b:02x} does not start a MessagePack value")
+
+    def map(self, k: int) -> dict:
+        out = {}
+        for _ in range(k):
+            key = self.value()
+            out[key] = self.value()
+        return out
+
+
+def _aligned_buffer(k: int) -> Any:
+    """k bytes to read into, not zeroed first where numpy is there (its allocations are aligned for
+    any dtype); a bytearray (malloc's 16-byte alignment) where it is not."""
+    try:
+        import numpy as np
+    except ImportError:
+        return bytearray(k)
+    return np.empty(k, dtype=np.uint8)
+
+
+# MessagePack's formats with a fixed-size field after the first byte: the field, and what it is.
+_SIZED = {
+    0xC4: (">B", "bin"), 0xC5: (">H", "bin"), 0xC6: (">I", "bin"),
+    0xCA: (">f", "number"), 0xCB: (">d", "number"),
+    0xCC: (">B", "number"), 0xCD: (">H", "number"), 0xCE: (">I", "number"), 0xCF: (">Q", "number"),
+    0xD0: (">b", "number"), 0xD1: (">h", "number"), 0xD2: (">i", "number"), 0xD3: (">q", "number"),
+    0xD9: (">B", "str"), 0xDA: (">H", "str"), 0xDB: (">I", "str"),
+    0xDC: (">H", "array"), 0xDD: (">I", "array"), 0xDE: (">H", "map"), 0xDF: (">I", "map"),
+}
+# Extensions: the length field (none for fixext), and the fixed payload length of fixext.
+_EXT = {
+    0xC7: (">B", None), 0xC8: (">H", None), 0xC9: (">I", None),
+    0xD4: ("", 1), 0xD5: ("", 2), 0xD6: ("", 4), 0xD7: ("", 8), 0xD8: ("", 16),
+}
 
 
 def _read_exact(stream: io.BufferedReader, n: int) -> Optional[bytearray]:
@@ -404,23 +520,27 @@ def _take_stdio() -> tuple:
     return frames_in, frames_out
 
 
-def _widen_send_buffer(fd: int) -> None:
-    """Asks for a send buffer of 4 MiB where the frames go to a socket (Node's stdio pipes are
-    Unix sockets, 208 KiB by default): a result of megabytes then waits less on the worker
-    taking each 64 KiB read, while the worker copies what it has read. The kernel caps it
-    at net.core.wmem_max; a pipe or a refusal leaves things as they were."""
-    try:
-        import socket
+def _widen_socket_buffers(frames_in: int, frames_out: int) -> None:
+    """Asks for buffers of 4 MiB where the frames come and go over sockets (Node's stdio pipes
+    are Unix sockets, 208 KiB by default): a value of megabytes then goes in fewer turns of
+    each side waiting for the other (the worker reads 64 KiB at a time and copies what it has
+    read). The kernel caps them at net.core.wmem_max and rmem_max; a pipe or a refusal leaves
+    things as they were."""
+    import socket
 
-        sock = socket.socket(fileno=os.dup(fd))
-    except OSError:
-        return
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    except OSError:
-        pass
-    finally:
-        sock.close()
+    for fd, option in ((frames_out, socket.SO_SNDBUF), (frames_in, socket.SO_RCVBUF)):
+        dup = os.dup(fd)
+        try:
+            sock = socket.socket(fileno=dup)
+        except OSError:  # not a socket
+            os.close(dup)
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, 4 << 20)
+        except OSError:
+            pass
+        finally:
+            sock.close()
 
 
 def _die_with_parent(parent: int) -> None:
@@ -443,7 +563,7 @@ def main() -> int:
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     frames_in, frames_out = _take_stdio()
-    _widen_send_buffer(frames_out)
+    _widen_socket_buffers(frames_in, frames_out)
     stream = io.open(frames_in, "rb", buffering=1 << 16)
     version = "%d.%d.%d" % sys.version_info[:3]
     try:
