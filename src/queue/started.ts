@@ -6,6 +6,7 @@
  */
 import type { Task } from '../graph/task.ts';
 import type { components } from '../shared/openapi-types.ts';
+import type { ValueBytes } from '../store/byte-chunks.ts';
 
 /** Who runs tasks, for the pretask and posttask events. */
 export interface Runner {
@@ -29,7 +30,7 @@ export interface StartedTask extends Task {
  * A finished task: its index, its run time (ms) and its encoded value, or
  * values for a multiple-return task (`multi`: stored as `<index>:<j>`).
  */
-export type TaskResult = [index: number, ms: number, values: Buffer[], multi?: boolean];
+export type TaskResult = [index: number, ms: number, values: ValueBytes[], multi?: boolean];
 
 /** What a failed or cancelled graph records as its error (TaskError of the API). */
 export type TaskErrorBody = components['schemas']['TaskError'];

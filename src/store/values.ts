@@ -22,7 +22,7 @@ export class ValueTooLargeError extends Error {
   }
 }
 
-export function checkValueSize(encoded: Uint8Array, limit: number, what: string): void {
+export function checkValueSize(encoded: { length: number }, limit: number, what: string): void {
   if (encoded.length > limit) throw new ValueTooLargeError(encoded.length, limit, what);
 }
 

@@ -16,11 +16,12 @@
  */
 import type { StartedTask, TaskErrorBody } from '../queue/tasks.ts';
 import type { OpRegistry } from '../ops/registry.ts';
+import type { ValueBytes } from '../store/byte-chunks.ts';
 import { evaluate } from './evaluate.ts';
 import type { OpThreads } from './op-threads.ts';
 import { decodeInputs, encodeResult } from './task-values.ts';
 
-export type Outcome = { values: Buffer[]; ms: number } | { error: unknown; ms: number };
+export type Outcome = { values: ValueBytes[]; ms: number } | { error: unknown; ms: number };
 
 export type OutcomeSink = (task: StartedTask, outcome: Outcome) => void;
 

@@ -49,7 +49,7 @@ export function encodeResult(task: StartedTask, value: unknown, limit = Infinity
 }
 
 /** Throws ValueTooLargeError (code value_too_large) for the first encoded value over `limit`. */
-export function checkResultSizes(task: StartedTask, encoded: Buffer[], limit: number): Buffer[] {
+export function checkResultSizes<V extends { length: number }>(task: StartedTask, encoded: V[], limit: number): V[] {
   encoded.forEach((bytes, j) =>
     checkValueSize(bytes, limit, task.returns === undefined ? 'The result' : `Result ${j}`),
   );

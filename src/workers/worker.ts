@@ -29,6 +29,7 @@ import {
   type TaskErrorBody,
   type TaskResult,
 } from '../queue/tasks.ts';
+import { joined } from '../store/byte-chunks.ts';
 import { SpillFiles } from '../store/spill.ts';
 import { storedForm } from '../store/stored-bytes.ts';
 import {
@@ -453,7 +454,7 @@ export class TaskWorker {
     let outcome: Outcome | undefined;
     await this.evaluatorFor(task).run(graph, [task], (_, o) => (outcome = o));
     if (!outcome) throw new Error(`No outcome for task ${task.key}.`);
-    if ('values' in outcome) return outcome.values;
+    if ('values' in outcome) return outcome.values.map(joined);
     throw outcome.error;
   }
 

@@ -4,6 +4,7 @@
  * of it for the caller to continue with (see the script's header).
  */
 import { randomBytes } from 'node:crypto';
+import { joined, pieces, type ValueBytes } from '../../store/byte-chunks.ts';
 import type { Placement } from '../dispatch.ts';
 import { finishedChannel, graphKeys, type GraphKeys } from '../keys.ts';
 import type { ScriptedRedis } from '../scripts.ts';
@@ -62,11 +63,11 @@ export async function completeTasks(redis: ScriptedRedis, prefix: string, a: Com
     groups.push(index, Math.round(ms * 1000) / 1000, values.length);
     values.forEach((value, j) => {
       if (value.length <= WRITE_AHEAD_FROM_BYTES) {
-        groups.push(value);
+        groups.push(joined(value));
         return;
       }
       const field = multi ? `${index}:${j}` : String(index);
-      groups.push(value); // replaced by its marker below
+      groups.push(WRITTEN); // replaced by its marker below
       const at = groups.length - 1;
       ahead.push(
         writeAhead(redis, k, field, value, token).then((wrote) => {
@@ -115,11 +116,11 @@ async function writeAhead(
   redis: ScriptedRedis,
   k: GraphKeys,
   field: string,
-  value: Buffer,
+  value: ValueBytes,
   token: string,
 ): Promise<boolean> {
   const [wrote] = await Promise.all([
-    hsetnxUncopied(redis, k.vals, field, [value]),
+    hsetnxUncopied(redis, k.vals, field, pieces(value)),
     redis.hsetnx(k.staged, field, token),
   ]);
   return wrote === 1;

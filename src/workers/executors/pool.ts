@@ -15,6 +15,7 @@
  * are delayed more and more (up to 30 s) so a broken command does not spin.
  */
 import { rootOp } from '../../graph/template.ts';
+import { ByteChunks } from '../../store/byte-chunks.ts';
 import type { StartedTask, TaskErrorBody } from '../../queue/tasks.ts';
 import type { ExecutorInfo } from '../../queue/workers.ts';
 import { TaskFailure, type Evaluator, type OutcomeSink } from '../evaluators.ts';
@@ -162,7 +163,7 @@ export class ExecutorPool implements Evaluator {
         done(task, { error: this.protocolError(task, 'its executor answered without a result for it'), ms: taken });
       } else if (result.ok) {
         const values = result.values.map((v) =>
-          Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength),
+          v instanceof ByteChunks || Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength),
         );
         if (values.length !== (task.returns ?? 1)) {
           done(task, {

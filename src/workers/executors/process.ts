@@ -6,6 +6,7 @@
  * deadline has the process killed and rejects with ExecutorTimeoutError.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { ByteChunks } from '../../store/byte-chunks.ts';
 import { encodeFrameChunks, FrameReader } from './frames.ts';
 
 /** One task of a run frame, as the executor receives it. */
@@ -29,7 +30,7 @@ export interface ExecutorError {
 }
 
 export type ExecutorResult =
-  | { id: number; ok: true; values: Uint8Array[]; ms?: number }
+  | { id: number; ok: true; values: (Uint8Array | ByteChunks)[]; ms?: number }
   | { id: number; ok: false; error: ExecutorError; ms?: number };
 
 export interface Hello {
