@@ -170,17 +170,25 @@ export function decodeChunked(chunks: Buffer[], size: number): unknown {
   const walk = (depth: number): void => {
     if (depth > 64) throw new FrameError('An executor sent a frame nested more than 64 deep.');
     const b = cursor.peek();
-    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) return copy(1);
-    if (b <= 0x9f) {
-      copy(1);
-      return times(b <= 0x8f ? 2 * (b & 0x0f) : b & 0x0f, depth); // fixmap, fixarray
+    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) {
+      copy(1); // fixint, nil, false, true
+    } else if (b <= 0x9f) {
+      copy(1); // fixmap, fixarray
+      times(b <= 0x8f ? 2 * (b & 0x0f) : b & 0x0f, depth);
+    } else if (b <= 0xbf) {
+      copy(1 + (b & 0x1f)); // fixstr
+    } else {
+      walkSized(b, depth);
     }
-    if (b <= 0xbf) return copy(1 + (b & 0x1f));
-    const sized = SIZED[b];
-    if (!sized)
-      throw new FrameError(`An executor sent a frame with the byte 0x${b.toString(16)} where a value starts.`);
-    const [field, kind] = sized;
-    if (kind === 'fixed') return copy(1 + field);
+  };
+  const walkSized = (b: number, depth: number): void => {
+    const form = SIZED[b];
+    if (!form) throw new FrameError(`An executor sent a frame with the byte 0x${b.toString(16)} where a value starts.`);
+    const [field, kind] = form;
+    if (kind === 'fixed') {
+      copy(1 + field);
+      return;
+    }
     const header = cursor.bytes(1 + field);
     const n = field === 1 ? header[1] : field === 2 ? header.readUInt16BE(1) : header.readUInt32BE(1);
     if (kind === 'bin' && n >= UNCOPIED_FROM_BYTES) {
@@ -191,9 +199,9 @@ export function decodeChunked(chunks: Buffer[], size: number): unknown {
       return;
     }
     small.push(header);
-    if (kind === 'array') return times(n, depth);
-    if (kind === 'map') return times(2 * n, depth);
-    copy(kind === 'ext' ? 1 + n : n);
+    if (kind === 'array') times(n, depth);
+    else if (kind === 'map') times(2 * n, depth);
+    else copy(kind === 'ext' ? 1 + n : n); // bin, str; ext: its type byte, then n bytes
   };
   const times = (n: number, depth: number) => {
     for (let i = 0; i < n; i++) walk(depth + 1);
