@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { median } from './lib.ts';
 import { runPython } from './python.ts';
 
@@ -21,6 +22,7 @@ const TITLES: Record<string, string> = {
 
 export async function daskBench(ctx: {
   api: string;
+  redisUrl: string;
   python: string;
   log: (line: string) => void;
 }): Promise<Record<string, unknown>> {
@@ -55,9 +57,61 @@ export async function daskBench(ctx: {
           `weft/distributed ${(w / d).toFixed(2)} (target <= 1), weft/threaded ${(w / t).toFixed(2)}; medians of ${runs} (checked against threaded)`,
       );
     }
+    if (out.array) {
+      const floor = await redisFloorOfArray(ctx.redisUrl, Number(runs));
+      const d = (out.array as { distributedSeconds: number }).distributedSeconds;
+      (out.array as Record<string, unknown>).redisFloor = floor;
+      ctx.log(
+        `dask array: Redis alone taking in its 36 chunks (${floor.storedMB} MB, SET) and handing each out twice (${floor.readMB} MB, GET), ` +
+          `from 2 clients as the 2 workers: ${floor.seconds.toFixed(2)} s = ${(floor.seconds / d).toFixed(2)} x distributed's time, a floor for any design that stores every result in Redis`,
+      );
+    }
     ctx.log(`dask: weft ran the graphs through ${weft.how}`);
     return out;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * What moving the array workload's data through Redis costs by itself: its
+ * 36 chunks of 1000 x 1000 float64 SET, then each read twice (x and x.T),
+ * from two ioredis connections in parallel, as two workers would. Median of
+ * `runs` after a warm-up; every value read back is checked.
+ */
+async function redisFloorOfArray(
+  url: string,
+  runs: number,
+): Promise<{ seconds: number; storedMB: number; readMB: number }> {
+  const chunk = Buffer.alloc(8_000_000, 1);
+  const clients = [new Redis(url), new Redis(url)];
+  const n = 36;
+  const times: number[] = [];
+  try {
+    for (let run = 0; run <= runs; run++) {
+      const t0 = performance.now();
+      await Promise.all(
+        clients.map(async (redis, c) => {
+          for (let i = c; i < n; i += 2) await redis.set(`bench:floor:${i}`, chunk);
+        }),
+      );
+      await Promise.all(
+        clients.map(async (redis, c) => {
+          for (let i = c; i < 2 * n; i += 2) {
+            const back = await redis.getBuffer(`bench:floor:${i % n}`);
+            if (!back || back.length !== chunk.length) throw new Error('the Redis floor read back something else');
+          }
+        }),
+      );
+      if (run > 0) times.push((performance.now() - t0) / 1000);
+      await clients[0].del(...Array.from({ length: n }, (_, i) => `bench:floor:${i}`));
+    }
+  } finally {
+    for (const redis of clients) redis.disconnect();
+  }
+  return {
+    seconds: +median(times).toFixed(3),
+    storedMB: (n * chunk.length) / 1e6,
+    readMB: (2 * n * chunk.length) / 1e6,
+  };
 }

@@ -211,7 +211,7 @@ async function main(): Promise<void> {
     }
     if (want('python'))
       figures.python = await pythonBench({ api, redisUrl: redis.url, python: python!, log, wideGraph });
-    if (want('dask')) figures.dask = await daskBench({ api, python: python!, log });
+    if (want('dask')) figures.dask = await daskBench({ api, redisUrl: redis.url, python: python!, log });
     if (want('shuffle')) figures.shuffle = await shuffleBench(api, raw, log);
     if (want('webhooks')) figures.webhooks = await webhookBench(api, wideGraph(20_000, 100), log);
     if (want('spill')) figures.spill = await spillBench(log);

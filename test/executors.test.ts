@@ -204,6 +204,27 @@ describe('Python tasks', () => {
     expect(typeof body.error.exception).toBe('string');
   });
 
+  it('an exception pickled in megabytes comes back whole, and a result of megabytes is stored and read back whole', async () => {
+    const p = pickles({
+      raise: 'lambda n: (_ for _ in ()).throw(ValueError("x" * n))',
+      make: 'lambda n: np.arange(n, dtype="float64")',
+      total: 'lambda a: float(a.sum())',
+    });
+    const body = await weft.compute({ e: { $call: p.raise, args: [2_000_000] } }, 'e');
+    expect(body.error).toMatchObject({ key: 'e', code: 'task_error', type: 'ValueError' });
+    // The pickled exception holds the 2 MB message: it was over the size a big frame's byte strings come out uncopied.
+    expect(Buffer.from(body.error.exception, 'base64').length).toBeGreaterThan(2_000_000);
+    const big = await weft.compute(
+      { a: { $call: p.make, args: [1_000_000] }, t: { $call: p.total, args: [{ $ref: 'a' }] } },
+      't',
+      {
+        options: { optimize: { fuse: false } },
+      },
+    );
+    expect(big.error, JSON.stringify(big.error)).toBeUndefined();
+    expect(big.result).toBe((999_999 * 1_000_000) / 2);
+  });
+
   it('a pickle naming a module the workers lack, and a result that cannot be pickled, fail the task with a clear message', async () => {
     // A pickle of a function by reference to a module that does not exist on the workers.
     const missing = {

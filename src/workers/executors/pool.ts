@@ -269,6 +269,11 @@ function executorErrorBody(task: StartedTask, e: ExecutorError, lang: string): T
     code: typeof e.code === 'string' ? e.code : 'task_error',
     type,
     lang,
-    ...(e.exception instanceof Uint8Array ? { exception: Buffer.from(e.exception).toString('base64') } : {}),
+    // A pickled exception of 256 KiB or more comes out of a big frame as ByteChunks.
+    ...(e.exception instanceof ByteChunks
+      ? { exception: e.exception.join().toString('base64') }
+      : e.exception instanceof Uint8Array
+        ? { exception: Buffer.from(e.exception).toString('base64') }
+        : {}),
   };
 }

@@ -25,7 +25,7 @@ export interface ExecutorError {
   traceback?: string;
   code?: string;
   op?: string;
-  exception?: Uint8Array;
+  exception?: Uint8Array | ByteChunks;
   key?: string;
 }
 
