@@ -4,10 +4,11 @@
  * reads of neighbouring values are served together and still give each value
  * exactly its bytes, and restores are counted in bytes and busy time.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeValue, encodeValue } from '../src/shared/codec.ts';
 import { SpillFiles } from '../src/store/spill.ts';
 import { NDArray } from '../src/shared/values/ndarray.ts';
@@ -58,5 +59,45 @@ describe('spill files', () => {
       expect(bytesOf(a.data as Float64Array).equals(bytesOf(chunks[k].data as Float64Array))).toBe(true);
       if (chunks[k].data.byteLength >= 4096) expect(a.data.buffer).toBe(bytes.buffer);
     });
+  });
+});
+
+describe('spill files on a full disk (a 3 MiB tmpfs this test mounts: CI runs as root)', () => {
+  const mountPoint = mkdtempSync(join(tmpdir(), 'weft-small-disk-'));
+  let small: SpillFiles;
+  beforeAll(() => {
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mountPoint], { encoding: 'utf8' });
+    if (mounted.status !== 0) throw new Error(`could not mount a tmpfs (the test needs root): ${mounted.stderr}`);
+    small = new SpillFiles(join(mountPoint, 'spill'));
+  });
+  afterAll(async () => {
+    await small?.close();
+    spawnSync('umount', [mountPoint]);
+    rmSync(mountPoint, { recursive: true, force: true });
+  });
+
+  it('an append that does not fit fails with out_of_disk and leaves the file as it was: what was spilled before reads back whole', async () => {
+    const before = [Buffer.alloc(1_000_000, 5), Buffer.alloc(12_345, 6)];
+    const kept = await small.append(before);
+    // 1,500 parts of 1.5 KB (more than a writev takes at once) and then more than the disk has left: short writes first.
+    const tooMuch = [
+      ...Array.from({ length: 1500 }, (_, i) => Buffer.alloc(1500, i % 250)),
+      Buffer.alloc(1_000_000, 7),
+    ];
+    await expect(small.append(tooMuch)).rejects.toMatchObject({ code: 'out_of_disk' });
+    const file = join(mountPoint, 'spill', kept[0].file);
+    expect(statSync(file).size).toBe(kept[1].offset + kept[1].length);
+    for (const [i, at] of kept.entries()) expect((await small.read(at)).equals(before[i])).toBe(true);
+    // What fits still goes, after the values kept, and reads back.
+    const next = await small.append([Buffer.alloc(100_000, 8)]);
+    expect(next[0].offset).toBeGreaterThanOrEqual(kept[1].offset + kept[1].length);
+    expect((await small.read(next[0])).equals(Buffer.alloc(100_000, 8))).toBe(true);
+  });
+
+  it('a batch of many parts that fits is written whole, though one writev takes at most 1,024 of them', async () => {
+    const values = Array.from({ length: 3000 }, (_, i) => Buffer.alloc(97, i % 251));
+    const locations = await small.append(values);
+    for (const [i, at] of locations.entries())
+      expect((await small.read(at)).equals(values[i]), `value ${i}`).toBe(true);
   });
 });

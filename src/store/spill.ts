@@ -75,11 +75,16 @@ export class SpillFiles {
       at += v.length;
     }
     try {
-      await file.handle.writev(parts, start);
+      await writeFully(file.handle, parts, start, at - start);
       await file.handle.datasync();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOSPC')
-        throw new OutOfDiskError(`The disk of ${this.dir} is full (ENOSPC) while spilling ${total} bytes.`);
+      // Nothing half written stays: the file goes back to its length before this append (the caller keeps the values in Redis).
+      await file.handle.truncate(start).catch(() => {});
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT' || err instanceof ShortWriteError)
+        throw new OutOfDiskError(
+          `The disk of ${this.dir} is full (${code ?? 'a short write'}) while spilling ${total} bytes.`,
+        );
       throw err;
     }
     file.size = at;
@@ -252,4 +257,30 @@ export class SpillFiles {
     }
     return n;
   }
+}
+
+class ShortWriteError extends Error {}
+
+/**
+ * Writes every byte of `parts` at `position`: a write can come back short
+ * without an error (the disk filled up during it); the rest is written
+ * again, and a write that makes no progress is a full disk.
+ */
+async function writeFully(handle: FileHandle, parts: Buffer[], position: number, total: number): Promise<void> {
+  let done = 0;
+  let rest = parts;
+  while (done < total) {
+    const { bytesWritten } = await handle.writev(rest, position + done);
+    if (bytesWritten <= 0) throw new ShortWriteError(`wrote ${done} of ${total} bytes`);
+    done += bytesWritten;
+    rest = after(rest, bytesWritten);
+  }
+}
+
+/** `parts` without their first `n` bytes. */
+function after(parts: Buffer[], n: number): Buffer[] {
+  let skip = n;
+  let i = 0;
+  while (i < parts.length && skip >= parts[i].length) skip -= parts[i++].length;
+  return i < parts.length ? [parts[i].subarray(skip), ...parts.slice(i + 1)] : [];
 }
