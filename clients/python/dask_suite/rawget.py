@@ -39,7 +39,7 @@ from typing import Any, Hashable
 
 import cloudpickle
 
-from weft import codec
+from weft import _iter_keys, _reshape, codec  # the client's own: keys nested in lists, answers as tuples
 
 _PLAIN = (type(None), bool, float, str)
 _INT64 = (-(2**63), 2**63)
@@ -163,21 +163,6 @@ def _flat_keys(keys: Any) -> Any:
     if isinstance(keys, list):
         return [_flat_keys(k) for k in keys]
     return key_name(keys)
-
-
-def _reshape(keys: Any, value: Any) -> Any:
-    """Dask's get answers tuples where the keys were lists."""
-    if isinstance(keys, list):
-        return tuple(_reshape(k, v) for k, v in zip(keys, value))
-    return value
-
-
-def _iter_keys(keys: Any):
-    if isinstance(keys, list):
-        for k in keys:
-            yield from _iter_keys(k)
-    else:
-        yield keys
 
 
 class RawClient:
