@@ -4,7 +4,8 @@
  * budget plus a stated slack; spilled objects read back byte-identical;
  * releasing them frees the disk; a full spill directory fails cleanly.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -205,6 +206,115 @@ describe('a full disk', () => {
       await w.close();
       await small.stop();
       if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('on a real full disk (a 24 MiB tmpfs) the graph fails with out_of_disk; once objects are released the space comes back (no process holds a deleted file) and spilling resumes by itself', async () => {
+    const mountPoint = mkdtempSync(join(tmpdir(), 'weft-small-disk-'));
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mountPoint], { encoding: 'utf8' });
+    if (mounted.status !== 0) throw new Error(`could not mount a tmpfs (the test needs root): ${mounted.stderr}`);
+    const small = await startRedis();
+    const w = await startWeft({
+      workers: 1,
+      redisUrl: small.url,
+      env: { STORE_MEMORY_LIMIT: String(16 * MB), SPILL_DIR: mountPoint, WEFT_CONCURRENCY: '1' },
+    });
+    const graphStatus = async (id: string) => (await (await fetch(`${w.url}/v1/graphs/${id}`)).json()) as any;
+    const persist = async (name: string, n: number) => {
+      const graph: Record<string, unknown> = {};
+      for (let i = 0; i < n; i++)
+        graph[`${name}-${i}`] = task('array.arange', i * CHUNK, (i + 1) * CHUNK, 1, 'float64');
+      const res = await w.submit({ graph, keys: Object.keys(graph), persist: true });
+      expect(res.status).toBe(202);
+      const ended = await waitFor(
+        `graph ${name} to end`,
+        async () => {
+          const info = await graphStatus(res.body.id);
+          return ['done', 'failed'].includes(info.status) && info;
+        },
+        { timeoutMs: 60_000 },
+      );
+      return { ended, oids: res.body.outputs.map((o: { $oid: string }) => o.$oid) as string[] };
+    };
+    const used = () => {
+      const s = statfsSync(mountPoint);
+      return (s.blocks - s.bfree) * s.bsize;
+    };
+    /** Open descriptors of these processes that point to deleted files on the small disk. */
+    const deletedHeld = () =>
+      [process.pid, ...w.workers.map((p) => p.pid!)].flatMap((pid) =>
+        readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+          try {
+            const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+            return target.startsWith(mountPoint) && target.endsWith('(deleted)') ? [`${pid}: ${target}`] : [];
+          } catch {
+            return [];
+          }
+        }),
+      );
+    try {
+      // A spills part of its 20 MiB; the API reads every value back, some from disk (it opens the spill files).
+      const a = await persist('a', 10);
+      expect(a.ended.status).toBe('done');
+      for (const oid of a.oids) expect((await fetch(`${w.url}/v1/objects/${oid}`)).status).toBe(200);
+      expect(used()).toBeGreaterThan(2 * MB);
+
+      // B's 64 MiB cannot fit in what is left of the disk.
+      const b = await persist('b', 32);
+      expect(b.ended.status).toBe('failed');
+      expect(b.ended.error.code).toBe('out_of_disk');
+      expect((await (await fetch(`${w.url}/v1/stats`)).json()).spill.out_of_disk).toMatch(/full/);
+      // What A spilled before is whole.
+      const back = (await (await fetch(`${w.url}/v1/objects/${a.oids[3]}`)).json()) as any;
+      expect(back.$ndarray.data[CHUNK - 1]).toBe(4 * CHUNK - 1);
+
+      // Every object is released: A's, and the outputs B computed before it failed (kept for the retention time).
+      for (const oid of [...a.oids, ...b.oids])
+        expect((await fetch(`${w.url}/v1/objects/${oid}`, { method: 'DELETE' })).status).toBe(200);
+      await waitFor(
+        'the spill files to go and their space to come back',
+        () => {
+          const files = readdirSync(mountPoint);
+          if (files.length > 0 || used() >= MB)
+            throw new Error(
+              `files ${files.join(', ')}; ${used()} bytes used; held deleted: ${deletedHeld().join(', ')}`,
+            );
+          return true;
+        },
+        { timeoutMs: 20_000, intervalMs: 200 },
+      );
+      expect(deletedHeld()).toEqual([]);
+
+      // Room again: a graph that must spill is done, without restarting anything, and reads back right.
+      const c = await persist('c', 10);
+      expect(c.ended.status, JSON.stringify(c.ended.error)).toBe('done');
+      const s = (await (await fetch(`${w.url}/v1/stats`)).json()) as any;
+      expect(s.spill.objects).toBeGreaterThan(0);
+      const sum = await w.compute(
+        {
+          s: task(
+            'array.sum',
+            task(
+              'array.concatenate',
+              c.oids.map(($oid) => ({ $oid })),
+            ),
+          ),
+        },
+        's',
+      );
+      const n = 10 * CHUNK;
+      expect(sum.result).toBe((n * (n - 1)) / 2);
+      await waitFor(
+        'the stats to drop out_of_disk',
+        async () => (await (await fetch(`${w.url}/v1/stats`)).json()).spill.out_of_disk === null,
+        { timeoutMs: 10_000 },
+      );
+    } finally {
+      await w.close();
+      await small.stop();
+      // Lazily: a handle left open (the failure this test looks for) must not hide the assertion that failed.
+      spawnSync('umount', ['-l', mountPoint]);
+      rmSync(mountPoint, { recursive: true, force: true });
     }
   });
 });

@@ -27,6 +27,9 @@ const READS_IN_FLIGHT = 4;
 /** Most bytes one coalesced read takes. */
 const RUN_BYTES = 16 * 1024 * 1024;
 const HANDLES = 16;
+/** Handles are closed when no read has been under way for this long (IDLE_HANDLE_MS in spill.ts says why). */
+const IDLE_MS = 1_000;
+let idleTimer;
 
 const handles = new Map();
 const waiting = [];
@@ -109,7 +112,14 @@ async function read(run) {
   return into.buffer;
 }
 
+function closeHandles() {
+  for (const fh of handles.values()) fh.then((h) => h.close()).catch(() => {});
+  handles.clear();
+}
+
 function next() {
+  clearTimeout(idleTimer);
+  if (inFlight === 0 && waiting.length === 0) idleTimer = setTimeout(closeHandles, IDLE_MS);
   while (inFlight < READS_IN_FLIGHT && waiting.length > 0) {
     const run = takeRun();
     if (inFlight++ === 0) busyFrom = performance.now();

@@ -22,6 +22,12 @@ const ORPHAN_MS = 10 * 60_000;
 const PADDING = Buffer.alloc(8);
 /** Read handles kept open. */
 const READERS = 16;
+/**
+ * Read handles are closed once no read has used them for this long: another
+ * process may delete a file (its last object died), and a handle held open
+ * on it keeps its disk space taken until the handle closes.
+ */
+export const IDLE_HANDLE_MS = 1_000;
 
 export class OutOfDiskError extends Error {
   override readonly name = 'OutOfDiskError';
@@ -31,6 +37,9 @@ export class OutOfDiskError extends Error {
 export class SpillFiles {
   private current: { name: string; handle: FileHandle; size: number } | undefined;
   private readonly readers = new Map<string, Promise<FileHandle>>();
+  /** Reads under way on `readers`; when it falls to 0 they are closed after IDLE_HANDLE_MS. */
+  private reading = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
   private thread: Worker | undefined;
   private readonly threadReads = new Map<number, { resolve: (bytes: Buffer) => void; reject: (e: Error) => void }>();
   /** Bytes read back on the reader thread, and when it was reading (see busy-time.ts). */
@@ -139,14 +148,29 @@ export class SpillFiles {
   }
 
   async read(at: SpillLocation): Promise<Buffer> {
-    const handle = await this.reader(at.file);
-    const out = Buffer.allocUnsafe(at.length);
-    const { bytesRead } = await handle.read(out, 0, at.length, at.offset);
-    if (bytesRead !== at.length)
-      throw new Error(
-        `Spill file ${at.file} is shorter than expected (${bytesRead} of ${at.length} bytes at ${at.offset}).`,
-      );
-    return out;
+    clearTimeout(this.idleTimer);
+    this.reading++;
+    try {
+      const handle = await this.reader(at.file);
+      const out = Buffer.allocUnsafe(at.length);
+      const { bytesRead } = await handle.read(out, 0, at.length, at.offset);
+      if (bytesRead !== at.length)
+        throw new Error(
+          `Spill file ${at.file} is shorter than expected (${bytesRead} of ${at.length} bytes at ${at.offset}).`,
+        );
+      return out;
+    } finally {
+      if (--this.reading === 0) {
+        this.idleTimer = setTimeout(() => void this.closeReaders(), IDLE_HANDLE_MS);
+        this.idleTimer.unref();
+      }
+    }
+  }
+
+  private async closeReaders(): Promise<void> {
+    const open = [...this.readers.values()];
+    this.readers.clear();
+    for (const reader of open) await reader.then((h) => h.close()).catch(() => {});
   }
 
   /**
@@ -234,8 +258,8 @@ export class SpillFiles {
   async close(): Promise<void> {
     await this.current?.handle.close();
     this.current = undefined;
-    for (const reader of this.readers.values()) await reader.then((h) => h.close()).catch(() => {});
-    this.readers.clear();
+    clearTimeout(this.idleTimer);
+    await this.closeReaders();
     await this.thread?.terminate();
     this.thread = undefined;
   }

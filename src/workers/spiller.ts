@@ -30,6 +30,13 @@ const BATCH = 32;
 const READ_BYTES = 8 * 1024 * 1024;
 /** Over budget with nothing left to spill for this long, results give up with store_full. */
 const STUCK_MS = 60_000;
+/**
+ * After a full disk, spilling is tried again this long after (or as soon as
+ * this worker deletes a dead spill file): objects released meanwhile may have
+ * freed the disk, and spilling resumes without a restart. Results waiting for
+ * room wait for that try, and fail with out_of_disk only if it fails too.
+ */
+const DISK_RETRY_MS = 2_000;
 
 export class StoreFullError extends Error {
   override readonly name = 'StoreFullError';
@@ -41,7 +48,10 @@ export class Spiller {
   private polledAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private spilling: Promise<number> | undefined;
-  private failure: OutOfDiskError | undefined;
+  /** When the disk was last found full, while that is recent (see `diskFull`). */
+  private failure: { at: number } | undefined;
+  /** The stats say out_of_disk: the next spill that succeeds clears it. */
+  private reportedFull = false;
   /** When this worker was spilling: written to the stats with the restores every SWEEP_MS, never per batch. */
   private readonly spilled = new BusyPeriods();
   private lastSweep = Date.now();
@@ -71,7 +81,11 @@ export class Spiller {
     for (;;) {
       await this.poll();
       if (this.used + bytes <= limit) return;
-      if (this.failure) throw this.failure;
+      if (this.diskFull()) {
+        // The result waits for the next try; it fails with out_of_disk only if a spill tried since then fails.
+        await new Promise((r) => setTimeout(r, POLL_MS));
+        continue;
+      }
       const moved = await this.spill();
       if (moved > 0) {
         stuckSince = 0;
@@ -89,7 +103,7 @@ export class Spiller {
 
   private async tick(): Promise<void> {
     await this.poll(true);
-    while (this.used > this.config.storeMemoryLimit * this.config.spillThreshold && !this.failure) {
+    while (this.used > this.config.storeMemoryLimit * this.config.spillThreshold && !this.diskFull()) {
       if ((await this.spill()) === 0) break;
       await this.poll(true);
     }
@@ -101,10 +115,17 @@ export class Spiller {
       await this.compact(liveBytes);
       const removed = await this.files.removeDead(liveBytes);
       if (removed.length > 0) {
+        this.failure = undefined;
         await this.redis.hdel(spillLiveKey(this.config.prefix), ...removed);
         await this.redis.unlink(...removed.map((f) => spillIndexKey(this.config.prefix, f)));
       }
     }
+  }
+
+  /** Is the last full disk under DISK_RETRY_MS old? Spilling is not tried again before then. */
+  private diskFull(): boolean {
+    if (this.failure && Date.now() - this.failure.at > DISK_RETRY_MS) this.failure = undefined;
+    return this.failure !== undefined;
   }
 
   private async poll(force = false): Promise<void> {
@@ -157,10 +178,15 @@ export class Spiller {
       // Nothing was swapped: the values stay in memory and go back in line.
       await this.redis.zadd(lruKey(prefix), ...chosen.flatMap((c) => [c.score, c.oid]));
       if (err instanceof OutOfDiskError) {
-        this.failure = err;
+        this.failure = { at: Date.now() };
+        this.reportedFull = true;
         await this.redis.hset(statsKey(prefix), 'out_of_disk', err.message);
       }
       throw err;
+    }
+    if (this.reportedFull) {
+      this.reportedFull = false;
+      await this.redis.hdel(statsKey(prefix), 'out_of_disk');
     }
     const { bytes } = await spillObjects(this.redis, prefix, {
       file: locations[0].file,
