@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { ref, task } from './helpers/nodes.ts';
+import { waitFor } from './helpers/wait.ts';
 
 let weft: Weft;
 beforeAll(async () => {
@@ -113,5 +114,33 @@ describe('task timings', () => {
     }
     const a = tasks.find((t: { key: string }) => t.key === 'a');
     expect(a.run_ms).toBeGreaterThanOrEqual(140);
+  });
+});
+
+describe('events true to each task', () => {
+  it("a task is completed when it finishes, not with its bundle's slowest task: progress moves and timings are its own", async () => {
+    // Every fourth task sleeps 6 s; bundles hold several neighbours, so each bundle has a slow one.
+    const graph: Record<string, unknown> = {};
+    for (let i = 0; i < 40; i++) graph[`s-${i}`] = task('sleep', i % 4 === 0 ? 6_000 : 20, i);
+    const { body } = await weft.submit({ graph, keys: Object.keys(graph) });
+    const info = await waitFor(
+      'the 30 short tasks to count as done while the slow ones still sleep',
+      async () => {
+        const g = (await (await fetch(`${weft.url}/v1/graphs/${body.id}`)).json()) as any;
+        return g.progress.done >= 30 && g;
+      },
+      { timeoutMs: 5_000, intervalMs: 50 },
+    );
+    expect(info.status).toBe('running');
+    expect(info.progress.done).toBe(30);
+    const res = (await (await fetch(`${weft.url}/v1/graphs/${body.id}/result?wait=30`)).json()) as any;
+    expect(res.result).toEqual(Object.keys(graph).map((_, i) => i));
+    const { tasks } = (await (await fetch(`${weft.url}/v1/graphs/${body.id}/tasks`)).json()) as any;
+    for (const t of tasks) {
+      const slow = Number(t.key.slice(2)) % 4 === 0;
+      // Its own time from start to finish: a short task's is far under the slow ones' 6 s.
+      if (slow) expect(t.finished - t.started).toBeGreaterThanOrEqual(5_900);
+      else expect(t.finished - t.started, t.key).toBeLessThan(3_000);
+    }
   });
 });

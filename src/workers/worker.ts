@@ -21,14 +21,7 @@ import { opsKey, opsMetaKey, statsKey, storeConfigKey } from '../queue/keys.ts';
 import { DurationHistogram } from '../queue/metrics.ts';
 import { addHeartbeat, BEATS_PER_TIMEOUT, removeWorker, type ExecutorInfo } from '../queue/workers.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
-import {
-  INLINE_MAX_BYTES,
-  TaskState,
-  type StartedTask,
-  type StartResult,
-  type TaskErrorBody,
-  type TaskResult,
-} from '../queue/tasks.ts';
+import { INLINE_MAX_BYTES, TaskState, type StartedTask, type StartResult } from '../queue/tasks.ts';
 import { joined } from '../store/byte-chunks.ts';
 import { SpillFiles } from '../store/spill.ts';
 import { storedForm } from '../store/stored-bytes.ts';
@@ -36,10 +29,8 @@ import {
   EventLoopEvaluator,
   OpThreadEvaluator,
   RefusingEvaluator,
-  TaskFailure,
   type Evaluator,
   type Outcome,
-  type OutcomeSink,
 } from './evaluators.ts';
 import { ExecutorPool } from './executors/pool.ts';
 import {
@@ -52,7 +43,8 @@ import {
 import { Lineage } from './lineage.ts';
 import { OpThreads } from './op-threads.ts';
 import { rootOp } from '../graph/template.ts';
-import { checkResultSizes, taskError } from './task-values.ts';
+import { checkResultSizes } from './task-values.ts';
+import { JobOutcomes, type RetryLater } from './job-outcomes.ts';
 import { Spiller } from './spiller.ts';
 import { WebhookDeliverer } from './webhooks.ts';
 import { Webhooks } from '../queue/webhooks.ts';
@@ -61,10 +53,6 @@ import { Webhooks } from '../queue/webhooks.ts';
 const CONTINUE_MS = 50;
 /** Tasks that ran faster than this on average count as short (see `process`). */
 const SHORT_TASK_MS = 1;
-/** A bundle's results are stored once they reach this many bytes, not all at the end (see `runBatch`). */
-const BATCH_BYTES = 1 << 20;
-/** Errors that running the task again cannot fix. */
-const NOT_RETRIED = new Set(['object_lost', 'object_failed', 'unknown_op', 'value_too_large']);
 
 /** The pool that gets the Python executor of this checkout unless WEFT_EXECUTOR_PYTHON says otherwise. */
 const PYTHON_POOL = 'python';
@@ -257,29 +245,42 @@ export class TaskWorker {
     runner.attempt = 1 + stalls;
     await this.requeue(graph, started);
     await this.restoreInputs(graph, started.run);
-    // Tasks to run, front first. Tasks made ready by a batch go to the front
-    // (depth first, as Dask orders work), so consumers run, and free their
-    // inputs, before more producers fill the store.
+    // Tasks to run, front first. Tasks made ready by a completion go to the
+    // front (depth first, as Dask orders work), so consumers run, and free
+    // their inputs, before more producers fill the store.
     const todo = started.run;
-    while (todo.length > 0) {
-      const t0 = performance.now();
-      const before = todo.length;
-      const results = await this.runBatch(graph, todo, stalls);
-      if (!results) return;
-      // Tasks taken from todo without a result were handed back to the queue to be retried.
-      hold(-(before - todo.length - results.length));
-      if (results.length === 0) continue; // every task of the batch failed and runs again later
+    const outcomes = new JobOutcomes();
+    while (todo.length > 0 || outcomes.busy) {
+      this.startTasks(graph, todo, outcomes);
+      // What has finished is completed now; what still runs is completed when it finishes (job-outcomes.ts).
+      await outcomes.ready();
+      // Shutting down aborted the ops: their jobs were handed back, not failed.
+      if (this.abort.signal.aborted) return;
+      const { results, retries, failure } = outcomes.take();
+      if (failure) {
+        this.tasksFailed++;
+        await this.tasks.end(graph, 'failed', failure);
+        await outcomes.settled();
+        return;
+      }
+      await this.retryLater(graph, retries, stalls);
+      hold(-retries.length);
+      if (results.length === 0) continue;
       // Continue with the tasks these made ready, within the time budget; the rest go to the queue.
       // Short tasks are kept together (a queue hop would cost more than running them here);
       // long ones are spread over the workers like any burst.
-      const short = (performance.now() - t0) / results.length < SHORT_TASK_MS;
+      const short = results.reduce((ms, [, taken]) => ms + taken, 0) / results.length < SHORT_TASK_MS;
       // While the job still has its own tasks to run it takes the consumers too: they free memory.
-      const take = (todo.length > 0 || Date.now() < deadline) && this.state === 'running' ? this.config.bundleMax : 0;
+      const take =
+        (todo.length > 0 || outcomes.busy || Date.now() < deadline) && this.state === 'running'
+          ? this.config.bundleMax
+          : 0;
       try {
         await this.spiller.admit(results.reduce((n, [, , values]) => n + values.reduce((m, v) => m + v.length, 0), 0));
       } catch (err) {
         const { code, message } = err as { code?: string; message: string };
         await this.tasks.end(graph, 'failed', { code: code ?? 'store_full', message, key: todo[0]?.key ?? '', op: '' });
+        await outcomes.settled();
         return;
       }
       const completed = await this.tasks.complete(
@@ -299,7 +300,11 @@ export class TaskWorker {
       // Done before this call stored them: what their first completion made ready may be queued nowhere.
       if (completed.skipped.length > 0)
         await this.requeue(graph, { status: 'running', run: [], deferred: [], alreadyDone: completed.skipped });
-      if (completed.next.status !== 'running') return;
+      // The graph ended (failed or cancelled): tasks still running here are dropped when they finish.
+      if (completed.next.status !== 'running') {
+        await outcomes.settled();
+        return;
+      }
       hold(completed.next.run.length);
       await this.requeue(graph, completed.next);
       await this.restoreInputs(graph, completed.next.run);
@@ -321,39 +326,20 @@ export class TaskWorker {
   }
 
   /**
-   * Runs tasks from the front of `todo` until their results reach
-   * BATCH_BYTES (so big values are stored, and consumed, a few at a time) or
-   * `todo` is empty. Returns the encoded results, or undefined when a task
-   * failed for good (the graph is then failed). A task whose op threw with
-   * retries left is handed back to the queue with a backoff delay instead.
-   * Tasks with a timeout run on an op thread.
+   * Starts tasks from the front of `todo` until the results not yet
+   * completed reach BATCH_BYTES (so big values are stored, and consumed, a
+   * few at a time) or `todo` is empty. A synchronous op's outcome is in when
+   * this returns. Tasks for other evaluators are gathered and sent as one
+   * batch each (an executor takes a batch per message); tasks with a timeout
+   * run on an op thread.
    */
-  private async runBatch(graph: string, todo: StartedTask[], stalls: number): Promise<TaskResult[] | undefined> {
-    const results: TaskResult[] = [];
-    const pending: Promise<void>[] = [];
-    const retries: [StartedTask, number, TaskErrorBody][] = [];
-    let bytes = 0;
-    let failure: TaskErrorBody | undefined;
-    const done: OutcomeSink = (task, outcome) => {
-      if ('values' in outcome) {
-        for (const b of outcome.values) bytes += b.length;
-        results.push([task.index, outcome.ms, outcome.values, task.returns !== undefined]);
-        return;
-      }
-      const error = outcome.error instanceof TaskFailure ? outcome.error.body : taskError(task, outcome.error);
-      if (failure) return;
-      const tries = task.tries ?? 1;
-      if (tries <= (task.retries ?? 0) && !NOT_RETRIED.has(error.code ?? '')) retries.push([task, outcome.ms, error]);
-      else failure = tries > 1 ? { ...error, attempts: tries } : error;
-    };
-    // Tasks for other evaluators are gathered and sent as one batch each (an executor takes a batch per message).
+  private startTasks(graph: string, todo: StartedTask[], outcomes: JobOutcomes): void {
     let batches: Map<Evaluator, StartedTask[]> | undefined;
-    while (todo.length > 0 && bytes < BATCH_BYTES && !failure) {
+    while (todo.length > 0 && !outcomes.full && !outcomes.failed) {
       const task = todo.shift()!;
       const evaluator = this.evaluatorFor(task);
       if (evaluator === this.eventLoop) {
-        const ran = evaluator.run(graph, [task], done);
-        if (ran) pending.push(ran);
+        outcomes.start([task], () => evaluator.run(graph, [task], outcomes.sink));
         continue;
       }
       batches ??= new Map();
@@ -362,15 +348,11 @@ export class TaskWorker {
       else batches.set(evaluator, [task]);
     }
     if (batches)
-      for (const [evaluator, tasks] of batches) pending.push(Promise.resolve(evaluator.run(graph, tasks, done)));
-    if (pending.length > 0) await Promise.all(pending);
-    // Shutting down aborted the ops: their jobs were handed back, not failed.
-    if (this.abort.signal.aborted) return undefined;
-    if (failure) {
-      this.tasksFailed++;
-      await this.tasks.end(graph, 'failed', failure);
-      return undefined;
-    }
+      for (const [evaluator, tasks] of batches) outcomes.start(tasks, () => evaluator.run(graph, tasks, outcomes.sink));
+  }
+
+  /** Failed runs with retries left go back to the queue with a backoff delay. */
+  private async retryLater(graph: string, retries: RetryLater[], stalls: number): Promise<void> {
     for (const [task, ms, error] of retries) {
       const tries = task.tries ?? 1;
       if (await this.tasks.retry(graph, task, ms, { worker: this.id, attempt: tries + stalls }, error)) {
@@ -378,7 +360,6 @@ export class TaskWorker {
         await this.queue.retry(graph, task.index, tries + 1, retryDelay(tries), classes?.[0]);
       }
     }
-    return results;
   }
 
   /**
