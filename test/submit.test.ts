@@ -3,11 +3,13 @@
  * built on a real Redis with no API and no worker (graphs stay queued, so
  * they count as in flight). Refused graphs never call the presubmit hook;
  * a submission plans its graph once and computes fingerprints once, however
- * many of its values the cache and the hook know.
+ * many of its values the cache and the hook know; the hook's requests (one
+ * per 1,000 tasks) are in flight together, and the whole phase has one
+ * deadline however many there are.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
@@ -20,6 +22,7 @@ import { TaskQueue } from '../src/queue/dispatch.ts';
 import { FinishWatcher } from '../src/queue/finished.ts';
 import { GraphStore } from '../src/queue/graphs.ts';
 import { graphKeys } from '../src/queue/keys.ts';
+import { PRESUBMIT_CONCURRENCY } from '../src/queue/known.ts';
 import { ObjectStore } from '../src/queue/objects.ts';
 import type { ScriptedRedis } from '../src/queue/scripts.ts';
 import { GraphSubmitter, SubmissionError, type GraphRequest } from '../src/queue/submit.ts';
@@ -49,11 +52,40 @@ let queue: TaskQueue;
 let finished: FinishWatcher;
 let webhooks: Webhooks;
 let submitter: GraphSubmitter;
+/** A submitter that takes graphs of at most 2 tasks (WEFT_MAX_TASKS). */
+let smallSubmitter: GraphSubmitter;
 let hook: Server;
 let hookUrl: string;
 /** The presubmit requests the hook got, and what it answers: key -> value. */
 const asked: { key: string }[][] = [];
 let answers: Record<string, unknown> = {};
+/** When each presubmit request arrived (ms since the epoch). */
+const arrivals: number[] = [];
+
+/**
+ * The hook at /batches answers nothing until `batch` requests are waiting
+ * (or all that remain of `expected`), then answers them all, each task with
+ * 0: a submission asking one request at a time never gets an answer, and
+ * `mostAtOnce` is the concurrency the hook saw.
+ */
+const batches = { expected: 0, batch: 0, answered: 0, mostAtOnce: 0 };
+let held: { tasks: { key: string }[]; res: ServerResponse }[] = [];
+function holdForBatch(tasks: { key: string }[], res: ServerResponse): void {
+  const request = { tasks, res };
+  held.push(request);
+  // A request given up on (timed out) is not waiting any more.
+  res.on('close', () => {
+    held = held.filter((h) => h !== request);
+  });
+  batches.mostAtOnce = Math.max(batches.mostAtOnce, held.length);
+  if (held.length < Math.min(batches.batch, batches.expected - batches.answered)) return;
+  for (const h of held) {
+    const values = Object.fromEntries(h.tasks.map((t) => [t.key, 0]));
+    h.res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ values }));
+  }
+  batches.answered += held.length;
+  held = [];
+}
 
 beforeAll(async () => {
   redis = connect(config.redisUrl, 'submit-test');
@@ -65,11 +97,17 @@ beforeAll(async () => {
   const ops = new OpCatalog(redis, config.prefix, standardOps);
   await finished.ready;
   submitter = new GraphSubmitter({ config, redis, graphs, objects, ops, webhooks, finished });
+  const small = { ...config, maxTasks: 2 };
+  smallSubmitter = new GraphSubmitter({ config: small, redis, graphs, objects, ops, webhooks, finished });
   hook = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
-      asked.push(JSON.parse(body).tasks);
+      const tasks: { key: string }[] = JSON.parse(body).tasks;
+      asked.push(tasks);
+      arrivals.push(Date.now());
+      if (req.url === '/never') return;
+      if (req.url === '/batches') return holdForBatch(tasks, res);
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ values: answers }));
     });
   });
@@ -78,6 +116,7 @@ beforeAll(async () => {
   hookUrl = `http://127.0.0.1:${port}`;
 });
 afterAll(async () => {
+  hook?.closeAllConnections();
   hook?.close();
   finished?.close();
   await queue?.close();
@@ -86,10 +125,23 @@ afterAll(async () => {
 });
 beforeEach(() => {
   asked.length = 0;
+  arrivals.length = 0;
   answers = {};
 });
 
 const inc = (ref: string) => ({ $op: 'inc', args: [{ $ref: ref }] });
+/** A graph of `n` independent tasks, all requested. */
+const wide = (n: number): GraphRequest => {
+  const keys = Array.from({ length: n }, (_, i) => `t${i}`);
+  return { graph: Object.fromEntries(keys.map((k, i) => [k, { $op: 'inc', args: [i] }])), keys } as GraphRequest;
+};
+
+/** The postsubmit_all event of a registered graph. */
+async function postsubmitAll(id: string): Promise<Record<string, number>> {
+  const entries = await redis.xrange(graphKeys(config.prefix, id).events, '-', '+');
+  const all = entries.map(([, f]) => f).find((f) => f[f.indexOf('t') + 1] === 'postsubmit_all')!;
+  return JSON.parse(all[all.indexOf('d') + 1]);
+}
 const alice = { tenant: 'alice' };
 
 /** The error a submission is refused with. */
@@ -140,6 +192,26 @@ describe('GraphSubmitter', () => {
     expect(asked).toEqual([]);
   });
 
+  it('a graph refused for what it is (shape, keys, cycle, op, size, options) never calls the presubmit hook', async () => {
+    const presubmit = { url: hookUrl, timeout_ms: 2000 };
+    const refused: [string, GraphRequest, GraphSubmitter?][] = [
+      ['invalid_request', { graph: { x: 1 }, layers: {}, keys: 'x' } as unknown as GraphRequest],
+      ['missing_dependency', { graph: { y: inc('x') }, keys: 'y' } as GraphRequest],
+      ['cycle', { graph: { a: inc('b'), b: inc('a') }, keys: 'a' } as GraphRequest],
+      ['unknown_op', { graph: { y: { $op: 'no.such.op', args: [] } }, keys: 'y' } as GraphRequest],
+      ['invalid_request', { graph: { x: 1, y: inc('x') }, keys: 'y', persist: true, wait: 1 } as GraphRequest],
+      ['too_many_tasks', wide(3), smallSubmitter],
+    ];
+    for (const [code, body, by = submitter] of refused) {
+      const err = await by.submit({ tenant: 'gina' }, { ...body, presubmit }).then(
+        () => undefined,
+        (e: { code?: string }) => e,
+      );
+      expect(err?.code).toBe(code);
+    }
+    expect(asked).toEqual([]);
+  });
+
   it('plans once and fingerprints once, with the cache and the hook both answering', async () => {
     const graph = { x: 1, a: inc('x'), b: inc('a'), c: inc('b') };
     const options = { cache: true, optimize: { fuse: false } } as GraphRequest['options'];
@@ -160,13 +232,46 @@ describe('GraphSubmitter', () => {
     // b is known, so a and x are dropped: only c runs, on b's value.
     const meta = graphKeys(config.prefix, id).meta;
     expect(await redis.hget(meta, 'total')).toBe('1');
-    const entries = await redis.xrange(graphKeys(config.prefix, id).events, '-', '+');
-    const all = entries.map(([, f]) => f).find((f) => f[f.indexOf('t') + 1] === 'postsubmit_all')!;
-    expect(JSON.parse(all[all.indexOf('d') + 1])).toMatchObject({
+    expect(await postsubmitAll(id)).toMatchObject({
       tasks: 1,
       cache_hits: 0,
       cache_misses: 3,
       presubmitted: 1,
     });
+  });
+
+  it('asks the hook about all chunks at once, 8 at a time: a hook that answers only 8 waiting requests answers all 9', async () => {
+    // 8,001 tasks: 9 requests. Asked one at a time, each would wait out its timeout unanswered.
+    expect(PRESUBMIT_CONCURRENCY).toBe(8);
+    Object.assign(batches, { expected: 9, batch: 8, answered: 0, mostAtOnce: 0 });
+    const { id } = await submitter.submit(
+      { tenant: 'erin' },
+      {
+        ...wide(8001),
+        presubmit: { url: `${hookUrl}/batches`, timeout_ms: 4000 },
+      },
+    );
+    expect(asked.length).toBe(9);
+    expect(batches.mostAtOnce).toBe(8);
+    expect(await postsubmitAll(id)).toMatchObject({ tasks: 0, presubmitted: 8001 });
+  });
+
+  it('bounds the presubmit phase by one deadline: 4 requests that are never answered hold it once, not 4 times', async () => {
+    const deadline = 1000;
+    const { id } = await submitter.submit(
+      { tenant: 'frank' },
+      {
+        ...wide(3001),
+        presubmit: { url: `${hookUrl}/never`, timeout_ms: deadline },
+      },
+    );
+    const returned = Date.now();
+    // Every request arrived before the first could time out: they were in flight together.
+    expect(asked.map((tasks) => tasks.length).sort()).toEqual([1, 1000, 1000, 1000]);
+    expect(arrivals[3] - arrivals[0]).toBeLessThan(deadline);
+    // One deadline and registering 3,001 tasks after it; in sequence it would be 3 deadlines more.
+    expect(returned - arrivals[0]).toBeLessThan(2 * deadline);
+    // As before, a hook that does not answer in time answers nothing: every task runs.
+    expect(await postsubmitAll(id)).toMatchObject({ tasks: 3001, presubmitted: 0 });
   });
 });

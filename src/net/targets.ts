@@ -141,14 +141,14 @@ export interface PostResult {
  * re-checking the target as described at the top. Redirects are answers
  * like any other (a 3xx is not ok), never followed. Throws
  * ForbiddenTargetError for a refused target, other errors for network
- * failures and timeouts.
+ * failures and timeouts. The request ends after `timeoutMs`, or when
+ * `signal` aborts (a deadline several requests share).
  */
 export function postJson(
   url: string,
   body: string,
-  options: {
+  options: ({ timeoutMs: number; signal?: undefined } | { signal: AbortSignal; timeoutMs?: undefined }) & {
     headers?: Record<string, string>;
-    timeoutMs: number;
     maxResponseBytes: number;
     policy: TargetPolicy;
     what?: string;
@@ -180,7 +180,7 @@ export function postJson(
           'content-length': String(Buffer.byteLength(body)),
           ...options.headers,
         },
-        signal: AbortSignal.timeout(options.timeoutMs),
+        signal: options.signal ?? AbortSignal.timeout(options.timeoutMs),
         ...(options.policy.allowPrivate
           ? {}
           : { lookup: guardedLookup(url, what, options.resolver ?? (dnsLookup as Resolver)) }),

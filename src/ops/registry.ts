@@ -5,7 +5,11 @@
  */
 
 export interface OpContext {
-  /** Aborted when the task's graph is cancelled or the worker shuts down. */
+  /**
+   * Aborted when the worker shuts down (nothing aborts it when the task's
+   * graph is cancelled). Each task has its own, so listeners an op adds go
+   * with the task.
+   */
   signal: AbortSignal;
   graph: string;
   key: string;

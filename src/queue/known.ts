@@ -47,13 +47,32 @@ export async function lookupCache(
   return hits;
 }
 
+/** Tasks one presubmit request asks about. */
+const PRESUBMIT_CHUNK = 1000;
+/**
+ * Presubmit requests in flight at once. Each chunk's request may take the
+ * whole deadline, so in sequence a big graph would be asked about its first
+ * chunks only; a few at once reach the rest, while a hook is not flooded (a
+ * graph of the maximum 2,000,000 tasks makes 2,000 requests) and the answers
+ * read at once stay few (each up to PRESUBMIT_ANSWER_BYTES). Each request in
+ * flight listens on the phase's deadline signal: kept under 10, Node warns
+ * of no listener leak (MaxListenersExceededWarning).
+ */
+export const PRESUBMIT_CONCURRENCY = 8;
+/** The presubmit phase's deadline when the request gives no `timeout_ms`. */
+const PRESUBMIT_DEADLINE_MS = 2000;
+
 /**
  * Asks the presubmit hook about the tasks, 1,000 per request: POST
  * {graph, tasks: [{key, op, fingerprint}]}, answered by {values: {key: value}}.
- * A key answered with null, or not at all, runs as usual; a hook that fails,
- * times out, answers nonsense or is refused as a target (src/net/targets.ts)
- * answers nothing (never fails the graph), and so does a value over
- * `maxValueBytes` (the task runs instead).
+ * The requests go PRESUBMIT_CONCURRENCY at a time, and `timeout_ms` is the
+ * deadline of them all together, not of each: past it the requests still
+ * waiting are given up and the chunks not yet asked are not asked, so a hook
+ * that never answers holds a submission once, however big its graph.
+ * A key answered with null, or not at all (in time), runs as usual; a hook
+ * that fails, times out, answers nonsense or is refused as a target
+ * (src/net/targets.ts) answers nothing (never fails the graph), and so does a
+ * value over `maxValueBytes` (the task runs instead).
  */
 export async function askPresubmit(
   hook: Presubmit,
@@ -64,23 +83,22 @@ export async function askPresubmit(
   limits: { targets: TargetPolicy; maxValueBytes: number },
 ): Promise<Map<number, Buffer>> {
   const answers = new Map<number, Buffer>();
-  for (let at = 0; at < tasks.length; at += 1000) {
-    const chunk = tasks.slice(at, at + 1000);
-    const describe = (i: number) => {
-      const node = plan.nodes[i];
-      return { key: node.key, op: node.kind === 'task' ? rootOp(node.template) : null, fingerprint: fps[i] };
-    };
-    const body = JSON.stringify({ graph, tasks: chunk.map(describe) });
+  const deadline = AbortSignal.timeout(hook.timeout_ms ?? PRESUBMIT_DEADLINE_MS);
+  const describe = (i: number) => {
+    const node = plan.nodes[i];
+    return { key: node.key, op: node.kind === 'task' ? rootOp(node.template) : null, fingerprint: fps[i] };
+  };
+  const ask = async (chunk: number[]): Promise<void> => {
     try {
-      const res = await postJson(hook.url, body, {
-        timeoutMs: hook.timeout_ms ?? 2000,
+      const res = await postJson(hook.url, JSON.stringify({ graph, tasks: chunk.map(describe) }), {
+        signal: deadline,
         maxResponseBytes: PRESUBMIT_ANSWER_BYTES,
         policy: limits.targets,
         what: 'presubmit.url',
       });
-      if (res.status < 200 || res.status > 299) continue;
+      if (res.status < 200 || res.status > 299 || deadline.aborted) return;
       const values = (JSON.parse(res.body.toString('utf8')) as { values?: Record<string, unknown> }).values;
-      if (!values || typeof values !== 'object') continue;
+      if (!values || typeof values !== 'object') return;
       for (const i of chunk) {
         const key = plan.nodes[i].key;
         if (!Object.hasOwn(values, key) || values[key] === null || values[key] === undefined) continue;
@@ -90,6 +108,26 @@ export async function askPresubmit(
     } catch {
       // No answer: the tasks run.
     }
+  };
+  let next = 0;
+  // Each lane asks about one chunk after another until none is left or the deadline has passed.
+  const lane = async (): Promise<void> => {
+    while (next < tasks.length && !deadline.aborted) {
+      const chunk = tasks.slice(next, next + PRESUBMIT_CHUNK);
+      next += chunk.length;
+      await ask(chunk);
+    }
+  };
+  const lanes = Math.min(PRESUBMIT_CONCURRENCY, Math.ceil(tasks.length / PRESUBMIT_CHUNK));
+  // The deadline ends the phase even if a request fails to notice it; an
+  // answer read after it is dropped (above), so what is returned stays as is.
+  let passed!: () => void;
+  const deadlinePassed = new Promise<void>((resolve) => (passed = resolve));
+  deadline.addEventListener('abort', passed, { once: true });
+  try {
+    await Promise.race([Promise.all(Array.from({ length: lanes }, lane)), deadlinePassed]);
+  } finally {
+    deadline.removeEventListener('abort', passed);
   }
   return answers;
 }

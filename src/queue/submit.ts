@@ -13,7 +13,10 @@
  *    6. the objects of other graphs it uses exist (unknown_object)
  *    7. admission: the tenant's graphs in flight (too_many_graphs)
  *    8. values known before it runs: the result cache and the presubmit hook
- *       (known.ts), after every refusal, so a refused graph calls no hook
+ *       (known.ts), after every refusal, so a refused graph calls no hook;
+ *       the graph keeps its admission meanwhile, so it cannot be refused
+ *       for room after the hook answered. The hook holds it one deadline
+ *       at most (the request's presubmit.timeout_ms, for all chunks)
  *    9. register the graph and its webhooks (graphs.ts, webhooks.ts)
  *   10. wait for it to end, when asked (finished.ts)
  *

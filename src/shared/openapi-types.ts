@@ -371,11 +371,18 @@ export interface components {
              *     fingerprint}]} (1,000 tasks per request), answered with {values:
              *     {key: value}}; a key answered with a value never runs, null or no
              *     answer runs as usual. A hook that fails or times out answers nothing.
+             *     It is called only for a graph that passed every check that can
+             *     refuse it.
              */
             presubmit?: {
                 /** @description An http(s) URL of a public address; others are refused with forbidden_target (docs/webhooks.md). */
                 url: string;
-                /** @default 2000 */
+                /**
+                 * @description The deadline of the whole presubmit phase, not of each request:
+                 *     requests go 8 at a time; those unanswered at the deadline, and
+                 *     chunks not yet asked, answer nothing (their tasks run).
+                 * @default 2000
+                 */
                 timeout_ms: number;
             };
             /**

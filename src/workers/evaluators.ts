@@ -19,6 +19,7 @@ import type { OpRegistry } from '../ops/registry.ts';
 import type { ValueBytes } from '../store/byte-chunks.ts';
 import { evaluate } from './evaluate.ts';
 import type { OpThreads } from './op-threads.ts';
+import { TaskSignals } from './task-signals.ts';
 import { decodeInputs, encodeResult } from './task-values.ts';
 
 export type Outcome = { values: ValueBytes[]; ms: number } | { error: unknown; ms: number };
@@ -39,31 +40,43 @@ export class TaskFailure extends Error {
 }
 
 export class EventLoopEvaluator implements Evaluator {
+  /** Ops see their task's own signal, aborted with `signal` (task-signals.ts says why). */
+  private readonly signals: TaskSignals;
+
   constructor(
     private readonly ops: OpRegistry,
-    private readonly signal: AbortSignal,
+    signal: AbortSignal,
     private readonly maxValueBytes: number,
-  ) {}
+  ) {
+    this.signals = new TaskSignals(signal);
+  }
 
   run(graph: string, tasks: StartedTask[], done: OutcomeSink): void | Promise<void> {
     let pending: Promise<void>[] | undefined;
     for (const task of tasks) {
       const t0 = performance.now();
+      const { ctx, end } = this.signals.context(graph, task.key);
       try {
-        const value = evaluate(task.template, decodeInputs(task), this.ops, {
-          signal: this.signal,
-          graph,
-          key: task.key,
-        });
+        const value = evaluate(task.template, decodeInputs(task), this.ops, ctx);
         if (value instanceof Promise) {
           (pending ??= []).push(
             value.then(
-              (v) => this.finish(task, v, t0, done),
-              (error: unknown) => done(task, { error, ms: performance.now() - t0 }),
+              (v) => {
+                end();
+                this.finish(task, v, t0, done);
+              },
+              (error: unknown) => {
+                end();
+                done(task, { error, ms: performance.now() - t0 });
+              },
             ),
           );
-        } else this.finish(task, value, t0, done);
+        } else {
+          end();
+          this.finish(task, value, t0, done);
+        }
       } catch (error) {
+        end();
         done(task, { error, ms: performance.now() - t0 });
       }
     }

@@ -11,20 +11,19 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadRegistry } from '../ops/load.ts';
 import type { StartedTask } from '../queue/tasks.ts';
 import { evaluate } from './evaluate.ts';
+import { TaskSignals } from './task-signals.ts';
 import { decodeInputs, encodeResult, taskError } from './task-values.ts';
 
 const port = parentPort!;
 const ops = await loadRegistry((workerData as { opModules: string[] }).opModules);
-const abort = new AbortController();
+// Never aborted: a task is stopped by terminating its thread. Its ops still get a signal of their own (task-signals.ts).
+const signals = new TaskSignals(new AbortController().signal);
 
 port.on('message', async ({ id, graph, task }: { id: number; graph: string; task: StartedTask }) => {
+  const { ctx, end } = signals.context(graph, task.key);
   try {
     task.inputs = task.inputs.map((b) => (b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
-    const value = await evaluate(task.template, decodeInputs(task), ops, {
-      signal: abort.signal,
-      graph,
-      key: task.key,
-    });
+    const value = await evaluate(task.template, decodeInputs(task), ops, ctx);
     // Exact copies, transferred: the encoder's buffers are views into memory it reuses.
     const values = encodeResult(task, value).map((v) => new Uint8Array(v));
     port.postMessage(
@@ -33,6 +32,8 @@ port.on('message', async ({ id, graph, task }: { id: number; graph: string; task
     );
   } catch (err) {
     port.postMessage({ id, error: taskError(task, err) });
+  } finally {
+    end();
   }
 });
 port.postMessage({ ready: true });
