@@ -267,6 +267,35 @@ describe('graph lifecycle', () => {
   });
 });
 
+describe('the finish notification', () => {
+  it("carries a done graph's small result, which the answer is made from; a big one is read from the graph", async () => {
+    const sub = new Redis(weft.env.REDIS_URL);
+    const messages: Buffer[] = [];
+    await sub.subscribe(`${weft.env.WEFT_PREFIX}:finished`);
+    sub.on('messageBuffer', (_ch: Buffer, m: Buffer) => messages.push(m));
+    try {
+      const small = await post(
+        JSON.stringify({ graph: { x: 41, y: task('inc', ref('x')) }, keys: [['y'], 'x'], wait: 10 }),
+      );
+      expect(small.body).toMatchObject({ status: 'done', result: [[42], 41] });
+      // 10,000 integers: about 30 KB of MessagePack.
+      const big = await post(JSON.stringify({ graph: { s: task('range', 10_000) }, keys: 's', wait: 10 }));
+      expect(big.body.status, JSON.stringify(big.body)).toBe('done');
+      expect(big.body.result).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
+      await waitFor('both notifications', () => messages.length >= 2);
+      const [smallMessage, bigMessage] = messages;
+      // The small one: the id, '\n', then its output values (2) as their lengths and stored bytes.
+      const cut = smallMessage.indexOf(0x0a);
+      expect(smallMessage.toString('latin1', 0, cut)).toBe(small.body.id);
+      expect(smallMessage.readUInt32BE(cut + 1)).toBe(2);
+      // The big one is over the notification's limit: the id alone.
+      expect(bigMessage.toString('latin1')).toBe(big.body.id);
+    } finally {
+      sub.disconnect();
+    }
+  });
+});
+
 describe('service routes', () => {
   it('GET /v1/ops lists the built-in ops with descriptions', async () => {
     const body = (await (await fetch(`${weft.url}/v1/ops`)).json()) as any;

@@ -3,7 +3,7 @@
  * plugin, one error handler that answers with the error catalogue, and the
  * route plugins. `main.ts` listens; tests use `inject` or supertest.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import { ApiError, toApiError } from './errors.ts';
 import auth from './plugins/auth.ts';
@@ -27,6 +27,8 @@ export interface AppOptions {
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ? { level: 'info' } : false,
+    // A line per request is I/O on every request's path; errors are still logged (the error handler).
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
     // Keys such as "__proto__" are ordinary graph keys: the graph code keeps them in Maps.
     onProtoPoisoning: 'ignore',

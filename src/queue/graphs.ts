@@ -350,15 +350,10 @@ export class GraphStore {
     const found = readMeta(id, meta, request);
     if (!found) return null;
     if (found.info.status !== 'done') return { info: found.info, result: undefined };
-    const decoded = await Promise.all(
-      vals.map(async (v, i) => {
-        if (v === null) return undefined;
-        const bytes = await this.objects.restore(id, String(outputNodes![i]), v);
-        return stored ? bytes : decodeValue(bytes);
-      }),
+    const restored = await Promise.all(
+      vals.map((v, i) => (v === null ? undefined : this.objects.restore(id, String(outputNodes![i]), v))),
     );
-    const byNode = new Map(outputNodes.map((n, i) => [n, decoded[i]]));
-    return { info: found.info, result: reshape(found.out, (n) => byNode.get(n)) };
+    return { info: found.info, result: resultOf(found.out, outputNodes, restored, stored) };
   }
 
   /**
@@ -481,6 +476,26 @@ function firstKeys(outkeys: string): string[] {
 /** A graph's outputs as futures: its requested keys' shape with an object reference for each. */
 export function oidTree(graph: string, spec: OutputSpec): components['schemas']['Outputs'] {
   return reshape(spec, (n): Oid => ({ $oid: objectId(graph, n) })) as components['schemas']['Outputs'];
+}
+
+/**
+ * A done graph's result: its output values (the stored bytes, by `fields`)
+ * in the requested keys' shape, decoded unless `stored` (then the bytes stay
+ * as they are, for a MessagePack answer).
+ */
+export function resultOf(
+  spec: OutputSpec,
+  fields: ObjectField[],
+  values: (Buffer | undefined)[],
+  stored: boolean,
+): unknown {
+  const byNode = new Map(
+    fields.map((n, i) => {
+      const v = values[i];
+      return [n, v === undefined || stored ? v : decodeValue(v)];
+    }),
+  );
+  return reshape(spec, (n) => byNode.get(n));
 }
 
 function reshape<T>(spec: OutputSpec, fn: (n: ObjectField) => T): unknown {

@@ -27,11 +27,12 @@ import type { Config } from '../config.ts';
 import { OPERATOR_TENANT } from '../config.ts';
 import { hasForeignCall } from '../graph/languages.ts';
 import { parseGraph, parseKeys, parseLayers } from '../graph/parse.ts';
-import { planGraph, type ObjectField, type Plan } from '../graph/plan.ts';
+import { planGraph, type ObjectField, type OutputSpec, type Plan } from '../graph/plan.ts';
 import { graphTaskDefaults } from '../graph/task.ts';
 import { opsOf } from '../graph/template.ts';
 import { defaultLimits, type Graph, type GraphLimits, type KeySpec } from '../graph/types.ts';
 import { checkTarget } from '../net/targets.ts';
+import { encodeValue } from '../shared/codec.ts';
 import type { components } from '../shared/openapi-types.ts';
 import type { RequestContext } from '../store/tenants.ts';
 import type { FinishWatcher } from './finished.ts';
@@ -83,6 +84,14 @@ export interface Submitted {
   id: string;
   outputs: components['schemas']['Outputs'];
   outputFields: ObjectField[];
+  /** The requested keys' shape, over `outputFields`. */
+  outputSpec: OutputSpec;
+  /**
+   * When the graph was waited for and ended done with a small result: the
+   * stored bytes of its output values, by `outputFields` (carried by the
+   * finish notification, or the graph's own data), so the answer needs no read.
+   */
+  doneValues?: Buffer[];
 }
 
 export class GraphSubmitter {
@@ -107,7 +116,10 @@ export class GraphSubmitter {
     let known: KnownValues;
     const ttl = body.ttl ?? (body.persist ? 0 : this.s.config.resultTtl);
     // Listening before registering: the graph cannot end unnoticed in between.
-    const watch = body.wait ? this.s.finished.watch(id) : undefined;
+    // A graph of data alone is done once registered: its values are at hand.
+    const dataOnly = plan.taskCount === 0;
+    const watch = body.wait && !dataOnly ? this.s.finished.watch(id) : undefined;
+    let doneValues: Buffer[] | undefined;
     try {
       try {
         known = await this.knownValues(request, id, plan, body);
@@ -124,11 +136,13 @@ export class GraphSubmitter {
       }
       // Deliveries replay the events from the first, so starting them after registration misses none.
       if (body.callbacks?.length) await this.s.webhooks.register(id, body.callbacks, ttl);
-      if (watch && body.wait) await watch.ended(body.wait * 1000);
+      if (watch && body.wait && (await watch.ended(body.wait * 1000))) doneValues = watch.values;
+      if (dataOnly && body.wait) doneValues = dataValues(known.plan);
     } finally {
       watch?.stop();
     }
-    return { id, outputs: oidTree(id, known.plan.outputs), outputFields: known.plan.outputIndexes };
+    const { outputs, outputIndexes } = known.plan;
+    return { id, outputs: oidTree(id, outputs), outputFields: outputIndexes, outputSpec: outputs, doneValues };
   }
 
   private parse(body: GraphRequest, binary: boolean): Graph {
@@ -224,6 +238,17 @@ export class GraphSubmitter {
       { cache: body.options?.cache === true, presubmit: body.presubmit },
     );
   }
+}
+
+/** The stored bytes of a graph of data alone's output values (as registration stores them). */
+function dataValues(plan: Plan): Buffer[] | undefined {
+  const values: Buffer[] = [];
+  for (const field of plan.outputIndexes) {
+    const node = plan.nodes[Number(field)];
+    if (node?.kind !== 'data') return undefined;
+    values.push(node.encoded ? Buffer.from(node.encoded) : encodeValue(node.value));
+  }
+  return values;
 }
 
 function checkOneGraph(body: GraphRequest): void {

@@ -1,7 +1,7 @@
 /** Routes of /v1/graphs: submit (src/queue/submit.ts does the submitting), status, result, cancel. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ObjectField } from '../../graph/plan.ts';
-import type { GraphInfo, GraphStatus } from '../../queue/graphs.ts';
+import { resultOf, type GraphInfo, type GraphStatus } from '../../queue/graphs.ts';
 import type { GraphRequest } from '../../queue/submit.ts';
 import { decodeValue, encodeValue } from '../../shared/codec.ts';
 import type { components } from '../../shared/openapi-types.ts';
@@ -19,21 +19,13 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
 
   /** Answers with a graph's outcome: its result when done, its error when failed or cancelled. */
   async function outcome(reply: FastifyReply, id: string, knownOutputs?: ObjectField[]): Promise<FastifyReply> {
-    // Values stay binary for clients that read MessagePack (the SDKs do): their stored bytes, never decoded here.
-    const binary = reply.request.headers.accept?.includes(MSGPACK) ?? false;
+    const binary = acceptsMsgpack(reply);
     const found = await graphs.outcome(reply.request.ctx, id, knownOutputs, binary);
     if (!found) throw notFound(id);
     const { info, result } = found;
     const body: GraphOutcome = { id, status: info.status, outputs: info.outputs };
     if (info.error) body.error = info.error;
-    const status = ENDED.has(info.status) ? 200 : 202;
-    if (binary)
-      return reply
-        .code(status)
-        .type(MSGPACK)
-        .send(encodeWithStored(body, info.status === 'done', result));
-    if (info.status === 'done') body.result = result;
-    return sendJson(reply, status, body);
+    return answer(reply, body, result, binary);
   }
 
   // A MessagePack body is the same request, with binary literals (bytes, arrays, partitions, foreign values).
@@ -47,10 +39,17 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
 
   app.post<{ Body: GraphRequest }>('/v1/graphs', { schema: routeSchema('submitGraph') }, async (req, reply) => {
     const binary = req.headers['content-type']?.startsWith(MSGPACK) ?? false;
-    const { id, outputs, outputFields } = await submitter.submit(req.ctx, req.body, { binary });
+    const submitted = await submitter.submit(req.ctx, req.body, { binary });
+    const { id, outputs, outputFields } = submitted;
     // A persisted graph's answer is its futures, never its values (they may be big): 202 whatever the status.
     if (req.body.persist)
       return sendJson(reply, 202, { id, status: (await graphs.status(req.ctx, id)) ?? 'queued', outputs });
+    // Done with a small result, which came with the graph's end: answered without reading the graph again.
+    if (submitted.doneValues) {
+      const asStored = acceptsMsgpack(reply);
+      const result = resultOf(submitted.outputSpec, outputFields, submitted.doneValues, asStored);
+      return answer(reply, { id, status: 'done', outputs }, result, asStored);
+    }
     return outcome(reply, id, outputFields);
   });
 
@@ -101,6 +100,23 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
       return sendJson(reply, 200, info);
     },
   );
+}
+
+/** Values stay binary for clients that read MessagePack (the SDKs do): their stored bytes, never decoded here. */
+function acceptsMsgpack(reply: FastifyReply): boolean {
+  return reply.request.headers.accept?.includes(MSGPACK) ?? false;
+}
+
+/** Answers with a graph's outcome: 200 when it ended (with its result when done), 202 while it runs. */
+function answer(reply: FastifyReply, body: GraphOutcome, result: unknown, binary: boolean): FastifyReply {
+  const status = ENDED.has(body.status) ? 200 : 202;
+  if (binary)
+    return reply
+      .code(status)
+      .type(MSGPACK)
+      .send(encodeWithStored(body, body.status === 'done', result));
+  if (body.status === 'done') body.result = result;
+  return sendJson(reply, status, body);
 }
 
 function notFound(id: string): ApiError {
