@@ -416,9 +416,10 @@ export interface components {
             priority: number;
             /**
              * @description A task that runs longer is stopped and fails with code `timeout`
-             *     (a task's own "options": {"timeout_ms"} overrides it). Tasks with a
-             *     timeout run on a worker thread, so a runaway op is stopped without
-             *     stopping anything else.
+             *     (a task's own "options": {"timeout_ms"} overrides it, with the same
+             *     bounds). Tasks with a timeout run on a worker thread, so a runaway
+             *     op is stopped without stopping anything else. At most 2^31 - 1 ms
+             *     (about 24.8 days), the longest a timer holds.
              */
             task_timeout_ms?: number;
             /**

@@ -1,0 +1,83 @@
+/**
+ * Numbers at their limits (issue 19, item 4): timeouts past what Node's
+ * timers hold (2^31 - 1 ms), a `wait` that is not a number, and integers
+ * past 2^53, which JSON cannot carry exactly and MessagePack can. Real API,
+ * Redis and a worker process.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleepFor } from '../src/ops/timers.ts';
+import { startWeft, type Weft } from './helpers/weft.ts';
+import { task } from './helpers/nodes.ts';
+import { waitFor } from './helpers/wait.ts';
+
+let weft: Weft;
+beforeAll(async () => {
+  weft = await startWeft({ workers: 1 });
+});
+afterAll(async () => {
+  await weft?.close();
+});
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+async function send(method: string, path: string, body?: string | Uint8Array, headers: Record<string, string> = {}) {
+  const res = await fetch(`${weft.url}${path}`, { method, headers, body: body as BodyInit | undefined });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const type = res.headers.get('content-type') ?? '';
+  return { status: res.status, type, bytes, body: type.startsWith('application/json') ? JSON.parse(`${bytes}`) : null };
+}
+
+describe('timeouts and sleeps past 2^31 - 1 ms', () => {
+  it('options.task_timeout_ms above 2^31 - 1 is 400 invalid_request naming the field; 2^31 - 1 lets the task finish', async () => {
+    const over = await weft.submit({
+      graph: { x: task('inc', 1) },
+      keys: 'x',
+      wait: 30,
+      options: { task_timeout_ms: MAX_TIMER_MS + 1 },
+    });
+    expect(over.status, JSON.stringify(over.body)).toBe(400);
+    expect(over.body.error.code).toBe('invalid_request');
+    expect(over.body.error.path).toBe('body/options/task_timeout_ms');
+    const max = await weft.compute({ x: task('inc', 1) }, 'x', { options: { task_timeout_ms: MAX_TIMER_MS } });
+    expect(max.status, JSON.stringify(max.error)).toBe('done');
+    expect(max.result).toBe(2);
+  });
+
+  it("a task's options.timeout_ms above 2^31 - 1 is 400 invalid_graph naming the key and path; 2^31 - 1 lets it finish", async () => {
+    const over = await weft.submit({
+      graph: { x: { $op: 'inc', args: [1], options: { timeout_ms: MAX_TIMER_MS + 1 } } },
+      keys: 'x',
+      wait: 30,
+    });
+    expect(over.status, JSON.stringify(over.body)).toBe(400);
+    expect(over.body.error).toMatchObject({ code: 'invalid_graph', key: 'x', path: '$["x"].options' });
+    expect(over.body.error.message).toContain(String(MAX_TIMER_MS));
+    const max = await weft.compute({ x: { $op: 'inc', args: [1], options: { timeout_ms: MAX_TIMER_MS } } }, 'x');
+    expect(max.status, JSON.stringify(max.error)).toBe('done');
+    expect(max.result).toBe(2);
+  });
+
+  it('sleep of 1e12 ms is still sleeping a second later, and a cancel stops it', async () => {
+    const res = await weft.submit({ graph: { s: task('sleep', 1e12, 'woke') }, keys: 's', wait: 1 });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body.status).toBe('running');
+    expect((await send('DELETE', `/v1/graphs/${res.body.id}`)).status).toBe(200);
+    await waitFor('the worker to stop the cancelled sleep', async () => {
+      const { workers } = (await (await fetch(`${weft.url}/v1/workers`)).json()) as { workers: { running: number }[] };
+      return workers.length === 1 && workers[0].running === 0;
+    });
+  });
+
+  it('sleepFor chains timers no longer than the longest Node holds, and stops when aborted', async () => {
+    const started = performance.now();
+    let timers = 0;
+    await sleepFor(60, undefined, 25, () => timers++);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(59);
+    // 25 + 25 + 10 ms at least (a timer that fires a hair early adds one of 1 ms).
+    expect(timers).toBeGreaterThanOrEqual(3);
+    const abort = new AbortController();
+    const sleeping = sleepFor(MAX_TIMER_MS * 4, abort.signal);
+    abort.abort();
+    await expect(sleeping).rejects.toMatchObject({ name: 'AbortError' });
+  });
+});
