@@ -5,9 +5,10 @@
  * Redis and a worker process.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeValue, encodeValue } from '../src/shared/codec.ts';
 import { sleepFor } from '../src/ops/timers.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
-import { task } from './helpers/nodes.ts';
+import { ref, task } from './helpers/nodes.ts';
 import { waitFor } from './helpers/wait.ts';
 
 let weft: Weft;
@@ -26,6 +27,9 @@ async function send(method: string, path: string, body?: string | Uint8Array, he
   const type = res.headers.get('content-type') ?? '';
   return { status: res.status, type, bytes, body: type.startsWith('application/json') ? JSON.parse(`${bytes}`) : null };
 }
+
+const packed = (path: string, value: unknown, accept = 'application/json') =>
+  send('POST', path, encodeValue(value), { 'content-type': 'application/msgpack', accept });
 
 describe('timeouts and sleeps past 2^31 - 1 ms', () => {
   it('options.task_timeout_ms above 2^31 - 1 is 400 invalid_request naming the field; 2^31 - 1 lets the task finish', async () => {
@@ -79,5 +83,44 @@ describe('timeouts and sleeps past 2^31 - 1 ms', () => {
     const sleeping = sleepFor(MAX_TIMER_MS * 4, abort.signal);
     abort.abort();
     await expect(sleeping).rejects.toMatchObject({ name: 'AbortError' });
+  });
+});
+
+describe('integers past 2^53', () => {
+  const big = [2n ** 60n, -(2n ** 63n), 2n ** 64n - 1n];
+
+  it('as MessagePack, 2^60, -2^63 and 2^64 - 1 are stored and read back exact', async () => {
+    const put = await packed('/v1/objects', { big });
+    expect(put.status, `${put.bytes}`).toBe(201);
+    const got = await send('GET', `/v1/objects/${put.body.$oid}`, undefined, { accept: 'application/msgpack' });
+    expect(got.type).toBe('application/msgpack');
+    expect(decodeValue(got.bytes)).toEqual({ big });
+  });
+
+  it('as MessagePack, a graph literal and a task passing it on keep every digit', async () => {
+    const res = await packed(
+      '/v1/graphs',
+      {
+        graph: { x: big, y: task('identity', ref('x')) },
+        keys: ['x', 'y'],
+        wait: 30,
+        options: { optimize: { fuse: false } },
+      },
+      'application/msgpack',
+    );
+    expect(res.status, `${res.bytes}`).toBe(200);
+    const outcome = decodeValue(res.bytes) as { status: string; result: unknown; id: string };
+    expect(outcome.status).toBe('done');
+    expect(outcome.result).toEqual([big, big]);
+    const again = await send('GET', `/v1/graphs/${outcome.id}/result`, undefined, { accept: 'application/msgpack' });
+    expect((decodeValue(again.bytes) as { result: unknown }).result).toEqual([big, big]);
+  });
+
+  it('a body that is not MessagePack is 400 invalid_msgpack on both routes that take it', async () => {
+    for (const path of ['/v1/objects', '/v1/graphs']) {
+      const res = await send('POST', path, Buffer.from([0x92, 0x01]), { 'content-type': 'application/msgpack' });
+      expect(res.status, path).toBe(400);
+      expect(res.body.error.code, path).toBe('invalid_msgpack');
+    }
   });
 });
