@@ -10,21 +10,22 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Resolves after `ms` milliseconds (Infinity: never), or rejects with an
- * AbortError when `signal` aborts. `maxTimerMs` and `onTimer` (called at each
- * timer set) are for tests of the chaining.
+ * AbortError when `signal` aborts. `maxTimerMs` and `onTimer` (given each
+ * timer's delay) are for tests of the chaining.
  */
 export async function sleepFor(
   ms: number,
   signal?: AbortSignal,
   maxTimerMs = MAX_TIMER_MS,
-  onTimer: () => void = () => {},
+  onTimer: (ms: number) => void = () => {},
 ): Promise<void> {
   const end = performance.now() + ms;
   for (;;) {
     signal?.throwIfAborted();
     const left = end - performance.now();
     if (left <= 0) return;
-    onTimer();
-    await sleep(Math.min(Math.ceil(left), maxTimerMs), undefined, { signal });
+    const delay = Math.min(Math.ceil(left), maxTimerMs);
+    onTimer(delay);
+    await sleep(delay, undefined, { signal });
   }
 }
