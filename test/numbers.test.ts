@@ -4,7 +4,9 @@
  * past 2^53, which JSON cannot carry exactly and MessagePack can. Real API,
  * Redis and a worker process.
  */
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findInexactInteger } from '../src/api/plugins/json-body.ts';
 import { decodeValue, encodeValue } from '../src/shared/codec.ts';
 import { sleepFor } from '../src/ops/timers.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
@@ -29,6 +31,8 @@ async function send(method: string, path: string, body?: string | Uint8Array, he
   return { status: res.status, type, bytes, body: type.startsWith('application/json') ? JSON.parse(`${bytes}`) : null };
 }
 
+const json = (method: string, path: string, text: string) =>
+  send(method, path, text, { 'content-type': 'application/json' });
 const packed = (path: string, value: unknown, accept = 'application/json') =>
   send('POST', path, encodeValue(value), { 'content-type': 'application/msgpack', accept });
 
@@ -129,4 +133,81 @@ describe('integers past 2^53', () => {
       expect(res.body.error.code, path).toBe('invalid_msgpack');
     }
   });
+
+  it('a JSON integer past ±(2^53 - 1) is 400 inexact_number naming its path and literal, on objects and graphs', async () => {
+    const put = await json('POST', '/v1/objects', '{"a": [1, {"n": 1152921504606846976}]}');
+    expect(put.status, JSON.stringify(put.body)).toBe(400);
+    expect(put.body.error).toMatchObject({ code: 'inexact_number', path: '$.a[1].n', literal: '1152921504606846976' });
+    expect(put.body.error.message).toMatch(/string|application\/msgpack/);
+    const graph = await json('POST', '/v1/graphs', '{"graph": {"big key": -9007199254740992}, "keys": "big key"}');
+    expect(graph.status, JSON.stringify(graph.body)).toBe(400);
+    expect(graph.body.error).toMatchObject({
+      code: 'inexact_number',
+      path: '$.graph["big key"]',
+      literal: '-9007199254740992',
+    });
+    expect((await json('POST', '/v1/objects', '18446744073709551615')).body.error).toMatchObject({
+      code: 'inexact_number',
+      path: '$',
+    });
+  });
+
+  it('safe integers, floats, and digits inside strings and keys pass as they are', async () => {
+    const text =
+      '{"max": 9007199254740991, "min": -9007199254740991, "float": 12345678901234567890.5, "exp": 1e300,' +
+      ' "s": "a\\"12345678901234567890", "12345678901234567890": [0, -5, 12345678901234567e3]}';
+    const put = await json('POST', '/v1/objects', text);
+    expect(put.status, JSON.stringify(put.body)).toBe(201);
+    const got = await send('GET', `/v1/objects/${put.body.$oid}`);
+    expect(got.body).toEqual(JSON.parse(text));
+  });
+
+  it('the scan finds exactly the integer literals past ±(2^53 - 1), at their paths, whatever the strings and keys hold (property)', () => {
+    const leaf = fc.oneof(
+      fc.string({ unit: 'binary' }),
+      fc.stringMatching(/^[\d.eE+-]{0,40}$/),
+      fc.string({ unit: fc.constantFrom('"', '\\', '1', '9', '-', 'e', '.', '{', '[', ',', ':') }),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.integer(),
+      fc.bigInt({ min: -(2n ** 68n), max: 2n ** 68n }).map(Number),
+      fc.constantFrom(true, false, null, 9007199254740991, -9007199254740991, 9007199254740992),
+    );
+    const { value } = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, leaf, tie('array'), tie('object')),
+      array: fc.array(tie('value'), { maxLength: 5 }),
+      object: fc.dictionary(
+        fc.string({ unit: 'binary' }).filter((k) => k !== '__proto__'),
+        tie('value'),
+        { maxKeys: 5 },
+      ),
+    }));
+    fc.assert(
+      fc.property(value, fc.boolean(), (v, indent) => {
+        const text = JSON.stringify(v, null, indent ? 2 : undefined);
+        expect(findInexactInteger(text)).toEqual(firstUnsafeInteger(v, '$'));
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
+
+/** What the scan should find: the first number JSON.stringify writes as an integer literal that is not a safe integer. */
+function firstUnsafeInteger(v: unknown, path: string): { literal: string; path: string } | null {
+  if (typeof v === 'number')
+    return Number.isInteger(v) && !Number.isSafeInteger(v) && Math.abs(v) < 1e21 ? { literal: String(v), path } : null;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const found = firstUnsafeInteger(v[i], `${path}[${i}]`);
+      if (found) return found;
+    }
+  } else if (typeof v === 'object' && v !== null) {
+    for (const [k, item] of Object.entries(v)) {
+      const found = firstUnsafeInteger(
+        item,
+        /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`,
+      );
+      if (found) return found;
+    }
+  }
+  return null;
+}

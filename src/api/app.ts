@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import { ApiError, toApiError } from './errors.ts';
 import auth from './plugins/auth.ts';
+import jsonBody from './plugins/json-body.ts';
 import responseCheck from './plugins/response-check.ts';
 import services from './plugins/services.ts';
 import websocket from '@fastify/websocket';
@@ -28,14 +29,12 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const app = Fastify({
     logger: options.logger ? { level: 'info' } : false,
     bodyLimit: config.bodyLimit,
-    // Keys such as "__proto__" are ordinary graph keys: the graph code keeps them in Maps.
-    onProtoPoisoning: 'ignore',
-    onConstructorPoisoning: 'ignore',
     // coerceTypes true, not Fastify's default 'array', which would turn keys ["y"] into "y".
     ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: true } },
   });
   // Only JSON is accepted; a text body is an unsupported media type, not a string to validate.
   app.removeContentTypeParser('text/plain');
+  await app.register(jsonBody);
   addSharedSchemas(app);
   await app.register(services, { config });
   await app.register(auth, { config });

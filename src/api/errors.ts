@@ -17,6 +17,11 @@ export const errorCatalogue = {
       'The request does not match the API schema (a field has the wrong type, a required field is missing, an unknown field was given).',
   },
   invalid_json: { status: 400, description: 'The body is not valid JSON.' },
+  inexact_number: {
+    status: 400,
+    description:
+      'A JSON integer in the body lies outside ±(2^53 - 1), which a JSON number cannot carry exactly (its path and literal are given): send it as a string, or the body as application/msgpack.',
+  },
   invalid_msgpack: {
     status: 400,
     description: 'The body is not valid MessagePack (content-type application/msgpack).',

@@ -678,7 +678,7 @@ export interface components {
          * @description Stable error codes; src/api/errors.ts is the catalogue and docs/errors.md describes each.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "invalid_msgpack" | "code_forbidden" | "unsupported_media_type" | "body_too_large" | "invalid_graph" | "unknown_key" | "missing_dependency" | "cycle" | "unknown_op" | "too_many_tasks" | "unauthorized" | "forbidden" | "too_many_graphs" | "key_too_long" | "value_too_large" | "forbidden_target" | "not_found" | "graph_not_found" | "object_not_found" | "object_lost" | "object_failed" | "unknown_object" | "not_acceptable" | "service_unavailable" | "internal";
+        ErrorCode: "invalid_request" | "invalid_json" | "inexact_number" | "invalid_msgpack" | "code_forbidden" | "unsupported_media_type" | "body_too_large" | "invalid_graph" | "unknown_key" | "missing_dependency" | "cycle" | "unknown_op" | "too_many_tasks" | "unauthorized" | "forbidden" | "too_many_graphs" | "key_too_long" | "value_too_large" | "forbidden_target" | "not_found" | "graph_not_found" | "object_not_found" | "object_lost" | "object_failed" | "unknown_object" | "not_acceptable" | "service_unavailable" | "internal";
         ErrorBody: {
             error: {
                 code: components["schemas"]["ErrorCode"];
