@@ -96,6 +96,32 @@ describe('timeouts and sleeps past 2^31 - 1 ms', () => {
   });
 });
 
+describe('a JSON body says what it means', () => {
+  it('"wait": "1", true and null are 400 invalid_request, not coerced to a number', async () => {
+    for (const wait of ['1', true, null]) {
+      const res = await weft.submit({ graph: { x: 1 }, keys: 'x', wait });
+      expect(res.status, `wait: ${JSON.stringify(wait)}`).toBe(400);
+      expect(res.body.error).toMatchObject({ code: 'invalid_request', path: 'body/wait' });
+    }
+    for (const extra of [{ persist: 'true' }, { ttl: '5' }, { options: { retries: '2' } }, { keys: 5 }]) {
+      const res = await weft.submit({ graph: { 5: 1, x: 1 }, keys: 'x', ...extra });
+      expect(res.status, JSON.stringify(extra)).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    }
+  });
+
+  it('a query string is text: ?wait=1 is one second', async () => {
+    const done = await weft.submit({ graph: { x: 1 }, keys: 'x', wait: 0 });
+    const res = await send('GET', `/v1/graphs/${done.body.id}/result?wait=1`);
+    expect(res.status).toBe(200);
+    expect(res.body.result).toBe(1);
+    expect((await send('GET', `/v1/graphs/${done.body.id}/result?wait=soon`)).body.error).toMatchObject({
+      code: 'invalid_request',
+      path: 'querystring/wait',
+    });
+  });
+});
+
 describe('integers past 2^53', () => {
   const big = [2n ** 60n, -(2n ** 63n), 2n ** 64n - 1n];
 

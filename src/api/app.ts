@@ -18,6 +18,7 @@ import systemRoutes from './routes/system.ts';
 import uiRoutes from './routes/ui.ts';
 import metrics from './metrics.ts';
 import { addSharedSchemas } from './schemas.ts';
+import { buildValidator } from './validation.ts';
 
 export interface AppOptions {
   logger?: boolean;
@@ -29,8 +30,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const app = Fastify({
     logger: options.logger ? { level: 'info' } : false,
     bodyLimit: config.bodyLimit,
-    // coerceTypes true, not Fastify's default 'array', which would turn keys ["y"] into "y".
-    ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: true } },
+    // Query strings coerce, bodies do not (validation.ts).
+    schemaController: { compilersFactory: { buildValidator } },
   });
   // Only JSON is accepted; a text body is an unsupported media type, not a string to validate.
   app.removeContentTypeParser('text/plain');
