@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findInexactInteger } from '../src/api/plugins/json-body.ts';
+import { findInexactInteger } from '../src/api/plugins/bodies.ts';
 import { decodeValue, encodeValue } from '../src/shared/codec.ts';
 import { sleepFor } from '../src/ops/timers.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';

@@ -3,11 +3,12 @@
  * plugin, one error handler that answers with the error catalogue, and the
  * route plugins. `main.ts` listens; tests use `inject` or supertest.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Config } from '../config.ts';
 import { ApiError, toApiError } from './errors.ts';
+import accept from './plugins/accept.ts';
 import auth from './plugins/auth.ts';
-import jsonBody from './plugins/json-body.ts';
+import bodies from './plugins/bodies.ts';
 import responseCheck from './plugins/response-check.ts';
 import services from './plugins/services.ts';
 import websocket from '@fastify/websocket';
@@ -32,13 +33,21 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     bodyLimit: config.bodyLimit,
     // Query strings coerce, bodies do not (validation.ts).
     schemaController: { compilersFactory: { buildValidator } },
+    // Errors of the router (a path parameter past maxParamLength, a bad %-escape) skip the error
+    // handler: without this they answer Fastify's own body, not the catalogue's.
+    frameworkErrors: (err, _req, reply) => {
+      const apiError = toApiError(err);
+      (reply as FastifyReply).code(apiError.status).send(apiError.toBody());
+    },
   });
   // Only JSON is accepted; a text body is an unsupported media type, not a string to validate.
   app.removeContentTypeParser('text/plain');
-  await app.register(jsonBody);
+  await app.register(bodies);
   addSharedSchemas(app);
   await app.register(services, { config });
   await app.register(auth, { config });
+  // Before the routes: it reads each route's responses as it is added.
+  await app.register(accept);
   if (options.checkResponses) await app.register(responseCheck);
 
   app.setErrorHandler((err, req, reply) => {

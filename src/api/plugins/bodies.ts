@@ -1,13 +1,22 @@
 /**
- * The JSON body parser, in place of Fastify's. It parses as Fastify's did
- * (a leading BOM is skipped; keys such as "__proto__" are ordinary graph
- * keys, own properties of the parsed object, which the graph code keeps in
- * Maps), and refuses, rather than rounds, an integer a double cannot hold:
- * JSON.parse reads 2^60 as 1152921504606847000, and the value stored would
- * be another number than the one sent, without a word.
+ * Request bodies. JSON is parsed here, in place of Fastify's parser, as
+ * Fastify's did (a leading BOM is skipped; keys such as "__proto__" are
+ * ordinary graph keys, own properties of the parsed object, which the graph
+ * code keeps in Maps), except that:
+ *
+ * - an integer a double cannot hold is refused, not rounded: JSON.parse reads
+ *   2^60 as 1152921504606847000, and the value stored would be another number
+ *   than the one sent, without a word;
+ * - a body that is not UTF-8 is refused, not read with its bad bytes replaced;
+ * - an empty body is no body on a route that takes none (a DELETE, a GET):
+ *   clients that set Content-Type on every request can cancel and release.
+ *
+ * Any other type without a parser of its own (the routes add MessagePack and
+ * bytes) is 415 where a body is expected, and no body where none is, if it is empty.
  */
+import { isUtf8 } from 'node:buffer';
 import fp from 'fastify-plugin';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.ts';
 
 /**
@@ -19,14 +28,25 @@ import { ApiError } from '../errors.ts';
  */
 const LONG_INTEGER = /(?:^|[^\d.eE+])\d{16}/;
 
-async function jsonBody(app: FastifyInstance): Promise<void> {
+/** Whether the request's route has a body in openapi.yaml (a request of no route has none). */
+export function takesBody(req: FastifyRequest): boolean {
+  return req.routeOptions.schema?.body !== undefined;
+}
+
+async function bodies(app: FastifyInstance): Promise<void> {
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    let text = body as string;
-    if (text.length === 0) {
-      done(new ApiError('invalid_json', 'The body is empty; send a JSON object.'), undefined);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    const bytes = body as Buffer;
+    if (bytes.length === 0) {
+      if (takesBody(req)) done(new ApiError('invalid_json', 'The body is empty; send a JSON object.'), undefined);
+      else done(null, undefined);
       return;
     }
+    if (!isUtf8(bytes)) {
+      done(new ApiError('invalid_json', 'The body is not valid UTF-8, which JSON text must be.'), undefined);
+      return;
+    }
+    let text = bytes.toString('utf8');
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     let value: unknown;
     try {
@@ -41,6 +61,29 @@ async function jsonBody(app: FastifyInstance): Promise<void> {
       return;
     }
     done(null, value);
+  });
+
+  // Every other type, and a body without a Content-Type.
+  app.addContentTypeParser('*', (req, payload, done) => {
+    const type = req.headers['content-type'];
+    const unsupported = new ApiError(
+      'unsupported_media_type',
+      `Content-Type ${type === undefined ? '(none)' : JSON.stringify(type)} is not supported here: ` +
+        'send JSON with Content-Type: application/json (or a type the route lists in openapi.yaml).',
+    );
+    if (takesBody(req)) return done(unsupported, undefined);
+    // The not-found handler answers a request of no route, whatever its body.
+    if (req.is404) return done(null, undefined);
+    // No body expected: an empty one is none; the bytes of one that is not are read and dropped.
+    let answered = false;
+    const answer = (err: Error | null) => {
+      if (answered) return;
+      answered = true;
+      done(err, undefined);
+    };
+    payload.on('data', () => answer(unsupported));
+    payload.on('end', () => answer(null));
+    payload.on('error', answer);
   });
 }
 
@@ -139,4 +182,4 @@ function pathOf(stack: Container[]): string {
   return path;
 }
 
-export default fp(jsonBody, { name: 'weft-json-body' });
+export default fp(bodies, { name: 'weft-bodies' });
