@@ -24,7 +24,7 @@ afterAll(async () => {
 interface Param {
   name: string;
   in: 'path' | 'query';
-  schema: { type?: string; maxLength?: number };
+  schema: { type?: string; maxLength?: number; maximum?: number };
 }
 interface Route {
   method: string;
@@ -221,10 +221,19 @@ describe('every route, every malformed form, in the catalogue shape', () => {
     }
   });
 
-  it('a query value of the wrong type is 400 invalid_request naming it; an unknown query field is ignored', async () => {
+  it('a query value of the wrong type, or a number past its bounds (Infinity, 1e400 among them), is 400 invalid_request naming it; an unknown query field is ignored', async () => {
     for (const r of routes) {
       for (const p of r.queryParams.filter((p) => p.schema.type === 'number' || p.schema.type === 'integer'))
-        for (const value of ['abc', '1x', ''])
+        for (const value of [
+          'abc',
+          '1x',
+          '',
+          'Infinity',
+          '-Infinity',
+          '1e400',
+          'NaN',
+          ...(p.schema.maximum ? ['1e308'] : []),
+        ])
           await expectError(
             call(r.method, `${urlOf(r)}?${p.name}=${value}`),
             400,
