@@ -170,7 +170,7 @@ describe('objects', () => {
     expect(
       (await http('POST', '/v1/objects', Buffer.from([0x92, 1]), { 'content-type': 'application/msgpack' })).body.error
         .code,
-    ).toBe('invalid_request');
+    ).toBe('invalid_msgpack');
     expect(
       (await http('GET', `/v1/objects/${put.body.$oid}`, undefined, { accept: 'application/octet-stream' })).status,
     ).toBe(406);

@@ -103,7 +103,8 @@ describe('retries', () => {
   it('bad task options are rejected with the path of the problem', async () => {
     for (const [options, problem] of [
       [{ retries: -1 }, /"retries" must be an integer from 0 to 100/],
-      [{ timeout_ms: 0 }, /"timeout_ms" must be a positive integer/],
+      [{ timeout_ms: 0 }, /"timeout_ms" must be an integer from 1 to 2147483647/],
+      [{ timeout_ms: 2 ** 31 }, /"timeout_ms" must be an integer from 1 to 2147483647/],
       [{ colour: 'red' }, /unknown task option "colour"/],
       ['fast', /must be an object/],
     ] as const) {

@@ -3,10 +3,12 @@
  * plugin, one error handler that answers with the error catalogue, and the
  * route plugins. `main.ts` listens; tests use `inject` or supertest.
  */
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Config } from '../config.ts';
 import { ApiError, toApiError } from './errors.ts';
+import accept from './plugins/accept.ts';
 import auth from './plugins/auth.ts';
+import bodies from './plugins/bodies.ts';
 import responseCheck from './plugins/response-check.ts';
 import services from './plugins/services.ts';
 import websocket from '@fastify/websocket';
@@ -17,6 +19,7 @@ import systemRoutes from './routes/system.ts';
 import uiRoutes from './routes/ui.ts';
 import metrics from './metrics.ts';
 import { addSharedSchemas } from './schemas.ts';
+import { buildValidator } from './validation.ts';
 
 export interface AppOptions {
   logger?: boolean;
@@ -30,17 +33,23 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     // A line per request is I/O on every request's path; errors are still logged (the error handler).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
-    // Keys such as "__proto__" are ordinary graph keys: the graph code keeps them in Maps.
-    onProtoPoisoning: 'ignore',
-    onConstructorPoisoning: 'ignore',
-    // coerceTypes true, not Fastify's default 'array', which would turn keys ["y"] into "y".
-    ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: true } },
+    // Query strings coerce, bodies do not (validation.ts).
+    schemaController: { compilersFactory: { buildValidator } },
+    // Errors of the router (a path parameter past maxParamLength, a bad %-escape) skip the error
+    // handler: without this they answer Fastify's own body, not the catalogue's.
+    frameworkErrors: (err, _req, reply) => {
+      const apiError = toApiError(err);
+      (reply as FastifyReply).code(apiError.status).send(apiError.toBody());
+    },
   });
   // Only JSON is accepted; a text body is an unsupported media type, not a string to validate.
   app.removeContentTypeParser('text/plain');
+  await app.register(bodies);
   addSharedSchemas(app);
   await app.register(services, { config });
   await app.register(auth, { config });
+  // Before the routes: it reads each route's responses as it is added.
+  await app.register(accept);
   if (options.checkResponses) await app.register(responseCheck);
 
   app.setErrorHandler((err, req, reply) => {

@@ -14,9 +14,17 @@ export const errorCatalogue = {
   invalid_request: {
     status: 400,
     description:
-      'The request does not match the API schema (a field has the wrong type, a required field is missing, an unknown field was given).',
+      'The request does not match the API schema (a field has the wrong type, a required field is missing, an unknown field was given), an id in the path is longer than any id or not valid percent-encoding, or the body is not as long as its Content-Length.',
   },
-  invalid_json: { status: 400, description: 'The body is not valid JSON.' },
+  invalid_json: {
+    status: 400,
+    description: 'The body is not valid JSON, is not UTF-8, or is empty where the route needs a body.',
+  },
+  inexact_number: {
+    status: 400,
+    description:
+      'A JSON integer in the body lies outside ±(2^53 - 1), which a JSON number cannot carry exactly (its path and literal are given): send it as a string, or the body as application/msgpack.',
+  },
   invalid_msgpack: {
     status: 400,
     description: 'The body is not valid MessagePack (content-type application/msgpack).',
@@ -28,7 +36,8 @@ export const errorCatalogue = {
   },
   unsupported_media_type: {
     status: 415,
-    description: 'The Content-Type is not one the route accepts (use application/json).',
+    description:
+      'The Content-Type is not one the route accepts (use application/json); an empty body is accepted with any type where the route takes none.',
   },
   body_too_large: { status: 413, description: 'The body is larger than WEFT_BODY_LIMIT.' },
   invalid_graph: {
@@ -71,7 +80,7 @@ export const errorCatalogue = {
     description:
       'A webhook or presubmit URL is not http(s), or its host is or resolves to a private, loopback, link-local or other non-public address (unless WEFT_ALLOW_PRIVATE_WEBHOOKS=1).',
   },
-  not_found: { status: 404, description: 'No such route.' },
+  not_found: { status: 404, description: 'No such route, or the path does not take this method.' },
   graph_not_found: {
     status: 404,
     description: 'No graph has this id (it never existed, or its retention time passed).',
@@ -96,7 +105,7 @@ export const errorCatalogue = {
   not_acceptable: {
     status: 406,
     description:
-      'The object cannot be given in the Accept type asked for (application/octet-stream is for bytes values only).',
+      'The Accept header admits none of the types the route answers with (JSON for most; openapi.yaml lists them), or the object cannot be given in the type asked for (application/octet-stream is for bytes values only).',
   },
   service_unavailable: { status: 503, description: 'Redis does not answer; retry later.' },
   internal: { status: 500, description: 'A bug in weft; the message says what failed.' },
@@ -149,6 +158,21 @@ export function toApiError(err: unknown): ApiError {
     return new ApiError('invalid_request', `${where} ${first.message ?? 'is invalid'}${extra}.`, { path: where });
   }
   switch (e?.code) {
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      // Longer than any id: graph ids have at most 64 characters, object ids 100 (the router's limit).
+      return new ApiError(
+        'invalid_request',
+        'A path parameter is longer than 100 characters, longer than any id (graph ids have at most 64, object ids at most 100).',
+        { path: 'params' },
+      );
+    case 'FST_ERR_BAD_URL':
+      return new ApiError(
+        'invalid_request',
+        'The path is not valid percent-encoding: a % must start an escape of UTF-8 such as %C3%A9.',
+        { path: 'params' },
+      );
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ApiError('invalid_request', 'The body is not as long as its Content-Length header says.');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ApiError(
         'body_too_large',
@@ -157,7 +181,7 @@ export function toApiError(err: unknown): ApiError {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new ApiError(
         'unsupported_media_type',
-        `Content-Type is not supported here: send JSON with Content-Type: application/json.`,
+        'Content-Type is not supported here: send JSON with Content-Type: application/json (or a type the route lists in openapi.yaml).',
       );
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new ApiError('invalid_json', 'The body is empty; send a JSON object.');

@@ -26,6 +26,8 @@ import {
 const TASK_FIELDS = new Set(['args', 'kwargs', 'returns', 'options']);
 /** Most retries a task may ask for. */
 export const MAX_RETRIES = 100;
+/** The longest timeout a task may ask for: Node's timers hold at most 2^31 - 1 ms (a longer one fires at once). */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 export function parseGraph(raw: unknown, limits: GraphLimits = defaultLimits): Graph {
   if (!isPlainObject(raw)) {
@@ -311,8 +313,11 @@ class NodeParser {
           throw this.bad('options', `"retries" must be an integer from 0 to ${MAX_RETRIES}, got ${describe(v)}`);
         out.retries = v as number;
       } else if (name === 'timeout_ms') {
-        if (!Number.isInteger(v) || (v as number) < 1)
-          throw this.bad('options', `"timeout_ms" must be a positive integer (milliseconds), got ${describe(v)}`);
+        if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > MAX_TIMEOUT_MS)
+          throw this.bad(
+            'options',
+            `"timeout_ms" must be an integer from 1 to ${MAX_TIMEOUT_MS} (milliseconds, about 24.8 days), got ${describe(v)}`,
+          );
         out.timeoutMs = v as number;
       } else if (name === 'pool') {
         if (typeof v !== 'string' || !POOL_NAME.test(v))

@@ -1,6 +1,6 @@
 /** Built-in ops: the arithmetic and list ops of Dask's test graphs, plus sleep and fail for testing. */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { OpArgumentError, defineOp, type OpDefinition } from './registry.ts';
+import { sleepFor } from './timers.ts';
 
 type Numeric = ArrayLike<number>;
 
@@ -196,7 +196,9 @@ export const builtinOps: OpDefinition[] = [
       if (args.length < 1 || args.length > 2)
         throw new OpArgumentError(`sleep takes 1 or 2 arguments, got ${args.length}.`);
       const ms = num('sleep', args[0], 'milliseconds');
-      await sleep(ms, undefined, { signal: ctx.signal });
+      if (Number.isNaN(ms)) throw new OpArgumentError('sleep expects a number of milliseconds, got NaN.');
+      // Past 2^31 - 1 ms a single timer would fire at once: sleepFor chains them.
+      await sleepFor(ms, ctx.signal);
       return args.length === 2 ? args[1] : null;
     },
   }),

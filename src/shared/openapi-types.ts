@@ -423,9 +423,10 @@ export interface components {
             priority: number;
             /**
              * @description A task that runs longer is stopped and fails with code `timeout`
-             *     (a task's own "options": {"timeout_ms"} overrides it). Tasks with a
-             *     timeout run on a worker thread, so a runaway op is stopped without
-             *     stopping anything else.
+             *     (a task's own "options": {"timeout_ms"} overrides it, with the same
+             *     bounds). Tasks with a timeout run on a worker thread, so a runaway
+             *     op is stopped without stopping anything else. At most 2^31 - 1 ms
+             *     (about 24.8 days), the longest a timer holds.
              */
             task_timeout_ms?: number;
             /**
@@ -684,7 +685,7 @@ export interface components {
          * @description Stable error codes; src/api/errors.ts is the catalogue and docs/errors.md describes each.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "invalid_msgpack" | "code_forbidden" | "unsupported_media_type" | "body_too_large" | "invalid_graph" | "unknown_key" | "missing_dependency" | "cycle" | "unknown_op" | "too_many_tasks" | "unauthorized" | "forbidden" | "too_many_graphs" | "key_too_long" | "value_too_large" | "forbidden_target" | "not_found" | "graph_not_found" | "object_not_found" | "object_lost" | "object_failed" | "unknown_object" | "not_acceptable" | "service_unavailable" | "internal";
+        ErrorCode: "invalid_request" | "invalid_json" | "inexact_number" | "invalid_msgpack" | "code_forbidden" | "unsupported_media_type" | "body_too_large" | "invalid_graph" | "unknown_key" | "missing_dependency" | "cycle" | "unknown_op" | "too_many_tasks" | "unauthorized" | "forbidden" | "too_many_graphs" | "key_too_long" | "value_too_large" | "forbidden_target" | "not_found" | "graph_not_found" | "object_not_found" | "object_lost" | "object_failed" | "unknown_object" | "not_acceptable" | "service_unavailable" | "internal";
         ErrorBody: {
             error: {
                 code: components["schemas"]["ErrorCode"];

@@ -7,6 +7,7 @@ import { decodeValue, encodeValue } from '../../shared/codec.ts';
 import type { components } from '../../shared/openapi-types.ts';
 import { jsonReplacer } from '../../store/values.ts';
 import { ApiError } from '../errors.ts';
+import { takesBody } from '../plugins/bodies.ts';
 import { routeSchema } from '../schemas.ts';
 
 type GraphOutcome = components['schemas']['GraphOutcome'];
@@ -29,7 +30,9 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
   }
 
   // A MessagePack body is the same request, with binary literals (bytes, arrays, partitions, foreign values).
-  app.addContentTypeParser(MSGPACK, { parseAs: 'buffer' }, (_req, body, done) => {
+  app.addContentTypeParser(MSGPACK, { parseAs: 'buffer' }, (req, body, done) => {
+    // An empty body where none is expected (a DELETE) is no body.
+    if ((body as Buffer).length === 0 && !takesBody(req)) return done(null, undefined);
     try {
       done(null, decodeValue(body as Buffer));
     } catch (err) {

@@ -27,7 +27,7 @@ export default async function objectRoutes(app: FastifyInstance): Promise<void> 
         try {
           decodeValue(bytes);
         } catch (err) {
-          throw new ApiError('invalid_request', `The body is not valid MessagePack: ${(err as Error).message}`);
+          throw new ApiError('invalid_msgpack', `The body is not valid MessagePack: ${(err as Error).message}`);
         }
         encoded = bytes;
       } else if (type === BYTES) {
