@@ -261,8 +261,8 @@ describe('layout with long keys, many graphs and several workers', () => {
         WEFT_CONCURRENCY: '4',
         // One job per graph's burst of ready tasks, so a job holds several tasks (the "slots 8, running 200" case).
         WEFT_BUNDLE_SPREAD: '1',
-        // Heartbeats every 500 ms; the long sleeps still running at the end are handed back at once.
-        WEFT_WORKER_TIMEOUT_MS: '2500',
+        // Heartbeats every second; the long sleeps still running at the end are handed back at once.
+        WEFT_WORKER_TIMEOUT_MS: '5000',
         WEFT_SHUTDOWN_MS: '300',
       },
     });
