@@ -78,9 +78,53 @@ it('on a terminal, submit --wait draws a progress bar from the graph events, up 
       c: { $op: 'add', args: [{ $ref: 'a' }, { $ref: 'b' }] },
     }),
   );
-  // script(1) runs the command on a pseudo-terminal, as a shell in a terminal would.
-  const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-    const child = spawn('script', ['-qfec', `${bin} submit slow.json --keys c --wait --json`, '/dev/null'], {
+  const r = await onTerminal(`${bin} submit slow.json --keys c --wait --json`);
+  expect(r.code, r.out).toBe(0);
+  expect(r.out).toMatch(/weft .* 3\/3 tasks/);
+  expect(r.out).toContain('"result":3');
+});
+
+it("on a terminal, the bar has the graph's task count from its first line, with the percentage and elapsed time", async () => {
+  // Thousands of tasks: the postsubmit_all event, which also carries the count, comes after many task events.
+  const n = 3000;
+  const graph: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) graph[`x${i}`] = { $op: 'inc', args: [i] };
+  graph.total = { $op: 'sum', args: [Array.from({ length: n }, (_, i) => ({ $ref: `x${i}` }))] };
+  writeFileSync(join(dir, 'wide.json'), JSON.stringify(graph));
+  const r = await onTerminal(`${bin} submit wide.json --keys total --wait --json`);
+  expect(r.code, r.out).toBe(0);
+  expect(r.out).toContain(`"result":${(n * (n + 1)) / 2}`);
+
+  const lines = barLines(r.out);
+  expect(lines.length, r.out).toBeGreaterThan(0);
+  let elapsed = 0;
+  for (const line of lines) {
+    const m = /^weft \[[#-]+\] (\d+)\/(\d+) tasks +(\d+)% (\d+\.\d)s$/.exec(line.trimEnd());
+    expect(m, `a bar line: ${JSON.stringify(line)}`).not.toBeNull();
+    const [value, total, pct, seconds] = [m![1], m![2], m![3], m![4]].map(Number);
+    expect(total, line).toBe(n + 1);
+    expect(value, line).toBeLessThanOrEqual(total);
+    expect(pct, line).toBe(Math.floor((100 * value) / total));
+    expect(seconds, line).toBeGreaterThanOrEqual(elapsed);
+    elapsed = seconds;
+  }
+  expect(lines.at(-1)).toMatch(new RegExp(`^weft \\[#+\\] ${n + 1}/${n + 1} tasks 100% `));
+});
+
+/** The bar's lines as drawn: each redraw starts by moving the cursor to the first column (ESC [1G); other escapes are dropped. */
+function barLines(out: string): string[] {
+  const ESC = String.fromCharCode(27);
+  return out
+    .replaceAll(`${ESC}[1G`, '\n')
+    .replace(new RegExp(`${ESC}(\\[[0-9;?]*[A-Za-z]|[78])`, 'g'), '')
+    .split(/[\r\n]+/)
+    .filter((l) => l.includes(' tasks'));
+}
+
+/** Runs a command on a pseudo-terminal with script(1), as a shell in a terminal would; stdout and stderr together. */
+function onTerminal(command: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
       cwd: dir,
       env: { ...process.env, WEFT_URL: weft.url },
     });
@@ -89,7 +133,11 @@ it('on a terminal, submit --wait draws a progress bar from the graph events, up 
     child.stderr.on('data', (d) => (out += d));
     child.once('exit', (code) => resolve({ code, out }));
   });
-  expect(r.code, r.out).toBe(0);
-  expect(r.out).toMatch(/weft .* 3\/3 tasks/);
-  expect(r.out).toContain('"result":3');
+}
+
+it('on a terminal, a task that failed is counted as failed, not done', async () => {
+  writeFileSync(join(dir, 'boom.json'), JSON.stringify({ x: { $op: 'fail', args: ['boom'] } }));
+  const r = await onTerminal(`${bin} submit boom.json --keys x --wait --json`);
+  expect(r.code, r.out).toBe(1);
+  expect(barLines(r.out).at(-1)).toMatch(/^weft \[-+\] 0\/1 tasks {3}0%, 1 failed \d+\.\ds/);
 });

@@ -3,14 +3,18 @@
  * playwright-core): a graph submitted while the page is open shows up with a
  * live progress bar that passes through partial progress to 100%, its task
  * stream draws one bar per task in one lane per worker, the store gauges and
- * the workers table fill in. A screenshot goes to test-artifacts/.
+ * the workers table fill in; and the layout holds at 1024, 1400 and 2560 px
+ * with long keys, thirty graphs and three workers. Screenshots go to
+ * test-artifacts/ (the layout test prints their paths).
  */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { ref, task } from './helpers/nodes.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const artifacts = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -86,12 +90,12 @@ it('shows a running graph reach 100%, its task stream, the store and the workers
     expect.arrayContaining(['load', 'clean', 'score', 'total']),
   );
 
-  // The store gauge and the workers' done counts (at their next heartbeat).
+  // The store gauge and the workers' done counts (the sixth column, at their next heartbeat).
   expect(Number(await page.locator('#mem-gauge').getAttribute('data-used'))).toBeGreaterThan(0);
   expect(await page.locator('#mem-text').textContent()).toMatch(/of .*spills above 80%/);
   await page.waitForFunction(
     () =>
-      [...document.querySelectorAll('#worker-rows tr')].reduce((s, tr) => s + Number(tr.children[4].textContent), 0) >=
+      [...document.querySelectorAll('#worker-rows tr')].reduce((s, tr) => s + Number(tr.children[5].textContent), 0) >=
       13,
   );
 
@@ -238,3 +242,240 @@ describe('with API tokens', () => {
     expect(tokenErrors.length).toBeGreaterThan(0);
   });
 });
+
+/**
+ * The layout under load, at three widths: graphs whose requested keys are
+ * long, more graphs than fit, some running (long sleeps, so the counts hold
+ * still) and some done, several workers. Every column of both tables shows,
+ * inside its panel, with nothing drawn over it and no horizontal scrollbar;
+ * panels never overlap; the figures shown agree with the API; and the page
+ * never says "No graphs yet" while it has not fetched them.
+ */
+describe('layout with long keys, many graphs and several workers', () => {
+  let busy: Weft;
+  const running: string[] = [];
+  beforeAll(async () => {
+    busy = await startWeft({
+      workers: 3,
+      env: {
+        WEFT_CONCURRENCY: '4',
+        // One job per graph's burst of ready tasks, so a job holds several tasks (the "slots 8, running 200" case).
+        WEFT_BUNDLE_SPREAD: '1',
+        // Heartbeats every second; the long sleeps still running at the end are handed back at once.
+        WEFT_WORKER_TIMEOUT_MS: '5000',
+        WEFT_SHUTDOWN_MS: '300',
+      },
+    });
+    const longKeys = (prefix: string, n: number) => Array.from({ length: n }, () => `${prefix}-${randomUUID()}`);
+    const quick = async () => {
+      const keys = longKeys('inc', 4);
+      const graph = Object.fromEntries(keys.map((k, i) => [k, task('inc', i)]));
+      expect((await busy.compute(graph, keys)).status).toBe('done');
+    };
+    for (let i = 0; i < 12; i++) await quick();
+    // Six graphs of three sleeps each: six jobs on twelve slots, eighteen tasks running.
+    for (let i = 0; i < 6; i++) {
+      const keys = longKeys('sleep', 3);
+      const graph = Object.fromEntries(keys.map((k) => [k, task('sleep', 120_000)]));
+      const { status, body } = await busy.submit({ graph, keys });
+      expect(status).toBe(202);
+      running.push(body.id);
+    }
+    for (let i = 0; i < 12; i++) await quick();
+    await waitFor('the sleeps running', async () => {
+      const { workers } = (await (await fetch(`${busy.url}/v1/workers`)).json()) as { workers: WorkerInfo[] };
+      return workers.reduce((s, w) => s + w.running, 0) === 18;
+    });
+  });
+  afterAll(async () => {
+    for (const id of running) await fetch(`${busy?.url}/v1/graphs/${id}`, { method: 'DELETE' });
+    await busy?.close();
+  });
+
+  for (const width of [1024, 1400, 2560]) {
+    it(`at ${width} px every column shows inside its panel and the counts agree with the API`, async () => {
+      const view = await browser.newPage({ viewport: { width, height: 1000 } });
+      const errors: string[] = [];
+      view.on('pageerror', (err) => errors.push(err.message));
+      // Every frame from the first: was "No graphs yet" ever on screen (before the first fetch answered)?
+      await view.addInitScript(() => {
+        const look = () => {
+          const p = document.getElementById('graphs-empty');
+          if (p && p.offsetParent !== null && /no graphs/i.test(p.textContent ?? ''))
+            (window as any).sawNoGraphs = true;
+          requestAnimationFrame(look);
+        };
+        look();
+      });
+      try {
+        await view.goto(`${busy.url}/ui`);
+        mkdirSync(artifacts, { recursive: true });
+        const atLoad = `${artifacts}dashboard-${width}-at-load.png`;
+        await view.screenshot({ path: atLoad, fullPage: true });
+        const graphs = await listGraphs(busy);
+        expect(graphs.length).toBe(30);
+        await view.waitForFunction((n) => document.querySelectorAll('#graph-rows tr').length === n, graphs.length);
+        await view.waitForFunction(() => document.querySelectorAll('#worker-rows tr').length === 3);
+        // Soft: one run reports every way the page fails, and the screenshots are taken regardless.
+        expect
+          .soft(await view.evaluate(() => (window as any).sawNoGraphs ?? false), '"No graphs yet" shown')
+          .toBe(false);
+        expect.soft(await view.evaluate(layoutProblems)).toEqual([]);
+        const shot = `${artifacts}dashboard-${width}.png`;
+        await view.evaluate(() => window.scrollTo(0, 0));
+        await view.screenshot({ path: shot, fullPage: true });
+        console.log(`dashboard screenshots: ${atLoad} ${shot}`);
+
+        // Keys are cut with an ellipsis, and the whole list is in the cell's tooltip.
+        const titles = await view
+          .locator('#graph-rows td.graph-cell')
+          .evaluateAll((tds) => tds.map((td) => [td.closest('tr')?.getAttribute('data-id'), td.getAttribute('title')]));
+        expect(titles).toHaveLength(graphs.length);
+        for (const [id, title] of titles) {
+          const g = graphs.find((x) => x.id === id)!;
+          for (const key of g.keys) expect(title).toContain(key);
+        }
+        await waitFor('the counts shown to agree with the API', async () => {
+          expect(await shownCounts(view)).toEqual(await apiCounts(busy));
+          return true;
+        });
+        expect(errors, errors.join('\n')).toEqual([]);
+      } finally {
+        await view.close();
+      }
+    });
+  }
+});
+
+interface WorkerInfo {
+  id: string;
+  concurrency: number;
+  jobs: number;
+  running: number;
+  pools: string[];
+}
+interface GraphSummary {
+  id: string;
+  status: string;
+  keys: string[];
+  progress: { total: number; done: number };
+}
+
+async function listGraphs(w: Weft): Promise<GraphSummary[]> {
+  return ((await (await fetch(`${w.url}/v1/graphs?limit=50`)).json()) as { graphs: GraphSummary[] }).graphs;
+}
+
+/** What the page should show, from GET /v1/graphs and GET /v1/workers. A worker's concurrency is per pool it serves. */
+async function apiCounts(w: Weft) {
+  const graphs = await listGraphs(w);
+  const { workers } = (await (await fetch(`${w.url}/v1/workers`)).json()) as { workers: WorkerInfo[] };
+  return {
+    graphs: graphs.length,
+    running: graphs.filter((g) => g.status === 'running').length,
+    rows: Object.fromEntries(graphs.map((g) => [g.id, `${g.status} ${g.progress.done}/${g.progress.total}`])),
+    workers: workers.length,
+    slots: workers.reduce((s, x) => s + x.concurrency * x.pools.length, 0),
+    jobs: workers.reduce((s, x) => s + x.jobs, 0),
+    tasks: workers.reduce((s, x) => s + x.running, 0),
+    workerRows: Object.fromEntries(workers.map((x) => [x.id, [x.concurrency * x.pools.length, x.jobs, x.running]])),
+  };
+}
+
+/** The same figures as the page shows them: the panel titles and the rows. */
+async function shownCounts(view: Page) {
+  return view.evaluate(() => {
+    const text = (id: string) => document.getElementById(id)?.textContent ?? '';
+    const num = (re: RegExp, s: string) => Number(re.exec(s)?.[1] ?? Number.NaN);
+    const graphCount = text('graph-count');
+    const workerCount = text('worker-count');
+    const column = (name: string) =>
+      [...document.querySelectorAll('#workers thead th')].findIndex((th) => th.textContent === name);
+    const [slots, jobs, tasks] = ['job slots', 'jobs', 'tasks running'].map(column);
+    return {
+      graphs: num(/^\(?(\d+)/, graphCount),
+      running: num(/(\d+) running/, graphCount),
+      rows: Object.fromEntries(
+        [...document.querySelectorAll('#graph-rows tr')].map((tr) => [
+          tr.getAttribute('data-id'),
+          `${tr.querySelector('.status')?.textContent} ${tr.children[3].textContent}`,
+        ]),
+      ),
+      workers: num(/(\d+) workers?/, workerCount),
+      slots: num(/job slots (\d+)/, workerCount),
+      jobs: num(/\bjobs (\d+)/, workerCount),
+      tasks: num(/tasks running (\d+)/, workerCount),
+      workerRows: Object.fromEntries(
+        [...document.querySelectorAll('#worker-rows tr')].map((tr) => [
+          tr.getAttribute('data-id'),
+          [slots, jobs, tasks].map((i) => Number(tr.children[i]?.textContent)),
+        ]),
+      ),
+    };
+  });
+}
+
+/**
+ * Runs in the page: what is wrong with the layout, as sentences. Panels lie
+ * inside the window and apart; nothing in them scrolls sideways; each header
+ * cell and the cells of the first rows of both tables have a size, lie inside
+ * their panel and the window, and are what the page shows at their centre
+ * (nothing drawn over them); what they hold fits, but for the cells that cut
+ * long names with an ellipsis (graph keys, worker ids, pools).
+ */
+function layoutProblems(): string[] {
+  const problems: string[] = [];
+  const px = 1;
+  const vw = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth > vw + px)
+    problems.push(`the page scrolls sideways: ${document.documentElement.scrollWidth} > ${vw}`);
+  const panels = ['store', 'graphs', 'stream', 'workers'].map((id) => document.getElementById(id)!);
+  const rects = panels.map((p) => p.getBoundingClientRect());
+  panels.forEach((p, i) => {
+    const r = rects[i];
+    if (r.left < -px || r.right > vw + px) problems.push(`#${p.id} is outside the window: ${r.left}..${r.right}`);
+    if (p.scrollWidth > p.clientWidth + px) problems.push(`#${p.id} overflows: ${p.scrollWidth} > ${p.clientWidth}`);
+    for (const e of p.querySelectorAll('*')) {
+      const overflow = getComputedStyle(e).overflowX;
+      if ((overflow === 'auto' || overflow === 'scroll') && e.scrollWidth > e.clientWidth + px)
+        problems.push(`#${p.id} has a horizontal scrollbar on ${e.tagName.toLowerCase()}.${e.className}`);
+    }
+    for (let j = i + 1; j < panels.length; j++) {
+      const o = rects[j];
+      const w = Math.min(r.right, o.right) - Math.max(r.left, o.left);
+      const h = Math.min(r.bottom, o.bottom) - Math.max(r.top, o.top);
+      if (w > px && h > px) problems.push(`#${p.id} and #${panels[j].id} overlap by ${w}x${h}`);
+    }
+  });
+  const cut = new Set(['graph-cell', 'gid', 'pools']);
+  for (const id of ['graphs', 'workers']) {
+    const panel = document.getElementById(id)!;
+    const cells = [
+      ...panel.querySelectorAll('thead th'),
+      ...[...panel.querySelectorAll('tbody tr')].slice(0, 3).flatMap((tr) => [...tr.children]),
+    ] as HTMLElement[];
+    if (cells.length === 0) problems.push(`#${id} has no cells`);
+    for (const cell of cells) {
+      const name = `#${id} ${cell.tagName.toLowerCase()} "${(cell.textContent ?? '').slice(0, 30)}"`;
+      cell.scrollIntoView({ block: 'center', inline: 'nearest' });
+      const p = panel.getBoundingClientRect();
+      const r = cell.getBoundingClientRect();
+      if (r.width < 1 || r.height < 1) problems.push(`${name} has no size`);
+      if (r.left < p.left - px || r.right > p.right + px)
+        problems.push(`${name} (${r.left}..${r.right}) is outside its panel (${p.left}..${p.right})`);
+      if (r.right > vw + px) problems.push(`${name} is outside the window`);
+      const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+      if (!hit || !cell.contains(hit))
+        problems.push(`${name} is covered by ${hit?.tagName}#${hit?.id}.${hit?.className}`);
+      if (!cut.has(cell.className) && cell.scrollWidth > cell.clientWidth + px)
+        problems.push(`${name} is cut: ${cell.scrollWidth} > ${cell.clientWidth}`);
+      for (const part of cell.querySelectorAll('.status, .bar, .gid')) {
+        const b = part.getBoundingClientRect();
+        if (b.left < r.left - px || b.right > r.right + px) problems.push(`${name}: its ${part.className} sticks out`);
+      }
+      if (cell.classList.contains('graph-cell') && cell.scrollWidth > cell.clientWidth + px) {
+        if (getComputedStyle(cell).textOverflow !== 'ellipsis') problems.push(`${name} is cut without an ellipsis`);
+      }
+    }
+  }
+  return problems;
+}

@@ -13,8 +13,8 @@
 import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import cliProgress from 'cli-progress';
 import { Client } from '../client/client.ts';
+import { showProgress } from './progress.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
 
@@ -88,25 +88,6 @@ async function call(
   return { status: res.status, body: parsed };
 }
 
-/** A progress bar from the graph's event stream (the SDK's SSE reader), on a terminal only. */
-async function progress(base: string, id: string, out: NodeJS.WriteStream): Promise<void> {
-  if (!out.isTTY) return;
-  const bar = new cliProgress.SingleBar(
-    { format: 'weft {bar} {value}/{total} tasks', stream: out },
-    cliProgress.Presets.shades_classic,
-  );
-  let done = 0;
-  bar.start(1, 0);
-  try {
-    for await (const e of new Client({ url: base, token: token || undefined, asDefault: false }).events(id)) {
-      if (e.type === 'postsubmit_all') bar.setTotal(Math.max(1, Number(e.tasks)));
-      if (e.type === 'posttask') bar.update(++done);
-    }
-  } finally {
-    bar.stop();
-  }
-}
-
 export async function run(
   argv: string[],
   env: NodeJS.ProcessEnv,
@@ -137,13 +118,19 @@ export async function run(
         if (typeof keys === 'string') body.keys = keys.includes(',') ? keys.split(',') : keys;
         if (body.keys === undefined) throw new CliError('give the keys to compute with --keys a,b', EXIT.usage);
         if (flags.has('persist')) body.persist = true;
+        const submittedAt = Date.now();
         const submitted = await call(base, 'POST', '/v1/graphs', body);
         const id = submitted.body.id as string;
         if (!flags.has('wait') || flags.has('persist')) {
           print(submitted.body);
           return EXIT.ok;
         }
-        await progress(base, id, err);
+        await showProgress(
+          new Client({ url: base, token: token || undefined, asDefault: false }),
+          id,
+          err,
+          submittedAt,
+        );
         let result = await call(base, 'GET', `/v1/graphs/${id}/result?wait=60`);
         while (result.status === 202) result = await call(base, 'GET', `/v1/graphs/${id}/result?wait=60`);
         print(result.body);

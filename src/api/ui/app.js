@@ -4,6 +4,8 @@
 // (/v1/graphs/{id}/events), so progress bars and the stream move as tasks end.
 
 const POLL_MS = 1000;
+/** Graphs listed (the newest); GET /v1/graphs returns at most this many. */
+const LIST_LIMIT = 50;
 const SLOW_POLL_MS = 2000;
 /** Graphs followed live at once: a socket each, and each replays its events. */
 const MAX_FOLLOWED = 8;
@@ -21,7 +23,16 @@ const LABEL_PX = 150;
 const AXIS_PX = 22;
 
 const $ = (id) => document.getElementById(id);
-const state = { graphs: [], followers: new Map(), selected: null, pinned: false, workers: [] };
+const state = {
+  graphs: [],
+  // Until the first listing answers, the page cannot tell "no graphs" from "not asked yet".
+  graphsLoaded: false,
+  graphsError: null,
+  followers: new Map(),
+  selected: null,
+  pinned: false,
+  workers: [],
+};
 // The API token (when the service has tokens) lives for the browser tab only.
 let token = sessionStorage.getItem('weft-token') ?? '';
 
@@ -214,8 +225,17 @@ function selectGraph(id, byUser) {
 }
 
 async function refreshGraphs() {
-  const { graphs } = await getJSON('/v1/graphs?limit=50');
+  let graphs;
+  try {
+    ({ graphs } = await getJSON(`/v1/graphs?limit=${LIST_LIMIT}`));
+  } catch (err) {
+    state.graphsError = err.message;
+    schedule();
+    throw err;
+  }
   state.graphs = graphs;
+  state.graphsLoaded = true;
+  state.graphsError = null;
   // Until someone picks a graph, the stream shows the newest.
   if (!state.pinned && graphs.length > 0 && state.selected !== graphs[0].id) state.selected = graphs[0].id;
   updateFollowers();
@@ -224,12 +244,18 @@ async function refreshGraphs() {
 
 function renderGraphs() {
   const rows = $('graph-rows');
-  $('graph-count').textContent = state.graphs.length ? `(${state.graphs.length})` : '';
-  $('graphs-empty').hidden = state.graphs.length > 0;
+  const shown = state.graphs.map((g) => ({ g, ...progressOf(g) }));
+  $('graph-count').textContent = shown.length ? `(${graphCounts(shown)})` : '';
+  const empty = $('graphs-empty');
+  empty.hidden = shown.length > 0;
+  empty.textContent = state.graphsLoaded
+    ? 'No graphs yet: POST one to /v1/graphs.'
+    : state.graphsError
+      ? `Cannot list the graphs: ${state.graphsError}`
+      : 'Loading…';
   const now = Date.now();
   rows.replaceChildren(
-    ...state.graphs.map((g) => {
-      const { total, done, status } = progressOf(g);
+    ...shown.map(({ g, total, done, status }) => {
       const pct = total > 0 ? Math.floor((100 * done) / total) : status === 'done' ? 100 : 0;
       const end = g.finished ?? (status === 'queued' || status === 'running' ? now : g.created);
       const bar = el(
@@ -239,24 +265,39 @@ function renderGraphs() {
         el('span', { class: 'pct', textContent: `${pct}%` }),
       );
       bar.firstChild.style.width = `${pct}%`;
+      const tasks = `${done}/${total}`;
       const tr = el(
         'tr',
-        { class: g.id === state.selected ? 'selected' : '', 'data-id': g.id, title: g.error ? g.error.message : g.id },
+        { class: g.id === state.selected ? 'selected' : '', 'data-id': g.id },
+        // The keys are cut to the column's width: the tooltip has them all.
         el(
           'td',
-          {},
+          {
+            class: 'graph-cell',
+            title: `${g.id}\n${g.keys.join('\n')}${g.error ? `\n\n${g.error.message}` : ''}`,
+          },
           el('span', { class: 'gid', textContent: g.id.slice(0, 8) }),
           el('span', { class: 'keys', textContent: g.keys.join(', ') }),
         ),
         el('td', {}, el('span', { class: `status ${status}`, textContent: status })),
         el('td', {}, bar),
-        el('td', { class: 'num', textContent: `${done}/${total}` }),
+        el('td', { class: 'num', textContent: tasks, title: `${tasks} tasks` }),
         el('td', { class: 'num', textContent: duration(end - (g.started ?? g.created)) }),
       );
       tr.onclick = () => selectGraph(g.id, true);
       return tr;
     }),
   );
+}
+
+/** The graphs panel's title: "30 · 6 running", with the statuses the rows show. */
+function graphCounts(shown) {
+  const parts = [`${shown.length}${shown.length === LIST_LIMIT ? ' latest' : ''}`];
+  for (const status of ['running', 'queued', 'failed', 'cancelled']) {
+    const n = shown.filter((x) => x.status === status).length;
+    if (n > 0) parts.push(`${n} ${status}`);
+  }
+  return parts.join(' · ');
 }
 
 // --------------------------------------------------------------- task stream
@@ -324,13 +365,16 @@ function renderStream() {
   const t0 = bars.reduce((t, b) => Math.min(t, b.start), f.first ?? Date.now());
   const running = !f.status;
   const t1 = Math.max(running ? Date.now() : (f.last ?? t0), t0 + 1);
-  $('stream-title').textContent = `${f.id.slice(0, 8)}${g ? ` · ${g.keys.join(', ')}` : ''}`;
+  const title = $('stream-title');
+  title.textContent = `${f.id.slice(0, 8)}${g ? ` · ${g.keys.join(', ')}` : ''}`;
+  title.title = g ? `${g.id}\n${g.keys.join('\n')}` : f.id;
   const failed = bars.filter((b) => !b.ok).length;
   const busy = bars.reduce((s, b) => s + b.ms, 0);
-  const progress = g ? progressOf(g) : { done: f.done.size, total: f.total ?? '?' };
+  // The row's status and counts: a follower still replaying a finished graph's events has no status of its own yet.
+  const progress = g ? progressOf(g) : { done: f.done.size, total: f.total ?? '?', status: f.status ?? 'running' };
   const recent = f.from > 0 || f.ends.length < f.done.size ? ` · the last ${bars.length} shown` : '';
   $('stream-summary').textContent =
-    `${f.status ?? 'running'} · ${progress.done}/${progress.total} tasks on ${lanes.length} worker${lanes.length === 1 ? '' : 's'} · ${duration(t1 - t0)} wall, ${duration(busy)} in ops${failed ? ` · ${failed} failed` : ''}${recent}`;
+    `${progress.status} · ${progress.done}/${progress.total} tasks on ${lanes.length} worker${lanes.length === 1 ? '' : 's'} · ${duration(t1 - t0)} wall, ${duration(busy)} in ops${failed ? ` · ${failed} failed` : ''}${recent}`;
 
   const width = canvas.clientWidth || 600;
   const laneHeights = lanes.map((l) => Math.max(1, l.rowEnds.length) * ROW_PX + LANE_GAP_PX);
@@ -452,24 +496,39 @@ async function showWorkers() {
   const { workers } = await getJSON('/v1/workers');
   state.workers = workers;
   const now = Date.now();
-  $('worker-count').textContent = `(${workers.length} live, ${workers.reduce((s, w) => s + w.concurrency, 0)} slots)`;
+  // Three different counts, each named for what it counts: a worker holds up to
+  // WEFT_CONCURRENCY jobs per pool it serves (its job slots), and each job is a
+  // bundle of tasks of one graph, so tasks running may well exceed job slots.
+  const sum = (f) => workers.reduce((s, w) => s + f(w), 0);
+  $('worker-count').textContent =
+    `(${workers.length} worker${workers.length === 1 ? '' : 's'} · job slots ${sum(slots)} · jobs ${sum((w) => w.jobs)} · tasks running ${sum((w) => w.running)})`;
   $('worker-rows').replaceChildren(
     ...workers.map((w) =>
       el(
         'tr',
         { 'data-id': w.id },
-        el('td', { class: 'gid', textContent: w.id }),
+        el('td', { class: 'gid', textContent: w.id, title: `${w.id} on ${w.host}` }),
         el('td', { textContent: String(w.pid) }),
-        el('td', { class: 'num', textContent: String(w.concurrency) }),
+        el('td', {
+          class: 'num',
+          textContent: String(slots(w)),
+          title: `${w.concurrency} per pool × ${w.pools.length} pool${w.pools.length === 1 ? '' : 's'}`,
+        }),
+        el('td', { class: 'num', textContent: String(w.jobs) }),
         el('td', { class: 'num', textContent: String(w.running) }),
         el('td', { class: 'num', textContent: String(w.tasks_done) }),
         el('td', { class: 'num', textContent: String(w.tasks_failed) }),
         el('td', { class: 'num', textContent: duration(now - w.started) }),
         el('td', { class: 'num', textContent: `${duration(Math.max(0, now - w.heartbeat))} ago` }),
-        el('td', { class: 'pools', textContent: poolsText(w) }),
+        el('td', { class: 'pools', textContent: poolsText(w), title: poolsText(w) }),
       ),
     ),
   );
+}
+
+/** Jobs a worker can hold at once: its concurrency applies to each pool it serves (one BullMQ worker per pool). */
+function slots(w) {
+  return w.concurrency * w.pools.length;
 }
 
 /** The pools a worker serves, each with its executors: "default, python (2 python executors)". */
@@ -527,8 +586,11 @@ $('token-form').addEventListener('submit', (ev) => {
   for (const f of state.followers.values()) f.close();
   state.followers.clear();
   state.graphs = [];
+  state.graphsLoaded = false;
+  state.graphsError = null;
   state.selected = null;
   state.pinned = false;
+  schedule();
   Promise.all([refreshGraphs(), refreshStats(), refreshWorkers()]).then(
     () => connection(true),
     () => {},
