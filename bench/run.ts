@@ -83,9 +83,7 @@ function request(api: string, method: string, path: string, body?: string): Prom
         method,
         agent,
         headers:
-          body === undefined
-            ? {}
-            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -196,8 +194,7 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const res = await request(api, 'GET', '/healthz');
         if (i >= 200) health.push(performance.now() - t0);
-        if (res.ok !== true)
-          throw new Error(`healthz gave ${JSON.stringify(res)}`);
+        if (res.ok !== true) throw new Error(`healthz gave ${JSON.stringify(res)}`);
       }
       for (let i = 0; i < 400; i++) {
         const t0 = performance.now();
