@@ -5,6 +5,8 @@ import { checkEvictionPolicy } from '../queue/connection.ts';
 
 const config = loadConfig();
 const app = await buildApp(config, { logger: true });
+// Before listening: the first graph a client sends then finds the submission code compiled.
+app.weft.submitter.rehearse();
 const warning = await checkEvictionPolicy(app.weft.redis);
 if (warning) app.log.warn(warning);
 // Without tokens anyone who reaches the port can run code and read every object: loopback only, unless told the network is trusted.
