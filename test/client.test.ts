@@ -62,6 +62,23 @@ describe('delayed', () => {
     expect(await client.compute(delayed('getitem')(stored, '$ndarray'))).toBe('is data, not a marker');
   });
 
+  it('a Delayed computes and persists by itself, as collections do: x.mean().compute() (docs/client.md)', async () => {
+    const x = fromArray(
+      [
+        [1, 2],
+        [3, 6],
+      ],
+      { chunks: 1 },
+    );
+    expect(await x.mean().compute(client)).toBe(3);
+    // Without a client: the newest Client is the default, as for collections.
+    expect(await delayed('add')(delayed('inc')(1), 10).compute()).toBe(12);
+    const kept = await x.sum().persist();
+    expect(kept).toBeInstanceOf(Delayed);
+    expect(await kept.compute()).toBe(12);
+    await client.release(kept);
+  });
+
   it('names equal calls equally, so they are one task', () => {
     expect(delayed('inc')(1).key).toBe(delayed('inc')(1).key);
     expect(delayed('inc')(1).key).not.toBe(delayed('inc')(2).key);

@@ -10,6 +10,9 @@ import { loadConfig, parseBytes } from '../src/config.ts';
 import { openApi } from '../src/api/schemas.ts';
 import { compose, dockerfile, execForm, ignored, imageCommand, root, serviceCommand } from './helpers/docker.ts';
 import pkg from '../package.json' with { type: 'json' };
+import { readFileSync } from 'node:fs';
+import { DEFAULT_REDIS_URL } from '../src/queue/connection.ts';
+import { INSTALL_HELP } from '../src/supervisor/redis.ts';
 
 /** The script a `node --import tsx <script>` command runs. */
 function scriptOf(command: string[]): string {
@@ -161,5 +164,50 @@ describe('docker/compose.yaml', () => {
       expect(config.storeMemoryLimit).toBe(parseBytes(service.environment!.STORE_MEMORY_LIMIT));
     }
     expect(loadConfig(worker.environment as NodeJS.ProcessEnv).concurrency).toBe(8);
+  });
+});
+
+/** Every `docker compose ... up ...` command the docs, the compose file and npm start's install help give. */
+function composeUpCommands(): { where: string; args: string[] }[] {
+  const texts: [string, string][] = [
+    ...['README.md', 'docs/deploy.md', 'docker/compose.yaml', 'examples/README.md'].map((f): [string, string] => [
+      f,
+      readFileSync(`${root}${f}`, 'utf8'),
+    ]),
+    ['INSTALL_HELP (src/supervisor/redis.ts)', INSTALL_HELP],
+  ];
+  const out: { where: string; args: string[] }[] = [];
+  for (const [where, text] of texts)
+    for (const [command] of text.matchAll(/docker compose [^`\n(#]*/g)) {
+      const args = command.trim().split(/\s+/).slice(2);
+      if (args.includes('up')) out.push({ where, args });
+    }
+  return out;
+}
+
+describe('docker compose commands in the docs', () => {
+  const file = compose();
+
+  it("npm start's install help starts the compose file's Redis where npm start looks for it: published on 127.0.0.1:6379", () => {
+    const help = composeUpCommands().filter((c) => c.where.startsWith('INSTALL_HELP'));
+    expect(help).toHaveLength(1);
+    const services = help[0].args.slice(help[0].args.indexOf('up') + 1).filter((a) => !a.startsWith('-'));
+    expect(services).toEqual(['redis']);
+    // Detached: the terminal is free for npm start.
+    expect(help[0].args).toContain('-d');
+    const { hostname, port } = new URL(DEFAULT_REDIS_URL);
+    expect(file.services.redis.ports).toEqual([`${hostname}:${port}:6379`]);
+  });
+
+  it('every command that starts services built from the Dockerfile has --build, so a changed checkout is rebuilt', () => {
+    const commands = composeUpCommands();
+    expect(commands.filter((c) => c.where === 'README.md').length).toBeGreaterThan(0);
+    for (const { where, args } of commands) {
+      const after = args.slice(args.indexOf('up') + 1);
+      // Service names are the arguments that are neither flags nor a flag's value (--scale worker=8).
+      const services = after.filter((a, i) => !a.startsWith('-') && !(i > 0 && after[i - 1] === '--scale'));
+      const built = services.length === 0 || services.some((s) => file.services[s]?.build);
+      if (built) expect(args, `${where}: docker compose ${args.join(' ')}`).toContain('--build');
+    }
   });
 });

@@ -22,7 +22,8 @@ beforeAll(async () => {
     throw new Error(
       `${PYTHON} cannot import dask, numpy and pandas (Debian: apt-get install python3-dask; .ci/run does): ${probe.stderr}`,
     );
-  weft = await startWeft({ workers: 2, env: { WEFT_POOLS: 'default,python' } });
+  // As `npm start` runs it: loopback webhook targets refused (examples/README.md says none of these needs them).
+  weft = await startWeft({ workers: 2, env: { WEFT_POOLS: 'default,python' }, allowPrivateTargets: false });
 });
 afterAll(() => weft?.close());
 

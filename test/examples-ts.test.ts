@@ -1,21 +1,19 @@
 /**
  * The seed's examples written with the TypeScript SDK (examples/ts), each run
  * as its own process against a running weft: each checks its result against
- * a direct computation and exits non-zero on a mismatch.
+ * a direct computation and exits non-zero on a mismatch. They run as
+ * examples/README.md says: against a plain `npm start`, and the one with a
+ * presubmit hook on loopback against `WEFT_ALLOW_PRIVATE_WEBHOOKS=1 npm start`.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeft, type Weft } from './helpers/weft.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 let weft: Weft;
-beforeAll(async () => {
-  weft = await startWeft({ workers: 2 });
-});
-afterAll(() => weft?.close());
-
 /** Runs an example (asynchronously: the API it calls runs in this process). */
 async function example(file: string): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', `examples/ts/${file}`], {
@@ -39,20 +37,54 @@ function sleepsTimed(output: string): void {
   ms.sort((a, b) => a - b).forEach((t, i) => expect(t).toBeGreaterThanOrEqual([30, 60, 90][i] - 1));
 }
 
+const readme = readFileSync(`${root}examples/README.md`, 'utf8');
+
 const cases: [string, RegExp, ((output: string) => void)?][] = [
   ['array-mean.ts', /mean of a 256x256 array in 4x4 blocks: 49\d\.\d+/],
   ['groupby-mean.ts', /groupby\(age\)\.mean\(\): 100 groups/],
   ['persist.ts', /persisted 5 blocks; sum 200, min 2, max 2/],
   ['set-index-head.ts', /ages 0, 0, 0/],
   ['timing-callback.ts', /timed 4 tasks/, sleepsTimed],
-  ['caching-callback.ts', /\(5 tasks from the cache\)[\s\S]*z = 109/],
 ];
 
-for (const [file, expected, more] of cases) {
-  it(`examples/ts/${file}`, async () => {
-    const { code, output } = await example(file);
-    expect(code, output).toBe(0);
-    expect(output).toMatch(expected);
-    more?.(output);
+// As examples/README.md starts weft: a plain `npm start`, which refuses webhook and presubmit targets on loopback.
+describe('against a weft as `npm start` runs it', () => {
+  beforeAll(async () => {
+    weft = await startWeft({ workers: 2, allowPrivateTargets: false });
+  });
+  afterAll(() => weft?.close());
+
+  for (const [file, expected, more] of cases) {
+    it(`examples/ts/${file}`, async () => {
+      const { code, output } = await example(file);
+      expect(code, output).toBe(0);
+      expect(output).toMatch(expected);
+      more?.(output);
+    }, 60_000);
+  }
+
+  it('examples/ts/caching-callback.ts says what to set when its loopback presubmit hook is refused, and exits 2', async () => {
+    const { code, output } = await example('caching-callback.ts');
+    expect(output).toMatch(/\(\d+ tasks from the cache\)/);
+    expect(output).toMatch(/forbidden_target/);
+    expect(output).toContain('WEFT_ALLOW_PRIVATE_WEBHOOKS=1 npm start');
+    expect(code, output).toBe(2);
   }, 60_000);
-}
+
+  it('examples/README.md gives that setting for the callback example', () => {
+    expect(readme).toMatch(/WEFT_ALLOW_PRIVATE_WEBHOOKS=1 npm start[^\n]*caching-callback\.ts/);
+  });
+});
+
+describe('against `WEFT_ALLOW_PRIVATE_WEBHOOKS=1 npm start`, as examples/README.md says for caching-callback.ts', () => {
+  beforeAll(async () => {
+    weft = await startWeft({ workers: 2, env: { WEFT_ALLOW_PRIVATE_WEBHOOKS: '1' } });
+  });
+  afterAll(() => weft?.close());
+
+  it('examples/ts/caching-callback.ts', async () => {
+    const { code, output } = await example('caching-callback.ts');
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/\(5 tasks from the cache\)[\s\S]*z = 109/);
+  }, 60_000);
+});

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect, inject, it } from 'vitest';
 import { findPython } from '../src/workers/executors/python.ts';
-import { answers, hasRedisServer, launchRedis } from '../src/supervisor/redis.ts';
+import { answers, hasRedisServer, launchRedis, localRedis } from '../src/supervisor/redis.ts';
 import { freePort } from './helpers/redis.ts';
 import { mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,40 @@ it('launches a redis-server with an append-only file and noeviction when none an
     expect(await r.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
     r.disconnect();
     expect(existsSync(join(dir, 'appendonlydir'))).toBe(true);
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('npm start starts a Redis itself only for a plain redis:// URL on loopback, without credentials', () => {
+  expect(localRedis('redis://127.0.0.1:6379')).toEqual({ bind: ['127.0.0.1'], port: 6379, db: 0 });
+  expect(localRedis('redis://localhost:7000/3')).toEqual({ bind: ['127.0.0.1', '-::1'], port: 7000, db: 3 });
+  expect(localRedis('redis://[::1]:7001')).toEqual({ bind: ['::1'], port: 7001, db: 0 });
+  expect(localRedis('redis://127.0.0.1')).toMatchObject({ port: 6379 });
+  expect(localRedis('redis://redis.internal:6379')).toMatch(/not this machine's loopback/);
+  expect(localRedis('redis://10.0.0.5:6379')).toMatch(/not this machine's loopback/);
+  expect(localRedis('redis://:secret@127.0.0.1:6379')).toMatch(/password/);
+  expect(localRedis('redis://default:secret@localhost:6379')).toMatch(/password/);
+  expect(localRedis('rediss://127.0.0.1:6380')).toMatch(/not a plain redis:\/\//);
+  expect(localRedis('redis-sentinel://127.0.0.1:26379/mymaster')).toMatch(/not a plain redis:\/\//);
+});
+
+it('launches a redis-server that a localhost URL with a database above 15 reaches', async () => {
+  const port = await freePort();
+  const url = `redis://localhost:${port}/20`;
+  const local = localRedis(url);
+  if (typeof local === 'string') throw new Error(local);
+  const dir = mkdtempSync(join(tmpdir(), 'weft-launch-'));
+  const child = await launchRedis(port, dir, local);
+  try {
+    const { Redis } = await import('ioredis');
+    const r = new Redis(url);
+    await r.set('k', 'v');
+    expect(await r.get('k')).toBe('v');
+    r.disconnect();
   } finally {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');

@@ -6,11 +6,16 @@
  * the cache. The seed's `_ray_presubmit` (answer a task with a value of your
  * own) is the `presubmit` hook, shown second with a hook served here.
  *
+ * That hook listens on this machine's loopback, which weft refuses as a
+ * target by default (SSRF, docs/webhooks.md): run weft with
+ * WEFT_ALLOW_PRIVATE_WEBHOOKS=1 for this example.
+ *
+ *   WEFT_ALLOW_PRIVATE_WEBHOOKS=1 npm start &
  *   WEFT_URL=http://127.0.0.1:8080 node --import tsx examples/ts/caching-callback.ts
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Client, delayed } from 'weft/client';
+import { Client, WeftError, delayed } from 'weft/client';
 import { check, url } from './check.ts';
 
 const client = new Client({ url });
@@ -55,6 +60,12 @@ await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
 try {
   const hooked = await timed({
     presubmit: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/presubmit` },
+  }).catch((err: unknown) => {
+    if (!(err instanceof WeftError && err.code === 'forbidden_target')) throw err;
+    console.error(
+      `${err.message}\nThe presubmit hook listens on loopback, which weft refuses by default (docs/webhooks.md). Start weft with\n  WEFT_ALLOW_PRIVATE_WEBHOOKS=1 npm start\nfor this example (examples/README.md).`,
+    );
+    process.exit(2);
   });
   check(
     hooked.value === 109 && hooked.hits === 1,

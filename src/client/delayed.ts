@@ -4,9 +4,10 @@
  * same call made twice is one task.
  *
  *   const total = delayed('add')(delayed('inc')(1), 10);
- *   await client.compute(total); // 12
+ *   await client.compute(total); // 12, or total.compute()
  */
 import { type Layers, type Node, type ObjectRef, isObjectRef, literal, ref, task, withLayer } from './graph.ts';
+import { type Runner, defaultRunner } from './runner.ts';
 import { tokenName } from './tokenize.ts';
 
 /** What computing something means: the layers, the key whose value is the result, and how the JSON result becomes the client's value. */
@@ -69,6 +70,20 @@ export class Delayed implements Computable, Persistable<Delayed> {
       keys: [this.key],
       rebuild: (outputs) => new Delayed(this.key, new Map([[this.key, futuresLayer([this.key], outputs)]])),
     };
+  }
+
+  /**
+   * Its value, as `client.compute(d)`; without a client the newest Client
+   * runs it, as for the collections. Reductions over all elements are
+   * Delayed values, so `await x.mean().compute()` works as on an Array.
+   */
+  compute<T = unknown>(client: Runner = defaultRunner()): Promise<T> {
+    return client.compute(this) as Promise<T>;
+  }
+
+  /** The same value standing on its stored object (`client.persist(d)`). */
+  persist(client: Runner = defaultRunner()): Promise<Delayed> {
+    return client.persist(this);
   }
 
   /** `x[index]`: element of an array result or field of an object result. */

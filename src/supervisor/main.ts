@@ -8,30 +8,30 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config.ts';
 import { checkEvictionPolicy, connect, DEFAULT_REDIS_URL } from '../queue/connection.ts';
-import { answers, hasRedisServer, INSTALL_HELP, launchRedis } from './redis.ts';
+import { answers, hasRedisServer, INSTALL_HELP, launchRedis, localRedis, redisDir } from './redis.ts';
 import { findPython, PYTHON_INSTALL_HELP } from '../workers/executors/python.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const say = (line: string) => process.stdout.write(`[weft] ${line}\n`);
 
 const config = loadConfig();
-let redisUrl = config.redisUrl;
+const redisUrl = config.redisUrl ?? DEFAULT_REDIS_URL;
 let redisChild: ChildProcess | undefined;
-if (!redisUrl) {
-  redisUrl = DEFAULT_REDIS_URL;
-  if (!(await answers(redisUrl))) {
-    if (!hasRedisServer()) {
-      process.stderr.write(`Nothing answers on ${redisUrl} and there is no redis-server on PATH.\n${INSTALL_HELP}\n`);
-      process.exit(1);
-    }
-    say(`nothing answers on ${redisUrl}: starting redis-server there, data in .weft/redis (append-only file on)`);
-    redisChild = await launchRedis(6379, '.weft/redis');
+if (!(await answers(redisUrl))) {
+  const local = localRedis(redisUrl);
+  if (typeof local === 'string') {
+    process.stderr.write(
+      `REDIS_URL=${redisUrl} does not answer, and npm start starts a Redis itself only on a local port (${local}). Start Redis there, or point REDIS_URL at a local port (or unset it for 127.0.0.1:6379).\n`,
+    );
+    process.exit(1);
   }
-} else if (!(await answers(redisUrl))) {
-  process.stderr.write(
-    `REDIS_URL=${redisUrl} does not answer. Start Redis there or unset REDIS_URL to use a local one.\n`,
-  );
-  process.exit(1);
+  if (!hasRedisServer()) {
+    process.stderr.write(`Nothing answers on ${redisUrl} and there is no redis-server on PATH.\n${INSTALL_HELP}\n`);
+    process.exit(1);
+  }
+  const dir = redisDir(local.port);
+  say(`nothing answers on ${redisUrl}: starting redis-server there, data in ${dir} (append-only file on)`);
+  redisChild = await launchRedis(local.port, dir, local);
 }
 {
   const probe = connect(redisUrl, 'weft-start');
@@ -81,6 +81,7 @@ function pythonTasks(): NodeJS.ProcessEnv {
   return { WEFT_POOLS: [...config.pools, 'python'].join(','), WEFT_PYTHON: found.python };
 }
 
+/** Workers and the API first, while the Redis they use still answers; a Redis started here last. */
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
