@@ -164,7 +164,14 @@ export class GraphSubmitter {
       level.push({ $ref: `inc-${i}` });
     }
     for (let i = 0; i < REHEARSAL_TASKS; i += 100) graph[`sum-${i}`] = { $op: 'sum', args: [level.slice(i, i + 100)] };
-    graph.total = { $op: 'sum', args: [Object.keys(graph).filter((k) => k.startsWith('sum-')).map(($ref) => ({ $ref }))] };
+    graph.total = {
+      $op: 'sum',
+      args: [
+        Object.keys(graph)
+          .filter((k) => k.startsWith('sum-'))
+          .map(($ref) => ({ $ref })),
+      ],
+    };
     const body = JSON.parse(JSON.stringify({ graph, keys: 'total' })) as GraphRequest;
     const plan = planGraph(this.parse(body, false), parseKeys(body.keys), {
       isKnownOp: () => true,
