@@ -251,7 +251,7 @@ export class TaskWorker {
     const todo = started.run;
     const outcomes = new JobOutcomes();
     while (todo.length > 0 || outcomes.busy) {
-      this.startTasks(graph, todo, outcomes);
+      this.launchTasks(graph, todo, outcomes);
       // What has finished is completed now; what still runs is completed when it finishes (job-outcomes.ts).
       await outcomes.ready();
       // Shutting down aborted the ops: their jobs were handed back, not failed.
@@ -333,7 +333,7 @@ export class TaskWorker {
    * batch each (an executor takes a batch per message); tasks with a timeout
    * run on an op thread.
    */
-  private startTasks(graph: string, todo: StartedTask[], outcomes: JobOutcomes): void {
+  private launchTasks(graph: string, todo: StartedTask[], outcomes: JobOutcomes): void {
     let batches: Map<Evaluator, StartedTask[]> | undefined;
     while (todo.length > 0 && !outcomes.full && !outcomes.failed) {
       const task = todo.shift()!;
