@@ -50,6 +50,8 @@ export interface Config {
   tokens: Map<string, string>;
   /** Listen beyond loopback without tokens (a network you trust). */
   allowOpen: boolean;
+  /** Log a line for every request (an access log); off, a request's path writes nothing. */
+  logRequests: boolean;
   /** Graphs one tenant may have queued or running at once. */
   maxGraphsInFlight: number;
   /** The worker pools a worker process serves (WEFT_POOLS). */
@@ -127,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheTtl: int(env, 'WEFT_CACHE_TTL', 24 * 3600, 1, 365 * 24 * 3600),
     tokens: loadTokens(env),
     allowOpen: env.WEFT_ALLOW_OPEN === '1',
+    logRequests: env.WEFT_LOG_REQUESTS === '1',
     maxGraphsInFlight: int(env, 'WEFT_MAX_GRAPHS_IN_FLIGHT', 1000, 1, 10_000_000),
     shutdownMs: int(env, 'WEFT_SHUTDOWN_MS', 10_000, 0, 3_600_000),
     workerTimeoutMs: int(env, 'WEFT_WORKER_TIMEOUT_MS', 10_000, 500, 3_600_000),

@@ -75,7 +75,7 @@ describe('the API', () => {
     const port = await freePort();
     const api = spawn(process.execPath, ['--import', 'tsx', 'src/api/main.ts'], {
       cwd: root,
-      env: { ...process.env, ...weft.env, PORT: String(port) },
+      env: { ...process.env, ...weft.env, PORT: String(port), WEFT_LOG_REQUESTS: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -98,7 +98,7 @@ describe('the API', () => {
       });
       const path = `/v1/graphs/${submitted.id}/result?wait=30`;
       const poll = fetch(`${base}${path}`);
-      // The long poll is in flight once the API has logged it (Fastify logs each incoming request).
+      // The long poll is in flight once the API has logged it (WEFT_LOG_REQUESTS=1 logs each incoming request).
       await waitFor('the API to receive the long poll', () => output.includes(path));
       const t0 = Date.now();
       api.kill('SIGTERM');

@@ -30,8 +30,8 @@ export interface AppOptions {
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ? { level: 'info' } : false,
-    // A line per request is I/O on every request's path; errors are still logged (the error handler).
-    logController: new LogController({ disableRequestLogging: true }),
+    // A line per request is I/O on every request's path: only when asked (WEFT_LOG_REQUESTS=1); errors are logged either way.
+    logController: new LogController({ disableRequestLogging: !config.logRequests }),
     bodyLimit: config.bodyLimit,
     // Query strings coerce, bodies do not (validation.ts).
     schemaController: { compilersFactory: { buildValidator } },
