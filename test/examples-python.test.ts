@@ -194,3 +194,11 @@ it('an unreachable weft exits 2 and says so; a bad url or flag is a usage error'
   expect(badFlag.code).not.toBe(0);
   expect(badFlag.stderr).toMatch(/--sleeps must be comma-separated milliseconds/);
 });
+
+it('a Python without Dask, numpy or pandas exits 2 and says which Python to use, not a traceback', async () => {
+  // -S: without site-packages, Debian's python3 has none of them, as a pyenv or a bare venv's python3.
+  const out = await python(['-S', 'examples/python/array_mean.py']);
+  expect(out.code).toBe(2);
+  expect(out.stderr).toMatch(/has no dask.*apt-get install python3-dask.*\/usr\/bin\/python3 examples\/python/s);
+  expect(out.stderr).not.toMatch(/Traceback/);
+});

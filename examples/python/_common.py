@@ -6,9 +6,21 @@ seed's examples) or a plain numpy/pandas/Python computation of the same data
 reached or rejects a request).
 """
 import argparse
+import importlib.util
 import os
 import sys
 from pathlib import Path
+
+# The examples run Dask, numpy and pandas here and in the executors: a `python3`
+# without them (pyenv, a bare venv) gets what to run instead, not a traceback.
+_missing = [m for m in ("dask", "numpy", "pandas", "msgpack", "cloudpickle") if importlib.util.find_spec(m) is None]
+if _missing:
+    sys.stderr.write(
+        f"{sys.executable} has no {', '.join(_missing)}, which the examples need. Run them with a Python that has "
+        "them: on Debian, apt-get install python3-dask python3-numpy python3-pandas python3-msgpack "
+        "python3-cloudpickle, then /usr/bin/python3 examples/python/<example>.py (examples/README.md).\n"
+    )
+    sys.exit(2)
 
 try:
     import weft

@@ -13,6 +13,7 @@ array_mean_ops.py builds the same computation from weft's TypeScript ops.
 
     python3 examples/python/array_mean.py --url http://127.0.0.1:8080
 """
+import _common  # noqa: F401  (first: says what to install when Dask, numpy or pandas is missing)
 import dask.array as da
 import numpy as np
 

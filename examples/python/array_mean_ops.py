@@ -11,6 +11,7 @@ partial per chunk (array.moments), a tree of exact merges
 
     python3 examples/python/array_mean_ops.py --url http://127.0.0.1:8080
 """
+import _common  # noqa: F401  (first: says what to install when Dask, numpy or pandas is missing)
 import numpy as np
 
 from _common import check, client_from_args, ops, run

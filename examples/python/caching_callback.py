@@ -45,6 +45,7 @@ cache (options={"cache": True}).
 
     python3 examples/python/caching_callback.py --url http://127.0.0.1:8080
 """
+import _common  # noqa: F401  (first: says what to install when Dask, numpy or pandas is missing)
 import hashlib
 import os
 import pickle

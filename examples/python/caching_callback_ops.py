@@ -2,6 +2,7 @@
 
 The seed caches a task's result in an actor when the task ran longer than a
 threshold, and its ray_presubmit hook answers later submissions of that task
+import _common  # noqa: F401  (first: says what to install when Dask, numpy or pandas is missing)
 from the cache, so the task is not created:
 
     class SimpleCacheCallback(RayDaskCallback):

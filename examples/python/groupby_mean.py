@@ -19,6 +19,7 @@ aggregation from weft's TypeScript frame ops.
 
     python3 examples/python/groupby_mean.py --url http://127.0.0.1:8080
 """
+import _common  # noqa: F401  (first: says what to install when Dask, numpy or pandas is missing)
 import dask
 import dask.dataframe as dd
 import numpy as np

@@ -11,6 +11,7 @@ dask.config.set(scheduler=client.get), as in the seed.
 
     python3 examples/python/groupby_mean_ops.py --url http://127.0.0.1:8080
 """
+import _common  # noqa: F401  (first: says what to install when Dask, numpy or pandas is missing)
 import dask
 import numpy as np
 import pandas as pd

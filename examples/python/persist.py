@@ -24,6 +24,7 @@ scheduler. persist_ops.py does the same with weft ops.
 
     python3 examples/python/persist.py --url http://127.0.0.1:8080
 """
+import _common  # noqa: F401  (first: says what to install when Dask, numpy or pandas is missing)
 import dask
 import dask.array as da
 

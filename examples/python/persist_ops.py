@@ -11,6 +11,7 @@ array.ones task runs in the three reductions).
 
     python3 examples/python/persist_ops.py --url http://127.0.0.1:8080
 """
+import _common  # noqa: F401  (first: says what to install when Dask, numpy or pandas is missing)
 import numpy as np
 
 from _common import Mismatch, check, client_from_args, ops, run

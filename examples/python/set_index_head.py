@@ -26,6 +26,7 @@ set_index_head_ops.py builds the shuffle from weft's TypeScript frame ops.
 
     python3 examples/python/set_index_head.py --url http://127.0.0.1:8080
 """
+import _common  # noqa: F401  (first: says what to install when Dask, numpy or pandas is missing)
 import time
 
 import dask

@@ -14,6 +14,7 @@ printed shows it).
 
     python3 examples/python/set_index_head_ops.py --url http://127.0.0.1:8080
 """
+import _common  # noqa: F401  (first: says what to install when Dask, numpy or pandas is missing)
 import numpy as np
 import pandas as pd
 

@@ -30,6 +30,7 @@ times tasks from the event stream instead, in this process.
 
     python3 examples/python/timing_callback.py --url http://127.0.0.1:8080
 """
+import _common  # noqa: F401  (first: says what to install when Dask, numpy or pandas is missing)
 import time
 from timeit import default_timer as timer
 

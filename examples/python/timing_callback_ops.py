@@ -18,6 +18,7 @@ the sleep it was given.
 
     python3 examples/python/timing_callback_ops.py --url http://127.0.0.1:8080
 """
+import _common  # noqa: F401  (first: says what to install when Dask, numpy or pandas is missing)
 import dask
 
 from _common import Callback, Mismatch, check, client_from_args, ops, run
