@@ -8,13 +8,22 @@
  *   // nodes: [x: data 1, y: task inc(input 0) deps [0]], outputs: 1, ready: [1]
  */
 import { GraphError } from './errors.ts';
-import { checkAcyclic, checkReferences, cull, dependencyMap, follow, forEachRef, resolveAliases } from './deps.ts';
-import { fuseLinear } from './fuse.ts';
+import {
+  dependenciesFirst,
+  follow,
+  forEachNode,
+  forEachRef,
+  indexDependencies,
+  neededKeys,
+  resolveAliases,
+  type DependencyIndex,
+} from './deps.ts';
+import { fuseLinear, mayFuse } from './fuse.ts';
 import { nodeLanguage, splitLanguages } from './languages.ts';
 import { rewriteShuffles } from './shuffle.ts';
 import { withDefaults, type Task } from './task.ts';
-import { opsOf, toTemplate, type SlotResolver } from './template.ts';
-import { WEFT_LANGUAGE, type Graph, type Json, type KeySpec, type TaskOptions } from './types.ts';
+import { toTemplate, type SlotResolver } from './template.ts';
+import { WEFT_LANGUAGE, type Graph, type Json, type KeySpec, type Node, type TaskOptions } from './types.ts';
 
 /**
  * An input of a task: a node of the same graph (its index), output j of a
@@ -83,28 +92,29 @@ export interface PlanOptions {
 
 export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}): Plan {
   checkRequestedKeys(graph, keys);
-  let deps = dependencyMap(graph);
-  checkReferences(graph, deps);
+  // Keys are numbered once; the dependency passes below work on those numbers.
+  let deps = indexDependencies(graph);
   const aliases = resolveAliases(graph);
   const split = splitLanguages(graph, aliases);
   if (split !== graph) {
     graph = split;
-    deps = dependencyMap(graph);
+    deps = indexDependencies(graph);
   }
-  const dependenciesFirst = checkAcyclic(deps);
+  const dependenciesFirstOrder = dependenciesFirst(deps);
   if (options.isKnownOp) checkOps(graph, options.isKnownOp);
-  checkOutputReferences(graph, aliases);
+  if (deps.indexedRefs || hasMultipleReturns(graph)) checkOutputReferences(graph, aliases);
 
   const requested = flattenKeys(keys);
-  const needed = cull(deps, requested);
-  // Aliases are not nodes: references to them are followed to their targets.
-  let order = dependenciesFirst.filter((key) => needed.has(key) && !aliases.has(key));
+  let order = neededOrder(deps, dependenciesFirstOrder, requested, aliases);
   const requestedTargets = new Set(requested.map((k) => follow(aliases, k)));
   if (options.shuffle !== false) {
-    graph = rewriteShuffles(graph, order, aliases, requestedTargets);
-    order = order.filter((key) => graph.has(key));
+    const rewritten = rewriteShuffles(graph, order, aliases, requestedTargets);
+    if (rewritten !== graph) {
+      graph = rewritten;
+      order = order.filter((key) => graph.has(key));
+    }
   }
-  if (options.fuse !== false) {
+  if (options.fuse !== false && mayFuse(graph, order, aliases)) {
     graph = fuseLinear(graph, order, aliases, requestedTargets);
     order = [...graph.keys()];
   }
@@ -182,21 +192,22 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
  */
 export function linkNodes(nodes: PlanNode[]): number[] {
   const ready: number[] = [];
-  nodes.forEach((node, i) => {
-    if (node.kind !== 'task') return;
-    const producers = new Set<number>();
+  // linkedBy[at] === i + 1 once node `at` counts task i as a dependent: each producer once per task, without a Set per task.
+  const linkedBy = new Int32Array(nodes.length);
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i];
+    if (node.kind !== 'task') continue;
     for (const slot of node.deps) {
       if (typeof slot === 'string') continue;
-      const [at, j] = typeof slot === 'number' ? [slot, 0] : slot;
-      nodes[at].consumers[j]++;
-      producers.add(at);
-    }
-    for (const at of producers) {
+      const at = typeof slot === 'number' ? slot : slot[0];
+      nodes[at].consumers[typeof slot === 'number' ? 0 : slot[1]]++;
+      if (linkedBy[at] === i + 1) continue;
+      linkedBy[at] = i + 1;
       nodes[at].outs.push(i);
       if (nodes[at].kind === 'task') node.pending++;
     }
     if (node.pending === 0 && node.objects.length === 0) ready.push(i);
-  });
+  }
   return ready;
 }
 
@@ -293,17 +304,51 @@ function checkRequestedKeys(graph: Graph, keys: KeySpec): void {
 }
 
 function checkOps(graph: Graph, isKnownOp: (op: string) => boolean): void {
-  for (const [key, node] of graph) {
-    for (const op of opsOf(node)) {
-      if (!isKnownOp(op)) {
-        throw new GraphError(
-          'unknown_op',
-          `Key ${JSON.stringify(key)} calls op ${JSON.stringify(op)}, which no worker has registered. GET /v1/ops lists the ops.`,
-          { key, op },
-        );
-      }
+  const known = new Set<string>();
+  let key = '';
+  const check = (n: Node) => {
+    if (n.kind !== 'task' || n.fn || known.has(n.op)) return;
+    if (!isKnownOp(n.op)) {
+      throw new GraphError(
+        'unknown_op',
+        `Key ${JSON.stringify(key)} calls op ${JSON.stringify(n.op)}, which no worker has registered. GET /v1/ops lists the ops.`,
+        { key, op: n.op },
+      );
     }
+    known.add(n.op);
+  };
+  for (const [k, node] of graph) {
+    key = k;
+    forEachNode(node, check);
   }
+}
+
+/** Whether some top-level task returns several values (only then can a reference pick one or take a group). */
+function hasMultipleReturns(graph: Graph): boolean {
+  for (const node of graph.values()) if (node.kind === 'task' && node.returns !== undefined) return true;
+  return false;
+}
+
+/**
+ * The needed keys (what the requested keys need, culled), dependencies
+ * first. Aliases are not nodes: references to them are followed to their targets.
+ */
+function neededOrder(
+  deps: DependencyIndex,
+  dependenciesFirstOrder: Int32Array,
+  requested: string[],
+  aliases: Map<string, string>,
+): string[] {
+  const needed = neededKeys(
+    deps,
+    requested.map((k) => deps.indexOf.get(k)!),
+  );
+  const order: string[] = [];
+  for (const i of dependenciesFirstOrder) {
+    const key = deps.keys[i];
+    if (needed[i] && !aliases.has(key)) order.push(key);
+  }
+  return order;
 }
 
 export function flattenKeys(keys: KeySpec, out: string[] = []): string[] {

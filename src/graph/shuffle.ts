@@ -27,6 +27,8 @@ export function rewriteShuffles(
   aliases: Map<string, string>,
   requested: Set<string>,
 ): Graph {
+  // Most graphs have no split task: one scan, and the graph comes back as it is.
+  if (!order.some((key) => partCount(graph.get(key)!) !== undefined)) return graph;
   const readers = new Map<string, string[]>();
   for (const key of order) {
     for (const ref of refsOf(graph.get(key)!)) {
