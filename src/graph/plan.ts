@@ -122,7 +122,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   order.forEach((key, i) => index.set(key, i));
 
   const nodes: PlanNode[] = [];
-  const slots = new SlotTable(index, aliases);
+  const slots = new SlotTable(index, aliases, order.length);
   let taskCount = 0;
   for (const key of order) {
     const node = graph.get(key)!;
@@ -148,20 +148,20 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     const returns = node.kind === 'task' ? node.returns : undefined;
     const taskOptions = node.kind === 'task' ? node.options : undefined;
     const lang = nodeLanguage(node);
-    const objects = slots.list.filter((s): s is string => typeof s === 'string');
-    nodes.push({
+    const task: PlannedTask = {
       kind: 'task',
       key,
       deps: slots.list,
       outs: [],
       pending: 0,
-      objects,
+      objects: slots.objects ? slots.list.filter((s): s is string => typeof s === 'string') : [],
       template,
-      consumers: new Array<number>(returns ?? 1).fill(0),
-      ...(returns ? { returns } : {}),
-      ...withDefaults(taskOptions, options.taskDefaults),
-      ...(lang !== null && lang !== WEFT_LANGUAGE ? { lang } : {}),
-    });
+      consumers: returns ? new Array<number>(returns).fill(0) : [0],
+    };
+    if (returns) task.returns = returns;
+    if (taskOptions || options.taskDefaults) Object.assign(task, withDefaults(taskOptions, options.taskDefaults));
+    if (lang !== null && lang !== WEFT_LANGUAGE) task.lang = lang;
+    nodes.push(task);
   }
   if (options.maxTasks !== undefined && taskCount > options.maxTasks) {
     throw new GraphError(
@@ -211,31 +211,53 @@ export function linkNodes(nodes: PlanNode[]): number[] {
   return ready;
 }
 
-/** The input slots of one task at a time: each distinct node or object id it references gets the next slot. */
+/**
+ * The input slots of one task at a time: each distinct node or object id it
+ * references gets the next slot. Node inputs, the common kind, are told apart
+ * by a stamp per node (the task being numbered), not a Map per task.
+ */
 class SlotTable implements SlotResolver {
   list: Slot[] = [];
-  private readonly seen = new Map<number | string, number>();
+  /** Some slot is an object id. */
+  objects = false;
+  private task = 0;
+  private readonly stamp: Int32Array;
+  private readonly slotAt: Int32Array;
+  private readonly seen = new Map<string, number>();
 
   constructor(
     private readonly index: Map<string, number>,
     private readonly aliases: Map<string, string>,
-  ) {}
+    nodes: number,
+  ) {
+    this.stamp = new Int32Array(nodes);
+    this.slotAt = new Int32Array(nodes);
+  }
 
   reset(): void {
     this.list = [];
-    this.seen.clear();
+    this.objects = false;
+    this.task++;
+    if (this.seen.size > 0) this.seen.clear();
   }
 
   slotOfKey(key: string, index?: number): number {
     const at = this.index.get(follow(this.aliases, key))!;
-    return index === undefined ? this.slotOf(at, at) : this.slotOf([at, index], `${at}:${index}`);
+    if (index !== undefined) return this.slotOf([at, index], `${at}:${index}`);
+    if (this.stamp[at] === this.task) return this.slotAt[at];
+    this.stamp[at] = this.task;
+    this.slotAt[at] = this.list.length;
+    this.list.push(at);
+    return this.list.length - 1;
   }
 
   slotOfOid(oid: string): number {
+    this.objects = true;
     return this.slotOf(oid, oid);
   }
 
-  private slotOf(slot: Slot, id: number | string): number {
+  /** Slots of outputs of multiple-return nodes ("<index>:<j>") and object ids, by their id. */
+  private slotOf(slot: Slot, id: string): number {
     let s = this.seen.get(id);
     if (s === undefined) {
       s = this.list.length;

@@ -82,7 +82,7 @@ export class GraphStore {
     const id = options.id ?? newGraphId();
     const k = graphKeys(this.prefix, id);
     const outputs = oidTree(id, plan.outputs);
-    const pinned = new Set(plan.outputIndexes.map(String));
+    const pinned = new Set<ObjectField>(plan.outputIndexes);
     const now = Date.now();
     const finished = plan.taskCount === 0;
     let pipe = this.redis.pipeline();
@@ -159,14 +159,14 @@ export class GraphStore {
       for (let i = 0; i < plan.nodes.length; i++) {
         const node = plan.nodes[i];
         // refs holds "consumers left - 1" so the common single-consumer node needs no field (see completeTasks).
-        node.consumers.forEach((consumers, j) => {
-          const field = node.kind === 'task' && node.returns ? `${i}:${j}` : String(i);
-          const extra = consumers + (pinned.has(field) ? 1 : 0) - 1;
+        for (let j = 0; j < node.consumers.length; j++) {
+          const field = node.kind === 'task' && node.returns ? `${i}:${j}` : i;
+          const extra = node.consumers[j] + (pinned.has(field) ? 1 : 0) - 1;
           if (extra !== 0) {
             refs.push(field, extra);
             inPipe++;
           }
-        });
+        }
         if (node.kind === 'data') {
           const encoded = node.encoded ? Buffer.from(node.encoded) : encodeValue(node.value);
           // Before any task is enqueued (those come in phase 2), so a refusal leaves nothing running.
@@ -212,7 +212,8 @@ export class GraphStore {
       for (let i = plan.nodes.length - 1; i >= 0; i--) {
         const node = plan.nodes[i];
         if (node.kind !== 'task') continue;
-        spec.push(i, encodeSpec({ ...node, cache: options.cache?.get(i) }));
+        const cache = options.cache?.get(i);
+        spec.push(i, encodeSpec(cache === undefined ? node : { ...node, cache }));
         const waits = node.pending + node.objects.length;
         if (waits > 0) pend.push(i, waits);
         else ready.push(i);
