@@ -144,6 +144,8 @@ export function dependencyMap(graph: Graph): Map<string, string[]> {
  */
 export interface DependencyIndex {
   keys: string[];
+  /** The node of each key (the graph's, in graph order); empty for an index made from a dependency map. */
+  nodes: Node[];
   indexOf: Map<string, number>;
   offsets: Int32Array;
   targets: Int32Array;
@@ -157,6 +159,7 @@ export interface DependencyIndex {
  */
 export function indexDependencies(graph: Graph): DependencyIndex {
   const keys = [...graph.keys()];
+  const nodes = [...graph.values()];
   const indexOf = new Map<string, number>();
   for (let i = 0; i < keys.length; i++) indexOf.set(keys[i], i);
   const offsets = new Int32Array(keys.length + 1);
@@ -180,12 +183,12 @@ export function indexDependencies(graph: Graph): DependencyIndex {
     }
     targets[count++] = t;
   };
-  for (const node of graph.values()) {
+  for (const node of nodes) {
     key = keys[i];
     forEachRef(node, add);
     offsets[++i] = count;
   }
-  return { keys, indexOf, offsets, targets: targets.subarray(0, count), indexedRefs };
+  return { keys, nodes, indexOf, offsets, targets: targets.subarray(0, count), indexedRefs };
 }
 
 /** A dependency map as an index (keys it names that are not its own are left out, as the checks ignore them). */
@@ -202,7 +205,7 @@ export function indexOfMap(deps: Map<string, string[]>): DependencyIndex {
     }
     offsets[i + 1] = targets.length;
   });
-  return { keys, indexOf, offsets, targets: Int32Array.from(targets), indexedRefs: false };
+  return { keys, nodes: [], indexOf, offsets, targets: Int32Array.from(targets), indexedRefs: false };
 }
 
 /**

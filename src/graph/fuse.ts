@@ -67,12 +67,12 @@ export function fuseLinear(
 }
 
 /**
- * Whether anything in `order` may fuse: a task fuses into its dependent only
+ * Whether anything among `nodes` (of `graph`) may fuse: a task fuses into its dependent only
  * when that dependent depends on it alone (data keys aside), so without any
  * task of one such dependency nothing fuses, and planning skips fuseLinear.
  * One scan that stops counting a task's dependencies at two.
  */
-export function mayFuse(graph: Graph, order: string[], aliases: Map<string, string>): boolean {
+export function mayFuse(graph: Graph, nodes: Iterable<Node>, aliases: Map<string, string>): boolean {
   let first: string | undefined;
   let count = 0;
   const countDependency = (ref: Extract<Node, { kind: 'ref' }>) => {
@@ -82,8 +82,7 @@ export function mayFuse(graph: Graph, order: string[], aliases: Map<string, stri
     first = target;
     count++;
   };
-  for (const key of order) {
-    const node = graph.get(key)!;
+  for (const node of nodes) {
     if (node.kind === 'lit') continue;
     first = undefined;
     count = 0;

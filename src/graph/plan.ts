@@ -20,7 +20,7 @@ import {
 } from './deps.ts';
 import { fuseLinear, mayFuse } from './fuse.ts';
 import { nodeLanguage, splitLanguages } from './languages.ts';
-import { rewriteShuffles } from './shuffle.ts';
+import { hasSplitTask, rewriteShuffles } from './shuffle.ts';
 import { withDefaults, type Task } from './task.ts';
 import { toTemplate, type SlotResolver } from './template.ts';
 import { WEFT_LANGUAGE, type Graph, type Json, type KeySpec, type Node, type TaskOptions } from './types.ts';
@@ -105,27 +105,42 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   if (deps.indexedRefs || hasMultipleReturns(graph)) checkOutputReferences(graph, aliases);
 
   const requested = flattenKeys(keys);
-  let order = neededOrder(deps, dependenciesFirstOrder, requested, aliases);
+  // The needed keys by number, dependencies first; their keys and nodes, as rewrites leave them.
+  let numbers = neededOrder(deps, dependenciesFirstOrder, requested, aliases);
+  let order = Array.from(numbers, (i) => deps.keys[i]);
+  let nodeAt = (at: number) => deps.nodes[numbers[at]];
   const requestedTargets = new Set(requested.map((k) => follow(aliases, k)));
-  if (options.shuffle !== false) {
+  const rewrite = (rewritten: Graph, keys: string[]) => {
+    graph = rewritten;
+    order = keys;
+    numbers = Int32Array.from(keys, (key) => deps.indexOf.get(key)!);
+    nodeAt = (at: number) => rewritten.get(order[at])!;
+  };
+  if (options.shuffle !== false && hasSplitTask(deps.nodes)) {
     const rewritten = rewriteShuffles(graph, order, aliases, requestedTargets);
-    if (rewritten !== graph) {
-      graph = rewritten;
-      order = order.filter((key) => graph.has(key));
-    }
+    if (rewritten !== graph)
+      rewrite(
+        rewritten,
+        order.filter((key) => rewritten.has(key)),
+      );
   }
-  if (options.fuse !== false && mayFuse(graph, order, aliases)) {
-    graph = fuseLinear(graph, order, aliases, requestedTargets);
-    order = [...graph.keys()];
+  if (options.fuse !== false && mayFuse(graph, graph.values(), aliases)) {
+    const fused = fuseLinear(graph, order, aliases, requestedTargets);
+    rewrite(fused, [...fused.keys()]);
   }
-  const index = new Map<string, number>();
-  order.forEach((key, i) => index.set(key, i));
+  // A key's place in the plan, by its number: rewrites only drop keys, so every planned key has one.
+  const position = new Int32Array(deps.keys.length).fill(-1);
+  numbers.forEach((n, at) => {
+    position[n] = at;
+  });
+  const positionOf = (key: string) => position[deps.indexOf.get(follow(aliases, key))!];
 
   const nodes: PlanNode[] = [];
-  const slots = new SlotTable(index, aliases, order.length);
+  const slots = new SlotTable(positionOf, order.length);
   let taskCount = 0;
-  for (const key of order) {
-    const node = graph.get(key)!;
+  for (let at = 0; at < order.length; at++) {
+    const key = order[at];
+    const node = nodeAt(at);
     if (node.kind === 'lit') {
       nodes.push({ kind: 'data', key, value: node.value, outs: [], consumers: [0] });
       continue;
@@ -174,7 +189,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   const ready = linkNodes(nodes);
 
   const fieldsOf = (key: string): OutputSpec => {
-    const at = index.get(follow(aliases, key))!;
+    const at = positionOf(key);
     const returns = (nodes[at] as { returns?: number }).returns;
     return returns ? Array.from({ length: returns }, (_, j) => `${at}:${j}`) : at;
   };
@@ -226,8 +241,8 @@ class SlotTable implements SlotResolver {
   private readonly seen = new Map<string, number>();
 
   constructor(
-    private readonly index: Map<string, number>,
-    private readonly aliases: Map<string, string>,
+    /** A referenced key's node index, aliases followed. */
+    private readonly positionOf: (key: string) => number,
     nodes: number,
   ) {
     this.stamp = new Int32Array(nodes);
@@ -242,7 +257,7 @@ class SlotTable implements SlotResolver {
   }
 
   slotOfKey(key: string, index?: number): number {
-    const at = this.index.get(follow(this.aliases, key))!;
+    const at = this.positionOf(key);
     if (index !== undefined) return this.slotOf([at, index], `${at}:${index}`);
     if (this.stamp[at] === this.task) return this.slotAt[at];
     this.stamp[at] = this.task;
@@ -352,25 +367,23 @@ function hasMultipleReturns(graph: Graph): boolean {
 }
 
 /**
- * The needed keys (what the requested keys need, culled), dependencies
- * first. Aliases are not nodes: references to them are followed to their targets.
+ * The numbers of the needed keys (what the requested keys need, culled),
+ * dependencies first. Aliases are not nodes: references to them are followed to their targets.
  */
 function neededOrder(
   deps: DependencyIndex,
   dependenciesFirstOrder: Int32Array,
   requested: string[],
   aliases: Map<string, string>,
-): string[] {
+): Int32Array {
   const needed = neededKeys(
     deps,
     requested.map((k) => deps.indexOf.get(k)!),
   );
-  const order: string[] = [];
-  for (const i of dependenciesFirstOrder) {
-    const key = deps.keys[i];
-    if (needed[i] && !aliases.has(key)) order.push(key);
-  }
-  return order;
+  const order = new Int32Array(deps.keys.length);
+  let n = 0;
+  for (const i of dependenciesFirstOrder) if (needed[i] && !aliases.has(deps.keys[i])) order[n++] = i;
+  return order.subarray(0, n);
 }
 
 export function flattenKeys(keys: KeySpec, out: string[] = []): string[] {
