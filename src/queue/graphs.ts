@@ -102,6 +102,9 @@ export class GraphStore {
       if (cls !== '') classes.set(i, cls);
       poolsUsed.add(pool);
     });
+    // One chunk is written while the next is encoded: Redis and the API work at the same time.
+    let inFlight: Promise<void> = Promise.resolve();
+    /** Sends the chunk built so far once the one before it is written; waits for it to be written when `last`. */
     const flush = async (last = false) => {
       if (ready.length > 0)
         addEvents(pipe, this.prefix, id, 'postsubmit', ready.length, { k: ready.map((i) => plan.nodes[i].key) });
@@ -111,18 +114,26 @@ export class GraphStore {
           ready: plan.ready.length,
           ...options.counts,
         });
-      // The jobs go out on the same connection right after the pipeline, so
-      // Redis stores the specs before any worker can take the jobs.
-      const placement = {
-        tag: jobsMade,
-        classes: classes.size > 0 ? ready.map((t) => classes.get(t) ?? '') : undefined,
-      };
-      const [, made] = await Promise.all([execOrThrow(pipe), this.queue.enqueue(id, ready, placement)]);
-      jobsMade += made;
+      const chunk = pipe;
+      const chunkReady = ready;
       pipe = this.redis.pipeline();
       inPipe = 0;
       ready = [];
       flushes++;
+      // Chunks go out in order, each after the one before is written (and its jobs' tags counted).
+      await inFlight;
+      // The jobs go out on the same connection right after the pipeline, so
+      // Redis stores the specs before any worker can take the jobs.
+      const placement = {
+        tag: jobsMade,
+        classes: classes.size > 0 ? chunkReady.map((t) => classes.get(t) ?? '') : undefined,
+      };
+      inFlight = Promise.all([execOrThrow(chunk), this.queue.enqueue(id, chunkReady, placement)]).then(([, made]) => {
+        jobsMade += made;
+      });
+      // Awaited by the next flush or the end; marked handled so a failure meanwhile is not an unhandled rejection.
+      inFlight.catch(() => {});
+      if (last) await inFlight;
     };
     try {
       // Phase 1: meta, data values and consumer counts of every node, which
@@ -193,6 +204,7 @@ export class GraphStore {
           .unlink(k.refs, k.done);
         pipe.publish(finishedChannel(this.prefix), id);
         await flush();
+        await inFlight;
         return { id, outputs };
       }
       // Phase 2: task specs from the last node to the first. A task's
@@ -227,6 +239,8 @@ export class GraphStore {
         await this.redis.unlink(k.spec, k.pend, k.refs, k.done, k.cls);
       return { id, outputs };
     } catch (err) {
+      // Nothing still being written may bring a key back after it is deleted.
+      await inFlight.catch(() => {});
       await this.redis.unlink(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, k.cls).catch(() => {});
       await this.redis
         .multi()
