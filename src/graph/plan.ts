@@ -169,7 +169,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
       deps: slots.list,
       outs: [],
       pending: 0,
-      objects: slots.objects ? slots.list.filter((s): s is string => typeof s === 'string') : [],
+      objects: slots.objects ? slots.list.filter((s): s is string => typeof s === 'string') : NO_OBJECTS,
       template,
       consumers: returns ? new Array<number>(returns).fill(0) : [0],
     };
@@ -197,6 +197,9 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   const outputIndexes = [...new Set(requested.flatMap((k) => flattenFields(fieldsOf(k))))];
   return { nodes, outputs, outputIndexes, ready, taskCount };
 }
+
+/** The `objects` of the many tasks that use none: one array, never changed. */
+const NO_OBJECTS: string[] = Object.freeze([]) as unknown as string[];
 
 /**
  * Fills in how numbered nodes depend on each other, from each task's input

@@ -42,7 +42,20 @@ export interface TaskSpec extends Task {
 }
 
 export function encodeSpec(spec: TaskSpec): Buffer {
-  const fields = [
+  // The value codec, not plain msgpackr: literals in a template may hold a "__proto__" field.
+  const template = encodeValue(spec.template);
+  const headerLength = writeHeader(spec);
+  const header = headerLength >= 0 ? scratch.subarray(0, headerLength) : pack(headerFields(spec));
+  const out = Buffer.allocUnsafe(4 + header.length + template.length);
+  out.writeUInt32BE(header.length, 0);
+  header.copy(out, 4);
+  template.copy(out, 4 + header.length);
+  return out;
+}
+
+/** The header's fields in SPEC_HEADER's order. */
+function headerFields(spec: TaskSpec): unknown[] {
+  return [
     spec.key,
     spec.deps,
     spec.outs,
@@ -52,15 +65,6 @@ export function encodeSpec(spec: TaskSpec): Buffer {
     spec.timeoutMs ?? 0,
     spec.lang ?? '',
   ];
-  // The value codec, not plain msgpackr: literals in a template may hold a "__proto__" field.
-  const template = encodeValue(spec.template);
-  const headerLength = writeHeader(fields);
-  const header = headerLength >= 0 ? scratch.subarray(0, headerLength) : pack(fields);
-  const out = Buffer.allocUnsafe(4 + header.length + template.length);
-  out.writeUInt32BE(header.length, 0);
-  header.copy(out, 4);
-  template.copy(out, 4 + header.length);
-  return out;
 }
 
 /**
@@ -72,9 +76,20 @@ export function encodeSpec(spec: TaskSpec): Buffer {
 let scratch = Buffer.allocUnsafe(64 * 1024);
 let at = 0;
 
-function writeHeader(fields: unknown[]): number {
+function writeHeader(spec: TaskSpec): number {
   at = 0;
-  return writeItem(fields) ? at : -1;
+  // The array of headerFields(spec), field by field, without making it.
+  scratch[at++] = 0x90 | SPEC_HEADER.length;
+  const ok =
+    writeItem(spec.key) &&
+    writeItem(spec.deps) &&
+    writeItem(spec.outs) &&
+    writeItem(spec.returns ?? 0) &&
+    writeItem(spec.cache ?? '') &&
+    writeItem(spec.retries ?? 0) &&
+    writeItem(spec.timeoutMs ?? 0) &&
+    writeItem(spec.lang ?? '');
+  return ok ? at : -1;
 }
 
 function writeItem(v: unknown): boolean {
