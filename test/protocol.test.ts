@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { unpack } from 'msgpackr';
+import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { decodeSpec, encodeSpec, SPEC_HEADER, type TaskSpec } from '../src/queue/spec.ts';
 
@@ -34,6 +34,42 @@ describe('the task spec header', () => {
     const { templateBytes, ...decoded } = decodeSpec(bytes);
     expect(decoded).toEqual(rest);
     expect(unpack(templateBytes!)).toEqual(spec.template);
+  });
+
+  it('is the MessagePack msgpackr writes, for long keys, many inputs and large numbers too', () => {
+    const specs: TaskSpec[] = [
+      spec,
+      {
+        key: 'x'.repeat(40),
+        deps: Array.from({ length: 100 }, (_, i) => i * 1000),
+        outs: [70_000, 4294967295],
+        template: [0, 1] as never,
+      },
+      {
+        key: `${'é'.repeat(200)}😀`,
+        deps: Array.from({ length: 70_000 }, (_, i) => i),
+        outs: [],
+        template: [0, 1] as never,
+      },
+      {
+        key: 'y'.repeat(70_000),
+        deps: [[1, 300]],
+        outs: [127, 128, 255, 256, 65_535, 65_536],
+        template: [0, 1] as never,
+      },
+      {
+        key: '',
+        deps: [],
+        outs: Array.from({ length: 16 }, (_, i) => i),
+        template: [0, 1] as never,
+        timeoutMs: 2 ** 33,
+      },
+    ];
+    for (const s of specs) {
+      const bytes = encodeSpec(s);
+      const fields = SPEC_HEADER.map((field) => s[field] ?? (field === 'cache' || field === 'lang' ? '' : 0));
+      expect(bytes.subarray(4, 4 + bytes.readUInt32BE(0)).equals(pack(fields))).toBe(true);
+    }
   });
 
   it('the scripts number the fields they read as SPEC_HEADER orders them', () => {

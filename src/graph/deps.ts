@@ -30,11 +30,27 @@ export function forEachNode(node: Node, fn: (node: Node) => void): void {
   }
 }
 
-/** Calls `fn` for every `$ref` inside a node, in order. */
+/** Calls `fn` for every `$ref` inside a node, in order. (Its own walk: no closure per call, it runs per node of big graphs.) */
 export function forEachRef(node: Node, fn: (ref: Extract<Node, { kind: 'ref' }>) => void): void {
-  forEachNode(node, (n) => {
-    if (n.kind === 'ref') fn(n);
-  });
+  switch (node.kind) {
+    case 'ref':
+      fn(node);
+      break;
+    case 'task':
+      if (node.fn) forEachRef(node.fn, fn);
+      for (const a of node.args) forEachRef(a, fn);
+      if (node.kwargs) for (const [, v] of node.kwargs) forEachRef(v, fn);
+      break;
+    case 'array':
+      for (const item of node.items) forEachRef(item, fn);
+      break;
+    case 'object':
+      for (const [, v] of node.entries) forEachRef(v, fn);
+      break;
+    case 'fused':
+      forEachRef(node.node, fn);
+      break;
+  }
 }
 
 /**
@@ -82,13 +98,7 @@ export function oidsOf(node: Node, out: Set<string> = new Set()): Set<string> {
 export function checkReferences(graph: Graph, deps: Map<string, string[]> = dependencyMap(graph)): void {
   for (const [key, refs] of deps) {
     for (const ref of refs) {
-      if (!graph.has(ref)) {
-        throw new GraphError(
-          'missing_dependency',
-          `Key ${JSON.stringify(key)} references ${JSON.stringify(ref)}, which is not in the graph.`,
-          { key, missing: ref },
-        );
-      }
+      if (!graph.has(ref)) throw missingError(key, ref);
     }
   }
 }
@@ -134,7 +144,6 @@ export function follow(aliases: Map<string, string>, key: string): string {
 /**
  * Dependencies of every key as written (aliases not followed, so a cycle is
  * reported with the keys the user wrote): key -> keys it references.
- * Computed once and shared by the checks, culling and planning.
  */
 export function dependencyMap(graph: Graph): Map<string, string[]> {
   const deps = new Map<string, string[]>();
@@ -143,36 +152,126 @@ export function dependencyMap(graph: Graph): Map<string, string[]> {
 }
 
 /**
+ * The keys of a graph numbered 0..n-1 in graph order, and each one's
+ * dependencies as written (distinct, first-seen order) as adjacency in CSR
+ * form: the dependencies of key i are `targets[offsets[i]]` up to
+ * `targets[offsets[i + 1]]`. Computed once per plan and shared by the checks,
+ * culling and ordering, which then work on integers, not strings.
+ */
+export interface DependencyIndex {
+  keys: string[];
+  /** The node of each key (the graph's, in graph order); empty for an index made from a dependency map. */
+  nodes: Node[];
+  indexOf: Map<string, number>;
+  offsets: Int32Array;
+  targets: Int32Array;
+  /** Some `$ref` has an `index` (reads one output of a multiple-return task). */
+  indexedRefs: boolean;
+}
+
+/**
+ * The dependency index of a graph. Throws `missing_dependency` for the first
+ * `$ref` (in graph order, then node order) to a key not in the graph.
+ */
+export function indexDependencies(graph: Graph): DependencyIndex {
+  const keys = [...graph.keys()];
+  const nodes = [...graph.values()];
+  const indexOf = new Map<string, number>();
+  for (let i = 0; i < keys.length; i++) indexOf.set(keys[i], i);
+  const offsets = new Int32Array(keys.length + 1);
+  let targets = new Int32Array(Math.max(16, keys.length));
+  let count = 0;
+  let indexedRefs = false;
+  // seen[t] === i + 1 when key i already depends on t: distinct without a Set per key.
+  const seen = new Int32Array(keys.length);
+  let i = 0;
+  let key = '';
+  const add = (ref: Extract<Node, { kind: 'ref' }>) => {
+    if (ref.index !== undefined) indexedRefs = true;
+    const t = indexOf.get(ref.key);
+    if (t === undefined) throw missingError(key, ref.key);
+    if (seen[t] === i + 1) return;
+    seen[t] = i + 1;
+    if (count === targets.length) {
+      const grown = new Int32Array(targets.length * 2);
+      grown.set(targets);
+      targets = grown;
+    }
+    targets[count++] = t;
+  };
+  for (const node of nodes) {
+    key = keys[i];
+    forEachRef(node, add);
+    offsets[++i] = count;
+  }
+  return { keys, nodes, indexOf, offsets, targets: targets.subarray(0, count), indexedRefs };
+}
+
+/** A dependency map as an index (keys it names that are not its own are left out, as the checks ignore them). */
+export function indexOfMap(deps: Map<string, string[]>): DependencyIndex {
+  const keys = [...deps.keys()];
+  const indexOf = new Map<string, number>();
+  for (let i = 0; i < keys.length; i++) indexOf.set(keys[i], i);
+  const offsets = new Int32Array(keys.length + 1);
+  const targets: number[] = [];
+  keys.forEach((key, i) => {
+    for (const d of deps.get(key)!) {
+      const t = indexOf.get(d);
+      if (t !== undefined) targets.push(t);
+    }
+    offsets[i + 1] = targets.length;
+  });
+  return { keys, nodes: [], indexOf, offsets, targets: Int32Array.from(targets), indexedRefs: false };
+}
+
+/**
  * Throws `cycle` with the keys on the first cycle found, in order
  * (`a -> b -> a`). Iterative, so a 1,000,000-long chain does not overflow the stack.
  * Returns every key, dependencies first (the depth-first post-order).
  */
 export function checkAcyclic(deps: Map<string, string[]>): string[] {
-  const order: string[] = [];
-  const state = new Map<string, 1 | 2>(); // 1: on the DFS stack, 2: finished
-  for (const root of deps.keys()) {
-    if (state.has(root)) continue;
-    const stack: [string, number][] = [[root, 0]];
-    state.set(root, 1);
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1];
-      const children = deps.get(top[0]) ?? [];
-      if (top[1] < children.length) {
-        const child = children[top[1]++];
-        const s = state.get(child);
-        if (s === undefined && !deps.has(child)) continue; // a missing key: checkReferences reports it
-        if (s === 1) {
-          const path = stack.map(([k]) => k);
-          throw cycleError([...path.slice(path.indexOf(child)), child]);
+  const index = indexOfMap(deps);
+  return Array.from(dependenciesFirst(index), (i) => index.keys[i]);
+}
+
+/**
+ * Every key's number, dependencies first (the depth-first post-order from
+ * each key in graph order); throws `cycle` with the keys on the first cycle
+ * found, in order (`a -> b -> a`). Iterative: a 1,000,000-long chain does not
+ * overflow the stack.
+ */
+export function dependenciesFirst({ keys, offsets, targets }: DependencyIndex): Int32Array {
+  const n = keys.length;
+  const order = new Int32Array(n);
+  let done = 0;
+  const state = new Uint8Array(n); // 1: on the DFS stack, 2: finished
+  const stack = new Int32Array(n);
+  const next = new Int32Array(n); // per stack level: the next dependency to visit (an index into targets)
+  for (let root = 0; root < n; root++) {
+    if (state[root] !== 0) continue;
+    let top = 0;
+    stack[0] = root;
+    next[0] = offsets[root];
+    state[root] = 1;
+    while (top >= 0) {
+      const k = stack[top];
+      if (next[top] < offsets[k + 1]) {
+        const child = targets[next[top]++];
+        if (state[child] === 1) {
+          let from = top;
+          while (stack[from] !== child) from--;
+          const path = Array.from(stack.subarray(from, top + 1), (i) => keys[i]);
+          throw cycleError([...path, keys[child]]);
         }
-        if (s === undefined) {
-          state.set(child, 1);
-          stack.push([child, 0]);
+        if (state[child] === 0) {
+          state[child] = 1;
+          stack[++top] = child;
+          next[top] = offsets[child];
         }
       } else {
-        state.set(top[0], 2);
-        order.push(top[0]);
-        stack.pop();
+        state[k] = 2;
+        order[done++] = k;
+        top--;
       }
     }
   }
@@ -190,6 +289,36 @@ export function cull(deps: Map<string, string[]>, targets: Iterable<string>): Se
     for (const d of deps.get(key) ?? []) if (!needed.has(d)) todo.push(d);
   }
   return needed;
+}
+
+/** `cull` over an index: marks (1) the keys needed to compute the keys numbered `wanted`, themselves included. */
+export function neededKeys({ offsets, targets }: DependencyIndex, wanted: Iterable<number>): Uint8Array {
+  const needed = new Uint8Array(offsets.length - 1);
+  const todo: number[] = [];
+  for (const t of wanted) {
+    if (needed[t]) continue;
+    needed[t] = 1;
+    todo.push(t);
+  }
+  while (todo.length > 0) {
+    const k = todo.pop()!;
+    for (let e = offsets[k]; e < offsets[k + 1]; e++) {
+      const d = targets[e];
+      if (!needed[d]) {
+        needed[d] = 1;
+        todo.push(d);
+      }
+    }
+  }
+  return needed;
+}
+
+function missingError(key: string, ref: string): GraphError {
+  return new GraphError(
+    'missing_dependency',
+    `Key ${JSON.stringify(key)} references ${JSON.stringify(ref)}, which is not in the graph.`,
+    { key, missing: ref },
+  );
 }
 
 function cycleError(keys: string[]): GraphError {

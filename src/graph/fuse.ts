@@ -66,6 +66,32 @@ export function fuseLinear(
   return nodes;
 }
 
+/**
+ * Whether anything among `nodes` (of `graph`) may fuse: a task fuses into its dependent only
+ * when that dependent depends on it alone (data keys aside), so without any
+ * task of one such dependency nothing fuses, and planning skips fuseLinear.
+ * One scan that stops counting a task's dependencies at two.
+ */
+export function mayFuse(graph: Graph, nodes: Iterable<Node>, aliases: Map<string, string>): boolean {
+  let first: string | undefined;
+  let count = 0;
+  const countDependency = (ref: Extract<Node, { kind: 'ref' }>) => {
+    if (count > 1) return;
+    const target = follow(aliases, ref.key);
+    if (target === first || graph.get(target)?.kind === 'lit') return;
+    first = target;
+    count++;
+  };
+  for (const node of nodes) {
+    if (node.kind === 'lit') continue;
+    first = undefined;
+    count = 0;
+    forEachRef(node, countDependency);
+    if (count === 1) return true;
+  }
+  return false;
+}
+
 function countRefs(node: Node, target: string, aliases: Map<string, string>): number {
   let n = 0;
   forEachRef(node, (ref) => {

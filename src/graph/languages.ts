@@ -32,11 +32,27 @@ export function splitLanguages(graph: Graph, aliases: Map<string, string>): Grap
  * (it runs anywhere). After splitLanguages every call in a node has it.
  */
 export function nodeLanguage(node: Node): string | null {
-  let lang: string | null = null;
-  forEachNode(node, (n) => {
-    if (lang === null && n.kind === 'task') lang = callLanguage(n);
-  });
-  return lang;
+  switch (node.kind) {
+    case 'task':
+      return callLanguage(node);
+    case 'array':
+      return firstLanguage(node.items);
+    case 'object':
+      return firstLanguage(node.entries.map(([, v]) => v));
+    case 'fused':
+      return nodeLanguage(node.node);
+    default:
+      return null;
+  }
+}
+
+/** The language of the first call among `nodes`, depth first. */
+function firstLanguage(nodes: Node[]): string | null {
+  for (const n of nodes) {
+    const lang = nodeLanguage(n);
+    if (lang !== null) return lang;
+  }
+  return null;
 }
 
 function callLanguage(task: Task): string {

@@ -34,9 +34,10 @@ export function parseGraph(raw: unknown, limits: GraphLimits = defaultLimits): G
     throw new GraphError('invalid_graph', `A graph must be a JSON object mapping keys to nodes, got ${describe(raw)}.`);
   }
   const graph: Graph = new Map();
+  const parser = new NodeParser(limits);
   for (const key of Object.keys(raw)) {
     checkKey(key, limits);
-    graph.set(key, new NodeParser(key, limits).node((raw as Record<string, unknown>)[key], 0));
+    graph.set(key, parser.parse(key, (raw as Record<string, unknown>)[key]));
   }
   if (graph.size === 0) throw new GraphError('invalid_graph', 'The graph is empty: give at least one key.');
   return graph;
@@ -130,17 +131,22 @@ export function parseKeys(raw: unknown, depth = 0): KeySpec {
 }
 
 /**
- * Parses the nodes of one key. The JSON path is one stack pushed and popped
- * as the walk goes, copied only into an error: a graph of a million nodes
- * must not allocate a path array per node.
+ * Parses the nodes of a graph, one key at a time. The JSON path is one stack
+ * pushed and popped as the walk goes, copied only into an error: a graph of a
+ * million nodes must not allocate a path array (or a parser) per node.
  */
 class NodeParser {
   private readonly path: (string | number)[] = [];
+  private key = '';
 
-  constructor(
-    private readonly key: string,
-    private readonly limits: GraphLimits,
-  ) {}
+  constructor(private readonly limits: GraphLimits) {}
+
+  /** The node of `key`. */
+  parse(key: string, raw: unknown): Node {
+    this.key = key;
+    this.path.length = 0;
+    return this.node(raw, 0);
+  }
 
   /** `depth` counts the arrays, objects and tasks around `raw` (a task's `args` is one level, not two). */
   node(raw: unknown, depth: number): Node {
@@ -173,7 +179,7 @@ class NodeParser {
       throw this.bad(null, `is not a JSON value (${describe(raw)})`);
     }
     const fields = Object.keys(raw);
-    const marker = fields.find((f) => f.startsWith('$'));
+    const marker = markerOf(fields);
     if (marker === undefined) {
       const entries = this.fields(raw, fields, depth + 1);
       if (entries.every(([, n]) => n.kind === 'lit')) {
@@ -394,6 +400,12 @@ class NodeParser {
     const where = jsonPath(this.key, field === null ? this.path : [...this.path, field]);
     return new GraphError('invalid_graph', `${where} ${problem}.`, { key: this.key, path: where });
   }
+}
+
+/** The first field that starts with "$", if any. */
+function markerOf(fields: string[]): string | undefined {
+  for (const f of fields) if (f.charCodeAt(0) === 36) return f;
+  return undefined;
 }
 
 function lit(value: Json): Node {

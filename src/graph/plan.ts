@@ -8,13 +8,22 @@
  *   // nodes: [x: data 1, y: task inc(input 0) deps [0]], outputs: 1, ready: [1]
  */
 import { GraphError } from './errors.ts';
-import { checkAcyclic, checkReferences, cull, dependencyMap, follow, forEachRef, resolveAliases } from './deps.ts';
-import { fuseLinear } from './fuse.ts';
+import {
+  dependenciesFirst,
+  follow,
+  forEachNode,
+  forEachRef,
+  indexDependencies,
+  neededKeys,
+  resolveAliases,
+  type DependencyIndex,
+} from './deps.ts';
+import { fuseLinear, mayFuse } from './fuse.ts';
 import { nodeLanguage, splitLanguages } from './languages.ts';
-import { rewriteShuffles } from './shuffle.ts';
+import { hasSplitTask, rewriteShuffles } from './shuffle.ts';
 import { withDefaults, type Task } from './task.ts';
-import { opsOf, toTemplate, type SlotResolver } from './template.ts';
-import { WEFT_LANGUAGE, type Graph, type Json, type KeySpec, type TaskOptions } from './types.ts';
+import { toTemplate, type SlotResolver } from './template.ts';
+import { WEFT_LANGUAGE, type Graph, type Json, type KeySpec, type Node, type TaskOptions } from './types.ts';
 
 /**
  * An input of a task: a node of the same graph (its index), output j of a
@@ -83,39 +92,55 @@ export interface PlanOptions {
 
 export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}): Plan {
   checkRequestedKeys(graph, keys);
-  let deps = dependencyMap(graph);
-  checkReferences(graph, deps);
+  // Keys are numbered once; the dependency passes below work on those numbers.
+  let deps = indexDependencies(graph);
   const aliases = resolveAliases(graph);
   const split = splitLanguages(graph, aliases);
   if (split !== graph) {
     graph = split;
-    deps = dependencyMap(graph);
+    deps = indexDependencies(graph);
   }
-  const dependenciesFirst = checkAcyclic(deps);
+  const dependenciesFirstOrder = dependenciesFirst(deps);
   if (options.isKnownOp) checkOps(graph, options.isKnownOp);
-  checkOutputReferences(graph, aliases);
+  if (deps.indexedRefs || hasMultipleReturns(graph)) checkOutputReferences(graph, aliases);
 
   const requested = flattenKeys(keys);
-  const needed = cull(deps, requested);
-  // Aliases are not nodes: references to them are followed to their targets.
-  let order = dependenciesFirst.filter((key) => needed.has(key) && !aliases.has(key));
+  // The needed keys by number, dependencies first; their keys and nodes, as rewrites leave them.
+  let numbers = neededOrder(deps, dependenciesFirstOrder, requested, aliases);
+  let order = Array.from(numbers, (i) => deps.keys[i]);
+  let nodeAt = (at: number) => deps.nodes[numbers[at]];
   const requestedTargets = new Set(requested.map((k) => follow(aliases, k)));
-  if (options.shuffle !== false) {
-    graph = rewriteShuffles(graph, order, aliases, requestedTargets);
-    order = order.filter((key) => graph.has(key));
+  const rewrite = (rewritten: Graph, keys: string[]) => {
+    graph = rewritten;
+    order = keys;
+    numbers = Int32Array.from(keys, (key) => deps.indexOf.get(key)!);
+    nodeAt = (at: number) => rewritten.get(order[at])!;
+  };
+  if (options.shuffle !== false && hasSplitTask(deps.nodes)) {
+    const rewritten = rewriteShuffles(graph, order, aliases, requestedTargets);
+    if (rewritten !== graph)
+      rewrite(
+        rewritten,
+        order.filter((key) => rewritten.has(key)),
+      );
   }
-  if (options.fuse !== false) {
-    graph = fuseLinear(graph, order, aliases, requestedTargets);
-    order = [...graph.keys()];
+  if (options.fuse !== false && mayFuse(graph, graph.values(), aliases)) {
+    const fused = fuseLinear(graph, order, aliases, requestedTargets);
+    rewrite(fused, [...fused.keys()]);
   }
-  const index = new Map<string, number>();
-  order.forEach((key, i) => index.set(key, i));
+  // A key's place in the plan, by its number: rewrites only drop keys, so every planned key has one.
+  const position = new Int32Array(deps.keys.length).fill(-1);
+  numbers.forEach((n, at) => {
+    position[n] = at;
+  });
+  const positionOf = (key: string) => position[deps.indexOf.get(follow(aliases, key))!];
 
   const nodes: PlanNode[] = [];
-  const slots = new SlotTable(index, aliases);
+  const slots = new SlotTable(positionOf, order.length);
   let taskCount = 0;
-  for (const key of order) {
-    const node = graph.get(key)!;
+  for (let at = 0; at < order.length; at++) {
+    const key = order[at];
+    const node = nodeAt(at);
     if (node.kind === 'lit') {
       nodes.push({ kind: 'data', key, value: node.value, outs: [], consumers: [0] });
       continue;
@@ -138,20 +163,20 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     const returns = node.kind === 'task' ? node.returns : undefined;
     const taskOptions = node.kind === 'task' ? node.options : undefined;
     const lang = nodeLanguage(node);
-    const objects = slots.list.filter((s): s is string => typeof s === 'string');
-    nodes.push({
+    const task: PlannedTask = {
       kind: 'task',
       key,
       deps: slots.list,
       outs: [],
       pending: 0,
-      objects,
+      objects: slots.objects ? slots.list.filter((s): s is string => typeof s === 'string') : NO_OBJECTS,
       template,
-      consumers: new Array<number>(returns ?? 1).fill(0),
-      ...(returns ? { returns } : {}),
-      ...withDefaults(taskOptions, options.taskDefaults),
-      ...(lang !== null && lang !== WEFT_LANGUAGE ? { lang } : {}),
-    });
+      consumers: returns ? new Array<number>(returns).fill(0) : [0],
+    };
+    if (returns) task.returns = returns;
+    if (taskOptions || options.taskDefaults) Object.assign(task, withDefaults(taskOptions, options.taskDefaults));
+    if (lang !== null && lang !== WEFT_LANGUAGE) task.lang = lang;
+    nodes.push(task);
   }
   if (options.maxTasks !== undefined && taskCount > options.maxTasks) {
     throw new GraphError(
@@ -164,7 +189,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   const ready = linkNodes(nodes);
 
   const fieldsOf = (key: string): OutputSpec => {
-    const at = index.get(follow(aliases, key))!;
+    const at = positionOf(key);
     const returns = (nodes[at] as { returns?: number }).returns;
     return returns ? Array.from({ length: returns }, (_, j) => `${at}:${j}`) : at;
   };
@@ -172,6 +197,9 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   const outputIndexes = [...new Set(requested.flatMap((k) => flattenFields(fieldsOf(k))))];
   return { nodes, outputs, outputIndexes, ready, taskCount };
 }
+
+/** The `objects` of the many tasks that use none: one array, never changed. */
+const NO_OBJECTS: string[] = Object.freeze([]) as unknown as string[];
 
 /**
  * Fills in how numbered nodes depend on each other, from each task's input
@@ -182,49 +210,72 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
  */
 export function linkNodes(nodes: PlanNode[]): number[] {
   const ready: number[] = [];
-  nodes.forEach((node, i) => {
-    if (node.kind !== 'task') return;
-    const producers = new Set<number>();
+  // linkedBy[at] === i + 1 once node `at` counts task i as a dependent: each producer once per task, without a Set per task.
+  const linkedBy = new Int32Array(nodes.length);
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i];
+    if (node.kind !== 'task') continue;
     for (const slot of node.deps) {
       if (typeof slot === 'string') continue;
-      const [at, j] = typeof slot === 'number' ? [slot, 0] : slot;
-      nodes[at].consumers[j]++;
-      producers.add(at);
-    }
-    for (const at of producers) {
+      const at = typeof slot === 'number' ? slot : slot[0];
+      nodes[at].consumers[typeof slot === 'number' ? 0 : slot[1]]++;
+      if (linkedBy[at] === i + 1) continue;
+      linkedBy[at] = i + 1;
       nodes[at].outs.push(i);
       if (nodes[at].kind === 'task') node.pending++;
     }
     if (node.pending === 0 && node.objects.length === 0) ready.push(i);
-  });
+  }
   return ready;
 }
 
-/** The input slots of one task at a time: each distinct node or object id it references gets the next slot. */
+/**
+ * The input slots of one task at a time: each distinct node or object id it
+ * references gets the next slot. Node inputs, the common kind, are told apart
+ * by a stamp per node (the task being numbered), not a Map per task.
+ */
 class SlotTable implements SlotResolver {
   list: Slot[] = [];
-  private readonly seen = new Map<number | string, number>();
+  /** Some slot is an object id. */
+  objects = false;
+  private task = 0;
+  private readonly stamp: Int32Array;
+  private readonly slotAt: Int32Array;
+  private readonly seen = new Map<string, number>();
 
   constructor(
-    private readonly index: Map<string, number>,
-    private readonly aliases: Map<string, string>,
-  ) {}
+    /** A referenced key's node index, aliases followed. */
+    private readonly positionOf: (key: string) => number,
+    nodes: number,
+  ) {
+    this.stamp = new Int32Array(nodes);
+    this.slotAt = new Int32Array(nodes);
+  }
 
   reset(): void {
     this.list = [];
-    this.seen.clear();
+    this.objects = false;
+    this.task++;
+    if (this.seen.size > 0) this.seen.clear();
   }
 
   slotOfKey(key: string, index?: number): number {
-    const at = this.index.get(follow(this.aliases, key))!;
-    return index === undefined ? this.slotOf(at, at) : this.slotOf([at, index], `${at}:${index}`);
+    const at = this.positionOf(key);
+    if (index !== undefined) return this.slotOf([at, index], `${at}:${index}`);
+    if (this.stamp[at] === this.task) return this.slotAt[at];
+    this.stamp[at] = this.task;
+    this.slotAt[at] = this.list.length;
+    this.list.push(at);
+    return this.list.length - 1;
   }
 
   slotOfOid(oid: string): number {
+    this.objects = true;
     return this.slotOf(oid, oid);
   }
 
-  private slotOf(slot: Slot, id: number | string): number {
+  /** Slots of outputs of multiple-return nodes ("<index>:<j>") and object ids, by their id. */
+  private slotOf(slot: Slot, id: string): number {
     let s = this.seen.get(id);
     if (s === undefined) {
       s = this.list.length;
@@ -293,17 +344,49 @@ function checkRequestedKeys(graph: Graph, keys: KeySpec): void {
 }
 
 function checkOps(graph: Graph, isKnownOp: (op: string) => boolean): void {
-  for (const [key, node] of graph) {
-    for (const op of opsOf(node)) {
-      if (!isKnownOp(op)) {
-        throw new GraphError(
-          'unknown_op',
-          `Key ${JSON.stringify(key)} calls op ${JSON.stringify(op)}, which no worker has registered. GET /v1/ops lists the ops.`,
-          { key, op },
-        );
-      }
+  const known = new Set<string>();
+  let key = '';
+  const check = (n: Node) => {
+    if (n.kind !== 'task' || n.fn || known.has(n.op)) return;
+    if (!isKnownOp(n.op)) {
+      throw new GraphError(
+        'unknown_op',
+        `Key ${JSON.stringify(key)} calls op ${JSON.stringify(n.op)}, which no worker has registered. GET /v1/ops lists the ops.`,
+        { key, op: n.op },
+      );
     }
+    known.add(n.op);
+  };
+  for (const [k, node] of graph) {
+    key = k;
+    forEachNode(node, check);
   }
+}
+
+/** Whether some top-level task returns several values (only then can a reference pick one or take a group). */
+function hasMultipleReturns(graph: Graph): boolean {
+  for (const node of graph.values()) if (node.kind === 'task' && node.returns !== undefined) return true;
+  return false;
+}
+
+/**
+ * The numbers of the needed keys (what the requested keys need, culled),
+ * dependencies first. Aliases are not nodes: references to them are followed to their targets.
+ */
+function neededOrder(
+  deps: DependencyIndex,
+  dependenciesFirstOrder: Int32Array,
+  requested: string[],
+  aliases: Map<string, string>,
+): Int32Array {
+  const needed = neededKeys(
+    deps,
+    requested.map((k) => deps.indexOf.get(k)!),
+  );
+  const order = new Int32Array(deps.keys.length);
+  let n = 0;
+  for (const i of dependenciesFirstOrder) if (needed[i] && !aliases.has(deps.keys[i])) order[n++] = i;
+  return order.subarray(0, n);
 }
 
 export function flattenKeys(keys: KeySpec, out: string[] = []): string[] {

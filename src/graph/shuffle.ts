@@ -27,6 +27,7 @@ export function rewriteShuffles(
   aliases: Map<string, string>,
   requested: Set<string>,
 ): Graph {
+  if (!hasSplitTask(order.map((key) => graph.get(key)!))) return graph;
   const readers = new Map<string, string[]>();
   for (const key of order) {
     for (const ref of refsOf(graph.get(key)!)) {
@@ -61,6 +62,12 @@ export function rewriteShuffles(
     out.set(key, next);
   }
   return out;
+}
+
+/** Whether some node is a split task: most graphs have none, and one scan tells (the graph then comes back as it is). */
+export function hasSplitTask(nodes: Iterable<Node>): boolean {
+  for (const node of nodes) if (partCount(node) !== undefined) return true;
+  return false;
 }
 
 /** The part count of a split task whose count is a literal integer, else undefined. */

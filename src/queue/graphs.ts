@@ -82,7 +82,7 @@ export class GraphStore {
     const id = options.id ?? newGraphId();
     const k = graphKeys(this.prefix, id);
     const outputs = oidTree(id, plan.outputs);
-    const pinned = new Set(plan.outputIndexes.map(String));
+    const pinned = new Set<ObjectField>(plan.outputIndexes);
     const now = Date.now();
     const finished = plan.taskCount === 0;
     let pipe = this.redis.pipeline();
@@ -102,6 +102,9 @@ export class GraphStore {
       if (cls !== '') classes.set(i, cls);
       poolsUsed.add(pool);
     });
+    // One chunk is written while the next is encoded: Redis and the API work at the same time.
+    let inFlight: Promise<void> = Promise.resolve();
+    /** Sends the chunk built so far once the one before it is written; waits for it to be written when `last`. */
     const flush = async (last = false) => {
       if (ready.length > 0)
         addEvents(pipe, this.prefix, id, 'postsubmit', ready.length, { k: ready.map((i) => plan.nodes[i].key) });
@@ -111,18 +114,26 @@ export class GraphStore {
           ready: plan.ready.length,
           ...options.counts,
         });
-      // The jobs go out on the same connection right after the pipeline, so
-      // Redis stores the specs before any worker can take the jobs.
-      const placement = {
-        tag: jobsMade,
-        classes: classes.size > 0 ? ready.map((t) => classes.get(t) ?? '') : undefined,
-      };
-      const [, made] = await Promise.all([execOrThrow(pipe), this.queue.enqueue(id, ready, placement)]);
-      jobsMade += made;
+      const chunk = pipe;
+      const chunkReady = ready;
       pipe = this.redis.pipeline();
       inPipe = 0;
       ready = [];
       flushes++;
+      // Chunks go out in order, each after the one before is written (and its jobs' tags counted).
+      await inFlight;
+      // The jobs go out on the same connection right after the pipeline, so
+      // Redis stores the specs before any worker can take the jobs.
+      const placement = {
+        tag: jobsMade,
+        classes: classes.size > 0 ? chunkReady.map((t) => classes.get(t) ?? '') : undefined,
+      };
+      inFlight = Promise.all([execOrThrow(chunk), this.queue.enqueue(id, chunkReady, placement)]).then(([, made]) => {
+        jobsMade += made;
+      });
+      // Awaited by the next flush or the end; marked handled so a failure meanwhile is not an unhandled rejection.
+      inFlight.catch(() => {});
+      if (last) await inFlight;
     };
     try {
       // Phase 1: meta, data values and consumer counts of every node, which
@@ -159,14 +170,14 @@ export class GraphStore {
       for (let i = 0; i < plan.nodes.length; i++) {
         const node = plan.nodes[i];
         // refs holds "consumers left - 1" so the common single-consumer node needs no field (see completeTasks).
-        node.consumers.forEach((consumers, j) => {
-          const field = node.kind === 'task' && node.returns ? `${i}:${j}` : String(i);
-          const extra = consumers + (pinned.has(field) ? 1 : 0) - 1;
+        for (let j = 0; j < node.consumers.length; j++) {
+          const field = node.kind === 'task' && node.returns ? `${i}:${j}` : i;
+          const extra = node.consumers[j] + (pinned.has(field) ? 1 : 0) - 1;
           if (extra !== 0) {
             refs.push(field, extra);
             inPipe++;
           }
-        });
+        }
         if (node.kind === 'data') {
           const encoded = node.encoded ? Buffer.from(node.encoded) : encodeValue(node.value);
           // Before any task is enqueued (those come in phase 2), so a refusal leaves nothing running.
@@ -193,6 +204,7 @@ export class GraphStore {
           .unlink(k.refs, k.done);
         pipe.publish(finishedChannel(this.prefix), id);
         await flush();
+        await inFlight;
         return { id, outputs };
       }
       // Phase 2: task specs from the last node to the first. A task's
@@ -212,7 +224,8 @@ export class GraphStore {
       for (let i = plan.nodes.length - 1; i >= 0; i--) {
         const node = plan.nodes[i];
         if (node.kind !== 'task') continue;
-        spec.push(i, encodeSpec({ ...node, cache: options.cache?.get(i) }));
+        const cache = options.cache?.get(i);
+        spec.push(i, encodeSpec(cache === undefined ? node : { ...node, cache }));
         const waits = node.pending + node.objects.length;
         if (waits > 0) pend.push(i, waits);
         else ready.push(i);
@@ -226,6 +239,8 @@ export class GraphStore {
         await this.redis.unlink(k.spec, k.pend, k.refs, k.done, k.cls);
       return { id, outputs };
     } catch (err) {
+      // Nothing still being written may bring a key back after it is deleted.
+      await inFlight.catch(() => {});
       await this.redis.unlink(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, k.cls).catch(() => {});
       await this.redis
         .multi()

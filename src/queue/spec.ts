@@ -42,7 +42,20 @@ export interface TaskSpec extends Task {
 }
 
 export function encodeSpec(spec: TaskSpec): Buffer {
-  const header = pack([
+  // The value codec, not plain msgpackr: literals in a template may hold a "__proto__" field.
+  const template = encodeValue(spec.template);
+  const headerLength = writeHeader(spec);
+  const header = headerLength >= 0 ? scratch.subarray(0, headerLength) : pack(headerFields(spec));
+  const out = Buffer.allocUnsafe(4 + header.length + template.length);
+  out.writeUInt32BE(header.length, 0);
+  header.copy(out, 4);
+  template.copy(out, 4 + header.length);
+  return out;
+}
+
+/** The header's fields in SPEC_HEADER's order. */
+function headerFields(spec: TaskSpec): unknown[] {
+  return [
     spec.key,
     spec.deps,
     spec.outs,
@@ -51,14 +64,100 @@ export function encodeSpec(spec: TaskSpec): Buffer {
     spec.retries ?? 0,
     spec.timeoutMs ?? 0,
     spec.lang ?? '',
-  ]);
-  // The value codec, not plain msgpackr: literals in a template may hold a "__proto__" field.
-  const template = encodeValue(spec.template);
-  const out = Buffer.allocUnsafe(4 + header.length + template.length);
-  out.writeUInt32BE(header.length, 0);
-  header.copy(out, 4);
-  template.copy(out, 4 + header.length);
-  return out;
+  ];
+}
+
+/**
+ * The header written straight into a reused buffer, the MessagePack msgpackr
+ * would write for it, without an intermediate buffer per task: strings,
+ * unsigned 32-bit integers and arrays of them, all a header holds in
+ * practice. Returns its length, or -1 for anything else (then msgpackr packs it).
+ */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+let at = 0;
+
+function writeHeader(spec: TaskSpec): number {
+  at = 0;
+  // The array of headerFields(spec), field by field, without making it.
+  scratch[at++] = 0x90 | SPEC_HEADER.length;
+  const ok =
+    writeItem(spec.key) &&
+    writeItem(spec.deps) &&
+    writeItem(spec.outs) &&
+    writeItem(spec.returns ?? 0) &&
+    writeItem(spec.cache ?? '') &&
+    writeItem(spec.retries ?? 0) &&
+    writeItem(spec.timeoutMs ?? 0) &&
+    writeItem(spec.lang ?? '');
+  return ok ? at : -1;
+}
+
+function writeItem(v: unknown): boolean {
+  if (at + 16 > scratch.length) grow(16);
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) return false;
+    if (v < 0x80) scratch[at++] = v;
+    else if (v < 0x100) {
+      scratch[at++] = 0xcc;
+      scratch[at++] = v;
+    } else if (v < 0x10000) {
+      scratch[at++] = 0xcd;
+      scratch.writeUInt16BE(v, at);
+      at += 2;
+    } else {
+      scratch[at++] = 0xce;
+      scratch.writeUInt32BE(v, at);
+      at += 4;
+    }
+    return true;
+  }
+  if (typeof v === 'string') {
+    if (at + 5 + v.length * 3 > scratch.length) grow(5 + v.length * 3);
+    // Room for the longest prefix first, then the bytes are moved back behind a shorter one.
+    const n = scratch.write(v, at + 5, 'utf8');
+    if (n < 0x20) {
+      scratch[at] = 0xa0 | n;
+      scratch.copyWithin(at + 1, at + 5, at + 5 + n);
+      at += 1 + n;
+    } else if (n < 0x100) {
+      scratch[at] = 0xd9;
+      scratch[at + 1] = n;
+      scratch.copyWithin(at + 2, at + 5, at + 5 + n);
+      at += 2 + n;
+    } else if (n < 0x10000) {
+      scratch[at] = 0xda;
+      scratch.writeUInt16BE(n, at + 1);
+      scratch.copyWithin(at + 3, at + 5, at + 5 + n);
+      at += 3 + n;
+    } else {
+      scratch[at] = 0xdb;
+      scratch.writeUInt32BE(n, at + 1);
+      at += 5 + n;
+    }
+    return true;
+  }
+  if (Array.isArray(v)) {
+    const n = v.length;
+    if (n < 0x10) scratch[at++] = 0x90 | n;
+    else if (n < 0x10000) {
+      scratch[at++] = 0xdc;
+      scratch.writeUInt16BE(n, at);
+      at += 2;
+    } else {
+      scratch[at++] = 0xdd;
+      scratch.writeUInt32BE(n, at);
+      at += 4;
+    }
+    for (let i = 0; i < n; i++) if (!writeItem(v[i])) return false;
+    return true;
+  }
+  return false;
+}
+
+function grow(need: number): void {
+  const bigger = Buffer.allocUnsafe(Math.max(scratch.length * 2, at + need));
+  scratch.copy(bigger, 0, 0, at);
+  scratch = bigger;
 }
 
 export function decodeSpec(bytes: Buffer): TaskSpec {

@@ -3,8 +3,11 @@ import {
   checkAcyclic,
   checkReferences,
   cull,
+  dependenciesFirst,
   dependencyMap,
   follow,
+  indexDependencies,
+  neededKeys,
   oidsOf,
   parseGraph,
   refsOf,
@@ -216,5 +219,49 @@ describe('cull', () => {
 
   it('keeps each key once when requested twice', () => {
     expect([...cull(deps, ['b', 'b'])].sort()).toEqual(['a', 'b']);
+  });
+});
+
+describe('indexDependencies, dependenciesFirst and neededKeys (the numbered form planning uses)', () => {
+  const g = parseGraph({ x: 1, y: ref('x'), z: task('add', ref('y'), ref('x'), ref('y')), w: task('inc', ref('x')) });
+
+  it("numbers keys in graph order and lists each key's dependencies once, first-seen order (CSR)", () => {
+    const index = indexDependencies(g);
+    expect(index.keys).toEqual(['x', 'y', 'z', 'w']);
+    expect(index.nodes).toEqual([...g.values()]);
+    expect(index.indexOf.get('z')).toBe(2);
+    expect([...index.offsets]).toEqual([0, 0, 1, 3, 4]);
+    expect([...index.targets]).toEqual([0, 1, 0, 0]);
+    expect(index.indexedRefs).toBe(false);
+  });
+
+  it('notes a reference to one output of a multiple-return task', () => {
+    const multi = parseGraph({ s: { $op: 'split', args: [], returns: 2 }, a: task('f', { $ref: 's', index: 1 }) });
+    expect(indexDependencies(multi).indexedRefs).toBe(true);
+  });
+
+  it('reports the first reference to a missing key, as checkReferences does', () => {
+    const err = graphError(() =>
+      indexDependencies(parseGraph({ a: 1, y: task('f', ref('a'), ref('nope'), ref('gone')) })),
+    );
+    expect(err.code).toBe('missing_dependency');
+    expect(err.details).toEqual({ key: 'y', missing: 'nope' });
+  });
+
+  it('orders the numbers as checkAcyclic orders the keys', () => {
+    const index = indexDependencies(g);
+    expect(Array.from(dependenciesFirst(index), (i) => index.keys[i])).toEqual(checkAcyclic(dependencyMap(g)));
+  });
+
+  it('reports a cycle with the keys as written', () => {
+    const index = indexDependencies(parseGraph({ s: task('f', ref('a')), a: task('inc', ref('b')), b: ref('a') }));
+    expect(cycleOf(() => dependenciesFirst(index))).toEqual(['a', 'b', 'a']);
+  });
+
+  it('marks what cull keeps', () => {
+    const index = indexDependencies(g);
+    const marks = neededKeys(index, [index.indexOf.get('z')!]);
+    expect(index.keys.filter((_, i) => marks[i])).toEqual([...cull(dependencyMap(g), ['z'])].sort());
+    expect([...neededKeys(index, [3, 3])]).toEqual([1, 0, 0, 1]);
   });
 });

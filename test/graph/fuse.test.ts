@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FUSED, fuseLinear, parseGraph, planGraph, type Node } from '../../src/graph/index.ts';
+import { FUSED, fuseLinear, mayFuse, parseGraph, planGraph, type Node } from '../../src/graph/index.ts';
 
 const ref = (key: string) => ({ $ref: key });
 const inc = (x: unknown) => ({ $op: 'inc', args: [x] });
@@ -9,6 +9,30 @@ function chain(n: number): Record<string, unknown> {
   for (let i = 1; i <= n; i++) g[`x${i}`] = inc(ref(`x${i - 1}`));
   return g;
 }
+
+describe('mayFuse', () => {
+  const may = (raw: Record<string, unknown>, aliases = new Map<string, string>()) => {
+    const g = parseGraph(raw);
+    return mayFuse(g, g.values(), aliases);
+  };
+
+  it('is true when some task depends on exactly one task', () => {
+    expect(may(chain(2))).toBe(true);
+    expect(may({ a: inc(1), b: { $op: 'add', args: [ref('a'), ref('a')] } })).toBe(true);
+  });
+
+  it('is false when every task depends on no task or on several (the wide graph: nothing fuses)', () => {
+    expect(may({ a: inc(1), b: inc(2), c: { $op: 'add', args: [ref('a'), ref('b')] } })).toBe(false);
+    expect(may({ x: 1, a: inc(ref('x')) })).toBe(false);
+  });
+
+  it('counts through aliases and leaves out data keys, as fuseLinear does', () => {
+    expect(
+      may({ a: inc(1), al: ref('a'), b: { $op: 'add', args: [ref('al'), ref('a')] } }, new Map([['al', 'a']])),
+    ).toBe(true);
+    expect(may({ f: 7, a: inc(1), b: { $op: 'add', args: [ref('f'), ref('a')] } })).toBe(true);
+  });
+});
 
 describe('fuseLinear', () => {
   it('the example of its doc comment: a chain becomes one task that keeps the inner key', () => {

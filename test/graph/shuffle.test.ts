@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseGraph, planGraph, rewriteShuffles } from '../../src/graph/index.ts';
+import { hasSplitTask, parseGraph, planGraph, rewriteShuffles } from '../../src/graph/index.ts';
 
 /** Dask's task-based shuffle of n partitions into k: n splits, n x k getitems, k concats. */
 function naiveShuffle(n: number, k: number): { graph: Record<string, unknown>; outputs: string[] } {
@@ -16,6 +16,20 @@ function naiveShuffle(n: number, k: number): { graph: Record<string, unknown>; o
   }
   return { graph, outputs };
 }
+
+describe('hasSplitTask', () => {
+  it('finds a split op whose part count is a literal, and nothing in a graph without one', () => {
+    expect(hasSplitTask(parseGraph(naiveShuffle(2, 2).graph).values())).toBe(true);
+    expect(hasSplitTask(parseGraph({ a: { $op: 'inc', args: [1] } }).values())).toBe(false);
+    const counted = parseGraph({ n: 2, s: { $op: 'frame.shuffle_group', args: [1, 'x', { $ref: 'n' }] } });
+    expect(hasSplitTask(counted.values())).toBe(false);
+  });
+
+  it('leaves a graph without split tasks as it is (the same Map)', () => {
+    const g = parseGraph({ a: { $op: 'inc', args: [1] }, b: { $op: 'inc', args: [{ $ref: 'a' }] } });
+    expect(rewriteShuffles(g, ['a', 'b'], new Map(), new Set(['b']))).toBe(g);
+  });
+});
 
 describe('rewriteShuffles', () => {
   it('the example of its doc comment: getitems disappear and concats read part j', () => {
