@@ -192,7 +192,7 @@ export class Client implements Runner {
         oid: id,
       });
     if (!res.ok) throw await errorOf(res);
-    return decodeValue(Buffer.from(await res.arrayBuffer()));
+    return decodeValue(new Uint8Array(await res.arrayBuffer()));
   }
 
   /** Releases objects: futures, lists of them, or a collection returned by persist. */
@@ -288,7 +288,7 @@ export class Client implements Runner {
     if (!res.ok) throw await errorOf(res);
     // Answers without values (persist's) come as JSON whatever was asked.
     if (res.headers.get('content-type')?.startsWith('application/json')) return (await res.json()) as GraphOutcome;
-    return decodeValue(Buffer.from(await res.arrayBuffer())) as GraphOutcome;
+    return decodeValue(new Uint8Array(await res.arrayBuffer())) as GraphOutcome;
   }
 
   private async json<T>(method: string, path: string, body?: unknown, type?: string): Promise<T> {
