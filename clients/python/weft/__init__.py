@@ -19,6 +19,9 @@ numpy, pandas and dask are imported only when a graph or value uses them.
 """
 from __future__ import annotations
 
+# One version for the service, both clients and openapi.yaml (test/versions.test.ts); GET /healthz reports the service's.
+__version__ = "0.2.0"
+
 import atexit
 import base64
 import contextlib
