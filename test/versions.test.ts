@@ -5,10 +5,13 @@
  * with the HTTP API's major version (the /v1 of the paths), so a client can
  * tell that a service is older than it needs.
  */
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { API_VERSION, Client, VERSION } from '../src/client/index.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -32,6 +35,8 @@ describe('versions', () => {
       service,
     );
     expect(spec.info.version, 'openapi.yaml info.version').toBe(service);
+    expect(VERSION, 'src/shared/version.ts').toBe(service);
+    expect(API_VERSION, 'src/shared/version.ts').toBe(spec.info['x-api-version']);
     // The SDK's msgpackr is the service's (one codec).
     expect(JSON.parse(read('clients/ts/package.json')).dependencies.msgpackr).toBe(
       JSON.parse(read('package.json')).dependencies.msgpackr,
@@ -52,5 +57,22 @@ describe('versions', () => {
     const body = await res.json();
     expect(body.version).toBe(service);
     expect(body.api_version).toBe(spec.info['x-api-version']);
+  });
+
+  it("both clients read them: the SDK's health() and the Python client's", async () => {
+    const health = await new Client({ url: weft.url, asDefault: false }).health();
+    expect(health).toMatchObject({ ok: true, version: service, api_version: 1 });
+    const { stdout } = await promisify(execFile)(
+      '/usr/bin/python3',
+      [
+        '-c',
+        'import json, sys, weft; print(json.dumps([weft.__version__, weft.Client(sys.argv[1]).health()]))',
+        weft.url,
+      ],
+      { env: { ...process.env, PYTHONPATH: `${root}/clients/python` } },
+    );
+    const [pyVersion, pyHealth] = JSON.parse(stdout);
+    expect(pyVersion).toBe(service);
+    expect(pyHealth).toMatchObject({ ok: true, version: service, api_version: 1 });
   });
 });

@@ -677,6 +677,11 @@ class Client:
         except urllib.error.URLError as err:
             raise WeftError("unreachable", f"cannot reach weft at {self.url}: {err.reason}") from None
 
+    def health(self) -> dict:
+        """GET /healthz: {"ok", "redis", "workers", "version", "api_version"}; compare "version"
+        with weft.__version__ to tell a service older than this client."""
+        return self._request("GET", "/healthz")
+
     def put(self, value: Any) -> ObjectRef:
         """Stores a value (any Python value: numpy arrays as array chunks, others as plain data or a pickle)."""
         return ObjectRef(self._request("POST", "/v1/objects", packed=bytes(codec.encode(value)))["$oid"])
