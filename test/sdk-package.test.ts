@@ -159,7 +159,21 @@ console.log(JSON.stringify({ total, sums, col: Array.from(col.data), isNDArray: 
         const col = await sdk.ones([3, 4], { chunks: 2 }).sum({ axis: 0 }).compute();
         const oid = await client.put(new sdk.NDArray('float64', [2], new Float64Array([1.5, 2.5])));
         const back = await client.get(oid);
+        // Past ALIGN_FROM (4096 bytes): the padded header forms, written into a Uint8Array here.
+        const big = new sdk.NDArray(
+          'float64',
+          [1000],
+          Float64Array.from({ length: 1000 }, (_, i) => i),
+        );
+        const bigBack = await client.get(await client.put(big));
+        const bigSum = await sdk.fromArray(big, { chunks: 250 }).sum().compute();
+        // Frames (dataframe partitions) both ways.
+        const rows = Array.from({ length: 20 }, (_, i) => ({ g: i % 2, v: i }));
+        const grouped = await sdk.fromRecords(rows, { npartitions: 3 }).groupby('g').sum().compute();
         return {
+          big: Array.from(bigBack.data as Float64Array).every((v: number, i: number) => v === i),
+          bigSum,
+          grouped,
           total,
           col: Array.from(col.data as Float64Array),
           back: Array.from(back.data as Float64Array),
@@ -167,7 +181,18 @@ console.log(JSON.stringify({ total, sums, col: Array.from(col.data), isNDArray: 
         };
       }, weft.url);
       expect(errors).toEqual([]);
-      expect(result).toEqual({ total: 12, col: [3, 3, 3, 3], back: [1.5, 2.5], hasBuffer: false });
+      expect(result).toEqual({
+        total: 12,
+        col: [3, 3, 3, 3],
+        back: [1.5, 2.5],
+        big: true,
+        bigSum: 499500,
+        grouped: [
+          { g: 0, v: 90 },
+          { g: 1, v: 100 },
+        ],
+        hasBuffer: false,
+      });
     } finally {
       await browser.close();
     }

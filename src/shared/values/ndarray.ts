@@ -64,7 +64,7 @@ const INFO: Record<DType, DTypeInfo> = {
 
 export const NDARRAY_EXTENSION_TYPE = 0x41;
 
-/** Typed arrays are in the platform's byte order; the wire is little-endian. */
+// Typed arrays are in the platform's byte order; the wire is little-endian (LITTLE_ENDIAN: bytes.ts).
 
 /** Thrown for a malformed encoded array; ops turn it into an OpArgumentError naming the op. */
 export class NDArrayFormatError extends Error {
