@@ -121,6 +121,34 @@ describe('the SDK package (clients/ts)', () => {
     }
   });
 
+  it('its declarations type-check in a project without Node types (a browser project), libraries checked too', () => {
+    writeFileSync(
+      join(project, 'use.ts'),
+      `import { Client, delayed, NDArray, VERSION, type GraphInfo } from '@weft/client';
+const client = new Client({ url: 'http://127.0.0.1:8080' });
+export const n: number = await client.compute<number>(delayed('inc')(1));
+export const a = new NDArray('float64', [1], new Float64Array([1]));
+export const v: string = (await client.health()).version + VERSION;
+export type G = GraphInfo;
+`,
+    );
+    const tsconfig = {
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        noEmit: true,
+        types: [],
+        lib: ['ES2022', 'DOM'],
+        skipLibCheck: false,
+      },
+      files: ['use.ts'],
+    };
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify(tsconfig));
+    run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', '.'], project);
+  });
+
   it('runs under plain node: computes a graph against weft', async () => {
     writeFileSync(
       join(project, 'main.js'),
