@@ -52,6 +52,8 @@ export interface Config {
   allowOpen: boolean;
   /** Log a line for every request (an access log); off, a request's path writes nothing. */
   logRequests: boolean;
+  /** Origins whose pages may call the API (CORS, WEFT_CORS_ORIGINS), or '*' for any; unset: no CORS headers. */
+  corsOrigins?: string[] | '*';
   /** Graphs one tenant may have queued or running at once. */
   maxGraphsInFlight: number;
   /** The worker pools a worker process serves (WEFT_POOLS). */
@@ -130,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokens: loadTokens(env),
     allowOpen: env.WEFT_ALLOW_OPEN === '1',
     logRequests: env.WEFT_LOG_REQUESTS === '1',
+    corsOrigins: corsOrigins(env),
     maxGraphsInFlight: int(env, 'WEFT_MAX_GRAPHS_IN_FLIGHT', 1000, 1, 10_000_000),
     shutdownMs: int(env, 'WEFT_SHUTDOWN_MS', 10_000, 0, 3_600_000),
     workerTimeoutMs: int(env, 'WEFT_WORKER_TIMEOUT_MS', 10_000, 500, 3_600_000),
@@ -152,6 +155,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  * named by WEFT_TOKENS_FILE (a "tenant token" pair per line, # comments).
  * Tenant "*" is an operator. A token must be at least 16 characters.
  */
+/** WEFT_CORS_ORIGINS: `*`, or origins (`scheme://host[:port]`, as a browser sends them) separated by commas. */
+function corsOrigins(env: NodeJS.ProcessEnv): string[] | '*' | undefined {
+  const value = env.WEFT_CORS_ORIGINS?.trim();
+  if (!value) return undefined;
+  if (value === '*') return '*';
+  return value.split(',').map((part) => {
+    const origin = part.trim();
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {}
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin)
+      throw new ConfigError(
+        `WEFT_CORS_ORIGINS=${value}: ${JSON.stringify(origin)} is not an origin; give "*" alone, or origins ` +
+          'such as https://app.example or http://localhost:5173 (scheme, host and port; no path, no trailing "/"), comma-separated.',
+      );
+    return origin;
+  });
+}
+
 function loadTokens(env: NodeJS.ProcessEnv): Map<string, string> {
   const pairs: [string, string, string][] = [];
   for (const item of (env.WEFT_TOKENS ?? '')

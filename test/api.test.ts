@@ -325,6 +325,6 @@ describe('service routes', () => {
 
   it('GET /healthz reports Redis and the live worker', async () => {
     const body = (await (await fetch(`${weft.url}/healthz`)).json()) as any;
-    expect(body).toEqual({ ok: true, redis: true, workers: 1 });
+    expect(body).toEqual({ ok: true, redis: true, workers: 1, version: expect.any(String), api_version: 1 });
   });
 });

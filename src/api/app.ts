@@ -3,6 +3,7 @@
  * plugin, one error handler that answers with the error catalogue, and the
  * route plugins. `main.ts` listens; tests use `inject` or supertest.
  */
+import { registerCors } from './plugins/cors.ts';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Config } from '../config.ts';
 import { ApiError, toApiError } from './errors.ts';
@@ -47,6 +48,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(bodies);
   addSharedSchemas(app);
   await app.register(services, { config });
+  // Before auth: a preflight has no token (plugins/cors.ts).
+  if (config.corsOrigins) await registerCors(app, config.corsOrigins);
   await app.register(auth, { config });
   // Before the routes: it reads each route's responses as it is added.
   await app.register(accept);

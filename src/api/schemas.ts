@@ -18,6 +18,7 @@ const specPath = fileURLToPath(new URL('../../openapi.yaml', import.meta.url));
 type Obj = Record<string, unknown>;
 
 interface OpenApi {
+  info: { version: string; 'x-api-version': number };
   paths: Record<string, Record<string, Operation>>;
   components: {
     schemas: Record<string, Obj>;

@@ -192,7 +192,7 @@ export class Client implements Runner {
         oid: id,
       });
     if (!res.ok) throw await errorOf(res);
-    return decodeValue(Buffer.from(await res.arrayBuffer()));
+    return decodeValue(new Uint8Array(await res.arrayBuffer()));
   }
 
   /** Releases objects: futures, lists of them, or a collection returned by persist. */
@@ -224,6 +224,17 @@ export class Client implements Runner {
   }
 
   /** The ops the workers have, by name. */
+  /**
+   * GET /healthz: whether the API, Redis and workers answer, and the service's `version` and `api_version`,
+   * to compare with this SDK's VERSION and API_VERSION (a service older than the SDK may lack what it sends).
+   * A 503 (Redis down) is answered too, with `ok: false`.
+   */
+  async health(): Promise<components['schemas']['Health']> {
+    const res = await this.fetch('GET', '/healthz');
+    if (!res.ok && res.status !== 503) throw await errorOf(res);
+    return (await res.json()) as components['schemas']['Health'];
+  }
+
   async ops(): Promise<{ name: string; description: string }[]> {
     return ((await this.json('GET', '/v1/ops')) as { ops: { name: string; description: string }[] }).ops;
   }
@@ -288,7 +299,7 @@ export class Client implements Runner {
     if (!res.ok) throw await errorOf(res);
     // Answers without values (persist's) come as JSON whatever was asked.
     if (res.headers.get('content-type')?.startsWith('application/json')) return (await res.json()) as GraphOutcome;
-    return decodeValue(Buffer.from(await res.arrayBuffer())) as GraphOutcome;
+    return decodeValue(new Uint8Array(await res.arrayBuffer())) as GraphOutcome;
   }
 
   private async json<T>(method: string, path: string, body?: unknown, type?: string): Promise<T> {

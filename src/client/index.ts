@@ -23,3 +23,4 @@ export { tokenize } from './tokenize.ts';
 export type { ObjectRef } from './graph.ts';
 export { NDArray } from '../shared/values/ndarray.ts';
 export { Frame } from '../shared/values/frame.ts';
+export { API_VERSION, VERSION } from '../shared/version.ts';

@@ -7,6 +7,7 @@
  * TypeScript SDK; the service's size limit and JSON answers are in src/store/values.ts.
  */
 import { addExtension, Packr } from 'msgpackr';
+import type { Bytes } from './bytes.ts';
 import { Foreign, FOREIGN_EXTENSION_TYPE, foreignPack, foreignUnpack } from './values/foreign.ts';
 import { Frame, FRAME_EXTENSION_TYPE, framePack, frameUnpack } from './values/frame.ts';
 import { NDArray, NDARRAY_EXTENSION_TYPE, ndarrayPack, ndarrayUnpack, ndarrayValue } from './values/ndarray.ts';
@@ -26,10 +27,10 @@ const mapPackr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: 
 /** What msgpackr names a map's "__proto__" key when it reads the map as an object. */
 const RENAMED_PROTO = '__proto_';
 
-export function encodeValue(value: unknown): Buffer {
+export function encodeValue(value: unknown): Bytes {
   // An array chunk, the bulk of what is stored, is written in one piece of exactly its size.
   if (value instanceof NDArray) return ndarrayValue(value);
-  return packr.pack(value === undefined ? null : value);
+  return packr.pack(value === undefined ? null : value) as Bytes;
 }
 
 /**
@@ -41,7 +42,7 @@ export function encodeValue(value: unknown): Buffer {
  * the decoded objects and arrays, not the bytes: an array chunk of megabytes
  * is one object to look at.
  */
-export function decodeValue(bytes: Buffer | Uint8Array): unknown {
+export function decodeValue(bytes: Uint8Array): unknown {
   const value = packr.unpack(bytes);
   if (!hasRenamedProto(value)) return value;
   return mapsToObjects(mapPackr.unpack(bytes));

@@ -676,6 +676,10 @@ export interface components {
             };
         };
         Health: {
+            /** @description The service's version (package.json; the clients' versions are the same), e.g. 0.2.0. A client that needs a newer service can say so. */
+            version: string;
+            /** @description The HTTP API's major version (info.x-api-version, the /v1 of the paths); a client built for another one should not talk to this service. */
+            api_version: number;
             ok: boolean;
             redis: boolean;
             /** @description Workers that sent a heartbeat within WEFT_WORKER_TIMEOUT_MS (default 10 seconds). */

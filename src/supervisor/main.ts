@@ -1,8 +1,9 @@
 /**
  * `npm start`: Redis (found or started), one API process and WORKERS worker
  * processes, restarted if they die. SIGTERM or Ctrl-C stops them all.
- * In production run `npm run api` and `npm run worker` under your own process
- * manager instead (docs/deploy.md).
+ * In production run `npm run api` and `npm run worker` (or, compiled by
+ * `npm run build`, `api:prod` and `worker:prod`) under your own process
+ * manager instead (docs/deploy.md). `npm run start:prod` runs this compiled.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,8 @@ import { answers, hasRedisServer, INSTALL_HELP, launchRedis, localRedis, redisDi
 import { findPython, PYTHON_INSTALL_HELP } from '../workers/executors/python.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+/** Run from src/ through tsx (`npm start`), or compiled in dist/ (`npm run start:prod`): the children likewise. */
+const compiled = import.meta.url.endsWith('.js');
 const say = (line: string) => process.stdout.write(`[weft] ${line}\n`);
 
 const config = loadConfig();
@@ -45,7 +48,9 @@ const children = new Set<ChildProcess>();
 let stopping = false;
 
 function run(name: string, script: string, restartDelay = 500): void {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, env, stdio: 'inherit' });
+  const path = fileURLToPath(new URL(`../${script}.${compiled ? 'js' : 'ts'}`, import.meta.url));
+  const args = compiled ? [path] : ['--import', 'tsx', path];
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
   children.add(child);
   child.once('exit', (code, signal) => {
     children.delete(child);
@@ -55,8 +60,8 @@ function run(name: string, script: string, restartDelay = 500): void {
   });
 }
 
-run('api', 'src/api/main.ts');
-for (let i = 0; i < config.workers; i++) run(`worker ${i + 1}`, 'src/workers/main.ts');
+run('api', 'api/main');
+for (let i = 0; i < config.workers; i++) run(`worker ${i + 1}`, 'workers/main');
 say(`API on http://${config.host}:${config.port}, ${config.workers} worker processes, Redis ${redisUrl}`);
 
 /**

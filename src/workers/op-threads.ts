@@ -4,6 +4,8 @@
  * only way to stop a synchronous op that never returns, and it stops nothing
  * else. A new thread takes its place when the next task needs one.
  */
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { StartedTask, TaskErrorBody } from '../queue/tasks.ts';
 import { TaskFailure } from './evaluators.ts';
@@ -103,7 +105,11 @@ export class OpThreads {
 
   private spawn(): Slot {
     const thread = new Worker(new URL('./thread-boot.mjs', import.meta.url), {
-      workerData: { entry: new URL('./op-thread.ts', import.meta.url).href, opModules: this.opModules },
+      // op-thread.ts under tsx, op-thread.js compiled (dist/): the extension of this module.
+      workerData: {
+        entry: new URL(`./op-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href,
+        opModules: this.opModules,
+      },
     });
     thread.unref();
     const ready = new Promise<void>((resolve, reject) => {

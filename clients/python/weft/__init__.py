@@ -19,6 +19,9 @@ numpy, pandas and dask are imported only when a graph or value uses them.
 """
 from __future__ import annotations
 
+# One version for the service, both clients and openapi.yaml (test/versions.test.ts); GET /healthz reports the service's.
+__version__ = "0.2.0"
+
 import atexit
 import base64
 import contextlib
@@ -673,6 +676,11 @@ class Client:
                 return _unpack(raw)
         except urllib.error.URLError as err:
             raise WeftError("unreachable", f"cannot reach weft at {self.url}: {err.reason}") from None
+
+    def health(self) -> dict:
+        """GET /healthz: {"ok", "redis", "workers", "version", "api_version"}; compare "version"
+        with weft.__version__ to tell a service older than this client."""
+        return self._request("GET", "/healthz")
 
     def put(self, value: Any) -> ObjectRef:
         """Stores a value (any Python value: numpy arrays as array chunks, others as plain data or a pickle)."""

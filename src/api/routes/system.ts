@@ -4,7 +4,8 @@ import { usedMemory } from '../../queue/connection.ts';
 import { statsKey } from '../../queue/keys.ts';
 import { listWorkers, liveWorkerCount } from '../../queue/workers.ts';
 import { requireOperator } from '../plugins/auth.ts';
-import { routeSchema } from '../schemas.ts';
+import { VERSION } from '../../version.ts';
+import { openApi, routeSchema } from '../schemas.ts';
 
 export default async function systemRoutes(app: FastifyInstance): Promise<void> {
   const { redis, ops, config } = app.weft;
@@ -46,12 +47,15 @@ export default async function systemRoutes(app: FastifyInstance): Promise<void> 
     };
   });
 
+  // Which service this is, so a client can tell that it is older than the client needs.
+  const versions = { version: VERSION, api_version: openApi().info['x-api-version'] };
   app.get('/healthz', { schema: routeSchema('health') }, async (_req, reply) => {
     try {
       await redis.ping();
-      return { ok: true, redis: true, workers: await liveWorkerCount(redis, config.prefix, config.workerTimeoutMs) };
+      const workers = await liveWorkerCount(redis, config.prefix, config.workerTimeoutMs);
+      return { ok: true, redis: true, workers, ...versions };
     } catch {
-      return reply.code(503).send({ ok: false, redis: false, workers: 0 });
+      return reply.code(503).send({ ok: false, redis: false, workers: 0, ...versions });
     }
   });
 }

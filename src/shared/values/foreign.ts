@@ -13,6 +13,7 @@
  *   {"$foreign": {"lang", "name", "bytes"}}.
  */
 import { pack, unpack } from 'msgpackr';
+import { type Bytes, fromBase64 } from '../bytes.ts';
 import { PayloadReader } from './payload.ts';
 
 export const FOREIGN_EXTENSION_TYPE = 0x50;
@@ -39,8 +40,8 @@ export class ForeignFormatError extends Error {
   override readonly name = 'ForeignFormatError';
 }
 
-export function foreignPack(value: Foreign): Buffer {
-  return pack([value.lang, value.name, value.data]);
+export function foreignPack(value: Foreign): Bytes {
+  return pack([value.lang, value.name, value.data]) as Bytes;
 }
 
 export function foreignUnpack(payload: Uint8Array): Foreign {
@@ -72,7 +73,7 @@ export function checkedForeign(lang: unknown, name: unknown, data: unknown): For
   if (typeof name !== 'string') throw new ForeignFormatError(`"name" must be a string, got ${typeof name}`);
   let bytes: Uint8Array;
   if (data instanceof Uint8Array) bytes = data;
-  else if (typeof data === 'string' && BASE64.test(data)) bytes = Buffer.from(data, 'base64');
+  else if (typeof data === 'string' && BASE64.test(data)) bytes = fromBase64(data);
   else throw new ForeignFormatError('"data" must be the value\'s serialization as bytes (base64 text in JSON)');
   return new Foreign(lang, name.slice(0, MAX_NAME), bytes);
 }

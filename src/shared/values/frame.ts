@@ -23,6 +23,7 @@
  */
 
 import { Packr } from 'msgpackr';
+import { type Bytes, LITTLE_ENDIAN } from '../bytes.ts';
 
 export type NumericColumn =
   | Float64Array
@@ -263,7 +264,6 @@ const DTYPES: [string, new (n: number) => NumericColumn][] = [
   ['uint8', Uint8Array],
   ['uint8', Uint8ClampedArray],
 ];
-const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /** A column as the Frame constructor takes it; anything unrecognised is passed on for the constructor to reject. */
 function wireColumn(c: unknown, where: string): Column {
@@ -293,19 +293,19 @@ function wireColumn(c: unknown, where: string): Column {
 const payloadPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 
 /** The extension's payload: plain MessagePack, numeric columns as `{dtype, data: bin}`. */
-export function framePack(f: Frame): Buffer {
+export function framePack(f: Frame): Bytes {
   const wire = frameToWire(f);
   wire.cols = wire.cols.map((c) => {
     if (!isNumericColumn(c)) return c;
     const dtype = DTYPES.find(([, T]) => c instanceof T)![0];
-    let data = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+    let data = new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
     if (!LITTLE_ENDIAN && c.BYTES_PER_ELEMENT > 1) {
-      data = Buffer.from(data); // a copy: the column itself is never changed
+      data = data.slice(); // a copy: the column itself is never changed
       for (let i = 0; i < data.length; i += c.BYTES_PER_ELEMENT) data.subarray(i, i + c.BYTES_PER_ELEMENT).reverse();
     }
     return { dtype, data };
   });
-  return payloadPackr.pack(wire);
+  return payloadPackr.pack(wire) as Bytes;
 }
 
 /** Reads framePack's payload back. */

@@ -21,7 +21,7 @@
  * is what lets reshape share a buffer instead of copying it.
  */
 import { PayloadReader } from './payload.ts';
-import { endianness } from 'node:os';
+import { allocBytes, type Bytes, isNodeBuffer, LITTLE_ENDIAN, writeUint16BE, writeUint32BE } from '../bytes.ts';
 import { Packr } from 'msgpackr';
 
 export const DTYPES = ['float64', 'float32', 'int32', 'int16', 'int8', 'uint32', 'uint16', 'uint8'] as const;
@@ -64,8 +64,7 @@ const INFO: Record<DType, DTypeInfo> = {
 
 export const NDARRAY_EXTENSION_TYPE = 0x41;
 
-/** Typed arrays are in the platform's byte order; the wire is little-endian. */
-const LITTLE_ENDIAN = endianness() === 'LE';
+// Typed arrays are in the platform's byte order; the wire is little-endian (LITTLE_ENDIAN: bytes.ts).
 
 /** Thrown for a malformed encoded array; ops turn it into an OpArgumentError naming the op. */
 export class NDArrayFormatError extends Error {
@@ -137,7 +136,7 @@ export class NDArray {
     this.dtype = dtype;
     this.shape = [...shape];
     // A Buffer is a Uint8Array whose toJSON and slice behave differently: keep a plain view.
-    this.data = Buffer.isBuffer(data) ? new Uint8Array(data.buffer, data.byteOffset, data.length) : data;
+    this.data = isNodeBuffer(data) ? new Uint8Array(data.buffer, data.byteOffset, data.length) : data;
   }
 
   get ndim(): number {
@@ -168,7 +167,7 @@ const payloadPackr = new Packr({ useRecords: false });
  * the data into its shared 8 MiB scratch buffer and hand back a slice of it,
  * so a 2 MiB chunk would keep 8 MiB alive and cost a copy more.
  */
-export function ndarrayPack(a: NDArray): Buffer {
+export function ndarrayPack(a: NDArray): Bytes {
   return ndarrayEncode(a, false);
 }
 
@@ -185,7 +184,7 @@ export function ndarrayPack(a: NDArray): Buffer {
  * for the dtype, array16 and array32 headers), which every reader accepts.
  * Smaller arrays are exactly msgpackr's bytes (a test compares them).
  */
-export function ndarrayValue(a: NDArray): Buffer {
+export function ndarrayValue(a: NDArray): Bytes {
   return ndarrayEncode(a, true);
 }
 
@@ -206,7 +205,7 @@ const EXT_FORMS = [0xc7, 0xc8, 0xc9] as const;
 const BIN_FORMS = [0xc4, 0xc5, 0xc6] as const;
 
 /** Writes the first byte of the 8-, 16- or 32-bit form that fits `n`, then `n`; returns the offset after it. */
-function writeLength(out: Buffer, at: number, forms: readonly [number, number, number], n: number): number {
+function writeLength(out: Uint8Array, at: number, forms: readonly [number, number, number], n: number): number {
   if (n < 0x100) {
     out[at] = forms[0];
     out[at + 1] = n;
@@ -214,13 +213,13 @@ function writeLength(out: Buffer, at: number, forms: readonly [number, number, n
   }
   if (n < 0x10000) {
     out[at] = forms[1];
-    return out.writeUInt16BE(n, at + 1);
+    return writeUint16BE(out, n, at + 1);
   }
   out[at] = forms[2];
-  return out.writeUInt32BE(n, at + 1);
+  return writeUint32BE(out, n, at + 1);
 }
 
-function ndarrayEncode(a: NDArray, asValue: boolean): Buffer {
+function ndarrayEncode(a: NDArray, asValue: boolean): Bytes {
   const { data } = a;
   const n = data.byteLength;
   // [dtype, shape] as msgpackr writes them: 0x92, the dtype as a fixstr, then the shape (its header, then integers).
@@ -238,7 +237,7 @@ function ndarrayEncode(a: NDArray, asValue: boolean): Buffer {
     }
   }
   const payloadLength = head.length + pad + binHeaderLength(n) + n;
-  const out = Buffer.allocUnsafe((asValue ? extHeaderLength(payloadLength) : 0) + payloadLength);
+  const out = allocBytes((asValue ? extHeaderLength(payloadLength) : 0) + payloadLength);
   let at = 0;
   if (asValue) {
     const fixed = [1, 2, 4, 8, 16].indexOf(payloadLength);
@@ -249,20 +248,27 @@ function ndarrayEncode(a: NDArray, asValue: boolean): Buffer {
   // A fixarray of 3 (not 2), or array16.
   if (pad & 2) {
     out[at++] = 0xdc;
-    at = out.writeUInt16BE(3, at);
+    at = writeUint16BE(out, 3, at);
   } else out[at++] = 0x93;
   // The dtype: fixstr, or str8.
   if (pad & 1) {
     out[at++] = 0xd9;
     out[at++] = a.dtype.length;
-    at += out.write(a.dtype, at, 'latin1');
-  } else at += head.copy(out, at, 1, dtypeEnd);
+    for (let i = 0; i < a.dtype.length; i++) out[at++] = a.dtype.charCodeAt(i);
+  } else {
+    out.set(head.subarray(1, dtypeEnd), at);
+    at += dtypeEnd - 1;
+  }
   // The shape: its header as msgpackr wrote it, or array32; then its integers.
   if (pad & 4) {
     out[at++] = 0xdd;
-    at = out.writeUInt32BE(a.shape.length, at);
-  } else at += head.copy(out, at, dtypeEnd, dtypeEnd + shapeHeader);
-  at += head.copy(out, at, dtypeEnd + shapeHeader);
+    at = writeUint32BE(out, a.shape.length, at);
+  } else {
+    out.set(head.subarray(dtypeEnd, dtypeEnd + shapeHeader), at);
+    at += shapeHeader;
+  }
+  out.set(head.subarray(dtypeEnd + shapeHeader), at);
+  at += head.length - dtypeEnd - shapeHeader;
   at = writeLength(out, at, BIN_FORMS, n);
   out.set(new Uint8Array(data.buffer, data.byteOffset, n), at);
   const width = data.BYTES_PER_ELEMENT;

@@ -11,6 +11,7 @@
  * takes them as they are and the unpacks fall back to msgpackr for any other
  * form.
  */
+import { utf8Text } from '../bytes.ts';
 
 export class PayloadReader {
   at = 0;
@@ -40,7 +41,7 @@ export class PayloadReader {
     else if (b === 0xdb) n = this.uint(4, 1);
     else return undefined;
     if (n < 0 || this.at + n > this.bytes.length) return undefined;
-    const text = Buffer.from(this.bytes.buffer, this.bytes.byteOffset + this.at, n).toString('utf8');
+    const text = utf8Text(this.bytes.subarray(this.at, this.at + n));
     this.at += n;
     return text;
   }

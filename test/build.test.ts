@@ -1,0 +1,152 @@
+/**
+ * `npm run build` compiles the service to dist/ (tsc, .ts imports rewritten
+ * to .js, the Lua scripts, the dashboard and the .mjs thread entries copied),
+ * and `npm run start:prod` (node dist/supervisor/main.js) runs it without tsx:
+ * no process of it loads tsx, and it computes a graph, with a task on an op
+ * thread (a timeout) too. Prints start-up time and memory beside `npm start`.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { waitFor } from './helpers/wait.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const started: ChildProcess[] = [];
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Resident memory of a process and of its children (the API and the workers), in MiB. */
+function rssMiB(pid: number): number {
+  const kib = (p: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+  return (kib(pid) + children(pid).reduce((sum, c) => sum + kib(c), 0)) / 1024;
+}
+
+function children(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((p) => {
+      try {
+        return Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    });
+}
+
+const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+
+/** Starts the service with `args`, waits until /healthz sees its worker; returns the process, URL and figures. */
+async function start(args: string[]) {
+  const port = await freePort();
+  const t0 = performance.now();
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      WORKERS: '1',
+      REDIS_URL: inject('redisUrl'),
+      WEFT_PREFIX: `t${randomBytes(4).toString('hex')}`,
+      WEFT_PYTHON: '/nonexistent', // no Python executors: the same processes for both
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.push(child);
+  let output = '';
+  child.stdout?.on('data', (d) => (output += d));
+  child.stderr?.on('data', (d) => (output += d));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(
+    `${args.join(' ')} to answer with a live worker`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`it exited:\n${output}`);
+      const res = await fetch(`${url}/healthz`).catch(() => undefined);
+      return res?.ok && (await res.json()).workers === 1;
+    },
+    { timeoutMs: 60_000 },
+  );
+  const ms = performance.now() - t0;
+  return { child, url, ms, mib: rssMiB(child.pid!), output: () => output };
+}
+
+async function compute(url: string) {
+  const res = await fetch(`${url}/v1/graphs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      graph: {
+        x: 1,
+        y: { $op: 'inc', args: [{ $ref: 'x' }] },
+        a: { $op: 'array.ones', args: [[3, 4]] },
+        s: { $op: 'array.sum', args: [{ $ref: 'a' }], options: { timeout_ms: 30_000 } }, // a timeout: on an op thread
+      },
+      keys: ['y', 's'],
+      wait: 30,
+    }),
+  });
+  return res.json();
+}
+
+beforeAll(async () => {
+  await promisify(execFile)('npm', ['run', '-s', 'build'], { cwd: root, timeout: 180_000 });
+}, 200_000);
+
+afterAll(async () => {
+  for (const child of started) {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }
+});
+
+describe('npm run build and start:prod', () => {
+  it('emits JavaScript for every module, with the files loaded by URL beside it', () => {
+    for (const f of [
+      'supervisor/main.js',
+      'api/main.js',
+      'workers/main.js',
+      'workers/op-thread.js',
+      'workers/thread-boot.mjs',
+      'store/spill-reader.mjs',
+      'queue/scripts/admitGraph-1.lua',
+      'queue/scripts/includes/store.lua',
+      'api/ui/index.html',
+    ])
+      expect(existsSync(join(root, 'dist', f)), f).toBe(true);
+    expect(readFileSync(join(root, 'dist/api/app.js'), 'utf8')).not.toMatch(/from '\.[^']*\.ts'/);
+  });
+
+  it('runs without tsx and computes (start-up time and memory printed beside tsx)', async () => {
+    const prod = await start(['dist/supervisor/main.js']);
+    const body = await compute(prod.url);
+    // The supervisor, the API and the worker, and whatever they started: no tsx, no esbuild (tsx's compiler).
+    const tree = (pid: number): number[] => [pid, ...children(pid).flatMap(tree)];
+    const procs = tree(prod.child.pid!);
+    expect(procs.length).toBeGreaterThanOrEqual(3);
+    for (const pid of procs) expect(cmdline(pid)).not.toMatch(/tsx|esbuild/);
+    expect(body.status, JSON.stringify(body)).toBe('done');
+    expect(body.result).toEqual([2, 12]);
+    prod.child.kill('SIGTERM');
+    await new Promise((resolve) => prod.child.once('exit', resolve));
+
+    const dev = await start(['--import', 'tsx', 'src/supervisor/main.ts']);
+    expect((await compute(dev.url)).result).toEqual([2, 12]);
+    console.log(
+      `start-up to a live worker: tsx ${dev.ms.toFixed(0)} ms, ${dev.mib.toFixed(0)} MiB resident ` +
+        `(supervisor, API, worker); compiled ${prod.ms.toFixed(0)} ms, ${prod.mib.toFixed(0)} MiB`,
+    );
+  }, 180_000);
+});
