@@ -5,8 +5,9 @@
  * no process of it loads tsx, and it computes a graph, with a task on an op
  * thread (a timeout) too. Prints start-up time and memory beside `npm start`.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,4 +150,51 @@ describe('npm run build and start:prod', () => {
         `(supervisor, API, worker); compiled ${prod.ms.toFixed(0)} ms, ${prod.mib.toFixed(0)} MiB`,
     );
   }, 180_000);
+
+  it('the packed package holds the compiled service and no sources or tests; installed into an empty project, its weft command runs with plain node', async () => {
+    const run = promisify(execFile);
+    const scratch = mkdtempSync(join(tmpdir(), 'weft-pack-'));
+    try {
+      // dist/ is built (beforeAll); --ignore-scripts skips prepack's second build.
+      const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', scratch], {
+        cwd: root,
+        timeout: 120_000,
+      });
+      const [packed] = JSON.parse(stdout) as { filename: string; size: number; files: { path: string }[] }[];
+      const paths = packed.files.map((f) => f.path);
+      expect(paths).toContain('bin/weft');
+      expect(paths).toContain('dist/cli/main.js');
+      expect(paths).toContain('dist/queue/scripts/completeTasks-6.lua');
+      expect(paths).toContain('openapi.yaml');
+      expect(paths).toContain('clients/python/weft/executor.py');
+      expect(paths.filter((p) => /^(src|test|bench|examples|docker)\/|\.map$|\.ts$/.test(p))).toEqual([]);
+      console.log(`weft tarball: ${paths.length} files, ${packed.size} bytes`);
+
+      const project = join(scratch, 'project');
+      mkdirSync(project);
+      writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'uses-weft', private: true }));
+      // From npm's cache where it has them (the project's own install filled it), else the registry.
+      await run(
+        'npm',
+        ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=optional', join(scratch, packed.filename)],
+        { cwd: project, timeout: 180_000 },
+      );
+      const weft = join(project, 'node_modules/.bin/weft');
+      const help = spawnSync(weft, ['--help'], { cwd: project, encoding: 'utf8' });
+      expect(help.stdout + help.stderr).toMatch(/usage:\s+weft submit/);
+      // Against a running weft (compiled, as the package runs it).
+      const service = await start(['dist/supervisor/main.js']);
+      const ops = spawnSync(weft, ['ops'], {
+        cwd: project,
+        encoding: 'utf8',
+        env: { ...process.env, WEFT_URL: service.url },
+      });
+      expect(ops.status, ops.stderr).toBe(0);
+      expect(ops.stdout).toMatch(/^inc\s+inc\(/m);
+      // Plain node: no tsx in the command's process.
+      expect(readFileSync(weft, 'utf8')).toContain('dist/cli/main.js');
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

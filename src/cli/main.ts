@@ -170,10 +170,13 @@ export async function run(
       }
       case 'worker':
       case 'serve': {
-        const script = command === 'worker' ? 'src/workers/main.ts' : 'src/supervisor/main.ts';
+        // From src/ through tsx (a checkout), or compiled in dist/ (npm run build; an installed package): the child likewise.
+        const compiled = import.meta.url.endsWith('.js');
+        const entry = `../${command === 'worker' ? 'workers' : 'supervisor'}/main.${compiled ? 'js' : 'ts'}`;
+        const script = fileURLToPath(new URL(entry, import.meta.url));
         const root = fileURLToPath(new URL('../..', import.meta.url));
         const pools = flags.get('pools');
-        const child = spawn(process.execPath, ['--import', 'tsx', script], {
+        const child = spawn(process.execPath, compiled ? [script] : ['--import', 'tsx', script], {
           cwd: root,
           stdio: 'inherit',
           env: typeof pools === 'string' ? { ...env, WEFT_POOLS: pools } : env,
