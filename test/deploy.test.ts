@@ -14,10 +14,13 @@ import { readFileSync } from 'node:fs';
 import { DEFAULT_REDIS_URL } from '../src/queue/connection.ts';
 import { INSTALL_HELP } from '../src/supervisor/redis.ts';
 
-/** The script a `node --import tsx <script>` command runs. */
+/** The source of the entry a `node dist/<path>.js` command runs: the image runs the compiled service (npm run build). */
 function scriptOf(command: string[]): string {
-  expect(command.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
-  return command[3];
+  expect(command).toHaveLength(2);
+  expect(command[0]).toBe('node');
+  const compiled = /^dist\/(.+)\.js$/.exec(command[1]);
+  expect(compiled, command[1]).not.toBeNull();
+  return `src/${compiled![1]}.ts`;
 }
 
 describe('docker/Dockerfile', () => {
@@ -43,6 +46,21 @@ describe('docker/Dockerfile', () => {
         (s) => s.stage === last && s.op === 'COPY' && s.args.startsWith('--from=') && s.args.includes('node_modules'),
       ),
     ).toBe(true);
+  });
+
+  it('compiles the service in a stage of its own; the runtime stages get dist/, never the sources or tsx', () => {
+    const build = steps.find((s) => s.op === 'RUN' && s.args.includes('npm run build'));
+    expect(build).toBeDefined();
+    const stage = steps.find((s) => s.op === 'FROM' && s.stage === build!.stage)!;
+    const name = /\bAS (\w+)$/.exec(stage.args)?.[1];
+    expect(name).toBeDefined();
+    for (const runtime of [last, steps.find((s) => s.op === 'FROM' && /\bAS python$/.test(s.args))!.stage]) {
+      const copies = steps.filter((s) => s.stage === runtime && s.op === 'COPY').map((s) => s.args);
+      expect(copies).toContain(`--from=${name} /app/dist ./dist`);
+      expect(copies.filter((c) => /\bsrc\b/.test(c))).toEqual([]);
+      const cmd = execForm(steps.filter((s) => s.stage === runtime && s.op === 'CMD').pop()!);
+      expect(cmd.join(' ')).not.toMatch(/tsx/);
+    }
   });
 
   it('runs as a non-root user', () => {
@@ -73,8 +91,8 @@ describe('docker/Dockerfile', () => {
     for (const path of ['node_modules', '.git', 'test-artifacts']) expect(ignored(path), path).toBe(true);
   });
 
-  it('its command is `npm run api`, and its healthcheck asks a route of the API', () => {
-    expect(imageCommand().join(' ')).toBe(pkg.scripts.api);
+  it('its command is `npm run api:prod` (compiled, no tsx), and its healthcheck asks a route of the API', () => {
+    expect(imageCommand().join(' ')).toBe(pkg.scripts['api:prod']);
     expect(existsSync(`${root}${scriptOf(imageCommand())}`)).toBe(true);
     const health = steps.find((s) => s.op === 'HEALTHCHECK')!;
     expect(health.stage).toBe(last);
@@ -133,7 +151,7 @@ describe('docker/compose.yaml', () => {
     expect(python.find((i) => i.op === 'RUN' && i.args.includes('apt-get install'))?.args).toContain(
       'python3-cloudpickle',
     );
-    expect(execForm(python.find((i) => i.op === 'CMD')!).join(' ')).toBe(pkg.scripts.worker);
+    expect(execForm(python.find((i) => i.op === 'CMD')!).join(' ')).toBe(pkg.scripts['worker:prod']);
     expect(python.find((i) => i.op === 'USER')?.args).toBe('node');
   });
 
@@ -151,9 +169,9 @@ describe('docker/compose.yaml', () => {
     expect(Object.keys(file.volumes)).toContain(spill![0]);
   });
 
-  it('runs existing entry points: the worker command is `npm run worker`', () => {
-    expect(serviceCommand('worker').join(' ')).toBe(pkg.scripts.worker);
-    expect(serviceCommand('api').join(' ')).toBe(pkg.scripts.api);
+  it('runs existing entry points, compiled: the worker command is `npm run worker:prod`', () => {
+    expect(serviceCommand('worker').join(' ')).toBe(pkg.scripts['worker:prod']);
+    expect(serviceCommand('api').join(' ')).toBe(pkg.scripts['api:prod']);
     for (const name of ['api', 'worker'])
       expect(existsSync(`${root}${scriptOf(serviceCommand(name))}`), name).toBe(true);
   });

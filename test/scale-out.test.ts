@@ -70,14 +70,24 @@ async function json(url: string, init?: RequestInit & { body?: string }): Promis
   return { status: res.status, body: await res.json() };
 }
 
+/**
+ * The command as run here: the image runs the compiled entry (`node dist/x.js`, built in the image);
+ * this file runs its source instead (`node --import tsx src/x.ts`), so it needs no build of its own
+ * (test/build.test.ts runs the compiled service).
+ */
+function fromSource(command: string[]): string[] {
+  const compiled = command.length === 2 && /^dist\/(.+)\.js$/.exec(command[1]);
+  return compiled ? [command[0], '--import', 'tsx', `src/${compiled[1]}.ts`] : command;
+}
+
 beforeAll(async () => {
   for (let i = 0; i < 2; i++) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const child = await run(serviceCommand('api'), { PORT: String(port) }, () => answers(url));
+    const child = await run(fromSource(serviceCommand('api')), { PORT: String(port) }, () => answers(url));
     apis.push({ url, port, child });
   }
-  for (let i = 0; i < 3; i++) await run(serviceCommand('worker'), {}, (out) => out.includes('running'));
+  for (let i = 0; i < 3; i++) await run(fromSource(serviceCommand('worker')), {}, (out) => out.includes('running'));
 });
 
 afterAll(async () => {
