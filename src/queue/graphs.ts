@@ -65,7 +65,8 @@ export class GraphStore {
 
   /**
    * Writes a planned graph to Redis and enqueues its ready tasks; returns at
-   * once, tasks run in the background. Workers may start on the first tasks
+   * once, tasks run in the background (a graph of data alone is done then, and
+   * `values` holds its output values as stored). Workers may start on the first tasks
    * while later ones are still being written (see "Registration" at the top).
    */
   async register(
@@ -78,11 +79,13 @@ export class GraphStore {
       counts?: Record<string, number>;
       maxValueBytes?: number;
     },
-  ): Promise<{ id: string; outputs: unknown }> {
+  ): Promise<{ id: string; outputs: unknown; values?: Buffer[] }> {
     const id = options.id ?? newGraphId();
     const k = graphKeys(this.prefix, id);
     const outputs = oidTree(id, plan.outputs);
     const pinned = new Set<ObjectField>(plan.outputIndexes);
+    /** A graph of data alone is done once written: its output values, as stored, are its answer. */
+    const outputValues = new Map<ObjectField, Buffer>();
     const now = Date.now();
     const finished = plan.taskCount === 0;
     let pipe = this.redis.pipeline();
@@ -184,6 +187,7 @@ export class GraphStore {
           if (options.maxValueBytes !== undefined)
             checkValueSize(encoded, options.maxValueBytes, `The data of key ${JSON.stringify(node.key.slice(0, 64))}`);
           vals.push(String(i), encoded);
+          if (finished && pinned.has(i)) outputValues.set(i, encoded);
           pipe.setbit(k.done, i, 1);
           inPipe++;
         }
@@ -205,7 +209,8 @@ export class GraphStore {
         pipe.publish(finishedChannel(this.prefix), id);
         await flush();
         await inFlight;
-        return { id, outputs };
+        const values = plan.outputIndexes.map((f) => outputValues.get(f));
+        return { id, outputs, values: values.every((v) => v !== undefined) ? values : undefined };
       }
       // Phase 2: task specs from the last node to the first. A task's
       // dependents have higher indexes, so they are written before it is, and

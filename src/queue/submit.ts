@@ -32,7 +32,6 @@ import { graphTaskDefaults } from '../graph/task.ts';
 import { opsOf } from '../graph/template.ts';
 import { defaultLimits, type Graph, type GraphLimits, type KeySpec } from '../graph/types.ts';
 import { checkTarget } from '../net/targets.ts';
-import { encodeValue } from '../shared/codec.ts';
 import type { components } from '../shared/openapi-types.ts';
 import type { RequestContext } from '../store/tenants.ts';
 import type { FinishWatcher } from './finished.ts';
@@ -127,13 +126,14 @@ export class GraphSubmitter {
     try {
       try {
         known = await this.knownValues(request, id, plan, body);
-        await this.s.graphs.register(request, known.plan, {
+        const registered = await this.s.graphs.register(request, known.plan, {
           id,
           ttl,
           cache: known.cache,
           counts: known.counts,
           maxValueBytes: this.s.config.maxValueBytes,
         });
+        if (dataOnly && body.wait) doneValues = registered.values;
       } catch (err) {
         await this.s.graphs.unadmit(request, id);
         throw err;
@@ -141,7 +141,6 @@ export class GraphSubmitter {
       // Deliveries replay the events from the first, so starting them after registration misses none.
       if (body.callbacks?.length) await this.s.webhooks.register(id, body.callbacks, ttl);
       if (watch && body.wait && (await watch.ended(body.wait * 1000))) doneValues = watch.values;
-      if (dataOnly && body.wait) doneValues = dataValues(known.plan);
     } finally {
       watch?.stop();
     }
@@ -158,20 +157,17 @@ export class GraphSubmitter {
    */
   rehearse(): void {
     const graph: Record<string, unknown> = {};
-    const level: { $ref: string }[] = [];
+    const incs: { $ref: string }[] = [];
+    const sums: { $ref: string }[] = [];
     for (let i = 0; i < REHEARSAL_TASKS; i++) {
       graph[`inc-${i}`] = { $op: 'inc', args: [i] };
-      level.push({ $ref: `inc-${i}` });
+      incs.push({ $ref: `inc-${i}` });
     }
-    for (let i = 0; i < REHEARSAL_TASKS; i += 100) graph[`sum-${i}`] = { $op: 'sum', args: [level.slice(i, i + 100)] };
-    graph.total = {
-      $op: 'sum',
-      args: [
-        Object.keys(graph)
-          .filter((k) => k.startsWith('sum-'))
-          .map(($ref) => ({ $ref })),
-      ],
-    };
+    for (let i = 0; i < REHEARSAL_TASKS; i += 100) {
+      graph[`sum-${i}`] = { $op: 'sum', args: [incs.slice(i, i + 100)] };
+      sums.push({ $ref: `sum-${i}` });
+    }
+    graph.total = { $op: 'sum', args: [sums] };
     const body = JSON.parse(JSON.stringify({ graph, keys: 'total' })) as GraphRequest;
     const plan = planGraph(this.parse(body, false), parseKeys(body.keys), {
       isKnownOp: () => true,
@@ -274,17 +270,6 @@ export class GraphSubmitter {
       { cache: body.options?.cache === true, presubmit: body.presubmit },
     );
   }
-}
-
-/** The stored bytes of a graph of data alone's output values (as registration stores them). */
-function dataValues(plan: Plan): Buffer[] | undefined {
-  const values: Buffer[] = [];
-  for (const field of plan.outputIndexes) {
-    const node = plan.nodes[Number(field)];
-    if (node?.kind !== 'data') return undefined;
-    values.push(node.encoded ? Buffer.from(node.encoded) : encodeValue(node.value));
-  }
-  return values;
 }
 
 function checkOneGraph(body: GraphRequest): void {

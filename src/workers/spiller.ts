@@ -48,8 +48,8 @@ export class Spiller {
   private polledAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private spilling: Promise<number> | undefined;
-  /** When the disk was last found full, while that is recent (see `diskFull`). */
-  private failure: { at: number } | undefined;
+  /** When the disk was last found full (0: not since the last retry; see `diskFull`). */
+  private diskFullAt = 0;
   /** The stats say out_of_disk: the next spill that succeeds clears it. */
   private reportedFull = false;
   /** When this worker was spilling: written to the stats with the restores every SWEEP_MS, never per batch. */
@@ -115,7 +115,7 @@ export class Spiller {
       await this.compact(liveBytes);
       const removed = await this.files.removeDead(liveBytes);
       if (removed.length > 0) {
-        this.failure = undefined;
+        this.diskFullAt = 0;
         await this.redis.hdel(spillLiveKey(this.config.prefix), ...removed);
         await this.redis.unlink(...removed.map((f) => spillIndexKey(this.config.prefix, f)));
       }
@@ -124,8 +124,7 @@ export class Spiller {
 
   /** Is the last full disk under DISK_RETRY_MS old? Spilling is not tried again before then. */
   private diskFull(): boolean {
-    if (this.failure && Date.now() - this.failure.at > DISK_RETRY_MS) this.failure = undefined;
-    return this.failure !== undefined;
+    return Date.now() - this.diskFullAt <= DISK_RETRY_MS;
   }
 
   private async poll(force = false): Promise<void> {
@@ -178,7 +177,7 @@ export class Spiller {
       // Nothing was swapped: the values stay in memory and go back in line.
       await this.redis.zadd(lruKey(prefix), ...chosen.flatMap((c) => [c.score, c.oid]));
       if (err instanceof OutOfDiskError) {
-        this.failure = { at: Date.now() };
+        this.diskFullAt = Date.now();
         this.reportedFull = true;
         await this.redis.hset(statsKey(prefix), 'out_of_disk', err.message);
       }
