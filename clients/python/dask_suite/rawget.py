@@ -182,7 +182,9 @@ class RawClient:
         return conn
 
     def request(self, method: str, path: str, body: bytes | None = None) -> tuple:
-        headers = {"accept": "application/msgpack"}
+        # MessagePack where a route offers it, JSON where it does not (GET .../tasks): an Accept of
+        # MessagePack alone is answered 406 by a JSON-only route.
+        headers = {"accept": "application/msgpack, application/json;q=0.5"}
         if body is not None:
             headers["content-type"] = "application/msgpack"
         for attempt in (0, 1):
