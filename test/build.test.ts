@@ -197,4 +197,30 @@ describe('npm run build and start:prod', () => {
       rmSync(scratch, { recursive: true, force: true });
     }
   }, 300_000);
+
+  it('npm publish --dry-run succeeds for the service (@weft/service) and the SDK (@weft/client)', async () => {
+    const run = promisify(execFile);
+    // Online, the dry run asks the registry for the name's published versions: a name taken by another
+    // package at a higher version (as `weft` is) fails it. Offline only where the registry cannot be reached.
+    const publish = async (cwd: string, extra: string[]) => {
+      const args = ['publish', '--dry-run', '--json', ...extra];
+      try {
+        return (await run('npm', args, { cwd, timeout: 180_000 })).stdout;
+      } catch (e) {
+        const err = e as { stdout?: string; stderr?: string };
+        if (!/ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNREFUSED|ECONNRESET/.test(err.stderr ?? '')) throw e;
+        console.log('npm publish --dry-run: the registry could not be reached; checked offline');
+        return (await run('npm', [...args, '--offline'], { cwd, timeout: 180_000 })).stdout;
+      }
+    };
+    const service = JSON.parse(await publish(root, ['--ignore-scripts']));
+    expect(Object.keys(service)).toEqual(['@weft/service']);
+    expect(service['@weft/service'].files.map((f: { path: string }) => f.path)).toContain('dist/api/main.js');
+    // The SDK's prepack builds it.
+    const sdk = JSON.parse(await publish(join(root, 'clients/ts'), []));
+    expect(Object.keys(sdk)).toEqual(['@weft/client']);
+    expect(sdk['@weft/client'].files.map((f: { path: string }) => f.path)).toContain('dist/client/index.js');
+    for (const pkg of ['package.json', 'clients/ts/package.json'])
+      expect(JSON.parse(readFileSync(join(root, pkg), 'utf8')).publishConfig, pkg).toEqual({ access: 'public' });
+  }, 300_000);
 });

@@ -1,5 +1,5 @@
 /**
- * The TypeScript SDK (weft/client) against a running weft: delayed calls,
+ * The TypeScript SDK (@weft/client) against a running weft: delayed calls,
  * Array and DataFrame collections checked against straightforward
  * single-process computations of the same data, persist/release, put/get,
  * events, errors, and deterministic keys.
@@ -21,7 +21,7 @@ import {
   ones,
   random,
   zeros,
-} from 'weft/client';
+} from '@weft/client';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { random as rng } from './helpers/random.ts';
 

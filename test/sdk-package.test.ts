@@ -168,6 +168,29 @@ console.log(JSON.stringify({ total, sums, col: Array.from(col.data), isNDArray: 
     expect(JSON.parse(out)).toEqual({ total: 12, sums: 12, col: [3, 3, 3, 3], isNDArray: true });
   });
 
+  // The same script under Bun and Deno, from the devDependencies' platform binaries (their packages'
+  // install scripts, which only link these, do not run: package.json allowScripts).
+  const runtimes: [string, string, string[]][] = [
+    ['Bun', 'node_modules/@oven/bun-linux-x64/bin/bun', ['main.js']],
+    // Deno reads the project's package.json and node_modules (no import map, no npm: specifiers).
+    [
+      'Deno',
+      'node_modules/@deno/linux-x64-glibc/deno',
+      ['run', '--allow-net', '--allow-read', '--allow-env', 'main.js'],
+    ],
+  ];
+  for (const [name, binary, args] of runtimes)
+    it(`runs under ${name}: the same script computes against weft`, async () => {
+      const { stdout: version } = await promisify(execFile)(join(root, binary), ['--version']);
+      console.log(`sdk package under ${name} ${version.split('\n')[0]}`);
+      const { stdout: out } = await promisify(execFile)(join(root, binary), [...args, weft.url], {
+        cwd: project,
+        timeout: 60_000,
+        env: { ...process.env, DENO_DIR: join(scratch, 'deno-cache'), NO_COLOR: '1' },
+      });
+      expect(JSON.parse(out)).toEqual({ total: 12, sums: 12, col: [3, 3, 3, 3], isNDArray: true });
+    });
+
   it('runs in a browser: a page on another origin computes through CORS', async () => {
     writeFileSync(
       join(project, 'index.html'),

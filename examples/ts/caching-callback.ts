@@ -15,7 +15,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Client, WeftError, delayed } from 'weft/client';
+import { Client, WeftError, delayed } from '@weft/client';
 import { check, url } from './check.ts';
 
 const client = new Client({ url });

@@ -5,7 +5,7 @@
  *
  *   WEFT_URL=http://127.0.0.1:8080 node --import tsx examples/ts/persist.ts
  */
-import { Client, ones, type WeftArray } from 'weft/client';
+import { Client, ones, type WeftArray } from '@weft/client';
 import { check, url } from './check.ts';
 
 const client = new Client({ url });

@@ -5,7 +5,7 @@
  *
  *   WEFT_URL=http://127.0.0.1:8080 node --import tsx examples/ts/set-index-head.ts
  */
-import { Client, fromRecords } from 'weft/client';
+import { Client, fromRecords } from '@weft/client';
 import { check, randint, url } from './check.ts';
 
 const client = new Client({ url });

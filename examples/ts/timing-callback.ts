@@ -6,7 +6,7 @@
  *
  *   WEFT_URL=http://127.0.0.1:8080 node --import tsx examples/ts/timing-callback.ts
  */
-import { Client, delayed } from 'weft/client';
+import { Client, delayed } from '@weft/client';
 import { check, url } from './check.ts';
 
 const client = new Client({ url });

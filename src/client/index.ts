@@ -1,5 +1,5 @@
 /**
- * weft's TypeScript SDK (`import { Client, delayed, ones } from 'weft/client'`):
+ * weft's TypeScript SDK (`import { Client, delayed, ones } from '@weft/client'`):
  * a client for the HTTP API, `delayed` calls, and Dask-style Array and
  * DataFrame collections that compile to graphs of the built-in ops.
  * See docs/client.md.
