@@ -2,8 +2,13 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  // The SDK's package name, resolved to its sources as tsconfig.json's paths do for tsc and tsx.
-  resolve: { alias: { '@weft/client': fileURLToPath(new URL('./src/client/index.ts', import.meta.url)) } },
+  // The packages' names, resolved to their sources as tsconfig.json's paths do for tsc and tsx.
+  resolve: {
+    alias: {
+      '@weft/client': fileURLToPath(new URL('./src/client/index.ts', import.meta.url)),
+      '@weft/service/ops': fileURLToPath(new URL('./src/ops/registry.ts', import.meta.url)),
+    },
+  },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],

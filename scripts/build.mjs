@@ -16,3 +16,24 @@ cpSync(`${root}src`, dist, {
   recursive: true,
   filter: (src) => !/\.ts$/.test(src),
 });
+// Op modules import defineOp and OpArgumentError from the package (`@weft/service/ops`, package.json
+// exports); registry.ts imports nothing, so its declarations are the only ones the package needs.
+execFileSync(
+  process.execPath,
+  [
+    tsc,
+    `${root}src/ops/registry.ts`,
+    '--declaration',
+    '--emitDeclarationOnly',
+    '--outDir',
+    `${dist}/ops`,
+    '--target',
+    'ES2022',
+    '--module',
+    'NodeNext',
+    '--types',
+    'node',
+    '--skipLibCheck',
+  ],
+  { stdio: 'inherit' },
+);

@@ -49,7 +49,7 @@ function children(pid: number): number[] {
 const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
 
 /** Starts the service with `args`, waits until /healthz sees its worker; returns the process, URL and figures. */
-async function start(args: string[]) {
+async function start(args: string[], env: Record<string, string> = {}) {
   const port = await freePort();
   const t0 = performance.now();
   const child = spawn(process.execPath, args, {
@@ -61,6 +61,7 @@ async function start(args: string[]) {
       REDIS_URL: inject('redisUrl'),
       WEFT_PREFIX: `t${randomBytes(4).toString('hex')}`,
       WEFT_PYTHON: '/nonexistent', // no Python executors: the same processes for both
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -167,7 +168,8 @@ describe('npm run build and start:prod', () => {
       expect(paths).toContain('dist/queue/scripts/completeTasks-6.lua');
       expect(paths).toContain('openapi.yaml');
       expect(paths).toContain('clients/python/weft/executor.py');
-      expect(paths.filter((p) => /^(src|test|bench|examples|docker)\/|\.map$|\.ts$/.test(p))).toEqual([]);
+      expect(paths.filter((p) => /^(src|test|bench|examples|docker)\/|\.map$|(?<!\.d)\.ts$/.test(p))).toEqual([]);
+      expect(paths).toContain('dist/ops/registry.d.ts'); // for op modules: @weft/service/ops
       console.log(`weft tarball: ${paths.length} files, ${packed.size} bytes`);
 
       const project = join(scratch, 'project');
@@ -182,8 +184,24 @@ describe('npm run build and start:prod', () => {
       const weft = join(project, 'node_modules/.bin/weft');
       const help = spawnSync(weft, ['--help'], { cwd: project, encoding: 'utf8' });
       expect(help.stdout + help.stderr).toMatch(/usage:\s+weft submit/);
-      // Against a running weft (compiled, as the package runs it).
-      const service = await start(['dist/supervisor/main.js']);
+      // The user's own op module, in TypeScript, importing defineOp from the installed package.
+      const opModule = join(project, 'my-ops.ts');
+      writeFileSync(
+        opModule,
+        `import { defineOp, OpArgumentError, type OpDefinition } from '@weft/service/ops';
+const shout: OpDefinition = defineOp({
+  name: 'my.shout',
+  description: 'my.shout(s): s in upper case, with a bang.',
+  run: ([s]) => {
+    if (typeof s !== 'string') throw new OpArgumentError('my.shout expects a string.');
+    return \`\${s.toUpperCase()}!\`;
+  },
+});
+export const ops = [shout];
+`,
+      );
+      // Against a running weft (compiled, as the package runs it), whose worker loads that module.
+      const service = await start(['dist/supervisor/main.js'], { WEFT_OPS: opModule });
       const ops = spawnSync(weft, ['ops'], {
         cwd: project,
         encoding: 'utf8',
@@ -191,6 +209,13 @@ describe('npm run build and start:prod', () => {
       });
       expect(ops.status, ops.stderr).toBe(0);
       expect(ops.stdout).toMatch(/^inc\s+inc\(/m);
+      expect(ops.stdout).toMatch(/^my\.shout\s+my\.shout\(s\)/m);
+      const shouted = await fetch(`${service.url}/v1/graphs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ graph: { s: { $op: 'my.shout', args: ['hi'] } }, keys: 's', wait: 30 }),
+      });
+      expect((await shouted.json()).result).toBe('HI!');
       // Plain node: no tsx in the command's process.
       expect(readFileSync(weft, 'utf8')).toContain('dist/cli/main.js');
     } finally {

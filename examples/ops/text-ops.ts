@@ -5,8 +5,10 @@
  *
  * then call the ops from a graph: {"$op": "text.upper", "args": ["hello"]}.
  * A module exports `ops`: an array of definitions made with defineOp.
+ * In a project that installed the service (@weft/service), the import below
+ * is the same, and the compiled worker loads this TypeScript file as it is.
  */
-import { defineOp, OpArgumentError } from '../../src/ops/registry.ts';
+import { defineOp, OpArgumentError } from '@weft/service/ops';
 
 function text(op: string, value: unknown): string {
   if (typeof value !== 'string') throw new OpArgumentError(`${op} expects a string.`);

@@ -11,7 +11,7 @@ export async function loadRegistry(modulePaths: string[]): Promise<OpRegistry> {
   const registry = new OpRegistry();
   for (const op of standardOps) registry.register(op);
   for (const path of modulePaths) {
-    const mod = (await import(pathToFileURL(resolve(path)).href)) as { ops?: unknown; default?: unknown };
+    const mod = (await importOpModule(path)) as { ops?: unknown; default?: unknown };
     const exported = mod.ops ?? mod.default;
     const defs = Array.isArray(exported) ? exported : [exported];
     if (
@@ -25,4 +25,20 @@ export async function loadRegistry(modulePaths: string[]): Promise<OpRegistry> {
     for (const def of defs as OpDefinition[]) registry.register(def);
   }
   return registry;
+}
+
+/**
+ * Imports one op module. A TypeScript module (.ts, .mts, .cts) loads as it is where a TypeScript loader
+ * runs (development runs under tsx); the compiled service has none, so there tsx compiles that module
+ * alone (tsImport, scoped to it: the service's own modules stay plain JavaScript).
+ */
+async function importOpModule(path: string): Promise<unknown> {
+  const url = pathToFileURL(resolve(path)).href;
+  try {
+    return await import(url);
+  } catch (err) {
+    if (!/\.[mc]?ts$/.test(path) || (err as NodeJS.ErrnoException).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err;
+    const { tsImport } = await import('tsx/esm/api');
+    return tsImport(url, import.meta.url);
+  }
 }
