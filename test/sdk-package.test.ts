@@ -168,6 +168,20 @@ console.log(JSON.stringify({ total, sums, col: Array.from(col.data), isNDArray: 
     expect(JSON.parse(out)).toEqual({ total: 12, sums: 12, col: [3, 3, 3, 3], isNDArray: true });
   });
 
+  it('loads with require() from CommonJS (Node 20.19+ requires ES modules without top-level await)', async () => {
+    writeFileSync(
+      join(project, 'main.cjs'),
+      `const { Client, delayed } = require('@weft/client');
+new Client({ url: process.argv[2] }).compute(delayed('add')(delayed('inc')(1), 10)).then((total) => console.log(total));
+`,
+    );
+    const { stdout: out } = await promisify(execFile)(process.execPath, ['main.cjs', weft.url], {
+      cwd: project,
+      timeout: 60_000,
+    });
+    expect(out.trim()).toBe('12');
+  });
+
   // The same script under Bun and Deno, from the devDependencies' platform binaries (their packages'
   // install scripts, which only link these, do not run: package.json allowScripts).
   const runtimes: [string, string, string[]][] = [
