@@ -8,7 +8,8 @@
  * says: a venv over Debian's /usr/bin/python3 with the system's packages, the
  * client installed into it offline, and a graph computed through it.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -108,5 +109,17 @@ describe('pip install clients/python, as clients/python/README.md says for Debia
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code, output.slice(-3000)).toBe(0);
     expect(output).toMatch(/^42$/m);
+
+    // The venv's console script as the workers' Python executor: its tasks run in the venv.
+    await weft.close();
+    const executor = `${dir}/venv/bin/weft-executor`;
+    weft = await startWeft({ workers: 1, env: { WEFT_POOLS: 'default,python', WEFT_EXECUTOR_PYTHON: executor } });
+    // Not spawnSync: the API runs in this process and must answer meanwhile.
+    const where = await promisify(execFile)(
+      `${dir}/venv/bin/python`,
+      ['-c', 'from weft import Client\nprint(Client().get({"p": (lambda: __import__("sys").prefix,)}, "p"))'],
+      { cwd: dir, env: { ...env, WEFT_URL: weft.url }, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(where.stdout.trim()).toBe(`${dir}/venv`);
   }, 180_000);
 });
