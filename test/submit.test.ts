@@ -30,6 +30,7 @@ import { Webhooks } from '../src/queue/webhooks.ts';
 import { OpCatalog } from '../src/queue/workers.ts';
 import { SpillFiles } from '../src/store/spill.ts';
 import { freePort } from './helpers/redis.ts';
+import { inFlightKey } from '../src/queue/keys.ts';
 
 // Counted, not changed: how often a submission plans and fingerprints.
 vi.mock('../src/graph/plan.ts', async (original) => {
@@ -190,6 +191,19 @@ describe('GraphSubmitter', () => {
     } as GraphRequest);
     expect(err.code).toBe('too_many_graphs');
     expect(asked).toEqual([]);
+  });
+
+  it('a graph of data alone takes no place among its tenant’s graphs in flight: at the limit it is still answered', async () => {
+    const gwen = { tenant: 'gwen' };
+    // No worker runs here: these two stay queued, so gwen is at the limit (2).
+    for (let i = 0; i < 2; i++)
+      await submitter.submit(gwen, { graph: { a: inc('b'), b: i }, keys: 'a' } as GraphRequest);
+    expect((await refusal(gwen, { graph: { y: inc('x'), x: 1 }, keys: 'y' } as GraphRequest)).code).toBe(
+      'too_many_graphs',
+    );
+    const data = await submitter.submit(gwen, { graph: { x: 7 }, keys: 'x', wait: 5 } as GraphRequest);
+    expect(data.doneValues).toHaveLength(1);
+    expect(await redis.smembers(inFlightKey(config.prefix, 'gwen'))).not.toContain(data.id);
   });
 
   it('a graph refused for what it is (shape, keys, cycle, op, size, options) never calls the presubmit hook', async () => {

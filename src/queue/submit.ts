@@ -115,12 +115,13 @@ export class GraphSubmitter {
     const plan = await this.plan(graph, keys, body.options);
     await this.checkObjectsExist(request, plan);
     const id = newGraphId();
-    await this.admit(request, id);
+    // A graph of data alone is done once registered: its values are at hand. It is never queued or
+    // running, so it takes no place among its tenant's graphs in flight, and costs no admission.
+    const dataOnly = plan.taskCount === 0;
+    if (!dataOnly) await this.admit(request, id);
     let known: KnownValues;
     const ttl = body.ttl ?? (body.persist ? 0 : this.s.config.resultTtl);
     // Listening before registering: the graph cannot end unnoticed in between.
-    // A graph of data alone is done once registered: its values are at hand.
-    const dataOnly = plan.taskCount === 0;
     const watch = body.wait && !dataOnly ? this.s.finished.watch(id) : undefined;
     let doneValues: Buffer[] | undefined;
     try {
@@ -135,7 +136,7 @@ export class GraphSubmitter {
         });
         if (dataOnly && body.wait) doneValues = registered.values;
       } catch (err) {
-        await this.s.graphs.unadmit(request, id);
+        if (!dataOnly) await this.s.graphs.unadmit(request, id);
         throw err;
       }
       // Deliveries replay the events from the first, so starting them after registration misses none.

@@ -1,8 +1,9 @@
 --[[
   Admits a new graph of a tenant if the tenant has fewer than the limit
   queued or running; finishGraph takes graphs out again. Ids of graphs that
-  ended without that (their API died while registering them, or they had no
-  task) are pruned when the limit is reached.
+  ended without that (their API died while registering them) are pruned when
+  the limit is reached. A graph of data alone is never admitted: it is done
+  once registered.
 
   Input:
     KEYS[1] the tenant's in-flight set
