@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- wide ladder latency million shuffle spill webhooks fairness load python dask] [-- --seconds N]`: weft's throughput and
+ * `npm run bench [-- --json] [-- wide ladder latency million shuffle spill startup webhooks fairness load python dask] [-- --seconds N]`: weft's throughput and
  * latency, each next to raw BullMQ measured in the same run on the same
  * private Redis. Every result is checked. Not a test: figures go to
  * docs/benchmarks.md.
@@ -17,6 +17,7 @@ import { fairnessBench } from './fairness.ts';
 import { loadBench } from './load.ts';
 import { shuffleBench } from './shuffle.ts';
 import { spillBench } from './spill.ts';
+import { startupBench } from './startup.ts';
 import { webhookBench } from './webhooks.ts';
 import { pythonBench } from './python.ts';
 import { daskBench } from './dask.ts';
@@ -260,6 +261,7 @@ async function main(): Promise<void> {
     if (want('shuffle')) figures.shuffle = await shuffleBench(api, raw, log);
     if (want('webhooks')) figures.webhooks = await webhookBench(api, wideGraph(20_000, 100), log);
     if (want('spill')) figures.spill = await spillBench(log);
+    if (want('startup')) figures.startup = await startupBench(redis.url, log);
     if (want('fairness')) figures.fairness = await fairnessBench(api, post, wideGraph(200_000, 100), log);
     if (want('load'))
       figures.load = await loadBench(api, raw, log, {

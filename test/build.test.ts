@@ -6,7 +6,7 @@
  * thread (a timeout) too. Prints start-up time and memory beside `npm start`.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { childPids, treeRssMiB } from './helpers/processes.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -25,25 +26,6 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-/** Resident memory of a process and of its children (the API and the workers), in MiB. */
-function rssMiB(pid: number): number {
-  const kib = (p: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
-  return (kib(pid) + children(pid).reduce((sum, c) => sum + kib(c), 0)) / 1024;
-}
-
-function children(pid: number): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .map(Number)
-    .filter((p) => {
-      try {
-        return Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid;
-      } catch {
-        return false;
-      }
-    });
 }
 
 const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
@@ -80,7 +62,7 @@ async function start(args: string[], env: Record<string, string> = {}) {
     { timeoutMs: 60_000 },
   );
   const ms = performance.now() - t0;
-  return { child, url, ms, mib: rssMiB(child.pid!), output: () => output };
+  return { child, url, ms, mib: treeRssMiB(child.pid!), output: () => output };
 }
 
 async function compute(url: string) {
@@ -135,7 +117,7 @@ describe('npm run build and start:prod', () => {
     const prod = await start(['dist/supervisor/main.js']);
     const body = await compute(prod.url);
     // The supervisor, the API and the worker, and whatever they started: no tsx, no esbuild (tsx's compiler).
-    const tree = (pid: number): number[] => [pid, ...children(pid).flatMap(tree)];
+    const tree = (pid: number): number[] => [pid, ...childPids(pid).flatMap(tree)];
     const procs = tree(prod.child.pid!);
     expect(procs.length).toBeGreaterThanOrEqual(3);
     for (const pid of procs) expect(cmdline(pid)).not.toMatch(/tsx|esbuild/);
