@@ -246,13 +246,14 @@ async function main(): Promise<void> {
         graphs: 200,
         tasks: 3,
         healthzP50ms: +floor.toFixed(3),
+        healthzP99ms: +percentile(health, 99).toFixed(3),
         dataOnlyP50ms: +median(dataOnly).toFixed(2),
         p50ToHealthz: +(median(lat) / floor).toFixed(1),
         p99ToHealthzP50: +(percentile(lat, 99) / floor).toFixed(1),
         dataOnlyToHealthz: +(median(dataOnly) / floor).toFixed(1),
       };
       log(
-        `latency: 200 sequential computes of a 3-task graph (POST with wait to result): p50 ${median(lat).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms; GET /healthz on the same connection p50 ${floor.toFixed(3)} ms: p50 ${(median(lat) / floor).toFixed(1)}x (target <= 5x), p99 ${(percentile(lat, 99) / floor).toFixed(1)}x (target <= 10x); a graph of one data key p50 ${median(dataOnly).toFixed(2)} ms = ${(median(dataOnly) / floor).toFixed(1)}x (target <= 2x)`,
+        `latency: 200 sequential computes of a 3-task graph (POST with wait to result): p50 ${median(lat).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms; GET /healthz on the same connection p50 ${floor.toFixed(3)} ms: p50 ${(median(lat) / floor).toFixed(1)}x (target <= 5x), p99 ${(percentile(lat, 99) / floor).toFixed(1)}x (target <= 10x; /healthz's own p99 is ${(percentile(health, 99) / floor).toFixed(1)}x its p50); a graph of one data key p50 ${median(dataOnly).toFixed(2)} ms = ${(median(dataOnly) / floor).toFixed(1)}x (target <= 2x)`,
       );
     }
     if (want('python'))
