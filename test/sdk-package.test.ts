@@ -12,6 +12,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { startWeft, type Weft } from './helpers/weft.ts';
@@ -119,6 +120,26 @@ describe('the SDK package (clients/ts)', () => {
         .filter((line) => !/^\s*(\*|\/\/|\/\*)/.test(line)); // not the comments
       expect(code.join('\n'), file).not.toMatch(/from ['"]node:|import\(['"]node:|\bBuffer\.|require\(/);
     }
+  });
+
+  it('bundles for browsers with esbuild (platform browser: a Node built-in would fail it); prints the bundle size', async () => {
+    const { build } = await import('esbuild');
+    const out = await build({
+      stdin: { contents: "export * from '@weft/client';", resolveDir: project, loader: 'js' },
+      bundle: true,
+      minify: true,
+      format: 'esm',
+      platform: 'browser',
+      write: false,
+      logLevel: 'silent',
+    });
+    const bytes = out.outputFiles[0].contents;
+    const gzipped = gzipSync(bytes, { level: 9 }).length;
+    console.log(
+      `sdk package: browser bundle (esbuild, minified, with msgpackr) ${bytes.length} bytes, ${gzipped} gzipped`,
+    );
+    expect(out.errors).toEqual([]);
+    expect(bytes.length).toBeGreaterThan(10_000);
   });
 
   it('its declarations type-check in a project without Node types (a browser project), libraries checked too', () => {
