@@ -5,8 +5,10 @@
  * with the HTTP API's major version (the /v1 of the paths), so a client can
  * tell that a service is older than it needs.
  */
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +43,39 @@ describe('versions', () => {
     expect(JSON.parse(read('clients/ts/package.json')).dependencies.msgpackr).toBe(
       JSON.parse(read('package.json')).dependencies.msgpackr,
     );
+  });
+
+  it('npm version sets it in one place: its "version" script writes package.json\'s version everywhere else', () => {
+    const copy = mkdtempSync(join(tmpdir(), 'weft-version-'));
+    try {
+      const files = [
+        'package.json',
+        'clients/ts/package.json',
+        'clients/python/pyproject.toml',
+        'clients/python/weft/__init__.py',
+        'openapi.yaml',
+        'src/shared/version.ts',
+      ];
+      for (const f of files) {
+        mkdirSync(dirname(join(copy, f)), { recursive: true });
+        copyFileSync(join(root, f), join(copy, f));
+      }
+      const pkg = JSON.parse(read('package.json'));
+      expect(pkg.scripts.version).toMatch(/^node scripts\/sync-version\.mjs && git add /);
+      writeFileSync(join(copy, 'package.json'), JSON.stringify({ ...pkg, version: '7.8.9' }));
+      execFileSync(process.execPath, [join(root, 'scripts/sync-version.mjs'), copy]);
+      const at = (f: string) => readFileSync(join(copy, f), 'utf8');
+      expect(JSON.parse(at('clients/ts/package.json')).version).toBe('7.8.9');
+      expect(at('clients/python/pyproject.toml')).toMatch(/^version = "7\.8\.9"$/m);
+      expect(at('clients/python/weft/__init__.py')).toMatch(/^__version__ = "7\.8\.9"$/m);
+      expect(parse(at('openapi.yaml')).info.version).toBe('7.8.9');
+      expect(at('src/shared/version.ts')).toContain("export const VERSION = '7.8.9';");
+      // Nothing else changed: the files differ from the originals only in the version.
+      for (const f of files.slice(1))
+        expect(at(f).replaceAll('7.8.9', service), f).toBe(read(f).replaceAll('7.8.9', service));
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 
   it('the API version is the major of every versioned path', () => {
