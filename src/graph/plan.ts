@@ -113,7 +113,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   const rewrite = (rewritten: Graph, keys: string[]) => {
     graph = rewritten;
     order = keys;
-    numbers = Int32Array.from(keys, (key) => deps.indexOf.get(key)!);
+    numbers = Int32Array.from(keys, (key) => deps.numberOf[key]!);
     nodeAt = (at: number) => rewritten.get(order[at])!;
   };
   if (options.shuffle !== false && hasSplitTask(deps.nodes)) {
@@ -133,10 +133,14 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   numbers.forEach((n, at) => {
     position[n] = at;
   });
-  const positionOf = (key: string) => position[deps.indexOf.get(follow(aliases, key))!];
+  const { numberOf } = deps;
+  const positionOf = (key: string) => position[numberOf[follow(aliases, key)]!];
 
   const nodes: PlanNode[] = [];
   const slots = new SlotTable(positionOf, order.length);
+  // The graph's options as every task without options of its own gets them: made once, not per task.
+  const graphOptions = withDefaults(undefined, options.taskDefaults);
+  const hasGraphOptions = Object.keys(graphOptions).length > 0;
   let taskCount = 0;
   for (let at = 0; at < order.length; at++) {
     const key = order[at];
@@ -174,7 +178,8 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
       consumers: returns ? new Array<number>(returns).fill(0) : [0],
     };
     if (returns) task.returns = returns;
-    if (taskOptions || options.taskDefaults) Object.assign(task, withDefaults(taskOptions, options.taskDefaults));
+    if (taskOptions) Object.assign(task, withDefaults(taskOptions, options.taskDefaults));
+    else if (hasGraphOptions) Object.assign(task, graphOptions);
     if (lang !== null && lang !== WEFT_LANGUAGE) task.lang = lang;
     nodes.push(task);
   }
@@ -381,7 +386,7 @@ function neededOrder(
 ): Int32Array {
   const needed = neededKeys(
     deps,
-    requested.map((k) => deps.indexOf.get(k)!),
+    requested.map((k) => deps.numberOf[k]!),
   );
   const order = new Int32Array(deps.keys.length);
   let n = 0;
