@@ -199,6 +199,24 @@ function writeArrayHeader(n: number): void {
 /** A string as UTF-8 in its shortest form; with `asciiOnly`, false (nothing written) for one that is not ASCII. */
 function writeString(v: string, asciiOnly: boolean): boolean {
   if (at + 5 + v.length * 3 > scratch.length) grow(5 + v.length * 3);
+  // A short ASCII string (keys, op names) byte by byte: Buffer.write costs more than the copy itself (as msgpackr does below 64 characters).
+  if (v.length < 0x20) {
+    const start = at;
+    scratch[at++] = 0xa0 | v.length;
+    for (let i = 0; i < v.length; i++) {
+      const c = v.charCodeAt(i);
+      if (c >= 0x80) {
+        at = start;
+        return writeUtf8(v, asciiOnly);
+      }
+      scratch[at++] = c;
+    }
+    return true;
+  }
+  return writeUtf8(v, asciiOnly);
+}
+
+function writeUtf8(v: string, asciiOnly: boolean): boolean {
   // Room for the longest prefix first, then the bytes are moved back behind a shorter one.
   const n = scratch.write(v, at + 5, 'utf8');
   if (asciiOnly && n !== v.length) return false;
