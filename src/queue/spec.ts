@@ -42,16 +42,22 @@ export interface TaskSpec extends Task {
 }
 
 export function encodeSpec(spec: TaskSpec): Buffer {
-  // Header and template are written one after the other into a reused buffer,
-  // then copied once: a million tasks are a million buffers, not three million.
+  return Buffer.from(encodeSpecView(spec));
+}
+
+/**
+ * The encoded spec, as a view of a buffer the next call writes over: for a
+ * caller that copies it at once (registration, src/queue/hash-fields.ts).
+ * Header and template are written one after the other into that reused
+ * buffer, so a million tasks make no buffer each.
+ */
+export function encodeSpecView(spec: TaskSpec): Buffer {
   at = 4;
   if (writeHeader(spec)) {
     const headerLength = at - 4;
     if (writeTemplate(spec.template)) {
       scratch.writeUInt32BE(headerLength, 0);
-      const out = Buffer.allocUnsafe(at);
-      scratch.copy(out, 0, 0, at);
-      return out;
+      return scratch.subarray(0, at);
     }
   }
   // The value codec, not plain msgpackr: literals in a template may hold a "__proto__" field.

@@ -39,7 +39,8 @@ import { newGraphId, oidTree, type GraphStore } from './graphs.ts';
 import { resolveKnownValues, type KnownValues } from './known.ts';
 import type { ObjectStore } from './objects.ts';
 import type { ScriptedRedis } from './scripts.ts';
-import { encodeSpec } from './spec.ts';
+import { HashFields } from './hash-fields.ts';
+import { encodeSpecView } from './spec.ts';
 import type { Webhooks } from './webhooks.ts';
 import type { OpCatalog } from './workers.ts';
 
@@ -174,7 +175,11 @@ export class GraphSubmitter {
       maxTasks: Number.MAX_SAFE_INTEGER,
       taskDefaults: graphTaskDefaults(undefined),
     });
-    for (const node of plan.nodes) if (node.kind === 'task') encodeSpec(node);
+    // Encoded as registration does, into the fields of an HSET that is never sent.
+    const specs = new HashFields();
+    plan.nodes.forEach((node, i) => {
+      if (node.kind === 'task') specs.add(i, encodeSpecView(node));
+    });
   }
 
   private parse(body: GraphRequest, binary: boolean): Graph {
