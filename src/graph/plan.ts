@@ -205,6 +205,8 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
 
 /** The `objects` of the many tasks that use none: one array, never changed. */
 const NO_OBJECTS: string[] = Object.freeze([]) as unknown as string[];
+/** The `deps` of the tasks that have no inputs (a million `inc` of literals): one array, never changed. */
+const NO_SLOTS: Slot[] = Object.freeze([]) as unknown as Slot[];
 
 /**
  * Fills in how numbered nodes depend on each other, from each task's input
@@ -240,7 +242,7 @@ export function linkNodes(nodes: PlanNode[]): number[] {
  * by a stamp per node (the task being numbered), not a Map per task.
  */
 class SlotTable implements SlotResolver {
-  list: Slot[] = [];
+  list: Slot[] = NO_SLOTS;
   /** Some slot is an object id. */
   objects = false;
   private task = 0;
@@ -258,7 +260,7 @@ class SlotTable implements SlotResolver {
   }
 
   reset(): void {
-    this.list = [];
+    this.list = NO_SLOTS;
     this.objects = false;
     this.task++;
     if (this.seen.size > 0) this.seen.clear();
@@ -269,6 +271,7 @@ class SlotTable implements SlotResolver {
     if (index !== undefined) return this.slotOf([at, index], `${at}:${index}`);
     if (this.stamp[at] === this.task) return this.slotAt[at];
     this.stamp[at] = this.task;
+    if (this.list === NO_SLOTS) this.list = [];
     this.slotAt[at] = this.list.length;
     this.list.push(at);
     return this.list.length - 1;
@@ -283,6 +286,7 @@ class SlotTable implements SlotResolver {
   private slotOf(slot: Slot, id: string): number {
     let s = this.seen.get(id);
     if (s === undefined) {
+      if (this.list === NO_SLOTS) this.list = [];
       s = this.list.length;
       this.list.push(slot);
       this.seen.set(id, s);
