@@ -108,19 +108,7 @@ export class GraphSubmitter {
    * The body's `graph` (or `layers`) is taken out of it once parsed.
    */
   async submit(request: RequestContext, body: GraphRequest, options: { binary?: boolean } = {}): Promise<Submitted> {
-    checkOneGraph(body);
-    const graph = this.parse(body, options.binary ?? false);
-    // Nothing reads the graph as sent again, and the request keeps its body
-    // until it is answered: for a million tasks the sent form is millions of
-    // objects, which every full collection during planning and registration
-    // would walk again (about 2.7 s of marking in one trial).
-    body.graph = undefined;
-    body.layers = undefined;
-    const keys = parseKeys(body.keys);
-    this.checkMayRunCode(request, graph);
-    checkPersistAlone(body);
-    await this.checkTargets(body);
-    const plan = await this.plan(graph, keys, body.options);
+    const plan = await this.planRequest(request, body, options.binary ?? false);
     await this.checkObjectsExist(request, plan);
     const id = newGraphId();
     await this.admit(request, id);
@@ -154,6 +142,27 @@ export class GraphSubmitter {
     }
     const { outputs, outputIndexes } = known.plan;
     return { id, outputs: oidTree(id, outputs), outputFields: outputIndexes, outputSpec: outputs, doneValues };
+  }
+
+  /**
+   * Steps 1 to 5: the request's graph, checked and planned. Its own method so
+   * that neither form of the graph outlives it: registration keeps only the
+   * plan alive. Nothing reads the graph as sent again either, and the request
+   * keeps its body until it is answered, so the graph is taken out of the
+   * body once parsed: for a million tasks each form is millions of objects,
+   * which every full collection would walk again (mark-compact pauses of
+   * 4.3 s against 1.6 s in one in-process trial with the sent form kept).
+   */
+  private async planRequest(request: RequestContext, body: GraphRequest, binary: boolean): Promise<Plan> {
+    checkOneGraph(body);
+    const graph = this.parse(body, binary);
+    body.graph = undefined;
+    body.layers = undefined;
+    const keys = parseKeys(body.keys);
+    this.checkMayRunCode(request, graph);
+    checkPersistAlone(body);
+    await this.checkTargets(body);
+    return this.plan(graph, keys, body.options);
   }
 
   /**
