@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { decodeSpec, encodeSpec, SPEC_HEADER, type TaskSpec } from '../src/queue/spec.ts';
+import { encodeValue } from '../src/shared/codec.ts';
 
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 
@@ -69,6 +70,40 @@ describe('the task spec header', () => {
       const bytes = encodeSpec(s);
       const fields = SPEC_HEADER.map((field) => s[field] ?? (field === 'cache' || field === 'lang' ? '' : 0));
       expect(bytes.subarray(4, 4 + bytes.readUInt32BE(0)).equals(pack(fields))).toBe(true);
+    }
+  });
+
+  it('carries the template as the value codec writes it, whatever the template holds', () => {
+    const templates: unknown[] = [
+      [2, 'inc', [[0, 41]], null, null],
+      [
+        2,
+        'sum',
+        [[3, Array.from({ length: 100 }, (_, i) => [1, i])]],
+        ['axis', 'keep'],
+        [
+          [0, -1],
+          [0, true],
+        ],
+      ],
+      [0, [0, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 53, -0, -1, -32, -33, -128, -129]],
+      [0, [-32_768, -32_769, -(2 ** 31), -(2 ** 31) - 1, 0.5, -1.25, Number.NaN, Number.POSITIVE_INFINITY, 1e300]],
+      [0, ['', 'a'.repeat(31), 'b'.repeat(32), 'c'.repeat(255), 'd'.repeat(256), 'e'.repeat(70_000), false, null]],
+      [0, Array.from({ length: 70_000 }, (_, i) => i)],
+      // Left to the codec: objects, bytes, text that is not ASCII, bigints.
+      [0, { a: 1, ['__proto__']: 2 }],
+      [0, new Uint8Array([1, 2, 3])],
+      [0, 'é\ud800'],
+      [0, 2n ** 63n - 1n],
+      [5, 'fused', [2, 'inc', [[1, 0]], null, null]],
+    ];
+    for (const template of templates) {
+      const bytes = encodeSpec({ ...spec, template: template as never });
+      const templateBytes = bytes.subarray(4 + bytes.readUInt32BE(0));
+      expect(
+        templateBytes.equals(encodeValue(template)),
+        JSON.stringify(template, (_, v) => String(v)),
+      ).toBe(true);
     }
   });
 

@@ -25,6 +25,7 @@ import { linkObjects } from '../src/queue/scripts/linkObjects.ts';
 import { releaseObject } from '../src/queue/scripts/releaseObject.ts';
 import { retryTask } from '../src/queue/scripts/retryTask.ts';
 import { hsetnxUncopied } from '../src/queue/uncopied.ts';
+import { HashFields } from '../src/queue/hash-fields.ts';
 import { startTasks } from '../src/queue/scripts/startTasks.ts';
 import type { TaskResult } from '../src/queue/started.ts';
 import { decodeValue, encodeValue } from '../src/shared/codec.ts';
@@ -452,5 +453,40 @@ describe('hsetnxUncopied (a big value written to the socket as it is)', () => {
     } finally {
       lazy.disconnect();
     }
+  });
+});
+
+describe('HashFields (an HSET of many fields, built as the bytes Redis reads)', () => {
+  const key = `${PREFIX}:fields`;
+  const values = [Buffer.alloc(0), Buffer.from('\r\n$3\r\n*2'), Buffer.alloc(70_000, 7), Buffer.from([0, 255, 13, 10])];
+
+  it('stores every field, in a pipeline among other commands, which get their own replies in order', async () => {
+    const fields = new HashFields(16);
+    const pipe = redis.pipeline();
+    pipe.set(`${key}:a`, 'A');
+    values.forEach((v, i) => fields.add(i * 1_000_003, v));
+    expect(fields.size).toBe(values.length);
+    fields.hset(pipe, key);
+    expect(fields.size).toBe(0);
+    fields.hset(pipe, key); // nothing added: no command
+    fields.add(9, Buffer.from('nine'));
+    fields.hset(pipe, key);
+    pipe.get(`${key}:a`);
+    const replies = (await pipe.exec())!.map(([err, reply]) => err ?? reply);
+    expect(replies).toEqual(['OK', values.length, 1, 'A']);
+    const stored = await redis.hgetallBuffer(key);
+    expect(Object.keys(stored).sort()).toEqual(['0', '1000003', '2000006', '3000009', '9']);
+    values.forEach((v, i) => expect(stored[String(i * 1_000_003)]).toEqual(v));
+    expect(stored['9']).toEqual(Buffer.from('nine'));
+  });
+
+  it('takes a key longer than the room kept for the header', async () => {
+    const long = `${key}:${'k'.repeat(300)}`;
+    const fields = new HashFields();
+    fields.add(1, Buffer.from('one'));
+    const pipe = redis.pipeline();
+    fields.hset(pipe, long);
+    expect((await pipe.exec())![0]).toEqual([null, 1]);
+    expect(await redis.hget(long, '1')).toBe('one');
   });
 });

@@ -230,9 +230,10 @@ class NodeParser {
     const task: Node & { kind: 'task' } =
       call === '$call'
         ? this.foreignCall(raw.$call, depth)
-        : { kind: 'task', op: this.opName(raw.$op), args: [], kwargs: null };
-    let args: Node[] = [];
-    if (raw.args !== undefined) {
+        : { kind: 'task', op: this.opName(raw.$op), args: NO_ARGS, kwargs: null };
+    let args: Node[];
+    if (raw.args === undefined) args = [];
+    else {
       if (!Array.isArray(raw.args)) throw this.bad('args', `must be an array of nodes, got ${describe(raw.args)}`);
       this.path.push('args');
       args = this.each(raw.args, depth + 1);
@@ -279,7 +280,7 @@ class NodeParser {
     this.path.push('$call');
     const fn = this.node(raw, depth + 1);
     this.path.pop();
-    const task: Node & { kind: 'task' } = { kind: 'task', op: FOREIGN_CALL, fn, args: [], kwargs: null };
+    const task: Node & { kind: 'task' } = { kind: 'task', op: FOREIGN_CALL, fn, args: NO_ARGS, kwargs: null };
     if (fn.kind === 'lit' && fn.value instanceof Foreign) task.lang = fn.value.lang;
     else if (fn.kind !== 'ref' || fn.index !== undefined) {
       throw this.bad(
@@ -390,9 +391,9 @@ class NodeParser {
     });
   }
 
-  private onlyFields(fields: string[], marker: string, ...allowed: string[]): void {
-    for (const f of fields)
-      if (f !== marker && !allowed.includes(f)) throw this.bad(f, `is not allowed next to ${marker}`);
+  /** The node has no field but `marker` and `allowed`. (One optional field, not a rest array: it runs per reference.) */
+  private onlyFields(fields: string[], marker: string, allowed?: string): void {
+    for (const f of fields) if (f !== marker && f !== allowed) throw this.bad(f, `is not allowed next to ${marker}`);
   }
 
   /** An invalid_graph error at the current path, or at its child `field`. */
@@ -401,6 +402,9 @@ class NodeParser {
     return new GraphError('invalid_graph', `${where} ${problem}.`, { key: this.key, path: where });
   }
 }
+
+/** A task's args until they are parsed (task() always sets its own): no array per task made only to be replaced. */
+const NO_ARGS: Node[] = [];
 
 /** The first field that starts with "$", if any. */
 function markerOf(fields: string[]): string | undefined {

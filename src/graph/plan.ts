@@ -113,7 +113,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   const rewrite = (rewritten: Graph, keys: string[]) => {
     graph = rewritten;
     order = keys;
-    numbers = Int32Array.from(keys, (key) => deps.indexOf.get(key)!);
+    numbers = Int32Array.from(keys, (key) => deps.numberOf[key]!);
     nodeAt = (at: number) => rewritten.get(order[at])!;
   };
   if (options.shuffle !== false && hasSplitTask(deps.nodes)) {
@@ -133,10 +133,14 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   numbers.forEach((n, at) => {
     position[n] = at;
   });
-  const positionOf = (key: string) => position[deps.indexOf.get(follow(aliases, key))!];
+  const { numberOf } = deps;
+  const positionOf = (key: string) => position[numberOf[follow(aliases, key)]!];
 
   const nodes: PlanNode[] = [];
   const slots = new SlotTable(positionOf, order.length);
+  // The graph's options as every task without options of its own gets them: made once, not per task.
+  const graphOptions = withDefaults(undefined, options.taskDefaults);
+  const hasGraphOptions = Object.keys(graphOptions).length > 0;
   let taskCount = 0;
   for (let at = 0; at < order.length; at++) {
     const key = order[at];
@@ -174,7 +178,8 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
       consumers: returns ? new Array<number>(returns).fill(0) : [0],
     };
     if (returns) task.returns = returns;
-    if (taskOptions || options.taskDefaults) Object.assign(task, withDefaults(taskOptions, options.taskDefaults));
+    if (taskOptions) Object.assign(task, withDefaults(taskOptions, options.taskDefaults));
+    else if (hasGraphOptions) Object.assign(task, graphOptions);
     if (lang !== null && lang !== WEFT_LANGUAGE) task.lang = lang;
     nodes.push(task);
   }
@@ -200,6 +205,8 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
 
 /** The `objects` of the many tasks that use none: one array, never changed. */
 const NO_OBJECTS: string[] = Object.freeze([]) as unknown as string[];
+/** The `deps` of the tasks that have no inputs (a million `inc` of literals): one array, never changed. */
+const NO_SLOTS: Slot[] = Object.freeze([]) as unknown as Slot[];
 
 /**
  * Fills in how numbered nodes depend on each other, from each task's input
@@ -235,7 +242,7 @@ export function linkNodes(nodes: PlanNode[]): number[] {
  * by a stamp per node (the task being numbered), not a Map per task.
  */
 class SlotTable implements SlotResolver {
-  list: Slot[] = [];
+  list: Slot[] = NO_SLOTS;
   /** Some slot is an object id. */
   objects = false;
   private task = 0;
@@ -253,7 +260,7 @@ class SlotTable implements SlotResolver {
   }
 
   reset(): void {
-    this.list = [];
+    this.list = NO_SLOTS;
     this.objects = false;
     this.task++;
     if (this.seen.size > 0) this.seen.clear();
@@ -264,6 +271,7 @@ class SlotTable implements SlotResolver {
     if (index !== undefined) return this.slotOf([at, index], `${at}:${index}`);
     if (this.stamp[at] === this.task) return this.slotAt[at];
     this.stamp[at] = this.task;
+    if (this.list === NO_SLOTS) this.list = [];
     this.slotAt[at] = this.list.length;
     this.list.push(at);
     return this.list.length - 1;
@@ -278,6 +286,7 @@ class SlotTable implements SlotResolver {
   private slotOf(slot: Slot, id: string): number {
     let s = this.seen.get(id);
     if (s === undefined) {
+      if (this.list === NO_SLOTS) this.list = [];
       s = this.list.length;
       this.list.push(slot);
       this.seen.set(id, s);
@@ -381,7 +390,7 @@ function neededOrder(
 ): Int32Array {
   const needed = neededKeys(
     deps,
-    requested.map((k) => deps.indexOf.get(k)!),
+    requested.map((k) => deps.numberOf[k]!),
   );
   const order = new Int32Array(deps.keys.length);
   let n = 0;

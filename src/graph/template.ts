@@ -45,9 +45,9 @@ export function toTemplate(node: Node, slotOf: SlotResolver): Template {
     case 'lit':
       return [LIT, node.value];
     case 'ref':
-      return [INPUT, slotOf.slotOfKey(node.key, node.index)];
+      return inputTemplate(slotOf.slotOfKey(node.key, node.index));
     case 'oid':
-      return [INPUT, slotOf.slotOfOid(node.oid)];
+      return inputTemplate(slotOf.slotOfOid(node.oid));
     case 'task': {
       const args = node.args.map((a) => toTemplate(a, slotOf));
       const kwNames = node.kwargs ? node.kwargs.map(([k]) => k) : null;
@@ -64,6 +64,21 @@ export function toTemplate(node: Node, slotOf: SlotResolver): Template {
     case 'known':
       throw new Error('A known value is planned as a data node, never as part of a task.');
   }
+}
+
+/**
+ * Templates are never changed once made, so tasks share the one leaf of
+ * input `slot`: ten thousand tasks reading a hundred inputs each
+ * make no million arrays. Kept for the first SHARED_INPUTS slots (a task with more
+ * inputs is rare, and the leaves live as long as the process).
+ */
+const SHARED_INPUTS = 4096;
+const inputs: Template[] = [];
+
+function inputTemplate(slot: number): Template {
+  if (slot >= SHARED_INPUTS) return [INPUT, slot];
+  while (inputs.length <= slot) inputs.push([INPUT, inputs.length]);
+  return inputs[slot];
 }
 
 /** Every weft op a node calls, nested calls included (foreign callables are not ops). */

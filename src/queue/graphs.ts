@@ -21,7 +21,8 @@ import type { ObjectStore } from './objects.ts';
 import type { TaskQueue } from './dispatch.ts';
 import { activeKey, finishedChannel, graphKeys, graphsKey, inFlightKey, statsKey } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
-import { encodeSpec } from './spec.ts';
+import { HashFields } from './hash-fields.ts';
+import { encodeSpecView } from './spec.ts';
 import { addEvents } from './scripts/addEvents.ts';
 import { admitGraph } from './scripts/admitGraph.ts';
 import { linkObjects } from './scripts/linkObjects.ts';
@@ -215,14 +216,13 @@ export class GraphStore {
       // Phase 2: task specs from the last node to the first. A task's
       // dependents have higher indexes, so they are written before it is, and
       // each chunk's ready tasks can be enqueued as soon as the chunk is.
-      let spec: (number | Buffer)[] = [];
+      const specs = new HashFields();
       let pend: number[] = [];
       const flushSpecs = async (last: boolean) => {
-        if (spec.length) pipe.hset(k.spec, ...spec);
+        specs.hset(pipe, k.spec);
         if (pend.length) pipe.hset(k.pend, ...pend);
         // Counted once the graph is whole, so a failed registration never counts.
         if (last) pipe.hincrby(statsKey(this.prefix), 'graphs_submitted', 1);
-        spec = [];
         pend = [];
         await flush(last);
       };
@@ -230,7 +230,7 @@ export class GraphStore {
         const node = plan.nodes[i];
         if (node.kind !== 'task') continue;
         const cache = options.cache?.get(i);
-        spec.push(i, encodeSpec(cache === undefined ? node : { ...node, cache }));
+        specs.add(i, encodeSpecView(cache === undefined ? node : { ...node, cache }));
         const waits = node.pending + node.objects.length;
         if (waits > 0) pend.push(i, waits);
         else ready.push(i);

@@ -42,10 +42,27 @@ export interface TaskSpec extends Task {
 }
 
 export function encodeSpec(spec: TaskSpec): Buffer {
+  return Buffer.from(encodeSpecView(spec));
+}
+
+/**
+ * The encoded spec, as a view of a buffer the next call writes over: for a
+ * caller that copies it at once (registration, src/queue/hash-fields.ts).
+ * Header and template are written one after the other into that reused
+ * buffer, so a million tasks make no buffer each.
+ */
+export function encodeSpecView(spec: TaskSpec): Buffer {
+  at = 4;
+  if (writeHeader(spec)) {
+    const headerLength = at - 4;
+    if (writeTemplate(spec.template)) {
+      scratch.writeUInt32BE(headerLength, 0);
+      return scratch.subarray(0, at);
+    }
+  }
   // The value codec, not plain msgpackr: literals in a template may hold a "__proto__" field.
   const template = encodeValue(spec.template);
-  const headerLength = writeHeader(spec);
-  const header = headerLength >= 0 ? scratch.subarray(0, headerLength) : pack(headerFields(spec));
+  const header = pack(headerFields(spec));
   const out = Buffer.allocUnsafe(4 + header.length + template.length);
   out.writeUInt32BE(header.length, 0);
   header.copy(out, 4);
@@ -71,16 +88,16 @@ function headerFields(spec: TaskSpec): unknown[] {
  * The header written straight into a reused buffer, the MessagePack msgpackr
  * would write for it, without an intermediate buffer per task: strings,
  * unsigned 32-bit integers and arrays of them, all a header holds in
- * practice. Returns its length, or -1 for anything else (then msgpackr packs it).
+ * practice. Writes from `at`; false for anything else (then msgpackr packs it).
  */
 let scratch = Buffer.allocUnsafe(64 * 1024);
 let at = 0;
 
-function writeHeader(spec: TaskSpec): number {
-  at = 0;
+function writeHeader(spec: TaskSpec): boolean {
+  if (at + 1 > scratch.length) grow(1);
   // The array of headerFields(spec), field by field, without making it.
   scratch[at++] = 0x90 | SPEC_HEADER.length;
-  const ok =
+  return (
     writeItem(spec.key) &&
     writeItem(spec.deps) &&
     writeItem(spec.outs) &&
@@ -88,70 +105,147 @@ function writeHeader(spec: TaskSpec): number {
     writeItem(spec.cache ?? '') &&
     writeItem(spec.retries ?? 0) &&
     writeItem(spec.timeoutMs ?? 0) &&
-    writeItem(spec.lang ?? '');
-  return ok ? at : -1;
+    writeItem(spec.lang ?? '')
+  );
+}
+
+/**
+ * A template as the value codec would write it (msgpackr, records off), for
+ * the values templates are made of in practice: arrays, numbers, ASCII
+ * strings, null and booleans. False for anything else (objects, bytes, other
+ * text, bigints): the whole template then goes through the codec, so the
+ * bytes are always the codec's. Strings other than ASCII are left to it
+ * because msgpackr writes a lone surrogate in a short string as it is, where
+ * Buffer.write would replace it.
+ */
+function writeTemplate(v: unknown): boolean {
+  if (at + 16 > scratch.length) grow(16);
+  if (Array.isArray(v)) {
+    writeArrayHeader(v.length);
+    for (let i = 0; i < v.length; i++) if (!writeTemplate(v[i])) return false;
+    return true;
+  }
+  if (typeof v === 'number') {
+    if (v >>> 0 === v) writeUint(v);
+    else if (v >> 0 === v) {
+      if (v >= -0x20) scratch[at++] = 0x100 + v;
+      else if (v >= -0x80) {
+        scratch[at++] = 0xd0;
+        scratch[at++] = v + 0x100;
+      } else if (v >= -0x8000) {
+        scratch[at++] = 0xd1;
+        scratch.writeInt16BE(v, at);
+        at += 2;
+      } else {
+        scratch[at++] = 0xd2;
+        scratch.writeInt32BE(v, at);
+        at += 4;
+      }
+    } else {
+      scratch[at++] = 0xcb;
+      scratch.writeDoubleBE(v, at);
+      at += 8;
+    }
+    return true;
+  }
+  if (typeof v === 'string') return writeString(v, true);
+  if (v === null) scratch[at++] = 0xc0;
+  else if (v === true) scratch[at++] = 0xc3;
+  else if (v === false) scratch[at++] = 0xc2;
+  else return false;
+  return true;
 }
 
 function writeItem(v: unknown): boolean {
   if (at + 16 > scratch.length) grow(16);
   if (typeof v === 'number') {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) return false;
-    if (v < 0x80) scratch[at++] = v;
-    else if (v < 0x100) {
-      scratch[at++] = 0xcc;
-      scratch[at++] = v;
-    } else if (v < 0x10000) {
-      scratch[at++] = 0xcd;
-      scratch.writeUInt16BE(v, at);
-      at += 2;
-    } else {
-      scratch[at++] = 0xce;
-      scratch.writeUInt32BE(v, at);
-      at += 4;
-    }
+    writeUint(v);
     return true;
   }
-  if (typeof v === 'string') {
-    if (at + 5 + v.length * 3 > scratch.length) grow(5 + v.length * 3);
-    // Room for the longest prefix first, then the bytes are moved back behind a shorter one.
-    const n = scratch.write(v, at + 5, 'utf8');
-    if (n < 0x20) {
-      scratch[at] = 0xa0 | n;
-      scratch.copyWithin(at + 1, at + 5, at + 5 + n);
-      at += 1 + n;
-    } else if (n < 0x100) {
-      scratch[at] = 0xd9;
-      scratch[at + 1] = n;
-      scratch.copyWithin(at + 2, at + 5, at + 5 + n);
-      at += 2 + n;
-    } else if (n < 0x10000) {
-      scratch[at] = 0xda;
-      scratch.writeUInt16BE(n, at + 1);
-      scratch.copyWithin(at + 3, at + 5, at + 5 + n);
-      at += 3 + n;
-    } else {
-      scratch[at] = 0xdb;
-      scratch.writeUInt32BE(n, at + 1);
-      at += 5 + n;
-    }
-    return true;
-  }
+  if (typeof v === 'string') return writeString(v, false);
   if (Array.isArray(v)) {
-    const n = v.length;
-    if (n < 0x10) scratch[at++] = 0x90 | n;
-    else if (n < 0x10000) {
-      scratch[at++] = 0xdc;
-      scratch.writeUInt16BE(n, at);
-      at += 2;
-    } else {
-      scratch[at++] = 0xdd;
-      scratch.writeUInt32BE(n, at);
-      at += 4;
-    }
-    for (let i = 0; i < n; i++) if (!writeItem(v[i])) return false;
+    writeArrayHeader(v.length);
+    for (let i = 0; i < v.length; i++) if (!writeItem(v[i])) return false;
     return true;
   }
   return false;
+}
+
+/** An unsigned 32-bit integer in its shortest form (a positive fixint up to 127, as msgpackr without records). */
+function writeUint(v: number): void {
+  if (v < 0x80) scratch[at++] = v;
+  else if (v < 0x100) {
+    scratch[at++] = 0xcc;
+    scratch[at++] = v;
+  } else if (v < 0x10000) {
+    scratch[at++] = 0xcd;
+    scratch.writeUInt16BE(v, at);
+    at += 2;
+  } else {
+    scratch[at++] = 0xce;
+    scratch.writeUInt32BE(v, at);
+    at += 4;
+  }
+}
+
+function writeArrayHeader(n: number): void {
+  if (n < 0x10) scratch[at++] = 0x90 | n;
+  else if (n < 0x10000) {
+    scratch[at++] = 0xdc;
+    scratch.writeUInt16BE(n, at);
+    at += 2;
+  } else {
+    scratch[at++] = 0xdd;
+    scratch.writeUInt32BE(n, at);
+    at += 4;
+  }
+}
+
+/** A string as UTF-8 in its shortest form; with `asciiOnly`, false (nothing written) for one that is not ASCII. */
+function writeString(v: string, asciiOnly: boolean): boolean {
+  if (at + 5 + v.length * 3 > scratch.length) grow(5 + v.length * 3);
+  // A short ASCII string (keys, op names) byte by byte: Buffer.write costs more than the copy itself (as msgpackr does below 64 characters).
+  if (v.length < 0x20) {
+    const start = at;
+    scratch[at++] = 0xa0 | v.length;
+    for (let i = 0; i < v.length; i++) {
+      const c = v.charCodeAt(i);
+      if (c >= 0x80) {
+        at = start;
+        return writeUtf8(v, asciiOnly);
+      }
+      scratch[at++] = c;
+    }
+    return true;
+  }
+  return writeUtf8(v, asciiOnly);
+}
+
+function writeUtf8(v: string, asciiOnly: boolean): boolean {
+  // Room for the longest prefix first, then the bytes are moved back behind a shorter one.
+  const n = scratch.write(v, at + 5, 'utf8');
+  if (asciiOnly && n !== v.length) return false;
+  if (n < 0x20) {
+    scratch[at] = 0xa0 | n;
+    scratch.copyWithin(at + 1, at + 5, at + 5 + n);
+    at += 1 + n;
+  } else if (n < 0x100) {
+    scratch[at] = 0xd9;
+    scratch[at + 1] = n;
+    scratch.copyWithin(at + 2, at + 5, at + 5 + n);
+    at += 2 + n;
+  } else if (n < 0x10000) {
+    scratch[at] = 0xda;
+    scratch.writeUInt16BE(n, at + 1);
+    scratch.copyWithin(at + 3, at + 5, at + 5 + n);
+    at += 3 + n;
+  } else {
+    scratch[at] = 0xdb;
+    scratch.writeUInt32BE(n, at + 1);
+    at += 5 + n;
+  }
+  return true;
 }
 
 function grow(need: number): void {
