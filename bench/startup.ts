@@ -4,11 +4,10 @@
  * each: from spawning the supervisor until a 3-task graph is answered correctly by its one worker,
  * and the resident memory of the supervisor, API and worker then. Plain `node -e 0` is the floor.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/helpers/redis.ts';
-import { treeRssMiB } from '../test/helpers/processes.ts';
+import { spawnSupervisor, treeRssMiB } from '../test/helpers/processes.ts';
 import { median } from './lib.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -22,26 +21,12 @@ interface Start {
 async function startOnce(args: string[], redisUrl: string): Promise<Start> {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, {
-    cwd: root,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      WORKERS: '1',
-      REDIS_URL: redisUrl,
-      WEFT_PREFIX: `startup${randomBytes(3).toString('hex')}`,
-      WEFT_PYTHON: '/nonexistent', // no Python executors: the same processes either way
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
+  const { child, output } = spawnSupervisor(args, { port, redisUrl });
   try {
     const url = `http://127.0.0.1:${port}`;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited:\n${output}`);
-      if (performance.now() - t0 > 120_000) throw new Error(`${args.join(' ')} did not start in 120 s:\n${output}`);
+      if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited:\n${output()}`);
+      if (performance.now() - t0 > 120_000) throw new Error(`${args.join(' ')} did not start in 120 s:\n${output()}`);
       const res = await fetch(`${url}/v1/graphs`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

@@ -5,16 +5,15 @@
  * no process of it loads tsx, and it computes a graph, with a task on an op
  * thread (a timeout) too. Prints start-up time and memory beside `npm start`.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { childPids, treeRssMiB } from './helpers/processes.ts';
+import { childPids, spawnSupervisor, treeRssMiB } from './helpers/processes.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -34,35 +33,20 @@ const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').sp
 async function start(args: string[], env: Record<string, string> = {}) {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, {
-    cwd: root,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      WORKERS: '1',
-      REDIS_URL: inject('redisUrl'),
-      WEFT_PREFIX: `t${randomBytes(4).toString('hex')}`,
-      WEFT_PYTHON: '/nonexistent', // no Python executors: the same processes for both
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const { child, output } = spawnSupervisor(args, { port, redisUrl: inject('redisUrl'), env });
   started.push(child);
-  let output = '';
-  child.stdout?.on('data', (d) => (output += d));
-  child.stderr?.on('data', (d) => (output += d));
   const url = `http://127.0.0.1:${port}`;
   await waitFor(
     `${args.join(' ')} to answer with a live worker`,
     async () => {
-      if (child.exitCode !== null) throw new Error(`it exited:\n${output}`);
+      if (child.exitCode !== null) throw new Error(`it exited:\n${output()}`);
       const res = await fetch(`${url}/healthz`).catch(() => undefined);
       return res?.ok && (await res.json()).workers === 1;
     },
     { timeoutMs: 60_000 },
   );
   const ms = performance.now() - t0;
-  return { child, url, ms, mib: treeRssMiB(child.pid!), output: () => output };
+  return { child, url, ms, mib: treeRssMiB(child.pid!), output };
 }
 
 async function compute(url: string) {
