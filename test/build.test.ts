@@ -136,6 +136,8 @@ describe('npm run build and start:prod', () => {
       expect(paths).toContain('clients/python/weft/executor.py');
       expect(paths.filter((p) => /^(src|test|bench|examples|docker)\/|\.map$|(?<!\.d)\.ts$/.test(p))).toEqual([]);
       expect(paths).toContain('dist/ops/registry.d.ts'); // for op modules: @weft/service/ops
+      // Python's bytecode caches (written beside the sources when tests run them) stay out.
+      expect(paths.filter((p) => /__pycache__|\.pyc$/.test(p))).toEqual([]);
       console.log(`weft tarball: ${paths.length} files, ${packed.size} bytes`);
 
       const project = join(scratch, 'project');
