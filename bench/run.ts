@@ -149,16 +149,17 @@ async function main(): Promise<void> {
     if (want('wide')) {
       const { graph, key, expected, tasks } = wideGraph(20_000, 100);
       const body = JSON.stringify({ graph, keys: key, wait: 600 });
-      await post(api, body); // warm-up: a service runs warm
-      const rates: number[] = [];
-      for (let run = 0; run < 3; run++) {
+      // Four graphs: the first after the service started (what a cold start costs), then three warm ones.
+      const allRates: number[] = [];
+      for (let run = 0; run < 4; run++) {
         const t0 = performance.now();
         const res = await post(api, body);
         const ms = performance.now() - t0;
         if (res.status !== 'done' || res.result !== expected)
           throw new Error(`wide graph gave ${JSON.stringify(res).slice(0, 300)}, expected ${expected}`);
-        rates.push((tasks / ms) * 1000);
+        allRates.push((tasks / ms) * 1000);
       }
+      const rates = allRates.slice(1);
       const rate = median(rates);
       figures.wide = {
         tasks,
@@ -166,8 +167,8 @@ async function main(): Promise<void> {
         runs: rates.map(Math.round),
         ratioToRawBullmq: +(rate / raw).toFixed(2),
       };
-      // The first run is the first graph after the service started: what a cold start costs.
-      const coldToWarm = rates[2] / rates[0];
+      // The first graph after the service started against the third (issue 20: at most 1.3x as long).
+      const coldToWarm = allRates[2] / allRates[0];
       (figures.wide as Record<string, unknown>).coldToWarm = +coldToWarm.toFixed(2);
       log(
         `wide: ${tasks} tasks (20,000 inc + sum tree, fan-in 100), POST with wait to result: median of 3 ${Math.round(rate)} tasks/s = ${(rate / raw).toFixed(2)}x raw BullMQ (result checked); the first graph after start took ${coldToWarm.toFixed(2)}x as long as the third (target <= 1.3x)`,
