@@ -32,6 +32,8 @@ class PrebuiltCommand extends Command {
   }
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
 /** Fields and values of one HSET, added one by one; `hset` queues the command on a pipeline. */
 export class HashFields {
   private bytes: Buffer;
@@ -39,7 +41,8 @@ export class HashFields {
   private count = 0;
 
   constructor(private readonly sizeHint = 64 * 1024) {
-    this.bytes = Buffer.allocUnsafe(HEAD_ROOM + sizeHint);
+    // Allocated by the first field: a registration ends with an HSET and makes no buffer after it.
+    this.bytes = NO_BYTES;
   }
 
   get size(): number {
@@ -73,7 +76,7 @@ export class HashFields {
     } else command = Buffer.concat([head, fields]);
     (pipe as unknown as { sendCommand(c: Command): unknown }).sendCommand(new PrebuiltCommand('hset', key, command));
     // The command keeps its bytes until it is written: the next fields go to a new buffer.
-    this.bytes = Buffer.allocUnsafe(HEAD_ROOM + this.sizeHint);
+    this.bytes = NO_BYTES;
     this.at = HEAD_ROOM;
     this.count = 0;
   }
@@ -97,7 +100,7 @@ export class HashFields {
 
   private room(n: number): void {
     if (this.at + n <= this.bytes.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.at + n));
+    const bigger = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, HEAD_ROOM + this.sizeHint, this.at + n));
     this.bytes.copy(bigger, 0, 0, this.at);
     this.bytes = bigger;
   }
