@@ -108,6 +108,29 @@ describe('rejected submissions', () => {
     expect(res.body.error.code).toBe('invalid_json');
   });
 
+  it("malformed JSON inside a graph's value (read only when the graph is parsed) is 400 invalid_json with JSON.parse's message for the body, and nothing is written", async () => {
+    const body = '{"graph": {"x": 1, "y": {"$op": "inc", "args": [{"$ref": "x"},]}}, "keys": "y"}';
+    let expected = '';
+    try {
+      JSON.parse(body);
+    } catch (err) {
+      expected = (err as Error).message;
+    }
+    const res = await post(body);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'invalid_json', message: `The body is not valid JSON: ${expected}` });
+    expect(await graphKeysInRedis()).toEqual([]);
+  });
+
+  it('a graph is read in the order its keys were sent: the first missing reference in that order is the one named', async () => {
+    // JSON.parse would put the integer-like key "2" first; the graph route keeps the text's order.
+    const res = await post(
+      '{"graph": {"b": {"$op": "inc", "args": [{"$ref": "nope-b"}]}, "2": {"$op": "inc", "args": [{"$ref": "nope-2"}]}}, "keys": ["b", "2"]}',
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'missing_dependency', key: 'b' });
+  });
+
   it('a wrong content type is 415', async () => {
     const res = await post('x=1', 'application/x-www-form-urlencoded');
     expect(res.status).toBe(415);

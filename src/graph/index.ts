@@ -10,3 +10,4 @@ export * from './fingerprint.ts';
 export * from './known.ts';
 export * from './task.ts';
 export * from './languages.ts';
+export * from './graph-text.ts';

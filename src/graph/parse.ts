@@ -33,14 +33,36 @@ export function parseGraph(raw: unknown, limits: GraphLimits = defaultLimits): G
   if (!isPlainObject(raw)) {
     throw new GraphError('invalid_graph', `A graph must be a JSON object mapping keys to nodes, got ${describe(raw)}.`);
   }
-  const graph: Graph = new Map();
-  const parser = new NodeParser(limits);
-  for (const key of Object.keys(raw)) {
-    checkKey(key, limits);
-    graph.set(key, parser.parse(key, (raw as Record<string, unknown>)[key]));
+  const builder = new GraphBuilder(limits);
+  for (const key of Object.keys(raw)) builder.add(key, raw[key]);
+  return builder.graph();
+}
+
+/**
+ * A graph built one key at a time, each key's value parsed as it comes: what
+ * parseGraph does for a parsed object, and parseGraphText (graph-text.ts) for
+ * a graph still in its JSON text, whose values are parsed one by one so that
+ * the sent form of a big graph never exists whole. A key given twice keeps
+ * its first place and its last value, as JSON.parse does.
+ */
+export class GraphBuilder {
+  private readonly nodes: Graph = new Map();
+  private readonly parser: NodeParser;
+
+  constructor(private readonly limits: GraphLimits = defaultLimits) {
+    this.parser = new NodeParser(limits);
   }
-  if (graph.size === 0) throw new GraphError('invalid_graph', 'The graph is empty: give at least one key.');
-  return graph;
+
+  add(key: string, raw: unknown): void {
+    checkKey(key, this.limits);
+    this.nodes.set(key, this.parser.parse(key, raw));
+  }
+
+  /** The graph; it may not be empty. */
+  graph(): Graph {
+    if (this.nodes.size === 0) throw new GraphError('invalid_graph', 'The graph is empty: give at least one key.');
+    return this.nodes;
+  }
 }
 
 /** Merges Dask-style layers (a high-level graph) into one graph. A key defined by two layers is an error. */

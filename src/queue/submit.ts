@@ -26,6 +26,7 @@
 import type { Config } from '../config.ts';
 import { OPERATOR_TENANT } from '../config.ts';
 import { hasForeignCall } from '../graph/languages.ts';
+import { GraphText, parseGraphText, splitGraphBody } from '../graph/graph-text.ts';
 import { parseGraph, parseKeys, parseLayers } from '../graph/parse.ts';
 import { planGraph, type ObjectField, type OutputSpec, type Plan } from '../graph/plan.ts';
 import { graphTaskDefaults } from '../graph/task.ts';
@@ -186,7 +187,8 @@ export class GraphSubmitter {
       sums.push({ $ref: `sum-${i}` });
     }
     graph.total = { $op: 'sum', args: [sums] };
-    const body = JSON.parse(JSON.stringify({ graph, keys: 'total' })) as GraphRequest;
+    // Read as the graph route reads a JSON body (src/graph/graph-text.ts).
+    const body = splitGraphBody(JSON.stringify({ graph, keys: 'total' })) as GraphRequest;
     const plan = planGraph(this.parse(body, false), parseKeys(body.keys), {
       isKnownOp: () => true,
       maxTasks: Number.MAX_SAFE_INTEGER,
@@ -205,6 +207,7 @@ export class GraphSubmitter {
       maxKeyBytes: this.s.config.maxKeyBytes,
       ...(binary ? { binary } : {}),
     };
+    if (body.graph instanceof GraphText) return parseGraphText(body.graph, limits);
     return body.graph !== undefined ? parseGraph(body.graph, limits) : parseLayers(body.layers, limits);
   }
 

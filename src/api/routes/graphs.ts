@@ -1,5 +1,6 @@
 /** Routes of /v1/graphs: submit (src/queue/submit.ts does the submitting), status, result, cancel. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { splitGraphBody } from '../../graph/graph-text.ts';
 import type { ObjectField } from '../../graph/plan.ts';
 import { resultOf, type GraphInfo, type GraphStatus } from '../../queue/graphs.ts';
 import type { GraphRequest } from '../../queue/submit.ts';
@@ -7,7 +8,7 @@ import { decodeValue, encodeValue } from '../../shared/codec.ts';
 import type { components } from '../../shared/openapi-types.ts';
 import { jsonReplacer } from '../../store/values.ts';
 import { ApiError } from '../errors.ts';
-import { takesBody } from '../plugins/bodies.ts';
+import { jsonBodyParser, takesBody } from '../plugins/bodies.ts';
 import { routeSchema } from '../schemas.ts';
 
 type GraphOutcome = components['schemas']['GraphOutcome'];
@@ -39,6 +40,14 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
       done(new ApiError('invalid_msgpack', `The body is not valid MessagePack: ${(err as Error).message}`), undefined);
     }
   });
+
+  // A graph sent as JSON stays in its text until it is parsed, one key at a time (src/graph/graph-text.ts).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer' },
+    jsonBodyParser((text) => splitGraphBody(text) ?? JSON.parse(text)),
+  );
 
   app.post<{ Body: GraphRequest }>('/v1/graphs', { schema: routeSchema('submitGraph') }, async (req, reply) => {
     const binary = req.headers['content-type']?.startsWith(MSGPACK) ?? false;
