@@ -108,8 +108,12 @@ export class GraphStore {
     });
     // One chunk is written while the next is encoded: Redis and the API work at the same time.
     let inFlight: Promise<void> = Promise.resolve();
-    /** Sends the chunk built so far once the one before it is written; waits for it to be written when `last`. */
-    const flush = async (last = false) => {
+    /**
+     * Sends the chunk built so far once the one before it is written; waits for it to be written when `last`.
+     * `more`: another chunk follows, in a new pipeline (an ioredis pipeline copies every script of the
+     * connection, BullMQ's too, when made: tens of microseconds, not spent on one never sent).
+     */
+    const flush = async (last = false, more = !last) => {
       if (ready.length > 0)
         addEvents(pipe, this.prefix, id, 'postsubmit', ready.length, { k: ready.map((i) => plan.nodes[i].key) });
       if (last)
@@ -120,7 +124,7 @@ export class GraphStore {
         });
       const chunk = pipe;
       const chunkReady = ready;
-      pipe = this.redis.pipeline();
+      if (more) pipe = this.redis.pipeline();
       inPipe = 0;
       ready = [];
       flushes++;
@@ -208,7 +212,7 @@ export class GraphStore {
           .expire(k.events, options.ttl)
           .unlink(k.refs, k.done);
         pipe.publish(finishedChannel(this.prefix), id);
-        await flush();
+        await flush(false, false);
         await inFlight;
         const values = plan.outputIndexes.map((f) => outputValues.get(f));
         return { id, outputs, values: values.every((v) => v !== undefined) ? values : undefined };
