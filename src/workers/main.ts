@@ -1,14 +1,21 @@
 /** Entry point of a worker process: `npm run worker`. */
 import { loadConfig } from '../config.ts';
 import { loadRegistry } from '../ops/load.ts';
+import { rehearse } from './rehearsal.ts';
 import { TaskWorker } from './worker.ts';
 
 const config = loadConfig();
 const ops = await loadRegistry(config.opModules);
+// A graph of its own first, so the first real graph does not run on code the JIT has not compiled yet.
+const rehearsal = await rehearse(config, ops);
 const worker = new TaskWorker(config, ops);
 await worker.start();
+const rehearsed =
+  rehearsal.tasks === 0
+    ? ''
+    : `, rehearsed ${rehearsal.tasks} tasks in ${rehearsal.ms} ms${rehearsal.done ? '' : ' (not finished: given up)'}`;
 process.stdout.write(
-  `weft worker ${worker.id} running (concurrency ${config.concurrency}, ${ops.list().length} ops)\n`,
+  `weft worker ${worker.id} running (concurrency ${config.concurrency}, ${ops.list().length} ops${rehearsed})\n`,
 );
 
 /** After the grace time, closing connections and threads gets this long before the process exits anyway. */

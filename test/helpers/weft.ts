@@ -47,6 +47,8 @@ export async function startWeft(options: WeftOptions = {}): Promise<Weft> {
     WEFT_PREFIX: `t${randomBytes(4).toString('hex')}`,
     WEFT_LOCK_MS: '2000',
     WEFT_STALLED_MS: '1000',
+    // Hundreds of workers start in the tests: none rehearses unless a test asks (test/workers/rehearsal.test.ts).
+    WEFT_WORKER_REHEARSAL: '0',
     WEFT_ALLOW_PRIVATE_WEBHOOKS: options.allowPrivateTargets === false ? '0' : '1',
     ...options.env,
   };
