@@ -135,15 +135,22 @@ export class TaskQueue {
     for (const [cls, list] of byClass) {
       const { pool, priority } = decodeClass(cls);
       const bundles = bundle(list, this.policy);
-      // addBulk is one MULTI; keep each call to a bounded size so a huge graph's start does not block Redis.
-      for (let i = 0; i < bundles.length; i += 1000) {
-        await this.queue(pool).addBulk(
-          bundles.slice(i, i + 1000).map((t) => {
-            const p = tag++;
-            return { name: 'b', data: { g: graph, t, p }, opts: { priority: jobPriority(priority, p) } };
-          }),
-        );
+      // One job (a small graph, a task made ready) is added by itself: addBulk sends a pipeline, which
+      // ioredis makes by copying every script of the connection, BullMQ's and weft's (tens of µs).
+      if (bundles.length === 1) {
+        const p = tag++;
+        await this.queue(pool).add('b', { g: graph, t: bundles[0], p }, { priority: jobPriority(priority, p) });
       }
+      // addBulk is one pipeline; keep each call to a bounded size so a huge graph's start does not block Redis.
+      else
+        for (let i = 0; i < bundles.length; i += 1000) {
+          await this.queue(pool).addBulk(
+            bundles.slice(i, i + 1000).map((t) => {
+              const p = tag++;
+              return { name: 'b', data: { g: graph, t, p }, opts: { priority: jobPriority(priority, p) } };
+            }),
+          );
+        }
       jobs += bundles.length;
     }
     return jobs;
