@@ -1,23 +1,2 @@
 /** The wide graph of the benchmarks: `inc` over range(n), then a tree of `sum` with fan-in `fanIn` (TypeScript ops). */
-export function wideGraph(
-  n: number,
-  fanIn: number,
-): { graph: Record<string, unknown>; key: string; expected: number; tasks: number } {
-  const graph: Record<string, unknown> = {};
-  let level = Array.from({ length: n }, (_, i) => {
-    graph[`inc-${i}`] = { $op: 'inc', args: [i] };
-    return `inc-${i}`;
-  });
-  let tasks = n;
-  for (let depth = 0; level.length > 1; depth++) {
-    const next: string[] = [];
-    for (let i = 0; i < level.length; i += fanIn) {
-      const key = `sum-${depth}-${i / fanIn}`;
-      graph[key] = { $op: 'sum', args: [level.slice(i, i + fanIn).map((k) => ({ $ref: k }))] };
-      next.push(key);
-      tasks++;
-    }
-    level = next;
-  }
-  return { graph, key: level[0], expected: (n * (n + 1)) / 2, tasks };
-}
+export { wideGraph } from '../src/graph/wide.ts';

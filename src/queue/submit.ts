@@ -30,6 +30,7 @@ import { GraphText, parseGraphText, splitGraphBody } from '../graph/graph-text.t
 import { parseGraph, parseKeys, parseLayers } from '../graph/parse.ts';
 import { planGraph, type ObjectField, type OutputSpec, type Plan } from '../graph/plan.ts';
 import { graphTaskDefaults } from '../graph/task.ts';
+import { wideGraph } from '../graph/wide.ts';
 import { opsOf } from '../graph/template.ts';
 import { defaultLimits, type Graph, type GraphLimits, type KeySpec } from '../graph/types.ts';
 import { checkTarget } from '../net/targets.ts';
@@ -175,20 +176,9 @@ export class GraphSubmitter {
    * third's). Writes nothing; the API runs it before it listens.
    */
   rehearse(): void {
-    const graph: Record<string, unknown> = {};
-    const incs: { $ref: string }[] = [];
-    const sums: { $ref: string }[] = [];
-    for (let i = 0; i < REHEARSAL_TASKS; i++) {
-      graph[`inc-${i}`] = { $op: 'inc', args: [i] };
-      incs.push({ $ref: `inc-${i}` });
-    }
-    for (let i = 0; i < REHEARSAL_TASKS; i += 100) {
-      graph[`sum-${i}`] = { $op: 'sum', args: [incs.slice(i, i + 100)] };
-      sums.push({ $ref: `sum-${i}` });
-    }
-    graph.total = { $op: 'sum', args: [sums] };
+    const { graph, key } = wideGraph(REHEARSAL_TASKS, 100);
     // Read as the graph route reads a JSON body (src/graph/graph-text.ts).
-    const body = splitGraphBody(JSON.stringify({ graph, keys: 'total' })) as GraphRequest;
+    const body = splitGraphBody(JSON.stringify({ graph, keys: key })) as GraphRequest;
     const plan = planGraph(this.parse(body, false), parseKeys(body.keys), {
       isKnownOp: () => true,
       maxTasks: Number.MAX_SAFE_INTEGER,

@@ -22,6 +22,7 @@ import type { Config } from '../config.ts';
 import { parseGraph } from '../graph/parse.ts';
 import { planGraph } from '../graph/plan.ts';
 import { graphTaskDefaults } from '../graph/task.ts';
+import { wideGraph } from '../graph/wide.ts';
 import type { OpRegistry } from '../ops/registry.ts';
 import { connect } from '../queue/connection.ts';
 import { DEFAULT_POOL, TaskQueue } from '../queue/dispatch.ts';
@@ -32,7 +33,7 @@ import { TaskWorker } from './worker.ts';
 
 /** A rehearsal still running after this long is given up. */
 const DEADLINE_MS = 30_000;
-/** Fan-in of the rehearsal graph's sum tree, as the wide benchmark's. */
+/** Fan-in of the rehearsal graph's sum tree (src/graph/wide.ts), as the wide benchmark's. */
 const FAN_IN = 100;
 
 export interface RehearsalReport {
@@ -67,7 +68,7 @@ export async function rehearse(config: Config, ops: OpRegistry): Promise<Rehears
   let tasks = 0;
   let done = false;
   try {
-    const { graph, key, expected } = rehearsalGraph(n);
+    const { graph, key, expected } = wideGraph(n, FAN_IN);
     const plan = planGraph(parseGraph(graph), key, { taskDefaults: graphTaskDefaults(undefined) });
     tasks = plan.taskCount;
     await worker.start();
@@ -107,24 +108,4 @@ async function deleteKeys(redis: ReturnType<typeof connect>, prefix: string): Pr
     if (keys.length > 0) await redis.unlink(...keys);
     cursor = next;
   } while (cursor !== '0');
-}
-
-/** `n` inc tasks (of their own numbers) and their sum tree; `expected` is the total. */
-export function rehearsalGraph(n: number): { graph: Record<string, unknown>; key: string; expected: number } {
-  const graph: Record<string, unknown> = {};
-  let level: string[] = [];
-  for (let i = 0; i < n; i++) {
-    graph[`inc-${i}`] = { $op: 'inc', args: [i] };
-    level.push(`inc-${i}`);
-  }
-  for (let depth = 0; level.length > 1; depth++) {
-    const next: string[] = [];
-    for (let i = 0; i < level.length; i += FAN_IN) {
-      const key = `sum-${depth}-${i / FAN_IN}`;
-      graph[key] = { $op: 'sum', args: [level.slice(i, i + FAN_IN).map((k) => ({ $ref: k }))] };
-      next.push(key);
-    }
-    level = next;
-  }
-  return { graph, key: level[0], expected: (n * (n + 1)) / 2 };
 }

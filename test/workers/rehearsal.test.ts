@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it, inject } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { loadRegistry } from '../../src/ops/load.ts';
 import { OpRegistry } from '../../src/ops/registry.ts';
-import { rehearsalGraph, rehearse } from '../../src/workers/rehearsal.ts';
+import { wideGraph } from '../../src/graph/wide.ts';
+import { rehearse } from '../../src/workers/rehearsal.ts';
 import { startWeft, type Weft } from '../helpers/weft.ts';
 
 const redis = new Redis(inject('redisUrl'));
@@ -43,12 +44,18 @@ describe('rehearsal', () => {
     expect(await rehearse(on, new OpRegistry())).toEqual({ tasks: 0, done: false, ms: 0 });
   });
 
-  it('gives the sum of its incs', () => {
-    const { graph, key, expected } = rehearsalGraph(250);
+  it('rehearses the wide graph, whose result is the sum of its incs', () => {
+    const { graph, key, expected, tasks } = wideGraph(250, 100);
     expect(Object.keys(graph)).toHaveLength(250 + 3 + 1);
+    expect(tasks).toBe(254);
     expect(key).toBe('sum-1-0');
     expect(expected).toBe((250 * 251) / 2);
-    expect(rehearsalGraph(1)).toEqual({ graph: { 'inc-0': { $op: 'inc', args: [0] } }, key: 'inc-0', expected: 1 });
+    expect(wideGraph(1, 100)).toEqual({
+      graph: { 'inc-0': { $op: 'inc', args: [0] } },
+      key: 'inc-0',
+      expected: 1,
+      tasks: 1,
+    });
   });
 
   describe('in a worker process', () => {
