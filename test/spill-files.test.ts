@@ -94,6 +94,20 @@ describe('spill files on a full disk (a 3 MiB tmpfs this test mounts: CI runs as
     expect((await small.read(next[0])).equals(Buffer.alloc(100_000, 8))).toBe(true);
   });
 
+  it('a file started by an append that does not fit is removed, not left empty', async () => {
+    const fresh = new SpillFiles(join(mountPoint, 'spill'));
+    try {
+      await expect(fresh.append([Buffer.alloc(4_000_000, 9)])).rejects.toMatchObject({ code: 'out_of_disk' });
+      expect(await fresh.ownFiles()).toEqual([]);
+      // The next append that fits starts a file of its own.
+      const at = await fresh.append([Buffer.alloc(10, 1)]);
+      expect((await fresh.read(at[0])).equals(Buffer.alloc(10, 1))).toBe(true);
+      expect((await fresh.ownFiles()).map((f) => f.name)).toEqual([at[0].file]);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('a batch of many parts that fits is written whole, though one writev takes at most 1,024 of them', async () => {
     const values = Array.from({ length: 3000 }, (_, i) => Buffer.alloc(97, i % 251));
     const locations = await small.append(values);

@@ -161,5 +161,15 @@ export function busyKey(prefix: string, kind: 'spill' | 'restore'): string {
   return `${prefix}:busy:${kind}`;
 }
 
+/** The prefix of one rehearsal run of a worker (src/workers/rehearsal.ts): all of the run's keys are under it. */
+export function rehearsalPrefix(prefix: string, run: string): string {
+  return `${prefix}:rehearsal:${run}`;
+}
+
+/** The SCAN MATCH pattern of every key under `prefix` (as a rehearsal deletes its keys). */
+export function keysUnder(prefix: string): string {
+  return `${prefix}:*`;
+}
+
 /** The BullMQ queue of the default pool; other pools' are `tasks-<pool>` (src/queue/dispatch.ts). */
 export const TASK_QUEUE = 'tasks';

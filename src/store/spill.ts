@@ -89,6 +89,13 @@ export class SpillFiles {
     } catch (err) {
       // Nothing half written stays: the file goes back to its length before this append (the caller keeps the values in Redis).
       await file.handle.truncate(start).catch(() => {});
+      // A file this append started holds nothing now: it goes, rather than stay empty until the next append
+      // (removeDead leaves the file being written alone while it is empty: an append may be about to write it).
+      if (start === 0 && this.current === file) {
+        this.current = undefined;
+        await file.handle.close().catch(() => {});
+        await rm(join(this.dir, file.name), { force: true });
+      }
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EDQUOT' || err instanceof ShortWriteError)
         throw new OutOfDiskError(

@@ -27,6 +27,7 @@ import type { OpRegistry } from '../ops/registry.ts';
 import { connect } from '../queue/connection.ts';
 import { DEFAULT_POOL, TaskQueue } from '../queue/dispatch.ts';
 import { GraphStore } from '../queue/graphs.ts';
+import { keysUnder, rehearsalPrefix } from '../queue/keys.ts';
 import { ObjectStore } from '../queue/objects.ts';
 import { SpillFiles } from '../store/spill.ts';
 import { TaskWorker } from './worker.ts';
@@ -53,7 +54,7 @@ export async function rehearse(config: Config, ops: OpRegistry): Promise<Rehears
   const t0 = performance.now();
   const n = config.rehearsalTasks;
   if (n === 0 || !ops.has('inc') || !ops.has('sum') || !config.redisUrl) return { tasks: 0, done: false, ms: 0 };
-  const prefix = `${config.prefix}:rehearsal:${randomBytes(6).toString('hex')}`;
+  const prefix = rehearsalPrefix(config.prefix, randomBytes(6).toString('hex'));
   const scratch: Config = {
     ...config,
     prefix,
@@ -104,7 +105,7 @@ export async function rehearse(config: Config, ops: OpRegistry): Promise<Rehears
 async function deleteKeys(redis: ReturnType<typeof connect>, prefix: string): Promise<void> {
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', keysUnder(prefix), 'COUNT', 1000);
     if (keys.length > 0) await redis.unlink(...keys);
     cursor = next;
   } while (cursor !== '0');
