@@ -69,10 +69,25 @@ export function jobPriority(priority: number, tag: number): number {
   return 1 + (MAX_PRIORITY - priority) * BAND + Math.min(Math.max(0, Math.floor(tag)), BAND - 1);
 }
 
-/** Splits ready tasks into bundles (pure). */
-export function bundle(tasks: number[], policy: BundlePolicy): number[][] {
+/**
+ * Most jobs one burst of ready tasks makes. Past it bundles grow beyond
+ * `bundleMax`: more jobs would add their cost (BullMQ's job script, a start
+ * and a complete call each) and no parallelism, since no pool has that many
+ * job slots free. Only bursts over 64 x 4,096 = 262,144 tasks (at the default
+ * bundleMax) reach it: the million-task graph's start made 15,600 jobs of 64
+ * tasks, now about 4,100 of 245.
+ */
+export const MAX_BURST_JOBS = 4096;
+
+/**
+ * Splits ready tasks into bundles (pure). `burst`: the ready tasks of the
+ * whole burst these are part of, when it is enqueued in parts (a big graph's
+ * start, chunk by chunk).
+ */
+export function bundle(tasks: number[], policy: BundlePolicy, burst = tasks.length): number[][] {
   if (tasks.length === 0) return [];
-  const size = Math.max(1, Math.min(policy.bundleMax, Math.ceil(tasks.length / policy.bundleSpread)));
+  const max = Math.max(policy.bundleMax, Math.ceil(burst / MAX_BURST_JOBS));
+  const size = Math.max(1, Math.min(max, Math.ceil(tasks.length / policy.bundleSpread)));
   const out: number[][] = [];
   for (let i = 0; i < tasks.length; i += size) out.push(tasks.slice(i, i + size));
   return out;
@@ -82,6 +97,8 @@ export function bundle(tasks: number[], policy: BundlePolicy): number[][] {
 export interface Placement {
   classes?: string[];
   tag?: number;
+  /** The ready tasks of the whole burst, when it is enqueued in parts (see `bundle`). */
+  burst?: number;
 }
 
 export class TaskQueue {
@@ -134,7 +151,7 @@ export class TaskQueue {
     let jobs = 0;
     for (const [cls, list] of byClass) {
       const { pool, priority } = decodeClass(cls);
-      const bundles = bundle(list, this.policy);
+      const bundles = bundle(list, this.policy, placement.burst);
       // One job (a small graph, a task made ready) is added by itself: addBulk sends a pipeline, which
       // ioredis makes by copying every script of the connection, BullMQ's and weft's (tens of µs).
       if (bundles.length === 1) {

@@ -134,6 +134,8 @@ export class GraphStore {
       // Redis stores the specs before any worker can take the jobs.
       const placement = {
         tag: jobsMade,
+        // The graph's start is one burst, enqueued chunk by chunk.
+        burst: plan.ready.length,
         classes: classes.size > 0 ? chunkReady.map((t) => classes.get(t) ?? '') : undefined,
       };
       inFlight = Promise.all([execOrThrow(chunk), this.queue.enqueue(id, chunkReady, placement)]).then(([, made]) => {
