@@ -6,7 +6,7 @@
  * is a hash tag), so multi, pipelines and scripts go to one node.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { statsKey } from './keys.ts';
+import { keysUnder, statsKey } from './keys.ts';
 import { parseRedisUrl } from './redis-url.ts';
 import { withScripts, type ScriptedRedis } from './scripts.ts';
 
@@ -79,6 +79,24 @@ export async function usedMemory(redis: Redis, prefix: string): Promise<number> 
     info = await redis.info('memory');
   }
   return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+/**
+ * Deletes every key under `prefix` (a rehearsal's throwaway prefix). On
+ * Cluster SCAN walks one node, so each master is scanned; the prefix has a
+ * hash tag there (src/config.ts), so the keys of one reply share a slot.
+ */
+export async function deleteKeysUnder(redis: Redis, prefix: string): Promise<void> {
+  const cluster: unknown = redis;
+  const nodes = cluster instanceof Cluster ? cluster.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', keysUnder(prefix), 'COUNT', 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  }
 }
 
 /** Warns (returns a message) when Redis may evict keys, which would lose queued jobs and objects. */

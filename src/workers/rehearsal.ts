@@ -24,10 +24,10 @@ import { planGraph } from '../graph/plan.ts';
 import { graphTaskDefaults } from '../graph/task.ts';
 import { wideGraph } from '../graph/wide.ts';
 import type { OpRegistry } from '../ops/registry.ts';
-import { connect } from '../queue/connection.ts';
+import { connect, deleteKeysUnder } from '../queue/connection.ts';
 import { DEFAULT_POOL, TaskQueue } from '../queue/dispatch.ts';
 import { GraphStore } from '../queue/graphs.ts';
-import { keysUnder, rehearsalPrefix } from '../queue/keys.ts';
+import { rehearsalPrefix } from '../queue/keys.ts';
 import { ObjectStore } from '../queue/objects.ts';
 import { SpillFiles } from '../store/spill.ts';
 import { TaskWorker } from './worker.ts';
@@ -95,18 +95,8 @@ export async function rehearse(config: Config, ops: OpRegistry): Promise<Rehears
       .obliterate({ force: true })
       .catch(() => {});
     await queue.close().catch(() => {});
-    await deleteKeys(redis, prefix).catch(() => {});
+    await deleteKeysUnder(redis, prefix).catch(() => {});
     redis.disconnect();
   }
   return { tasks, done, ms: Math.round(performance.now() - t0) };
-}
-
-/** Every key under `prefix` (the rehearsal's own: events, registry, stats, whatever its run wrote). */
-async function deleteKeys(redis: ReturnType<typeof connect>, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', keysUnder(prefix), 'COUNT', 1000);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
 }
