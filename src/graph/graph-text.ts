@@ -57,49 +57,29 @@ const FIRST_SPANS = 4 * 1024;
  * body is not one this split reads (the caller then parses it whole).
  */
 export function splitGraphBody(text: string): Record<string, unknown> | null {
-  let i = skipSpace(text, 0);
-  if (text.charCodeAt(i) !== OPEN_BRACE) return null;
-  i = skipSpace(text, i + 1);
-  // The last `graph` member wins, as with JSON.parse: its value's span and its members.
-  let graph: GraphText | null = null;
-  let graphStart = -1;
-  let graphEnd = -1;
-  if (text.charCodeAt(i) !== CLOSE_BRACE) {
-    for (;;) {
-      if (text.charCodeAt(i) !== QUOTE) return null;
-      const keyEnd = stringEnd(text, i);
-      if (keyEnd < 0) return null;
-      if (hasEscapeOrControl(text, i + 1, keyEnd - 1)) return null;
-      const isGraph = keyEnd - i === 7 && text.startsWith('"graph"', i);
-      i = skipSpace(text, keyEnd);
-      if (text.charCodeAt(i) !== COLON) return null;
-      i = skipSpace(text, i + 1);
-      let end: number;
-      if (isGraph) {
-        if (text.charCodeAt(i) !== OPEN_BRACE) return null;
-        const members = scanMembers(text, i);
-        if (members === null) return null;
-        graph = members.graph;
-        graphStart = i;
-        end = members.end;
-        graphEnd = end;
-      } else end = valueEnd(text, i);
-      if (end < 0) return null;
-      i = skipSpace(text, end);
-      const c = text.charCodeAt(i);
-      if (c === CLOSE_BRACE) break;
-      if (c !== COMMA) return null;
-      i = skipSpace(text, i + 1);
-    }
-  }
-  if (skipSpace(text, i + 1) !== text.length || graph === null) return null;
+  const open = skipSpace(text, 0);
+  if (text.charCodeAt(open) !== OPEN_BRACE) return null;
+  // The last `graph` member wins, as with JSON.parse: its members and its value's span.
+  const found = { graph: null as GraphText | null, start: -1, end: -1 };
+  const end = scanObject(text, open, (keyQuote, keyEnd, valueStart) => {
+    if (hasEscapeOrControl(text, keyQuote + 1, keyEnd - 1)) return -1;
+    if (keyEnd - keyQuote !== 7 || !text.startsWith('"graph"', keyQuote)) return valueEnd(text, valueStart);
+    if (text.charCodeAt(valueStart) !== OPEN_BRACE) return -1;
+    const members = scanMembers(text, valueStart);
+    if (members === null) return -1;
+    found.graph = members.graph;
+    found.start = valueStart;
+    found.end = members.end;
+    return members.end;
+  });
+  if (end < 0 || skipSpace(text, end) !== text.length || found.graph === null) return null;
   let body: unknown;
   try {
-    body = JSON.parse(`${text.slice(0, graphStart)}null${text.slice(graphEnd)}`);
+    body = JSON.parse(`${text.slice(0, found.start)}null${text.slice(found.end)}`);
   } catch {
     return null;
   }
-  (body as Record<string, unknown>).graph = graph;
+  (body as Record<string, unknown>).graph = found.graph;
   return body as Record<string, unknown>;
 }
 
@@ -131,39 +111,56 @@ export function parseGraphText(graph: GraphText, limits: GraphLimits = defaultLi
 /**
  * Scans the object that opens at `open` as a graph: the spans of its keys
  * and values, and the index just past its closing brace. Null when it is not
- * an object as splitGraphBody reads them.
+ * an object as scanObject reads them.
  */
 function scanMembers(text: string, open: number): { graph: GraphText; end: number } | null {
   let spans = new Int32Array(FIRST_SPANS);
   let count = 0;
-  let i = skipSpace(text, open + 1);
-  if (text.charCodeAt(i) === CLOSE_BRACE) return { graph: new GraphText(text, spans, 0), end: i + 1 };
-  for (;;) {
-    if (text.charCodeAt(i) !== QUOTE) return null;
-    const keyEnd = stringEnd(text, i);
-    if (keyEnd < 0) return null;
-    const escaped = hasEscapeOrControl(text, i + 1, keyEnd - 1);
-    const keyStart = escaped ? -1 - i : i + 1;
-    const keyLast = keyEnd - 1;
-    i = skipSpace(text, keyEnd);
-    if (text.charCodeAt(i) !== COLON) return null;
-    i = skipSpace(text, i + 1);
-    const end = valueEnd(text, i);
-    if (end < 0) return null;
+  const end = scanObject(text, open, (keyQuote, keyEnd, valueStart) => {
+    const valueLast = valueEnd(text, valueStart);
+    if (valueLast < 0) return -1;
     if (4 * count + 4 > spans.length) {
       const grown = new Int32Array(spans.length * 2);
       grown.set(spans);
       spans = grown;
     }
     const at = 4 * count++;
-    spans[at] = keyStart;
-    spans[at + 1] = keyLast;
-    spans[at + 2] = i;
-    spans[at + 3] = end;
+    spans[at] = hasEscapeOrControl(text, keyQuote + 1, keyEnd - 1) ? -1 - keyQuote : keyQuote + 1;
+    spans[at + 1] = keyEnd - 1;
+    spans[at + 2] = valueStart;
+    spans[at + 3] = valueLast;
+    return valueLast;
+  });
+  return end < 0 ? null : { graph: new GraphText(text, spans, count), end };
+}
+
+/**
+ * Walks the members of the object that opens at `open`: keys as strings,
+ * ':', ',' and JSON whitespace between them. For each member, `member` gets
+ * where its key's quotes are and where its value starts, and returns where
+ * the value ends (-1: give up). Returns the index just past the closing
+ * brace, or -1 when the text is not such an object.
+ */
+function scanObject(
+  text: string,
+  open: number,
+  member: (keyQuote: number, keyEnd: number, valueStart: number) => number,
+): number {
+  let i = skipSpace(text, open + 1);
+  if (text.charCodeAt(i) === CLOSE_BRACE) return i + 1;
+  for (;;) {
+    if (text.charCodeAt(i) !== QUOTE) return -1;
+    const keyQuote = i;
+    const keyEnd = stringEnd(text, i);
+    if (keyEnd < 0) return -1;
+    i = skipSpace(text, keyEnd);
+    if (text.charCodeAt(i) !== COLON) return -1;
+    const end = member(keyQuote, keyEnd, skipSpace(text, i + 1));
+    if (end < 0) return -1;
     i = skipSpace(text, end);
     const c = text.charCodeAt(i);
-    if (c === CLOSE_BRACE) return { graph: new GraphText(text, spans, count), end: i + 1 };
-    if (c !== COMMA) return null;
+    if (c === CLOSE_BRACE) return i + 1;
+    if (c !== COMMA) return -1;
     i = skipSpace(text, i + 1);
   }
 }
@@ -200,8 +197,11 @@ function valueEnd(text: string, i: number): number {
   return -1;
 }
 
-/** The index just past the string that opens at `start` (its closing quote is the first not escaped), or -1. */
-function stringEnd(text: string, start: number): number {
+/**
+ * The index just past the JSON string that opens at `start` (its closing
+ * quote is the first not escaped by a backslash), or -1 when it does not end.
+ */
+export function stringEnd(text: string, start: number): number {
   let from = start + 1;
   for (;;) {
     const quote = text.indexOf('"', from);

@@ -21,6 +21,7 @@
 import { isUtf8 } from 'node:buffer';
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { stringEnd } from '../../graph/graph-text.ts';
 import { ApiError } from '../errors.ts';
 
 /**
@@ -125,7 +126,6 @@ interface Container {
 }
 
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const MINUS = 0x2d;
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 /** What may follow an integer's digits in a JSON number: a fraction or an exponent. */
@@ -148,7 +148,9 @@ function scan(text: string): { literal: string; path: string } | null {
   while (i < text.length) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      const end = stringEnd(text, i);
+      // Unterminated: the text is not JSON (a graph's values are checked only when read, after this scan).
+      const closed = stringEnd(text, i);
+      const end = closed < 0 ? text.length : closed;
       if (expectKey) {
         stack[stack.length - 1].at = JSON.parse(text.slice(i, end)) as string;
         expectKey = false;
@@ -182,20 +184,6 @@ function scan(text: string): { literal: string; path: string } | null {
     }
   }
   return null;
-}
-
-/** The index just past the string that opens at `start`: its closing quote is the first not escaped by a backslash. */
-function stringEnd(text: string, start: number): number {
-  let from = start + 1;
-  for (;;) {
-    const quote = text.indexOf('"', from);
-    // Unterminated: the text is not JSON (a graph's values are checked only when read, after this scan).
-    if (quote < 0) return text.length;
-    let slashes = 0;
-    while (text.charCodeAt(quote - 1 - slashes) === BACKSLASH) slashes++;
-    if (slashes % 2 === 0) return quote + 1;
-    from = quote + 1;
-  }
 }
 
 function pathOf(stack: Container[]): string {
