@@ -32,10 +32,10 @@ export interface Config {
   stalledIntervalMs: number;
   /** Most tasks one queued job carries. */
   bundleMax: number;
-  /** Tasks of the graph a worker runs by itself at start, so its job loop is compiled before real work (src/workers/rehearsal.ts); 0: none. */
-  rehearsalTasks: number;
   /** A burst of ready tasks is split into at least this many jobs (when it has that many tasks), so several workers share it. */
   bundleSpread: number;
+  /** Tasks of the graph a worker runs by itself at start, so its job loop is compiled before real work (src/workers/rehearsal.ts); 0: none. */
+  rehearsalTasks: number;
   /** Memory budget of the object store in Redis, bytes (measured as Redis used_memory). */
   storeMemoryLimit: number;
   /** Above this fraction of the budget, least recently used objects spill to disk. */
@@ -124,8 +124,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     lockMs: int(env, 'WEFT_LOCK_MS', 10_000, 500, 3_600_000),
     stalledIntervalMs: int(env, 'WEFT_STALLED_MS', 5_000, 200, 3_600_000),
     bundleMax: int(env, 'WEFT_BUNDLE_MAX', 64, 1, 10_000),
-    rehearsalTasks: int(env, 'WEFT_WORKER_REHEARSAL', 5_000, 0, 1_000_000),
     bundleSpread: int(env, 'WEFT_BUNDLE_SPREAD', 8, 1, 10_000),
+    rehearsalTasks: int(env, 'WEFT_WORKER_REHEARSAL', 5_000, 0, 1_000_000),
     storeMemoryLimit: bytes(env, 'STORE_MEMORY_LIMIT', Math.floor(totalmem() * DEFAULT_STORE_FRACTION)),
     spillThreshold: fraction(env, 'STORE_SPILL_THRESHOLD', 0.8),
     spillDir: env.SPILL_DIR || '.weft/spill',

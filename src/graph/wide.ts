@@ -1,6 +1,6 @@
 /**
  * The wide graph: `inc` over range(n), then a tree of `sum` with fan-in
- * `fanIn`, in the JSON form a client sends. What the benchmarks measure
+ * `fanIn` (100 unless told), in the JSON form a client sends. What the benchmarks measure
  * (bench/run.ts) and what the API and the workers rehearse at start
  * (GraphSubmitter.rehearse, src/workers/rehearsal.ts).
  *
@@ -10,7 +10,7 @@
  */
 export function wideGraph(
   n: number,
-  fanIn: number,
+  fanIn = 100,
 ): { graph: Record<string, unknown>; key: string; expected: number; tasks: number } {
   const graph: Record<string, unknown> = {};
   let level = Array.from({ length: n }, (_, i) => {

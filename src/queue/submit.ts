@@ -176,7 +176,7 @@ export class GraphSubmitter {
    * third's). Writes nothing; the API runs it before it listens.
    */
   rehearse(): void {
-    const { graph, key } = wideGraph(REHEARSAL_TASKS, 100);
+    const { graph, key } = wideGraph(REHEARSAL_TASKS);
     // Read as the graph route reads a JSON body (src/graph/graph-text.ts).
     const body = splitGraphBody(JSON.stringify({ graph, keys: key })) as GraphRequest;
     const plan = planGraph(this.parse(body, false), parseKeys(body.keys), {

@@ -34,8 +34,6 @@ import { TaskWorker } from './worker.ts';
 
 /** A rehearsal still running after this long is given up. */
 const DEADLINE_MS = 30_000;
-/** Fan-in of the rehearsal graph's sum tree (src/graph/wide.ts), as the wide benchmark's. */
-const FAN_IN = 100;
 
 export interface RehearsalReport {
   /** Tasks the rehearsal graph had (0: no rehearsal). */
@@ -69,7 +67,7 @@ export async function rehearse(config: Config, ops: OpRegistry): Promise<Rehears
   let tasks = 0;
   let done = false;
   try {
-    const { graph, key, expected } = wideGraph(n, FAN_IN);
+    const { graph, key, expected } = wideGraph(n);
     const plan = planGraph(parseGraph(graph), key, { taskDefaults: graphTaskDefaults(undefined) });
     tasks = plan.taskCount;
     await worker.start();
