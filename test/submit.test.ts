@@ -21,8 +21,9 @@ import { connect } from '../src/queue/connection.ts';
 import { TaskQueue } from '../src/queue/dispatch.ts';
 import { FinishWatcher } from '../src/queue/finished.ts';
 import { GraphStore } from '../src/queue/graphs.ts';
-import { graphKeys } from '../src/queue/keys.ts';
+import { activeKey, graphKeys, graphsKey, statsKey } from '../src/queue/keys.ts';
 import { PRESUBMIT_CONCURRENCY } from '../src/queue/known.ts';
+import { startTasks } from '../src/queue/scripts/startTasks.ts';
 import { ObjectStore } from '../src/queue/objects.ts';
 import type { ScriptedRedis } from '../src/queue/scripts.ts';
 import { GraphSubmitter, SubmissionError, type GraphRequest } from '../src/queue/submit.ts';
@@ -191,6 +192,46 @@ describe('GraphSubmitter', () => {
     } as GraphRequest);
     expect(err.code).toBe('too_many_graphs');
     expect(asked).toEqual([]);
+  });
+
+  it('a graph refused for room by its registration (one chunk, or several) leaves no key, listing or count, and its job runs nothing', async () => {
+    const hank = { tenant: 'hank' };
+    // No worker runs here: these two stay queued, so hank is at the limit (2).
+    const admitted: string[] = [];
+    for (let i = 0; i < 2; i++)
+      admitted.push((await submitter.submit(hank, { graph: { a: inc('b'), b: i }, keys: 'a' } as GraphRequest)).id);
+    const graphIds = async () => {
+      const ids = new Set<string>();
+      for (const key of await redis.keys(`${config.prefix}:{*}:*`))
+        ids.add(key.slice(key.indexOf('{') + 1, key.indexOf('}')));
+      return ids;
+    };
+    const before = {
+      ids: await graphIds(),
+      listed: await redis.zcard(graphsKey(config.prefix)),
+      active: await redis.zcard(activeKey(config.prefix)),
+      submitted: await redis.hget(statsKey(config.prefix), 'graphs_submitted'),
+      jobs: await queue.queue().count(),
+    };
+    // One chunk: admitted by openGraph in the registration's own round trip, its job sent with it.
+    expect((await refusal(hank, { graph: { x: 1, y: inc('x') }, keys: 'y' } as GraphRequest)).code).toBe(
+      'too_many_graphs',
+    );
+    // Several chunks: admitted before any is written.
+    expect((await refusal(hank, wide(6000))).code).toBe('too_many_graphs');
+    expect(await graphIds()).toEqual(before.ids);
+    expect(await redis.zcard(graphsKey(config.prefix))).toBe(before.listed);
+    expect(await redis.zcard(activeKey(config.prefix))).toBe(before.active);
+    expect(await redis.hget(statsKey(config.prefix), 'graphs_submitted')).toBe(before.submitted);
+    expect((await redis.smembers(inFlightKey(config.prefix, 'hank'))).sort()).toEqual(admitted.sort());
+    // The one-chunk graph's job went out with its registration; a worker taking it finds no graph.
+    expect(await queue.queue().count()).toBe(before.jobs + 1);
+    const jobs = await queue.queue().getJobs(['prioritized', 'waiting']);
+    const orphan = jobs.find((job) => !before.ids.has(job.data.g))!;
+    const start = { graph: orphan.data.g, tasks: orphan.data.t, tag: 0, maxBytes: 1 << 20 };
+    const started = await startTasks(redis, config.prefix, { ...start, runner: { worker: 'w', attempt: 1 } });
+    expect(started.status).toBe('missing');
+    expect(await graphIds()).toEqual(before.ids);
   });
 
   it('a graph of data alone takes no place among its tenant’s graphs in flight: at the limit it is still answered', async () => {

@@ -25,6 +25,7 @@ import { HashFields } from './hash-fields.ts';
 import { encodeSpecView } from './spec.ts';
 import { addEvents } from './scripts/addEvents.ts';
 import { admitGraph } from './scripts/admitGraph.ts';
+import { openGraph } from './scripts/openGraph.ts';
 import { linkObjects } from './scripts/linkObjects.ts';
 import { releaseObject } from './scripts/releaseObject.ts';
 import { DEFAULT_POOL, encodeClass } from './dispatch.ts';
@@ -43,6 +44,26 @@ export type GraphSummary = components['schemas']['GraphSummary'];
 
 /** Nodes written per pipelined round trip while registering. */
 const REGISTER_CHUNK = 5000;
+
+/** A registered graph; `refused` when its tenant had no room (admitLimit): then nothing of it is left in Redis. */
+export interface Registered {
+  id: string;
+  outputs: unknown;
+  /** A graph of data alone: its output values, as stored. */
+  values?: Buffer[];
+  refused?: true;
+}
+
+/**
+ * Whether registration writes the plan in one chunk: it counts an entry per
+ * output's consumer count, per data value and per task, and sends a chunk at
+ * REGISTER_CHUNK (in `register`); this bounds them from above.
+ */
+function fitsOneChunk(plan: Plan): boolean {
+  let entries = 0;
+  for (const node of plan.nodes) entries += node.consumers.length + 1;
+  return entries < REGISTER_CHUNK;
+}
 /** GET /v1/graphs remembers this many of the newest graphs (ids only; a graph's own keys expire with its retention). */
 export const GRAPH_LIST_MAX = 10_000;
 /** Requested keys a summary names. */
@@ -79,8 +100,14 @@ export class GraphStore {
       cache?: Map<number, string>;
       counts?: Record<string, number>;
       maxValueBytes?: number;
+      /**
+       * Admit the graph first unless its tenant has this many graphs queued or
+       * running (WEFT_MAX_GRAPHS_IN_FLIGHT). A graph written in one chunk is
+       * admitted by the chunk's first command (openGraph), in the same round trip.
+       */
+      admitLimit?: number;
     },
-  ): Promise<{ id: string; outputs: unknown; values?: Buffer[] }> {
+  ): Promise<Registered> {
     const id = options.id ?? newGraphId();
     const k = graphKeys(this.prefix, id);
     const outputs = oidTree(id, plan.outputs);
@@ -89,7 +116,15 @@ export class GraphStore {
     const outputValues = new Map<ObjectField, Buffer>();
     const now = Date.now();
     const finished = plan.taskCount === 0;
+    const oneChunk = fitsOneChunk(plan);
+    // A graph of data alone is never queued or running: it takes no place among its tenant's graphs in flight.
+    const admitLimit = finished ? undefined : options.admitLimit;
+    // A graph of several chunks is admitted before any is written: its first chunk's jobs may start before the last is out.
+    if (admitLimit !== undefined && !oneChunk && !(await this.admit(request, id, admitLimit)))
+      return { id, outputs, refused: true };
     let pipe = this.redis.pipeline();
+    /** openGraph's reply, the first chunk's first: 0 when the tenant had no room. */
+    let opened: Promise<number> | undefined;
     let inPipe = 0;
     let ready: number[] = [];
     let flushes = 0;
@@ -138,7 +173,9 @@ export class GraphStore {
         burst: plan.ready.length,
         classes: classes.size > 0 ? chunkReady.map((t) => classes.get(t) ?? '') : undefined,
       };
-      inFlight = Promise.all([execOrThrow(chunk), this.queue.enqueue(id, chunkReady, placement)]).then(([, made]) => {
+      const written = execOrThrow(chunk);
+      opened ??= written.then((replies) => replies[0][1] as number);
+      inFlight = Promise.all([written, this.queue.enqueue(id, chunkReady, placement)]).then(([, made]) => {
         jobsMade += made;
       });
       // Awaited by the next flush or the end; marked handled so a failure meanwhile is not an unhandled rejection.
@@ -147,24 +184,32 @@ export class GraphStore {
     };
     try {
       // Phase 1: meta, data values and consumer counts of every node, which
-      // any task may touch as soon as it runs.
-      pipe.hset(k.meta, {
-        status: finished ? 'done' : 'queued',
-        total: plan.taskCount,
-        done: 0,
-        running: 0,
+      // any task may touch as soon as it runs. The graph is listed at once, and
+      // active before any task can end it (finishGraph takes it off).
+      openGraph(pipe, this.prefix, {
+        graph: id,
+        tenant: request.tenant,
+        admitLimit: oneChunk ? admitLimit : undefined,
         created: now,
-        ttl: options.ttl,
-        out: JSON.stringify(plan.outputs),
-        outidx: plan.outputIndexes.join(','),
-        outkeys: JSON.stringify(plan.outputIndexes.map((f) => plan.nodes[Number(String(f).split(':')[0])].key)),
-        ...(finished ? { finished: now } : {}),
-        ...(request.tenant ? { tenant: request.tenant } : {}),
-        ...(classes.size > 0 ? { classes: 1, pools: [...poolsUsed].join(',') } : {}),
+        listMax: GRAPH_LIST_MAX,
+        active: !finished,
+        // Counted once the graph is whole, so a failed registration never counts: here when this is its one chunk.
+        count: oneChunk && !finished,
+        meta: {
+          status: finished ? 'done' : 'queued',
+          total: plan.taskCount,
+          done: 0,
+          running: 0,
+          created: now,
+          ttl: options.ttl,
+          out: JSON.stringify(plan.outputs),
+          outidx: plan.outputIndexes.join(','),
+          outkeys: JSON.stringify(plan.outputIndexes.map((f) => plan.nodes[Number(String(f).split(':')[0])].key)),
+          ...(finished ? { finished: now } : {}),
+          ...(request.tenant ? { tenant: request.tenant } : {}),
+          ...(classes.size > 0 ? { classes: 1, pools: [...poolsUsed].join(',') } : {}),
+        },
       });
-      // Listed at once, and active before any task can end it (finishGraph takes it off).
-      pipe.zadd(graphsKey(this.prefix), now, id).zremrangebyrank(graphsKey(this.prefix), 0, -GRAPH_LIST_MAX - 1);
-      if (!finished) pipe.zadd(activeKey(this.prefix), now, id);
       // Classes go first: a task may start (and complete, and consult them) as soon as the first chunk is out.
       const clsEntries = [...classes].flat();
       for (let i = 0; i < clsEntries.length; i += 2 * REGISTER_CHUNK)
@@ -227,8 +272,8 @@ export class GraphStore {
       const flushSpecs = async (last: boolean) => {
         specs.hset(pipe, k.spec);
         if (pend.length) pipe.hset(k.pend, ...pend);
-        // Counted once the graph is whole, so a failed registration never counts.
-        if (last) pipe.hincrby(statsKey(this.prefix), 'graphs_submitted', 1);
+        // Counted once the graph is whole, so a failed registration never counts (openGraph counts a graph of one chunk).
+        if (last && !oneChunk) pipe.hincrby(statsKey(this.prefix), 'graphs_submitted', 1);
         pend = [];
         await flush(last);
       };
@@ -243,6 +288,10 @@ export class GraphStore {
         if (++inPipe >= REGISTER_CHUNK) await flushSpecs(false);
       }
       await flushSpecs(true);
+      if ((await opened) === 0) {
+        await this.deleteUnregistered(id);
+        return { id, outputs, refused: true };
+      }
       await this.linkUsedObjects(id, plan, classes, jobsMade);
       // A task that failed while later chunks were written ended the graph and
       // dropped its scheduling state, which those chunks then wrote again.
@@ -252,15 +301,23 @@ export class GraphStore {
     } catch (err) {
       // Nothing still being written may bring a key back after it is deleted.
       await inFlight.catch(() => {});
-      await this.redis.unlink(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, k.cls).catch(() => {});
-      await this.redis
-        .multi()
-        .zrem(graphsKey(this.prefix), id)
-        .zrem(activeKey(this.prefix), id)
-        .exec()
-        .catch(() => {});
+      await this.deleteUnregistered(id).catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * Deletes every key a registration that did not complete wrote (it failed,
+   * or its tenant had no room). Its jobs, if any went out, find no graph.
+   */
+  private async deleteUnregistered(id: string): Promise<void> {
+    const k = graphKeys(this.prefix, id);
+    await this.redis
+      .multi()
+      .unlink(k.meta, k.spec, k.pend, k.refs, k.done, k.vals, k.cls, k.events)
+      .zrem(graphsKey(this.prefix), id)
+      .zrem(activeKey(this.prefix), id)
+      .exec();
   }
 
   /** Stores a value given by a client (ray.put): a graph of one data node, done at once. */
@@ -534,7 +591,9 @@ function flatten(spec: OutputSpec, out: ObjectField[] = []): ObjectField[] {
   return out;
 }
 
-async function execOrThrow(pipe: ReturnType<ScriptedRedis['pipeline']>): Promise<void> {
+/** Sends a pipeline; its replies, or the first command's error. */
+async function execOrThrow(pipe: ReturnType<ScriptedRedis['pipeline']>): Promise<[Error | null, unknown][]> {
   const results = (await pipe.exec()) ?? [];
   for (const [err] of results) if (err) throw err;
+  return results;
 }

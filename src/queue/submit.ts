@@ -11,7 +11,10 @@
  *    5. plan, once: check, cull, fuse, number (src/graph/plan.ts), with an op
  *       catalogue fresh enough to know the graph's ops
  *    6. the objects of other graphs it uses exist (unknown_object)
- *    7. admission: the tenant's graphs in flight (too_many_graphs)
+ *    7. admission: the tenant's graphs in flight (too_many_graphs), here
+ *       for a graph that asks the cache or a presubmit hook; any other is
+ *       admitted by its registration in step 9 (openGraph, in the same round
+ *       trip for a graph of one chunk)
  *    8. values known before it runs: the result cache and the presubmit hook
  *       (known.ts), after every refusal, so a refused graph calls no hook;
  *       the graph keeps its admission meanwhile, so it cannot be refused
@@ -21,7 +24,7 @@
  *   10. wait for it to end, when asked (finished.ts)
  *
  * Nothing is written before step 7; an admission whose graph is not then
- * registered is taken back.
+ * registered is taken back, and a graph refused in step 9 leaves nothing.
  */
 import type { Config } from '../config.ts';
 import { OPERATOR_TENANT } from '../config.ts';
@@ -116,7 +119,10 @@ export class GraphSubmitter {
     // A graph of data alone is done once registered: its values are at hand. It is never queued or
     // running, so it takes no place among its tenant's graphs in flight, and costs no admission.
     const dataOnly = plan.taskCount === 0;
-    if (!dataOnly) await this.admit(request, id);
+    // A graph that asks the result cache or a presubmit hook is admitted before they are asked (a refused
+    // graph calls no hook); any other is admitted by its registration, a round trip fewer (openGraph).
+    const admitFirst = !dataOnly && (body.presubmit !== undefined || body.options?.cache === true);
+    if (admitFirst) await this.admit(request, id);
     let known: KnownValues;
     const ttl = body.ttl ?? (body.persist ? 0 : this.s.config.resultTtl);
     // Listening before registering: the graph cannot end unnoticed in between.
@@ -131,7 +137,9 @@ export class GraphSubmitter {
           cache: known.cache,
           counts: known.counts,
           maxValueBytes: this.s.config.maxValueBytes,
+          admitLimit: dataOnly || admitFirst ? undefined : this.s.config.maxGraphsInFlight,
         });
+        if (registered.refused) throw tooManyGraphs(this.s.config.maxGraphsInFlight);
         if (dataOnly && body.wait) doneValues = registered.values;
       } catch (err) {
         if (!dataOnly) await this.s.graphs.unadmit(request, id);
@@ -261,12 +269,7 @@ export class GraphSubmitter {
 
   private async admit(request: RequestContext, id: string): Promise<void> {
     const limit = this.s.config.maxGraphsInFlight;
-    if (await this.s.graphs.admit(request, id, limit)) return;
-    throw new SubmissionError(
-      'too_many_graphs',
-      `This tenant already has ${limit} graphs queued or running (WEFT_MAX_GRAPHS_IN_FLIGHT); submit more when some have ended.`,
-      { limit },
-    );
+    if (!(await this.s.graphs.admit(request, id, limit))) throw tooManyGraphs(limit);
   }
 
   private knownValues(request: RequestContext, id: string, plan: Plan, body: GraphRequest): Promise<KnownValues> {
@@ -285,6 +288,14 @@ export class GraphSubmitter {
       { cache: body.options?.cache === true, presubmit: body.presubmit },
     );
   }
+}
+
+function tooManyGraphs(limit: number): SubmissionError {
+  return new SubmissionError(
+    'too_many_graphs',
+    `This tenant already has ${limit} graphs queued or running (WEFT_MAX_GRAPHS_IN_FLIGHT); submit more when some have ended.`,
+    { limit },
+  );
 }
 
 function checkOneGraph(body: GraphRequest): void {

@@ -1,9 +1,10 @@
 --[[
   Admits a new graph of a tenant if the tenant has fewer than the limit
-  queued or running; finishGraph takes graphs out again. Ids of graphs that
-  ended without that (their API died while registering them) are pruned when
-  the limit is reached. A graph of data alone is never admitted: it is done
-  once registered.
+  queued or running (the admission include). Used when a graph must hold its
+  admission before it is registered (a presubmit hook or the result cache is
+  asked first, or the graph is written in several chunks); openGraph admits
+  any other graph as its registration starts. A graph of data alone is never
+  admitted: it is done once registered.
 
   Input:
     KEYS[1] the tenant's in-flight set
@@ -11,13 +12,6 @@
 
   Output: 1 admitted, 0 the tenant is at its limit.
 ]]
-local limit = tonumber(ARGV[1])
-if redis.call('SCARD', KEYS[1]) >= limit then
-  for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-    local status = redis.call('HGET', ARGV[3] .. ':{' .. id .. '}:meta', 'status')
-    if status ~= 'queued' and status ~= 'running' then redis.call('SREM', KEYS[1], id) end
-  end
-  if redis.call('SCARD', KEYS[1]) >= limit then return 0 end
-end
-redis.call('SADD', KEYS[1], ARGV[2])
-return 1
+--- @include "admission"
+if admitGraph(KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3]) then return 1 end
+return 0

@@ -1,0 +1,49 @@
+/**
+ * The wrapper of openGraph-4.lua: the first command of a graph's
+ * registration. It writes the graph's meta and lists it, admitting the graph
+ * first when asked (WEFT_MAX_GRAPHS_IN_FLIGHT), so a graph written in one
+ * chunk is admitted and registered in one round trip.
+ */
+import type { ChainableCommander } from 'ioredis';
+import { activeKey, graphKeys, graphsKey, inFlightKey } from '../keys.ts';
+
+declare module '../scripts.ts' {
+  interface ScriptCommands {
+    openGraph(...args: ScriptArgs): Promise<number>;
+  }
+}
+
+export interface OpenGraph {
+  graph: string;
+  tenant: string;
+  /** Admit the graph unless its tenant has this many queued or running; undefined: no admission. */
+  admitLimit?: number;
+  created: number;
+  /** Most graphs GET /v1/graphs remembers. */
+  listMax: number;
+  /** It has tasks: listed among the active graphs until it ends. */
+  active: boolean;
+  /** Count it in stats graphs_submitted now (its registration is this one pipeline). */
+  count: boolean;
+  meta: Record<string, string | number>;
+}
+
+/** Queues the call on `pipe`, the registration's first chunk; its reply is 1 (opened) or 0 (refused). */
+export function openGraph(pipe: ChainableCommander, prefix: string, a: OpenGraph): void {
+  // On a pipeline a script's command queues the call and returns the pipeline (no promise).
+  const queued = pipe as unknown as { openGraph(...args: (string | number)[]): ChainableCommander };
+  queued.openGraph(
+    graphKeys(prefix, a.graph).meta,
+    inFlightKey(prefix, a.tenant),
+    graphsKey(prefix),
+    activeKey(prefix),
+    a.admitLimit ?? '',
+    a.graph,
+    prefix,
+    a.created,
+    a.listMax,
+    a.active ? 1 : 0,
+    a.count ? 1 : 0,
+    ...Object.entries(a.meta).flat(),
+  );
+}
