@@ -25,6 +25,8 @@ import { linkObjects } from '../src/queue/scripts/linkObjects.ts';
 import { releaseObject } from '../src/queue/scripts/releaseObject.ts';
 import { retryTask } from '../src/queue/scripts/retryTask.ts';
 import { hsetnxUncopied } from '../src/queue/uncopied.ts';
+import { CommandBatch } from '../src/queue/batch.ts';
+import { addEvents } from '../src/queue/scripts/addEvents.ts';
 import { HashFields } from '../src/queue/hash-fields.ts';
 import { startTasks } from '../src/queue/scripts/startTasks.ts';
 import type { TaskResult } from '../src/queue/started.ts';
@@ -460,19 +462,20 @@ describe('HashFields (an HSET of many fields, built as the bytes Redis reads)', 
   const key = `${PREFIX}:fields`;
   const values = [Buffer.alloc(0), Buffer.from('\r\n$3\r\n*2'), Buffer.alloc(70_000, 7), Buffer.from([0, 255, 13, 10])];
 
-  it('stores every field, in a pipeline among other commands, which get their own replies in order', async () => {
+  it('stores every field, in a batch among other commands, which get their own replies in order', async () => {
     const fields = new HashFields(16);
-    const pipe = redis.pipeline();
-    pipe.set(`${key}:a`, 'A');
+    const batch = new CommandBatch(redis);
+    batch.add('set', `${key}:a`, 'A');
     values.forEach((v, i) => fields.add(i * 1_000_003, v));
     expect(fields.size).toBe(values.length);
-    fields.hset(pipe, key);
+    fields.hset(batch, key);
     expect(fields.size).toBe(0);
-    fields.hset(pipe, key); // nothing added: no command
+    fields.hset(batch, key); // nothing added: no command
     fields.add(9, Buffer.from('nine'));
-    fields.hset(pipe, key);
-    pipe.get(`${key}:a`);
-    const replies = (await pipe.exec())!.map(([err, reply]) => err ?? reply);
+    fields.hset(batch, key);
+    batch.add('get', `${key}:a`);
+    expect(batch.length).toBe(4);
+    const replies = (await batch.exec()).map(([err, reply]) => err ?? reply);
     expect(replies).toEqual(['OK', values.length, 1, 'A']);
     const stored = await redis.hgetallBuffer(key);
     expect(Object.keys(stored).sort()).toEqual(['0', '1000003', '2000006', '3000009', '9']);
@@ -484,9 +487,56 @@ describe('HashFields (an HSET of many fields, built as the bytes Redis reads)', 
     const long = `${key}:${'k'.repeat(300)}`;
     const fields = new HashFields();
     fields.add(1, Buffer.from('one'));
-    const pipe = redis.pipeline();
-    fields.hset(pipe, long);
-    expect((await pipe.exec())![0]).toEqual([null, 1]);
+    const batch = new CommandBatch(redis);
+    fields.hset(batch, long);
+    expect((await batch.exec())[0]).toEqual([null, 1]);
     expect(await redis.hget(long, '1')).toBe('one');
+  });
+});
+
+describe('CommandBatch (commands sent back to back in one write)', () => {
+  const key = `${PREFIX}:batch`;
+
+  it('sends nothing until exec, then every command in order with its own reply, errors included, scripts too', async () => {
+    const batch = new CommandBatch(redis).add('set', key, '1').add('incr', key).add('hincrby', key, 'f', 1);
+    addEvents(batch, PREFIX, 'batch-graph', 'postsubmit', 1, { k: ['x'] });
+    batch.add('get', key);
+    expect(await redis.exists(key)).toBe(0);
+    const replies = await batch.exec();
+    expect(replies.map(([err]) => err?.message ?? null)).toEqual([
+      null,
+      null,
+      expect.stringContaining('WRONGTYPE'),
+      null,
+      null,
+    ]);
+    expect(replies.map(([, reply]) => reply)).toEqual(['OK', 2, null, null, '2']);
+    expect(await redis.xlen(graphKeys(PREFIX, 'batch-graph').events)).toBe(1);
+  });
+
+  it('writes its commands to the socket in one write', async () => {
+    const socket = (redis as unknown as { stream: import('node:net').Socket }).stream;
+    const writes: number[] = [];
+    const writev = (socket as unknown as { _writev: (chunks: unknown[], cb: () => void) => void })._writev;
+    const write = (socket as unknown as { _write: (chunk: unknown, enc: string, cb: () => void) => void })._write;
+    const spy = socket as unknown as Record<string, unknown>;
+    spy._writev = function (this: unknown, chunks: unknown[], cb: () => void) {
+      writes.push(chunks.length);
+      return writev.call(this, chunks, cb);
+    };
+    spy._write = function (this: unknown, chunk: unknown, enc: string, cb: () => void) {
+      writes.push(1);
+      return write.call(this, chunk, enc, cb);
+    };
+    try {
+      const batch = new CommandBatch(redis);
+      for (let i = 0; i < 20; i++) batch.add('set', `${key}:${i}`, String(i));
+      const replies = await batch.exec();
+      expect(replies.every(([err, reply]) => err === null && reply === 'OK')).toBe(true);
+    } finally {
+      spy._writev = writev;
+      spy._write = write;
+    }
+    expect(writes).toEqual([20]);
   });
 });

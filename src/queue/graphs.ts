@@ -21,6 +21,7 @@ import type { ObjectStore } from './objects.ts';
 import type { TaskQueue } from './dispatch.ts';
 import { activeKey, finishedChannel, graphKeys, graphsKey, inFlightKey, statsKey } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
+import { CommandBatch, type BatchReply } from './batch.ts';
 import { HashFields } from './hash-fields.ts';
 import { encodeSpecView } from './spec.ts';
 import { addEvents } from './scripts/addEvents.ts';
@@ -122,10 +123,11 @@ export class GraphStore {
     // A graph of several chunks is admitted before any is written: its first chunk's jobs may start before the last is out.
     if (admitLimit !== undefined && !oneChunk && !(await this.admit(request, id, admitLimit)))
       return { id, outputs, refused: true };
-    let pipe = this.redis.pipeline();
+    // The chunk being built (src/queue/batch.ts: not an ioredis pipeline, which young-generation GC cannot free).
+    let batch = new CommandBatch(this.redis);
     /** openGraph's reply, the first chunk's first: 0 when the tenant had no room. */
     let opened: Promise<number> | undefined;
-    let inPipe = 0;
+    let inBatch = 0;
     let ready: number[] = [];
     let flushes = 0;
     // The first jobs' fairness tags (dispatch.ts) count up from 0 across the chunks.
@@ -143,29 +145,25 @@ export class GraphStore {
     });
     // One chunk is written while the next is encoded: Redis and the API work at the same time.
     let inFlight: Promise<void> = Promise.resolve();
-    /**
-     * Sends the chunk built so far once the one before it is written; waits for it to be written when `last`.
-     * `more`: another chunk follows, in a new pipeline (an ioredis pipeline copies every script of the
-     * connection, BullMQ's too, when made: tens of microseconds, not spent on one never sent).
-     */
-    const flush = async (last = false, more = !last) => {
+    /** Sends the chunk built so far once the one before it is written; waits for it to be written when `last`. */
+    const flush = async (last = false) => {
       if (ready.length > 0)
-        addEvents(pipe, this.prefix, id, 'postsubmit', ready.length, { k: ready.map((i) => plan.nodes[i].key) });
+        addEvents(batch, this.prefix, id, 'postsubmit', ready.length, { k: ready.map((i) => plan.nodes[i].key) });
       if (last)
-        addEvents(pipe, this.prefix, id, 'postsubmit_all', 1, {
+        addEvents(batch, this.prefix, id, 'postsubmit_all', 1, {
           tasks: plan.taskCount,
           ready: plan.ready.length,
           ...options.counts,
         });
-      const chunk = pipe;
+      const chunk = batch;
       const chunkReady = ready;
-      if (more) pipe = this.redis.pipeline();
-      inPipe = 0;
+      batch = new CommandBatch(this.redis);
+      inBatch = 0;
       ready = [];
       flushes++;
       // Chunks go out in order, each after the one before is written (and its jobs' tags counted).
       await inFlight;
-      // The jobs go out on the same connection right after the pipeline, so
+      // The jobs go out on the same connection right after the chunk, so
       // Redis stores the specs before any worker can take the jobs.
       const placement = {
         tag: jobsMade,
@@ -186,7 +184,7 @@ export class GraphStore {
       // Phase 1: meta, data values and consumer counts of every node, which
       // any task may touch as soon as it runs. The graph is listed at once, and
       // active before any task can end it (finishGraph takes it off).
-      openGraph(pipe, this.prefix, {
+      openGraph(batch, this.prefix, {
         graph: id,
         tenant: request.tenant,
         admitLimit: oneChunk ? admitLimit : undefined,
@@ -213,12 +211,12 @@ export class GraphStore {
       // Classes go first: a task may start (and complete, and consult them) as soon as the first chunk is out.
       const clsEntries = [...classes].flat();
       for (let i = 0; i < clsEntries.length; i += 2 * REGISTER_CHUNK)
-        pipe.hset(k.cls, ...clsEntries.slice(i, i + 2 * REGISTER_CHUNK));
+        batch.add('hset', k.cls, ...clsEntries.slice(i, i + 2 * REGISTER_CHUNK));
       let refs: (string | number)[] = [];
       let vals: (string | Buffer)[] = [];
       const flushPhase1 = () => {
-        if (refs.length) pipe.hset(k.refs, ...refs);
-        if (vals.length) pipe.hset(k.vals, ...vals);
+        if (refs.length) batch.add('hset', k.refs, ...refs);
+        if (vals.length) batch.add('hset', k.vals, ...vals);
         refs = [];
         vals = [];
       };
@@ -230,7 +228,7 @@ export class GraphStore {
           const extra = node.consumers[j] + (pinned.has(field) ? 1 : 0) - 1;
           if (extra !== 0) {
             refs.push(field, extra);
-            inPipe++;
+            inBatch++;
           }
         }
         if (node.kind === 'data') {
@@ -240,26 +238,28 @@ export class GraphStore {
             checkValueSize(encoded, options.maxValueBytes, `The data of key ${JSON.stringify(node.key.slice(0, 64))}`);
           vals.push(String(i), encoded);
           if (finished && pinned.has(i)) outputValues.set(i, encoded);
-          pipe.setbit(k.done, i, 1);
-          inPipe++;
+          batch.add('setbit', k.done, i, 1);
+          inBatch++;
         }
-        if (inPipe >= REGISTER_CHUNK) {
+        if (inBatch >= REGISTER_CHUNK) {
           flushPhase1();
           await flush();
         }
       }
       flushPhase1();
       if (finished) {
-        addEvents(pipe, this.prefix, id, 'postsubmit_all', 1, { tasks: 0, ready: 0, ...options.counts });
-        addEvents(pipe, this.prefix, id, 'finish', 1, { status: 'done' });
-        pipe.hincrby(statsKey(this.prefix), 'graphs_submitted', 1).hincrby(statsKey(this.prefix), 'graphs_done', 1);
-        pipe
-          .expire(k.meta, options.ttl)
-          .expire(k.vals, options.ttl)
-          .expire(k.events, options.ttl)
-          .unlink(k.refs, k.done);
-        pipe.publish(finishedChannel(this.prefix), id);
-        await flush(false, false);
+        addEvents(batch, this.prefix, id, 'postsubmit_all', 1, { tasks: 0, ready: 0, ...options.counts });
+        addEvents(batch, this.prefix, id, 'finish', 1, { status: 'done' });
+        batch
+          .add('hincrby', statsKey(this.prefix), 'graphs_submitted', 1)
+          .add('hincrby', statsKey(this.prefix), 'graphs_done', 1);
+        batch
+          .add('expire', k.meta, options.ttl)
+          .add('expire', k.vals, options.ttl)
+          .add('expire', k.events, options.ttl)
+          .add('unlink', k.refs, k.done);
+        batch.add('publish', finishedChannel(this.prefix), id);
+        await flush();
         await inFlight;
         const values = plan.outputIndexes.map((f) => outputValues.get(f));
         return { id, outputs, values: values.every((v) => v !== undefined) ? values : undefined };
@@ -270,10 +270,10 @@ export class GraphStore {
       const specs = new HashFields();
       let pend: number[] = [];
       const flushSpecs = async (last: boolean) => {
-        specs.hset(pipe, k.spec);
-        if (pend.length) pipe.hset(k.pend, ...pend);
+        specs.hset(batch, k.spec);
+        if (pend.length) batch.add('hset', k.pend, ...pend);
         // Counted once the graph is whole, so a failed registration never counts (openGraph counts a graph of one chunk).
-        if (last && !oneChunk) pipe.hincrby(statsKey(this.prefix), 'graphs_submitted', 1);
+        if (last && !oneChunk) batch.add('hincrby', statsKey(this.prefix), 'graphs_submitted', 1);
         pend = [];
         await flush(last);
       };
@@ -285,7 +285,7 @@ export class GraphStore {
         const waits = node.pending + node.objects.length;
         if (waits > 0) pend.push(i, waits);
         else ready.push(i);
-        if (++inPipe >= REGISTER_CHUNK) await flushSpecs(false);
+        if (++inBatch >= REGISTER_CHUNK) await flushSpecs(false);
       }
       await flushSpecs(true);
       if ((await opened) === 0) {
@@ -591,9 +591,9 @@ function flatten(spec: OutputSpec, out: ObjectField[] = []): ObjectField[] {
   return out;
 }
 
-/** Sends a pipeline; its replies, or the first command's error. */
-async function execOrThrow(pipe: ReturnType<ScriptedRedis['pipeline']>): Promise<[Error | null, unknown][]> {
-  const results = (await pipe.exec()) ?? [];
+/** Sends a pipeline or a batch; its replies, or the first command's error. */
+async function execOrThrow(queued: { exec(): Promise<BatchReply[] | null> }): Promise<BatchReply[]> {
+  const results = (await queued.exec()) ?? [];
   for (const [err] of results) if (err) throw err;
   return results;
 }

@@ -9,7 +9,7 @@
  * src/queue/uncopied.ts does for a single command). The reply is read as
  * HSET's.
  */
-import { Command, type ChainableCommander } from 'ioredis';
+import { Command } from 'ioredis';
 
 /** Bytes kept free before the fields for the command's header (a longer one is put in front by a copy). */
 const HEAD_ROOM = 128;
@@ -64,8 +64,8 @@ export class HashFields {
     this.count++;
   }
 
-  /** Queues HSET `key` of the fields added on `pipe`, if any, and starts again empty. */
-  hset(pipe: ChainableCommander, key: string): void {
+  /** Queues HSET `key` of the fields added on `queue` (a CommandBatch or a pipeline), if any, and starts again empty. */
+  hset(queue: { sendCommand(command: Command): unknown }, key: string): void {
     if (this.count === 0) return;
     const head = Buffer.from(`*${2 + 2 * this.count}\r\n$4\r\nhset\r\n$${Buffer.byteLength(key)}\r\n${key}\r\n`);
     const fields = this.bytes.subarray(HEAD_ROOM, this.at);
@@ -74,7 +74,7 @@ export class HashFields {
       head.copy(this.bytes, HEAD_ROOM - head.length);
       command = this.bytes.subarray(HEAD_ROOM - head.length, this.at);
     } else command = Buffer.concat([head, fields]);
-    (pipe as unknown as { sendCommand(c: Command): unknown }).sendCommand(new PrebuiltCommand('hset', key, command));
+    queue.sendCommand(new PrebuiltCommand('hset', key, command));
     // The command keeps its bytes until it is written: the next fields go to a new buffer.
     this.bytes = NO_BYTES;
     this.at = HEAD_ROOM;

@@ -4,7 +4,7 @@
  * tasks, postsubmit_all, the finish of a graph with no task); the scripts
  * add the others themselves.
  */
-import type { ChainableCommander } from 'ioredis';
+import type { CommandBatch } from '../batch.ts';
 import { graphKeys } from '../keys.ts';
 
 declare module '../scripts.ts' {
@@ -13,16 +13,14 @@ declare module '../scripts.ts' {
   }
 }
 
-/** Queues the entry on `pipe`, written with the rest of a registration. */
+/** Queues the entry on `batch`, written with the rest of a registration. */
 export function addEvents(
-  pipe: ChainableCommander,
+  batch: CommandBatch,
   prefix: string,
   graph: string,
   type: string,
   count: number,
   details: unknown,
 ): void {
-  // On a pipeline a script's command queues the call and returns the pipeline (no promise).
-  const queued = pipe as unknown as { addEvents(...args: (string | number)[]): ChainableCommander };
-  queued.addEvents(graphKeys(prefix, graph).meta, type, count, JSON.stringify(details));
+  batch.add('addEvents', graphKeys(prefix, graph).meta, type, count, JSON.stringify(details));
 }

@@ -4,7 +4,7 @@
  * first when asked (WEFT_MAX_GRAPHS_IN_FLIGHT), so a graph written in one
  * chunk is admitted and registered in one round trip.
  */
-import type { ChainableCommander } from 'ioredis';
+import type { CommandBatch } from '../batch.ts';
 import { activeKey, graphKeys, graphsKey, inFlightKey } from '../keys.ts';
 
 declare module '../scripts.ts' {
@@ -28,11 +28,10 @@ export interface OpenGraph {
   meta: Record<string, string | number>;
 }
 
-/** Queues the call on `pipe`, the registration's first chunk; its reply is 1 (opened) or 0 (refused). */
-export function openGraph(pipe: ChainableCommander, prefix: string, a: OpenGraph): void {
-  // On a pipeline a script's command queues the call and returns the pipeline (no promise).
-  const queued = pipe as unknown as { openGraph(...args: (string | number)[]): ChainableCommander };
-  queued.openGraph(
+/** Queues the call on `batch`, the registration's first chunk; its reply is 1 (opened) or 0 (refused). */
+export function openGraph(batch: CommandBatch, prefix: string, a: OpenGraph): void {
+  batch.add(
+    'openGraph',
     graphKeys(prefix, a.graph).meta,
     inFlightKey(prefix, a.tenant),
     graphsKey(prefix),
