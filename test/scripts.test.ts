@@ -15,7 +15,7 @@ import { parseGraph } from '../src/graph/parse.ts';
 import { planGraph, type Plan } from '../src/graph/plan.ts';
 import { TaskQueue } from '../src/queue/dispatch.ts';
 import { GraphStore } from '../src/queue/graphs.ts';
-import { graphKeys, statsKey } from '../src/queue/keys.ts';
+import { graphKeys, graphsKey, statsKey } from '../src/queue/keys.ts';
 import { ObjectStore } from '../src/queue/objects.ts';
 import { withScripts, type ScriptedRedis } from '../src/queue/scripts.ts';
 import { completeTasks } from '../src/queue/scripts/completeTasks.ts';
@@ -491,6 +491,28 @@ describe('HashFields (an HSET of many fields, built as the bytes Redis reads)', 
     fields.hset(batch, long);
     expect((await batch.exec())[0]).toEqual([null, 1]);
     expect(await redis.hget(long, '1')).toBe('one');
+  });
+});
+
+describe('registration', () => {
+  it('a write that fails leaves no key of the graph, is thrown to the caller and leaves no promise rejected unhandled', async () => {
+    const id = `failing-${randomBytes(4).toString('hex')}`;
+    const k = graphKeys(PREFIX, id);
+    // The data values' hash is a string already: the first chunk's HSET fails (WRONGTYPE), after openGraph wrote meta.
+    await redis.set(k.vals, 'in the way');
+    const plan = planGraph(parseGraph({ x: 1, y: inc('x') }), 'y', { fuse: false });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await expect(graphs.register({ tenant: '' }, plan, { id, ttl: 600, admitLimit: 5 })).rejects.toThrow(/WRONGTYPE/);
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    expect(await redis.exists(k.meta, k.spec, k.vals, k.events, k.refs, k.done)).toBe(0);
+    expect(await redis.zscore(graphsKey(PREFIX), id)).toBeNull();
   });
 });
 

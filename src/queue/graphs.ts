@@ -172,7 +172,11 @@ export class GraphStore {
         classes: classes.size > 0 ? chunkReady.map((t) => classes.get(t) ?? '') : undefined,
       };
       const written = execOrThrow(chunk);
-      opened ??= written.then((replies) => replies[0][1] as number);
+      if (!opened) {
+        opened = written.then((replies) => replies[0][1] as number);
+        // Read once the graph is written; a failed write is thrown by inFlight first, not left unhandled here.
+        opened.catch(() => {});
+      }
       inFlight = Promise.all([written, this.queue.enqueue(id, chunkReady, placement)]).then(([, made]) => {
         jobsMade += made;
       });
