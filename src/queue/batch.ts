@@ -7,9 +7,10 @@
  * class of its own. Hidden classes live in old space, and that one holds the
  * closure, the closure the pipeline, and the pipeline its commands, arguments
  * and replies: all of it survives young-generation collections until the
- * next full one. With a pipeline per submitted graph, the API's scavenges
- * copied and promoted 2 to 3 MB each and paused 4 to 8 ms, every few hundred
- * milliseconds under load (0.4 ms with plain commands; docs/benchmarks.md,
+ * next full one. With a pipeline per submitted graph, each of the API's
+ * scavenges promoted 2 to 3 MB under load (about 0.45 MB with batches); in a
+ * loop of two-command round trips, pipelines promoted 2.8 MB per scavenge and
+ * paused it 4.1 ms, plain commands nothing and 0.56 ms (docs/benchmarks.md,
  * session 9). A pipeline also copies every script of its connection when made
  * (weft's and BullMQ's: tens of microseconds).
  */
