@@ -2,7 +2,7 @@
  * The graph side of the scheduling state: registering a planned graph in
  * Redis, reading its status and result, cancelling it. Used by the API.
  *
- * Registration. The graph's keys are written in pipelined chunks of
+ * Registration. The graph's keys are written in chunks of
  * REGISTER_CHUNK nodes, so a graph of a million tasks is many bounded
  * commands, not one giant one. Meta, data values and consumer counts go
  * first; then task specs from the last node to the first, each chunk's ready
@@ -43,8 +43,13 @@ export type Oid = components['schemas']['ObjectRef'];
 /** A graph as GET /v1/graphs lists it: no outputs (they may be many), the first requested keys as its name. */
 export type GraphSummary = components['schemas']['GraphSummary'];
 
-/** Nodes written per pipelined round trip while registering. */
+/** Nodes written per round trip while registering (one CommandBatch, src/queue/batch.ts). */
 const REGISTER_CHUNK = 5000;
+/** GET /v1/graphs remembers this many of the newest graphs (ids only; a graph's own keys expire with its retention). */
+export const GRAPH_LIST_MAX = 10_000;
+/** Requested keys a summary names. */
+const SUMMARY_KEYS = 5;
+const RUNNING = new Set(['queued', 'running']);
 
 /** A registered graph; `refused` when its tenant had no room (admitLimit): then nothing of it is left in Redis. */
 export interface Registered {
@@ -65,11 +70,6 @@ function fitsOneChunk(plan: Plan): boolean {
   for (const node of plan.nodes) entries += node.consumers.length + 1;
   return entries < REGISTER_CHUNK;
 }
-/** GET /v1/graphs remembers this many of the newest graphs (ids only; a graph's own keys expire with its retention). */
-export const GRAPH_LIST_MAX = 10_000;
-/** Requested keys a summary names. */
-const SUMMARY_KEYS = 5;
-const RUNNING = new Set(['queued', 'running']);
 
 export function newGraphId(): string {
   return randomBytes(16).toString('base64url');

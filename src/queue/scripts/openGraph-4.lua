@@ -2,7 +2,7 @@
   Opens a graph's registration: writes its meta and lists it, after admitting
   it when asked (the admission include), so a graph registered in one chunk
   costs one round trip, not two. The rest of its registration follows in the
-  same pipeline whatever this answers: on 0 the API deletes what that wrote,
+  same chunk of commands whatever this answers: on 0 the API deletes what that wrote,
   and its jobs find no graph (startTasks answers 'missing': nothing runs).
 
   Input:

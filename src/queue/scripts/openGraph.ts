@@ -23,7 +23,7 @@ export interface OpenGraph {
   listMax: number;
   /** It has tasks: listed among the active graphs until it ends. */
   active: boolean;
-  /** Count it in stats graphs_submitted now (its registration is this one pipeline). */
+  /** Count it in stats graphs_submitted now (its registration is this one chunk). */
   count: boolean;
   meta: Record<string, string | number>;
 }
