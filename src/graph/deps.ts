@@ -7,7 +7,8 @@
  *   cull(dependencyMap(g), ['z'])        // Set { 'z', 'y', 'x' }
  */
 import { GraphError } from './errors.ts';
-import type { Graph, Node } from './types.ts';
+import type { Graph, KeyNumbers } from './graph.ts';
+import type { Node } from './types.ts';
 
 /** Calls `fn` for a node and every node inside it, depth first, in order. */
 export function forEachNode(node: Node, fn: (node: Node) => void): void {
@@ -159,23 +160,16 @@ export function dependencyMap(graph: Graph): Map<string, string[]> {
  * culling and ordering, which then work on integers, not strings.
  */
 export interface DependencyIndex {
-  keys: string[];
+  keys: readonly string[];
   /** The node of each key (the graph's, in graph order); empty for an index made from a dependency map. */
-  nodes: Node[];
-  /**
-   * Each key's number. A dictionary object without a prototype, not a Map:
-   * looking a key up in it took about a third of the time of Map.get on a
-   * million keys (measured), and planning looks up every reference twice.
-   */
-  numberOf: KeyNumbers;
+  nodes: readonly Node[];
+  /** Each key's number (the graph's own numbering: src/graph/graph.ts). */
+  numberOf: Readonly<KeyNumbers>;
   offsets: Int32Array;
   targets: Int32Array;
   /** Some `$ref` has an `index` (reads one output of a multiple-return task). */
   indexedRefs: boolean;
 }
-
-/** Keys to numbers; `numberOf[key]` is undefined for a key not numbered (no prototype: "__proto__" is a key like any). */
-export type KeyNumbers = Record<string, number | undefined>;
 
 /** The keys numbered in their order. */
 function numbering(keys: string[]): KeyNumbers {
@@ -189,14 +183,8 @@ function numbering(keys: string[]): KeyNumbers {
  * `$ref` (in graph order, then node order) to a key not in the graph.
  */
 export function indexDependencies(graph: Graph): DependencyIndex {
-  const keys = new Array<string>(graph.size);
-  const nodes = new Array<Node>(graph.size);
-  let n = 0;
-  for (const [key, node] of graph) {
-    keys[n] = key;
-    nodes[n++] = node;
-  }
-  const numberOf = numbering(keys);
+  // The graph's keys are numbered already: the index reads its numbering, it does not make another.
+  const { keys, nodes, numberOf } = graph.numbering();
   const offsets = new Int32Array(keys.length + 1);
   let targets = new Int32Array(Math.max(16, keys.length));
   let count = 0;

@@ -11,7 +11,8 @@
  */
 import { follow, forEachRef, mapRefs, refsOf } from './deps.ts';
 import { nodeLanguage } from './languages.ts';
-import type { Graph, Node } from './types.ts';
+import { Graph } from './graph.ts';
+import type { Node } from './types.ts';
 
 /**
  * `order` is the needed keys (no aliases), dependencies first; returns the
@@ -40,7 +41,8 @@ export function fuseLinear(
     }
   }
 
-  const nodes: Graph = new Map(order.map((key) => [key, graph.get(key)!]));
+  // A Map while keys are dropped; the fused graph is made from it at the end.
+  const nodes = new Map(order.map((key) => [key, graph.get(key)!]));
   const links = new Map<string, number>();
   for (const key of order) {
     const node = nodes.get(key)!;
@@ -63,7 +65,7 @@ export function fuseLinear(
     nodes.delete(key);
     links.set(user, chain);
   }
-  return nodes;
+  return Graph.from(nodes);
 }
 
 /**

@@ -23,7 +23,8 @@
  * client sees the same error either way.
  */
 import { GraphBuilder } from './parse.ts';
-import { defaultLimits, type Graph, type GraphLimits } from './types.ts';
+import type { Graph } from './graph.ts';
+import { defaultLimits, type GraphLimits } from './types.ts';
 
 /** The members of a request's `graph`, as spans of the request's text. */
 export class GraphText {

@@ -1,5 +1,6 @@
 export * from './errors.ts';
 export * from './types.ts';
+export * from './graph.ts';
 export * from './parse.ts';
 export * from './deps.ts';
 export * from './template.ts';

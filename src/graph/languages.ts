@@ -14,13 +14,14 @@
 import { Foreign } from '../shared/values/foreign.ts';
 import { forEachNode, follow } from './deps.ts';
 import { GraphError, jsonPath } from './errors.ts';
-import { FOREIGN_CALL, WEFT_LANGUAGE, type Graph, type Node } from './types.ts';
+import { Graph } from './graph.ts';
+import { FOREIGN_CALL, WEFT_LANGUAGE, type Node } from './types.ts';
 
 type Task = Extract<Node, { kind: 'task' }>;
 
 export function splitLanguages(graph: Graph, aliases: Map<string, string>): Graph {
   if (!hasForeignCall(graph)) return graph;
-  const out: Graph = new Map();
+  const out = new Graph();
   const splitter = new Splitter(graph, aliases, out);
   for (const [key, node] of graph) out.set(key, splitter.top(key, node));
   return out;

@@ -7,6 +7,7 @@
  */
 import { checkedForeign, Foreign, ForeignFormatError } from '../shared/values/foreign.ts';
 import { GraphError, jsonPath } from './errors.ts';
+import { Graph } from './graph.ts';
 import {
   defaultLimits,
   FOREIGN_CALL,
@@ -14,7 +15,6 @@ import {
   MAX_RETURNS,
   MIN_PRIORITY,
   POOL_NAME,
-  type Graph,
   type GraphLimits,
   type Json,
   type KeySpec,
@@ -46,7 +46,7 @@ export function parseGraph(raw: unknown, limits: GraphLimits = defaultLimits): G
  * its first place and its last value, as JSON.parse does.
  */
 export class GraphBuilder {
-  private readonly nodes: Graph = new Map();
+  private readonly nodes = new Graph();
   private readonly parser: NodeParser;
 
   constructor(private readonly limits: GraphLimits = defaultLimits) {
@@ -72,7 +72,7 @@ export function parseLayers(raw: unknown, limits: GraphLimits = defaultLimits): 
       'invalid_graph',
       `"layers" must be an object mapping layer names to graphs, got ${describe(raw)}.`,
     );
-  const merged: Graph = new Map();
+  const merged = new Graph();
   for (const name of Object.keys(raw)) {
     const layer = (raw as Record<string, unknown>)[name];
     if (!isPlainObject(layer))
@@ -96,7 +96,7 @@ export function parseLayers(raw: unknown, limits: GraphLimits = defaultLimits): 
 }
 
 function parseGraphAllowEmpty(raw: Record<string, unknown>, limits: GraphLimits): Graph {
-  return Object.keys(raw).length === 0 ? new Map() : parseGraph(raw, limits);
+  return Object.keys(raw).length === 0 ? new Graph() : parseGraph(raw, limits);
 }
 
 /** Characters of a key shown in errors about it. */

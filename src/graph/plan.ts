@@ -23,7 +23,8 @@ import { nodeLanguage, splitLanguages } from './languages.ts';
 import { hasSplitTask, rewriteShuffles } from './shuffle.ts';
 import { withDefaults, type Task } from './task.ts';
 import { toTemplate, type SlotResolver } from './template.ts';
-import { WEFT_LANGUAGE, type Graph, type Json, type KeySpec, type Node, type TaskOptions } from './types.ts';
+import type { Graph } from './graph.ts';
+import { WEFT_LANGUAGE, type Json, type KeySpec, type Node, type TaskOptions } from './types.ts';
 
 /**
  * An input of a task: a node of the same graph (its index), output j of a

@@ -16,7 +16,8 @@
  * neither it nor those getitems are requested keys.
  */
 import { follow, mapRefs, refsOf } from './deps.ts';
-import type { Graph, Node } from './types.ts';
+import { Graph } from './graph.ts';
+import type { Node } from './types.ts';
 
 /** Ops whose result is a list of parts, and the position of the part count among their arguments. */
 export const SPLIT_OPS: ReadonlyMap<string, number> = new Map([['frame.shuffle_group', 2]]);
@@ -53,7 +54,7 @@ export function rewriteShuffles(
   }
   if (splits.size === 0) return graph;
 
-  const out: Graph = new Map();
+  const out = new Graph();
   for (const [key, node] of graph) {
     if (picks.has(key)) continue;
     let next = node;

@@ -69,9 +69,6 @@ export const POOL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 export const MIN_PRIORITY = -10;
 export const MAX_PRIORITY = 10;
 
-/** A parsed graph: keys to nodes, in submission order. Maps, so keys like `__proto__` are ordinary. */
-export type Graph = Map<string, Node>;
-
 /** Requested keys: a key, or arrays of keys nested (at most 32 deep). */
 export type KeySpec = string | KeySpec[];
 

@@ -35,7 +35,8 @@ import { planGraph, type ObjectField, type OutputSpec, type Plan } from '../grap
 import { graphTaskDefaults } from '../graph/task.ts';
 import { wideGraph } from '../graph/wide.ts';
 import { opsOf } from '../graph/template.ts';
-import { defaultLimits, type Graph, type GraphLimits, type KeySpec } from '../graph/types.ts';
+import type { Graph } from '../graph/graph.ts';
+import { defaultLimits, type GraphLimits, type KeySpec } from '../graph/types.ts';
 import { checkTarget } from '../net/targets.ts';
 import type { components } from '../shared/openapi-types.ts';
 import type { RequestContext } from '../store/tenants.ts';

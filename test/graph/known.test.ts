@@ -9,7 +9,7 @@ import {
   parseGraph,
   planGraph,
   withKnownValues,
-  type Graph,
+  Graph,
   type KeySpec,
   type KnownValue,
   type Plan,
@@ -51,7 +51,7 @@ function check(raw: Record<string, unknown>, requested: KeySpec, knownKeys: stri
   const plan = planGraph(graph, requested, { fuse: false });
   const fps = fingerprints(plan, () => '1');
   const known = new Map<number, KnownValue>();
-  const rewritten: Graph = new Map(graph);
+  const rewritten = Graph.from(graph);
   for (const k of knownKeys) {
     const i = plan.nodes.findIndex((n) => n.key === k);
     const value = { encoded: encodeValue(`value of ${k}`), fingerprint: fps[i] };
