@@ -7,7 +7,7 @@
  *   cull(dependencyMap(g), ['z'])        // Set { 'z', 'y', 'x' }
  */
 import { GraphError } from './errors.ts';
-import type { Graph, KeyNumbers } from './graph.ts';
+import { KeyTable, type Graph } from './graph.ts';
 import type { Node } from './types.ts';
 
 /** Calls `fn` for a node and every node inside it, depth first, in order. */
@@ -164,18 +164,11 @@ export interface DependencyIndex {
   /** The node of each key (the graph's, in graph order); empty for an index made from a dependency map. */
   nodes: readonly Node[];
   /** Each key's number (the graph's own numbering: src/graph/graph.ts). */
-  numberOf: Readonly<KeyNumbers>;
+  table: KeyTable;
   offsets: Int32Array;
   targets: Int32Array;
   /** Some `$ref` has an `index` (reads one output of a multiple-return task). */
   indexedRefs: boolean;
-}
-
-/** The keys numbered in their order. */
-function numbering(keys: string[]): KeyNumbers {
-  const numberOf: KeyNumbers = Object.create(null);
-  for (let i = 0; i < keys.length; i++) numberOf[keys[i]] = i;
-  return numberOf;
 }
 
 /**
@@ -184,7 +177,8 @@ function numbering(keys: string[]): KeyNumbers {
  */
 export function indexDependencies(graph: Graph): DependencyIndex {
   // The graph's keys are numbered already: the index reads its numbering, it does not make another.
-  const { keys, nodes, numberOf } = graph.numbering();
+  const { table, nodes } = graph.numbering();
+  const { keys } = table;
   const offsets = new Int32Array(keys.length + 1);
   let targets = new Int32Array(Math.max(16, keys.length));
   let count = 0;
@@ -195,8 +189,8 @@ export function indexDependencies(graph: Graph): DependencyIndex {
   let key = '';
   const add = (ref: Extract<Node, { kind: 'ref' }>) => {
     if (ref.index !== undefined) indexedRefs = true;
-    const t = numberOf[ref.key];
-    if (t === undefined) throw missingError(key, ref.key);
+    const t = table.numberOf(ref.key);
+    if (t < 0) throw missingError(key, ref.key);
     if (seen[t] === i + 1) return;
     seen[t] = i + 1;
     if (count === targets.length) {
@@ -211,23 +205,24 @@ export function indexDependencies(graph: Graph): DependencyIndex {
     forEachRef(node, add);
     offsets[++i] = count;
   }
-  return { keys, nodes, numberOf, offsets, targets: targets.subarray(0, count), indexedRefs };
+  return { keys, nodes, table, offsets, targets: targets.subarray(0, count), indexedRefs };
 }
 
 /** A dependency map as an index (keys it names that are not its own are left out, as the checks ignore them). */
 export function indexOfMap(deps: Map<string, string[]>): DependencyIndex {
-  const keys = [...deps.keys()];
-  const numberOf = numbering(keys);
+  const table = new KeyTable(deps.size);
+  for (const key of deps.keys()) table.add(key);
+  const { keys } = table;
   const offsets = new Int32Array(keys.length + 1);
   const targets: number[] = [];
   keys.forEach((key, i) => {
     for (const d of deps.get(key)!) {
-      const t = numberOf[d];
-      if (t !== undefined) targets.push(t);
+      const t = table.numberOf(d);
+      if (t >= 0) targets.push(t);
     }
     offsets[i + 1] = targets.length;
   });
-  return { keys, nodes: [], numberOf, offsets, targets: Int32Array.from(targets), indexedRefs: false };
+  return { keys, nodes: [], table, offsets, targets: Int32Array.from(targets), indexedRefs: false };
 }
 
 /**

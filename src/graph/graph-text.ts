@@ -87,7 +87,7 @@ export function splitGraphBody(text: string): Record<string, unknown> | null {
 /** The graph of `graph`'s text, its values parsed one key at a time (see the top of this file). */
 export function parseGraphText(graph: GraphText, limits: GraphLimits = defaultLimits): Graph {
   const { text, spans, count } = graph;
-  const builder = new GraphBuilder(limits);
+  const builder = new GraphBuilder(limits, count);
   for (let m = 0; m < count; m++) {
     const at = 4 * m;
     const keyStart = spans[at];

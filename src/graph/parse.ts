@@ -33,8 +33,9 @@ export function parseGraph(raw: unknown, limits: GraphLimits = defaultLimits): G
   if (!isPlainObject(raw)) {
     throw new GraphError('invalid_graph', `A graph must be a JSON object mapping keys to nodes, got ${describe(raw)}.`);
   }
-  const builder = new GraphBuilder(limits);
-  for (const key of Object.keys(raw)) builder.add(key, raw[key]);
+  const keys = Object.keys(raw);
+  const builder = new GraphBuilder(limits, keys.length);
+  for (const key of keys) builder.add(key, raw[key]);
   return builder.graph();
 }
 
@@ -46,11 +47,16 @@ export function parseGraph(raw: unknown, limits: GraphLimits = defaultLimits): G
  * its first place and its last value, as JSON.parse does.
  */
 export class GraphBuilder {
-  private readonly nodes = new Graph();
+  private readonly nodes: Graph;
   private readonly parser: NodeParser;
 
-  constructor(private readonly limits: GraphLimits = defaultLimits) {
+  /** `expected`: the keys to make room for at once (more may come). */
+  constructor(
+    private readonly limits: GraphLimits = defaultLimits,
+    expected = 0,
+  ) {
     this.parser = new NodeParser(limits);
+    this.nodes = new Graph(expected);
   }
 
   add(key: string, raw: unknown): void {

@@ -114,7 +114,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   const rewrite = (rewritten: Graph, keys: string[]) => {
     graph = rewritten;
     order = keys;
-    numbers = Int32Array.from(keys, (key) => deps.numberOf[key]!);
+    numbers = Int32Array.from(keys, (key) => deps.table.numberOf(key));
     nodeAt = (at: number) => rewritten.get(order[at])!;
   };
   if (options.shuffle !== false && hasSplitTask(deps.nodes)) {
@@ -134,8 +134,8 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   numbers.forEach((n, at) => {
     position[n] = at;
   });
-  const { numberOf } = deps;
-  const positionOf = (key: string) => position[numberOf[follow(aliases, key)]!];
+  const { table } = deps;
+  const positionOf = (key: string) => position[table.numberOf(follow(aliases, key))];
 
   const nodes: PlanNode[] = [];
   const slots = new SlotTable(positionOf, order.length);
@@ -411,7 +411,7 @@ function neededOrder(
 ): Int32Array {
   const needed = neededKeys(
     deps,
-    requested.map((k) => deps.numberOf[k]!),
+    requested.map((k) => deps.table.numberOf(k)),
   );
   const order = new Int32Array(deps.keys.length);
   let n = 0;
