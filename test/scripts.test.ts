@@ -28,6 +28,7 @@ import { hsetnxUncopied } from '../src/queue/uncopied.ts';
 import { CommandBatch } from '../src/queue/batch.ts';
 import { addEvents } from '../src/queue/scripts/addEvents.ts';
 import { HashFields } from '../src/queue/hash-fields.ts';
+import { addSpecField, encodeSpec } from '../src/queue/spec.ts';
 import { startTasks } from '../src/queue/scripts/startTasks.ts';
 import type { TaskResult } from '../src/queue/started.ts';
 import { decodeValue, encodeValue } from '../src/shared/codec.ts';
@@ -481,6 +482,40 @@ describe('HashFields (an HSET of many fields, built as the bytes Redis reads)', 
     expect(Object.keys(stored).sort()).toEqual(['0', '1000003', '2000006', '3000009', '9']);
     values.forEach((v, i) => expect(stored[String(i * 1_000_003)]).toEqual(v));
     expect(stored['9']).toEqual(Buffer.from('nine'));
+  });
+
+  it('takes the first bytes of a longer buffer (a reused one), short and long', async () => {
+    const fields = new HashFields(16);
+    const reused = Buffer.alloc(200, 1);
+    reused.write('short', 0);
+    fields.add(1, reused, 5);
+    reused.fill(2, 0, 100);
+    fields.add(2, reused, 100);
+    fields.add(3, reused, 0);
+    const batch = new CommandBatch(redis);
+    fields.hset(batch, `${key}:prefix`);
+    expect((await batch.exec())[0]).toEqual([null, 3]);
+    const stored = await redis.hgetallBuffer(`${key}:prefix`);
+    expect(stored['1']).toEqual(Buffer.from('short'));
+    expect(stored['2']).toEqual(Buffer.alloc(100, 2));
+    expect(stored['3']).toEqual(Buffer.alloc(0));
+  });
+
+  it("stores each task's spec as encodeSpec encodes it (addSpecField, registration's path)", async () => {
+    const plan = planGraph(
+      parseGraph({ x: 1, y: inc('x'), z: { $op: 'add', args: [{ $ref: 'y' }, { text: 'ü', n: -1.5 }] } }),
+      'z',
+      { fuse: false },
+    );
+    const fields = new HashFields();
+    const tasks = plan.nodes.flatMap((node, i) => (node.kind === 'task' ? [[i, node] as const] : []));
+    for (const [i, node] of tasks) addSpecField(fields, i, node);
+    const batch = new CommandBatch(redis);
+    fields.hset(batch, `${key}:specs`);
+    await batch.exec();
+    const stored = await redis.hgetallBuffer(`${key}:specs`);
+    expect(Object.keys(stored).sort()).toEqual(tasks.map(([i]) => String(i)).sort());
+    for (const [i, node] of tasks) expect(stored[String(i)]).toEqual(encodeSpec(node));
   });
 
   it('takes a key longer than the room kept for the header', async () => {

@@ -131,11 +131,13 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   }
   // A key's place in the plan, by its number: rewrites only drop keys, so every planned key has one.
   const position = new Int32Array(deps.keys.length).fill(-1);
-  numbers.forEach((n, at) => {
-    position[n] = at;
-  });
+  for (let at = 0; at < numbers.length; at++) position[numbers[at]] = at;
   const { table } = deps;
-  const positionOf = (key: string) => position[table.numberOf(follow(aliases, key))];
+  // Most graphs have no aliases: then a reference is looked up once, not twice.
+  const positionOf =
+    aliases.size === 0
+      ? (key: string) => position[table.numberOf(key)]
+      : (key: string) => position[table.numberOf(follow(aliases, key))];
 
   const nodes: PlanNode[] = [];
   const slots = new SlotTable(positionOf, order.length);
@@ -225,6 +227,11 @@ export function linkNodes(nodes: PlanNode[]): number[] {
   // linkedBy[at] === i + 1 once node `at` counts task i as a dependent: each producer once per task, without a Set per task.
   const linkedBy = new Int32Array(nodes.length);
   const outCount = new Int32Array(nodes.length);
+  let slots = 0;
+  for (const node of nodes) if (node.kind === 'task') slots += node.deps.length;
+  // Each link (producer, dependent) in the order met, so that the second pass need not walk the slots again.
+  const links = new Int32Array(2 * slots);
+  let linkCount = 0;
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i];
     if (node.kind !== 'task') continue;
@@ -235,24 +242,18 @@ export function linkNodes(nodes: PlanNode[]): number[] {
       if (linkedBy[at] === i + 1) continue;
       linkedBy[at] = i + 1;
       outCount[at]++;
+      links[linkCount++] = at;
+      links[linkCount++] = i;
       if (nodes[at].kind === 'task') node.pending++;
     }
     if (node.pending === 0 && node.objects.length === 0) ready.push(i);
   }
-  // The dependents in task order, as the first pass met them: each producer's array filled from its start.
-  const filled = new Int32Array(nodes.length);
+  // Dependents in task order, each producer's array filled from its start.
   for (let at = 0; at < nodes.length; at++) if (outCount[at] > 0) nodes[at].outs = new Array<number>(outCount[at]);
-  linkedBy.fill(0);
-  for (let i = 0; i < nodes.length; i++) {
-    const node = nodes[i];
-    if (node.kind !== 'task') continue;
-    for (const slot of node.deps) {
-      if (typeof slot === 'string') continue;
-      const at = typeof slot === 'number' ? slot : slot[0];
-      if (linkedBy[at] === i + 1) continue;
-      linkedBy[at] = i + 1;
-      nodes[at].outs[filled[at]++] = i;
-    }
+  const filled = linkedBy.fill(0);
+  for (let l = 0; l < linkCount; l += 2) {
+    const at = links[l];
+    nodes[at].outs[filled[at]++] = links[l + 1];
   }
   return ready;
 }

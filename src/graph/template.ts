@@ -49,14 +49,14 @@ export function toTemplate(node: Node, slotOf: SlotResolver): Template {
     case 'oid':
       return inputTemplate(slotOf.slotOfOid(node.oid));
     case 'task': {
-      const args = node.args.map((a) => toTemplate(a, slotOf));
+      const args = templates(node.args, slotOf);
       const kwNames = node.kwargs ? node.kwargs.map(([k]) => k) : null;
       const kwValues = node.kwargs ? node.kwargs.map(([, v]) => toTemplate(v, slotOf)) : null;
       if (node.fn) return [FOREIGN, toTemplate(node.fn, slotOf), args, kwNames, kwValues];
       return [CALL, node.op, args, kwNames, kwValues];
     }
     case 'array':
-      return [ARRAY, node.items.map((i) => toTemplate(i, slotOf))];
+      return [ARRAY, templates(node.items, slotOf)];
     case 'object':
       return [OBJECT, node.entries.map(([k]) => k), node.entries.map(([, v]) => toTemplate(v, slotOf))];
     case 'fused':
@@ -64,6 +64,13 @@ export function toTemplate(node: Node, slotOf: SlotResolver): Template {
     case 'known':
       throw new Error('A known value is planned as a data node, never as part of a task.');
   }
+}
+
+/** The templates of `nodes`, in order: a loop into an array of their number, not a closure per call (it runs for every task). */
+function templates(nodes: Node[], slotOf: SlotResolver): Template[] {
+  const out = new Array<Template>(nodes.length);
+  for (let i = 0; i < nodes.length; i++) out[i] = toTemplate(nodes[i], slotOf);
+  return out;
 }
 
 /**

@@ -23,7 +23,7 @@ import { activeKey, finishedChannel, graphKeys, graphsKey, inFlightKey, statsKey
 import type { ScriptedRedis } from './scripts.ts';
 import { CommandBatch, type BatchReply } from './batch.ts';
 import { HashFields } from './hash-fields.ts';
-import { encodeSpecView } from './spec.ts';
+import { addSpecField } from './spec.ts';
 import { addEvents } from './scripts/addEvents.ts';
 import { admitGraph } from './scripts/admitGraph.ts';
 import { openGraph } from './scripts/openGraph.ts';
@@ -285,7 +285,7 @@ export class GraphStore {
         const node = plan.nodes[i];
         if (node.kind !== 'task') continue;
         const cache = options.cache?.get(i);
-        specs.add(i, encodeSpecView(cache === undefined ? node : { ...node, cache }));
+        addSpecField(specs, i, cache === undefined ? node : { ...node, cache });
         const waits = node.pending + node.objects.length;
         if (waits > 0) pend.push(i, waits);
         else ready.push(i);

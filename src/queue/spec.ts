@@ -14,6 +14,7 @@ import type { Slot } from '../graph/plan.ts';
 import type { Task } from '../graph/task.ts';
 import type { Template } from '../graph/template.ts';
 import { decodeValue, encodeValue } from '../shared/codec.ts';
+import type { HashFields } from './hash-fields.ts';
 
 /**
  * The header's fields, in order:
@@ -42,24 +43,32 @@ export interface TaskSpec extends Task {
 }
 
 export function encodeSpec(spec: TaskSpec): Buffer {
-  return Buffer.from(encodeSpecView(spec));
+  const length = encodeInScratch(spec);
+  return length >= 0 ? Buffer.from(scratch.subarray(0, length)) : encodeByCodec(spec);
 }
 
 /**
- * The encoded spec, as a view of a buffer the next call writes over: for a
- * caller that copies it at once (registration, src/queue/hash-fields.ts).
- * Header and template are written one after the other into that reused
- * buffer, so a million tasks make no buffer each.
+ * Adds `spec`, encoded, to `fields` as field `field`: what registration does
+ * for every task, written from the reused buffer with no buffer (nor view of
+ * one) made per task.
  */
-export function encodeSpecView(spec: TaskSpec): Buffer {
+export function addSpecField(fields: HashFields, field: number, spec: TaskSpec): void {
+  const length = encodeInScratch(spec);
+  if (length >= 0) fields.add(field, scratch, length);
+  else fields.add(field, encodeByCodec(spec));
+}
+
+/** Writes the encoded spec at the start of `scratch`; its length, or -1 when it holds what only the codec writes. */
+function encodeInScratch(spec: TaskSpec): number {
   at = 4;
-  if (writeHeader(spec)) {
-    const headerLength = at - 4;
-    if (writeTemplate(spec.template)) {
-      scratch.writeUInt32BE(headerLength, 0);
-      return scratch.subarray(0, at);
-    }
-  }
+  if (!writeHeader(spec)) return -1;
+  const headerLength = at - 4;
+  if (!writeTemplate(spec.template)) return -1;
+  scratch.writeUInt32BE(headerLength, 0);
+  return at;
+}
+
+function encodeByCodec(spec: TaskSpec): Buffer {
   // The value codec, not plain msgpackr: literals in a template may hold a "__proto__" field.
   const template = encodeValue(spec.template);
   const header = pack(headerFields(spec));

@@ -46,7 +46,7 @@ import { resolveKnownValues, type KnownValues } from './known.ts';
 import type { ObjectStore } from './objects.ts';
 import type { ScriptedRedis } from './scripts.ts';
 import { HashFields } from './hash-fields.ts';
-import { encodeSpecView } from './spec.ts';
+import { addSpecField } from './spec.ts';
 import type { Webhooks } from './webhooks.ts';
 import type { OpCatalog } from './workers.ts';
 
@@ -196,7 +196,7 @@ export class GraphSubmitter {
     // Encoded as registration does, into the fields of an HSET that is never sent.
     const specs = new HashFields();
     plan.nodes.forEach((node, i) => {
-      if (node.kind === 'task') specs.add(i, encodeSpecView(node));
+      if (node.kind === 'task') addSpecField(specs, i, node);
     });
   }
 
