@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseGraph } from '../src/graph/parse.ts';
 import { planGraph, type Plan } from '../src/graph/plan.ts';
-import { TaskQueue } from '../src/queue/dispatch.ts';
+import { jobPriority, TaskQueue } from '../src/queue/dispatch.ts';
 import { GraphStore } from '../src/queue/graphs.ts';
 import { graphKeys, graphsKey, statsKey } from '../src/queue/keys.ts';
 import { ObjectStore } from '../src/queue/objects.ts';
@@ -548,6 +548,52 @@ describe('registration', () => {
     expect(unhandled).toEqual([]);
     expect(await redis.exists(k.meta, k.spec, k.vals, k.events, k.refs, k.done)).toBe(0);
     expect(await redis.zscore(graphsKey(PREFIX), id)).toBeNull();
+  });
+});
+
+describe('registration of a graph of several chunks (written a few chunks at a time)', () => {
+  /** `n` ready tasks and their sum: n + 1 nodes, so n past REGISTER_CHUNK makes several chunks. */
+  const wide = (n: number) => {
+    const graph: Record<string, unknown> = {};
+    for (let i = 0; i < n; i++) graph[`i${i}`] = { $op: 'inc', args: [i] };
+    graph.s = { $op: 'sum', args: [Array.from({ length: n }, (_, i) => ({ $ref: `i${i}` }))] };
+    return planGraph(parseGraph(graph), 's', { fuse: false });
+  };
+
+  it("enqueues every ready task once, the jobs' fairness tags 0, 1, 2, ... across the chunks", async () => {
+    const plan = wide(23_000);
+    const { id } = await graphs.register({ tenant: '' }, plan, { ttl: 600 });
+    const jobs = (await queue.queue().getJobs(['prioritized', 'wait'], 0, -1)).filter((j) => j.data.g === id);
+    const tags = jobs.map((j) => j.data.p!).sort((a, b) => a - b);
+    expect(tags).toEqual(tags.map((_, i) => i));
+    for (const job of jobs) expect(job.opts.priority).toBe(jobPriority(0, job.data.p!));
+    const tasks = jobs.flatMap((j) => j.data.t).sort((a, b) => a - b);
+    expect(tasks).toEqual([...plan.ready].sort((a, b) => a - b));
+    expect(tasks).toHaveLength(23_000);
+    // Every spec was written before the answer: the last chunk's too.
+    expect(await redis.hlen(graphKeys(PREFIX, id).spec)).toBe(23_001);
+    await Promise.all(jobs.map((j) => j.remove()));
+  });
+
+  it('a write that fails in every chunk in flight is thrown once, leaves no key and no promise rejected unhandled', async () => {
+    const id = `failing-${randomBytes(4).toString('hex')}`;
+    const k = graphKeys(PREFIX, id);
+    // Every chunk's HSET of specs fails (WRONGTYPE), with several chunks unwritten at once.
+    await redis.set(k.spec, 'in the way');
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await expect(graphs.register({ tenant: '' }, wide(23_000), { id, ttl: 600 })).rejects.toThrow(/WRONGTYPE/);
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    expect(await redis.exists(k.meta, k.spec, k.pend, k.vals, k.events, k.refs, k.done)).toBe(0);
+    expect(await redis.zscore(graphsKey(PREFIX), id)).toBeNull();
+    const jobs = (await queue.queue().getJobs(['prioritized', 'wait'], 0, -1)).filter((j) => j.data.g === id);
+    await Promise.all(jobs.map((j) => j.remove()));
   });
 });
 

@@ -93,6 +93,12 @@ export function bundle(tasks: number[], policy: BundlePolicy, burst = tasks.leng
   return out;
 }
 
+/** Jobs made for ready tasks and not yet sent (TaskQueue.jobsFor), by the pool whose queue takes them. */
+export interface PlannedJobs {
+  count: number;
+  byPool: { pool: string; jobs: { name: string; data: BundleJob; opts: { priority: number } }[] }[];
+}
+
 /** Where ready tasks go: their classes ("" for all when absent) and the graph's fairness tag. */
 export interface Placement {
   classes?: string[];
@@ -136,7 +142,20 @@ export class TaskQueue {
    * a caller enqueueing in several rounds to continue the tags.
    */
   async enqueue(graph: string, tasks: number[], placement: Placement = {}): Promise<number> {
-    if (tasks.length === 0) return 0;
+    const jobs = this.jobsFor(graph, tasks, placement);
+    await this.send(jobs);
+    return jobs.count;
+  }
+
+  /**
+   * The jobs `enqueue` makes for these ready tasks, made at once and sent by
+   * `send`: a caller enqueueing in rounds (registration, chunk by chunk)
+   * knows how many jobs, and so the next round's first tag, without waiting
+   * for Redis.
+   */
+  jobsFor(graph: string, tasks: number[], placement: Placement = {}): PlannedJobs {
+    const planned: PlannedJobs = { count: 0, byPool: [] };
+    if (tasks.length === 0) return planned;
     const byClass = new Map<string, number[]>();
     if (!placement.classes) byClass.set('', tasks);
     else {
@@ -148,29 +167,27 @@ export class TaskQueue {
       });
     }
     let tag = placement.tag ?? 0;
-    let jobs = 0;
     for (const [cls, list] of byClass) {
       const { pool, priority } = decodeClass(cls);
-      const bundles = bundle(list, this.policy, placement.burst);
+      const jobs = bundle(list, this.policy, placement.burst).map((t) => {
+        const p = tag++;
+        return { name: 'b', data: { g: graph, t, p }, opts: { priority: jobPriority(priority, p) } };
+      });
+      planned.byPool.push({ pool, jobs });
+      planned.count += jobs.length;
+    }
+    return planned;
+  }
+
+  /** Adds jobs made by `jobsFor` to their queues. */
+  async send(planned: PlannedJobs): Promise<void> {
+    for (const { pool, jobs } of planned.byPool) {
       // One job (a small graph, a task made ready) is added by itself: addBulk sends a pipeline, which
       // ioredis makes by copying every script of the connection, BullMQ's and weft's (tens of µs).
-      if (bundles.length === 1) {
-        const p = tag++;
-        await this.queue(pool).add('b', { g: graph, t: bundles[0], p }, { priority: jobPriority(priority, p) });
-      }
+      if (jobs.length === 1) await this.queue(pool).add(jobs[0].name, jobs[0].data, jobs[0].opts);
       // addBulk is one pipeline; keep each call to a bounded size so a huge graph's start does not block Redis.
-      else
-        for (let i = 0; i < bundles.length; i += 1000) {
-          await this.queue(pool).addBulk(
-            bundles.slice(i, i + 1000).map((t) => {
-              const p = tag++;
-              return { name: 'b', data: { g: graph, t, p }, opts: { priority: jobPriority(priority, p) } };
-            }),
-          );
-        }
-      jobs += bundles.length;
+      else for (let i = 0; i < jobs.length; i += 1000) await this.queue(pool).addBulk(jobs.slice(i, i + 1000));
     }
-    return jobs;
   }
 
   /** Runs a task again after `delayMs`, as attempt `attempt` (an op error with retries left). */
