@@ -7,7 +7,7 @@
  *
  *   const g = parseGraph({ a: { $op: 'inc', args: [1] }, b: { $op: 'inc', args: [{ $ref: 'a' }] } })
  *   fuseLinear(g, ['a', 'b'], new Map(), new Set(['b']))
- *   // Map { 'b' => task inc(fused a: inc(1)) }
+ *   // Graph { 'b' => task inc(fused a: inc(1)) }
  */
 import { follow, forEachRef, mapRefs, refsOf } from './deps.ts';
 import { nodeLanguage } from './languages.ts';

@@ -1,16 +1,16 @@
 /**
  * A parsed graph: keys to nodes in submission order, each key numbered by its
  * place (0, 1, ...). It reads like a Map<string, Node> (get, has, set, size,
- * iteration) and is one: the numbers are the table.
+ * iteration); its table of keys is a KeyTable, and that numbering is the one
+ * planning works with (the dependency index in deps.ts reads it as it is).
  *
  *   const g = Graph.from([['x', lit 1], ['y', task inc(ref x)]])
- *   g.get('y')       // task inc(ref x)
- *   g.numbering().table.numberOf('y')  // 1
+ *   g.get('y')                          // task inc(ref x)
+ *   g.numbering().table.numberOf('y')   // 1
  *
- * Why not a Map: planning numbers the keys anyway (deps.ts works on integers),
- * and for a million keys a second table of them cost as much as the first
- * (about 0.6 s each, measured), so the table parsing builds is the numbering
- * planning uses.
+ * Why not a Map: planning numbers the keys anyway, and for a million keys a
+ * second table of them, made by planning after parsing made the Map, cost
+ * about as much as the first (about 0.6 s each, measured).
  */
 import type { Node } from './types.ts';
 

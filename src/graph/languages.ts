@@ -7,7 +7,7 @@
  * task of its own, keyed `<key>/<path>`:
  *
  *   splitLanguages(parseGraph({ y: { $call: pyF, args: [{ $op: 'inc', args: [{ $ref: 'x' }] }] }, x: 1 }), new Map())
- *   // Map { 'y' => $call pyF(ref 'y/args[0]'), 'x' => 1, 'y/args[0]' => inc(ref x) }
+ *   // Graph { 'y' => $call pyF(ref 'y/args[0]'), 'x' => 1, 'y/args[0]' => inc(ref x) }
  *
  * Pure: the input graph is not changed; a graph without `$call` is returned as it is.
  */

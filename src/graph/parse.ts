@@ -3,7 +3,7 @@
  * nodes with the key and the JSON path of the problem.
  *
  *   parseGraph({ x: 1, y: { $op: 'inc', args: [{ $ref: 'x' }] } })
- *   // Map { 'x' => lit 1, 'y' => task inc(ref x) }
+ *   // Graph { 'x' => lit 1, 'y' => task inc(ref x) }
  */
 import { checkedForeign, Foreign, ForeignFormatError } from '../shared/values/foreign.ts';
 import { GraphError, jsonPath } from './errors.ts';
