@@ -8,7 +8,7 @@
 import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseGraph } from '../src/graph/parse.ts';
-import { planGraph } from '../src/graph/plan.ts';
+import { plannedTemplate, planGraph } from '../src/graph/plan.ts';
 import { defaultLimits } from '../src/graph/types.ts';
 import { defineOp, OpRegistry, standardOps } from '../src/ops/index.ts';
 import type { StartedTask } from '../src/queue/tasks.ts';
@@ -20,7 +20,9 @@ function tasksOf(n: number, op: string, args: (i: number) => unknown[]): Started
   const keys = Array.from({ length: n }, (_, i) => `t${i}`);
   const graph = parseGraph(Object.fromEntries(keys.map((k, i) => [k, { $op: op, args: args(i) }])), defaultLimits);
   const plan = planGraph(graph, keys, { fuse: false });
-  return plan.nodes.flatMap((node, index) => (node.kind === 'task' ? [{ ...node, index, inputs: [] }] : []));
+  return plan.nodes.flatMap((node, index) =>
+    node.kind === 'task' ? [{ ...node, template: plannedTemplate(node), index, inputs: [] }] : [],
+  );
 }
 
 describe('the event-loop evaluator and the worker’s shutdown signal', () => {

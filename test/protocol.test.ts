@@ -9,7 +9,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { decodeSpec, encodeSpec, SPEC_HEADER, type TaskSpec } from '../src/queue/spec.ts';
+import fc from 'fast-check';
+import { parseGraph } from '../src/graph/parse.ts';
+import { plannedTemplate, planGraph } from '../src/graph/plan.ts';
+import type { KeySpec } from '../src/graph/types.ts';
+import { decodeSpec, encodePlannedSpec, encodeSpec, SPEC_HEADER, type TaskSpec } from '../src/queue/spec.ts';
+import { drawGraph, toJson } from './helpers/graph-gen.ts';
 import { encodeValue } from '../src/shared/codec.ts';
 
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
@@ -105,6 +110,53 @@ describe('the task spec header', () => {
         JSON.stringify(template, (_, v) => String(v)),
       ).toBe(true);
     }
+  });
+
+  it("stores a planned task's template, written from its node, as encodeSpec writes the template made of it", () => {
+    const check = (graph: Record<string, unknown>, keys: KeySpec, fuse: boolean) => {
+      const plan = planGraph(parseGraph(graph), keys, { fuse });
+      for (const node of plan.nodes) {
+        if (node.kind !== 'task') continue;
+        const made = encodeSpec({ ...node, template: plannedTemplate(node) });
+        expect(encodePlannedSpec(node).equals(made), node.key).toBe(true);
+        expect(
+          encodePlannedSpec({ ...node, cache: 'fp' }).equals(
+            encodeSpec({ ...node, cache: 'fp', template: plannedTemplate(node) }),
+          ),
+        ).toBe(true);
+      }
+    };
+    const ref = (key: string, index?: number) => (index === undefined ? { $ref: key } : { $ref: key, index });
+    const py = { $foreign: { lang: 'python', name: 'm.f', data: 'AAEC' } };
+    // Every node kind, repeated and indexed references, and what only the codec writes.
+    check(
+      {
+        x: 1,
+        s: { $op: 'split', args: [ref('x')], returns: 2 },
+        f: py,
+        call: { $call: ref('f'), args: [ref('x'), ref('s', 1)], kwargs: { k: ref('x'), o: { $oid: 'g.7' } } },
+        lit: { $call: py, args: [ref('x')] },
+        kw: { $op: 'add', args: [ref('x'), ref('x')], kwargs: { y: ref('s', 0), z: [ref('x'), 2] } },
+        built: [ref('kw'), { a: ref('x'), b: { $oid: 'g.7' } }, 'text', null],
+        odd: { $op: 'inc', args: [{ $literal: { é: 1 } }, 'é', { $literal: { __proto__x: [1] } }, 2 ** 40, -7, 0.5] },
+        chain1: { $op: 'inc', args: [ref('x')] },
+        chain2: { $op: 'inc', args: [ref('chain1')] },
+      },
+      ['call', 'lit', 'kw', 'built', 'odd', 'chain2'],
+      true,
+    );
+    // Random graphs (the fuzz tests' generator), fused and not.
+    const objects = [
+      { oid: 'g.1', value: 3 },
+      { oid: 'g.2', value: [1, 2] },
+    ];
+    fc.assert(
+      fc.property(fc.gen(), fc.boolean(), (g, fuse) => {
+        const { graph, keys } = drawGraph(g, objects);
+        check(toJson(graph), keys, fuse);
+      }),
+      { seed: 20261203, numRuns: 300 },
+    );
   });
 
   it('the scripts number the fields they read as SPEC_HEADER orders them', () => {

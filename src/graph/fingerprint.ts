@@ -10,7 +10,7 @@
  *   // one fingerprint per node, 28 hex digits; the same for { b: { $op: 'inc', args: [1] } }
  */
 import { hash } from '../shared/hash.ts';
-import type { Plan, Slot } from './plan.ts';
+import { plannedTemplate, type Plan, type Slot } from './plan.ts';
 import { CALL, FUSED, type Template } from './template.ts';
 
 /** Every op a template calls, fused tasks included. */
@@ -51,10 +51,10 @@ export function fingerprints(plan: Plan, versionOf: (op: string) => string): str
       fps.push(node.fingerprint ?? hash(`data|${JSON.stringify(node.value)}`));
       continue;
     }
-    const ops = [...templateOps(node.template)].sort().map((op) => `${op}@${versionOf(op)}`);
+    const ops = [...templateOps(plannedTemplate(node))].sort().map((op) => `${op}@${versionOf(op)}`);
     fps.push(
       hash(
-        `task|${JSON.stringify(node.template)}|${ops.join(',')}|${node.returns ?? 0}|${node.deps.map(slotFp).join(',')}`,
+        `task|${JSON.stringify(plannedTemplate(node))}|${ops.join(',')}|${node.returns ?? 0}|${node.deps.map(slotFp).join(',')}`,
       ),
     );
   }

@@ -1,8 +1,9 @@
 /**
  * Planning turns a checked graph into what the queue stores: nodes numbered in
  * dependency order, each task with its input slots, its dependents and its
- * template. Data nodes (top-level literals) need no task: they are stored as
- * objects when the graph is registered.
+ * node, from which its template is made (plannedTemplate) or written into its
+ * spec (src/queue/spec.ts). Data nodes (top-level literals) need no task:
+ * they are stored as objects when the graph is registered.
  *
  *   planGraph(parseGraph({ x: 1, y: { $op: 'inc', args: [{ $ref: 'x' }] } }), 'y')
  *   // nodes: [x: data 1, y: task inc(input 0) deps [0]], outputs: 1, ready: [1]
@@ -22,7 +23,7 @@ import { fuseLinear, mayFuse } from './fuse.ts';
 import { nodeLanguage, splitLanguages } from './languages.ts';
 import { hasSplitTask, rewriteShuffles } from './shuffle.ts';
 import { withDefaults, type Task } from './task.ts';
-import { toTemplate, type SlotResolver } from './template.ts';
+import { inputSlots, templateOf, type SlotResolver, type Template } from './template.ts';
 import type { Graph } from './graph.ts';
 import { WEFT_LANGUAGE, type Json, type KeySpec, type Node, type TaskOptions } from './types.ts';
 
@@ -51,9 +52,19 @@ export type PlanNode =
     }
   | PlannedTask;
 
-/** A task of a plan (src/graph/task.ts): with its options, the graph's applied, and its place among the other nodes. */
-export interface PlannedTask extends Task, Pick<TaskOptions, 'pool' | 'priority'> {
+/**
+ * A task of a plan (src/graph/task.ts): with its options, the graph's
+ * applied, and its place among the other nodes. It keeps its node and the
+ * slots of the node's inputs rather than its template: a template per task
+ * was the largest part of a big plan (for a million `inc` tasks, 200 of the
+ * plan's 390 MB), while the nodes exist anyway until the plan is made.
+ */
+export interface PlannedTask extends Omit<Task, 'template'>, Pick<TaskOptions, 'pool' | 'priority'> {
   kind: 'task';
+  /** What it computes, as parsed and rewritten (fused, split); its template is `plannedTemplate(task)`. */
+  node: Node;
+  /** The input slot of each reference and object id in `node`, in the order its template meets them (inputSlots). */
+  refSlots: readonly number[];
   outs: number[];
   /** Task inputs of this graph not yet computed when it starts. */
   pending: number;
@@ -166,7 +177,8 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     }
     taskCount++;
     slots.reset();
-    const template = toTemplate(node, slots);
+    foundInputs.length = 0;
+    inputSlots(node, slots, foundInputs);
     const returns = node.kind === 'task' ? node.returns : undefined;
     const taskOptions = node.kind === 'task' ? node.options : undefined;
     const lang = nodeLanguage(node);
@@ -177,7 +189,8 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
       outs: [],
       pending: 0,
       objects: slots.objects ? slots.list.filter((s): s is string => typeof s === 'string') : NO_OBJECTS,
-      template,
+      node,
+      refSlots: foundInputs.length === 0 ? NO_INPUTS : foundInputs.slice(),
       consumers: returns ? new Array<number>(returns).fill(0) : [0],
     };
     if (returns) task.returns = returns;
@@ -206,6 +219,15 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   return { nodes, outputs, outputIndexes, ready, taskCount };
 }
 
+/** The template of a planned task: made from its node when asked for (the result cache, presubmit hooks, tests). */
+export function plannedTemplate(task: PlannedTask): Template {
+  return templateOf(task.node, task.refSlots);
+}
+
+/** The slots found in one task's node, reused from task to task (each task keeps a copy, or NO_INPUTS). */
+const foundInputs: number[] = [];
+/** The `refSlots` of the tasks whose node has no reference (a million `inc` of literals): one array, never changed. */
+const NO_INPUTS: readonly number[] = Object.freeze([]);
 /** The `objects` of the many tasks that use none: one array, never changed. */
 const NO_OBJECTS: string[] = Object.freeze([]) as unknown as string[];
 /** The `deps` of the tasks that have no inputs (a million `inc` of literals): one array, never changed. */

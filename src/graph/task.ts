@@ -4,11 +4,13 @@
  *
  *   parse     a task node has its own options (TaskOptions, types.ts), a
  *             request the graph's (graphTaskDefaults, below)
- *   plan      each planned task is a Task (key, template, inputs, returns,
- *             language) with its options, the graph's applied (withDefaults)
+ *   plan      each planned task is a Task (key, inputs, returns, language)
+ *             with its options, the graph's applied (withDefaults); it keeps
+ *             its node and the slots of its references, and its template is
+ *             made from them (plannedTemplate in plan.ts)
  *   register  pool and priority become its class, which places it in a queue
  *             (src/queue/dispatch.ts); the rest is its spec (src/queue/spec.ts:
- *             a Task and its dependents)
+ *             a Task and its dependents, the template written from the node)
  *   start     a worker gets a StartedTask: the Task read back from its spec,
  *             with its inputs (src/queue/started.ts)
  *

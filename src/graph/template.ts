@@ -66,6 +66,46 @@ export function toTemplate(node: Node, slotOf: SlotResolver): Template {
   }
 }
 
+/**
+ * The input slot of each reference and object id in `node`, numbered with
+ * `slotOf`, in the order toTemplate meets them (a call's arguments, then
+ * its keyword arguments, then its callable). With them, the template of the
+ * node can be made again without slotOf (templateOf), or written straight
+ * as bytes (src/queue/spec.ts), so a plan need not keep a template per task.
+ */
+export function inputSlots(node: Node, slotOf: SlotResolver, out: number[] = []): number[] {
+  switch (node.kind) {
+    case 'ref':
+      out.push(slotOf.slotOfKey(node.key, node.index));
+      break;
+    case 'oid':
+      out.push(slotOf.slotOfOid(node.oid));
+      break;
+    case 'task':
+      for (let i = 0; i < node.args.length; i++) inputSlots(node.args[i], slotOf, out);
+      if (node.kwargs) for (const [, v] of node.kwargs) inputSlots(v, slotOf, out);
+      if (node.fn) inputSlots(node.fn, slotOf, out);
+      break;
+    case 'array':
+      for (let i = 0; i < node.items.length; i++) inputSlots(node.items[i], slotOf, out);
+      break;
+    case 'object':
+      for (const [, v] of node.entries) inputSlots(v, slotOf, out);
+      break;
+    case 'fused':
+      inputSlots(node.node, slotOf, out);
+      break;
+  }
+  return out;
+}
+
+/** The template of `node` whose references and object ids take the slots `inputs` (from inputSlots), in order. */
+export function templateOf(node: Node, inputs: readonly number[]): Template {
+  let next = 0;
+  const taken = () => inputs[next++];
+  return toTemplate(node, { slotOfKey: taken, slotOfOid: taken });
+}
+
 /** The templates of `nodes`, in order: a loop into an array of their number, not a closure per call (it runs for every task). */
 function templates(nodes: Node[], slotOf: SlotResolver): Template[] {
   const out = new Array<Template>(nodes.length);

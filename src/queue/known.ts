@@ -5,7 +5,7 @@
  * task). Both are looked up once, for all tasks, at submission.
  */
 import type { Redis } from 'ioredis';
-import type { Plan } from '../graph/plan.ts';
+import { plannedTemplate, type Plan } from '../graph/plan.ts';
 import { withKnownValues, type KnownValue } from '../graph/known.ts';
 import { rootOp } from '../graph/template.ts';
 import { fingerprints, templateOps } from '../graph/fingerprint.ts';
@@ -25,7 +25,11 @@ export type Presubmit = NonNullable<components['schemas']['GraphRequest']['presu
 export function cacheableTasks(plan: Plan, isDeterministic: (op: string) => boolean): number[] {
   const out: number[] = [];
   plan.nodes.forEach((node, i) => {
-    if (node.kind === 'task' && node.returns === undefined && [...templateOps(node.template)].every(isDeterministic))
+    if (
+      node.kind === 'task' &&
+      node.returns === undefined &&
+      [...templateOps(plannedTemplate(node))].every(isDeterministic)
+    )
       out.push(i);
   });
   return out;
@@ -86,7 +90,7 @@ export async function askPresubmit(
   const deadline = AbortSignal.timeout(hook.timeout_ms ?? PRESUBMIT_DEADLINE_MS);
   const describe = (i: number) => {
     const node = plan.nodes[i];
-    return { key: node.key, op: node.kind === 'task' ? rootOp(node.template) : null, fingerprint: fps[i] };
+    return { key: node.key, op: node.kind === 'task' ? rootOp(plannedTemplate(node)) : null, fingerprint: fps[i] };
   };
   const ask = async (chunk: number[]): Promise<void> => {
     try {

@@ -10,9 +10,10 @@
  * field numbers (includes/specHeader.lua) and docs/architecture.md to it.
  */
 import { pack, unpack } from 'msgpackr';
-import type { Slot } from '../graph/plan.ts';
+import { plannedTemplate, type PlannedTask, type Slot } from '../graph/plan.ts';
 import type { Task } from '../graph/task.ts';
-import type { Template } from '../graph/template.ts';
+import { ARRAY, CALL, FUSED, INPUT, LIT, OBJECT, type Template } from '../graph/template.ts';
+import type { Node } from '../graph/types.ts';
 import { decodeValue, encodeValue } from '../shared/codec.ts';
 import type { HashFields } from './hash-fields.ts';
 
@@ -47,15 +48,43 @@ export function encodeSpec(spec: TaskSpec): Buffer {
   return length >= 0 ? Buffer.from(scratch.subarray(0, length)) : encodeByCodec(spec);
 }
 
+/** A planned task as registration stores it: a spec whose template is still its node (src/graph/plan.ts). */
+export type PlannedSpec = PlannedTask & Pick<TaskSpec, 'cache'>;
+
 /**
- * Adds `spec`, encoded, to `fields` as field `field`: what registration does
- * for every task, written from the reused buffer with no buffer (nor view of
- * one) made per task.
+ * Adds the spec of a planned task to `fields` as field `field`: what
+ * registration does for every task. The template is written straight from
+ * the task's node, from the reused buffer, so no template and no buffer (nor
+ * view of one) is made per task.
  */
-export function addSpecField(fields: HashFields, field: number, spec: TaskSpec): void {
-  const length = encodeInScratch(spec);
+export function addSpecField(fields: HashFields, field: number, spec: PlannedSpec): void {
+  const length = writePlannedInScratch(spec);
   if (length >= 0) fields.add(field, scratch, length);
-  else fields.add(field, encodeByCodec(spec));
+  else fields.add(field, encodeByCodec({ ...spec, template: plannedTemplate(spec) }));
+}
+
+/**
+ * The spec of a planned task, as addSpecField stores it: the bytes encodeSpec
+ * gives for the task with its template made (plannedTemplate), which
+ * test/protocol.test.ts holds it to.
+ */
+export function encodePlannedSpec(spec: PlannedSpec): Buffer {
+  const length = writePlannedInScratch(spec);
+  return length >= 0
+    ? Buffer.from(scratch.subarray(0, length))
+    : encodeByCodec({ ...spec, template: plannedTemplate(spec) });
+}
+
+/** Writes a planned task's spec at the start of `scratch`, its template from its node; its length, or -1 when the codec must write it. */
+function writePlannedInScratch(spec: PlannedSpec): number {
+  at = 4;
+  if (!writeHeader(spec)) return -1;
+  const headerLength = at - 4;
+  refSlots = spec.refSlots;
+  nextSlot = 0;
+  if (!writeNode(spec.node)) return -1;
+  scratch.writeUInt32BE(headerLength, 0);
+  return at;
 }
 
 /** Writes the encoded spec at the start of `scratch`; its length, or -1 when it holds what only the codec writes. */
@@ -79,8 +108,11 @@ function encodeByCodec(spec: TaskSpec): Buffer {
   return out;
 }
 
+/** What a spec's header holds (SPEC_HEADER): a spec's fields but its template. */
+type HeaderFields = Omit<TaskSpec, 'template' | 'templateBytes'>;
+
 /** The header's fields in SPEC_HEADER's order. */
-function headerFields(spec: TaskSpec): unknown[] {
+function headerFields(spec: HeaderFields): unknown[] {
   return [
     spec.key,
     spec.deps,
@@ -102,7 +134,7 @@ function headerFields(spec: TaskSpec): unknown[] {
 let scratch = Buffer.allocUnsafe(64 * 1024);
 let at = 0;
 
-function writeHeader(spec: TaskSpec): boolean {
+function writeHeader(spec: HeaderFields): boolean {
   if (at + 1 > scratch.length) grow(1);
   // The array of headerFields(spec), field by field, without making it.
   scratch[at++] = 0x90 | SPEC_HEADER.length;
@@ -162,6 +194,75 @@ function writeTemplate(v: unknown): boolean {
   else if (v === true) scratch[at++] = 0xc3;
   else if (v === false) scratch[at++] = 0xc2;
   else return false;
+  return true;
+}
+
+/** The slots of the references in the node writeNode writes, and the next to take. */
+let refSlots: readonly number[] = [];
+let nextSlot = 0;
+
+/**
+ * The template of a planned task's node as writeTemplate would write the
+ * template toTemplate makes of it (src/graph/template.ts), each reference
+ * and object id taking the next of `refSlots`. False for what it leaves to
+ * the codec: a literal writeTemplate refuses, and a foreign call, whose
+ * callable comes first in the template but takes its slots last.
+ */
+function writeNode(node: Node): boolean {
+  if (at + 16 > scratch.length) grow(16);
+  switch (node.kind) {
+    case 'lit':
+      scratch[at++] = 0x92;
+      scratch[at++] = LIT;
+      return writeTemplate(node.value);
+    case 'ref':
+    case 'oid':
+      scratch[at++] = 0x92;
+      scratch[at++] = INPUT;
+      writeUint(refSlots[nextSlot++]);
+      return true;
+    case 'task': {
+      if (node.fn) return false;
+      scratch[at++] = 0x95;
+      scratch[at++] = CALL;
+      if (!writeString(node.op, true) || !writeNodes(node.args)) return false;
+      if (!node.kwargs) {
+        if (at + 2 > scratch.length) grow(2);
+        scratch[at++] = 0xc0;
+        scratch[at++] = 0xc0;
+        return true;
+      }
+      return writeNames(node.kwargs) && writeNodes(node.kwargs.map(([, v]) => v));
+    }
+    case 'array':
+      scratch[at++] = 0x92;
+      scratch[at++] = ARRAY;
+      return writeNodes(node.items);
+    case 'object':
+      scratch[at++] = 0x93;
+      scratch[at++] = OBJECT;
+      return writeNames(node.entries) && writeNodes(node.entries.map(([, v]) => v));
+    case 'fused':
+      scratch[at++] = 0x93;
+      scratch[at++] = FUSED;
+      return writeString(node.key, true) && writeNode(node.node);
+    default:
+      return false;
+  }
+}
+
+function writeNodes(nodes: Node[]): boolean {
+  if (at + 5 > scratch.length) grow(5);
+  writeArrayHeader(nodes.length);
+  for (let i = 0; i < nodes.length; i++) if (!writeNode(nodes[i])) return false;
+  return true;
+}
+
+/** The names of keyword arguments or object fields, as an array of strings. */
+function writeNames(entries: [string, Node][]): boolean {
+  if (at + 5 > scratch.length) grow(5);
+  writeArrayHeader(entries.length);
+  for (const [name] of entries) if (!writeString(name, true)) return false;
   return true;
 }
 

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { FUSED, fuseLinear, mayFuse, parseGraph, planGraph, type Node } from '../../src/graph/index.ts';
+import {
+  FUSED,
+  fuseLinear,
+  mayFuse,
+  parseGraph,
+  plannedTemplate,
+  planGraph,
+  type Node,
+  type PlannedTask,
+} from '../../src/graph/index.ts';
 
 const ref = (key: string) => ({ $ref: key });
 const inc = (x: unknown) => ({ $op: 'inc', args: [x] });
@@ -73,7 +82,7 @@ describe('fuseLinear', () => {
     expect(p.taskCount).toBe(Math.ceil(10_000 / 64));
     expect(p.ready).toHaveLength(1);
     let depth = 0;
-    let t = (p.nodes[p.nodes.length - 1] as { template: unknown[] }).template;
+    let t = plannedTemplate(p.nodes[p.nodes.length - 1] as PlannedTask) as unknown[];
     while (t[0] !== FUSED && Array.isArray(t[2]) && t[0] === 2) t = (t[2] as unknown[][])[0];
     for (; t[0] === FUSED || t[0] === 2; depth++) t = (t[0] === FUSED ? t[2] : (t[2] as unknown[][])[0]) as unknown[];
     expect(depth).toBeLessThanOrEqual(2 * 64);

@@ -13,6 +13,7 @@ import {
   type KeySpec,
   type KnownValue,
   type Plan,
+  plannedTemplate,
 } from '../../src/graph/index.ts';
 import { encodeValue } from '../../src/shared/codec.ts';
 
@@ -35,7 +36,7 @@ function byKey(plan: Plan) {
           ? {
               deps: n.deps.map((d) => (typeof d === 'string' ? d : typeof d === 'number' ? key(d) : [key(d[0]), d[1]])),
               pending: n.pending,
-              template: n.template,
+              template: plannedTemplate(n),
             }
           : { encoded: n.encoded && Buffer.from(n.encoded).toString('hex') }),
       },

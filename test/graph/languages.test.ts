@@ -11,6 +11,7 @@ import {
   splitLanguages,
   defaultLimits,
   type PlanNode,
+  plannedTemplate,
 } from '../../src/graph/index.ts';
 import { Foreign } from '../../src/shared/values/foreign.ts';
 import { graphError } from './helpers.ts';
@@ -30,13 +31,13 @@ describe('$call and $foreign nodes', () => {
     const plan = planGraph(parseGraph({ x: 1, y: { $call: pyFn('m.inc'), args: [{ $ref: 'x' }] } }), 'y');
     const y = taskOf(plan.nodes, 'y');
     expect(y.lang).toBe('python');
-    expect(y.template[0]).toBe(FOREIGN);
-    const [, fn, args] = y.template as unknown as [number, [number, Foreign], unknown[]];
+    expect(plannedTemplate(y)[0]).toBe(FOREIGN);
+    const [, fn, args] = plannedTemplate(y) as unknown as [number, [number, Foreign], unknown[]];
     expect(fn[0]).toBe(LIT);
     expect(fn[1]).toBeInstanceOf(Foreign);
     expect(Buffer.from(fn[1].data).toString()).toBe('m.inc');
     expect(args).toEqual([[INPUT, 0]]);
-    expect(rootOp(y.template)).toBe('python:m.inc');
+    expect(rootOp(plannedTemplate(y))).toBe('python:m.inc');
   });
 
   it('take a shared callable from a data key, which becomes an input of each task', () => {
@@ -53,7 +54,7 @@ describe('$call and $foreign nodes', () => {
       const t = taskOf(plan.nodes, key);
       expect(t.lang).toBe('python');
       expect(t.deps).toEqual([f]);
-      expect((t.template as unknown[])[1]).toEqual([INPUT, 0]);
+      expect((plannedTemplate(t) as unknown[])[1]).toEqual([INPUT, 0]);
     }
     expect(plan.nodes[f].consumers).toEqual([2]);
   });
@@ -97,11 +98,11 @@ describe('splitLanguages', () => {
       'z',
       { fuse: true },
     );
-    expect(taskOf(plan.nodes, 'z').template[0]).toBe(CALL);
+    expect(plannedTemplate(taskOf(plan.nodes, 'z'))[0]).toBe(CALL);
     expect(taskOf(plan.nodes, 'z').lang).toBeUndefined();
     expect(taskOf(plan.nodes, 'z/args[1]').lang).toBe('python');
     // inc, inside the Python call, was moved out again, and not fused back into it.
-    expect(taskOf(plan.nodes, 'z/args[1]/args[0]').template[0]).toBe(CALL);
+    expect(plannedTemplate(taskOf(plan.nodes, 'z/args[1]/args[0]'))[0]).toBe(CALL);
   });
 
   it('keeps a name free of collisions with existing keys', () => {
@@ -129,7 +130,7 @@ describe('splitLanguages', () => {
     expect(plan.nodes.map((n) => n.key)).toEqual(['b', 'c']);
     const b = taskOf(plan.nodes, 'b');
     expect(b.lang).toBe('python');
-    expect(((b.template as unknown[])[2] as unknown[][])[0][0]).toBe(FUSED);
+    expect(((plannedTemplate(b) as unknown[])[2] as unknown[][])[0][0]).toBe(FUSED);
   });
 });
 

@@ -14,6 +14,10 @@ import {
   type Plan,
   type PlanNode,
   type PlanOptions,
+  plannedTemplate,
+  type PlannedTask,
+  inputSlots,
+  templateOf,
 } from '../../src/graph/index.ts';
 import { graphError, oid, ref, task } from './helpers.ts';
 
@@ -34,7 +38,8 @@ function taskNode(p: Plan, key: string): Extract<PlanNode, { kind: 'task' }> {
 
 describe('planGraph, the example in its doc comment', () => {
   it('plans a data node and a task reading it', () => {
-    const p = planGraph(parseGraph({ x: 1, y: { $op: 'inc', args: [{ $ref: 'x' }] } }), 'y');
+    const graph = parseGraph({ x: 1, y: { $op: 'inc', args: [{ $ref: 'x' }] } });
+    const p = planGraph(graph, 'y');
     expect(p).toEqual({
       nodes: [
         { kind: 'data', key: 'x', value: 1, outs: [1], consumers: [1] },
@@ -45,7 +50,8 @@ describe('planGraph, the example in its doc comment', () => {
           outs: [],
           pending: 0,
           objects: [],
-          template: [CALL, 'inc', [[INPUT, 0]], null, null],
+          node: graph.get('y'),
+          refSlots: [0],
           consumers: [0],
         },
       ],
@@ -54,6 +60,7 @@ describe('planGraph, the example in its doc comment', () => {
       ready: [1],
       taskCount: 1,
     });
+    expect(plannedTemplate(p.nodes[1] as PlannedTask)).toEqual([CALL, 'inc', [[INPUT, 0]], null, null]);
   });
 });
 
@@ -103,14 +110,14 @@ describe('planGraph data nodes and tasks', () => {
 
   it('builds array and object templates for structures holding references', () => {
     const p = plan({ t: task('f'), built: [ref('t'), 2], obj: { a: ref('t'), b: 'x' } }, ['built', 'obj']);
-    expect(taskNode(p, 'built').template).toEqual([
+    expect(plannedTemplate(taskNode(p, 'built'))).toEqual([
       ARRAY,
       [
         [INPUT, 0],
         [LIT, 2],
       ],
     ]);
-    expect(taskNode(p, 'obj').template).toEqual([
+    expect(plannedTemplate(taskNode(p, 'obj'))).toEqual([
       OBJECT,
       ['a', 'b'],
       [
@@ -126,7 +133,7 @@ describe('planGraph input slots', () => {
     const p = plan({ x: task('f'), y: { $op: 'add', args: [ref('x'), ref('x')], kwargs: { z: ref('x') } } }, 'y');
     const y = taskNode(p, 'y');
     expect(y.deps).toEqual([0]);
-    expect(y.template).toEqual([
+    expect(plannedTemplate(y)).toEqual([
       CALL,
       'add',
       [
@@ -144,7 +151,7 @@ describe('planGraph input slots', () => {
     const p = plan({ x: task('f'), y: task('g', oid('o1'), ref('x'), oid('o1')) }, 'y');
     const y = taskNode(p, 'y');
     expect(y.deps).toEqual(['o1', 0]);
-    expect(y.template).toEqual([
+    expect(plannedTemplate(y)).toEqual([
       CALL,
       'g',
       [
@@ -342,6 +349,37 @@ describe('templates', () => {
       ['n'],
       [[CALL, 'g', [], null, null]],
     ]);
+  });
+
+  it('finds the input slots in the order toTemplate takes them, so templateOf makes the same template again', () => {
+    // A resolver numbering each distinct reference or object id by first use, as planning's does.
+    const firstUse = () => {
+      const seen = new Map<string, number>();
+      const slot = (id: string) => {
+        if (!seen.has(id)) seen.set(id, seen.size);
+        return seen.get(id)!;
+      };
+      return {
+        slotOfKey: (key: string, index?: number) => slot(`${key}:${index}`),
+        slotOfOid: (o: string) => slot(`$${o}`),
+      };
+    };
+    const graph = parseGraph({
+      f: { $foreign: { lang: 'python', name: 'm.f', data: '' } },
+      // The callable's reference comes last in slot order: toTemplate takes arguments, keyword arguments, then it.
+      k: {
+        $call: ref('f'),
+        args: [ref('b'), oid('o'), [ref('a'), ref('b')], { p: ref('c') }, task('g', ref('a'))],
+        kwargs: { n: ref('d'), m: { $ref: 's', index: 1 } },
+      },
+      j: [ref('c'), { q: ref('a'), r: oid('o') }, task('h', ref('d'))],
+    });
+    for (const key of ['k', 'j']) {
+      const node = graph.get(key)!;
+      const slots = inputSlots(node, firstUse());
+      expect(templateOf(node, slots)).toEqual(toTemplate(node, firstUse()));
+    }
+    expect(inputSlots(graph.get('k')!, firstUse())).toEqual([0, 1, 2, 0, 3, 2, 4, 5, 6]);
   });
 
   it('lists every op a node calls, nested calls included', () => {

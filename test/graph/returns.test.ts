@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type GraphError, INPUT, parseGraph, planGraph } from '../../src/graph/index.ts';
+import { type GraphError, INPUT, parseGraph, plannedTemplate, planGraph } from '../../src/graph/index.ts';
 
 const split = { $op: 'f', args: [1], returns: 3 };
 
@@ -32,7 +32,7 @@ describe('multiple-return tasks', () => {
       [0, 2],
       [0, 0],
     ]);
-    expect(a.kind === 'task' && a.template).toEqual([
+    expect(a.kind === 'task' && plannedTemplate(a)).toEqual([
       2,
       'g',
       [
