@@ -40,6 +40,8 @@ const NO_BYTES = Buffer.alloc(0);
 export class HashFields {
   private bytes: Buffer;
   private at = HEAD_ROOM;
+  /** How far the last command's bytes went: the next starts with that much room, not grown again by copies. */
+  private lastLength = 0;
   private count = 0;
 
   constructor(private readonly sizeHint = 64 * 1024) {
@@ -81,6 +83,7 @@ export class HashFields {
     queue.sendCommand(new PrebuiltCommand('hset', key, command));
     // The command keeps its bytes until it is written: the next fields go to a new buffer.
     this.bytes = NO_BYTES;
+    this.lastLength = this.at;
     this.at = HEAD_ROOM;
     this.count = 0;
   }
@@ -104,7 +107,9 @@ export class HashFields {
 
   private room(n: number): void {
     if (this.at + n <= this.bytes.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, HEAD_ROOM + this.sizeHint, this.at + n));
+    const bigger = Buffer.allocUnsafe(
+      Math.max(this.bytes.length * 2, HEAD_ROOM + this.sizeHint, this.at + n, this.lastLength + (this.lastLength >> 3)),
+    );
     this.bytes.copy(bigger, 0, 0, this.at);
     this.bytes = bigger;
   }
