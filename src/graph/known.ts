@@ -10,7 +10,15 @@
  *
  * Pure: `plan` is not changed.
  */
-import { linkNodes, type ObjectField, type OutputSpec, type Plan, type PlanNode, type Slot } from './plan.ts';
+import {
+  linkNodes,
+  NO_DEPENDENTS,
+  type ObjectField,
+  type OutputSpec,
+  type Plan,
+  type PlanNode,
+  type Slot,
+} from './plan.ts';
 
 export interface KnownValue {
   /** The value, encoded as the store keeps it. */
@@ -71,7 +79,7 @@ function dataNode(key: string, value: KnownValue): PlanNode {
     value: null,
     encoded: value.encoded,
     ...(value.fingerprint ? { fingerprint: value.fingerprint } : {}),
-    outs: [],
+    outs: NO_DEPENDENTS,
     consumers: [0],
   };
 }
@@ -79,12 +87,12 @@ function dataNode(key: string, value: KnownValue): PlanNode {
 /** A node at its new place: its inputs renumbered, its links to others left for linkNodes to fill in. */
 function renumbered(node: PlanNode, oldToNew: number[]): PlanNode {
   const consumers = node.consumers.map(() => 0);
-  if (node.kind === 'data') return { ...node, outs: [], consumers };
+  if (node.kind === 'data') return { ...node, outs: NO_DEPENDENTS, consumers };
   const deps = node.deps.map((slot): Slot => {
     if (typeof slot === 'string') return slot;
     return typeof slot === 'number' ? oldToNew[slot] : [oldToNew[slot[0]], slot[1]];
   });
-  return { ...node, deps, outs: [], consumers, pending: 0 };
+  return { ...node, deps, outs: NO_DEPENDENTS, consumers, pending: 0 };
 }
 
 /** The node of a value's field: a node index, or "<index>:<j>" for output j of a multiple-return node. */

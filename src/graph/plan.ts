@@ -56,8 +56,8 @@ export type PlanNode =
  * A task of a plan (src/graph/task.ts): with its options, the graph's
  * applied, and its place among the other nodes. It keeps its node and the
  * slots of the node's inputs rather than its template: a template per task
- * was the largest part of a big plan (for a million `inc` tasks, 200 of the
- * plan's 390 MB), while the nodes exist anyway until the plan is made.
+ * was the largest part of a big plan (a million `inc` tasks: about 200 of the
+ * plan's 388 MB after a full collection), while the nodes exist anyway.
  */
 export interface PlannedTask extends Omit<Task, 'template'>, Pick<TaskOptions, 'pool' | 'priority'> {
   kind: 'task';
@@ -160,7 +160,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     const key = order[at];
     const node = nodeAt(at);
     if (node.kind === 'lit') {
-      nodes.push({ kind: 'data', key, value: node.value, outs: [], consumers: [0] });
+      nodes.push({ kind: 'data', key, value: node.value, outs: NO_DEPENDENTS, consumers: [0] });
       continue;
     }
     if (node.kind === 'known') {
@@ -170,15 +170,15 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
         value: null,
         encoded: node.encoded,
         ...(node.fingerprint ? { fingerprint: node.fingerprint } : {}),
-        outs: [],
+        outs: NO_DEPENDENTS,
         consumers: [0],
       });
       continue;
     }
     taskCount++;
     slots.reset();
-    foundInputs.length = 0;
-    inputSlots(node, slots, foundInputs);
+    foundSlots.length = 0;
+    inputSlots(node, slots, foundSlots);
     const returns = node.kind === 'task' ? node.returns : undefined;
     const taskOptions = node.kind === 'task' ? node.options : undefined;
     const lang = nodeLanguage(node);
@@ -186,11 +186,11 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
       kind: 'task',
       key,
       deps: slots.list,
-      outs: [],
+      outs: NO_DEPENDENTS,
       pending: 0,
       objects: slots.objects ? slots.list.filter((s): s is string => typeof s === 'string') : NO_OBJECTS,
       node,
-      refSlots: foundInputs.length === 0 ? NO_INPUTS : foundInputs.slice(),
+      refSlots: foundSlots.length === 0 ? NO_REF_SLOTS : foundSlots.slice(),
       consumers: returns ? new Array<number>(returns).fill(0) : [0],
     };
     if (returns) task.returns = returns;
@@ -224,10 +224,16 @@ export function plannedTemplate(task: PlannedTask): Template {
   return templateOf(task.node, task.refSlots);
 }
 
-/** The slots found in one task's node, reused from task to task (each task keeps a copy, or NO_INPUTS). */
-const foundInputs: number[] = [];
+/** The slots found in one task's node, reused from task to task (each task keeps a copy, or NO_REF_SLOTS). */
+const foundSlots: number[] = [];
 /** The `refSlots` of the tasks whose node has no reference (a million `inc` of literals): one array, never changed. */
-const NO_INPUTS: readonly number[] = Object.freeze([]);
+const NO_REF_SLOTS: readonly number[] = Object.freeze([]);
+/**
+ * The `outs` of a node before linkNodes gives it its dependents, and after,
+ * of a node without any: one array, never changed (a million nodes made a
+ * million empty arrays that linkNodes then replaced).
+ */
+export const NO_DEPENDENTS: number[] = Object.freeze([]) as unknown as number[];
 /** The `objects` of the many tasks that use none: one array, never changed. */
 const NO_OBJECTS: string[] = Object.freeze([]) as unknown as string[];
 /** The `deps` of the tasks that have no inputs (a million `inc` of literals): one array, never changed. */
@@ -238,7 +244,7 @@ const NO_SLOTS: Slot[] = Object.freeze([]) as unknown as Slot[];
  * slots: every node's dependents (`outs`) and consumers per output, every
  * task's pending inputs. Returns the tasks ready at once (no pending input,
  * no object of another graph). Mutates `nodes`, whose `outs` must start
- * empty, `consumers` at 0 and `pending` at 0.
+ * empty (NO_DEPENDENTS), `consumers` at 0 and `pending` at 0.
  *
  * Each `outs` is made at its final length: an array grown by push keeps room
  * for 17 entries from the first (V8's growth), which for a million nodes of

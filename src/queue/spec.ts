@@ -206,7 +206,9 @@ let nextSlot = 0;
  * template toTemplate makes of it (src/graph/template.ts), each reference
  * and object id taking the next of `refSlots`. False for what it leaves to
  * the codec: a literal writeTemplate refuses, and a foreign call, whose
- * callable comes first in the template but takes its slots last.
+ * callable comes first in the template but takes its slots last. (0x92,
+ * 0x93, 0x95 open MessagePack arrays of 2, 3 and 5 items; the template kinds,
+ * 0 to 6, are their own one-byte MessagePack integers.)
  */
 function writeNode(node: Node): boolean {
   if (at + 16 > scratch.length) grow(16);
