@@ -76,11 +76,20 @@ export class KeyTable {
   }
 }
 
-/** FNV-1a over the key's UTF-16 units, its high bits folded in (the table indexes by the low ones). */
+/**
+ * Where FNV-1a starts, drawn once per process: keys are the client's, and
+ * with a hash anyone could compute, a graph of keys sent to one slot would
+ * make every lookup walk them all (V8 seeds its own string hash for the same
+ * reason).
+ */
+const HASH_SEED = crypto.getRandomValues(new Uint32Array(1))[0];
+
+/** FNV-1a over the key's UTF-16 units from a secret start, its bits mixed (the table indexes by the low ones). */
 function hashKey(key: string): number {
-  let h = 0x811c9dc5;
+  let h = 0x811c9dc5 ^ HASH_SEED;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return (h ^ (h >>> 16)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  return (h ^ (h >>> 13)) >>> 0;
 }
 
 export class Graph implements Iterable<[string, Node]> {
