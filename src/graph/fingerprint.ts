@@ -51,11 +51,10 @@ export function fingerprints(plan: Plan, versionOf: (op: string) => string): str
       fps.push(node.fingerprint ?? hash(`data|${JSON.stringify(node.value)}`));
       continue;
     }
-    const ops = [...templateOps(plannedTemplate(node))].sort().map((op) => `${op}@${versionOf(op)}`);
+    const template = plannedTemplate(node);
+    const ops = [...templateOps(template)].sort().map((op) => `${op}@${versionOf(op)}`);
     fps.push(
-      hash(
-        `task|${JSON.stringify(plannedTemplate(node))}|${ops.join(',')}|${node.returns ?? 0}|${node.deps.map(slotFp).join(',')}`,
-      ),
+      hash(`task|${JSON.stringify(template)}|${ops.join(',')}|${node.returns ?? 0}|${node.deps.map(slotFp).join(',')}`),
     );
   }
   return fps;
