@@ -60,7 +60,7 @@ export type PlannedSpec = PlannedTask & Pick<TaskSpec, 'cache'>;
 export function addSpecField(fields: HashFields, field: number, spec: PlannedSpec): void {
   const length = writePlannedInScratch(spec);
   if (length >= 0) fields.add(field, scratch, length);
-  else fields.add(field, encodeByCodec({ ...spec, template: plannedTemplate(spec) }));
+  else fields.add(field, encodePlannedByCodec(spec));
 }
 
 /**
@@ -70,9 +70,12 @@ export function addSpecField(fields: HashFields, field: number, spec: PlannedSpe
  */
 export function encodePlannedSpec(spec: PlannedSpec): Buffer {
   const length = writePlannedInScratch(spec);
-  return length >= 0
-    ? Buffer.from(scratch.subarray(0, length))
-    : encodeByCodec({ ...spec, template: plannedTemplate(spec) });
+  return length >= 0 ? Buffer.from(scratch.subarray(0, length)) : encodePlannedByCodec(spec);
+}
+
+/** What the codec writes for a planned task whose template writeNode leaves to it: the template made first. */
+function encodePlannedByCodec(spec: PlannedSpec): Buffer {
+  return encodeByCodec({ ...spec, template: plannedTemplate(spec) });
 }
 
 /** Writes a planned task's spec at the start of `scratch`, its template from its node; its length, or -1 when the codec must write it. */
