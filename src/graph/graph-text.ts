@@ -23,6 +23,7 @@
  * client sees the same error either way.
  */
 import { GraphBuilder } from './parse.ts';
+import { OpNames, readNodeText } from './node-text.ts';
 import type { Graph } from './graph.ts';
 import { defaultLimits, type GraphLimits } from './types.ts';
 
@@ -88,6 +89,7 @@ export function splitGraphBody(text: string): Record<string, unknown> | null {
 export function parseGraphText(graph: GraphText, limits: GraphLimits = defaultLimits): Graph {
   const { text, spans, count } = graph;
   const builder = new GraphBuilder(limits, count);
+  const ops = new OpNames();
   for (let m = 0; m < count; m++) {
     const at = 4 * m;
     const keyStart = spans[at];
@@ -98,6 +100,12 @@ export function parseGraphText(graph: GraphText, limits: GraphLimits = defaultLi
         keyStart >= 0
           ? text.slice(keyStart, spans[at + 1])
           : (JSON.parse(text.slice(-1 - keyStart, spans[at + 1] + 1)) as string);
+      // The common shapes straight to their node; any other value through JSON.parse and NodeParser.
+      const node = readNodeText(text, spans[at + 2], spans[at + 3], ops, limits.maxDepth);
+      if (node !== undefined) {
+        builder.addNode(key, node);
+        continue;
+      }
       value = JSON.parse(text.slice(spans[at + 2], spans[at + 3]));
     } catch (err) {
       // The body's own error, with its position in the body.

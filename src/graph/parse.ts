@@ -64,6 +64,12 @@ export class GraphBuilder {
     this.nodes.set(key, this.parser.parse(key, raw));
   }
 
+  /** Adds a node made elsewhere from what `add` would have parsed into it (graph-text.ts reads some straight from the text). */
+  addNode(key: string, node: Node): void {
+    checkKey(key, this.limits);
+    this.nodes.set(key, node);
+  }
+
   /** The graph; it may not be empty. */
   graph(): Graph {
     if (this.nodes.size === 0) throw new GraphError('invalid_graph', 'The graph is empty: give at least one key.');
