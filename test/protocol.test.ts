@@ -11,7 +11,7 @@ import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parseGraph } from '../src/graph/parse.ts';
-import { plannedTemplate, planGraph } from '../src/graph/plan.ts';
+import { dependentsOf, plannedTemplate, planGraph } from '../src/graph/plan.ts';
 import type { KeySpec } from '../src/graph/types.ts';
 import { decodeSpec, encodePlannedSpec, encodeSpec, SPEC_HEADER, type TaskSpec } from '../src/queue/spec.ts';
 import { drawGraph, toJson } from './helpers/graph-gen.ts';
@@ -115,16 +115,17 @@ describe('the task spec header', () => {
   it("stores a planned task's template, written from its node, as encodeSpec writes the template made of it", () => {
     const check = (graph: Record<string, unknown>, keys: KeySpec, fuse: boolean) => {
       const plan = planGraph(parseGraph(graph), keys, { fuse });
-      for (const node of plan.nodes) {
-        if (node.kind !== 'task') continue;
-        const made = encodeSpec({ ...node, template: plannedTemplate(node) });
-        expect(encodePlannedSpec(node).equals(made), node.key).toBe(true);
+      plan.nodes.forEach((node, i) => {
+        if (node.kind !== 'task') return;
+        const outs = dependentsOf(plan.dependents, i);
+        const made = encodeSpec({ ...node, outs, template: plannedTemplate(node) });
+        expect(encodePlannedSpec(node, outs).equals(made), node.key).toBe(true);
         expect(
-          encodePlannedSpec({ ...node, cache: 'fp' }).equals(
-            encodeSpec({ ...node, cache: 'fp', template: plannedTemplate(node) }),
+          encodePlannedSpec({ ...node, cache: 'fp' }, outs).equals(
+            encodeSpec({ ...node, outs, cache: 'fp', template: plannedTemplate(node) }),
           ),
         ).toBe(true);
-      }
+      });
     };
     const ref = (key: string, index?: number) => (index === undefined ? { $ref: key } : { $ref: key, index });
     const py = { $foreign: { lang: 'python', name: 'm.f', data: 'AAEC' } };

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseGraph } from '../src/graph/parse.ts';
-import { plannedTemplate, planGraph, type Plan } from '../src/graph/plan.ts';
+import { dependentsOf, plannedTemplate, planGraph, type Plan } from '../src/graph/plan.ts';
 import { jobPriority, TaskQueue } from '../src/queue/dispatch.ts';
 import { GraphStore } from '../src/queue/graphs.ts';
 import { graphKeys, graphsKey, statsKey } from '../src/queue/keys.ts';
@@ -509,14 +509,16 @@ describe('HashFields (an HSET of many fields, built as the bytes Redis reads)', 
     );
     const fields = new HashFields();
     const tasks = plan.nodes.flatMap((node, i) => (node.kind === 'task' ? [[i, node] as const] : []));
-    for (const [i, node] of tasks) addSpecField(fields, i, node);
+    for (const [i, node] of tasks) addSpecField(fields, i, node, plan.dependents);
     const batch = new CommandBatch(redis);
     fields.hset(batch, `${key}:specs`);
     await batch.exec();
     const stored = await redis.hgetallBuffer(`${key}:specs`);
     expect(Object.keys(stored).sort()).toEqual(tasks.map(([i]) => String(i)).sort());
     for (const [i, node] of tasks)
-      expect(stored[String(i)]).toEqual(encodeSpec({ ...node, template: plannedTemplate(node) }));
+      expect(stored[String(i)]).toEqual(
+        encodeSpec({ ...node, outs: dependentsOf(plan.dependents, i), template: plannedTemplate(node) }),
+      );
   });
 
   it('takes a key longer than the room kept for the header', async () => {

@@ -12,7 +12,7 @@
  */
 import {
   linkNodes,
-  NO_DEPENDENTS,
+  NOT_LINKED,
   type ObjectField,
   type OutputSpec,
   type Plan,
@@ -44,11 +44,12 @@ export function withKnownValues(plan: Plan, known: Map<number, KnownValue>): { p
     const value = known.get(i);
     nodes.push(value ? dataNode(node.key, value) : renumbered(node, oldToNew));
   });
-  const ready = linkNodes(nodes);
+  const { ready, dependents } = linkNodes(nodes);
   const field = (f: ObjectField) => renumberField(f, oldToNew);
   return {
     plan: {
       nodes,
+      dependents,
       outputs: mapFields(plan.outputs, field),
       outputIndexes: plan.outputIndexes.map(field),
       ready,
@@ -79,20 +80,18 @@ function dataNode(key: string, value: KnownValue): PlanNode {
     value: null,
     encoded: value.encoded,
     ...(value.fingerprint ? { fingerprint: value.fingerprint } : {}),
-    outs: NO_DEPENDENTS,
-    consumers: [0],
+    consumers: NOT_LINKED,
   };
 }
 
 /** A node at its new place: its inputs renumbered, its links to others left for linkNodes to fill in. */
 function renumbered(node: PlanNode, oldToNew: number[]): PlanNode {
-  const consumers = node.consumers.map(() => 0);
-  if (node.kind === 'data') return { ...node, outs: NO_DEPENDENTS, consumers };
+  if (node.kind === 'data') return { ...node, consumers: NOT_LINKED };
   const deps = node.deps.map((slot): Slot => {
     if (typeof slot === 'string') return slot;
     return typeof slot === 'number' ? oldToNew[slot] : [oldToNew[slot[0]], slot[1]];
   });
-  return { ...node, deps, outs: NO_DEPENDENTS, consumers, pending: 0 };
+  return { ...node, deps, consumers: NOT_LINKED, pending: 0 };
 }
 
 /** The node of a value's field: a node index, or "<index>:<j>" for output j of a multiple-return node. */

@@ -47,7 +47,7 @@ export type PlanNode =
       value: Json;
       encoded?: Uint8Array;
       fingerprint?: string;
-      outs: number[];
+      /** Reads of its value by tasks of this graph (filled in by linkNodes). */
       consumers: number[];
     }
   | PlannedTask;
@@ -65,13 +65,30 @@ export interface PlannedTask extends Omit<Task, 'template'>, Pick<TaskOptions, '
   node: Node;
   /** The input slot of each reference and object id in `node`, in the order its template meets them (inputSlots). */
   refSlots: readonly number[];
-  outs: number[];
   /** Task inputs of this graph not yet computed when it starts. */
   pending: number;
   /** Inputs that are objects of other graphs ($oid): they may still be computing. */
   objects: string[];
-  /** Tasks of this graph that read each output (one entry, or one per returned value). */
+  /** Reads of each output by tasks of this graph (one entry, or one per returned value; filled in by linkNodes). */
   consumers: number[];
+}
+
+/**
+ * Each node's dependents, the tasks of the graph that read it, in task
+ * order: node i's are `targets[offsets[i]]` up to `targets[offsets[i + 1]]`.
+ * One pair of arrays per plan, not an array per node: a million nodes of
+ * one dependent each made a million arrays that lived until the graph was
+ * registered, and the collector walked them all (the million-task graph's
+ * plan, spec encoding included, took about 15% longer with them, measured).
+ */
+export interface Dependents {
+  offsets: Int32Array;
+  targets: Int32Array;
+}
+
+/** The dependents of node `i`, as an array (tests, small plans; registration reads the arrays themselves). */
+export function dependentsOf({ offsets, targets }: Dependents, i: number): number[] {
+  return Array.from(targets.subarray(offsets[i], offsets[i + 1]));
 }
 
 /** Requested keys with each key replaced by the field of its value (an array of fields for a multiple-return key). */
@@ -81,6 +98,7 @@ export type Nested<T> = T | Nested<T>[];
 export interface Plan {
   /** Dependencies come before dependents. */
   nodes: PlanNode[];
+  dependents: Dependents;
   outputs: OutputSpec;
   /** Fields of the outputs (pinned: never freed while the graph runs). */
   outputIndexes: ObjectField[];
@@ -160,7 +178,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     const key = order[at];
     const node = nodeAt(at);
     if (node.kind === 'lit') {
-      nodes.push({ kind: 'data', key, value: node.value, outs: NO_DEPENDENTS, consumers: [0] });
+      nodes.push({ kind: 'data', key, value: node.value, consumers: NOT_LINKED });
       continue;
     }
     if (node.kind === 'known') {
@@ -170,8 +188,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
         value: null,
         encoded: node.encoded,
         ...(node.fingerprint ? { fingerprint: node.fingerprint } : {}),
-        outs: NO_DEPENDENTS,
-        consumers: [0],
+        consumers: NOT_LINKED,
       });
       continue;
     }
@@ -186,12 +203,11 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
       kind: 'task',
       key,
       deps: slots.list,
-      outs: NO_DEPENDENTS,
       pending: 0,
       objects: slots.objects ? slots.list.filter((s): s is string => typeof s === 'string') : NO_OBJECTS,
       node,
       refSlots: foundSlots.length === 0 ? NO_REF_SLOTS : foundSlots.slice(),
-      consumers: returns ? new Array<number>(returns).fill(0) : [0],
+      consumers: NOT_LINKED,
     };
     if (returns) task.returns = returns;
     if (taskOptions) Object.assign(task, withDefaults(taskOptions, options.taskDefaults));
@@ -207,7 +223,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     );
   }
 
-  const ready = linkNodes(nodes);
+  const { ready, dependents } = linkNodes(nodes);
 
   const fieldsOf = (key: string): OutputSpec => {
     const at = positionOf(key);
@@ -216,7 +232,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   };
   const outputs = mapKeys(keys, fieldsOf) as OutputSpec;
   const outputIndexes = [...new Set(requested.flatMap((k) => flattenFields(fieldsOf(k))))];
-  return { nodes, outputs, outputIndexes, ready, taskCount };
+  return { nodes, dependents, outputs, outputIndexes, ready, taskCount };
 }
 
 /** The template of a planned task: made from its node when asked for (the result cache, presubmit hooks, tests). */
@@ -228,12 +244,16 @@ export function plannedTemplate(task: PlannedTask): Template {
 const foundSlots: number[] = [];
 /** The `refSlots` of the tasks whose node has no reference (a million `inc` of literals): one array, never changed. */
 const NO_REF_SLOTS: readonly number[] = Object.freeze([]);
+/** The `consumers` of a node until linkNodes counts them: one array, never changed. */
+export const NOT_LINKED: number[] = Object.freeze([]) as unknown as number[];
 /**
- * The `outs` of a node before linkNodes gives it its dependents, and after,
- * of a node without any: one array, never changed (a million nodes made a
- * million empty arrays that linkNodes then replaced).
+ * `[n]` for small n, one frozen array per count: the `consumers` of the many
+ * nodes of one output (a million nodes made a million arrays of one count).
  */
-export const NO_DEPENDENTS: number[] = Object.freeze([]) as unknown as number[];
+const ONE_OUTPUT_COUNTS: readonly number[][] = Array.from(
+  { length: 256 },
+  (_, n) => Object.freeze([n]) as unknown as number[],
+);
 /** The `objects` of the many tasks that use none: one array, never changed. */
 const NO_OBJECTS: string[] = Object.freeze([]) as unknown as string[];
 /** The `deps` of the tasks that have no inputs (a million `inc` of literals): one array, never changed. */
@@ -241,49 +261,60 @@ const NO_SLOTS: Slot[] = Object.freeze([]) as unknown as Slot[];
 
 /**
  * Fills in how numbered nodes depend on each other, from each task's input
- * slots: every node's dependents (`outs`) and consumers per output, every
- * task's pending inputs. Returns the tasks ready at once (no pending input,
- * no object of another graph). Mutates `nodes`, whose `outs` must start
- * empty (NO_DEPENDENTS), `consumers` at 0 and `pending` at 0.
- *
- * Each `outs` is made at its final length: an array grown by push keeps room
- * for 17 entries from the first (V8's growth), which for a million nodes of
- * one dependent each was a quarter of the plan's memory (measured).
+ * slots: every node's dependents and its consumers per output, every task's
+ * pending inputs. Returns the dependents and the tasks ready at once (no
+ * pending input, no object of another graph). Sets each node's `consumers`
+ * (a multiple-return task's array is new; others share one frozen array per
+ * count) and each task's `pending`.
  */
-export function linkNodes(nodes: PlanNode[]): number[] {
+export function linkNodes(nodes: PlanNode[]): { ready: number[]; dependents: Dependents } {
   const ready: number[] = [];
   // linkedBy[at] === i + 1 once node `at` counts task i as a dependent: each producer once per task, without a Set per task.
   const linkedBy = new Int32Array(nodes.length);
-  const outCount = new Int32Array(nodes.length);
+  // Dependents per node at offsets[at + 1] first; their running sum once counted.
+  const offsets = new Int32Array(nodes.length + 1);
+  // Reads of each node by its index alone (its one output, or a multiple-return task's first).
+  const reads = new Int32Array(nodes.length);
   let slots = 0;
-  for (const node of nodes) if (node.kind === 'task') slots += node.deps.length;
+  for (const node of nodes) {
+    if (node.kind !== 'task') continue;
+    slots += node.deps.length;
+    if (node.returns) node.consumers = new Array<number>(node.returns).fill(0);
+  }
   // Each link (producer, dependent) in the order met, so that the second pass need not walk the slots again.
   const links = new Int32Array(2 * slots);
   let linkCount = 0;
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i];
     if (node.kind !== 'task') continue;
+    let pending = 0;
     for (const slot of node.deps) {
       if (typeof slot === 'string') continue;
       const at = typeof slot === 'number' ? slot : slot[0];
-      nodes[at].consumers[typeof slot === 'number' ? 0 : slot[1]]++;
+      if (typeof slot === 'number') reads[at]++;
+      else nodes[at].consumers[slot[1]]++;
       if (linkedBy[at] === i + 1) continue;
       linkedBy[at] = i + 1;
-      outCount[at]++;
+      offsets[at + 1]++;
       links[linkCount++] = at;
       links[linkCount++] = i;
-      if (nodes[at].kind === 'task') node.pending++;
+      if (nodes[at].kind === 'task') pending++;
     }
-    if (node.pending === 0 && node.objects.length === 0) ready.push(i);
+    node.pending = pending;
+    if (pending === 0 && node.objects.length === 0) ready.push(i);
   }
-  // Dependents in task order, each producer's array filled from its start.
-  for (let at = 0; at < nodes.length; at++) if (outCount[at] > 0) nodes[at].outs = new Array<number>(outCount[at]);
-  const filled = linkedBy.fill(0);
-  for (let l = 0; l < linkCount; l += 2) {
-    const at = links[l];
-    nodes[at].outs[filled[at]++] = links[l + 1];
+  for (let at = 0; at < nodes.length; at++) {
+    offsets[at + 1] += offsets[at];
+    const node = nodes[at];
+    if (node.kind === 'task' && node.returns) node.consumers[0] += reads[at];
+    else node.consumers = reads[at] < ONE_OUTPUT_COUNTS.length ? ONE_OUTPUT_COUNTS[reads[at]] : [reads[at]];
   }
-  return ready;
+  // Dependents in task order, each producer's filled from its start.
+  const targets = new Int32Array(linkCount / 2);
+  const filled = linkedBy;
+  filled.set(offsets.subarray(0, nodes.length));
+  for (let l = 0; l < linkCount; l += 2) targets[filled[links[l]]++] = links[l + 1];
+  return { ready, dependents: { offsets, targets } };
 }
 
 /**

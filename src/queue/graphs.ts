@@ -290,7 +290,7 @@ export class GraphStore {
         const node = plan.nodes[i];
         if (node.kind !== 'task') continue;
         const cache = options.cache?.get(i);
-        addSpecField(specs, i, cache === undefined ? node : { ...node, cache });
+        addSpecField(specs, i, cache === undefined ? node : { ...node, cache }, plan.dependents);
         const waits = node.pending + node.objects.length;
         if (waits > 0) pend.push(i, waits);
         else ready.push(i);

@@ -10,7 +10,7 @@
  * field numbers (includes/specHeader.lua) and docs/architecture.md to it.
  */
 import { pack, unpack } from 'msgpackr';
-import { plannedTemplate, type PlannedTask, type Slot } from '../graph/plan.ts';
+import { plannedTemplate, type Dependents, type PlannedTask, type Slot } from '../graph/plan.ts';
 import type { Task } from '../graph/task.ts';
 import { ARRAY, CALL, FUSED, INPUT, LIT, OBJECT, type Template } from '../graph/template.ts';
 import type { Node } from '../graph/types.ts';
@@ -52,36 +52,43 @@ export function encodeSpec(spec: TaskSpec): Buffer {
 export type PlannedSpec = PlannedTask & Pick<TaskSpec, 'cache'>;
 
 /**
- * Adds the spec of a planned task to `fields` as field `field`: what
- * registration does for every task. The template is written straight from
- * the task's node, from the reused buffer, so no template and no buffer (nor
- * view of one) is made per task.
+ * Adds the spec of planned task `index` (its node's index in the plan, the
+ * field it is stored under) to `fields`: what registration does for every
+ * task. Its dependents are read from the plan's `dependents`, and its
+ * template is written straight from its node, from the reused buffer, so no
+ * template, no array of dependents and no buffer (nor view of one) is made
+ * per task.
  */
-export function addSpecField(fields: HashFields, field: number, spec: PlannedSpec): void {
-  const length = writePlannedInScratch(spec);
-  if (length >= 0) fields.add(field, scratch, length);
-  else fields.add(field, encodePlannedByCodec(spec));
+export function addSpecField(fields: HashFields, index: number, spec: PlannedSpec, dependents: Dependents): void {
+  const { offsets, targets } = dependents;
+  const length = writePlannedInScratch(spec, targets, offsets[index], offsets[index + 1]);
+  if (length >= 0) fields.add(index, scratch, length);
+  else fields.add(index, encodePlannedByCodec(spec, targets.subarray(offsets[index], offsets[index + 1])));
 }
 
 /**
- * The spec of a planned task, as addSpecField stores it: the bytes encodeSpec
- * gives for the task with its template made (plannedTemplate), which
- * test/protocol.test.ts holds it to.
+ * The spec of a planned task with dependents `outs`, as addSpecField stores
+ * it: the bytes encodeSpec gives for the task with its template made
+ * (plannedTemplate), which test/protocol.test.ts holds it to.
  */
-export function encodePlannedSpec(spec: PlannedSpec): Buffer {
-  const length = writePlannedInScratch(spec);
-  return length >= 0 ? Buffer.from(scratch.subarray(0, length)) : encodePlannedByCodec(spec);
+export function encodePlannedSpec(spec: PlannedSpec, outs: readonly number[]): Buffer {
+  const length = writePlannedInScratch(spec, outs, 0, outs.length);
+  return length >= 0 ? Buffer.from(scratch.subarray(0, length)) : encodePlannedByCodec(spec, outs);
 }
 
 /** What the codec writes for a planned task whose template writeNode leaves to it: the template made first. */
-function encodePlannedByCodec(spec: PlannedSpec): Buffer {
-  return encodeByCodec({ ...spec, template: plannedTemplate(spec) });
+function encodePlannedByCodec(spec: PlannedSpec, outs: ArrayLike<number>): Buffer {
+  return encodeByCodec({ ...spec, outs: Array.from(outs), template: plannedTemplate(spec) });
 }
 
-/** Writes a planned task's spec at the start of `scratch`, its template from its node; its length, or -1 when the codec must write it. */
-function writePlannedInScratch(spec: PlannedSpec): number {
+/**
+ * Writes a planned task's spec at the start of `scratch`, its dependents
+ * `outs[from, to)`, its template from its node; its length, or -1 when the
+ * codec must write it.
+ */
+function writePlannedInScratch(spec: PlannedSpec, outs: ArrayLike<number>, from: number, to: number): number {
   at = 4;
-  if (!writeHeader(spec)) return -1;
+  if (!writeHeader(spec, outs, from, to)) return -1;
   const headerLength = at - 4;
   refSlots = spec.refSlots;
   nextSlot = 0;
@@ -93,7 +100,7 @@ function writePlannedInScratch(spec: PlannedSpec): number {
 /** Writes the encoded spec at the start of `scratch`; its length, or -1 when it holds what only the codec writes. */
 function encodeInScratch(spec: TaskSpec): number {
   at = 4;
-  if (!writeHeader(spec)) return -1;
+  if (!writeHeader(spec, spec.outs, 0, spec.outs.length)) return -1;
   const headerLength = at - 4;
   if (!writeTemplate(spec.template)) return -1;
   scratch.writeUInt32BE(headerLength, 0);
@@ -137,14 +144,15 @@ function headerFields(spec: HeaderFields): unknown[] {
 let scratch = Buffer.allocUnsafe(64 * 1024);
 let at = 0;
 
-function writeHeader(spec: HeaderFields): boolean {
+/** The header of `spec` with its dependents `outs[from, to)` (a planned task's are a slice of its plan's). */
+function writeHeader(spec: Omit<HeaderFields, 'outs'>, outs: ArrayLike<number>, from: number, to: number): boolean {
   if (at + 1 > scratch.length) grow(1);
   // The array of headerFields(spec), field by field, without making it.
   scratch[at++] = 0x90 | SPEC_HEADER.length;
   return (
     writeItem(spec.key) &&
     writeItem(spec.deps) &&
-    writeItem(spec.outs) &&
+    writeIndexes(outs, from, to) &&
     writeItem(spec.returns ?? 0) &&
     writeItem(spec.cache ?? '') &&
     writeItem(spec.retries ?? 0) &&
@@ -285,6 +293,14 @@ function writeItem(v: unknown): boolean {
     return true;
   }
   return false;
+}
+
+/** items[from, to) as an array of unsigned 32-bit integers, as writeItem writes an array of them. */
+function writeIndexes(items: ArrayLike<number>, from: number, to: number): boolean {
+  if (at + 5 > scratch.length) grow(5);
+  writeArrayHeader(to - from);
+  for (let i = from; i < to; i++) if (!writeItem(items[i])) return false;
+  return true;
 }
 
 /** An unsigned 32-bit integer in its shortest form (a positive fixint up to 127, as msgpackr without records). */

@@ -196,7 +196,7 @@ export class GraphSubmitter {
     // Encoded as registration does, into the fields of an HSET that is never sent.
     const specs = new HashFields();
     plan.nodes.forEach((node, i) => {
-      if (node.kind === 'task') addSpecField(specs, i, node);
+      if (node.kind === 'task') addSpecField(specs, i, node, plan.dependents);
     });
   }
 

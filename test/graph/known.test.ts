@@ -14,6 +14,7 @@ import {
   type KnownValue,
   type Plan,
   plannedTemplate,
+  dependentsOf,
 } from '../../src/graph/index.ts';
 import { encodeValue } from '../../src/shared/codec.ts';
 
@@ -26,11 +27,11 @@ function byKey(plan: Plan) {
   const field = (f: number | string) =>
     typeof f === 'number' ? key(f) : `${key(Number(f.split(':')[0]))}:${f.split(':')[1]}`;
   const nodes = Object.fromEntries(
-    plan.nodes.map((n) => [
+    plan.nodes.map((n, i) => [
       n.key,
       {
         kind: n.kind,
-        outs: n.outs.map(key).sort(),
+        outs: dependentsOf(plan.dependents, i).map(key).sort(),
         consumers: n.consumers,
         ...(n.kind === 'task'
           ? {

@@ -18,6 +18,7 @@ import {
   type PlannedTask,
   inputSlots,
   templateOf,
+  dependentsOf,
 } from '../../src/graph/index.ts';
 import { graphError, oid, ref, task } from './helpers.ts';
 
@@ -42,12 +43,11 @@ describe('planGraph, the example in its doc comment', () => {
     const p = planGraph(graph, 'y');
     expect(p).toEqual({
       nodes: [
-        { kind: 'data', key: 'x', value: 1, outs: [1], consumers: [1] },
+        { kind: 'data', key: 'x', value: 1, consumers: [1] },
         {
           kind: 'task',
           key: 'y',
           deps: [0],
-          outs: [],
           pending: 0,
           objects: [],
           node: graph.get('y'),
@@ -55,6 +55,7 @@ describe('planGraph, the example in its doc comment', () => {
           consumers: [0],
         },
       ],
+      dependents: { offsets: Int32Array.from([0, 1, 1]), targets: Int32Array.from([1]) },
       outputs: 1,
       outputIndexes: [1],
       ready: [1],
@@ -144,7 +145,7 @@ describe('planGraph input slots', () => {
       [[INPUT, 0]],
     ]);
     expect(y.pending).toBe(1);
-    expect(p.nodes[0].outs).toEqual([1]);
+    expect(dependentsOf(p.dependents, 0)).toEqual([1]);
   });
 
   it('gives an object id its own slot, once, in first-seen order', () => {
@@ -177,11 +178,11 @@ describe('planGraph dependents and pending counts', () => {
   );
   const at = indexOf(p);
 
-  it('lists the dependents of each node in outs', () => {
-    expect(p.nodes[at.x].outs).toEqual([at.b, at.c]);
-    expect(p.nodes[at.a].outs).toEqual([at.b, at.c]);
-    expect(p.nodes[at.b].outs).toEqual([at.c]);
-    expect(p.nodes[at.c].outs).toEqual([]);
+  it('lists the dependents of each node, in task order', () => {
+    expect(dependentsOf(p.dependents, at.x)).toEqual([at.b, at.c]);
+    expect(dependentsOf(p.dependents, at.a)).toEqual([at.b, at.c]);
+    expect(dependentsOf(p.dependents, at.b)).toEqual([at.c]);
+    expect(dependentsOf(p.dependents, at.c)).toEqual([]);
   });
 
   it('counts only task dependencies as pending, not data nodes', () => {
@@ -245,12 +246,19 @@ describe('planGraph outputs', () => {
     const p = plan({ x: 5, y: ref('x') }, ['x', 'y']);
     expect(p.outputs).toEqual([0, 0]);
     expect(p.outputIndexes).toEqual([0]);
-    expect(p.nodes).toEqual([{ kind: 'data', key: 'x', value: 5, outs: [], consumers: [0] }]);
+    expect(p.nodes).toEqual([{ kind: 'data', key: 'x', value: 5, consumers: [0] }]);
   });
 
   it('plans nothing for an empty list of keys', () => {
     const p = plan({ a: task('f') }, []);
-    expect(p).toEqual({ nodes: [], outputs: [], outputIndexes: [], ready: [], taskCount: 0 });
+    expect(p).toEqual({
+      nodes: [],
+      dependents: { offsets: Int32Array.from([0]), targets: new Int32Array(0) },
+      outputs: [],
+      outputIndexes: [],
+      ready: [],
+      taskCount: 0,
+    });
   });
 });
 
@@ -258,7 +266,7 @@ describe('planGraph culling', () => {
   it('leaves keys the requested keys do not need out of the nodes', () => {
     const p = plan({ a: 1, b: 2, c: task('f', ref('a')), d: task('g', ref('b')), e: task('h', ref('c')) }, 'c');
     expect(p.nodes.map((n) => n.key)).toEqual(['a', 'c']);
-    expect(p.nodes[0].outs).toEqual([1]);
+    expect(dependentsOf(p.dependents, 0)).toEqual([1]);
     expect(p.taskCount).toBe(1);
   });
 });
