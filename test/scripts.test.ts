@@ -530,6 +530,32 @@ describe('HashFields (an HSET of many fields, built as the bytes Redis reads)', 
     expect((await batch.exec())[0]).toEqual([null, 1]);
     expect(await redis.hget(long, '1')).toBe('one');
   });
+
+  it("fills an answered command's buffer again, never one still in flight", async () => {
+    const fields = new HashFields(16);
+    const bufferOf = () => (fields as unknown as { bytes: Buffer }).bytes.buffer;
+    const send = (round: number) => {
+      for (let f = 0; f < 50; f++) fields.add(f, Buffer.from(`round ${round} field ${f}`));
+      const used = bufferOf();
+      const batch = new CommandBatch(redis);
+      fields.hset(batch, `${key}:round${round}`);
+      return { used, replies: batch.exec() };
+    };
+    // Two in flight at once: the second may not write into the first's bytes.
+    const first = send(1);
+    const second = send(2);
+    expect(second.used).not.toBe(first.used);
+    await Promise.all([first.replies, second.replies]);
+    // Both answered: the next command takes one of their buffers.
+    const third = send(3);
+    expect([first.used, second.used]).toContain(third.used);
+    await third.replies;
+    for (const round of [1, 2, 3]) {
+      const stored = await redis.hgetall(`${key}:round${round}`);
+      expect(Object.keys(stored)).toHaveLength(50);
+      for (let f = 0; f < 50; f++) expect(stored[String(f)]).toBe(`round ${round} field ${f}`);
+    }
+  });
 });
 
 describe('registration', () => {
