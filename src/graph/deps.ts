@@ -167,6 +167,15 @@ export interface DependencyIndex {
   table: KeyTable;
   offsets: Int32Array;
   targets: Int32Array;
+  /**
+   * The number of the key of every reference, in the order forEachRef meets
+   * them (repeats kept, aliases not followed): key i's are
+   * `refTargets[refOffsets[i]]` up to `refTargets[refOffsets[i + 1]]`.
+   * Planning reads a reference's number here rather than look its key up a
+   * second time (a million lookups in a table of a million keys: 0.3 s).
+   */
+  refOffsets: Int32Array;
+  refTargets: Int32Array;
   /** Some `$ref` has an `index` (reads one output of a multiple-return task). */
   indexedRefs: boolean;
 }
@@ -182,6 +191,9 @@ export function indexDependencies(graph: Graph): DependencyIndex {
   const offsets = new Int32Array(keys.length + 1);
   let targets = new Int32Array(Math.max(16, keys.length));
   let count = 0;
+  const refOffsets = new Int32Array(keys.length + 1);
+  let refTargets = new Int32Array(Math.max(16, keys.length));
+  let refCount = 0;
   let indexedRefs = false;
   // seen[t] === i + 1 when key i already depends on t: distinct without a Set per key.
   const seen = new Int32Array(keys.length);
@@ -191,21 +203,35 @@ export function indexDependencies(graph: Graph): DependencyIndex {
     if (ref.index !== undefined) indexedRefs = true;
     const t = table.numberOf(ref.key);
     if (t < 0) throw missingError(key, ref.key);
+    if (refCount === refTargets.length) refTargets = grown(refTargets);
+    refTargets[refCount++] = t;
     if (seen[t] === i + 1) return;
     seen[t] = i + 1;
-    if (count === targets.length) {
-      const grown = new Int32Array(targets.length * 2);
-      grown.set(targets);
-      targets = grown;
-    }
+    if (count === targets.length) targets = grown(targets);
     targets[count++] = t;
   };
   for (const node of nodes) {
     key = keys[i];
     forEachRef(node, add);
     offsets[++i] = count;
+    refOffsets[i] = refCount;
   }
-  return { keys, nodes, table, offsets, targets: targets.subarray(0, count), indexedRefs };
+  return {
+    keys,
+    nodes,
+    table,
+    offsets,
+    targets: targets.subarray(0, count),
+    refOffsets,
+    refTargets: refTargets.subarray(0, refCount),
+    indexedRefs,
+  };
+}
+
+function grown(numbers: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const bigger = new Int32Array(numbers.length * 2);
+  bigger.set(numbers);
+  return bigger;
 }
 
 /** A dependency map as an index (keys it names that are not its own are left out, as the checks ignore them). */
@@ -222,7 +248,18 @@ export function indexOfMap(deps: Map<string, string[]>): DependencyIndex {
     }
     offsets[i + 1] = targets.length;
   });
-  return { keys, nodes: [], table, offsets, targets: Int32Array.from(targets), indexedRefs: false };
+  // No nodes: no references to number (planning never reads an index made from a map).
+  const refOffsets = new Int32Array(keys.length + 1);
+  return {
+    keys,
+    nodes: [],
+    table,
+    offsets,
+    targets: Int32Array.from(targets),
+    refOffsets,
+    refTargets: new Int32Array(0),
+    indexedRefs: false,
+  };
 }
 
 /**

@@ -126,6 +126,10 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
   let deps = indexDependencies(graph);
   const aliases = resolveAliases(graph);
   const split = splitLanguages(graph, aliases);
+  // A reference's node is found by the number the index read it at, not by its key again, in a task that is the
+  // index's own node (not rewritten), with no alias to follow and no foreign call (whose callable forEachRef
+  // meets first and inputSlots last). splitLanguages gives back the same graph exactly when it has no foreign call.
+  const refsByNumber = split === graph && aliases.size === 0;
   if (split !== graph) {
     graph = split;
     deps = indexDependencies(graph);
@@ -169,7 +173,7 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
       : (key: string) => position[table.numberOf(follow(aliases, key))];
 
   const nodes: PlanNode[] = [];
-  const slots = new SlotTable(positionOf, order.length);
+  const slots = new SlotTable(positionOf, position, order.length);
   // The graph's options as every task without options of its own gets them: made once, not per task.
   const graphOptions = withDefaults(undefined, options.taskDefaults);
   const hasGraphOptions = Object.keys(graphOptions).length > 0;
@@ -193,7 +197,8 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
       continue;
     }
     taskCount++;
-    slots.reset();
+    if (refsByNumber && node === deps.nodes[numbers[at]]) slots.reset(deps.refTargets, deps.refOffsets[numbers[at]]);
+    else slots.reset(null, 0);
     foundSlots.length = 0;
     inputSlots(node, slots, foundSlots);
     const returns = node.kind === 'task' ? node.returns : undefined;
@@ -330,25 +335,33 @@ class SlotTable implements SlotResolver {
   private readonly stamp: Int32Array;
   private readonly slotAt: Int32Array;
   private readonly seen = new Map<string, number>();
+  /** The key numbers of the task's references in the order slotOfKey is asked for them, from `nextRef`; null: by key. */
+  private refs: Int32Array | null = null;
+  private nextRef = 0;
 
   constructor(
     /** A referenced key's node index, aliases followed. */
     private readonly positionOf: (key: string) => number,
+    /** The node index of each key number (a graph without aliases). */
+    private readonly position: Int32Array,
     nodes: number,
   ) {
     this.stamp = new Int32Array(nodes);
     this.slotAt = new Int32Array(nodes);
   }
 
-  reset(): void {
+  /** Starts the next task; its references are `refs` from `from` on, in the order they are asked for, or by key when null. */
+  reset(refs: Int32Array | null, from: number): void {
     this.list = NO_SLOTS;
     this.objects = false;
     this.task++;
+    this.refs = refs;
+    this.nextRef = from;
     if (this.seen.size > 0) this.seen.clear();
   }
 
   slotOfKey(key: string, index?: number): number {
-    const at = this.positionOf(key);
+    const at = this.refs === null ? this.positionOf(key) : this.position[this.refs[this.nextRef++]];
     if (index !== undefined) return this.slotOf([at, index], `${at}:${index}`);
     if (this.stamp[at] === this.task) return this.slotAt[at];
     this.stamp[at] = this.task;

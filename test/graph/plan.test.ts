@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   ARRAY,
@@ -19,7 +20,9 @@ import {
   inputSlots,
   templateOf,
   dependentsOf,
+  type Node,
 } from '../../src/graph/index.ts';
+import { drawGraph, toJson } from '../helpers/graph-gen.ts';
 import { graphError, oid, ref, task } from './helpers.ts';
 
 /** Parses and plans `raw` in one go. */
@@ -398,5 +401,48 @@ describe('templates', () => {
   it('names a task by its outermost call, or $build for a structure', () => {
     expect(rootOp([CALL, 'inc', [], null, null])).toBe('inc');
     expect(rootOp([ARRAY, []])).toBe('$build');
+  });
+});
+
+describe("a planned task's input slots", () => {
+  /** The references of a node in the order inputSlots numbers them (a call's args, kwargs, then its callable). */
+  function refsInSlotOrder(node: Node, out: Extract<Node, { kind: 'ref' | 'oid' }>[] = []) {
+    if (node.kind === 'ref' || node.kind === 'oid') out.push(node);
+    else if (node.kind === 'task') {
+      for (const a of node.args) refsInSlotOrder(a, out);
+      for (const [, v] of node.kwargs ?? []) refsInSlotOrder(v, out);
+      if (node.fn) refsInSlotOrder(node.fn, out);
+    } else if (node.kind === 'array') for (const item of node.items) refsInSlotOrder(item, out);
+    else if (node.kind === 'object') for (const [, v] of node.entries) refsInSlotOrder(v, out);
+    else if (node.kind === 'fused') refsInSlotOrder(node.node, out);
+    return out;
+  }
+
+  it('hold the node each reference names, aliases followed, however the plan found it (by number or by key)', () => {
+    fc.assert(
+      fc.property(fc.gen(), fc.boolean(), (g, fuse) => {
+        const { graph, keys } = drawGraph(g, [{ oid: 'g0.1', value: 7 }]);
+        const parsed = parseGraph(toJson(graph));
+        const p = planGraph(parsed, keys, { fuse });
+        const at = indexOf(p);
+        // A key's plan node: its own, or its alias chain's end.
+        const target = (key: string): number => {
+          let k = key;
+          for (let n = parsed.get(k)!; n.kind === 'ref' && n.index === undefined; n = parsed.get(k)!) k = n.key;
+          return at[k];
+        };
+        for (const node of p.nodes) {
+          if (node.kind !== 'task') continue;
+          const refs = refsInSlotOrder(node.node);
+          expect(node.refSlots).toHaveLength(refs.length);
+          refs.forEach((r, k) => {
+            const slot = node.deps[node.refSlots[k]];
+            if (r.kind === 'oid') expect(slot).toBe(r.oid);
+            else expect(slot).toEqual(r.index === undefined ? target(r.key) : [target(r.key), r.index]);
+          });
+        }
+      }),
+      { seed: 20261204, numRuns: 300 },
+    );
   });
 });
