@@ -12,7 +12,7 @@
  * Pure: the input graph is not changed; a graph without `$call` is returned as it is.
  */
 import { Foreign } from '../shared/values/foreign.ts';
-import { forEachNode, follow } from './deps.ts';
+import { follow } from './deps.ts';
 import { GraphError, jsonPath } from './errors.ts';
 import { Graph } from './graph.ts';
 import { FOREIGN_CALL, WEFT_LANGUAGE, type Node } from './types.ts';
@@ -62,14 +62,29 @@ function callLanguage(task: Task): string {
 
 /** Whether any node calls a foreign callable (`$call`), nested calls included. */
 export function hasForeignCall(graph: Graph): boolean {
-  for (const node of graph.values()) {
-    let found = false;
-    forEachNode(node, (n) => {
-      if (n.kind === 'task' && n.fn) found = true;
-    });
-    if (found) return true;
-  }
+  for (const node of graph.values()) if (callsForeign(node)) return true;
   return false;
+}
+
+/** Whether a node calls a foreign callable. Its own walk, not forEachNode with a closure: it runs for every node of a graph when it is planned. */
+function callsForeign(node: Node): boolean {
+  switch (node.kind) {
+    case 'task':
+      if (node.fn) return true;
+      for (let i = 0; i < node.args.length; i++) if (callsForeign(node.args[i])) return true;
+      if (node.kwargs) for (const [, v] of node.kwargs) if (callsForeign(v)) return true;
+      return false;
+    case 'array':
+      for (let i = 0; i < node.items.length; i++) if (callsForeign(node.items[i])) return true;
+      return false;
+    case 'object':
+      for (const [, v] of node.entries) if (callsForeign(v)) return true;
+      return false;
+    case 'fused':
+      return callsForeign(node.node);
+    default:
+      return false;
+  }
 }
 
 class Splitter {

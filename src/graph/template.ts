@@ -12,7 +12,6 @@
  *                                       template giving the callable: evaluated by an executor
  *                                       (docs/executors.md), never by the worker itself
  */
-import { forEachNode } from './deps.ts';
 import { FOREIGN_CALL, type Json, type Node } from './types.ts';
 
 export const LIT = 0;
@@ -130,9 +129,24 @@ function inputTemplate(slot: number): Template {
 
 /** Every weft op a node calls, nested calls included (foreign callables are not ops). */
 export function opsOf(node: Node, out: Set<string> = new Set()): Set<string> {
-  forEachNode(node, (n) => {
-    if (n.kind === 'task' && !n.fn) out.add(n.op);
-  });
+  // Its own walk, not forEachNode with a closure: it runs for every node of a graph when it is submitted.
+  switch (node.kind) {
+    case 'task':
+      if (!node.fn) out.add(node.op);
+      else opsOf(node.fn, out);
+      for (let i = 0; i < node.args.length; i++) opsOf(node.args[i], out);
+      if (node.kwargs) for (const [, v] of node.kwargs) opsOf(v, out);
+      break;
+    case 'array':
+      for (let i = 0; i < node.items.length; i++) opsOf(node.items[i], out);
+      break;
+    case 'object':
+      for (const [, v] of node.entries) opsOf(v, out);
+      break;
+    case 'fused':
+      opsOf(node.node, out);
+      break;
+  }
   return out;
 }
 
