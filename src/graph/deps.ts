@@ -199,10 +199,15 @@ export function indexDependencies(graph: Graph): DependencyIndex {
   const seen = new Int32Array(keys.length);
   let i = 0;
   let key = '';
+  let last = -1;
   const add = (ref: Extract<Node, { kind: 'ref' }>) => {
     if (ref.index !== undefined) indexedRefs = true;
-    const t = table.numberOf(ref.key);
+    // References tend to name keys in the order they were sent (a reduction of x-0, x-1, ...): the key after
+    // the last one found is tried first, in the list of keys, before the table, whose slots lie at random.
+    const next = last + 1;
+    const t = next < keys.length && keys[next] === ref.key ? next : table.numberOf(ref.key);
     if (t < 0) throw missingError(key, ref.key);
+    last = t;
     if (refCount === refTargets.length) refTargets = grown(refTargets);
     refTargets[refCount++] = t;
     if (seen[t] === i + 1) return;
