@@ -23,7 +23,7 @@
  * client sees the same error either way.
  */
 import { GraphBuilder } from './parse.ts';
-import { OpNames, readNodeText } from './node-text.ts';
+import { readNodeText, SharedStrings } from './node-text.ts';
 import type { Graph } from './graph.ts';
 import { defaultLimits, type GraphLimits } from './types.ts';
 
@@ -89,7 +89,7 @@ export function splitGraphBody(text: string): Record<string, unknown> | null {
 export function parseGraphText(graph: GraphText, limits: GraphLimits = defaultLimits): Graph {
   const { text, spans, count } = graph;
   const builder = new GraphBuilder(limits, count);
-  const ops = new OpNames();
+  const strings = new SharedStrings(builder.keyList());
   for (let m = 0; m < count; m++) {
     const at = 4 * m;
     const keyStart = spans[at];
@@ -101,7 +101,7 @@ export function parseGraphText(graph: GraphText, limits: GraphLimits = defaultLi
           ? text.slice(keyStart, spans[at + 1])
           : (JSON.parse(text.slice(-1 - keyStart, spans[at + 1] + 1)) as string);
       // The common shapes straight to their node; any other value through JSON.parse and NodeParser.
-      const node = readNodeText(text, spans[at + 2], spans[at + 3], ops, limits.maxDepth);
+      const node = readNodeText(text, spans[at + 2], spans[at + 3], strings, limits.maxDepth);
       if (node !== undefined) {
         builder.addNode(key, node);
         continue;

@@ -44,15 +44,34 @@ const CLOSE_BRACKET = 0x5d;
 const DOLLAR = 0x24;
 
 /**
- * Op names met so far, so that a million tasks of one op share its string
- * rather than each holding a copy sliced from the text.
+ * Strings a graph's nodes share with what is held already, rather than
+ * copies sliced from the text: a million tasks of one op share its name, and
+ * a reference to a key sent before it holds that key's string, which also
+ * makes the dependency index's comparison of the two a comparison of
+ * pointers (deps.ts). A reference is tried against the key after the one
+ * the last reference named, since references mostly follow the order keys
+ * are sent in (a reduction of x-0, x-1, ...); a miss costs one comparison.
  */
-export class OpNames {
+export class SharedStrings {
   private last = '';
   private readonly names = new Map<string, string>();
+  private lastKey = -1;
+
+  /** `keys`: the graph's keys so far, in the order sent (the list grows as the graph is read). */
+  constructor(private readonly keys: readonly string[] = []) {}
+
+  /** The key named by the reference text[from, to), as the string of a key sent before it when the guess finds one. */
+  refKey(text: string, from: number, to: number): string {
+    const next = this.lastKey + 1;
+    if (next < this.keys.length && sameText(this.keys[next], text, from, to)) {
+      this.lastKey = next;
+      return this.keys[next];
+    }
+    return text.slice(from, to);
+  }
 
   /** The op name text[from, to), as a string already held when there is one. */
-  name(text: string, from: number, to: number): string {
+  op(text: string, from: number, to: number): string {
     if (sameText(this.last, text, from, to)) return this.last;
     const sliced = text.slice(from, to);
     let name = this.names.get(sliced);
@@ -80,14 +99,14 @@ export function readNodeText(
   text: string,
   start: number,
   end: number,
-  ops: OpNames,
+  strings: SharedStrings,
   maxDepth: number,
 ): Node | undefined {
   reader.text = text;
   reader.maxDepth = Math.min(MAX_DEPTH, maxDepth);
   reader.at = start;
   reader.end = end;
-  reader.ops = ops;
+  reader.strings = strings;
   reader.reset();
   const node = reader.node(0);
   if (node === undefined) return undefined;
@@ -104,7 +123,7 @@ class Reader {
   text = '';
   at = 0;
   end = 0;
-  ops = new OpNames();
+  strings = new SharedStrings();
   maxDepth = MAX_DEPTH;
   /** The items of the arrays being read, innermost last. */
   private readonly stack: Node[] = [];
@@ -242,7 +261,7 @@ class Reader {
         const from = this.at + 1;
         const to = this.stringEnd(from);
         if (to <= from) return undefined;
-        op = this.ops.name(this.text, from, to);
+        op = this.strings.op(this.text, from, to);
         this.at = to + 1;
       } else if (field === Field.Args) {
         if (args !== undefined || ref !== undefined || this.text.charCodeAt(this.at) !== OPEN_BRACKET) return undefined;
@@ -251,8 +270,11 @@ class Reader {
       } else {
         if (ref !== undefined || op !== undefined || args !== undefined || this.text.charCodeAt(this.at) !== QUOTE)
           return undefined;
-        ref = this.string();
-        if (ref === undefined) return undefined;
+        const from = this.at + 1;
+        const to = this.stringEnd(from);
+        if (to < 0) return undefined;
+        ref = this.strings.refKey(this.text, from, to);
+        this.at = to + 1;
       }
       this.skipSpace();
       const c = this.text.charCodeAt(this.at++);

@@ -70,6 +70,11 @@ export class GraphBuilder {
     this.nodes.set(key, node);
   }
 
+  /** The keys added so far, in order: a live list, which grows as keys are added. */
+  keyList(): readonly string[] {
+    return this.nodes.numbering().table.keys;
+  }
+
   /** The graph; it may not be empty. */
   graph(): Graph {
     if (this.nodes.size === 0) throw new GraphError('invalid_graph', 'The graph is empty: give at least one key.');

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseGraph } from '../../src/graph/index.ts';
-import { OpNames, readNodeText } from '../../src/graph/node-text.ts';
+import { SharedStrings, readNodeText } from '../../src/graph/node-text.ts';
 import { defaultLimits, type Node } from '../../src/graph/types.ts';
 
 /** The node the general path (JSON.parse, then NodeParser) makes of a value's text, or the error it throws. */
@@ -16,7 +16,7 @@ function general(text: string, maxDepth = defaultLimits.maxDepth): Node | Error 
 function fast(text: string, maxDepth = defaultLimits.maxDepth): Node | undefined {
   // Inside a longer text, as in a request body: the read must keep to its span.
   const body = `{"k": ${text}, "z": 1}`;
-  return readNodeText(body, 6, 6 + text.length, new OpNames(), maxDepth);
+  return readNodeText(body, 6, 6 + text.length, new SharedStrings(), maxDepth);
 }
 
 /** JSON text of node-like values, with the spellings the fast path must read or leave alone. */
@@ -114,8 +114,16 @@ describe('readNodeText', () => {
     expect(general(nested(12))).toMatchObject({ kind: 'array' });
   });
 
+  it('names the keys references give, whether or not the key after the last one named is the one', () => {
+    const strings = new SharedStrings(['x-0', 'x-1', 'x-2', 'x-10']);
+    const text =
+      '{"$op": "sum", "args": [[{"$ref": "x-0"}, {"$ref": "x-1"}, {"$ref": "x-10"}, {"$ref": "x-1"}, {"$ref": "later"}]]}';
+    const node = readNodeText(text, 0, text.length, strings, 64) as { args: { items: { key: string }[] }[] };
+    expect(node.args[0].items.map((r) => r.key)).toEqual(['x-0', 'x-1', 'x-10', 'x-1', 'later']);
+  });
+
   it('gives tasks of one op one string for its name', () => {
-    const ops = new OpNames();
+    const ops = new SharedStrings();
     const one = '{"$op": "inc", "args": [1]}';
     const text = `[${one}, ${one.replace('1', '2')}]`;
     const a = readNodeText(text, 1, 1 + one.length, ops, 64) as { op: string };
