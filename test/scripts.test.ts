@@ -533,7 +533,7 @@ describe('HashFields (an HSET of many fields, built as the bytes Redis reads)', 
 
   it("fills an answered command's buffer again, never one still in flight", async () => {
     const fields = new HashFields(16);
-    const bufferOf = () => (fields as unknown as { bytes: Buffer }).bytes.buffer;
+    const bufferOf = () => (fields as unknown as { bytes: Buffer }).bytes;
     const send = (round: number) => {
       for (let f = 0; f < 50; f++) fields.add(f, Buffer.from(`round ${round} field ${f}`));
       const used = bufferOf();

@@ -86,14 +86,16 @@ export class HashFields {
     if (this.count === 0) return;
     const head = Buffer.from(`*${2 + 2 * this.count}\r\n$4\r\nhset\r\n$${Buffer.byteLength(key)}\r\n${key}\r\n`);
     const fields = this.bytes.subarray(HEAD_ROOM, this.at);
+    // The command views this buffer when its header fits the room kept for it; else it is a copy.
+    const viewsBytes = head.length <= HEAD_ROOM;
     let command: Buffer;
-    if (head.length <= HEAD_ROOM) {
+    if (viewsBytes) {
       head.copy(this.bytes, HEAD_ROOM - head.length);
       command = this.bytes.subarray(HEAD_ROOM - head.length, this.at);
     } else command = Buffer.concat([head, fields]);
     const sent = new PrebuiltCommand('hset', key, command);
     queue.sendCommand(sent);
-    if (command.buffer === this.bytes.buffer) {
+    if (viewsBytes) {
       // The command keeps its bytes until it is answered: the next fields go to another buffer.
       const bytes = this.bytes;
       sent.promise.then(
