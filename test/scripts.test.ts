@@ -473,13 +473,16 @@ describe('HashFields (an HSET of many fields, built as the bytes Redis reads)', 
     expect(fields.size).toBe(0);
     fields.hset(batch, key); // nothing added: no command
     fields.add(9, Buffer.from('nine'));
+    // The largest node number a field may have (numbers and lengths are written by 32-bit integer division).
+    fields.add(2 ** 31 - 1, Buffer.from('last'));
     fields.hset(batch, key);
     batch.add('get', `${key}:a`);
     expect(batch.length).toBe(4);
     const replies = (await batch.exec()).map(([err, reply]) => err ?? reply);
-    expect(replies).toEqual(['OK', values.length, 1, 'A']);
+    expect(replies).toEqual(['OK', values.length, 2, 'A']);
     const stored = await redis.hgetallBuffer(key);
-    expect(Object.keys(stored).sort()).toEqual(['0', '1000003', '2000006', '3000009', '9']);
+    expect(Object.keys(stored).sort()).toEqual(['0', '1000003', '2000006', '2147483647', '3000009', '9']);
+    expect(stored['2147483647']).toEqual(Buffer.from('last'));
     values.forEach((v, i) => expect(stored[String(i * 1_000_003)]).toEqual(v));
     expect(stored['9']).toEqual(Buffer.from('nine'));
   });

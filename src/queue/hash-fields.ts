@@ -67,17 +67,20 @@ export class HashFields {
   /** Adds field `field` (a node's number) with the first `length` bytes of `value`, copied at once. */
   add(field: number, value: Uint8Array, length = value.length): void {
     this.room(2 * 16 + 4 + length);
-    this.writeLength(decimalLength(field));
-    this.writeDecimal(field);
-    this.bytes[this.at++] = CR;
-    this.bytes[this.at++] = LF;
-    this.writeLength(length);
+    // It runs once per task of a graph: the buffer and the position in locals, digits by integer division.
+    const bytes = this.bytes;
+    let at = writeBulkLength(bytes, this.at, decimalLength(field));
+    at = writeDecimal(bytes, at, field);
+    bytes[at++] = CR;
+    bytes[at++] = LF;
+    at = writeBulkLength(bytes, at, length);
     // A task's spec is a few dozen bytes: a loop copies them faster than a call into the runtime.
-    if (length <= SHORT_COPY) for (let i = 0; i < length; i++) this.bytes[this.at + i] = value[i];
-    else this.bytes.set(length === value.length ? value : value.subarray(0, length), this.at);
-    this.at += length;
-    this.bytes[this.at++] = CR;
-    this.bytes[this.at++] = LF;
+    if (length <= SHORT_COPY) for (let i = 0; i < length; i++) bytes[at + i] = value[i];
+    else bytes.set(length === value.length ? value : value.subarray(0, length), at);
+    at += length;
+    bytes[at++] = CR;
+    bytes[at++] = LF;
+    this.at = at;
     this.count++;
   }
 
@@ -109,23 +112,6 @@ export class HashFields {
     this.count = 0;
   }
 
-  /** `$<n>\r\n`, a bulk string's length line. */
-  private writeLength(n: number): void {
-    this.bytes[this.at++] = DOLLAR;
-    this.writeDecimal(n);
-    this.bytes[this.at++] = CR;
-    this.bytes[this.at++] = LF;
-  }
-
-  private writeDecimal(n: number): void {
-    const end = this.at + decimalLength(n);
-    for (let i = end - 1; i >= this.at; i--) {
-      this.bytes[i] = 0x30 + (n % 10);
-      n = Math.floor(n / 10);
-    }
-    this.at = end;
-  }
-
   private room(n: number): void {
     if (this.at + n <= this.bytes.length) return;
     const size = Math.max(
@@ -141,11 +127,31 @@ export class HashFields {
   }
 }
 
-/** Digits of a non-negative integer. */
+/** `$<n>\r\n`, a bulk string's length line, written at `at`; where it ends. */
+function writeBulkLength(bytes: Buffer, at: number, n: number): number {
+  bytes[at++] = DOLLAR;
+  at = writeDecimal(bytes, at, n);
+  bytes[at++] = CR;
+  bytes[at++] = LF;
+  return at;
+}
+
+/** The digits of `n` (a node's number or a length: below 2^31, so integer division is exact) written at `at`; where they end. */
+function writeDecimal(bytes: Buffer, at: number, n: number): number {
+  const end = at + decimalLength(n);
+  for (let i = end - 1; i >= at; i--) {
+    const rest = (n / 10) | 0;
+    bytes[i] = 0x30 + n - rest * 10;
+    n = rest;
+  }
+  return end;
+}
+
+/** Digits of a non-negative integer below 2^31. */
 function decimalLength(n: number): number {
   let digits = 1;
   while (n >= 10) {
-    n = Math.floor(n / 10);
+    n = (n / 10) | 0;
     digits++;
   }
   return digits;
