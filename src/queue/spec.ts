@@ -93,7 +93,7 @@ function writePlannedInScratch(spec: PlannedSpec, outs: ArrayLike<number>, from:
   refSlots = spec.refSlots;
   nextSlot = 0;
   if (!writeNode(spec.node)) return -1;
-  scratch.writeUInt32BE(headerLength, 0);
+  writeUint32(headerLength, 0);
   return at;
 }
 
@@ -103,7 +103,7 @@ function encodeInScratch(spec: TaskSpec): number {
   if (!writeHeader(spec, spec.outs, 0, spec.outs.length)) return -1;
   const headerLength = at - 4;
   if (!writeTemplate(spec.template)) return -1;
-  scratch.writeUInt32BE(headerLength, 0);
+  writeUint32(headerLength, 0);
   return at;
 }
 
@@ -149,10 +149,18 @@ function writeHeader(spec: Omit<HeaderFields, 'outs'>, outs: ArrayLike<number>, 
   if (at + 1 > scratch.length) grow(1);
   // The array of headerFields(spec), field by field, without making it.
   scratch[at++] = 0x90 | SPEC_HEADER.length;
+  if (!writeItem(spec.key) || !writeItem(spec.deps) || !writeIndexes(outs, from, to)) return false;
+  if (!spec.returns && !spec.cache && !spec.retries && !spec.timeoutMs && !spec.lang) {
+    // Most tasks set none of the rest: 0, "", 0, 0, "" as MessagePack, written at once.
+    if (at + 5 > scratch.length) grow(5);
+    scratch[at++] = 0x00;
+    scratch[at++] = 0xa0;
+    scratch[at++] = 0x00;
+    scratch[at++] = 0x00;
+    scratch[at++] = 0xa0;
+    return true;
+  }
   return (
-    writeItem(spec.key) &&
-    writeItem(spec.deps) &&
-    writeIndexes(outs, from, to) &&
     writeItem(spec.returns ?? 0) &&
     writeItem(spec.cache ?? '') &&
     writeItem(spec.retries ?? 0) &&
@@ -311,13 +319,22 @@ function writeUint(v: number): void {
     scratch[at++] = v;
   } else if (v < 0x10000) {
     scratch[at++] = 0xcd;
-    scratch.writeUInt16BE(v, at);
-    at += 2;
+    scratch[at++] = v >>> 8;
+    scratch[at++] = v & 0xff;
   } else {
+    // Byte by byte: Buffer's writeUInt32BE checks its arguments, and this runs for most tasks of a big graph.
     scratch[at++] = 0xce;
-    scratch.writeUInt32BE(v, at);
+    writeUint32(v, at);
     at += 4;
   }
+}
+
+/** `v` as 4 bytes, big-endian, at `offset` of the scratch buffer. */
+function writeUint32(v: number, offset: number): void {
+  scratch[offset] = v >>> 24;
+  scratch[offset + 1] = (v >>> 16) & 0xff;
+  scratch[offset + 2] = (v >>> 8) & 0xff;
+  scratch[offset + 3] = v & 0xff;
 }
 
 function writeArrayHeader(n: number): void {
