@@ -3,7 +3,7 @@
  * made of: tasks of an op and its args, references, and literals of numbers,
  * plain strings, booleans, null and arrays of them.
  *
- *   readNodeText('{"$op": "inc", "args": [{"$ref": "x"}, 1]}', 0, 41, ops, 64)
+ *   readNodeText('{"$op": "inc", "args": [{"$ref": "x"}, 1]}', 0, 41, new SharedStrings(), 64)
  *   // { kind: 'task', op: 'inc', args: [ref x, lit 1], kwargs: null }
  *
  * parseGraphText (graph-text.ts) tries it on each value before JSON.parse
@@ -109,9 +109,12 @@ export function readNodeText(
   reader.strings = strings;
   reader.reset();
   const node = reader.node(0);
-  if (node === undefined) return undefined;
-  reader.skipSpace();
-  return reader.at === end ? node : undefined;
+  if (node !== undefined) reader.skipSpace();
+  const whole = node !== undefined && reader.at === end;
+  // The reader outlives the read: it must not keep a request's text, or its graph's keys, alive.
+  reader.text = '';
+  reader.strings = NO_STRINGS;
+  return whole ? node : undefined;
 }
 
 /**
@@ -337,6 +340,8 @@ const Field = { Op: 0, Args: 1, Ref: 2, Other: 3 } as const;
 type Field = (typeof Field)[keyof typeof Field];
 
 const reader = new Reader();
+/** What the reader holds between reads. */
+const NO_STRINGS = new SharedStrings();
 
 /** A character that may continue a bare word (true, false, null): then it is not one. */
 function isWordChar(c: number): boolean {
