@@ -199,7 +199,8 @@ export function planGraph(graph: Graph, keys: KeySpec, options: PlanOptions = {}
     taskCount++;
     if (refsByNumber && node === deps.nodes[numbers[at]]) slots.reset(deps.refTargets, deps.refOffsets[numbers[at]]);
     else slots.reset(null, 0);
-    foundSlots.length = 0;
+    // Shortened only when used: setting a length is a call into V8's runtime, and most tasks of a big graph have no reference.
+    if (foundSlots.length !== 0) foundSlots.length = 0;
     inputSlots(node, slots, foundSlots);
     const returns = node.kind === 'task' ? node.returns : undefined;
     const taskOptions = node.kind === 'task' ? node.options : undefined;
