@@ -187,14 +187,14 @@ class Reader {
   /** A string without escapes or control characters (which JSON refuses unescaped); its content. */
   private string(): string | undefined {
     const from = this.at + 1;
-    const to = this.stringEnd(from);
+    const to = this.plainStringEnd(from);
     if (to < 0) return undefined;
     this.at = to + 1;
     return this.text.slice(from, to);
   }
 
   /** Where the string whose content starts at `from` closes (its quote), or -1 when it has an escape or a control character. */
-  private stringEnd(from: number): number {
+  private plainStringEnd(from: number): number {
     const { text, end } = this;
     for (let i = from; i < end; i++) {
       const c = text.charCodeAt(i);
@@ -273,7 +273,7 @@ class Reader {
       if (field === Field.Op) {
         if (op !== undefined || ref !== undefined || this.text.charCodeAt(this.at) !== QUOTE) return undefined;
         const from = this.at + 1;
-        const to = this.stringEnd(from);
+        const to = this.plainStringEnd(from);
         if (to <= from) return undefined;
         op = this.strings.op(this.text, from, to);
         this.at = to + 1;
@@ -285,7 +285,7 @@ class Reader {
         if (ref !== undefined || op !== undefined || args !== undefined || this.text.charCodeAt(this.at) !== QUOTE)
           return undefined;
         const from = this.at + 1;
-        const to = this.stringEnd(from);
+        const to = this.plainStringEnd(from);
         if (to < 0) return undefined;
         ref = this.strings.refKey(this.text, from, to);
         this.at = to + 1;

@@ -149,7 +149,7 @@ function writeHeader(spec: Omit<HeaderFields, 'outs'>, outs: ArrayLike<number>, 
   if (at + 1 > scratch.length) grow(1);
   // The array of headerFields(spec), field by field, without making it.
   scratch[at++] = 0x90 | SPEC_HEADER.length;
-  if (!writeItem(spec.key) || !writeItem(spec.deps) || !writeIndexes(outs, from, to)) return false;
+  if (!writeItem(spec.key) || !writeItem(spec.deps) || !writeItems(outs, from, to)) return false;
   if (!spec.returns && !spec.cache && !spec.retries && !spec.timeoutMs && !spec.lang) {
     // Most tasks set none of the rest: 0, "", 0, 0, "" as MessagePack, written at once.
     if (at + 5 > scratch.length) grow(5);
@@ -295,16 +295,12 @@ function writeItem(v: unknown): boolean {
     return true;
   }
   if (typeof v === 'string') return writeString(v, false);
-  if (Array.isArray(v)) {
-    writeArrayHeader(v.length);
-    for (let i = 0; i < v.length; i++) if (!writeItem(v[i])) return false;
-    return true;
-  }
+  if (Array.isArray(v)) return writeItems(v, 0, v.length);
   return false;
 }
 
-/** items[from, to) as an array of unsigned 32-bit integers, as writeItem writes an array of them. */
-function writeIndexes(items: ArrayLike<number>, from: number, to: number): boolean {
+/** items[from, to) as one array, each item as writeItem writes it (a planned task's dependents are a slice of its plan's). */
+function writeItems(items: ArrayLike<unknown>, from: number, to: number): boolean {
   if (at + 5 > scratch.length) grow(5);
   writeArrayHeader(to - from);
   for (let i = from; i < to; i++) if (!writeItem(items[i])) return false;
