@@ -59,15 +59,18 @@ const spaced = fc
   .tuple(valueText, fc.constantFrom('', ' ', '\n\t', ' \r\n '))
   .map(([text, ws]) => (ws === '' ? text : text.replace(/([[\]{},:])/g, `$1${ws}`)));
 
+/** The fast reader's node of `text`, if it reads one, is valid JSON's and the general path's node of it. */
+function expectAgreement(text: string): void {
+  const node = fast(text);
+  if (node === undefined) return;
+  expect(() => JSON.parse(text), text).not.toThrow();
+  expect(node, text).toEqual(general(text));
+}
+
 describe('readNodeText', () => {
   it('gives the node JSON.parse and NodeParser make, or leaves the value to them', () => {
     fc.assert(
-      fc.property(spaced, (text) => {
-        const node = fast(text);
-        if (node === undefined) return;
-        expect(() => JSON.parse(text), text).not.toThrow();
-        expect(node, text).toEqual(general(text));
-      }),
+      fc.property(spaced, (text) => expectAgreement(text)),
       { numRuns: 3000 },
     );
   });
@@ -76,14 +79,31 @@ describe('readNodeText', () => {
     fc.assert(
       fc.property(valueText, fc.nat(), fc.boolean(), (text, at, doubled) => {
         const i = at % Math.max(1, text.length);
-        const changed = doubled ? text.slice(0, i + 1) + text.slice(i) : text.slice(0, i) + text.slice(i + 1);
-        const node = fast(changed);
-        if (node === undefined) return;
-        expect(() => JSON.parse(changed), changed).not.toThrow();
-        expect(node, changed).toEqual(general(changed));
+        expectAgreement(doubled ? text.slice(0, i + 1) + text.slice(i) : text.slice(0, i) + text.slice(i + 1));
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('leaves to JSON.parse what JSON refuses, which then throws', () => {
+    for (const text of [
+      '[1,]',
+      '[,1]',
+      '[1 2]',
+      '{"$op": "inc", "args": [0,]}',
+      '{"$op": "inc",}',
+      '{"$ref": "x",}',
+      '{"$op" "inc"}',
+      '01',
+      '-',
+      'tru',
+      'nulll',
+      '"unterminated',
+      '[1',
+    ]) {
+      expect(fast(text), text).toBeUndefined();
+      expect(() => JSON.parse(text), text).toThrow();
+    }
   });
 
   it('reads the shapes of big graphs itself', () => {
