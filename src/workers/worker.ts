@@ -12,7 +12,7 @@
  */
 import { availableParallelism, hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Worker, type Job } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import type { Config } from '../config.ts';
 import type { OpRegistry } from '../ops/registry.ts';
 import { connect } from '../queue/connection.ts';
@@ -45,6 +45,7 @@ import { OpThreads } from './op-threads.ts';
 import { rootOp } from '../graph/template.ts';
 import { checkResultSizes } from './task-values.ts';
 import { JobOutcomes, type RetryLater } from './job-outcomes.ts';
+import { PromptWorker } from './prompt-worker.ts';
 import { Spiller } from './spiller.ts';
 import { WebhookDeliverer } from './webhooks.ts';
 import { Webhooks } from '../queue/webhooks.ts';
@@ -139,15 +140,20 @@ export class TaskWorker {
     this.heartbeat.unref();
     // One BullMQ worker per pool served, each with the configured concurrency.
     this.workers = this.config.pools.map((pool) => {
-      const worker = new Worker<BundleJob>(poolQueue(pool), (job, token) => this.process(job, token), {
-        connection: connect(this.config.redisUrl, `weft-worker-${this.id}-${pool}`),
-        prefix: this.config.prefix,
-        concurrency: this.config.concurrency,
-        lockDuration: this.config.lockMs,
-        stalledInterval: this.config.stalledIntervalMs,
-        // A lost worker's job is always delivered again: losing a worker is not the task's fault.
-        maxStalledCount: 1_000_000,
-      });
+      const worker = new PromptWorker<BundleJob>(
+        poolQueue(pool),
+        (job, token) => this.process(job, token),
+        {
+          connection: connect(this.config.redisUrl, `weft-worker-${this.id}-${pool}`),
+          prefix: this.config.prefix,
+          concurrency: this.config.concurrency,
+          lockDuration: this.config.lockMs,
+          stalledInterval: this.config.stalledIntervalMs,
+          // A lost worker's job is always delivered again: losing a worker is not the task's fault.
+          maxStalledCount: 1_000_000,
+        },
+        () => this.jobs === 0,
+      );
       worker.on('error', () => {});
       return worker;
     });
