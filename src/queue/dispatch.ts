@@ -36,6 +36,8 @@ export interface BundleJob {
   a?: number;
   /** The job's fairness tag (see above). */
   p?: number;
+  /** Its tasks' specs and inputs, carried by a small graph's first jobs (src/queue/carried-start.ts). */
+  s?: string;
 }
 
 export interface BundlePolicy {

@@ -13,17 +13,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { components } from '../shared/openapi-types.ts';
-import type { ObjectField, Plan, OutputSpec } from '../graph/plan.ts';
+import { dependentsOf, type ObjectField, type Plan, type OutputSpec } from '../graph/plan.ts';
 import { decodeValue, encodeValue } from '../shared/codec.ts';
 import { checkValueSize } from '../store/values.ts';
 import { objectId, parseObjectId } from '../store/objects.ts';
 import type { ObjectStore } from './objects.ts';
-import type { TaskQueue } from './dispatch.ts';
+import type { PlannedJobs, TaskQueue } from './dispatch.ts';
 import { activeKey, finishedChannel, graphKeys, graphsKey, inFlightKey, statsKey } from './keys.ts';
 import type { ScriptedRedis } from './scripts.ts';
 import { CommandBatch, type BatchReply } from './batch.ts';
 import { HashFields } from './hash-fields.ts';
-import { addSpecField } from './spec.ts';
+import { addSpecField, encodePlannedSpec } from './spec.ts';
+import { carriedStart, type CarriedTask } from './carried-start.ts';
 import { addEvents } from './scripts/addEvents.ts';
 import { admitGraph } from './scripts/admitGraph.ts';
 import { openGraph } from './scripts/openGraph.ts';
@@ -52,6 +53,8 @@ export const GRAPH_LIST_MAX = 10_000;
 /** Requested keys a summary names. */
 const SUMMARY_KEYS = 5;
 const RUNNING = new Set(['queued', 'running']);
+/** A graph written in one chunk whose first tasks make at most this many jobs has them carry their start (carried-start.ts). */
+const CARRY_MAX_JOBS = 4;
 
 /** A registered graph; `refused` when its tenant had no room (admitLimit): then nothing of it is left in Redis. */
 export interface Registered {
@@ -71,6 +74,33 @@ function fitsOneChunk(plan: Plan): boolean {
   let entries = 0;
   for (const node of plan.nodes) entries += node.consumers.length + 1;
   return entries < REGISTER_CHUNK;
+}
+
+/**
+ * Has each job whose tasks' inputs are all data of the graph carry their
+ * start (`BundleJob.s`): their specs as addSpecField stores them, and their
+ * inputs as stored. Jobs of other tasks, or of too many bytes, carry nothing.
+ */
+function carryStarts(jobs: PlannedJobs, plan: Plan, data: Map<number, Buffer>, cache?: Map<number, string>): void {
+  for (const { jobs: ofPool } of jobs.byPool) {
+    for (const job of ofPool) {
+      const tasks: CarriedTask[] = [];
+      for (const index of job.data.t) {
+        const node = plan.nodes[index];
+        if (node.kind !== 'task') break;
+        const inputs = node.deps.map((slot) => (typeof slot === 'number' ? data.get(slot) : undefined));
+        if (!inputs.every((v) => v !== undefined)) break;
+        const hit = cache?.get(index);
+        const spec = encodePlannedSpec(
+          hit === undefined ? node : { ...node, cache: hit },
+          dependentsOf(plan.dependents, index),
+        );
+        tasks.push({ index, spec, inputs: inputs as Buffer[] });
+      }
+      const carried = tasks.length === job.data.t.length ? carriedStart(tasks) : undefined;
+      if (carried !== undefined) job.data.s = carried;
+    }
+  }
 }
 
 export function newGraphId(): string {
@@ -120,6 +150,8 @@ export class GraphStore {
     const now = Date.now();
     const finished = plan.taskCount === 0;
     const oneChunk = fitsOneChunk(plan);
+    /** A small graph's data values as stored, by node index, for its first jobs to carry. */
+    const carriedData = oneChunk && !finished ? new Map<number, Buffer>() : undefined;
     // A graph of data alone is never queued or running: it takes no place among its tenant's graphs in flight.
     const admitLimit = finished ? undefined : options.admitLimit;
     // A graph of several chunks is admitted before any is written: its first chunk's jobs may start before the last is out.
@@ -175,6 +207,7 @@ export class GraphStore {
         classes: classes.size > 0 ? chunkReady.map((t) => classes.get(t) ?? '') : undefined,
       });
       jobsMade += jobs.count;
+      if (carriedData && jobs.count <= CARRY_MAX_JOBS) carryStarts(jobs, plan, carriedData, options.cache);
       // The jobs go out on the same connection right after the chunk, so
       // Redis stores the specs before any worker can take the jobs.
       const written = execOrThrow(chunk);
@@ -246,6 +279,7 @@ export class GraphStore {
           if (options.maxValueBytes !== undefined)
             checkValueSize(encoded, options.maxValueBytes, `The data of key ${JSON.stringify(node.key.slice(0, 64))}`);
           vals.push(String(i), encoded);
+          carriedData?.set(i, encoded);
           if (finished && pinned.has(i)) outputValues.set(i, encoded);
           batch.add('setbit', k.done, i, 1);
           inBatch++;

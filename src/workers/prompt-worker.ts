@@ -31,6 +31,9 @@ interface FetchState {
 }
 
 export class PromptWorker<T> extends Worker<T> {
+  /** Jobs this worker was woken for while it held none (see `wokeFor`). */
+  private readonly woken = new WeakSet<Job<T>>();
+
   constructor(
     name: string,
     processor: Processor<T>,
@@ -45,7 +48,18 @@ export class PromptWorker<T> extends Worker<T> {
     const state = this as unknown as FetchState;
     const woken = state.waiting !== null && state.waiting !== undefined;
     const job = await super.nextJobFromJobData(jobData, jobId, token);
-    if (job && woken && this.idle()) state.drained = true;
+    if (job && woken && this.idle()) {
+      state.drained = true;
+      this.woken.add(job);
+    }
     return job;
+  }
+
+  /**
+   * Was this worker idle, and woken for `job`? Then the job was taken as it
+   * was queued, not after waiting behind others (src/queue/carried-start.ts).
+   */
+  wokeFor(job: Job<T>): boolean {
+    return this.woken.has(job);
   }
 }

@@ -22,6 +22,8 @@ import { DurationHistogram } from '../queue/metrics.ts';
 import { addHeartbeat, BEATS_PER_TIMEOUT, removeWorker, type ExecutorInfo } from '../queue/workers.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
 import { INLINE_MAX_BYTES, TaskState, type StartedTask, type StartResult } from '../queue/tasks.ts';
+import { readCarriedStart } from '../queue/carried-start.ts';
+import type { Runner } from '../queue/started.ts';
 import { joined } from '../store/byte-chunks.ts';
 import { SpillFiles } from '../store/spill.ts';
 import { storedForm } from '../store/stored-bytes.ts';
@@ -140,9 +142,9 @@ export class TaskWorker {
     this.heartbeat.unref();
     // One BullMQ worker per pool served, each with the configured concurrency.
     this.workers = this.config.pools.map((pool) => {
-      const worker = new PromptWorker<BundleJob>(
+      const worker: PromptWorker<BundleJob> = new PromptWorker<BundleJob>(
         poolQueue(pool),
-        (job, token) => this.process(job, token),
+        (job, token): Promise<void> => this.process(job, token, worker.wokeFor(job)),
         {
           connection: connect(this.config.redisUrl, `weft-worker-${this.id}-${pool}`),
           prefix: this.config.prefix,
@@ -219,16 +221,20 @@ export class TaskWorker {
    * Runs a job, counting the job and its tasks in flight for the registry,
    * and keeping it (with its lock token) in `active` for a shutdown to hand back.
    */
-  private async process(job: Job<BundleJob>, token: string | undefined): Promise<void> {
+  private async process(job: Job<BundleJob>, token: string | undefined, woken: boolean): Promise<void> {
     const id = job.id ?? '';
     if (token !== undefined) this.active.set(id, { job, token });
     const held = { tasks: 0 };
     this.jobs++;
     try {
-      await this.runJob(job, (n) => {
-        held.tasks += n;
-        this.running += n;
-      });
+      await this.runJob(
+        job,
+        (n) => {
+          held.tasks += n;
+          this.running += n;
+        },
+        woken,
+      );
     } finally {
       this.running -= held.tasks;
       this.jobs--;
@@ -236,14 +242,41 @@ export class TaskWorker {
     }
   }
 
-  private async runJob(job: Job<BundleJob>, hold: (tasks: number) => void): Promise<void> {
+  /** `woken`: this worker was idle and woken for the job, so it was taken as it was queued (PromptWorker). */
+  private async runJob(job: Job<BundleJob>, hold: (tasks: number) => void, woken: boolean): Promise<void> {
     const graph = job.data.g;
-    const deadline = Date.now() + CONTINUE_MS;
     // Deliveries after a lost worker count as attempts too, on top of the op-error retry this job may be.
     const stalls = (job.attemptsStarted ?? 1) - 1;
     const tries = job.data.a ?? 1;
     const runner = { worker: this.id, attempt: tries + stalls };
-    const started = await this.tasks.start(graph, job.data.t, runner, job.data.p ?? 0);
+    // A small graph's first job, taken as it was queued, carries its start: its tasks run at once, and
+    // the start is sent without waiting for its answer; the completion, sent after it, reports what it
+    // would have (src/queue/carried-start.ts). A job that waited in the queue starts as any other, so
+    // a graph cancelled meanwhile runs none of its tasks.
+    const carried = woken && stalls === 0 && tries === 1 && job.data.s ? readCarriedStart(job.data.s) : undefined;
+    const starting = carried ? this.tasks.start(graph, job.data.t, runner, job.data.p ?? 0) : undefined;
+    // Awaited once the job is over; an error then fails the job like any other.
+    starting?.catch(() => {});
+    try {
+      const started: StartResult = carried
+        ? { status: 'running', run: carried, alreadyDone: [], deferred: [] }
+        : await this.tasks.start(graph, job.data.t, runner, job.data.p ?? 0);
+      await this.runStarted(graph, started, hold, runner, tries, stalls);
+    } finally {
+      if (starting) await starting;
+    }
+  }
+
+  /** Runs the tasks a start gave, then those their completions make ready, within the continuation's time. */
+  private async runStarted(
+    graph: string,
+    started: StartResult,
+    hold: (tasks: number) => void,
+    runner: Runner,
+    tries: number,
+    stalls: number,
+  ): Promise<void> {
+    const deadline = Date.now() + CONTINUE_MS;
     if (started.status !== 'running') return;
     hold(started.run.length);
     for (const task of started.run) task.tries = tries;
