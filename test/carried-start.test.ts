@@ -2,8 +2,10 @@
  * A small graph's first jobs carry their start (src/queue/carried-start.ts):
  * what they carry is what startTasks returns for them, only small graphs'
  * jobs of tasks on data carry it, a worker woken for such a job runs it
- * with the start's events in order, and a job that waited in the queue
- * starts as any other (its graph, cancelled meanwhile, runs nothing).
+ * ahead of the start's answer when it calls standard ops only, with the
+ * start's events in order, and a job that waited in the queue, or calls an
+ * operator's op, starts as any other (its graph, cancelled or refused
+ * meanwhile, runs nothing).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,7 +17,9 @@ import { unpack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseGraph } from '../src/graph/parse.ts';
 import { planGraph } from '../src/graph/plan.ts';
-import { CARRY_MAX_BYTES, readCarriedStart } from '../src/queue/carried-start.ts';
+import { CARRY_MAX_BYTES, mayRunAhead, readCarriedStart } from '../src/queue/carried-start.ts';
+import { CALL, FUSED, INPUT, LIT, type Template } from '../src/graph/template.ts';
+import type { StartedTask } from '../src/queue/started.ts';
 import { poolQueue, TaskQueue, type BundleJob } from '../src/queue/dispatch.ts';
 import { GraphStore } from '../src/queue/graphs.ts';
 import { ObjectStore } from '../src/queue/objects.ts';
@@ -144,6 +148,33 @@ describe("what a small graph's first jobs carry", () => {
   });
 });
 
+describe('which carried tasks run ahead of their start', () => {
+  const task = (template: Template, lang?: string): StartedTask => ({
+    index: 1,
+    key: 'k',
+    deps: [],
+    template,
+    inputs: [],
+    ...(lang ? { lang } : {}),
+  });
+  const call = (name: string, ...args: Template[]): Template => [CALL, name, args, null, null];
+
+  it('those of standard ops, fused or nested, run ahead', () => {
+    expect(mayRunAhead([task(call('add', call('inc', [INPUT, 0]), [LIT, 2]))])).toBe(true);
+    expect(mayRunAhead([task([FUSED, 'y', call('mul', [INPUT, 0], [LIT, 3])]), task(call('range', [LIT, 3]))])).toBe(
+      true,
+    );
+  });
+
+  it("a task calling an operator's op, anywhere in it, or a foreign call keeps its job waiting for the start", () => {
+    expect(mayRunAhead([task(call('inc', [LIT, 1])), task(call('add', call('test.ones', [LIT, 1]), [LIT, 1]))])).toBe(
+      false,
+    );
+    expect(mayRunAhead([task([FUSED, 'y', call('my.op', [INPUT, 0])])])).toBe(false);
+    expect(mayRunAhead([task(call('inc', [LIT, 1]), 'python')])).toBe(false);
+  });
+});
+
 describe('a worker and a job that carries its start', () => {
   let weft: Weft;
   let redis: Redis;
@@ -153,7 +184,12 @@ describe('a worker and a job that carries its start', () => {
     writeFileSync(countFile, '');
     weft = await startWeft({
       workers: 1,
-      env: { WEFT_OPS: 'test/fixtures/ops/counting.ts', WEFT_TEST_COUNT_FILE: countFile },
+      env: {
+        WEFT_OPS: 'test/fixtures/ops/counting.ts',
+        WEFT_TEST_COUNT_FILE: countFile,
+        // So the last test can have a graph refused (the job of a graph written in one chunk goes out with it).
+        WEFT_MAX_GRAPHS_IN_FLIGHT: '1',
+      },
     });
     redis = new Redis(inject('redisUrl'));
     // The first worker told the API its ops; it goes, so the first test's job waits in the queue.
@@ -170,42 +206,86 @@ describe('a worker and a job that carries its start', () => {
   const runs = () => readFileSync(countFile, 'utf8').split('\n').filter(Boolean);
   const queue = () => new Queue<BundleJob>(poolQueue('default'), { connection: redis, prefix: weft.env.WEFT_PREFIX });
 
+  const workers = async () =>
+    (
+      (await (await fetch(`${weft.url}/v1/workers`)).json()) as {
+        workers: { tasks_run_ahead: number; heartbeat: number }[];
+      }
+    ).workers;
+  const eventTypes = async (id: string) =>
+    ((await (await fetch(`${weft.url}/v1/graphs/${id}/events`)).json()) as { events: { type: string }[] }).events.map(
+      (e) => e.type,
+    );
+
   it('starts a job that waited in the queue as any other: a graph cancelled meanwhile runs nothing', async () => {
-    const { body } = await weft.submit({ graph: { a: op('test.ones', 3, 'cancelled') }, keys: ['a'] });
+    // One graph of an operator's op (its runs are counted in a file), one of standard ops (the worker
+    // counts those it runs ahead of their start); each carries its start, and is cancelled while queued.
+    const ids: string[] = [];
+    for (const graph of [{ a: op('test.ones', 3, 'cancelled') }, { x: 1, a: op('inc', ref('x')) }]) {
+      const { body } = await weft.submit({ graph, keys: ['a'] });
+      ids.push(body.id);
+      expect((await fetch(`${weft.url}/v1/graphs/${body.id}`, { method: 'DELETE' })).status).toBe(200);
+    }
     const q = queue();
     try {
-      const [job] = (await q.getJobs(['prioritized', 'wait'])).filter((j) => j.data.g === body.id);
-      expect(job.data.s).toBeDefined();
-      expect((await fetch(`${weft.url}/v1/graphs/${body.id}`, { method: 'DELETE' })).status).toBe(200);
+      const queued = (await q.getJobs(['prioritized', 'wait'])).filter((j) => ids.includes(j.data.g));
+      expect(queued.map((j) => j.data.s !== undefined)).toEqual([true, true]);
       await weft.startWorker();
-      await waitFor('the job to be taken', async () => {
+      await waitFor('the jobs to be taken', async () => {
         const counts = await q.getJobCounts('active', 'wait', 'prioritized');
         return Object.values(counts).every((n) => n === 0);
       });
     } finally {
       await q.close();
     }
+    const taken = Date.now();
+    const [worker] = await waitFor('a heartbeat after the jobs were taken', async () => {
+      const list = await workers();
+      return list[0]?.heartbeat > taken && list;
+    });
+    expect(worker.tasks_run_ahead).toBe(0);
     expect(runs()).not.toContain('cancelled');
-    const events = (await (await fetch(`${weft.url}/v1/graphs/${body.id}/events`)).json()) as {
-      events: { type: string }[];
-    };
-    expect(events.events.map((e) => e.type)).not.toContain('pretask');
+    for (const id of ids) expect(await eventTypes(id)).not.toContain('pretask');
   });
 
-  it('runs a job it was woken for, with the start and its events before the completion', async () => {
+  it('runs a job of standard ops it was woken for ahead of its start, the start and its events still first', async () => {
     // The worker started above is idle now, blocked on the queue.
-    const res = await weft.compute({ a: op('test.ones', 2, 'woken') }, 'a');
-    expect(res).toMatchObject({ status: 'done', result: [1, 1] });
-    expect(runs().filter((r) => r === 'woken')).toHaveLength(1);
-    const events = (await (await fetch(`${weft.url}/v1/graphs/${res.id}/events`)).json()) as {
-      events: { type: string }[];
-    };
-    const types = events.events.map((e) => e.type);
+    const res = await weft.compute({ x: 2, y: op('inc', ref('x')), z: op('mul', ref('y'), 10) }, 'z');
+    expect(res).toMatchObject({ status: 'done', result: 30 });
+    await waitFor('the worker to count the task run ahead', async () => (await workers())[0]?.tasks_run_ahead === 1);
+    const types = await eventTypes(res.id);
     expect(types.indexOf('pretask')).toBeGreaterThan(-1);
     expect(types.indexOf('pretask')).toBeLessThan(types.indexOf('posttask'));
     const info = (await (await fetch(`${weft.url}/v1/graphs/${res.id}`)).json()) as {
       progress: { done: number; running: number };
     };
     expect(info.progress).toMatchObject({ done: 1, running: 0 });
+  });
+
+  it("waits for the start of a job calling an operator's op: a graph refused at registration runs nothing", async () => {
+    const ahead = (await workers())[0].tasks_run_ahead;
+    // Of its one graph in flight, the tenant's is one that waits for a pool no worker serves.
+    const blocker = await weft.submit({ graph: { b: op('inc', 1) }, keys: ['b'], options: { pool: 'nowhere' } });
+    expect(blocker.status).toBe(202);
+    try {
+      const refused = await weft.submit({ graph: { a: op('test.ones', 2, 'refused') }, keys: ['a'], wait: 5 });
+      expect(refused.status).toBe(429);
+      // Its job went out with the registration: the idle worker was woken for it and has taken it.
+      await waitFor("the refused graph's job to be taken", async () => {
+        const q = queue();
+        try {
+          return Object.values(await q.getJobCounts('active', 'wait', 'prioritized')).every((n) => n === 0);
+        } finally {
+          await q.close();
+        }
+      });
+    } finally {
+      await fetch(`${weft.url}/v1/graphs/${blocker.body.id}`, { method: 'DELETE' });
+    }
+    const admitted = await weft.compute({ a: op('test.ones', 2, 'admitted') }, 'a');
+    expect(admitted).toMatchObject({ status: 'done', result: [1, 1] });
+    expect(runs()).not.toContain('refused');
+    expect(runs().filter((r) => r === 'admitted')).toHaveLength(1);
+    expect((await workers())[0].tasks_run_ahead).toBe(ahead);
   });
 });

@@ -16,9 +16,12 @@
  *
  * Only tasks whose inputs are all data of their own graph are carried (their
  * values are in the API's hands, and they are immutable); at most
- * CARRY_MAX_BYTES per job.
+ * CARRY_MAX_BYTES per job. Only tasks of standard ops run ahead of the start's
+ * answer (`mayRunAhead`).
  */
 import { pack, unpack } from 'msgpackr';
+import { templateOps } from '../graph/fingerprint.ts';
+import { isStandardOp } from '../ops/index.ts';
 import { readStartedEntries } from './scripts/includes/startTask.ts';
 import { ReplyReader } from './scripts/reply.ts';
 import type { StartedTask } from './started.ts';
@@ -52,6 +55,22 @@ export function carriedStart(tasks: readonly CarriedTask[]): string | undefined 
     if (bytes > CARRY_MAX_BYTES) return undefined;
   }
   return pack(entries).toString('base64');
+}
+
+/**
+ * May a worker run these tasks before startTasks has answered? Only when
+ * every op they call is a standard one: the graph may have ended (cancelled,
+ * or refused at its registration: its job goes out with it) in between, and
+ * then the results are discarded, which must leave no other trace. An
+ * operator's op or a foreign call may write, send or print; its job waits
+ * for the start like any other.
+ */
+export function mayRunAhead(tasks: readonly StartedTask[]): boolean {
+  for (const task of tasks) {
+    if (task.lang) return false;
+    for (const op of templateOps(task.template)) if (!isStandardOp(op)) return false;
+  }
+  return true;
 }
 
 /** The tasks a job carries, as startTasks would have started them. */

@@ -63,6 +63,7 @@ export async function listWorkers(redis: Redis, prefix: string, timeoutMs: numbe
       jobs: n('jobs'),
       tasks_done: n('tasks_done'),
       tasks_failed: n('tasks_failed'),
+      tasks_run_ahead: n('tasks_run_ahead'),
       started: n('started'),
       heartbeat: n('heartbeat'),
       pools: (h.pools || 'default').split(','),

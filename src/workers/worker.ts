@@ -22,7 +22,7 @@ import { DurationHistogram } from '../queue/metrics.ts';
 import { addHeartbeat, BEATS_PER_TIMEOUT, removeWorker, type ExecutorInfo } from '../queue/workers.ts';
 import type { ScriptedRedis } from '../queue/scripts.ts';
 import { INLINE_MAX_BYTES, TaskState, type StartedTask, type StartResult } from '../queue/tasks.ts';
-import { readCarriedStart } from '../queue/carried-start.ts';
+import { mayRunAhead, readCarriedStart } from '../queue/carried-start.ts';
 import type { Runner } from '../queue/started.ts';
 import { joined } from '../store/byte-chunks.ts';
 import { SpillFiles } from '../store/spill.ts';
@@ -80,6 +80,8 @@ export class TaskWorker {
   private readonly abort = new AbortController();
   private readonly startedAt = Date.now();
   private tasksDone = 0;
+  /** Tasks run from their job's carried start, before the start's answer (runAhead). */
+  private tasksRunAhead = 0;
   private tasksFailed = 0;
   /** Tasks started and not yet completed, over all jobs held. */
   private running = 0;
@@ -249,11 +251,7 @@ export class TaskWorker {
     const stalls = (job.attemptsStarted ?? 1) - 1;
     const tries = job.data.a ?? 1;
     const runner = { worker: this.id, attempt: tries + stalls };
-    // A small graph's first job, taken as it was queued, carries its start: its tasks run at once, and
-    // the start is sent without waiting for its answer; the completion, sent after it, reports what it
-    // would have (src/queue/carried-start.ts). A job that waited in the queue starts as any other, so
-    // a graph cancelled meanwhile runs none of its tasks.
-    const carried = woken && stalls === 0 && tries === 1 && job.data.s ? readCarriedStart(job.data.s) : undefined;
+    const carried = this.runAhead(job, woken, stalls, tries);
     const starting = carried ? this.tasks.start(graph, job.data.t, runner, job.data.p ?? 0) : undefined;
     // Awaited once the job is over; an error then fails the job like any other.
     starting?.catch(() => {});
@@ -265,6 +263,23 @@ export class TaskWorker {
     } finally {
       if (starting) await starting;
     }
+  }
+
+  /**
+   * The tasks of a job to run before its start has answered: a small graph's
+   * first job carries its start (src/queue/carried-start.ts), and when it was
+   * taken as it was queued (`woken`, on its first delivery and try) and calls
+   * standard ops only, its tasks run at once and the start is sent without
+   * waiting for its answer; the completion, sent after it, reports what the
+   * start would have. A job that waited in the queue starts as any other, so
+   * a graph cancelled meanwhile runs none of its tasks.
+   */
+  private runAhead(job: Job<BundleJob>, woken: boolean, stalls: number, tries: number): StartedTask[] | undefined {
+    if (!woken || stalls !== 0 || tries !== 1 || !job.data.s) return undefined;
+    const carried = readCarriedStart(job.data.s);
+    if (!mayRunAhead(carried)) return undefined;
+    this.tasksRunAhead += carried.length;
+    return carried;
   }
 
   /** Runs the tasks a start gave, then those their completions make ready, within the continuation's time. */
@@ -510,6 +525,7 @@ export class TaskWorker {
         jobs: this.jobs,
         tasks_done: this.tasksDone,
         tasks_failed: this.tasksFailed,
+        tasks_run_ahead: this.tasksRunAhead,
         started: this.startedAt,
         heartbeat: Date.now(),
         pools: this.config.pools,
