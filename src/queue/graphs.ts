@@ -87,7 +87,8 @@ function carryStarts(jobs: PlannedJobs, plan: Plan, data: Map<number, Buffer>, c
       const tasks: CarriedTask[] = [];
       for (const index of job.data.t) {
         const node = plan.nodes[index];
-        if (node.kind !== 'task') break;
+        // A foreign call never runs ahead of its start (carried-start.ts): nothing to carry.
+        if (node.kind !== 'task' || node.lang) break;
         const inputs = node.deps.map((slot) => (typeof slot === 'number' ? data.get(slot) : undefined));
         if (!inputs.every((v) => v !== undefined)) break;
         const hit = cache?.get(index);

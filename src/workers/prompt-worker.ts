@@ -5,10 +5,11 @@
  * BullMQ's main loop fetches jobs one after another until it holds
  * `concurrency` of them or a fetch finds none, and only then gives them to
  * the processor. A worker woken from its blocking wait with one job therefore
- * asks Redis for a second one (`moveToActive`, which finds none) and waits for
- * that answer before the first job starts: one round trip on the path of every
- * small graph (about 0.26 ms of a 3 ms compute on a 2-core machine, see "The
- * round trips of a small compute" in docs/architecture.md).
+ * asks Redis for a second one (`moveToActive`, which finds none) and, unless
+ * its loop holds something else, waits for that answer before the first job
+ * starts: a round trip on the path of a small graph (0.26 ms of a 3 ms compute
+ * at the median on a 2-core machine; "The round trips of a small compute" in
+ * docs/architecture.md).
  *
  * Here, a job that wakes a worker with no job in hand marks the queue drained
  * (BullMQ's own flag for "the last fetch found nothing"), so the loop's next
