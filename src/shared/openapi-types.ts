@@ -612,7 +612,7 @@ export interface components {
             tasks_done: number;
             /** @description Tasks that threw on it since it started. */
             tasks_failed: number;
-            /** @description Of its tasks done, those it ran from the start their job carried, before the start's answer (a small graph's first tasks, taken the moment they were queued; docs/architecture.md, "The life of one task"). */
+            /** @description Tasks it ran from the start their job carried, before the start's answer, since it started (a small graph's first tasks of standard ops, taken the moment they were queued; docs/architecture.md, "The life of one task"). */
             tasks_run_ahead: number;
             /** @description When the process started, ms since the epoch. */
             started: number;
