@@ -156,6 +156,17 @@ async function refusal(request: { tenant: string }, body: GraphRequest): Promise
   return err as SubmissionError;
 }
 
+describe("the API's rehearsal", () => {
+  it('plans its 20,000-task graph whatever WEFT_MAX_TASKS says, and writes nothing', async () => {
+    // A graph's keys and the task queue's (the webhooks' own meta is written at start, whenever).
+    const keys = async () =>
+      [...(await redis.keys(`${config.prefix}:{*`)), ...(await redis.keys(`${config.prefix}:tasks*`))].sort();
+    const before = await keys();
+    expect(() => smallSubmitter.rehearse()).not.toThrow();
+    expect(await keys()).toEqual(before);
+  });
+});
+
 describe('GraphSubmitter', () => {
   it('registers a graph: its futures come back, its tasks wait in the queue', async () => {
     const { id, outputs } = await submitter.submit(alice, {
