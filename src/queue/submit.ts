@@ -54,6 +54,19 @@ export type GraphRequest = components['schemas']['GraphRequest'];
 
 /** Tasks of the graph `rehearse` plans at start. */
 const REHEARSAL_TASKS = 20_000;
+/** Small graphs `rehearse` plans at start: a data key alone, and a few tasks that fuse into one. */
+const SMALL_REHEARSALS = [
+  { graph: { x: 1 }, keys: 'x' },
+  {
+    graph: {
+      x: 1,
+      y: { $op: 'inc', args: [{ $ref: 'x' }] },
+      z: { $op: 'add', args: [{ $ref: 'x' }, { $ref: 'y' }] },
+      w: { $op: 'mul', args: [{ $ref: 'z' }, 2] },
+    },
+    keys: 'w',
+  },
+];
 
 /** Why a submission was refused, with the API's error code and the data the client needs. */
 export class SubmissionError extends Error {
@@ -184,36 +197,50 @@ export class GraphSubmitter {
   }
 
   /**
-   * Plans and encodes a graph of REHEARSAL_TASKS tasks without registering
-   * it: the code every submission runs (reading, checks, planning, spec
-   * encoding) is compiled by the JIT at start, so the first big graph a
-   * client sends does not pay for it (measured: its registration took twice
-   * as long as the third's). Writes nothing; the API runs it before it listens.
+   * Plans and encodes small graphs and a graph of REHEARSAL_TASKS tasks
+   * without registering them: the code every submission runs (reading,
+   * checks, planning, spec encoding) is compiled by the JIT at start, so the
+   * first big graph a client sends does not pay for it (measured: its
+   * registration took twice as long as the third's). Writes nothing; the API
+   * runs it before it listens.
    *
-   * It goes through a submission's own steps, twice: a function the first run
-   * compiles during its one hot loop has no type feedback for the code after
-   * the loop, and the first real graph would then throw that compiled code
-   * away and run slowly until it is compiled again (a trace of the first
-   * 20,000-task graph showed 16 such deoptimizations in parsing and planning).
+   * The big graph goes through twice: a function the first run compiles
+   * during its one hot loop has no type feedback for the code after the loop,
+   * and the first real graph would then throw that compiled code away and run
+   * slowly until it is compiled again (a trace of the first 20,000-task graph
+   * showed 16 such deoptimizations in parsing and planning).
+   *
+   * The small graphs go first, several times each: V8 gives a function its
+   * type feedback only after a few calls, and code compiled during the big
+   * graph's loops knew nothing of the branches only small graphs take (a data
+   * key alone, a few fused tasks). Every small graph then left that compiled
+   * code for the interpreter and kept it: a trace of 600 small computes
+   * showed 4,000 deoptimizations in `src/graph/plan.ts`, and the API spent
+   * its first few thousand requests at about twice the CPU it needs warm.
    */
   rehearse(): void {
     const { graph: wide, key } = wideGraph(REHEARSAL_TASKS);
-    const text = JSON.stringify({ graph: wide, keys: key });
-    const isKnownOp = () => true;
-    for (let run = 0; run < 2; run++) {
-      // Read as the graph route reads a JSON body (src/graph/graph-text.ts).
-      const body = splitGraphBody(text) as GraphRequest;
-      const { graph, keys } = this.readRequest({ tenant: OPERATOR_TENANT }, body, false);
-      callsUnknownOp(graph, isKnownOp);
-      // Whatever WEFT_MAX_TASKS says: the rehearsal's size is the code's, not a client's.
-      const options = { ...this.planOptions(body.options, isKnownOp), maxTasks: Number.MAX_SAFE_INTEGER };
-      const plan = planGraph(graph, keys, options);
-      // Encoded as registration does, into the fields of an HSET that is never sent.
-      const specs = new HashFields();
-      plan.nodes.forEach((node, i) => {
-        if (node.kind === 'task') addSpecField(specs, i, node, plan.dependents);
-      });
-    }
+    const small = SMALL_REHEARSALS.map((graph) => JSON.stringify(graph));
+    const big = JSON.stringify({ graph: wide, keys: key });
+    for (let run = 0; run < 8; run++) for (const text of small) this.rehearseOne(text);
+    for (let run = 0; run < 2; run++) this.rehearseOne(big);
+  }
+
+  private rehearseOne(text: string): void {
+    // The catalogue's own check, so the call sites compiled here stay right for real graphs.
+    const isKnownOp = this.s.ops.isKnown;
+    // Read as the graph route reads a JSON body (src/graph/graph-text.ts).
+    const body = splitGraphBody(text) as GraphRequest;
+    const { graph, keys } = this.readRequest({ tenant: OPERATOR_TENANT }, body, false);
+    callsUnknownOp(graph, isKnownOp);
+    // Whatever WEFT_MAX_TASKS says: the rehearsal's size is the code's, not a client's.
+    const options = { ...this.planOptions(body.options, isKnownOp), maxTasks: Number.MAX_SAFE_INTEGER };
+    const plan = planGraph(graph, keys, options);
+    // Encoded as registration does, into the fields of an HSET that is never sent.
+    const specs = new HashFields();
+    plan.nodes.forEach((node, i) => {
+      if (node.kind === 'task') addSpecField(specs, i, node, plan.dependents);
+    });
   }
 
   private parse(body: GraphRequest, binary: boolean): Graph {

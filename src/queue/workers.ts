@@ -119,7 +119,10 @@ export class OpCatalog {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly builtins: { name: string; description: string; version?: string; deterministic?: boolean }[],
-  ) {}
+  ) {
+    // Every worker runs the built-in ops: they are known before the first refresh (the API's rehearsal plans with them).
+    this.install({}, {});
+  }
 
   async list(): Promise<{ name: string; description: string }[]> {
     await this.refreshIfOlderThan(0);
@@ -149,6 +152,12 @@ export class OpCatalog {
       this.redis.hgetall(opsKey(this.prefix)),
       this.redis.hgetall(opsMetaKey(this.prefix)),
     ]);
+    this.install(registered, meta);
+    this.fetchedAt = Date.now();
+  }
+
+  /** The built-in ops and those workers registered (`name -> description`, `name -> version|deterministic`). */
+  private install(registered: Record<string, string>, meta: Record<string, string>): void {
     const names = new Map(this.builtins.map((o) => [o.name, o.description]));
     const versions = new Map(
       this.builtins.map((o) => [o.name, { version: o.version ?? '1', deterministic: o.deterministic !== false }]),
@@ -160,6 +169,5 @@ export class OpCatalog {
     }
     this.names = names;
     this.meta = versions;
-    this.fetchedAt = Date.now();
   }
 }
