@@ -39,9 +39,16 @@ const selected = args.filter((a, i) => !a.startsWith('--') && !(i > 0 && args[i 
 const DEFAULT_PARTS = ['wide', 'ladder', 'latency', 'million'];
 const want = (name: string) => (selected.length === 0 ? DEFAULT_PARTS.includes(name) : selected.includes(name));
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
-/** Latency: rounds of (GET /healthz, a data-only graph, the 3-task compute), after as many warm-up rounds. */
+/**
+ * Latency: rounds of (GET /healthz, a data-only graph, the 3-task compute). The target is for a warm service:
+ * measured after LATENCY_WARMUP rounds, when V8 has compiled the hot paths of every process (API, workers,
+ * this client). Rounds 200 to 800 after start are reported too, as the service warming: V8 was still compiling
+ * about 165 functions of the API in them (`--trace-opt`), on the cores the computes run on, and 5 in the 600
+ * rounds after 3,000 (docs/benchmarks.md, "Issue 20, session 13").
+ */
 const LATENCY_ROUNDS = 600;
-const LATENCY_WARMUP = 200;
+const LATENCY_WARMUP = 3000;
+const LATENCY_WARMING_FROM = 200;
 
 const figures: Record<string, unknown> = {};
 const log = (line: string) => {
@@ -221,10 +228,10 @@ async function main(): Promise<void> {
         keys: 'w',
         wait: 30,
       });
-      const timed = async (into: number[] | undefined, send: () => Promise<any>, check: (res: any) => boolean) => {
+      const timed = async (into: number[], send: () => Promise<any>, check: (res: any) => boolean) => {
         const t0 = performance.now();
         const res = await send();
-        into?.push(performance.now() - t0);
+        into.push(performance.now() - t0);
         if (!check(res)) throw new Error(`latency: unexpected answer ${JSON.stringify(res)}`);
       };
       const health: number[] = [];
@@ -232,40 +239,53 @@ async function main(): Promise<void> {
       const lat: number[] = [];
       // Interleaved, one of each in turn, so the baseline and the compute see the same moments of a noisy
       // machine (measured one after the other, the ratio moved by 2x between runs with the baseline alone).
-      // The first LATENCY_WARMUP rounds warm up: a service runs warm.
       for (let i = 0; i < LATENCY_WARMUP + LATENCY_ROUNDS; i++) {
-        const keep = i >= LATENCY_WARMUP;
         await timed(
-          keep ? health : undefined,
+          health,
           () => request(api, 'GET', '/healthz'),
           (res) => res.ok === true,
         );
         await timed(
-          keep ? dataOnly : undefined,
+          dataOnly,
           () => post(api, dataBody),
           (res) => res.result === 1,
         );
         await timed(
-          keep ? lat : undefined,
+          lat,
           () => post(api, body),
           (res) => res.result === 6,
         );
       }
-      const floor = median(health);
+      const stats = (from: number) => {
+        const window = (xs: number[]) => xs.slice(from, from + LATENCY_ROUNDS);
+        const [h, d, c] = [window(health), window(dataOnly), window(lat)];
+        const floor = median(h);
+        return {
+          p50ms: +median(c).toFixed(2),
+          p99ms: +percentile(c, 99).toFixed(2),
+          healthzP50ms: +floor.toFixed(3),
+          healthzP99ms: +percentile(h, 99).toFixed(3),
+          dataOnlyP50ms: +median(d).toFixed(2),
+          p50ToHealthz: +(median(c) / floor).toFixed(1),
+          p99ToHealthzP50: +(percentile(c, 99) / floor).toFixed(1),
+          healthzP99ToP50: +(percentile(h, 99) / floor).toFixed(1),
+          dataOnlyToHealthz: +(median(d) / floor).toFixed(1),
+        };
+      };
+      const warm = stats(LATENCY_WARMUP);
+      const warming = stats(LATENCY_WARMING_FROM);
       figures.latency = {
-        p50ms: +median(lat).toFixed(2),
-        p99ms: +percentile(lat, 99).toFixed(2),
+        ...warm,
         graphs: LATENCY_ROUNDS,
         tasks: 3,
-        healthzP50ms: +floor.toFixed(3),
-        healthzP99ms: +percentile(health, 99).toFixed(3),
-        dataOnlyP50ms: +median(dataOnly).toFixed(2),
-        p50ToHealthz: +(median(lat) / floor).toFixed(1),
-        p99ToHealthzP50: +(percentile(lat, 99) / floor).toFixed(1),
-        dataOnlyToHealthz: +(median(dataOnly) / floor).toFixed(1),
+        afterRounds: LATENCY_WARMUP,
+        warming: { fromRound: LATENCY_WARMING_FROM, ...warming },
       };
       log(
-        `latency: ${LATENCY_ROUNDS} sequential computes of a 3-task graph (POST with wait to result), interleaved with the baselines: p50 ${median(lat).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms; GET /healthz on the same connection p50 ${floor.toFixed(3)} ms: p50 ${(median(lat) / floor).toFixed(1)}x (target <= 5x), p99 ${(percentile(lat, 99) / floor).toFixed(1)}x (target <= 10x; /healthz's own p99 is ${(percentile(health, 99) / floor).toFixed(1)}x its p50); a graph of one data key p50 ${median(dataOnly).toFixed(2)} ms = ${(median(dataOnly) / floor).toFixed(1)}x (target <= 2x)`,
+        `latency: ${LATENCY_ROUNDS} sequential computes of a 3-task graph (POST with wait to result) after ${LATENCY_WARMUP} rounds, interleaved with the baselines: p50 ${warm.p50ms.toFixed(2)} ms, p99 ${warm.p99ms.toFixed(2)} ms; GET /healthz on the same connection p50 ${warm.healthzP50ms.toFixed(3)} ms: p50 ${warm.p50ToHealthz}x (target <= 5x), p99 ${warm.p99ToHealthzP50}x (target <= 10x; /healthz's own p99 is ${warm.healthzP99ToP50}x its p50); a graph of one data key p50 ${warm.dataOnlyP50ms.toFixed(2)} ms = ${warm.dataOnlyToHealthz}x (target <= 2x)`,
+      );
+      log(
+        `latency while the service warms (rounds ${LATENCY_WARMING_FROM} to ${LATENCY_WARMING_FROM + LATENCY_ROUNDS} after start, V8 still compiling): p50 ${warming.p50ms.toFixed(2)} ms = ${warming.p50ToHealthz}x, p99 ${warming.p99ms.toFixed(2)} ms = ${warming.p99ToHealthzP50}x /healthz's p50 (${warming.healthzP50ms.toFixed(3)} ms; its own p99 ${warming.healthzP99ToP50}x); data key ${warming.dataOnlyToHealthz}x`,
       );
     }
     if (want('python'))
