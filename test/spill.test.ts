@@ -5,12 +5,25 @@
  * releasing them frees the disk; a full spill directory fails cleanly.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, statfsSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync as readFd,
+  rmSync,
+  statSync,
+  statfsSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { graphKeys } from '../src/queue/keys.ts';
 import { encodeValue } from '../src/shared/codec.ts';
+import { parseObjectId } from '../src/store/objects.ts';
 import { NDArray } from '../src/shared/values/ndarray.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -50,6 +63,18 @@ afterAll(async () => {
   await redis?.stop();
   rmSync(spillDir, { recursive: true, force: true });
 });
+
+/** `length` bytes of `path` at `offset`. */
+function readSync(path: string, offset: number, length: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const out = Buffer.alloc(length);
+    expect(readFd(fd, out, 0, length, offset)).toBe(length);
+    return out;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 async function stats(): Promise<any> {
   return (await fetch(`${weft.url}/v1/stats`)).json();
@@ -144,13 +169,40 @@ describe('spilling', () => {
 
   it('mostly dead spill files are compacted; releasing spilled objects frees their disk space', async () => {
     const diskBytes = () => readdirSync(spillDir).reduce((n, f) => n + statSync(join(spillDir, f)).size, 0);
-    const before = diskBytes();
-    expect(before).toBeGreaterThan(400 * MB);
+    const onDisk = diskBytes();
+    expect(onDisk).toBeGreaterThan(400 * MB);
     // Release four chunks in five: the closed file is then mostly dead and gets compacted away.
     const kept = chunks.filter((_, i) => i % 5 === 0);
+    // Where each kept chunk on disk lies now ("file:offset:length"): a task started now reads it there.
+    const spilledAt = (oid: string) => {
+      const at = parseObjectId(oid)!;
+      return admin.hget(graphKeys(weft.config.prefix, at.graph).spilled, at.node);
+    };
+    const before = new Map<string, string>();
+    for (const c of kept) {
+      const at = await spilledAt(c.$oid);
+      if (at) before.set(c.$oid, at);
+    }
+    expect(before.size).toBeGreaterThan(10);
     for (const [i, c] of chunks.entries())
       if (i % 5 !== 0) expect((await fetch(`${weft.url}/v1/objects/${c.$oid}`, { method: 'DELETE' })).status).toBe(200);
-    await waitFor('compaction to free 150 MB of spill files', () => diskBytes() <= before - 150 * MB, {
+    // The first kept chunk compaction moves can still be read where it was, just after the move: a reader that
+    // looked it up before is not left with a deleted file.
+    const moved = await waitFor(
+      'compaction to move a kept chunk',
+      async () => {
+        for (const [oid, at] of before) if ((await spilledAt(oid)) !== at) return { oid, at };
+        return undefined;
+      },
+      { intervalMs: 20 },
+    );
+    const [file, offset, length] = moved.at.split(':');
+    const old = readSync(join(spillDir, file), Number(offset), Number(length));
+    const index = chunks.findIndex((c) => c.$oid === moved.oid);
+    const data = new Float64Array(CHUNK);
+    for (let k = 0; k < CHUNK; k++) data[k] = index * CHUNK + k;
+    expect(Buffer.compare(old, encodeValue(new NDArray('float64', [CHUNK], data)))).toBe(0);
+    await waitFor('compaction to free 150 MB of spill files', () => diskBytes() <= onDisk - 150 * MB, {
       intervalMs: 200,
     });
     // The survivors still read back right, wherever they moved.
@@ -170,7 +222,7 @@ describe('spilling', () => {
       const i = chunks.indexOf(c);
       return acc + (((i + 1) * CHUNK - 1 + i * CHUNK) * CHUNK) / 2;
     }, 0);
-    expect(sum.result).toBe(expected);
+    expect(sum.result, JSON.stringify(sum.error ?? sum.status)).toBe(expected);
     for (const c of kept)
       expect((await fetch(`${weft.url}/v1/objects/${c.$oid}`, { method: 'DELETE' })).status).toBe(200);
     expect((await stats()).spill).toMatchObject({ bytes: 0, objects: 0 });

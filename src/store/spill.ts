@@ -219,11 +219,12 @@ export class SpillFiles {
    * Deletes this process's files with no live object left (the one being
    * written too, which is then started afresh). Another process's files are
    * its own to delete, unless it left them over ORPHAN_MS ago (it died).
+   * Files in `keep` stay this time, dead or not.
    */
-  async removeDead(liveBytes: Map<string, number>): Promise<string[]> {
+  async removeDead(liveBytes: Map<string, number>, keep: ReadonlySet<string> = new Set()): Promise<string[]> {
     const removed: string[] = [];
     for (const name of await readdir(this.dir)) {
-      if (!name.endsWith('.spill') || (liveBytes.get(name) ?? 0) > 0) continue;
+      if (!name.endsWith('.spill') || (liveBytes.get(name) ?? 0) > 0 || keep.has(name)) continue;
       const mine = name.includes(`-${this.owner}-`);
       if (!mine) {
         const info = await stat(join(this.dir, name)).catch(() => null);

@@ -25,6 +25,14 @@ const SWEEP_MS = 2_000;
 const COMPACT_BELOW = 0.25;
 /** Smaller files are not worth compacting (they go when their last object dies). */
 const COMPACT_MIN_BYTES = 16 * 1024 * 1024;
+/**
+ * A compacted file stays this long before it is deleted: a task whose start
+ * answered just before its inputs were repointed reads them at their old
+ * places (a start's spilled inputs, read all at once, take well under a
+ * second), and so does a `GET /v1/objects` that looked one up then. Deleted
+ * at once, such a read failed and the object was lost to its reader.
+ */
+const COMPACTED_KEEP_MS = 5_000;
 const BATCH = 32;
 /** Most bytes of values read from Redis per spill round trip. */
 const READ_BYTES = 8 * 1024 * 1024;
@@ -55,6 +63,8 @@ export class Spiller {
   /** When this worker was spilling: written to the stats with the restores every SWEEP_MS, never per batch. */
   private readonly spilled = new BusyPeriods();
   private lastSweep = Date.now();
+  /** Files this worker compacted, and when: kept COMPACTED_KEEP_MS before they are deleted. */
+  private readonly compactedAt = new Map<string, number>();
 
   constructor(
     private readonly redis: ScriptedRedis,
@@ -113,13 +123,23 @@ export class Spiller {
       const live = await this.redis.hgetall(spillLiveKey(this.config.prefix));
       const liveBytes = new Map(Object.entries(live).map(([f, n]) => [f, Number(n)]));
       await this.compact(liveBytes);
-      const removed = await this.files.removeDead(liveBytes);
+      const removed = await this.files.removeDead(liveBytes, this.keptCompacted());
       if (removed.length > 0) {
         this.diskFullAt = 0;
         await this.redis.hdel(spillLiveKey(this.config.prefix), ...removed);
         await this.redis.unlink(...removed.map((f) => spillIndexKey(this.config.prefix, f)));
       }
     }
+  }
+
+  /** The compacted files still within COMPACTED_KEEP_MS of their compaction. */
+  private keptCompacted(): Set<string> {
+    const kept = new Set<string>();
+    for (const [name, at] of this.compactedAt) {
+      if (Date.now() - at < COMPACTED_KEEP_MS) kept.add(name);
+      else this.compactedAt.delete(name);
+    }
+    return kept;
   }
 
   /** Is the last full disk under DISK_RETRY_MS old? Spilling is not tried again before then. */
@@ -198,7 +218,8 @@ export class Spiller {
   /**
    * Compaction: a file of ours whose live objects are under COMPACT_BELOW of
    * its size has them copied to the current file and repointed
-   * (moveSpilled-1.lua); the old file is then dead and removed.
+   * (moveSpilled-1.lua); the old file is then dead, and removed once
+   * COMPACTED_KEEP_MS have passed.
    */
   private async compact(liveBytes: Map<string, number>): Promise<void> {
     const prefix = this.config.prefix;
@@ -223,6 +244,7 @@ export class Spiller {
       });
       liveBytes.set(name, live - moved);
       liveBytes.set(locations[0].file, (liveBytes.get(locations[0].file) ?? 0) + moved);
+      this.compactedAt.set(name, Date.now());
     }
   }
 
