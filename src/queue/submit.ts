@@ -54,17 +54,20 @@ export type GraphRequest = components['schemas']['GraphRequest'];
 
 /** Tasks of the graph `rehearse` plans at start. */
 const REHEARSAL_TASKS = 20_000;
-/** Small graphs `rehearse` plans at start: a data key alone, and a few tasks that fuse into one. */
+/**
+ * Small graphs `rehearse` plans at start: data alone, and a few tasks on a data
+ * key that fuse into one (the shapes of most small graphs clients send).
+ */
 const SMALL_REHEARSALS = [
-  { graph: { x: 1 }, keys: 'x' },
+  { graph: { a: [1, 2] }, keys: ['a'] },
   {
     graph: {
-      x: 1,
-      y: { $op: 'inc', args: [{ $ref: 'x' }] },
-      z: { $op: 'add', args: [{ $ref: 'x' }, { $ref: 'y' }] },
-      w: { $op: 'mul', args: [{ $ref: 'z' }, 2] },
+      a: 1,
+      b: { $op: 'inc', args: [{ $ref: 'a' }] },
+      c: { $op: 'add', args: [{ $ref: 'b' }, 10] },
+      d: { $op: 'sum', args: [[{ $ref: 'a' }, { $ref: 'c' }]] },
     },
-    keys: 'w',
+    keys: 'd',
   },
 ];
 
