@@ -217,9 +217,9 @@ export class GraphSubmitter {
    * type feedback only after a few calls, and code compiled during the big
    * graph's loops knew nothing of the branches only small graphs take (a data
    * key alone, a few fused tasks). Every small graph then left that compiled
-   * code for the interpreter and kept it: a trace of 600 small computes
-   * showed 4,000 deoptimizations in `src/graph/plan.ts`, and the API spent
-   * its first few thousand requests at about twice the CPU it needs warm.
+   * code for the interpreter and kept it: a trace of 300 small computes and
+   * 300 graphs of one data key showed about 5,300 deoptimizations in
+   * `src/graph/plan.ts` (test/api-rehearsal.test.ts).
    */
   rehearse(): void {
     const { graph: wide, key } = wideGraph(REHEARSAL_TASKS);
