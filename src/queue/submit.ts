@@ -217,8 +217,8 @@ export class GraphSubmitter {
    * type feedback only after a few calls, and code compiled during the big
    * graph's loops knew nothing of the branches only small graphs take (a data
    * key alone, a few fused tasks). Every small graph then left that compiled
-   * code for the interpreter and kept it: a trace of 300 small computes and
-   * 300 graphs of one data key showed about 5,300 deoptimizations in
+   * code for the interpreter and kept it: a trace of 600 small computes and
+   * 600 graphs of one data key showed about 5,300 deoptimizations in
    * `src/graph/plan.ts` (test/api-rehearsal.test.ts).
    */
   rehearse(): void {
