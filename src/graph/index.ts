@@ -12,3 +12,4 @@ export * from './known.ts';
 export * from './task.ts';
 export * from './languages.ts';
 export * from './graph-text.ts';
+export * from './graph-packed.ts';

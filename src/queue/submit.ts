@@ -29,6 +29,7 @@
 import type { Config } from '../config.ts';
 import { OPERATOR_TENANT } from '../config.ts';
 import { hasForeignCall } from '../graph/languages.ts';
+import { PackedGraph, parsePackedGraph } from '../graph/graph-packed.ts';
 import { GraphText, parseGraphText, splitGraphBody } from '../graph/graph-text.ts';
 import { parseGraph, parseKeys, parseLayers } from '../graph/parse.ts';
 import { planGraph, type ObjectField, type OutputSpec, type Plan, type PlanOptions } from '../graph/plan.ts';
@@ -253,6 +254,7 @@ export class GraphSubmitter {
       ...(binary ? { binary } : {}),
     };
     if (body.graph instanceof GraphText) return parseGraphText(body.graph, limits);
+    if (body.graph instanceof PackedGraph) return parsePackedGraph(body.graph, limits);
     return body.graph !== undefined ? parseGraph(body.graph, limits) : parseLayers(body.layers, limits);
   }
 

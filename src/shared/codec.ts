@@ -42,10 +42,23 @@ export function encodeValue(value: unknown): Bytes {
  * the decoded objects and arrays, not the bytes: an array chunk of megabytes
  * is one object to look at.
  */
-export function decodeValue(bytes: Uint8Array): unknown {
+export function decodeValue(bytes: Uint8Array, mayHoldProto = true): unknown {
   const value = packr.unpack(bytes);
-  if (!hasRenamedProto(value)) return value;
+  // Bytes known to hold no "__proto__" anywhere had no key renamed: the walk is skipped (see decodeRequestBody).
+  if (!mayHoldProto || !hasRenamedProto(value)) return value;
   return mapsToObjects(mapPackr.unpack(bytes));
+}
+
+/**
+ * Reads the MessagePack values that follow one another in `bytes` from
+ * `start`, each as decodeValue reads one (without its walk: the caller knows
+ * the bytes hold no "__proto__"), handing each to `each` with the index just
+ * past it, until `each` returns false or the bytes end.
+ */
+export function decodeEach(bytes: Uint8Array, start: number, each: (value: unknown, end: number) => boolean): void {
+  packr.unpackMultiple(bytes.subarray(start), (value: unknown, _from?: number, end?: number) =>
+    each(value, start + end!),
+  );
 }
 
 function hasRenamedProto(value: unknown): boolean {

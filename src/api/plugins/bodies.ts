@@ -22,7 +22,25 @@ import { isUtf8 } from 'node:buffer';
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { stringEnd } from '../../graph/graph-text.ts';
+import { decodeValue } from '../../shared/codec.ts';
 import { ApiError } from '../errors.ts';
+
+/** "__proto__" in UTF-8: the bytes every MessagePack string holding it carries, whatever its format. */
+const PROTO = Buffer.from('__proto__');
+
+/**
+ * A MessagePack request body as a value (`decodeValue`), or as `split` reads
+ * it (the graph route: src/graph/graph-packed.ts) when it does. msgpackr
+ * renames a map's "__proto__" key, and `decodeValue` walks the decoded
+ * objects to find one; bytes with no "__proto__" anywhere can have had none
+ * renamed, and the search of a body's bytes (native, a few milliseconds for
+ * 48 MB) replaces the walk (0.8 s over a million-task graph's objects).
+ */
+export function decodeRequestBody(bytes: Buffer, split?: (bytes: Buffer) => unknown): unknown {
+  const mayHoldProto = bytes.includes(PROTO);
+  const body = mayHoldProto ? null : split?.(bytes);
+  return body ?? decodeValue(bytes, mayHoldProto);
+}
 
 /**
  * Sixteen digits in a row that do not follow a digit, a point or an exponent:

@@ -1,14 +1,15 @@
 /** Routes of /v1/graphs: submit (src/queue/submit.ts does the submitting), status, result, cancel. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { splitPackedBody } from '../../graph/graph-packed.ts';
 import { splitGraphBody } from '../../graph/graph-text.ts';
 import type { ObjectField } from '../../graph/plan.ts';
 import { resultOf, type GraphInfo, type GraphStatus } from '../../queue/graphs.ts';
 import type { GraphRequest } from '../../queue/submit.ts';
-import { decodeValue, encodeValue } from '../../shared/codec.ts';
+import { encodeValue } from '../../shared/codec.ts';
 import type { components } from '../../shared/openapi-types.ts';
 import { jsonReplacer } from '../../store/values.ts';
 import { ApiError } from '../errors.ts';
-import { jsonBodyParser, takesBody } from '../plugins/bodies.ts';
+import { decodeRequestBody, jsonBodyParser, takesBody } from '../plugins/bodies.ts';
 import { routeSchema } from '../schemas.ts';
 
 type GraphOutcome = components['schemas']['GraphOutcome'];
@@ -30,12 +31,13 @@ export default async function graphRoutes(app: FastifyInstance): Promise<void> {
     return answer(reply, body, result, binary);
   }
 
-  // A MessagePack body is the same request, with binary literals (bytes, arrays, partitions, foreign values).
+  // A MessagePack body is the same request, with binary literals (bytes, arrays, partitions, foreign values);
+  // a graph's entries are read one at a time (src/graph/graph-packed.ts).
   app.addContentTypeParser(MSGPACK, { parseAs: 'buffer' }, (req, body, done) => {
     // An empty body where none is expected (a DELETE) is no body.
     if ((body as Buffer).length === 0 && !takesBody(req)) return done(null, undefined);
     try {
-      done(null, decodeValue(body as Buffer));
+      done(null, decodeRequestBody(body as Buffer, splitPackedBody));
     } catch (err) {
       done(new ApiError('invalid_msgpack', `The body is not valid MessagePack: ${(err as Error).message}`), undefined);
     }
