@@ -8,11 +8,12 @@ import {
   PackedGraph,
   parseGraph,
   parsePackedGraph,
+  skipValue,
   splitPackedBody,
   type Graph,
 } from '../../src/graph/index.ts';
 import { decodeValue, encodeValue } from '../../src/shared/codec.ts';
-import { NDArray } from '../../src/shared/values/ndarray.ts';
+import { NDArray, NDARRAY_EXTENSION_TYPE } from '../../src/shared/values/ndarray.ts';
 import { drawGraph, record, SPECIAL_KEYS } from '../helpers/graph-gen.ts';
 
 /** Maps written as maps, whatever their keys (a Map with a number key stays a number key). */
@@ -55,7 +56,7 @@ describe('splitPackedBody and parsePackedGraph', () => {
         expect(new Map(split)).toEqual(new Map(readWhole(bytes)));
         expect([...split.keys()]).toEqual(Object.keys(sent));
       }),
-      { numRuns: 300 },
+      { numRuns: 300, endOnFailure: true },
     );
   });
 
@@ -72,6 +73,74 @@ describe('splitPackedBody and parsePackedGraph', () => {
     const { graph: split } = readSplit(bytes);
     expect(split.size).toBe(70_003);
     expect(new Map(split)).toEqual(new Map(readWhole(bytes)));
+  });
+
+  it('values of every MessagePack type end where msgpackr says: literals of anything read as when read whole', () => {
+    const packers = [
+      (v: unknown) => encodeValue(v),
+      (v: unknown) => new Packr({ useRecords: false, variableMapSize: true }).pack(v),
+    ];
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.anything({ withBigInt: true, withTypedArray: true, withDate: true }),
+            fc.string({ minLength: 30, maxLength: 300 }),
+            fc.uint8Array({ maxLength: 300 }),
+          ),
+          { minLength: 1, maxLength: 8 },
+        ),
+        fc.nat(1),
+        (values, p) => {
+          const graph: Record<string, unknown> = {};
+          values.forEach((v, i) => (graph[`k${i}`] = { $literal: v }));
+          let bytes: Uint8Array;
+          try {
+            bytes = packers[p]({ graph, keys: 'k0' });
+          } catch {
+            return; // a value msgpackr does not write (a map too large for encodeValue's 16-bit size)
+          }
+          fc.pre(!Buffer.from(bytes).includes('__proto__'));
+          let whole: Graph;
+          try {
+            whole = readWhole(bytes);
+          } catch {
+            // What the whole read refuses, the split refuses too, when it splits at all.
+            const body = splitPackedBody(bytes);
+            if (body !== null) expect(() => parsePackedGraph(body.graph as PackedGraph, BINARY)).toThrow();
+            return;
+          }
+          expect(new Map(readSplit(bytes).graph)).toEqual(new Map(whole));
+        },
+      ),
+      { numRuns: 300, endOnFailure: true },
+    );
+  });
+
+  it('a value whose extension msgpackr cannot read is an invalid graph, named by its key', () => {
+    const bad = Buffer.from([0xd4, NDARRAY_EXTENSION_TYPE & 0xff, 0x00]);
+    const bytes = mapBytes([
+      [
+        'graph',
+        mapBytes([
+          ['a', 1],
+          ['b', bad],
+        ]),
+      ],
+      ['keys', 'a'],
+    ]);
+    expect(() => decodeValue(bytes)).toThrow();
+    const body = splitPackedBody(bytes)!;
+    expect(body.graph).toBeInstanceOf(PackedGraph);
+    let thrown: unknown;
+    try {
+      parsePackedGraph(body.graph as PackedGraph, BINARY);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(GraphError);
+    expect(thrown).toMatchObject({ code: 'invalid_graph', details: { key: 'b' } });
+    expect((thrown as Error).message).toMatch(/^\$\["b"\] is not MessagePack weft reads/);
   });
 
   it('a key sent twice keeps its first place and its last value; the last "graph" is the graph', () => {
@@ -126,6 +195,108 @@ describe('splitPackedBody and parsePackedGraph', () => {
     ] as [string, Buffer][]) {
       expect(splitPackedBody(bytes), what).toBeNull();
     }
+  });
+});
+
+describe('skipValue', () => {
+  /** A header byte and a big-endian length of `size` bytes. */
+  const head = (byte: number, size: number, n: number) => {
+    const b = Buffer.alloc(1 + size);
+    b[0] = byte;
+    b.writeUIntBE(n, 1, size);
+    return b;
+  };
+  /** An extension of weft's array type (self-contained: its payload is all of it). */
+  const ext = (header: Buffer, payload: number) =>
+    Buffer.concat([header, Buffer.from([NDARRAY_EXTENSION_TYPE]), Buffer.alloc(payload)]);
+
+  it('finds the end of a value of every format, as its headers give it', () => {
+    const values: [string, Buffer][] = [
+      ['positive fixint', Buffer.from([0x7f])],
+      ['negative fixint', Buffer.from([0xe0])],
+      ['nil, false, true', Buffer.from([0xc0])],
+      ['false', Buffer.from([0xc2])],
+      ['true', Buffer.from([0xc3])],
+      ['fixstr', Buffer.from([0xa3, 0x61, 0x62, 0x63])],
+      ['str8', Buffer.concat([head(0xd9, 1, 40), Buffer.alloc(40, 0x61)])],
+      ['str16', Buffer.concat([head(0xda, 2, 300), Buffer.alloc(300, 0x61)])],
+      ['str32', Buffer.concat([head(0xdb, 4, 70_000), Buffer.alloc(70_000, 0x61)])],
+      ['bin8', Buffer.concat([head(0xc4, 1, 5), Buffer.alloc(5)])],
+      ['bin16', Buffer.concat([head(0xc5, 2, 300), Buffer.alloc(300)])],
+      ['bin32', Buffer.concat([head(0xc6, 4, 70_000), Buffer.alloc(70_000)])],
+      ['fixext1', ext(Buffer.from([0xd4]), 1)],
+      ['fixext2', ext(Buffer.from([0xd5]), 2)],
+      ['fixext4', ext(Buffer.from([0xd6]), 4)],
+      ['fixext8', ext(Buffer.from([0xd7]), 8)],
+      ['fixext16', ext(Buffer.from([0xd8]), 16)],
+      ['ext8', ext(head(0xc7, 1, 7), 7)],
+      ['ext16', ext(head(0xc8, 2, 300), 300)],
+      ['ext32', ext(head(0xc9, 4, 70_000), 70_000)],
+      ['float32', Buffer.concat([Buffer.from([0xca]), Buffer.alloc(4)])],
+      ['float64', Buffer.concat([Buffer.from([0xcb]), Buffer.alloc(8)])],
+      ...([0xcc, 0xcd, 0xce, 0xcf, 0xd0, 0xd1, 0xd2, 0xd3].map((t, k) => [
+        `int ${t.toString(16)}`,
+        Buffer.concat([Buffer.from([t]), Buffer.alloc(2 ** (k % 4))]),
+      ]) as [string, Buffer][]),
+      ['fixarray', Buffer.from([0x92, 0x01, 0xa1, 0x61])],
+      ['array16', Buffer.concat([head(0xdc, 2, 20), Buffer.alloc(20, 0x01)])],
+      ['array32', Buffer.concat([head(0xdd, 4, 3), Buffer.from([0x01, 0xc0, 0x90])])],
+      ['fixmap', Buffer.from([0x81, 0xa1, 0x61, 0x80])],
+      ['map16', Buffer.concat([head(0xde, 2, 2), Buffer.from([0xa1, 0x61, 0x01, 0xa1, 0x62, 0x91, 0x02])])],
+      ['map32', Buffer.concat([head(0xdf, 4, 1), Buffer.from([0xa1, 0x61, 0xd9, 0x01, 0x61])])],
+    ];
+    for (const [what, value] of values) {
+      // Alone, followed by another value, and nested in an array with others around it.
+      expect(skipValue(value, 0), what).toBe(value.length);
+      expect(skipValue(Buffer.concat([value, Buffer.from([0x05])]), 0), what).toBe(value.length);
+      const nested = Buffer.concat([Buffer.from([0x93, 0x01]), value, Buffer.from([0xa1, 0x7a])]);
+      expect(skipValue(nested, 0), what).toBe(nested.length);
+      // Cut short, it has no end.
+      expect(skipValue(value.subarray(0, value.length - 1), 0), what).toBe(-1);
+    }
+    expect(skipValue(Buffer.from([0xc1]), 0)).toBe(-1);
+    // msgpackr's Set: its marker, then the array that holds its members. Not skipped: the body is read whole.
+    expect(skipValue(Buffer.from([0xd4, 0x73, 0x00, 0x91, 0x01]), 0)).toBe(-1);
+    expect(skipValue(Buffer.from([0x92, 0x01]), 0)).toBe(-1);
+  });
+
+  it('agrees with msgpackr on where values end', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.anything({ withBigInt: true, withTypedArray: true, withDate: true, withMap: true, withSet: true }),
+          {
+            minLength: 1,
+            maxLength: 5,
+          },
+        ),
+        (values) => {
+          let bytes: Buffer;
+          try {
+            bytes = Buffer.concat(values.map((v) => Buffer.from(encodeValue(v))));
+          } catch {
+            return;
+          }
+          const ends: number[] = [];
+          // Maps as Maps: the positions are the same, and a map with other keys than strings is read too.
+          new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: false }).unpackMultiple(
+            bytes,
+            (_v, _start, end) => {
+              ends.push(end!);
+            },
+          );
+          expect(ends.length).toBe(values.length);
+          // Where skipValue finds an end, it is msgpackr's; it may give up (an extension not self-contained).
+          let at = 0;
+          for (const end of ends) {
+            at = skipValue(bytes, at);
+            if (at < 0) return;
+            expect(at).toBe(end);
+          }
+        },
+      ),
+      { numRuns: 300, endOnFailure: true },
+    );
   });
 });
 
