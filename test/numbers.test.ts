@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findInexactInteger } from '../src/api/plugins/bodies.ts';
 import { decodeValue, encodeValue } from '../src/shared/codec.ts';
+import { NDARRAY_EXTENSION_TYPE } from '../src/shared/values/ndarray.ts';
 import { sleepFor } from '../src/ops/timers.ts';
 import { startWeft, type Weft } from './helpers/weft.ts';
 import { ref, task } from './helpers/nodes.ts';
@@ -158,6 +159,19 @@ describe('integers past 2^53', () => {
       expect(res.status, path).toBe(400);
       expect(res.body.error.code, path).toBe('invalid_msgpack');
     }
+  });
+
+  it('a graph value whose extension cannot be read is 400 invalid_graph naming its key', async () => {
+    // {"graph": {"a": 1, "b": <an array chunk whose payload is one nil>}, "keys": "a"}, as bytes.
+    const body = Buffer.concat([
+      Buffer.from([0x82, 0xa5, ...Buffer.from('graph'), 0x82, 0xa1, 0x61, 0x01, 0xa1, 0x62]),
+      Buffer.from([0xd4, NDARRAY_EXTENSION_TYPE, 0xc0]),
+      Buffer.from([0xa4, ...Buffer.from('keys'), 0xa1, 0x61]),
+    ]);
+    const res = await send('POST', '/v1/graphs', body, { 'content-type': 'application/msgpack' });
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'invalid_graph', key: 'b' });
+    expect(res.body.error.message).toMatch(/^\$\["b"\] is not MessagePack weft reads/);
   });
 
   it('a JSON integer past ±(2^53 - 1) is 400 inexact_number naming its path and literal, on objects and graphs', async () => {
