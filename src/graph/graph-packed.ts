@@ -7,8 +7,9 @@
  * top-level map is read entry by entry, `graph`'s entries are only measured
  * (their lengths from their headers: 46 ms for the million-task graph's
  * 48 MB), and parsePackedGraph decodes them a batch at a time, each value
- * made into its node at once. The million-task graph registered in 6.9 s as
- * MessagePack before; 3.7 s with this (docs/benchmarks.md, issue 20, session 13).
+ * made into its node at once. In a harness, the million-task graph registered
+ * in 6.9 s as MessagePack before, about 3.7 s with this (docs/benchmarks.md,
+ * issue 20, session 13).
  *
  * Only a body that is a map with string keys, whose `graph` is a map with
  * string keys and well-formed values, is split; anything else gives null and
