@@ -252,16 +252,16 @@ export class TaskWorker {
     const tries = job.data.a ?? 1;
     const runner = { worker: this.id, attempt: tries + stalls };
     const carried = this.runAhead(job, woken, stalls, tries);
-    const starting = carried ? this.tasks.start(graph, job.data.t, runner, job.data.p ?? 0) : undefined;
-    // Awaited once the job is over; an error then fails the job like any other.
-    starting?.catch(() => {});
+    const starting = this.tasks.start(graph, job.data.t, runner, job.data.p ?? 0);
+    // Run ahead, the start's answer is awaited once the job is over; an error then fails the job like any other.
+    starting.catch(() => {});
     try {
       const started: StartResult = carried
         ? { status: 'running', run: carried, alreadyDone: [], deferred: [] }
-        : await this.tasks.start(graph, job.data.t, runner, job.data.p ?? 0);
+        : await starting;
       await this.runStarted(graph, started, hold, runner, tries, stalls);
     } finally {
-      if (starting) await starting;
+      await starting;
     }
   }
 
