@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { components } from '../shared/openapi-types.ts';
-import { dependentsOf, type ObjectField, type Plan, type OutputSpec } from '../graph/plan.ts';
+import { dependentsOf, type ObjectField, type Plan, type PlannedTask, type OutputSpec } from '../graph/plan.ts';
 import { decodeValue, encodeValue } from '../shared/codec.ts';
 import { checkValueSize } from '../store/values.ts';
 import { objectId, parseObjectId } from '../store/objects.ts';
@@ -23,7 +23,7 @@ import { activeKey, finishedChannel, graphKeys, graphsKey, inFlightKey, statsKey
 import type { ScriptedRedis } from './scripts.ts';
 import { CommandBatch, type BatchReply } from './batch.ts';
 import { HashFields } from './hash-fields.ts';
-import { addSpecField, encodePlannedSpec } from './spec.ts';
+import { addSpecField, encodePlannedSpec, type PlannedSpec } from './spec.ts';
 import { carriedStart, type CarriedTask } from './carried-start.ts';
 import { addEvents } from './scripts/addEvents.ts';
 import { admitGraph } from './scripts/admitGraph.ts';
@@ -76,6 +76,12 @@ function fitsOneChunk(plan: Plan): boolean {
   return entries < REGISTER_CHUNK;
 }
 
+/** A planned task as its spec is stored: with the result cache's fingerprint for it, when the cache was asked. */
+function storedSpec(node: PlannedTask, index: number, cache?: Map<number, string>): PlannedSpec {
+  const fingerprint = cache?.get(index);
+  return fingerprint === undefined ? node : { ...node, cache: fingerprint };
+}
+
 /**
  * Has each job whose tasks' inputs are all data of the graph carry their
  * start (`BundleJob.s`): their specs as addSpecField stores them, and their
@@ -91,11 +97,7 @@ function carryStarts(jobs: PlannedJobs, plan: Plan, data: Map<number, Buffer>, c
         if (node.kind !== 'task' || node.lang) break;
         const inputs = node.deps.map((slot) => (typeof slot === 'number' ? data.get(slot) : undefined));
         if (!inputs.every((v) => v !== undefined)) break;
-        const hit = cache?.get(index);
-        const spec = encodePlannedSpec(
-          hit === undefined ? node : { ...node, cache: hit },
-          dependentsOf(plan.dependents, index),
-        );
+        const spec = encodePlannedSpec(storedSpec(node, index, cache), dependentsOf(plan.dependents, index));
         tasks.push({ index, spec, inputs: inputs as Buffer[] });
       }
       const carried = tasks.length === job.data.t.length ? carriedStart(tasks) : undefined;
@@ -324,8 +326,7 @@ export class GraphStore {
       for (let i = plan.nodes.length - 1; i >= 0; i--) {
         const node = plan.nodes[i];
         if (node.kind !== 'task') continue;
-        const cache = options.cache?.get(i);
-        addSpecField(specs, i, cache === undefined ? node : { ...node, cache }, plan.dependents);
+        addSpecField(specs, i, storedSpec(node, i, options.cache), plan.dependents);
         const waits = node.pending + node.objects.length;
         if (waits > 0) pend.push(i, waits);
         else ready.push(i);
