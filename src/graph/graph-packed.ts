@@ -114,11 +114,8 @@ export function parsePackedGraph(graph: PackedGraph, limits: GraphLimits = defau
 function mapHeader(bytes: Uint8Array, at: number): { count: number; start: number } | null {
   const b = bytes[at];
   if (b >= 0x80 && b <= 0x8f) return { count: b & 0x0f, start: at + 1 };
-  if (b === 0xde && at + 3 <= bytes.length) return { count: (bytes[at + 1] << 8) | bytes[at + 2], start: at + 3 };
-  if (b === 0xdf && at + 5 <= bytes.length) {
-    const count = bytes[at + 1] * 2 ** 24 + ((bytes[at + 2] << 16) | (bytes[at + 3] << 8) | bytes[at + 4]);
-    return { count, start: at + 5 };
-  }
+  if (b === 0xde && at + 3 <= bytes.length) return { count: u16(bytes, at + 1), start: at + 3 };
+  if (b === 0xdf && at + 5 <= bytes.length) return { count: u32(bytes, at + 1), start: at + 5 };
   return null;
 }
 
